@@ -1,0 +1,76 @@
+"""Deterministic CBOR (RFC 8949 §4.2.1) encoding and strict decoding.
+
+Every signed or hashed structure is encoded once by :func:`encode` and its
+bytes are then stored, hashed and sent verbatim. :func:`decode` accepts only
+bytes that :func:`encode` itself would produce: definite lengths, shortest
+integers, sorted unique map keys, no tags. All map keys in the protocol are
+short text strings (< 24 bytes), for which the core ordering of §4.2.1 and the
+length-first ordering of §4.2.3 coincide, so any conforming encoder agrees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cbor2
+
+from protocol.errors import EncodingError
+
+MAX_DEPTH = 6
+
+
+def encode(value: Any) -> bytes:
+    """Canonical bytes of a value made of dicts, lists, str, bytes, int, bool and None."""
+    try:
+        return bytes(cbor2.dumps(value, canonical=True))
+    except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
+        raise EncodingError(f"value cannot be encoded: {exc}") from exc
+
+
+def _no_tags(decoder: Any, tag: Any) -> Any:
+    raise EncodingError("CBOR tags are not allowed")
+
+
+def decode(data: bytes) -> Any:
+    """Decode canonical bytes; raise :class:`EncodingError` for anything else."""
+    try:
+        value = cbor2.loads(
+            data,
+            tag_hook=_no_tags,
+            allow_indefinite=False,
+            allow_duplicate_keys=False,
+            max_depth=MAX_DEPTH,
+            strict_hashable_types=True,
+        )
+    except EncodingError:
+        raise
+    except Exception as exc:  # cbor2 raises several types for truncated or invalid input
+        raise EncodingError(f"not valid CBOR: {type(exc).__name__}") from exc
+    _require_plain(value)
+    if encode(value) != data:
+        raise EncodingError("not the canonical encoding")
+    return value
+
+
+_PLAIN_SCALARS = (str, bytes, int, bool, type(None))
+
+
+def _require_plain(value: Any) -> None:
+    """Refuse what cbor2 turns into richer types (dates, decimals, sets, floats)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EncodingError("map keys must be text")
+            _require_plain(item)
+    elif isinstance(value, list):
+        for item in value:
+            _require_plain(item)
+    elif not isinstance(value, _PLAIN_SCALARS):
+        raise EncodingError(f"type {type(value).__name__} is not allowed")
+
+
+def decode_map(data: bytes, what: str) -> dict[str, Any]:
+    value = decode(data)
+    if not isinstance(value, dict):
+        raise EncodingError(f"{what} must be a CBOR map")
+    return value

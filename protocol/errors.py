@@ -1,0 +1,58 @@
+"""One exception hierarchy for the protocol, and the stable error codes of the API.
+
+Verification failures are deliberately coarse to the outside (``code``), while
+the message says precisely what failed for logs and developers.
+"""
+
+from __future__ import annotations
+
+
+class ProtocolError(Exception):
+    """Root of every error raised by :mod:`protocol`."""
+
+    code = "malformed"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.code
+
+
+class EncodingError(ProtocolError):
+    """Bytes that are not the canonical encoding of a well-formed message."""
+
+    code = "malformed"
+
+
+class VersionError(ProtocolError):
+    """A message of a protocol version this code does not speak."""
+
+    code = "unsupported_version"
+
+
+class SignatureError(ProtocolError):
+    """A signature that does not verify under the expected key."""
+
+    code = "bad_signature"
+
+
+class ChainError(ProtocolError):
+    """Events whose sequence numbers or previous-hash links do not form a chain."""
+
+    code = "broken_chain"
+
+
+class SealError(ProtocolError):
+    """A sealed body that cannot be opened with the recipient's key."""
+
+    code = "unreadable_body"
+
+
+class TokenError(ProtocolError):
+    """An enrolment token that is not of the documented form."""
+
+    code = "token_invalid"

@@ -1,0 +1,168 @@
+"""Check-in events: the header anyone may read, and the sealed body that names the child.
+
+An event is encoded exactly once, by the terminal, into canonical bytes. Those
+bytes are what the terminal stores, what the batch carries, what both sides
+hash into the chain and what the server keeps as evidence. Nothing re-encodes
+an event after it was made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from protocol import PROTOCOL_VERSION, canonical, crypto, fields
+from protocol.errors import EncodingError, VersionError
+
+GENESIS_HASH = bytes(32)
+"""The previous-event hash carried by a terminal's first event (seq 1)."""
+
+KINDS = ("arrival", "departure", "correction", "system")
+METHODS = ("qr-card", "qr-phone", "face", "manual", "system")
+ASSURANCE_LEVELS = ("high", "medium", "low")
+DIRECTION_OF_KIND = {"arrival": "in", "departure": "out"}
+KIND_OF_DIRECTION = {v: k for k, v in DIRECTION_OF_KIND.items()}
+
+MAX_TERMINAL_ID = 32
+MAX_CHILD_ID = 64
+MAX_TEXT = 500
+MAX_SEALED_BODY = 2048
+MAX_EVENT_BYTES = 4096
+BOOT_ID_SIZE = 16
+
+_HEADER_KEYS = {"v", "terminal", "seq", "prev", "time_us", "boot", "mono_ns", "kind", "method",
+                "assurance", "body"}
+_BODY_REQUIRED = {"child"}
+_BODY_OPTIONAL = {"reason", "by", "corrects", "receipt"}
+
+
+@dataclass(frozen=True)
+class Event:
+    """The readable header of one event; ``body`` is the sealed envelope."""
+
+    terminal_id: str
+    seq: int
+    prev_hash: bytes
+    time_us: int
+    boot_id: bytes
+    mono_ns: int
+    kind: str
+    method: str
+    assurance: str
+    body: bytes
+
+    @property
+    def event_id(self) -> str:
+        return event_id(self.terminal_id, self.seq)
+
+    @property
+    def direction(self) -> str | None:
+        return DIRECTION_OF_KIND.get(self.kind)
+
+
+@dataclass(frozen=True)
+class Body:
+    """What only the server may read: who the event is about and why it exists."""
+
+    child_id: str
+    reason: str = ""
+    by: str = ""
+    corrects: str = ""
+    receipt: str = ""
+
+
+def event_id(terminal_id: str, seq: int) -> str:
+    return f"{terminal_id}:{seq}"
+
+
+def event_hash(raw: bytes) -> bytes:
+    return crypto.sha256(raw)
+
+
+def body_aad(terminal_id: str) -> bytes:
+    """Binds a sealed body to the terminal that made it."""
+    return b"qatys/v1/body\x00" + terminal_id.encode("utf-8")
+
+
+def encode_event(event: Event) -> bytes:
+    raw = canonical.encode(
+        {
+            "v": PROTOCOL_VERSION,
+            "terminal": event.terminal_id,
+            "seq": event.seq,
+            "prev": event.prev_hash,
+            "time_us": event.time_us,
+            "boot": event.boot_id,
+            "mono_ns": event.mono_ns,
+            "kind": event.kind,
+            "method": event.method,
+            "assurance": event.assurance,
+            "body": event.body,
+        }
+    )
+    decode_event(raw)  # the encoder never emits what the decoder would refuse
+    return raw
+
+
+def decode_event(raw: bytes) -> Event:
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EncodingError(f"event is larger than {MAX_EVENT_BYTES} bytes")
+    data = canonical.decode_map(raw, "event")
+    check_version(data, "event")
+    fields.require_keys(data, _HEADER_KEYS, set(), "event")
+    return Event(
+        terminal_id=fields.text(data, "terminal", max_len=MAX_TERMINAL_ID),
+        seq=fields.uint(data, "seq", minimum=1),
+        prev_hash=fields.blob(data, "prev", size=32),
+        time_us=fields.uint(data, "time_us"),
+        boot_id=fields.blob(data, "boot", size=BOOT_ID_SIZE),
+        mono_ns=fields.uint(data, "mono_ns"),
+        kind=fields.choice(data, "kind", KINDS),
+        method=fields.choice(data, "method", METHODS),
+        assurance=fields.choice(data, "assurance", ASSURANCE_LEVELS),
+        body=fields.blob(data, "body", max_len=MAX_SEALED_BODY),
+    )
+
+
+def check_version(data: dict[str, Any], what: str) -> None:
+    """Refuse a message of another protocol version before reading anything else of it."""
+    if "v" not in data:
+        raise EncodingError(f"{what} carries no protocol version")
+    if data["v"] != PROTOCOL_VERSION:
+        raise VersionError(f"{what} is of protocol version {data.get('v')!r}, "
+                           f"this side speaks {PROTOCOL_VERSION}")
+
+
+def encode_body(body: Body) -> bytes:
+    data: dict[str, Any] = {"child": body.child_id}
+    for key in ("reason", "by", "corrects", "receipt"):
+        value = getattr(body, key)
+        if value:
+            data[key] = value
+    raw = canonical.encode(data)
+    decode_body(raw)
+    return raw
+
+
+def decode_body(raw: bytes) -> Body:
+    data = canonical.decode_map(raw, "body")
+    fields.require_keys(data, _BODY_REQUIRED, _BODY_OPTIONAL, "body")
+    return Body(
+        child_id=fields.text(data, "child", max_len=MAX_CHILD_ID),
+        reason=fields.text(data, "reason", max_len=MAX_TEXT, optional=True),
+        by=fields.text(data, "by", max_len=MAX_TEXT, optional=True),
+        corrects=fields.text(data, "corrects", max_len=MAX_TERMINAL_ID + 21, optional=True),
+        receipt=fields.text(data, "receipt", max_len=32, optional=True),
+    )
+
+
+def seal_body(body: Body, terminal_id: str, skey: crypto.SealingKey, nonce: bytes) -> bytes:
+    return crypto.seal_with(skey, nonce, encode_body(body), body_aad(terminal_id))
+
+
+def open_body(
+    sealed: bytes, terminal_id: str, server_box_private: bytes,
+    cache: dict[bytes, bytes] | None = None,
+) -> Body:
+    plain = crypto.open_sealed(server_box_private, sealed, body_aad(terminal_id), cache)
+    return decode_body(plain)

@@ -1,0 +1,77 @@
+"""The roster a terminal needs to greet children, delivered sealed to that terminal.
+
+Only child ids and first names travel (a child is greeted by first name), with
+a fresh key under which the terminal keeps them at rest. The terminal holds
+that key in RAM only, so its disk alone reveals no name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields
+from protocol.errors import EncodingError
+
+_AAD = b"qatys/v1/roster\x00"
+_KEYS = {"v", "type", "kindergarten", "version", "key", "children"}
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    child_id: str
+    first_name: str
+
+
+@dataclass(frozen=True)
+class RosterDelivery:
+    kindergarten: str
+    version: str
+    key: bytes
+    children: tuple[RosterEntry, ...]
+
+
+def encode_entries(children: tuple[RosterEntry, ...]) -> bytes:
+    return canonical.encode([{"child": c.child_id, "name": c.first_name} for c in children])
+
+
+def decode_entries(raw: bytes) -> tuple[RosterEntry, ...]:
+    items = canonical.decode(raw)
+    if not isinstance(items, list):
+        raise EncodingError("roster entries must be a list")
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise EncodingError("roster entry must be a map")
+        fields.require_keys(item, {"child", "name"}, set(), "roster entry")
+        out.append(RosterEntry(fields.text(item, "child", max_len=events.MAX_CHILD_ID),
+                               fields.text(item, "name", max_len=200)))
+    return tuple(out)
+
+
+def seal_roster(
+    delivery: RosterDelivery, terminal_id: str, terminal_box_public: bytes,
+    ephemeral_private: bytes, nonce: bytes,
+) -> bytes:
+    plain = canonical.encode({
+        "v": PROTOCOL_VERSION,
+        "type": "roster",
+        "kindergarten": delivery.kindergarten,
+        "version": delivery.version,
+        "key": delivery.key,
+        "children": encode_entries(delivery.children),
+    })
+    skey = crypto.sealing_key(ephemeral_private, terminal_box_public)
+    return crypto.seal_with(skey, nonce, plain, _AAD + terminal_id.encode("utf-8"))
+
+
+def open_roster(sealed: bytes, terminal_id: str, terminal_box_private: bytes) -> RosterDelivery:
+    plain = crypto.open_sealed(terminal_box_private, sealed, _AAD + terminal_id.encode("utf-8"))
+    data = canonical.decode_map(plain, "roster")
+    events.check_version(data, "roster")
+    fields.require_keys(data, _KEYS, set(), "roster")
+    return RosterDelivery(
+        kindergarten=fields.text(data, "kindergarten", max_len=64),
+        version=fields.text(data, "version", max_len=64),
+        key=fields.blob(data, "key", size=crypto.KEY_SIZE),
+        children=decode_entries(fields.blob(data, "children")),
+    )
