@@ -1,0 +1,1 @@
+"""Enrolment of kindergartens, rosters and terminals: the administrator's side of setup."""

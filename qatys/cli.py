@@ -1,2 +1,100 @@
+"""The ``qatys`` command: one entry point for server, provisioning, terminal and demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from provisioning import cli as provisioning_cli
+from qatys import __version__
+from server import cli as server_cli
+from terminal import cli as terminal_cli
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qatys")
+def cli() -> None:
+    """Qatys: kindergarten attendance terminals and their sync server."""
+
+
+@cli.group("terminal")
+def terminal_group() -> None:
+    """Terminals: tokens and revocation (server side), enrolment, check-ins and sync."""
+
+
+@terminal_group.command("token")
+@server_cli.DATA
+@click.option("--kindergarten", required=True)
+@click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the enrolment QR (server address + token) as a PNG.")
+def terminal_token(data_dir: Path, kindergarten: str, qr: Path | None) -> None:
+    """Issue a one-time enrolment token (valid one hour); printed on the last line."""
+    provisioning_cli.token_command(data_dir, kindergarten, qr)
+
+
+@terminal_group.command("revoke")
+@server_cli.DATA
+@click.argument("terminal_id")
+@click.option("--reason", default="revoked by administrator", show_default=True)
+def terminal_revoke(data_dir: Path, terminal_id: str, reason: str) -> None:
+    """Revoke a terminal at once (server side)."""
+    provisioning_cli.revoke_command(data_dir, terminal_id, reason)
+
+
+@terminal_group.command("enroll")
+@terminal_cli.HOME
+@click.option("--server", required=True, help="Server URL, e.g. http://127.0.0.1:8080")
+@click.option("--token", required=True, help="One-time token from `qatys terminal token`.")
+def terminal_enroll(home: Path, server: str, token: str) -> None:
+    """Enrol this terminal; prints the terminal id on the last line."""
+    terminal_cli.enroll_command(home, server, token)
+
+
+@terminal_group.command("checkin")
+@terminal_cli.HOME
+@click.option("--child", required=True, help="Child id from the roster.")
+@click.option("--manual", is_flag=True, help="A staff entry (required: scans use the camera).")
+@click.option("--reason", default="", help="Why the entry is manual (required with --manual).")
+@click.option("--by", default="", help="Who made the entry.")
+@click.option("--direction", type=click.Choice(["in", "out"]), default=None,
+              help="Force arrival or departure instead of the door logic.")
+def terminal_checkin(home: Path, child: str, manual: bool, reason: str, by: str,
+                     direction: str | None) -> None:
+    """Record a manual check-in; one JSON line, printed only after commit."""
+    terminal_cli.checkin_command(home, child, manual, reason, by, direction)
+
+
+@terminal_group.command("sync")
+@terminal_cli.HOME
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+def terminal_sync(home: Path, quiet: bool) -> None:
+    """Push pending events until acknowledged; exit 0 ok, 3 unreachable, 4 refused."""
+    terminal_cli.sync_command(home, quiet)
+
+
+@terminal_group.command("status")
+@terminal_cli.HOME
+@click.option("--json", "as_json", is_flag=True, help="One JSON line.")
+def terminal_status(home: Path, as_json: bool) -> None:
+    """Pending events, acknowledged sequence number, last sync."""
+    terminal_cli.status_command(home, as_json)
+
+
+cli.add_command(server_cli.server_group)
+cli.add_command(server_cli.events_group)
+cli.add_command(provisioning_cli.kindergarten_group)
+cli.add_command(provisioning_cli.roster_group)
+
+
+def _add_demo() -> None:
+    from qatys.demo import demo_group
+
+    cli.add_command(demo_group)
+
+
+_add_demo()
+
+
 def main() -> None:
-    pass
+    cli()

@@ -1,0 +1,1 @@
+"""The kiosk terminal: durable sealed store, door logic, enrolment and sync."""

@@ -1,0 +1,90 @@
+"""Administrator commands: kindergartens, rosters, terminal tokens and revocation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from protocol import enrolment
+from provisioning.errors import InvalidInput, NotFound, ProvisioningError
+from provisioning.kindergartens import add_kindergarten
+from provisioning.roster import import_roster
+from provisioning.terminals import issue_token, revoke_terminal
+from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
+from qatys.timeutil import iso_utc, now_us
+from server.admin import open_data_dir
+from server.cli import DATA
+from server.errors import SetupError
+
+_ERRORS: dict[type[BaseException], int] = {
+    SetupError: EXIT_BAD_INPUT, ProvisioningError: EXIT_BAD_INPUT, OSError: EXIT_BAD_INPUT,
+    UnicodeDecodeError: EXIT_BAD_INPUT,
+}
+
+
+@click.group("kindergarten")
+def kindergarten_group() -> None:
+    """Kindergartens known to this server."""
+
+
+@kindergarten_group.command("add")
+@DATA
+@click.option("--code", required=True, help="Short code, e.g. the queue core's id.")
+@click.option("--name", required=True, help="Name shown on pages and cards.")
+@click.option("--six-day", is_flag=True, help="Open Monday to Saturday.")
+def kindergarten_add(data_dir: Path, code: str, name: str, six_day: bool) -> None:
+    """Add a kindergarten."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            add_kindergarten(conn, code, name, six_day)
+    click.echo(f"kindergarten {code} added")
+
+
+@click.group("roster")
+def roster_group() -> None:
+    """Children of a kindergarten, as sent by the queue core."""
+
+
+@roster_group.command("import")
+@DATA
+@click.option("--kindergarten", required=True)
+@click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def roster_import(data_dir: Path, kindergarten: str, csv_file: Path) -> None:
+    """Import a roster CSV (all rows or none; every bad line is named)."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        text = csv_file.read_text(encoding="utf-8")
+        with data.transaction() as conn:
+            summary = import_roster(conn, kindergarten, text, csv_file.name)
+    click.echo(f"roster of {kindergarten}: {summary.added} added, {summary.updated} updated, "
+               f"{summary.unchanged} unchanged")
+
+
+def token_command(data_dir: Path, kindergarten: str, qr: Path | None) -> None:
+    """Issue a one-time enrolment token (valid one hour) and print it on the last line."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        now = now_us()
+        with data.transaction() as conn:
+            token = issue_token(conn, kindergarten, data.keys.sign_public, now,
+                                data.config.token_ttl_seconds)
+        if qr is not None:
+            import segno
+
+            uri = enrolment.enrolment_uri(data.config.public_url, token)
+            segno.make(uri, error="m").save(str(qr), scale=8, border=4)
+            click.echo(f"QR code written to {qr}", err=True)
+    expires = iso_utc(now + data.config.token_ttl_seconds * 1_000_000)
+    click.echo(f"valid until {expires}, once, for kindergarten {kindergarten}", err=True)
+    click.echo(str(token))
+
+
+def revoke_command(data_dir: Path, terminal_id: str, reason: str) -> None:
+    """Revoke a terminal at once; its batches are refused from the next request on."""
+    with errors_as_exit({**_ERRORS, NotFound: EXIT_BAD_INPUT, InvalidInput: EXIT_BAD_INPUT}):
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            changed = revoke_terminal(conn, terminal_id, reason, now_us())
+    click.echo(f"terminal {terminal_id} {'revoked' if changed else 'was already revoked'}")

@@ -1,0 +1,34 @@
+"""Kindergartens: the unit that owns children, terminals and (later) card keys."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, select
+
+from provisioning.errors import InvalidInput, NotFound
+from qatys.timeutil import now_us
+from server import db
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+def add_kindergarten(conn: Connection, code: str, name: str, six_day: bool) -> None:
+    if not _CODE.match(code):
+        raise InvalidInput("kindergarten code must be 1-32 letters, digits, '_' or '-'")
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput("kindergarten name must be 1-200 characters")
+    if conn.execute(select(db.kindergartens.c.code)
+                    .where(db.kindergartens.c.code == code)).first():
+        raise InvalidInput(f"kindergarten {code} already exists")
+    conn.execute(db.kindergartens.insert().values(
+        code=code, name=name.strip(), six_day=six_day, created_at_us=now_us()))
+
+
+def require_kindergarten(conn: Connection, code: str) -> str:
+    """The kindergarten's name; raises :class:`NotFound` when there is none with ``code``."""
+    row = conn.execute(select(db.kindergartens.c.name)
+                       .where(db.kindergartens.c.code == code)).first()
+    if row is None:
+        raise NotFound(f"kindergarten {code} does not exist")
+    return str(row.name)

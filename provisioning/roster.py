@@ -1,0 +1,163 @@
+"""The roster: which children belong to a kindergarten, as sent by the queue core.
+
+Parsing is pure and all-or-nothing: every bad line is reported, and a file
+with any bad line imports nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, select
+
+from provisioning import iin as iin_rules
+from provisioning.errors import InvalidInput, NotFound
+from qatys.timeutil import now_us
+from server import db
+
+COLUMNS = ("child_id", "iin", "last_name", "first_name", "birth_date", "group",
+           "funding_category", "enrolled_on", "withdrawn_on")
+_CHILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class Child:
+    child_id: str
+    iin: str
+    last_name: str
+    first_name: str
+    birth_date: date
+    group: str
+    funding_category: str
+    enrolled_on: date
+    withdrawn_on: date | None
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    kindergarten: str
+    added: int
+    updated: int
+    unchanged: int
+
+
+def parse_csv(text: str) -> list[Child]:
+    """Children from roster CSV text; raises :class:`InvalidInput` naming every bad line."""
+    text = text.removeprefix("\ufeff")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = tuple(reader.fieldnames or ())
+    if set(header) != set(COLUMNS) or len(header) != len(COLUMNS):
+        raise InvalidInput("line 1: the header must be " + ",".join(COLUMNS),
+                           ["line 1: header is " + ",".join(header)])
+    children: list[Child] = []
+    problems: list[str] = []
+    seen_ids: dict[str, int] = {}
+    seen_iins: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if len(children) + len(problems) >= MAX_ROWS:
+            raise InvalidInput(f"the roster has more than {MAX_ROWS} rows")
+        if None in row or any(v is None for v in row.values()):
+            problems.append(f"line {line}: wrong number of fields")
+            continue
+        errors, child = _parse_row({k: v.strip() for k, v in row.items() if k})
+        if child is not None:
+            if child.child_id in seen_ids:
+                errors.append(f"duplicate child_id (first on line {seen_ids[child.child_id]})")
+            if child.iin in seen_iins:
+                errors.append(f"duplicate iin (first on line {seen_iins[child.iin]})")
+            seen_ids.setdefault(child.child_id, line)
+            seen_iins.setdefault(child.iin, line)
+        if errors:
+            problems.extend(f"line {line}: {e}" for e in errors)
+        elif child is not None:
+            children.append(child)
+    if problems:
+        raise InvalidInput(f"{len(problems)} problem(s) in the roster; nothing imported", problems)
+    if not children:
+        raise InvalidInput("the roster has no rows")
+    return children
+
+
+def _parse_row(row: dict[str, str]) -> tuple[list[str], Child | None]:
+    errors: list[str] = []
+    if not _CHILD_ID.match(row["child_id"]):
+        errors.append("child_id must be 1-64 letters, digits, '.', '_' or '-'")
+    if not iin_rules.is_valid(row["iin"]):
+        errors.append("iin is not a valid 12-digit IIN (bad checksum or format)")
+    for name in ("last_name", "first_name", "group", "funding_category"):
+        if not row[name] or len(row[name]) > 200:
+            errors.append(f"{name} must be 1-200 characters")
+    dates: dict[str, date | None] = {}
+    for name in ("birth_date", "enrolled_on", "withdrawn_on"):
+        value = row[name]
+        if name == "withdrawn_on" and not value:
+            dates[name] = None
+            continue
+        try:
+            dates[name] = date.fromisoformat(value)
+            if len(value) != 10:
+                raise ValueError(value)
+        except ValueError:
+            errors.append(f"{name} {value!r} is not a date (YYYY-MM-DD)")
+    enrolled, withdrawn = dates.get("enrolled_on"), dates.get("withdrawn_on")
+    if enrolled and withdrawn and withdrawn < enrolled:
+        errors.append("withdrawn_on is before enrolled_on")
+    if errors:
+        return errors, None
+    born, enrolled_on = dates["birth_date"], dates["enrolled_on"]
+    assert born is not None and enrolled_on is not None
+    return [], Child(row["child_id"], row["iin"], row["last_name"], row["first_name"], born,
+                     row["group"], row["funding_category"], enrolled_on, withdrawn)
+
+
+def import_roster(conn: Connection, kindergarten: str, text: str, source: str) -> ImportSummary:
+    """Check and store a roster in the caller's transaction; all rows or none."""
+    children = parse_csv(text)
+    if conn.execute(select(db.kindergartens.c.code)
+                    .where(db.kindergartens.c.code == kindergarten)).first() is None:
+        raise NotFound(f"kindergarten {kindergarten} does not exist")
+    ids = [c.child_id for c in children]
+    existing = {r.child_id: r for r in conn.execute(
+        select(db.children).where(db.children.c.child_id.in_(ids)))}
+    foreign = [f"child_id {cid} belongs to kindergarten {r.kindergarten}"
+               for cid, r in existing.items() if r.kindergarten != kindergarten]
+    if foreign:
+        raise InvalidInput("some children belong to another kindergarten; nothing imported",
+                           foreign)
+    import_id = conn.execute(db.roster_imports.insert().values(
+        kindergarten=kindergarten, imported_at_us=now_us(), rows=len(children),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), source=source[:200],
+    )).inserted_primary_key[0]
+    added = updated = unchanged = 0
+    for child in children:
+        values = _values(child)
+        old = existing.get(child.child_id)
+        if old is None:
+            conn.execute(db.children.insert().values(
+                child_id=child.child_id, kindergarten=kindergarten, roster_import=import_id,
+                **values))
+            added += 1
+        elif any(getattr(old, k) != v for k, v in values.items()):
+            conn.execute(db.children.update().where(db.children.c.child_id == child.child_id)
+                         .values(roster_import=import_id, **values))
+            updated += 1
+        else:
+            unchanged += 1
+    return ImportSummary(kindergarten, added, updated, unchanged)
+
+
+def _values(child: Child) -> dict[str, str | None]:
+    return {
+        "iin": child.iin, "last_name": child.last_name, "first_name": child.first_name,
+        "birth_date": child.birth_date.isoformat(), "group_name": child.group,
+        "funding_category": child.funding_category,
+        "enrolled_on": child.enrolled_on.isoformat(),
+        "withdrawn_on": child.withdrawn_on.isoformat() if child.withdrawn_on else None,
+    }

@@ -1,0 +1,77 @@
+"""The Flask app factory: ``create_app(data_dir)`` builds one app per process.
+
+One blueprint per concern (ingest, terminal, meta, pages); every error,
+including Flask's own 404/405/413, is answered in the one JSON error shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from qatys.logs import log
+from qatys.timeutil import now_us
+from server import ingest_api, meta_api, pages, terminal_api
+from server.config import ServerConfig, load_config
+from server.context import ServerContext
+from server.db import make_engine
+from server.errors import ApiError
+from server.ingest import Ingestor
+from server.keys import load_keys
+from server.migrations import pending
+from server.responses import error
+
+logger = logging.getLogger("qatys.server")
+
+_HTTP_CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+    413: "payload_too_large", 415: "unsupported_media_type",
+}
+
+
+def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | None = None,
+               clock: Callable[[], int] = now_us) -> Flask:
+    if config is None:
+        if data_dir is None:
+            raise ValueError("create_app needs a data directory or a config")
+        config = load_config(Path(data_dir))
+    engine = make_engine(config.database_url)
+    missing = pending(engine)
+    if missing:
+        raise ApiError(500, "not_migrated", f"run `qatys server init`: pending {missing}")
+    keys = load_keys(config.keys_file)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["qatys"] = ServerContext(config, engine, keys, clock,
+                                            Ingestor(engine, keys, clock))
+    for blueprint in (ingest_api.bp, terminal_api.bp, meta_api.bp, pages.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _api_error(exc: ApiError) -> tuple[Response, int]:
+    return error(exc.status, exc.code, exc.message, **exc.details)
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    status = exc.code or 500
+    code = _HTTP_CODES.get(status, "http_error")
+    if status == 413:
+        log(logger, "request.too_large", logging.WARNING, path=request.path,
+            length=request.content_length)
+        return error(413, code, "the request body is larger than this server accepts")
+    return error(status, code, exc.description or code)
+
+
+def _unexpected_error(exc: Exception) -> tuple[Response, int]:
+    logger.exception("request.failed", extra={"fields": {"path": request.path}})
+    return error(500, "internal_error", "the server failed; the request changed nothing")

@@ -1,0 +1,82 @@
+"""``qatys server …`` and ``qatys events …``: thin wrappers over the server library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from qatys import logs
+from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
+from server.admin import init_data_dir, open_data_dir
+from server.config import DEFAULT_PORT
+from server.errors import SetupError
+from server.exports import EXPORT_FIELDS, accepted_events
+
+DATA = click.option("--data", "data_dir", required=True,
+                    type=click.Path(file_okay=False, path_type=Path),
+                    help="Server data directory (config, keys, SQLite database, logs).")
+
+
+@click.group("server")
+def server_group() -> None:
+    """Set up and run the sync server."""
+
+
+@server_group.command("init")
+@DATA
+@click.option("--database-url", default=None,
+              help="SQLAlchemy URL, e.g. postgresql://user@host/db (default: SQLite in --data).")
+@click.option("--public-url", default=None,
+              help="The address terminals use to reach this server (put into enrolment QRs).")
+def init(data_dir: Path, database_url: str | None, public_url: str | None) -> None:
+    """Create or upgrade a data directory: config, server keys and database schema."""
+    with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
+        config, applied = init_data_dir(data_dir, database_url, public_url)
+    click.echo(f"data directory {data_dir} ready; database migrations applied: "
+               f"{', '.join(applied) or 'none needed'}")
+    click.echo(f"server key fingerprint: {_fingerprint(data_dir)}")
+    click.echo(f"database: {config.database_url.split('@')[-1]}")
+
+
+def _fingerprint(data_dir: Path) -> str:
+    from protocol.crypto import fingerprint
+
+    return fingerprint(open_data_dir(data_dir).keys.sign_public)
+
+
+@server_group.command("run")
+@DATA
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="gunicorn worker processes.")
+def run(data_dir: Path, host: str, port: int, workers: int | None) -> None:
+    """Serve the API and pages through gunicorn until stopped (Ctrl-C, SIGTERM)."""
+    from server.serve import serve
+
+    with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
+        data = open_data_dir(data_dir)
+        logs.configure(data.config.log_file)
+    serve(data_dir, host, port, workers)
+
+
+@click.group("events")
+def events_group() -> None:
+    """Accepted events, as the server stored them."""
+
+
+@events_group.command("export")
+@DATA
+@click.option("--kindergarten", default=None, help="Only this kindergarten's events.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl",
+              show_default=True)
+def export(data_dir: Path, kindergarten: str | None, fmt: str) -> None:
+    """One JSON line per accepted event (fields in docs/cli.md)."""
+    with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
+        data = open_data_dir(data_dir)
+    with data.engine.connect() as conn:
+        for event in accepted_events(conn, kindergarten):
+            line = {k: event[k] for k in EXPORT_FIELDS} | {"kindergarten": event["kindergarten"]}
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")

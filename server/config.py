@@ -1,0 +1,84 @@
+"""The server's configuration, in one place: defaults, then ``DATA/server.toml``, then env.
+
+Environment variables (``QATYS_DATABASE_URL``, ``QATYS_PUBLIC_URL``) override the
+file, so a container or systemd unit can point at another database without
+editing the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import tomli_w
+
+from server.errors import SetupError
+
+CONFIG_FILE = "server.toml"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    data_dir: Path
+    database_url: str
+    public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
+    max_body_bytes: int = 4 * 1024 * 1024
+    token_ttl_seconds: int = 3600
+    workers: int = 2
+    threads: int = 4
+
+    @property
+    def keys_file(self) -> Path:
+        return self.data_dir / "keys" / "server-keys.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "server.log"
+
+
+_FIELDS = {"database_url": str, "public_url": str, "max_body_bytes": int,
+           "token_ttl_seconds": int, "workers": int, "threads": int}
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'qatys.db').resolve()}"
+
+
+def write_config(data_dir: Path, database_url: str | None, public_url: str | None) -> ServerConfig:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = ServerConfig(data_dir=data_dir,
+                          database_url=database_url or default_database_url(data_dir))
+    if public_url:
+        config = replace(config, public_url=public_url)
+    body = {"database_url": config.database_url, "public_url": config.public_url}
+    (data_dir / CONFIG_FILE).write_text(tomli_w.dumps(body), encoding="utf-8")
+    return config
+
+
+def load_config(data_dir: Path) -> ServerConfig:
+    path = data_dir / CONFIG_FILE
+    if not path.exists():
+        raise SetupError(f"{data_dir} is not a Qatys server data directory: "
+                         f"run `qatys server init --data {data_dir}` first")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SetupError(f"{path}: {exc}") from exc
+    values: dict[str, object] = {}
+    for key, value in raw.items():
+        expected = _FIELDS.get(key)
+        if expected is None:
+            raise SetupError(f"{path}: unknown setting {key!r}")
+        if not isinstance(value, expected):
+            raise SetupError(f"{path}: {key} must be {expected.__name__}")
+        values[key] = value
+    for key in ("database_url", "public_url"):
+        env = os.environ.get(f"QATYS_{key.upper()}")
+        if env:
+            values[key] = env
+    if "database_url" not in values:
+        values["database_url"] = default_database_url(data_dir)
+    return ServerConfig(data_dir=data_dir, **values)  # type: ignore[arg-type]

@@ -1,0 +1,176 @@
+"""Server storage through SQLAlchemy Core: one schema for SQLite (default) and PostgreSQL.
+
+Times are integer microseconds since the epoch, UTC (columns ending in ``_us``);
+hashes, keys and event bytes are stored as binary, verbatim.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.pool import NullPool
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("applied_at_us", BigInteger, nullable=False),
+)
+
+kindergartens = Table(
+    "kindergartens", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("six_day", Boolean, nullable=False, default=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+
+children = Table(
+    "children", metadata,
+    Column("child_id", String(64), primary_key=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("iin", String(12), nullable=False),
+    Column("last_name", String(200), nullable=False),
+    Column("first_name", String(200), nullable=False),
+    Column("birth_date", String(10), nullable=False),
+    Column("group_name", String(100), nullable=False),
+    Column("funding_category", String(100), nullable=False),
+    Column("enrolled_on", String(10), nullable=False),
+    Column("withdrawn_on", String(10), nullable=True),
+    Column("roster_import", Integer, nullable=False),
+    Index("ix_children_kindergarten", "kindergarten"),
+)
+
+roster_imports = Table(
+    "roster_imports", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("imported_at_us", BigInteger, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source", String(200), nullable=False),
+)
+
+terminal_tokens = Table(
+    "terminal_tokens", metadata,
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("used_at_us", BigInteger, nullable=True),
+    Column("terminal_id", String(32), nullable=True),
+)
+
+terminals = Table(
+    "terminals", metadata,
+    Column("terminal_id", String(32), primary_key=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("sign_pub", LargeBinary(32), nullable=False, unique=True),
+    Column("box_pub", LargeBinary(32), nullable=False),
+    Column("enrolled_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+    Column("revoke_reason", Text, nullable=True),
+    Column("head_seq", BigInteger, nullable=False, default=0),
+    Column("head_hash", LargeBinary(32), nullable=False),
+    Column("last_contact_us", BigInteger, nullable=True),
+    Column("software_version", String(40), nullable=False, default=""),
+)
+
+events = Table(
+    "events", metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("terminal_id", String(32), ForeignKey("terminals.terminal_id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kindergarten", String(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("assurance", String(10), nullable=False),
+    Column("child_id", String(64), nullable=True),
+    Column("direction", String(3), nullable=True),
+    Column("body_status", String(12), nullable=False),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("boot_id", LargeBinary(16), nullable=False),
+    Column("mono_ns", BigInteger, nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    Column("batch_hash", LargeBinary(32), nullable=False),
+    UniqueConstraint("terminal_id", "seq", name="uq_events_terminal_seq"),
+    Index("ix_events_kindergarten_time", "kindergarten", "recorded_at_us"),
+    Index("ix_events_child", "child_id"),
+)
+
+batches = Table(
+    "batches", metadata,
+    Column("batch_hash", LargeBinary(32), primary_key=True),
+    Column("terminal_id", String(32), nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    Column("new_events", Integer, nullable=False),
+)
+
+equivocations = Table(
+    "equivocations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("stored_hash", LargeBinary(32), nullable=False),
+    Column("offered_hash", LargeBinary(32), nullable=False),
+    Column("batch_raw", LargeBinary, nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+)
+
+
+def normalise_url(url: str) -> str:
+    """Accept the plain ``postgresql://`` form and use the psycopg 3 driver for it."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, poolclass=NullPool)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" hook below, so that every
+    # transaction takes the write lock up front (BEGIN IMMEDIATE) and an
+    # acknowledgement is only sent after a durable (synchronous=FULL) commit.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

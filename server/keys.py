@@ -1,0 +1,57 @@
+"""The server's own keys: Ed25519 to sign acknowledgements, X25519 to open sealed bodies.
+
+Kept in ``DATA/keys/server-keys.json``, mode 0600. Losing this file means
+terminals can no longer verify acknowledgements and sealed bodies cannot be
+opened: back it up with the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from protocol import crypto
+from qatys.files import is_private, write_private
+from server.errors import SetupError
+
+
+@dataclass(frozen=True)
+class ServerKeys:
+    sign_seed: bytes
+    box_private: bytes
+
+    @property
+    def sign_public(self) -> bytes:
+        return crypto.signing_public_key(self.sign_seed)
+
+    @property
+    def box_public(self) -> bytes:
+        return crypto.box_public_key(self.box_private)
+
+
+def create_keys(path: Path) -> ServerKeys:
+    if path.exists():
+        return load_keys(path)
+    keys = ServerKeys(os.urandom(32), os.urandom(32))
+    body = {"sign_seed": base64.b64encode(keys.sign_seed).decode(),
+            "box_private": base64.b64encode(keys.box_private).decode()}
+    write_private(path, json.dumps(body).encode())
+    return keys
+
+
+def load_keys(path: Path) -> ServerKeys:
+    if not path.exists():
+        raise SetupError(f"server keys not found at {path}; run `qatys server init` first")
+    if not is_private(path):
+        raise SetupError(f"{path} is readable by others; chmod 600 it")
+    try:
+        body = json.loads(path.read_text())
+        keys = ServerKeys(base64.b64decode(body["sign_seed"]), base64.b64decode(body["box_private"]))
+        crypto.signing_public_key(keys.sign_seed)
+        crypto.box_public_key(keys.box_private)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SetupError(f"{path} is not a valid server key file") from exc
+    return keys

@@ -1,0 +1,49 @@
+"""Named schema migrations, each applied in the same transaction as its record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, select
+
+from qatys.timeutil import now_us
+from server import db
+
+Migration = Callable[[Connection], None]
+
+
+def _initial(conn: Connection) -> None:
+    db.metadata.create_all(
+        conn,
+        tables=[db.kindergartens, db.children, db.roster_imports, db.terminal_tokens,
+                db.terminals, db.events, db.batches, db.equivocations],
+    )
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_initial", _initial),
+]
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now."""
+    db.metadata.create_all(engine, tables=[db.schema_migrations])
+    applied: list[str] = []
+    for name, step in MIGRATIONS:
+        with engine.begin() as conn:
+            done = conn.execute(
+                select(db.schema_migrations.c.name).where(db.schema_migrations.c.name == name)
+            ).first()
+            if done:
+                continue
+            step(conn)
+            conn.execute(db.schema_migrations.insert().values(name=name, applied_at_us=now_us()))
+            applied.append(name)
+    return applied
+
+
+def pending(engine: Engine) -> list[str]:
+    db.metadata.create_all(engine, tables=[db.schema_migrations])
+    with engine.connect() as conn:
+        done = set(conn.execute(select(db.schema_migrations.c.name)).scalars())
+    return [name for name, _ in MIGRATIONS if name not in done]

@@ -1,0 +1,91 @@
+"""The OpenAPI 3.1 description of the API, served at ``/api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qatys import __version__
+
+ERROR_CODES = {
+    "malformed": "the body is not a well-formed message of this protocol",
+    "unsupported_version": "a protocol version this server does not speak",
+    "unsupported_media_type": "the body is not of the expected media type",
+    "payload_too_large": "the body is larger than the server accepts",
+    "unknown_terminal": "no terminal is enrolled with this id",
+    "terminal_revoked": "the terminal was revoked; nothing it sends is accepted",
+    "wrong_kindergarten": "the batch names a kindergarten the terminal is not enrolled in",
+    "bad_signature": "the signature does not verify under the terminal's key",
+    "terminal_mismatch": "an event belongs to another terminal than its batch",
+    "bad_sequence": "sequence numbers inside the batch are not consecutive",
+    "broken_chain": "an event does not link to the hash of its predecessor",
+    "sequence_gap": "the batch starts after the next expected sequence number",
+    "equivocation": "a different event was already stored under this sequence number",
+    "unauthenticated": "the request lacks a terminal signature",
+    "token_invalid": "the enrolment token is not of the documented form",
+    "token_unknown": "the enrolment token was never issued",
+    "token_used": "the enrolment token was already used",
+    "token_expired": "the enrolment token has expired",
+    "bad_proof": "the enrolment proof does not verify",
+    "key_reused": "the terminal key is already enrolled",
+    "not_found": "no such path",
+    "method_not_allowed": "the path does not accept this method",
+    "internal_error": "the server failed; the request changed nothing",
+}
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"description": "refused", "content": {"application/json": {"schema": _ERROR}}}
+            for s in statuses}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Qatys sync server", "version": __version__,
+                 "description": "Terminals deliver signed batches of check-ins; see docs/api.md "
+                                "and docs/protocol.md."},
+        "paths": {
+            "/api/v1/health": {"get": {"summary": "Liveness, versions and server time",
+                                       "responses": {"200": {"description": "up"}}}},
+            "/api/v1/batches": {"post": {
+                "summary": "Deliver a signed batch of up to 500 events (canonical CBOR)",
+                "parameters": [{"name": "Qatys-Protocol", "in": "header",
+                                "schema": {"type": "string", "enum": ["1"]}}],
+                "requestBody": {"required": True, "content": {
+                    "application/cbor": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"200": {"description": "stored (or already stored)",
+                                      "content": {"application/json": {
+                                          "schema": {"$ref": "#/components/schemas/Ack"}}}},
+                              **_errors(400, 403, 409, 413, 415)}}},
+            "/api/v1/terminals/enrol": {"post": {
+                "summary": "Enrol a terminal with a one-time token",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["token", "sign_pub", "box_pub", "proof"],
+                    "properties": {k: {"type": "string"} for k in
+                                   ("token", "sign_pub", "box_pub", "proof",
+                                    "software_version")}}}}},
+                "responses": {"201": {"description": "enrolled"}, **_errors(400, 403)}}},
+            "/api/v1/terminal/roster": {"get": {
+                "summary": "Roster ids and first names, sealed to the asking terminal",
+                "parameters": [{"name": "known", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "sealed roster or unchanged"},
+                              **_errors(401, 403)}}},
+            "/api/v1/terminal/status": {"get": {
+                "summary": "What the server holds for the asking terminal",
+                "responses": {"200": {"description": "status"}, **_errors(401, 403)}}},
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["ok", "error"], "properties": {
+                "ok": {"const": False},
+                "error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string", "enum": sorted(ERROR_CODES)},
+                    "message": {"type": "string"}}}}},
+            "Ack": {"type": "object", "properties": {
+                "ok": {"const": True}, "ack": {"type": "string", "contentEncoding": "base64"},
+                "signature": {"type": "string", "contentEncoding": "base64"},
+                "terminal_id": {"type": "string"}, "acked_seq": {"type": "integer"},
+                "stored": {"type": "integer"}}},
+        }},
+    }

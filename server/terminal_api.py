@@ -1,0 +1,96 @@
+"""Terminal endpoints besides batches: enrolment, roster delivery and status."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, request
+from protocol import PROTOCOL_VERSION
+from provisioning.errors import InvalidInput, TokenRefused
+from provisioning.terminals import enrol_terminal
+from qatys import __version__
+from qatys.logs import log
+from server import db, roster_delivery
+from server.context import ctx
+from server.errors import ApiError
+from server.responses import ok
+from server.terminal_auth import authenticated_terminal
+
+bp = Blueprint("terminal", __name__, url_prefix="/api/v1")
+logger = logging.getLogger("qatys.server.terminal")
+
+
+def _b64(value: Any, name: str) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(400, "malformed", f"{name} must be base64") from exc
+
+
+@bp.post("/terminals/enrol")
+def enrol() -> tuple[Response, int]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not {"token", "sign_pub", "box_pub", "proof"} <= set(body):
+        raise ApiError(400, "malformed", "send token, sign_pub, box_pub and proof as JSON")
+    context = ctx()
+    try:
+        with context.engine.begin() as conn:
+            result = enrol_terminal(
+                conn, str(body["token"]), _b64(body["sign_pub"], "sign_pub"),
+                _b64(body["box_pub"], "box_pub"), _b64(body["proof"], "proof"),
+                str(body.get("software_version", "")), context.clock())
+    except TokenRefused as exc:
+        log(logger, "terminal.enrol_refused", logging.WARNING, code=exc.code)
+        raise ApiError(400 if exc.code in ("token_invalid", "bad_proof") else 403,
+                       exc.code, str(exc)) from exc
+    except InvalidInput as exc:
+        raise ApiError(400, "malformed", str(exc)) from exc
+    log(logger, "terminal.enrolled", terminal=result.terminal_id,
+        kindergarten=result.kindergarten)
+    return ok(
+        201,
+        terminal_id=result.terminal_id,
+        kindergarten=result.kindergarten,
+        kindergarten_name=result.kindergarten_name,
+        server_sign_pub=base64.b64encode(context.keys.sign_public).decode(),
+        server_box_pub=base64.b64encode(context.keys.box_public).decode(),
+        server_time_us=context.clock(),
+        protocol=PROTOCOL_VERSION,
+    )
+
+
+@bp.get("/terminal/roster")
+def roster() -> tuple[Response, int]:
+    terminal = authenticated_terminal()
+    context = ctx()
+    with context.engine.connect() as conn:
+        entries = roster_delivery.current_entries(conn, terminal.kindergarten, context.clock())
+    version = roster_delivery.version_of(entries)
+    _touch(terminal.terminal_id)
+    if request.args.get("known") == version:
+        return ok(unchanged=True, version=version, server_time_us=context.clock())
+    sealed = roster_delivery.sealed_delivery(terminal.kindergarten, entries,
+                                             terminal.terminal_id, terminal.box_pub)
+    log(logger, "roster.delivered", terminal=terminal.terminal_id, children=len(entries))
+    return ok(unchanged=False, version=version, server_time_us=context.clock(),
+              sealed=base64.b64encode(sealed).decode("ascii"))
+
+
+@bp.get("/terminal/status")
+def status() -> tuple[Response, int]:
+    terminal = authenticated_terminal()
+    _touch(terminal.terminal_id)
+    return ok(terminal_id=terminal.terminal_id, kindergarten=terminal.kindergarten,
+              head_seq=terminal.head_seq, server_time_us=ctx().clock(),
+              server_version=__version__)
+
+
+def _touch(terminal_id: str) -> None:
+    context = ctx()
+    with context.engine.begin() as conn:
+        conn.execute(db.terminals.update().where(db.terminals.c.terminal_id == terminal_id)
+                     .values(last_contact_us=context.clock()))
+

@@ -1,0 +1,122 @@
+"""Recording a check-in: decide, seal, append to the chain, commit — then confirm.
+
+The result is returned (and the kiosk turns green, the CLI prints) only after
+the transaction that holds the event has committed with ``synchronous=FULL``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from protocol import crypto, events
+from qatys.logs import log
+from qatys.timeutil import iso_utc, local_date
+from terminal import clock, door
+from terminal.errors import CheckinRefused
+from terminal.home import Terminal
+from terminal.sealer import Sealer
+
+logger = logging.getLogger("qatys.terminal.checkin")
+
+_CHILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ASSURANCE_OF_METHOD = {"qr-phone": "high", "face": "medium", "qr-card": "medium",
+                       "manual": "low"}
+
+
+@dataclass(frozen=True)
+class CheckinRequest:
+    child_id: str
+    method: str
+    reason: str = ""
+    by: str = ""
+    direction: str | None = None
+
+
+class CheckinService:
+    def __init__(self, terminal: Terminal) -> None:
+        self._terminal = terminal
+        self._sealer = Sealer(terminal.keys.server_box_public)
+
+    def checkin(self, request: CheckinRequest) -> dict[str, Any]:
+        """Record (or re-acknowledge) a check-in; raises :class:`CheckinRefused` otherwise."""
+        t = self._terminal
+        self._validate(request)
+        roster = t.roster()
+        if roster is not None and request.child_id not in roster:
+            raise _refused("unknown_child", "this child is not on the kindergarten's roster")
+        if t.store.counts().revoked:
+            raise _refused("terminal_revoked",
+                           "this terminal was revoked by the server; data is kept", 4)
+        reading = clock.read()
+        sealed = self._sealer.seal(
+            events.Body(request.child_id, reason=request.reason, by=request.by), t.terminal_id)
+        day = local_date(reading.time_us, t.config.zone).isoformat()
+        outcome = t.store.write(lambda conn: self._record(conn, request, reading, sealed, day))
+        seq, decision = outcome
+        result: dict[str, Any] = {
+            "result": "accepted",
+            "event_id": events.event_id(t.terminal_id, seq),
+            "child_id": request.child_id,
+            "direction": decision.direction,
+            "method": request.method,
+            "assurance": ASSURANCE_OF_METHOD[request.method],
+            "recorded_at": iso_utc(reading.time_us),
+            "repeat": not decision.record,
+        }
+        if roster is not None:
+            result["first_name"] = roster[request.child_id]
+        log(logger, "checkin.accepted", seq=seq, direction=decision.direction,
+            method=request.method, repeat=not decision.record)
+        return result
+
+    def _validate(self, request: CheckinRequest) -> None:
+        if not _CHILD_ID.match(request.child_id):
+            raise _refused("bad_child_id", "a child id is 1-64 letters, digits, '.', '_' or '-'")
+        if request.method not in ASSURANCE_OF_METHOD:
+            raise _refused("bad_method", f"unknown method {request.method}")
+        if request.method == "manual" and not request.reason.strip():
+            raise _refused("reason_required", "a manual entry needs a reason")
+        if len(request.reason) > events.MAX_TEXT or len(request.by) > events.MAX_TEXT:
+            raise _refused("too_long", f"reason and staff name are at most {events.MAX_TEXT} "
+                           "characters")
+        if request.direction not in (None, "in", "out"):
+            raise _refused("bad_direction", "direction is in or out")
+
+    def _record(self, conn: sqlite3.Connection, request: CheckinRequest,
+                reading: clock.Reading, sealed: bytes, day: str) -> tuple[int, door.Decision]:
+        """Runs inside the writer's transaction, so day state and chain move together."""
+        t = self._terminal
+        day_key = t.secrets.day_key()
+        if day_key is None or day_key.day != day:
+            # Rows under a lost key (reboot) or of an earlier day can never be read again.
+            t.store.purge_day_state(conn, day if day_key is not None else "")
+            day_key = t.secrets.new_day_key(day)
+        tag = crypto.hmac_tag(day_key.key, request.child_id.encode("utf-8"))
+        previous = t.store.day_state(conn, tag)
+        window_us = t.config.dedupe_window_seconds * 1_000_000
+        decision = door.decide(previous, reading.time_us, window_us, request.direction)
+        if not decision.record:
+            assert decision.repeat_of is not None
+            return decision.repeat_of, decision
+        kind = events.KIND_OF_DIRECTION[decision.direction]
+
+        def make(seq: int, prev: bytes) -> bytes:
+            return events.encode_event(events.Event(
+                terminal_id=t.terminal_id, seq=seq, prev_hash=prev, time_us=reading.time_us,
+                boot_id=reading.boot_id, mono_ns=reading.mono_ns, kind=kind,
+                method=request.method, assurance=ASSURANCE_OF_METHOD[request.method],
+                body=sealed))
+
+        appended = t.store.append(conn, make)
+        t.store.put_day_state(conn, tag, day, door.DayState(
+            appended.seq, decision.direction, reading.time_us))
+        return appended.seq, decision
+
+
+def _refused(reason: str, message: str, exit_code: int | None = None) -> CheckinRefused:
+    log(logger, "checkin.refused", logging.WARNING, reason=reason)
+    return CheckinRefused(reason, message, exit_code)

@@ -1,0 +1,111 @@
+"""``qatys terminal …`` commands that run on the terminal (``--home TDIR``)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from qatys.cliutil import EXIT_BAD_INPUT, emit, fail
+from qatys.timeutil import iso_utc
+from terminal.checkin import CheckinRequest, CheckinService
+from terminal.enrol import enrol
+from terminal.errors import CheckinRefused, ServerRefused, TerminalError
+from terminal.home import Terminal, open_terminal
+from terminal.sync import Syncer
+
+HOME = click.option("--home", "home", required=True,
+                    type=click.Path(file_okay=False, path_type=Path),
+                    help="Terminal home directory (config, keys, database, logs).")
+
+
+@contextmanager
+def opened(home: Path) -> Iterator[Terminal]:
+    try:
+        terminal = open_terminal(home)
+    except TerminalError as exc:
+        fail(str(exc), exc.exit_code)
+    try:
+        yield terminal
+    finally:
+        terminal.close()
+
+
+def enroll_command(home: Path, server: str, token: str) -> None:
+    """Make this terminal's keys, enrol with a one-time token, print the terminal id."""
+    try:
+        config = enrol(home, server, token)
+    except TerminalError as exc:
+        fail(str(exc), exc.exit_code)
+    with opened(home) as terminal:
+        try:
+            state = Syncer(terminal).refresh_roster()
+        except TerminalError as exc:
+            state = f"not fetched ({exc})"
+    click.echo(f"enrolled in kindergarten {config.kindergarten}; roster {state}", err=True)
+    click.echo(config.terminal_id)
+
+
+def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
+                    direction: str | None) -> None:
+    """Record a staff entry (flagged manual); prints one JSON line only after commit."""
+    if not manual:
+        fail("only --manual entries are recorded from the command line; "
+             "scans come from the camera", EXIT_BAD_INPUT)
+    with opened(home) as terminal:
+        try:
+            result = CheckinService(terminal).checkin(
+                CheckinRequest(child, "manual", reason=reason, by=by, direction=direction))
+        except CheckinRefused as exc:
+            emit({"result": "rejected", "reason": exc.reason, "message": str(exc)})
+            raise SystemExit(exc.exit_code) from None
+        emit(result)
+
+
+def sync_command(home: Path, quiet: bool) -> None:
+    """Push every pending event and refresh the roster (exit 0, 3 unreachable, 4 refused)."""
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if not quiet:
+            rate = done / max(time.monotonic() - started, 1e-6)
+            click.echo(f"sync: {done}/{total} events acknowledged ({rate:,.0f}/s)", err=True)
+
+    with opened(home) as terminal:
+        try:
+            report = Syncer(terminal).sync(progress)
+        except TerminalError as exc:
+            counts = terminal.store.counts()
+            emit({"result": "refused" if isinstance(exc, ServerRefused) else "unreachable",
+                  "code": getattr(exc, "code", "unreachable"), "message": str(exc),
+                  "pending": counts.pending, "acked_seq": counts.acked_seq})
+            raise SystemExit(exc.exit_code) from None
+        emit({"result": "ok", "sent": report.sent_events, "batches": report.batches,
+              "acked_seq": report.acked_seq, "roster": report.roster,
+              "pending": terminal.store.counts().pending})
+
+
+def status_command(home: Path, as_json: bool) -> None:
+    """What is pending and what the server has acknowledged."""
+    with opened(home) as terminal:
+        counts = terminal.store.counts()
+        status = {
+            "terminal_id": terminal.terminal_id,
+            "kindergarten": terminal.config.kindergarten,
+            "pending": counts.pending,
+            "acked_seq": counts.acked_seq,
+            "head_seq": counts.head_seq,
+            "last_sync": iso_utc(counts.last_sync_us) if counts.last_sync_us else None,
+            "revoked": counts.revoked,
+            "roster": "unlocked" if terminal.roster() is not None else "locked",
+            "server_url": terminal.config.server_url,
+        }
+    if as_json:
+        emit(status)
+    else:
+        for key, value in status.items():
+            sys.stdout.write(f"{key:>13}: {value}\n")

@@ -1,0 +1,44 @@
+"""The terminal's exception hierarchy; the CLI maps families to exit codes (2, 3, 4)."""
+
+from __future__ import annotations
+
+
+class TerminalError(Exception):
+    """Root of every terminal error."""
+
+    exit_code = 1
+
+
+class SetupError(TerminalError):
+    """The terminal home is missing, not enrolled, or its files are unusable."""
+
+    exit_code = 2
+
+
+class CheckinRefused(TerminalError):
+    """A check-in that was not recorded; ``reason`` is the stable code shown and printed."""
+
+    exit_code = 2
+
+    def __init__(self, reason: str, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class ServerUnreachable(TerminalError):
+    """No answer from the server (network down, timeout, 5xx): try again later."""
+
+    exit_code = 3
+
+
+class ServerRefused(TerminalError):
+    """The server answered with a refusal (revoked, forged, equivocation, …)."""
+
+    exit_code = 4
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message

@@ -1,0 +1,144 @@
+"""Sync: push pending events in signed batches until the server has acknowledged them all.
+
+Stages per batch: pending → signed → sent → acknowledged. Batches are cut
+deterministically from the first unacknowledged event, so a batch sent again
+after any failure carries the same events; the server's answer decides what
+is deleted here, and only a signed acknowledgement deletes anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from protocol import MAX_BATCH_EVENTS, acks, batches, roster
+from protocol.errors import ProtocolError
+from qatys.logs import log
+from qatys.timeutil import now_us
+from terminal.client import ServerClient
+from terminal.errors import ServerRefused, ServerUnreachable
+from terminal.home import Terminal
+
+logger = logging.getLogger("qatys.terminal.sync")
+T = TypeVar("T")
+
+Progress = Callable[[int, int], None]
+"""Called with (events acknowledged so far in this run, events pending at its start)."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    sent_events: int
+    batches: int
+    acked_seq: int
+    roster: str
+    """"updated", "unchanged" or "failed"."""
+
+
+def backoff_delays(attempts: int, base: float, cap: float,
+                   rng: random.Random | None = None) -> list[float]:
+    """Full-jitter exponential backoff: a random wait in [0, min(cap, base·2^n)]."""
+    rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+    return [rng.uniform(0, min(cap, base * 2 ** n)) for n in range(max(0, attempts - 1))]
+
+
+class Syncer:
+    def __init__(self, terminal: Terminal, client: ServerClient | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._t = terminal
+        self._client = client or ServerClient(terminal.config.server_url,
+                                              terminal.config.request_timeout_seconds)
+        self._sleep = sleep
+
+    def sync(self, progress: Progress | None = None) -> SyncReport:
+        """Push everything pending, then refresh the roster; raises on refusal or no answer."""
+        try:
+            sent, count, acked = self.push(progress)
+        except ServerRefused as exc:
+            if exc.code == "terminal_revoked":
+                self._t.store.set_flag("revoked", "1")
+                log(logger, "sync.revoked", logging.ERROR, terminal=self._t.terminal_id)
+            raise
+        roster_state = self.refresh_roster()
+        return SyncReport(sent, count, acked, roster_state)
+
+    def push(self, progress: Progress | None = None) -> tuple[int, int, int]:
+        t = self._t
+        total = t.store.counts().pending
+        sent = count = 0
+        acked = t.store.counts().acked_seq
+        while pending := t.store.pending(MAX_BATCH_EVENTS):
+            body = batches.build_batch(t.terminal_id, t.config.kindergarten,
+                                       [raw for _, _, raw in pending], t.keys.sign_seed)
+            answer = self._retrying(lambda: self._client.post_batch(body))
+            ack = self._verified_ack(answer)
+            last_seq = pending[-1][0]
+            if ack.seq < last_seq:
+                raise ServerRefused("short_ack", f"server acknowledged {ack.seq}, "
+                                    f"not {last_seq}")
+            try:
+                t.store.acknowledge(ack.seq, ack.head_hash, base64.b64decode(answer["ack"]),
+                                    base64.b64decode(answer["signature"]), now_us())
+            except ValueError as exc:
+                raise ServerRefused("bad_ack", f"{exc}; nothing deleted") from exc
+            t.store.set_flag("last_server_time_us", str(ack.server_time_us))
+            sent += len(pending)
+            count += 1
+            acked = ack.seq
+            log(logger, "sync.batch_acknowledged", terminal=t.terminal_id,
+                first_seq=pending[0][0], last_seq=last_seq, stored=ack.stored)
+            if progress is not None:
+                progress(sent, total)
+        return sent, count, acked
+
+    def refresh_roster(self) -> str:
+        """Fetch the roster when it changed or its key is gone (after a reboot)."""
+        t = self._t
+        params = {}
+        known = t.roster_version()
+        if known is not None:
+            params["known"] = known
+        try:
+            answer = self._retrying(lambda: self._client.signed_get(
+                "/api/v1/terminal/roster", t.terminal_id, t.keys.sign_seed, params))
+            if answer.get("unchanged"):
+                return "unchanged"
+            delivery = roster.open_roster(base64.b64decode(answer["sealed"]), t.terminal_id,
+                                          t.keys.box_private)
+        except (ProtocolError, KeyError, ValueError) as exc:
+            log(logger, "sync.roster_unreadable", logging.ERROR, error=type(exc).__name__)
+            return "failed"
+        t.keep_roster(delivery, os.urandom(12))
+        log(logger, "sync.roster_updated", terminal=t.terminal_id, children=len(delivery.children))
+        return "updated"
+
+    def _verified_ack(self, answer: dict[str, Any]) -> acks.Ack:
+        try:
+            ack = acks.verify_ack(base64.b64decode(answer["ack"]),
+                                  base64.b64decode(answer["signature"]),
+                                  self._t.keys.server_sign_public)
+        except (ProtocolError, KeyError, ValueError) as exc:
+            raise ServerRefused("bad_ack", "the acknowledgement does not verify under the "
+                                "server key pinned at enrolment; nothing deleted") from exc
+        if ack.terminal_id != self._t.terminal_id:
+            raise ServerRefused("bad_ack", "the acknowledgement is for another terminal")
+        return ack
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        config = self._t.config
+        delays = backoff_delays(config.sync_attempts, config.backoff_base_seconds,
+                                config.backoff_cap_seconds)
+        for delay in delays:
+            try:
+                return call()
+            except ServerUnreachable as exc:
+                log(logger, "sync.retry", logging.WARNING, wait_s=round(delay, 2),
+                    error=str(exc))
+                self._sleep(delay)
+        return call()
