@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from protocol import canonical, crypto
 from protocol.errors import TokenError
 
-TOKEN_PREFIX = "QTK1"
+TOKEN_PREFIX = "QTK1"  # noqa: S105 - a format marker, not a secret
 SECRET_BYTES = 20
 _TOKEN_RE = re.compile(r"^QTK1-([A-Z2-7]{32})-([A-Z2-7]{16})$")
 _PROOF_DOMAIN = b"qatys/v1/enrol\x00"

@@ -33,7 +33,8 @@ def uint(data: dict[str, Any], key: str, *, minimum: int = 0, maximum: int = 2**
     return value
 
 
-def blob(data: dict[str, Any], key: str, *, size: int | None = None, max_len: int = 1 << 20) -> bytes:
+def blob(data: dict[str, Any], key: str, *, size: int | None = None,
+         max_len: int = 1 << 20) -> bytes:
     value = data.get(key)
     if not isinstance(value, bytes):
         raise EncodingError(f"{key} must be a byte string")

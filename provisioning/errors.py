@@ -7,7 +7,7 @@ class ProvisioningError(Exception):
     """Root of provisioning errors: bad input from an administrator or a terminal."""
 
 
-class NotFound(ProvisioningError):  # noqa: N818 - reads as "kindergarten … not found"
+class NotFound(ProvisioningError):
     """A kindergarten, child or terminal that does not exist."""
 
 

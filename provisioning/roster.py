@@ -112,7 +112,8 @@ def _parse_row(row: dict[str, str]) -> tuple[list[str], Child | None]:
     if errors:
         return errors, None
     born, enrolled_on = dates["birth_date"], dates["enrolled_on"]
-    assert born is not None and enrolled_on is not None
+    assert born is not None
+    assert enrolled_on is not None
     return [], Child(row["child_id"], row["iin"], row["last_name"], row["first_name"], born,
                      row["group"], row["funding_category"], enrolled_on, withdrawn)
 
@@ -131,10 +132,12 @@ def import_roster(conn: Connection, kindergarten: str, text: str, source: str) -
     if foreign:
         raise InvalidInput("some children belong to another kindergarten; nothing imported",
                            foreign)
-    import_id = conn.execute(db.roster_imports.insert().values(
+    inserted = conn.execute(db.roster_imports.insert().values(
         kindergarten=kindergarten, imported_at_us=now_us(), rows=len(children),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), source=source[:200],
-    )).inserted_primary_key[0]
+    )).inserted_primary_key
+    assert inserted is not None
+    import_id = inserted[0]
     added = updated = unchanged = 0
     for child in children:
         values = _values(child)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,14 +30,12 @@ def fail(message: str, code: int = EXIT_BAD_INPUT, problems: list[str] | None = 
 
 
 @contextmanager
-def errors_as_exit(mapping: dict[type[BaseException], int | Callable[[Any], int]]
-                   ) -> Iterator[None]:
+def errors_as_exit(mapping: Mapping[type[BaseException], int]) -> Iterator[None]:
     """Turn the given exception families into a message on stderr and an exit code."""
     try:
         yield
     except tuple(mapping) as exc:
         for kind, code in mapping.items():
             if isinstance(exc, kind):
-                exit_code = code(exc) if callable(code) else code
-                fail(str(exc), exit_code, getattr(exc, "problems", None))
+                fail(str(exc), code, getattr(exc, "problems", None))
         raise

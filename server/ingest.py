@@ -171,7 +171,7 @@ def _verify(batch: batches.Batch, public_key: bytes) -> list[batches.VerifiedEve
                       batch.terminal_id) from exc
 
 
-class _Equivocation(Exception):  # noqa: N818 - internal signal, never leaves this module
+class _Equivocation(Exception):
     def __init__(self, terminal_id: str, seq: int, stored_hash: bytes, offered_hash: bytes):
         super().__init__(terminal_id, seq)
         self.terminal_id, self.seq = terminal_id, seq

@@ -49,7 +49,8 @@ def load_keys(path: Path) -> ServerKeys:
         raise SetupError(f"{path} is readable by others; chmod 600 it")
     try:
         body = json.loads(path.read_text())
-        keys = ServerKeys(base64.b64decode(body["sign_seed"]), base64.b64decode(body["box_private"]))
+        keys = ServerKeys(base64.b64decode(body["sign_seed"]),
+                          base64.b64decode(body["box_private"]))
         crypto.signing_public_key(keys.sign_seed)
         crypto.box_public_key(keys.box_private)
     except (ValueError, KeyError, TypeError) as exc:

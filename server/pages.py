@@ -17,11 +17,11 @@ def overview() -> str:
     context = ctx()
     with context.engine.connect() as conn:
         gardens = conn.execute(select(db.kindergartens).order_by(db.kindergartens.c.code)).all()
-        children = dict(conn.execute(
+        children: dict[str, int] = dict(conn.execute(
             select(db.children.c.kindergarten, func.count())
             .group_by(db.children.c.kindergarten)).tuples().all())
         terminals = conn.execute(select(db.terminals).order_by(db.terminals.c.terminal_id)).all()
-        events = dict(conn.execute(
+        events: dict[str, int] = dict(conn.execute(
             select(db.events.c.terminal_id, func.count())
             .group_by(db.events.c.terminal_id)).tuples().all())
     return render_template(

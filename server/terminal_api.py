@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, request
+
 from protocol import PROTOCOL_VERSION
 from provisioning.errors import InvalidInput, TokenRefused
 from provisioning.terminals import enrol_terminal

@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocol import crypto, roster
+from protocol import crypto
+from protocol import roster as roster_format
 from protocol.errors import ProtocolError
 from qatys import logs
 from terminal import config as config_file
@@ -44,7 +45,7 @@ class Terminal:
             return None
         try:
             plain = crypto.decrypt(key, stored[1], _ROSTER_AAD)
-            return {e.child_id: e.first_name for e in roster.decode_entries(plain)}
+            return {e.child_id: e.first_name for e in roster_format.decode_entries(plain)}
         except ProtocolError:
             return None
 
@@ -53,10 +54,10 @@ class Terminal:
         stored = self.store.roster()
         return stored[0] if stored is not None and self.roster() is not None else None
 
-    def keep_roster(self, delivery: roster.RosterDelivery, nonce: bytes) -> None:
+    def keep_roster(self, delivery: roster_format.RosterDelivery, nonce: bytes) -> None:
         """Store the roster encrypted; the key goes to RAM first, so a crash leaves it locked."""
         self.secrets.set_roster_key(delivery.key)
-        blob = crypto.encrypt(delivery.key, nonce, roster.encode_entries(delivery.children),
+        blob = crypto.encrypt(delivery.key, nonce, roster_format.encode_entries(delivery.children),
                               _ROSTER_AAD)
         self.store.put_roster(delivery.version, blob)
 

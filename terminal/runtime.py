@@ -28,7 +28,7 @@ def resolve_dir(terminal_id: str, configured: str = "") -> Path:
     candidates = [Path("/run/qatys")]
     if os.environ.get("XDG_RUNTIME_DIR"):
         candidates.append(Path(os.environ["XDG_RUNTIME_DIR"]) / "qatys")
-    candidates.append(Path("/dev/shm") / f"qatys-{os.getuid()}")
+    candidates.append(Path("/dev/shm") / f"qatys-{os.getuid()}")  # noqa: S108 - tmpfs, 0700
     for base in candidates:
         try:
             base.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from protocol import MAX_BATCH_EVENTS, acks, batches, roster
@@ -76,7 +77,7 @@ class Syncer:
         while pending := t.store.pending(MAX_BATCH_EVENTS):
             body = batches.build_batch(t.terminal_id, t.config.kindergarten,
                                        [raw for _, _, raw in pending], t.keys.sign_seed)
-            answer = self._retrying(lambda: self._client.post_batch(body))
+            answer = self._retrying(partial(self._client.post_batch, body))
             ack = self._verified_ack(answer)
             last_seq = pending[-1][0]
             if ack.seq < last_seq:
