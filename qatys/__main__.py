@@ -1,0 +1,3 @@
+from qatys.cli import main
+
+main()

@@ -1,0 +1,95 @@
+"""Shared test helpers: generated rosters, free ports, the real CLI and server processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from provisioning.iin import make as make_iin
+
+QATYS = [sys.executable, "-m", "qatys"]
+HEADER = ("child_id,iin,last_name,first_name,birth_date,group,funding_category,enrolled_on,"
+          "withdrawn_on")
+
+
+def roster_csv(count: int, prefix: str = "child") -> tuple[str, list[dict[str, str]]]:
+    """A generated roster with valid IINs and distinctive names (no real people)."""
+    rows, people = [HEADER], []
+    n = 0
+    for i in range(count):
+        iin = None
+        while iin is None:
+            iin = make_iin(f"200315{5}{(i * 37 + n) % 10000:04d}")
+            n += 1
+        person = {"child_id": f"{prefix}-{i:05d}-x7q", "iin": iin,
+                  "last_name": f"Testovbayev{i:04d}", "first_name": f"Aruzhanka{i:04d}"}
+        people.append(person)
+        rows.append(f"{person['child_id']},{iin},{person['last_name']},{person['first_name']},"
+                    f"2020-03-15,Group A,age3-full-state,2025-09-01,")
+    return "\n".join(rows) + "\n", people
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(*args: str, env: dict[str, str] | None = None, check: bool = True,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*QATYS, *args], capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
+    if check and result.returncode != 0:
+        raise AssertionError(f"qatys {' '.join(args)} exited {result.returncode}:\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+@dataclass
+class ServerProcess:
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def start_server(data_dir: Path, database_url: str | None = None) -> ServerProcess:
+    init = ["server", "init", "--data", str(data_dir)]
+    if database_url:
+        init += ["--database-url", database_url]
+    run(*init)
+    port = free_port()
+    log = open(data_dir / "process.log", "wb")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen([*QATYS, "server", "run", "--data", str(data_dir),
+                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    server = ServerProcess(data_dir, port, process, log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(server.url + "/api/v1/health", timeout=1).ok:
+                return server
+        except requests.RequestException:
+            time.sleep(0.1)
+    server.stop()
+    raise AssertionError("server did not start:\n" + (data_dir / "process.log").read_text())
