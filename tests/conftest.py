@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from server import db
+from server.admin import open_data_dir
 from tests.helpers import ServerProcess, roster_csv, run, start_server
+from tests.postgres import Cluster, find_bin_dir, start_cluster
 
 
 @pytest.fixture
@@ -14,15 +21,50 @@ def runtime_env(tmp_path: Path) -> dict[str, str]:
     return {"QATYS_RUNTIME_DIR": str(tmp_path / "run")}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data = tmp_path_factory.mktemp("server")
-    proc = start_server(data)
+def _seed(data: Path) -> None:
     run("kindergarten", "add", "--data", str(data), "--code", "KG1", "--name", "Балабақша 1")
     run("kindergarten", "add", "--data", str(data), "--code", "KG2", "--name", "Балабақша 2")
     text, _ = roster_csv(20)
     (data / "roster.csv").write_text(text, encoding="utf-8")
     run("roster", "import", "--data", str(data), "--kindergarten", "KG1",
         str(data / "roster.csv"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if find_bin_dir() is None:
+        if os.environ.get("QATYS_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required here (make test installs it) but is missing")
+        pytest.skip("PostgreSQL server binaries not installed")
+    # Outside pytest's 0700 temp root: the cluster runs as the postgres user.
+    directory = Path(tempfile.mkdtemp(prefix="qatys-pg-"))
+    directory.chmod(0o755)
+    cluster = start_cluster(directory)
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The same server on SQLite and on a real PostgreSQL."""
+    data = tmp_path_factory.mktemp(f"server-{request.param}")
+    url = None
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        url = cluster.create_database(data.name.replace("-", "_").lower())
+    proc = start_server(data, url)
+    _seed(data)
     yield proc
     proc.stop()
+
+
+def table_counts(server: ServerProcess) -> tuple[int, ...]:
+    """Rows in the tables a refused request must not change, through the server's own engine."""
+    engine = open_data_dir(server.data_dir).engine
+    with engine.connect() as conn:
+        result = tuple(int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                       for t in (db.events, db.batches, db.terminals, db.equivocations))
+    engine.dispose()
+    return result

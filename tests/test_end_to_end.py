@@ -11,6 +11,7 @@ import requests
 
 from protocol import batches, canonical
 from terminal import keys as key_file
+from tests.conftest import table_counts
 from tests.helpers import ServerProcess, free_port, run
 
 
@@ -35,12 +36,7 @@ def exported(server: ServerProcess) -> list[dict[str, object]]:
 
 
 def counts(server: ServerProcess) -> tuple[int, ...]:
-    conn = sqlite3.connect(server.data_dir / "qatys.db")
-    try:
-        return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
-                     for t in ("events", "batches", "terminals", "equivocations"))
-    finally:
-        conn.close()
+    return table_counts(server)
 
 
 def pending_raws(home: Path) -> list[bytes]:
