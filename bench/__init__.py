@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): medians and ratios measured side by side in one run."""

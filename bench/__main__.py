@@ -1,0 +1,182 @@
+"""`python -m bench`: check-in latency, ingest throughput, backlog sync. Prints a report."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import Column, MetaData, Table
+
+from protocol import batches, events
+from server import db
+from server.admin import open_data_dir
+from terminal.checkin import CheckinRequest, CheckinService
+from terminal.home import open_terminal
+from terminal.sync import Syncer
+from terminal.writer import PRAGMAS
+from tests.conftest import _seed
+from tests.helpers import ServerProcess, run, start_server
+from tests.postgres import find_bin_dir, start_cluster
+
+CHILDREN = [f"child-{i:05d}-x7q" for i in range(20)]
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def enrol(server: ServerProcess, home: Path) -> None:
+    token = run("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
+                "KG1").stdout.strip().splitlines()[-1]
+    run("terminal", "enroll", "--home", str(home), "--server", server.url, "--token", token)
+
+
+def bench_checkin(server: ServerProcess, base: Path, n: int = 2000) -> None:
+    home = base / "lat"
+    enrol(server, home)
+    terminal = open_terminal(home, log=False)
+    service = CheckinService(terminal)
+    full, raw = [], []
+    raw_conn = sqlite3.connect(base / "raw.db", isolation_level=None)
+    for pragma in PRAGMAS:
+        raw_conn.execute(pragma)
+    raw_conn.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, hash BLOB, raw BLOB)")
+    payload = os.urandom(300)
+    for i in range(n):  # interleaved so both see the same disk weather
+        direction = "in" if (i // len(CHILDREN)) % 2 == 0 else "out"
+        t0 = time.perf_counter()
+        service.checkin(CheckinRequest(CHILDREN[i % 20], "manual", reason="bench",
+                                       direction=direction))
+        full.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        raw_conn.execute("BEGIN IMMEDIATE")
+        raw_conn.execute("INSERT INTO t(hash, raw) VALUES (?, ?)", (payload[:32], payload))
+        raw_conn.execute("COMMIT")
+        raw.append(time.perf_counter() - t0)
+    terminal.close()
+    ms = 1000
+    print(f"check-in commit latency, {n} check-ins (seal + chain + day state + commit):")
+    print(f"  qatys check-in   p50 {pct(full, .5) * ms:.3f} ms  p99 {pct(full, .99) * ms:.3f} ms")
+    print(f"  raw SQLite commit p50 {pct(raw, .5) * ms:.3f} ms  p99 {pct(raw, .99) * ms:.3f} ms")
+    print(f"  ratio p99 {pct(full, .99) / pct(raw, .99):.2f}x (goal <= 4x)")
+
+
+def make_batches(home: Path, count: int) -> list[bytes]:
+    terminal = open_terminal(home, log=False)
+    service = CheckinService(terminal)
+    sealer_body = service._sealer.seal(events.Body(CHILDREN[0]), terminal.terminal_id)
+    raws: list[bytes] = []
+    prev = events.GENESIS_HASH
+    for seq in range(1, count * 500 + 1):
+        raw = events.encode_event(events.Event(terminal.terminal_id, seq, prev,
+                                               1_763_880_000_000_000 + seq, bytes(16), seq,
+                                               "arrival", "manual", "low", sealer_body))
+        raws.append(raw)
+        prev = events.event_hash(raw)
+    out = [batches.build_batch(terminal.terminal_id, terminal.config.kindergarten,
+                               raws[i:i + 500], terminal.keys.sign_seed)
+           for i in range(0, len(raws), 500)]
+    terminal.close()
+    return out
+
+
+def bench_ingest(server: ServerProcess, base: Path, label: str, count: int = 40) -> None:
+    home = base / f"ingest-{label}"
+    enrol(server, home)
+    bodies = make_batches(home, count)
+    session = requests.Session()
+    t0 = time.perf_counter()
+    for body in bodies:
+        r = session.post(server.url + "/api/v1/batches", data=body, timeout=60,
+                         headers={"Content-Type": "application/cbor"})
+        assert r.status_code == 200, r.text
+    elapsed = time.perf_counter() - t0
+    rate = count * 500 / elapsed
+    data = open_data_dir(server.data_dir)
+    with data.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(
+            db.events.select().limit(count * 500))]
+    for i, row in enumerate(rows):
+        row["event_id"] = f"X:{i}"
+        row["seq"] = i
+        row["terminal_id"] = rows[0]["terminal_id"]
+    ceiling_table = Table("events_ceiling", MetaData(),
+                          *[Column(c.name, c.type, primary_key=c.primary_key)
+                            for c in db.events.columns])
+    ceiling_table.create(data.engine)
+    columns = [c.name for c in ceiling_table.columns]
+    mark = "?" if data.engine.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO events_ceiling ({', '.join(columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")  # noqa: S608 - own column names
+    tuples = [tuple(row[c] for c in columns) for row in rows]
+    t0 = time.perf_counter()
+    with data.engine.begin() as conn:
+        for i in range(0, len(tuples), 500):
+            conn.connection.cursor().executemany(sql, tuples[i:i + 500])
+    ceiling = len(rows) / (time.perf_counter() - t0)
+    print(f"ingest over loopback, {label}: {count} batches x 500 signed events")
+    print(f"  qatys ingest {rate:,.0f} events/s; raw executemany {ceiling:,.0f} rows/s; "
+          f"ratio {rate / ceiling:.2f} (goal >= 50,000 events/s)")
+
+
+def bench_backlog(server: ServerProcess, base: Path, n: int = 72_000) -> None:
+    home = base / "backlog"
+    enrol(server, home)
+    terminal = open_terminal(home, log=False)
+    body = CheckinService(terminal)._sealer.seal(events.Body(CHILDREN[0]),
+                                                 terminal.terminal_id)
+
+    def fill(conn: sqlite3.Connection) -> None:
+        for i in range(n):
+            terminal.store.append(conn, lambda seq, prev, i=i: events.encode_event(events.Event(
+                terminal.terminal_id, seq, prev, 1_763_880_000_000_000 + i, bytes(16), i,
+                "arrival", "qr-card", "medium", body)))
+
+    terminal.store.write(fill)
+    t0 = time.perf_counter()
+    report = Syncer(terminal).sync()
+    elapsed = time.perf_counter() - t0
+    terminal.close()
+    print(f"backlog sync: {report.sent_events} events in {report.batches} batches, "
+          f"{elapsed:.2f} s ({report.sent_events / elapsed:,.0f} events/s; goal <= 10 s)")
+
+
+def main() -> None:
+    base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
+    base.chmod(0o755)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    sqlite_server = start_server(base / "srv-sqlite")
+    _seed(base / "srv-sqlite")
+    try:
+        bench_checkin(sqlite_server, base)
+        bench_ingest(sqlite_server, base, "SQLite")
+        bench_backlog(sqlite_server, base)
+    finally:
+        sqlite_server.stop()
+    if find_bin_dir() is not None:
+        pg_dir = base / "pg"
+        pg_dir.mkdir()
+        pg_dir.chmod(0o755)
+        cluster = start_cluster(pg_dir)
+        try:
+            url = cluster.create_database("bench")
+            pg_server = start_server(base / "srv-pg", url)
+            _seed(base / "srv-pg")
+            try:
+                bench_ingest(pg_server, base, "PostgreSQL")
+            finally:
+                pg_server.stop()
+        finally:
+            cluster.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
