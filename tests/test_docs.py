@@ -1,0 +1,38 @@
+"""Every command has help text and an entry in docs/cli.md; every API error code is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qatys.cli import cli
+from server.openapi import ERROR_CODES
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            found += _commands(command, path)
+        else:
+            found.append((path, command))
+    return found
+
+
+def test_every_command_has_help_and_a_doc_entry() -> None:
+    text = (DOCS / "cli.md").read_text()
+    commands = _commands(cli, "qatys")
+    assert len(commands) >= 12
+    for path, command in commands:
+        assert command.help, f"{path} has no help"
+        assert f"`{path} " in text or f"`{path}`" in text, f"{path} missing from docs/cli.md"
+
+
+def test_every_error_code_is_in_the_api_doc() -> None:
+    text = (DOCS / "api.md").read_text()
+    for code in ERROR_CODES:
+        assert f"`{code}`" in text, f"{code} missing from docs/api.md"
