@@ -31,8 +31,12 @@ def _no_tags(decoder: Any, tag: Any) -> Any:
     raise EncodingError("CBOR tags are not allowed")
 
 
-def decode(data: bytes) -> Any:
-    """Decode canonical bytes; raise :class:`EncodingError` for anything else."""
+def decode(data: bytes, *, typed_by_caller: bool = False) -> Any:
+    """Decode canonical bytes; raise :class:`EncodingError` for anything else.
+
+    ``typed_by_caller`` skips the walk that refuses non-plain types, for callers
+    that check the type of every field themselves (events, bodies: the hot path).
+    """
     try:
         value = cbor2.loads(
             data,
@@ -46,7 +50,8 @@ def decode(data: bytes) -> Any:
         raise
     except Exception as exc:  # cbor2 raises several types for truncated or invalid input
         raise EncodingError(f"not valid CBOR: {type(exc).__name__}") from exc
-    _require_plain(value)
+    if not typed_by_caller:
+        _require_plain(value)
     if encode(value) != data:
         raise EncodingError("not the canonical encoding")
     return value
@@ -69,8 +74,8 @@ def _require_plain(value: Any) -> None:
         raise EncodingError(f"type {type(value).__name__} is not allowed")
 
 
-def decode_map(data: bytes, what: str) -> dict[str, Any]:
-    value = decode(data)
+def decode_map(data: bytes, what: str, *, typed_by_caller: bool = False) -> dict[str, Any]:
+    value = decode(data, typed_by_caller=typed_by_caller)
     if not isinstance(value, dict):
         raise EncodingError(f"{what} must be a CBOR map")
     return value

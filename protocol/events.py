@@ -107,7 +107,7 @@ def encode_event(event: Event) -> bytes:
 def decode_event(raw: bytes) -> Event:
     if len(raw) > MAX_EVENT_BYTES:
         raise EncodingError(f"event is larger than {MAX_EVENT_BYTES} bytes")
-    data = canonical.decode_map(raw, "event")
+    data = canonical.decode_map(raw, "event", typed_by_caller=True)
     check_version(data, "event")
     fields.require_keys(data, _HEADER_KEYS, set(), "event")
     return Event(
@@ -145,7 +145,7 @@ def encode_body(body: Body) -> bytes:
 
 
 def decode_body(raw: bytes) -> Body:
-    data = canonical.decode_map(raw, "body")
+    data = canonical.decode_map(raw, "body", typed_by_caller=True)
     fields.require_keys(data, _BODY_REQUIRED, _BODY_OPTIONAL, "body")
     return Body(
         child_id=fields.text(data, "child", max_len=MAX_CHILD_ID),

@@ -81,7 +81,7 @@ class Ingestor:
             _check_terminal(locked, batch)
             new_rows = _new_rows(conn, locked, verified, rows)
             if new_rows:
-                conn.execute(db.events.insert(), new_rows)
+                _insert_events(conn, new_rows)
                 conn.execute(db.batches.insert().values(
                     batch_hash=batch_hash, terminal_id=batch.terminal_id,
                     first_seq=verified[0].event.seq, last_seq=verified[-1].event.seq,
@@ -169,6 +169,17 @@ def _verify(batch: batches.Batch, public_key: bytes) -> list[batches.VerifiedEve
     except ProtocolError as exc:
         raise _refuse(400, "malformed", f"an event is not valid: {exc.message}",
                       batch.terminal_id) from exc
+
+
+_EVENT_COLUMNS = tuple(c.name for c in db.events.columns)
+
+
+def _insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """One driver-level executemany: the hot path of ingest, without per-row SQL compilation."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {db.events.name} ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+           f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))})")
+    conn.exec_driver_sql(sql, [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows])
 
 
 class _Equivocation(Exception):
