@@ -25,7 +25,6 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.pool import NullPool
 
 metadata = MetaData()
 
@@ -152,7 +151,7 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool)
+        engine = create_engine(url, pool_size=4, max_overflow=8)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
