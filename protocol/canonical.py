@@ -52,9 +52,28 @@ def decode(data: bytes, *, typed_by_caller: bool = False) -> Any:
         raise EncodingError(f"not valid CBOR: {type(exc).__name__}") from exc
     if not typed_by_caller:
         _require_plain(value)
-    if encode(value) != data:
+    elif isinstance(value, dict):
+        _require_sorted_text_keys(value)
+    # Every map's keys are now known to be in canonical order, and cbor2 always
+    # writes shortest integers and definite lengths, so a plain re-encoding that
+    # keeps the decoded order equals the input exactly when the input is canonical.
+    if bytes(cbor2.dumps(value)) != data:
         raise EncodingError("not the canonical encoding")
     return value
+
+
+def _require_sorted_text_keys(value: dict[Any, Any]) -> None:
+    """Text keys in RFC 8949 §4.2.1 order: for text, bytewise order of the encoded key
+    equals ordering by (UTF-8 length, UTF-8 bytes)."""
+    previous: tuple[int, bytes] | None = None
+    for key in value:
+        if not isinstance(key, str):
+            raise EncodingError("map keys must be text")
+        encoded = key.encode("utf-8")
+        current = (len(encoded), encoded)
+        if previous is not None and current <= previous:
+            raise EncodingError("map keys are not in canonical order")
+        previous = current
 
 
 _PLAIN_SCALARS = (str, bytes, int, bool, type(None))
@@ -63,9 +82,8 @@ _PLAIN_SCALARS = (str, bytes, int, bool, type(None))
 def _require_plain(value: Any) -> None:
     """Refuse what cbor2 turns into richer types (dates, decimals, sets, floats)."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise EncodingError("map keys must be text")
+        _require_sorted_text_keys(value)
+        for item in value.values():
             _require_plain(item)
     elif isinstance(value, list):
         for item in value:

@@ -54,6 +54,11 @@ def test_non_canonical_bytes_are_refused() -> None:
         canonical.decode(bytes.fromhex("1800"))
     with pytest.raises(EncodingError):
         canonical.decode(bytes.fromhex("c11a00000001"))  # a tagged date
+    with pytest.raises(EncodingError):  # keys out of order one level down
+        canonical.decode(bytes.fromhex("a16161a2616201616102"))
+    event = canonical.decode(make_chain(1)[0])
+    with pytest.raises(EncodingError):  # an event whose seq uses a longer integer form
+        events.decode_event(canonical.encode(event).replace(b"\x63seq\x01", b"\x63seq\x18\x01"))
 
 
 def test_batch_verifies_and_body_opens_only_for_the_server() -> None:
