@@ -19,6 +19,7 @@ from terminal import clock, door
 from terminal.errors import CheckinRefused
 from terminal.home import Terminal
 from terminal.sealer import Sealer
+from terminal.store import get_meta
 
 logger = logging.getLogger("qatys.terminal.checkin")
 
@@ -48,9 +49,6 @@ class CheckinService:
         roster = t.roster()
         if roster is not None and request.child_id not in roster:
             raise _refused("unknown_child", "this child is not on the kindergarten's roster")
-        if t.store.counts().revoked:
-            raise _refused("terminal_revoked",
-                           "this terminal was revoked by the server; data is kept", 4)
         reading = clock.read()
         sealed = self._sealer.seal(
             events.Body(request.child_id, reason=request.reason, by=request.by), t.terminal_id)
@@ -90,6 +88,9 @@ class CheckinService:
                 reading: clock.Reading, sealed: bytes, day: str) -> tuple[int, door.Decision]:
         """Runs inside the writer's transaction, so day state and chain move together."""
         t = self._terminal
+        if get_meta(conn, "revoked") == b"1":
+            raise _refused("terminal_revoked",
+                           "this terminal was revoked by the server; data is kept", 4)
         day_key = t.secrets.day_key()
         if day_key is None or day_key.day != day:
             # Rows under a lost key (reboot) or of an earlier day can never be read again.

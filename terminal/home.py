@@ -29,6 +29,7 @@ class Terminal:
     keys: TerminalKeys
     store: TerminalStore
     secrets: RuntimeSecrets
+    _roster_cache: tuple[bytes, bytes, dict[str, str]] | None = None
 
     @property
     def terminal_id(self) -> str:
@@ -43,11 +44,15 @@ class Terminal:
         stored = self.store.roster()
         if key is None or stored is None:
             return None
+        if self._roster_cache is not None and self._roster_cache[:2] == (key, stored[1]):
+            return self._roster_cache[2]
         try:
             plain = crypto.decrypt(key, stored[1], _ROSTER_AAD)
-            return {e.child_id: e.first_name for e in roster_format.decode_entries(plain)}
+            names = {e.child_id: e.first_name for e in roster_format.decode_entries(plain)}
         except ProtocolError:
             return None
+        self._roster_cache = (key, stored[1], names)
+        return names
 
     def roster_version(self) -> str | None:
         """The stored roster's version, only when it can also be opened."""

@@ -9,6 +9,7 @@ with ``secure_delete`` so their pages are zeroed, not merely unlinked.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,19 +91,25 @@ class TerminalStore:
         self.path = home / DB_FILE
         self._writer = Writer(self.path)
         self._writer.run(_create_schema)
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
 
     def close(self) -> None:
         self._writer.close()
+        for conn in self._reader_conns:
+            conn.close()
 
     def write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return self._writer.run(job)
 
     def read(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        conn = connect(self.path)
-        try:
-            return job(conn)
-        finally:
-            conn.close()
+        """Run ``job`` on this thread's read connection (autocommit: sees every commit)."""
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._readers.conn = conn
+            self._reader_conns.append(conn)
+        return job(conn)
 
     # --- the chain ----------------------------------------------------------
 
