@@ -62,9 +62,23 @@ def decode(data: bytes, *, typed_by_caller: bool = False) -> Any:
     return value
 
 
+_KNOWN_ORDERS: set[tuple[Any, ...]] = set()
+_KNOWN_ORDERS_LIMIT = 256
+
+
 def _require_sorted_text_keys(value: dict[Any, Any]) -> None:
     """Text keys in RFC 8949 §4.2.1 order: for text, bytewise order of the encoded key
-    equals ordering by (UTF-8 length, UTF-8 bytes)."""
+    equals ordering by (UTF-8 length, UTF-8 bytes). Orders already seen are remembered,
+    since every event carries the same keys."""
+    keys = tuple(value)
+    if keys in _KNOWN_ORDERS:
+        return
+    _check_order(keys)
+    if len(_KNOWN_ORDERS) < _KNOWN_ORDERS_LIMIT:
+        _KNOWN_ORDERS.add(keys)
+
+
+def _check_order(value: tuple[Any, ...]) -> None:
     previous: tuple[int, bytes] | None = None
     for key in value:
         if not isinstance(key, str):
