@@ -7,6 +7,7 @@ weights 1..11; if that gives 10, the sum is taken again with weights
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 _FIRST = tuple(range(1, 12))
@@ -44,3 +45,12 @@ def make(first_eleven: str) -> str | None:
     """Complete 11 digits with their check digit (for generated test and demo data)."""
     digit = check_digit(first_eleven)
     return None if digit is None else first_eleven + str(digit)
+
+
+def generated(first_seven: str) -> Iterator[str]:
+    """Valid IINs starting with ``first_seven`` (birth date + century digit), for generated
+    demo and test data only: numbers that pass the checksum, belonging to nobody known."""
+    for serial in range(10_000):
+        value = make(f"{first_seven}{serial:04d}")
+        if value is not None:
+            yield value

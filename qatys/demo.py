@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 import requests
 
-from provisioning.iin import make as make_iin
+from provisioning.iin import generated as generated_iins
 
 DEMO_CODE = "DEMO-001"
 DEMO_NAME = "«Балапан» балабақшасы / детский сад «Балапан»"
@@ -29,12 +29,7 @@ _LAST = ["Демоұлы", "Тестова", "Үлгіұлы", "Мысалова
 def demo_roster(count: int = 24) -> str:
     lines = ["child_id,iin,last_name,first_name,birth_date,group,funding_category,"
              "enrolled_on,withdrawn_on"]
-    n = 0
-    for i in range(count):
-        iin = None
-        while iin is None:
-            iin = make_iin(f"2104105{n:04d}")
-            n += 1
+    for i, iin in zip(range(count), generated_iins("2104105"), strict=False):
         lines.append(f"DEMO-{i + 1:03d},{iin},{_LAST[i % 4]},{_FIRST[i % 12]},2021-04-10,"
                      f"{'Ботақан' if i % 2 else 'Күншуақ'},age3-full-state,2025-09-01,")
     return "\n".join(lines) + "\n"

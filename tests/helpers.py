@@ -13,7 +13,7 @@ from typing import IO
 
 import requests
 
-from provisioning.iin import make as make_iin
+from provisioning.iin import generated
 
 QATYS = [sys.executable, "-m", "qatys"]
 HEADER = ("child_id,iin,last_name,first_name,birth_date,group,funding_category,enrolled_on,"
@@ -23,12 +23,7 @@ HEADER = ("child_id,iin,last_name,first_name,birth_date,group,funding_category,e
 def roster_csv(count: int, prefix: str = "child") -> tuple[str, list[dict[str, str]]]:
     """A generated roster with valid IINs and distinctive names (no real people)."""
     rows, people = [HEADER], []
-    n = 0
-    for i in range(count):
-        iin = None
-        while iin is None:
-            iin = make_iin(f"200315{5}{(i * 37 + n) % 10000:04d}")
-            n += 1
+    for i, iin in zip(range(count), generated("2003155"), strict=False):
         person = {"child_id": f"{prefix}-{i:05d}-x7q", "iin": iin,
                   "last_name": f"Testovbayev{i:04d}", "first_name": f"Aruzhanka{i:04d}"}
         people.append(person)
