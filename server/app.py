@@ -19,7 +19,7 @@ from server import ingest_api, meta_api, pages, terminal_api
 from server.config import ServerConfig, load_config
 from server.context import ServerContext
 from server.db import make_engine
-from server.errors import ApiError
+from server.errors import ApiError, SetupError
 from server.ingest import Ingestor
 from server.keys import load_keys
 from server.migrations import pending
@@ -42,7 +42,7 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
     engine = make_engine(config.database_url)
     missing = pending(engine)
     if missing:
-        raise ApiError(500, "not_migrated", f"run `qatys server init`: pending {missing}")
+        raise SetupError(f"the database needs `qatys server init` (pending: {', '.join(missing)})")
     keys = load_keys(config.keys_file)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
