@@ -69,8 +69,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 
 def get_meta(conn: sqlite3.Connection, key: str) -> bytes | None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return None if row is None else bytes(row[0]) if isinstance(row[0], bytes) \
-        else str(row[0]).encode()
+    return None if row is None else bytes(row[0])
 
 
 def get_int(conn: sqlite3.Connection, key: str, default: int = 0) -> int:
@@ -134,7 +133,7 @@ class TerminalStore:
         return self.read(job)
 
     def acknowledge(self, seq: int, head_hash: bytes, ack_raw: bytes, signature: bytes,
-                    now_us: int) -> int:
+                    now_us: int, server_time_us: int) -> int:
         """Record a verified acknowledgement and delete what it covers; returns events deleted."""
         def job(conn: sqlite3.Connection) -> int:
             row = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
@@ -147,6 +146,7 @@ class TerminalStore:
             set_meta(conn, "last_ack", ack_raw)
             set_meta(conn, "last_ack_signature", signature)
             set_meta(conn, "last_sync_us", now_us)
+            set_meta(conn, "last_server_time_us", server_time_us)
             return int(deleted)
         return self.write(job)
 

@@ -71,9 +71,9 @@ class Syncer:
 
     def push(self, progress: Progress | None = None) -> tuple[int, int, int]:
         t = self._t
-        total = t.store.counts().pending
+        start = t.store.counts()
+        total, acked = start.pending, start.acked_seq
         sent = count = 0
-        acked = t.store.counts().acked_seq
         while pending := t.store.pending(MAX_BATCH_EVENTS):
             body = batches.build_batch(t.terminal_id, t.config.kindergarten,
                                        [raw for _, _, raw in pending], t.keys.sign_seed)
@@ -85,10 +85,10 @@ class Syncer:
                                     f"not {last_seq}")
             try:
                 t.store.acknowledge(ack.seq, ack.head_hash, base64.b64decode(answer["ack"]),
-                                    base64.b64decode(answer["signature"]), now_us())
+                                    base64.b64decode(answer["signature"]), now_us(),
+                                    ack.server_time_us)
             except ValueError as exc:
                 raise ServerRefused("bad_ack", f"{exc}; nothing deleted") from exc
-            t.store.set_flag("last_server_time_us", str(ack.server_time_us))
             sent += len(pending)
             count += 1
             acked = ack.seq
