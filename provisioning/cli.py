@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from protocol import enrolment
-from provisioning.errors import InvalidInput, NotFound, ProvisioningError
+from provisioning.errors import ProvisioningError
 from provisioning.kindergartens import add_kindergarten
 from provisioning.roster import import_roster
 from provisioning.terminals import issue_token, revoke_terminal
@@ -83,7 +83,7 @@ def token_command(data_dir: Path, kindergarten: str, qr: Path | None) -> None:
 
 def revoke_command(data_dir: Path, terminal_id: str, reason: str) -> None:
     """Revoke a terminal at once; its batches are refused from the next request on."""
-    with errors_as_exit({**_ERRORS, NotFound: EXIT_BAD_INPUT, InvalidInput: EXIT_BAD_INPUT}):
+    with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         with data.transaction() as conn:
             changed = revoke_terminal(conn, terminal_id, reason, now_us())
