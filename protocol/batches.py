@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from protocol import MAX_BATCH_EVENTS, PROTOCOL_VERSION, canonical, crypto, events, fields
 from protocol.errors import ChainError, EncodingError
@@ -31,8 +32,7 @@ class Batch:
         return _signing_input(self.terminal_id, self.kindergarten, self.events)
 
 
-@dataclass(frozen=True)
-class VerifiedEvent:
+class VerifiedEvent(NamedTuple):
     """An event whose signature and chain link were checked, with its stored bytes and hash."""
 
     event: events.Event

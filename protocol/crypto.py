@@ -103,6 +103,10 @@ class SealingKey:
     key: bytes
 
 
+OpenCache = MutableMapping[bytes, ChaCha20Poly1305]
+"""Ciphers already agreed, by ephemeral public key (see :func:`open_sealed`)."""
+
+
 def _derive(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(),
@@ -132,29 +136,29 @@ def open_sealed(
     recipient_private: bytes,
     envelope: bytes,
     aad: bytes,
-    cache: MutableMapping[bytes, bytes] | None = None,
+    cache: OpenCache | None = None,
 ) -> bytes:
     """Open an envelope sealed to ``recipient_private``.
 
-    ``cache`` (owned by the caller) maps ephemeral public keys to agreed keys,
+    ``cache`` (owned by the caller) maps ephemeral public keys to ready ciphers,
     so that a batch of bodies from one sealing epoch costs one key agreement.
     """
     if len(envelope) < SEAL_OVERHEAD or envelope[0] != SEAL_SUITE:
         raise SealError("sealed body has an unknown suite or is too short")
     eph_pub = envelope[1 : 1 + KEY_SIZE]
     nonce = envelope[1 + KEY_SIZE : 1 + KEY_SIZE + NONCE_SIZE]
-    key = cache.get(eph_pub) if cache is not None else None
-    if key is None:
+    cipher = cache.get(eph_pub) if cache is not None else None
+    if cipher is None:
         try:
             priv = X25519PrivateKey.from_private_bytes(recipient_private)
             shared = priv.exchange(X25519PublicKey.from_public_bytes(eph_pub))
         except ValueError as exc:
             raise SealError("sealed body names an invalid ephemeral key") from exc
-        key = _derive(shared, eph_pub, priv.public_key().public_bytes_raw())
+        cipher = ChaCha20Poly1305(_derive(shared, eph_pub, priv.public_key().public_bytes_raw()))
         if cache is not None:
-            cache[eph_pub] = key
+            cache[eph_pub] = cipher
     try:
-        return ChaCha20Poly1305(key).decrypt(nonce, envelope[1 + KEY_SIZE + NONCE_SIZE :], aad)
+        return cipher.decrypt(nonce, envelope[1 + KEY_SIZE + NONCE_SIZE :], aad)
     except InvalidTag as exc:
         raise SealError("sealed body does not open with this key") from exc
 

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine
 
 from server import keys as key_store
 from server.config import ServerConfig, load_config, write_config
-from server.db import make_engine
+from server.db import make_engine, writing
 from server.errors import SetupError
 from server.keys import ServerKeys
 from server.migrations import migrate, pending
@@ -37,7 +37,7 @@ class DataDir:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             yield conn
 
 

@@ -27,7 +27,8 @@ class ServerConfig:
     public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     max_body_bytes: int = 4 * 1024 * 1024
     token_ttl_seconds: int = 3600
-    workers: int = 2
+    workers: int = 0
+    """gunicorn worker processes; 0 = two per CPU core."""
     threads: int = 4
 
     @property

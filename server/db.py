@@ -6,12 +6,17 @@ hashes, keys and event bytes are stored as binary, verbatim.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Engine,
     ForeignKey,
     Index,
@@ -153,14 +158,42 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=4, max_overflow=8)
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
 
 
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """One write transaction, committed on leaving the block (rolled back on error).
+
+    On SQLite, writers first queue on an OS file lock and then take the write
+    lock up front (BEGIN IMMEDIATE). SQLite's own busy handler sleeps in steps
+    of up to 100 ms while another writer holds the lock; the file lock wakes the
+    next writer as soon as the previous one commits. Reads (``engine.connect()``)
+    begin deferred and never wait for writers (WAL).
+    """
+    with _writer_queue(engine), engine.connect() as conn:
+        conn.execution_options(qatys_write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def _writer_queue(engine: Engine) -> Iterator[None]:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    # A new open file description per writer, so threads of one process queue too.
+    with open(Path(database).with_name(Path(database).name + ".writers"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
-    # Hand transaction control to SQLAlchemy's "begin" hook below, so that every
-    # transaction takes the write lock up front (BEGIN IMMEDIATE) and an
+    # Hand transaction control to SQLAlchemy's "begin" hook below, so that a
+    # write transaction takes the write lock up front (BEGIN IMMEDIATE) and an
     # acknowledgement is only sent after a durable (synchronous=FULL) commit.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
@@ -168,8 +201,13 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA mmap_size=268435456")
     cur.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Any) -> None:
+    """Writers (see :func:`writing`) lock at once; readers read a snapshot without locking."""
+    if conn.get_execution_options().get("qatys_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")

@@ -44,7 +44,7 @@ class Ingestor:
         self._engine = engine
         self._keys = keys
         self._clock = clock
-        self._seal_cache: dict[bytes, bytes] = {}
+        self._seal_cache: crypto.OpenCache = {}
         self._cache_lock = threading.Lock()
 
     def ingest(self, body: bytes) -> IngestResult:
@@ -70,10 +70,10 @@ class Ingestor:
         return IngestResult(ack, ack_raw, signature)
 
     def _store(self, batch: batches.Batch, batch_hash: bytes,
-               verified: list[batches.VerifiedEvent], rows: list[dict[str, Any]],
+               verified: list[batches.VerifiedEvent], rows: list[tuple[Any, ...]],
                now: int) -> tuple[int, bytes, int]:
         """One transaction: compare with the stored head, insert what is new, move the head."""
-        with self._engine.begin() as conn:
+        with db.writing(self._engine) as conn:
             locked = conn.execute(
                 select(db.terminals).where(db.terminals.c.terminal_id == batch.terminal_id)
                 .with_for_update()
@@ -94,7 +94,7 @@ class Ingestor:
             return int(locked.head_seq), bytes(locked.head_hash), 0
 
     def _keep_evidence(self, eq: _Equivocation, body: bytes, now: int) -> None:
-        with self._engine.begin() as conn:
+        with db.writing(self._engine) as conn:
             conn.execute(db.equivocations.insert().values(
                 terminal_id=eq.terminal_id, seq=eq.seq, stored_hash=eq.stored_hash,
                 offered_hash=eq.offered_hash, batch_raw=body, received_at_us=now))
@@ -109,7 +109,8 @@ class Ingestor:
         return row
 
     def _row(self, v: batches.VerifiedEvent, kindergarten: str, batch_hash: bytes,
-             now: int) -> dict[str, Any]:
+             now: int) -> tuple[Any, ...]:
+        """One events row, its values in the order of :data:`_EVENT_COLUMNS`."""
         ev = v.event
         try:
             body = events.open_body(ev.body, ev.terminal_id, self._keys.box_private,
@@ -119,16 +120,11 @@ class Ingestor:
         except (SealError, ProtocolError):
             child_id, status = None, "unreadable"
             log(logger, "event.body_unreadable", logging.WARNING, event_id=ev.event_id)
-        return {
-            "event_id": ev.event_id, "terminal_id": ev.terminal_id, "seq": ev.seq,
-            "kindergarten": kindergarten, "hash": v.hash, "raw": v.raw, "kind": ev.kind,
-            "method": ev.method, "assurance": ev.assurance, "child_id": child_id,
-            "direction": ev.direction, "body_status": status, "recorded_at_us": ev.time_us,
-            "boot_id": ev.boot_id, "mono_ns": ev.mono_ns, "received_at_us": now,
-            "batch_hash": batch_hash,
-        }
+        return (ev.event_id, ev.terminal_id, ev.seq, kindergarten, v.hash, v.raw, ev.kind,
+                ev.method, ev.assurance, child_id, ev.direction, status, ev.time_us,
+                ev.boot_id, ev.mono_ns, now, batch_hash)
 
-    def _cache(self) -> dict[bytes, bytes]:
+    def _cache(self) -> crypto.OpenCache:
         with self._cache_lock:
             if len(self._seal_cache) > _SEAL_CACHE_LIMIT:
                 self._seal_cache.clear()
@@ -171,15 +167,20 @@ def _verify(batch: batches.Batch, public_key: bytes) -> list[batches.VerifiedEve
                       batch.terminal_id) from exc
 
 
-_EVENT_COLUMNS = tuple(c.name for c in db.events.columns)
+_EVENT_COLUMNS = ("event_id", "terminal_id", "seq", "kindergarten", "hash", "raw", "kind",
+                  "method", "assurance", "child_id", "direction", "body_status", "recorded_at_us",
+                  "boot_id", "mono_ns", "received_at_us", "batch_hash")
+"""The events columns in the order :meth:`Ingestor._row` fills them."""
+if set(_EVENT_COLUMNS) != {c.name for c in db.events.columns}:  # pragma: no cover
+    raise RuntimeError("ingest rows and the events table disagree")
 
 
-def _insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
+def _insert_events(conn: Any, rows: list[tuple[Any, ...]]) -> None:
     """One driver-level executemany: the hot path of ingest, without per-row SQL compilation."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"INSERT INTO {db.events.name} ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
            f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))})")
-    conn.exec_driver_sql(sql, [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows])
+    conn.exec_driver_sql(sql, rows)
 
 
 class _Equivocation(Exception):
@@ -190,7 +191,7 @@ class _Equivocation(Exception):
 
 
 def _new_rows(conn: Any, terminal: Row[Any], verified: list[batches.VerifiedEvent],
-              rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+              rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The rows not yet stored, after checking the rest match what is stored."""
     head = terminal.head_seq
     first, last = verified[0].event.seq, verified[-1].event.seq

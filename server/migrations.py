@@ -30,7 +30,7 @@ def migrate(engine: Engine) -> list[str]:
     db.metadata.create_all(engine, tables=[db.schema_migrations])
     applied: list[str] = []
     for name, step in MIGRATIONS:
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             done = conn.execute(
                 select(db.schema_migrations.c.name).where(db.schema_migrations.c.name == name)
             ).first()

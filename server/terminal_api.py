@@ -38,7 +38,7 @@ def enrol() -> tuple[Response, int]:
         raise ApiError(400, "malformed", "send token, sign_pub, box_pub and proof as JSON")
     context = ctx()
     try:
-        with context.engine.begin() as conn:
+        with db.writing(context.engine) as conn:
             result = enrol_terminal(
                 conn, str(body["token"]), _b64(body["sign_pub"], "sign_pub"),
                 _b64(body["box_pub"], "box_pub"), _b64(body["proof"], "proof"),
@@ -91,7 +91,7 @@ def status() -> tuple[Response, int]:
 
 def _touch(terminal_id: str) -> None:
     context = ctx()
-    with context.engine.begin() as conn:
+    with db.writing(context.engine) as conn:
         conn.execute(db.terminals.update().where(db.terminals.c.terminal_id == terminal_id)
                      .values(last_contact_us=context.clock()))
 
