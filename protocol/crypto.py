@@ -166,6 +166,11 @@ def open_sealed(
 # --- at-rest symmetric encryption ---------------------------------------------
 
 
+def derive_key(secret: bytes, info: bytes) -> bytes:
+    """A 32-byte key for one purpose (``info``) from a high-entropy secret (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info).derive(secret)
+
+
 def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """nonce ‖ ciphertext with tag, under a 32-byte key."""
     return nonce + ChaCha20Poly1305(key).encrypt(nonce, plaintext, aad)

@@ -2,18 +2,19 @@
 
 Only child ids and first names travel (a child is greeted by first name), with
 a fresh key under which the terminal keeps them at rest. The terminal holds
-that key in RAM only, so its disk alone reveals no name.
+that key in RAM only, so its disk alone reveals no name. The same key comes
+wrapped for each of the kindergarten's unlock cards (see :mod:`protocol.unlock`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields
+from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields, unlock
 from protocol.errors import EncodingError
 
 _AAD = b"qatys/v1/roster\x00"
-_KEYS = {"v", "type", "kindergarten", "version", "key", "children"}
+_KEYS = {"v", "type", "kindergarten", "version", "key", "children", "unlock"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class RosterDelivery:
     version: str
     key: bytes
     children: tuple[RosterEntry, ...]
+    unlock_set: unlock.UnlockSet
 
 
 def encode_entries(children: tuple[RosterEntry, ...]) -> bytes:
@@ -59,6 +61,7 @@ def seal_roster(
         "version": delivery.version,
         "key": delivery.key,
         "children": encode_entries(delivery.children),
+        "unlock": unlock.encode_set(delivery.unlock_set),
     })
     skey = crypto.sealing_key(ephemeral_private, terminal_box_public)
     return crypto.seal_with(skey, nonce, plain, _AAD + terminal_id.encode("utf-8"))
@@ -74,4 +77,5 @@ def open_roster(sealed: bytes, terminal_id: str, terminal_box_private: bytes) ->
         version=fields.text(data, "version", max_len=64),
         key=fields.blob(data, "key", size=crypto.KEY_SIZE),
         children=decode_entries(fields.blob(data, "children")),
+        unlock_set=unlock.decode_set(fields.blob(data, "unlock")),
     )

@@ -11,6 +11,7 @@ from provisioning.errors import ProvisioningError
 from provisioning.kindergartens import add_kindergarten
 from provisioning.roster import import_roster
 from provisioning.terminals import issue_token, revoke_terminal
+from provisioning.unlock_cards import issue_card, list_cards, revoke_card
 from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
 from qatys.timeutil import iso_utc, now_us
 from server.admin import open_data_dir
@@ -60,6 +61,59 @@ def roster_import(data_dir: Path, kindergarten: str, csv_file: Path) -> None:
             summary = import_roster(conn, kindergarten, text, csv_file.name)
     click.echo(f"roster of {kindergarten}: {summary.added} added, {summary.updated} updated, "
                f"{summary.unchanged} unchanged")
+
+
+@click.group("unlock-card")
+def unlock_card_group() -> None:
+    """Directors' unlock cards: open a terminal's roster offline after a reboot."""
+
+
+@unlock_card_group.command("issue")
+@DATA
+@click.option("--kindergarten", required=True)
+@click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the card's QR code as a PNG.")
+def unlock_card_issue(data_dir: Path, kindergarten: str, qr: Path | None) -> None:
+    """Issue a card; its text (a secret: print it, keep it in the safe) is the last line."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            card = issue_card(conn, kindergarten, now_us())
+        if qr is not None:
+            import segno
+
+            segno.make(str(card), error="m").save(str(qr), scale=8, border=4)
+            click.echo(f"QR code written to {qr}", err=True)
+    click.echo(f"unlock card {card.serial} for kindergarten {kindergarten}; terminals accept it "
+               "after their next roster sync", err=True)
+    click.echo(str(card))
+
+
+@unlock_card_group.command("revoke")
+@DATA
+@click.argument("serial")
+@click.option("--reason", default="revoked by administrator", show_default=True)
+def unlock_card_revoke(data_dir: Path, serial: str, reason: str) -> None:
+    """Revoke a lost card; terminals refuse it from their next roster sync on."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            changed = revoke_card(conn, serial, reason, now_us())
+    click.echo(f"unlock card {serial} {'revoked' if changed else 'was already revoked'}")
+
+
+@unlock_card_group.command("list")
+@DATA
+@click.option("--kindergarten", required=True)
+def unlock_card_list(data_dir: Path, kindergarten: str) -> None:
+    """Serials, issue dates and revocations (never the secrets)."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        with data.engine.connect() as conn:
+            cards = list_cards(conn, kindergarten)
+    for c in cards:
+        state = f"revoked {iso_utc(c.revoked_at_us)}" if c.revoked_at_us else "valid"
+        click.echo(f"{c.serial}  issued {iso_utc(c.issued_at_us)}  {state}")
 
 
 def token_command(data_dir: Path, kindergarten: str, qr: Path | None) -> None:

@@ -81,10 +81,20 @@ def terminal_status(home: Path, as_json: bool) -> None:
     terminal_cli.status_command(home, as_json)
 
 
+@terminal_group.command("unlock")
+@terminal_cli.HOME
+@click.option("--card", required=True,
+              help="Text of the director's unlock card QR (QUL1-…).")
+def terminal_unlock(home: Path, card: str) -> None:
+    """Open the roster offline (greeting by name) with a director's unlock card."""
+    terminal_cli.unlock_command(home, card)
+
+
 cli.add_command(server_cli.server_group)
 cli.add_command(server_cli.events_group)
 cli.add_command(provisioning_cli.kindergarten_group)
 cli.add_command(provisioning_cli.roster_group)
+cli.add_command(provisioning_cli.unlock_card_group)
 
 
 def _add_demo() -> None:

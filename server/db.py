@@ -122,6 +122,18 @@ events = Table(
     Index("ix_events_child", "child_id"),
 )
 
+unlock_cards = Table(
+    "unlock_cards", metadata,
+    Column("serial", String(16), primary_key=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    # The card's secret: the server wraps each new roster key under it.
+    Column("secret", LargeBinary(32), nullable=False),
+    Column("issued_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+    Column("revoked_reason", Text, nullable=True),
+    Index("ix_unlock_cards_kindergarten", "kindergarten"),
+)
+
 batches = Table(
     "batches", metadata,
     Column("batch_hash", LargeBinary(32), primary_key=True),

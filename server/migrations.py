@@ -20,8 +20,13 @@ def _initial(conn: Connection) -> None:
     )
 
 
+def _unlock_cards(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.unlock_cards])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
+    ("0002_unlock_cards", _unlock_cards),
 ]
 
 

@@ -1,19 +1,37 @@
-"""What a terminal receives of the roster: ids and first names of children who belong now."""
+"""What a terminal receives of the roster: ids and first names of children who belong now,
+and the roster key wrapped for each of the kindergarten's valid unlock cards."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, or_, select
 
-from protocol import roster
+from protocol import canonical, roster, unlock
+from provisioning.unlock_cards import cards_for_roster
 from qatys.timeutil import local_date
 from server import db
 
 
-def current_entries(conn: Connection, kindergarten: str, now_us: int) -> tuple[
-        roster.RosterEntry, ...]:
+@dataclass(frozen=True)
+class RosterSnapshot:
+    kindergarten: str
+    entries: tuple[roster.RosterEntry, ...]
+    cards: tuple[unlock.UnlockCard, ...]
+    revoked_cards: tuple[str, ...]
+
+    @property
+    def version(self) -> str:
+        """Changes whenever a child, a name or a card changes, so terminals fetch again."""
+        digest = hashlib.sha256(roster.encode_entries(self.entries))
+        digest.update(canonical.encode([[c.serial for c in self.cards],
+                                        list(self.revoked_cards)]))
+        return digest.hexdigest()[:16]
+
+
+def current_snapshot(conn: Connection, kindergarten: str, now_us: int) -> RosterSnapshot:
     today = local_date(now_us).isoformat()
     rows = conn.execute(
         select(db.children.c.child_id, db.children.c.first_name)
@@ -21,16 +39,20 @@ def current_entries(conn: Connection, kindergarten: str, now_us: int) -> tuple[
         .where(or_(db.children.c.withdrawn_on.is_(None), db.children.c.withdrawn_on > today))
         .order_by(db.children.c.child_id)
     ).all()
-    return tuple(roster.RosterEntry(r.child_id, r.first_name) for r in rows)
+    cards, revoked = cards_for_roster(conn, kindergarten)
+    return RosterSnapshot(kindergarten,
+                          tuple(roster.RosterEntry(r.child_id, r.first_name) for r in rows),
+                          tuple(cards), tuple(revoked))
 
 
-def version_of(entries: tuple[roster.RosterEntry, ...]) -> str:
-    return hashlib.sha256(roster.encode_entries(entries)).hexdigest()[:16]
-
-
-def sealed_delivery(kindergarten: str, entries: tuple[roster.RosterEntry, ...],
-                    terminal_id: str, terminal_box_public: bytes) -> bytes:
-    """A fresh at-rest key and the entries, sealed to the terminal that asked."""
-    delivery = roster.RosterDelivery(kindergarten, version_of(entries), os.urandom(32), entries)
+def sealed_delivery(snapshot: RosterSnapshot, terminal_id: str,
+                    terminal_box_public: bytes) -> bytes:
+    """A fresh at-rest key, the entries and the key's unlock wraps, sealed to one terminal."""
+    key = os.urandom(32)
+    wraps = tuple(unlock.wrap_key(card, key, snapshot.kindergarten, snapshot.version,
+                                  os.urandom(12)) for card in snapshot.cards)
+    delivery = roster.RosterDelivery(snapshot.kindergarten, snapshot.version, key,
+                                     snapshot.entries,
+                                     unlock.UnlockSet(wraps, snapshot.revoked_cards))
     return roster.seal_roster(delivery, terminal_id, terminal_box_public, os.urandom(32),
                               os.urandom(12))

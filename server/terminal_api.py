@@ -68,14 +68,14 @@ def roster() -> tuple[Response, int]:
     terminal = authenticated_terminal()
     context = ctx()
     with context.engine.connect() as conn:
-        entries = roster_delivery.current_entries(conn, terminal.kindergarten, context.clock())
-    version = roster_delivery.version_of(entries)
+        snapshot = roster_delivery.current_snapshot(conn, terminal.kindergarten, context.clock())
+    version = snapshot.version
     _touch(terminal.terminal_id)
     if request.args.get("known") == version:
         return ok(unchanged=True, version=version, server_time_us=context.clock())
-    sealed = roster_delivery.sealed_delivery(terminal.kindergarten, entries,
-                                             terminal.terminal_id, terminal.box_pub)
-    log(logger, "roster.delivered", terminal=terminal.terminal_id, children=len(entries))
+    sealed = roster_delivery.sealed_delivery(snapshot, terminal.terminal_id, terminal.box_pub)
+    log(logger, "roster.delivered", terminal=terminal.terminal_id, children=len(snapshot.entries),
+        unlock_cards=len(snapshot.cards))
     return ok(unchanged=False, version=version, server_time_us=context.clock(),
               sealed=base64.b64encode(sealed).decode("ascii"))
 

@@ -14,7 +14,7 @@ from qatys.cliutil import EXIT_BAD_INPUT, emit, fail
 from qatys.timeutil import iso_utc
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.enrol import enrol
-from terminal.errors import CheckinRefused, ServerRefused, TerminalError
+from terminal.errors import CheckinRefused, ServerRefused, TerminalError, UnlockRefused
 from terminal.home import Terminal, open_terminal
 from terminal.sync import Syncer
 
@@ -87,6 +87,17 @@ def sync_command(home: Path, quiet: bool) -> None:
         emit({"result": "ok", "sent": report.sent_events, "batches": report.batches,
               "acked_seq": report.acked_seq, "roster": report.roster,
               "pending": terminal.store.counts().pending})
+
+
+def unlock_command(home: Path, card: str) -> None:
+    """Unlock the roster with a director's card; one JSON line (exit 2 when refused)."""
+    with opened(home) as terminal:
+        try:
+            names = terminal.unlock(card)
+        except UnlockRefused as exc:
+            emit({"result": "rejected", "reason": exc.reason, "message": str(exc)})
+            raise SystemExit(exc.exit_code) from None
+    emit({"result": "unlocked", "children": names})
 
 
 def status_command(home: Path, as_json: bool) -> None:

@@ -27,6 +27,16 @@ class CheckinRefused(TerminalError):
             self.exit_code = exit_code
 
 
+class UnlockRefused(TerminalError):
+    """An unlock card that did not open the roster; ``reason`` is the stable code shown."""
+
+    exit_code = 2
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ServerUnreachable(TerminalError):
     """No answer from the server (network down, timeout, 5xx): try again later."""
 

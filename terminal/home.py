@@ -6,20 +6,21 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocol import crypto
+from protocol import crypto, unlock
 from protocol import roster as roster_format
 from protocol.errors import ProtocolError
 from qatys import logs
 from terminal import config as config_file
 from terminal import keys as key_file
 from terminal.config import TerminalConfig
-from terminal.errors import SetupError
+from terminal.errors import SetupError, UnlockRefused
 from terminal.keys import TerminalKeys
 from terminal.runtime import RuntimeSecrets, resolve_dir
 from terminal.store import TerminalStore
 
 LOG_FILE = Path("logs") / "terminal.log"
 _ROSTER_AAD = b"qatys/v1/roster-at-rest"
+_logger = logging.getLogger("qatys.terminal")
 
 
 @dataclass
@@ -64,7 +65,49 @@ class Terminal:
         self.secrets.set_roster_key(delivery.key)
         blob = crypto.encrypt(delivery.key, nonce, roster_format.encode_entries(delivery.children),
                               _ROSTER_AAD)
-        self.store.put_roster(delivery.version, blob)
+        self.store.put_roster(delivery.version, blob, unlock.encode_set(delivery.unlock_set))
+
+    def unlock(self, card_text: str) -> int:
+        """Open the roster offline with a director's unlock card; returns how many names.
+
+        Refusals (:class:`UnlockRefused`) change nothing: the terminal stays as it was.
+        """
+        try:
+            card = unlock.parse_card(card_text)
+        except ProtocolError as exc:
+            raise _unlock_refused("not_unlock_card", str(exc)) from None
+        stored, kept = self.store.roster(), self.store.roster_unlock()
+        if stored is None or kept is None or kept[0] != stored[0]:
+            raise _unlock_refused("no_roster", "this terminal has no roster yet; "
+                                  "it needs one contact with the server first")
+        try:
+            unlock_set = unlock.decode_set(kept[1])
+        except ProtocolError:
+            raise _unlock_refused("no_roster", "the stored unlock data is unreadable; "
+                                  "connect to the server to fetch the roster again") from None
+        if card.serial in unlock_set.revoked:
+            raise _unlock_refused("card_revoked", f"unlock card {card.serial} was revoked")
+        wrap = unlock_set.wrap_for(card.serial)
+        if wrap is None:
+            raise _unlock_refused("card_unknown", f"unlock card {card.serial} is not a card of "
+                                  f"kindergarten {self.config.kindergarten} (or it is newer "
+                                  "than this terminal's roster)")
+        try:
+            key = unlock.unwrap_key(card, wrap, self.config.kindergarten, stored[0])
+        except ProtocolError:
+            raise _unlock_refused("card_invalid", f"unlock card {card.serial} does not open "
+                                  "this roster (altered or damaged code)") from None
+        self.secrets.set_roster_key(key)
+        names = self.roster()
+        if names is None:  # pragma: no cover - a wrap always holds the key of its roster
+            raise _unlock_refused("card_invalid", "the roster does not open with this card")
+        logs.log(_logger, "unlock.accepted", terminal=self.terminal_id, card=card.serial)
+        return len(names)
+
+
+def _unlock_refused(reason: str, message: str) -> UnlockRefused:
+    logs.log(_logger, "unlock.refused", logging.WARNING, reason=reason)
+    return UnlockRefused(reason, message)
 
 
 def open_terminal(home: Path, *, log: bool = True) -> Terminal:

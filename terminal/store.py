@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS roster (
     version TEXT NOT NULL,
     blob BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS roster_unlock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version TEXT NOT NULL,
+    unlock_set BLOB NOT NULL
+);
 """
 
 
@@ -187,10 +192,22 @@ class TerminalStore:
 
     # --- roster -------------------------------------------------------------
 
-    def put_roster(self, version: str, blob: bytes) -> None:
-        self.write(lambda conn: conn.execute(
-            "INSERT INTO roster(id, version, blob) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE "
-            "SET version = excluded.version, blob = excluded.blob", (version, blob)))
+    def put_roster(self, version: str, blob: bytes, unlock_set: bytes) -> None:
+        """The encrypted roster and its unlock wraps, replaced together in one commit."""
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO roster(id, version, blob) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE "
+                "SET version = excluded.version, blob = excluded.blob", (version, blob))
+            conn.execute(
+                "INSERT INTO roster_unlock(id, version, unlock_set) VALUES (1, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET version = excluded.version, "
+                "unlock_set = excluded.unlock_set", (version, unlock_set))
+        self.write(job)
+
+    def roster_unlock(self) -> tuple[str, bytes] | None:
+        row = self.read(lambda conn: conn.execute(
+            "SELECT version, unlock_set FROM roster_unlock WHERE id = 1").fetchone())
+        return None if row is None else (str(row[0]), bytes(row[1]))
 
     def roster(self) -> tuple[str, bytes] | None:
         row = self.read(lambda conn: conn.execute(
