@@ -62,6 +62,9 @@ def demo_run(base: Path, port: int) -> None:
         (base / "roster.csv").write_text(demo_roster(), encoding="utf-8")
         _qatys("roster", "import", "--data", str(data), "--kindergarten", DEMO_CODE,
                str(base / "roster.csv"))
+        card = _qatys("unlock-card", "issue", "--data", str(data), "--kindergarten", DEMO_CODE,
+                      "--qr", str(base / "unlock-card.png")).stdout.strip().splitlines()[-1]
+        (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
     server = subprocess.Popen([sys.executable, "-m", "qatys", "server", "run", "--data",
                                str(data), "--port", str(port)])
     try:
@@ -78,7 +81,12 @@ def demo_run(base: Path, port: int) -> None:
                    f"  API document:  http://127.0.0.1:{port}/api/v1/openapi.json\n"
                    f"  terminal home: {home}\n"
                    f"  try: .venv/bin/qatys terminal checkin --home {home} --child DEMO-004 "
-                   "--manual --reason 'forgot card'\nCtrl-C stops everything.\n")
+                   "--manual --reason 'forgot card'\n"
+                   f"  director's unlock card (after a reboot without network): "
+                   f"{base / 'unlock-card.png'}\n"
+                   f"  try: .venv/bin/qatys terminal unlock --home {home} "
+                   f"--card \"$(cat {base / 'unlock-card.txt'})\"\n"
+                   "Ctrl-C stops everything.\n")
         while True:
             subprocess.run([sys.executable, "-m", "qatys", "terminal", "sync", "--home",
                             str(home), "--quiet"], capture_output=True, check=False)
