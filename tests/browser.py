@@ -11,7 +11,8 @@ import pytest
 
 _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
           "--no-first-run", "--disable-background-networking", "--disable-sync",
-          "--disable-extensions", "--hide-scrollbars", "--lang=kk"]
+          "--disable-extensions", "--disable-component-update", "--disable-quic",
+          "--hide-scrollbars", "--lang=kk"]
 
 
 def chromium() -> str:
