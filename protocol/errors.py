@@ -56,3 +56,12 @@ class TokenError(ProtocolError):
     """An enrolment token that is not of the documented form."""
 
     code = "token_invalid"
+
+
+class CardRefused(ProtocolError):
+    """A scanned code that is not a valid card for this door; ``code`` says why
+    (not_a_card, damaged_card, foreign_card, forged_card, revoked_card, expired_card,
+    not_yet_valid)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)

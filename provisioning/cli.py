@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from protocol import enrolment
-from provisioning.errors import ProvisioningError
+from provisioning.card_print import write_card, write_pdf
+from provisioning.cards import children_for_sheet, issue_card, revoke_card
+from provisioning.errors import InvalidInput, ProvisioningError
 from provisioning.kindergartens import add_kindergarten
 from provisioning.roster import import_roster
 from provisioning.terminals import issue_token, revoke_terminal
-from provisioning.unlock_cards import issue_card, list_cards, revoke_card
+from provisioning.unlock_cards import issue_card as issue_unlock_card
+from provisioning.unlock_cards import list_cards
+from provisioning.unlock_cards import revoke_card as revoke_unlock_card
 from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
-from qatys.timeutil import iso_utc, now_us
+from qatys.timeutil import iso_utc, local_date, now_us
 from server.admin import open_data_dir
 from server.cli import DATA
 from server.errors import SetupError
@@ -78,7 +83,7 @@ def unlock_card_issue(data_dir: Path, kindergarten: str, qr: Path | None) -> Non
     with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         with data.transaction() as conn:
-            card = issue_card(conn, kindergarten, now_us())
+            card = issue_unlock_card(conn, kindergarten, now_us())
         if qr is not None:
             import segno
 
@@ -98,7 +103,7 @@ def unlock_card_revoke(data_dir: Path, serial: str, reason: str) -> None:
     with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         with data.transaction() as conn:
-            changed = revoke_card(conn, serial, reason, now_us())
+            changed = revoke_unlock_card(conn, serial, reason, now_us())
     click.echo(f"unlock card {serial} {'revoked' if changed else 'was already revoked'}")
 
 
@@ -142,3 +147,64 @@ def revoke_command(data_dir: Path, terminal_id: str, reason: str) -> None:
         with data.transaction() as conn:
             changed = revoke_terminal(conn, terminal_id, reason, now_us())
     click.echo(f"terminal {terminal_id} {'revoked' if changed else 'was already revoked'}")
+
+
+@click.group("card")
+def card_group() -> None:
+    """Children's QR cards: issue, print a sheet, revoke."""
+
+
+@card_group.command("issue")
+@DATA
+@click.option("--child", "child_id", required=True, help="Child id from the roster.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="FILE.png or FILE.pdf")
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last valid day (default: two years, or the day the child leaves).")
+def card_issue(data_dir: Path, child_id: str, out: Path, expires: datetime | None) -> None:
+    """Issue a new card for a child and write it; the card's serial is the last line."""
+    with errors_as_exit(_ERRORS):
+        if out.suffix.lower() not in (".png", ".pdf"):
+            raise InvalidInput("the card file must end in .png or .pdf")
+        data = open_data_dir(data_dir)
+        now = now_us()
+        with data.transaction() as conn:
+            issued = issue_card(conn, child_id, local_date(now), now,
+                                expires.date() if expires else None)
+            write_card(issued, out)  # inside: a card that cannot be written is not issued
+    click.echo(f"card written to {out}; valid until {issued.card.expires}", err=True)
+    click.echo(issued.card.serial)
+
+
+@card_group.command("sheet")
+@DATA
+@click.option("--kindergarten", required=True)
+@click.option("--group", default=None, help="Only this group (as in the roster).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="FILE.pdf (A4, ten cards a page, dashed cut lines)")
+def card_sheet(data_dir: Path, kindergarten: str, group: str | None, out: Path) -> None:
+    """Issue a new card for every enrolled child (of a group) on A4 sheets."""
+    with errors_as_exit(_ERRORS):
+        if out.suffix.lower() != ".pdf":
+            raise InvalidInput("the sheet file must end in .pdf")
+        data = open_data_dir(data_dir)
+        now = now_us()
+        today = local_date(now)
+        with data.transaction() as conn:
+            issued = [issue_card(conn, child, today, now)
+                      for child in children_for_sheet(conn, kindergarten, today, group)]
+            write_pdf(issued, out, sheet=True)
+    click.echo(f"{len(issued)} cards written to {out}")
+
+
+@card_group.command("revoke")
+@DATA
+@click.argument("serial")
+@click.option("--reason", default="lost", show_default=True)
+def card_revoke(data_dir: Path, serial: str, reason: str) -> None:
+    """Revoke a card by serial; terminals refuse it from their next sync on."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            changed = revoke_card(conn, serial, reason, now_us())
+    click.echo(f"card {serial} {'revoked' if changed else 'was already revoked'}")

@@ -90,11 +90,29 @@ def terminal_unlock(home: Path, card: str) -> None:
     terminal_cli.unlock_command(home, card)
 
 
+@terminal_group.command("decode")
+@click.argument("images", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+def terminal_decode(images: tuple[Path, ...]) -> None:
+    """QR texts found in each image (no verification): one JSON line per image."""
+    terminal_cli.decode_command(images)
+
+
+@terminal_group.command("scan")
+@terminal_cli.HOME
+@click.argument("images", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+def terminal_scan(home: Path, images: tuple[Path, ...]) -> None:
+    """Check in from pictures of cards, as the camera would; one JSON line per image."""
+    terminal_cli.scan_command(home, images)
+
+
 cli.add_command(server_cli.server_group)
 cli.add_command(server_cli.events_group)
 cli.add_command(provisioning_cli.kindergarten_group)
 cli.add_command(provisioning_cli.roster_group)
 cli.add_command(provisioning_cli.unlock_card_group)
+cli.add_command(provisioning_cli.card_group)
 
 
 def _add_demo() -> None:

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-debs=(python3-venv python3-pip)
-[ "$want_test" = 1 ] && debs+=(postgresql chromium)
+debs=(python3-venv python3-pip libzbar0 fonts-dejavu-core)
+[ "$want_test" = 1 ] && debs+=(postgresql chromium poppler-utils)
 
 missing=()
 for pkg in "${debs[@]}"; do

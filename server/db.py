@@ -134,6 +134,29 @@ unlock_cards = Table(
     Index("ix_unlock_cards_kindergarten", "kindergarten"),
 )
 
+card_keys = Table(
+    "card_keys", metadata,
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), primary_key=True),
+    # The kindergarten's card-signing key (Ed25519 seed); terminals get the public half.
+    Column("seed", LargeBinary(32), nullable=False),
+    Column("public", LargeBinary(32), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+
+cards = Table(
+    "cards", metadata,
+    Column("serial", String(8), primary_key=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("child_id", String(64), ForeignKey("children.child_id"), nullable=False),
+    Column("issued_on", String(10), nullable=False),
+    Column("expires_on", String(10), nullable=False),
+    Column("issued_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+    Column("revoked_reason", Text, nullable=True),
+    Index("ix_cards_kindergarten", "kindergarten"),
+    Index("ix_cards_child", "child_id"),
+)
+
 batches = Table(
     "batches", metadata,
     Column("batch_hash", LargeBinary(32), primary_key=True),

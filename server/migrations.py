@@ -24,9 +24,14 @@ def _unlock_cards(conn: Connection) -> None:
     db.metadata.create_all(conn, tables=[db.unlock_cards])
 
 
+def _cards(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.card_keys, db.cards])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
+    ("0003_cards", _cards),
 ]
 
 

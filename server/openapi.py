@@ -72,6 +72,10 @@ def document() -> dict[str, Any]:
                 "parameters": [{"name": "known", "in": "query", "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "sealed roster or unchanged"},
                               **_errors(401, 403)}}},
+            "/api/v1/terminal/door": {"get": {
+                "summary": "Card keys and revoked card serials of the terminal's kindergarten, "
+                           "signed by the server (base64 CBOR + Ed25519 signature)",
+                "responses": {"200": {"description": "door credentials"}, **_errors(401, 403)}}},
             "/api/v1/terminal/status": {"get": {
                 "summary": "What the server holds for the asking terminal",
                 "responses": {"200": {"description": "status"}, **_errors(401, 403)}}},

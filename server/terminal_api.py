@@ -1,4 +1,4 @@
-"""Terminal endpoints besides batches: enrolment, roster delivery and status."""
+"""Terminal endpoints besides batches: enrolment, roster and door credentials, status."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from protocol import PROTOCOL_VERSION
+from protocol import PROTOCOL_VERSION, cards
+from provisioning.cards import door_credentials
 from provisioning.errors import InvalidInput, TokenRefused
 from provisioning.terminals import enrol_terminal
 from qatys import __version__
 from qatys.logs import log
+from qatys.timeutil import local_date
 from server import db, roster_delivery
 from server.context import ctx
 from server.errors import ApiError
@@ -87,6 +89,22 @@ def status() -> tuple[Response, int]:
     return ok(terminal_id=terminal.terminal_id, kindergarten=terminal.kindergarten,
               head_seq=terminal.head_seq, server_time_us=ctx().clock(),
               server_version=__version__)
+
+
+@bp.get("/terminal/door")
+def door() -> tuple[Response, int]:
+    """The kindergarten's card keys and revoked card serials, signed by the server."""
+    terminal = authenticated_terminal()
+    context = ctx()
+    now = context.clock()
+    with context.engine.connect() as conn:
+        credentials = door_credentials(conn, terminal.kindergarten, local_date(now), now)
+    raw, signature = cards.sign_door(credentials, context.keys.sign_seed)
+    _touch(terminal.terminal_id)
+    log(logger, "door.delivered", terminal=terminal.terminal_id,
+        card_keys=len(credentials.card_keys), revoked=len(credentials.revoked))
+    return ok(door=base64.b64encode(raw).decode("ascii"),
+              signature=base64.b64encode(signature).decode("ascii"), server_time_us=now)
 
 
 def _touch(terminal_id: str) -> None:

@@ -43,7 +43,9 @@ def enroll_command(home: Path, server: str, token: str) -> None:
         fail(str(exc), exc.exit_code)
     with opened(home) as terminal:
         try:
-            state = Syncer(terminal).refresh_roster()
+            syncer = Syncer(terminal)
+            state = syncer.refresh_roster()
+            syncer.refresh_door()
         except TerminalError as exc:
             state = f"not fetched ({exc})"
     click.echo(f"enrolled in kindergarten {config.kindergarten}; roster {state}", err=True)
@@ -98,6 +100,52 @@ def unlock_command(home: Path, card: str) -> None:
             emit({"result": "rejected", "reason": exc.reason, "message": str(exc)})
             raise SystemExit(exc.exit_code) from None
     emit({"result": "unlocked", "children": names})
+
+
+def decode_command(images: tuple[Path, ...]) -> None:
+    """Raw QR texts found in each image, no verification; exit 2 if an image is unreadable."""
+    from terminal.capture.decoders import default_reader, read_image
+
+    reader, failed = default_reader(), False
+    for image in images:
+        try:
+            payloads = reader.read(read_image(str(image)))
+        except ValueError as exc:
+            failed = True
+            emit({"image": str(image), "payloads": [], "error": str(exc)})
+            continue
+        emit({"image": str(image), "payloads": payloads})
+    if failed:
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+SCAN_FIELDS = ("event_id", "child_id", "direction", "reason")
+
+
+def scan_command(home: Path, images: tuple[Path, ...]) -> None:
+    """Read each image and act on the first code found; one JSON line per image, each
+    accepted line only after its commit. Exit 0 when nothing was refused, 2 otherwise
+    (4 when the terminal was revoked)."""
+    from terminal.capture.decoders import default_reader, read_image
+    from terminal.scan import ScanService
+
+    reader, exit_code = default_reader(), 0
+    with opened(home) as terminal:
+        service = ScanService(terminal)
+        for image in images:
+            try:
+                texts = reader.read(read_image(str(image)))
+            except ValueError as exc:
+                result: dict[str, object] = {"result": "rejected", "reason": "unreadable_image",
+                                             "message": str(exc)}
+            else:
+                result = service.scan(texts[0]) if texts else {"result": "none"}
+            if result["result"] == "rejected":
+                exit_code = max(exit_code, 4 if result["reason"] == "terminal_revoked"
+                                else EXIT_BAD_INPUT)
+            emit({"image": str(image), **{k: None for k in SCAN_FIELDS}, **result})
+    if exit_code:
+        raise SystemExit(exit_code)
 
 
 def status_command(home: Path, as_json: bool) -> None:

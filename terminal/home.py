@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocol import crypto, unlock
+from protocol import cards, crypto, unlock
 from protocol import roster as roster_format
 from protocol.errors import ProtocolError
 from qatys import logs
@@ -54,6 +54,19 @@ class Terminal:
             return None
         self._roster_cache = (key, stored[1], names)
         return names
+
+    def door(self) -> cards.DoorCredentials | None:
+        """The kindergarten's card keys and revoked serials, checked against the pinned
+        server key every time they are read (a file edited on disk is not trusted)."""
+        stored = self.store.door()
+        if stored is None:
+            return None
+        try:
+            door = cards.verify_door(stored[0], stored[1], self.keys.server_sign_public)
+        except ProtocolError:
+            logs.log(_logger, "door.unreadable", logging.ERROR, terminal=self.terminal_id)
+            return None
+        return door if door.kindergarten == self.config.kindergarten else None
 
     def roster_version(self) -> str | None:
         """The stored roster's version, only when it can also be opened."""

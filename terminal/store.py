@@ -169,6 +169,19 @@ class TerminalStore:
     def set_flag(self, key: str, value: str) -> None:
         self.write(lambda conn: set_meta(conn, key, value))
 
+    def put_door(self, raw: bytes, signature: bytes) -> None:
+        """The server-signed door credentials (card keys, revoked serials), kept verbatim."""
+        def job(conn: sqlite3.Connection) -> None:
+            set_meta(conn, "door", raw)
+            set_meta(conn, "door_signature", signature)
+        self.write(job)
+
+    def door(self) -> tuple[bytes, bytes] | None:
+        def job(conn: sqlite3.Connection) -> tuple[bytes, bytes] | None:
+            raw, signature = get_meta(conn, "door"), get_meta(conn, "door_signature")
+            return None if raw is None or signature is None else (raw, signature)
+        return self.read(job)
+
     # --- day state ----------------------------------------------------------
 
     @staticmethod

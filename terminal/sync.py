@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from protocol import MAX_BATCH_EVENTS, acks, batches, roster
+from protocol import MAX_BATCH_EVENTS, acks, batches, cards, roster
 from protocol.errors import ProtocolError
 from qatys.logs import log
 from qatys.timeutil import now_us
@@ -67,6 +67,7 @@ class Syncer:
                 log(logger, "sync.revoked", logging.ERROR, terminal=self._t.terminal_id)
             raise
         roster_state = self.refresh_roster()
+        self.refresh_door()
         return SyncReport(sent, count, acked, roster_state)
 
     def push(self, progress: Progress | None = None) -> tuple[int, int, int]:
@@ -117,6 +118,25 @@ class Syncer:
             return "failed"
         t.keep_roster(delivery, os.urandom(12))
         log(logger, "sync.roster_updated", terminal=t.terminal_id, children=len(delivery.children))
+        return "updated"
+
+    def refresh_door(self) -> str:
+        """Fetch the card keys and revoked serials; keep them only if the server signed them."""
+        t = self._t
+        try:
+            answer = self._retrying(lambda: self._client.signed_get(
+                "/api/v1/terminal/door", t.terminal_id, t.keys.sign_seed, {}))
+            raw, signature = base64.b64decode(answer["door"]), base64.b64decode(answer["signature"])
+            door = cards.verify_door(raw, signature, t.keys.server_sign_public)
+        except (ProtocolError, KeyError, ValueError) as exc:
+            log(logger, "sync.door_unreadable", logging.ERROR, error=type(exc).__name__)
+            return "failed"
+        if door.kindergarten != t.config.kindergarten:
+            log(logger, "sync.door_foreign", logging.ERROR, terminal=t.terminal_id)
+            return "failed"
+        t.store.put_door(raw, signature)
+        log(logger, "sync.door_updated", terminal=t.terminal_id, card_keys=len(door.card_keys),
+            revoked=len(door.revoked))
         return "updated"
 
     def _verified_ack(self, answer: dict[str, Any]) -> acks.Ack:

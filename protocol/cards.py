@@ -1,0 +1,163 @@
+"""Signed QR card credentials and the door credentials a terminal checks them against.
+
+A card names one child of one kindergarten and is signed with that
+kindergarten's card key (Ed25519), so a terminal verifies it offline, even
+while locked. The QR text is ``QC1-`` followed by the base32 of a canonical
+CBOR map (all characters of the QR alphanumeric mode, version 7 at level M
+for a typical card):
+
+    {"k": kindergarten, "c": child_id, "s": serial (5 bytes),
+     "i": issued (days since 1970-01-01), "e": expires (days), "g": signature}
+
+The signature covers ``"qatys/v1/card\\0" ‖ canonical(map without "g")``.
+
+Door credentials are what the server gives each terminal at sync: the
+kindergarten's card public keys and the serials of revoked cards, signed with
+the server's key (which the terminal pinned at enrolment), so nobody on the
+network can slip a key or drop a revocation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields
+from protocol.errors import CardRefused, EncodingError, SignatureError
+
+CARD_PREFIX = "QC1-"
+SERIAL_BYTES = 5
+_CARD_TEXT = re.compile(r"^QC1-([A-Z2-7]+)$")
+_CARD_DOMAIN = b"qatys/v1/card\x00"
+_DOOR_DOMAIN = b"qatys/v1/door\x00"
+_EPOCH = date(1970, 1, 1)
+MAX_CARD_TEXT = 400
+MAX_REVOKED = 100_000
+
+
+@dataclass(frozen=True)
+class Card:
+    kindergarten: str
+    child_id: str
+    serial: str
+    issued: date
+    expires: date
+
+
+@dataclass(frozen=True)
+class DoorCredentials:
+    kindergarten: str
+    card_keys: tuple[bytes, ...]
+    revoked: frozenset[str]
+    issued_us: int
+
+
+def serial_text(random_bytes: bytes) -> str:
+    if len(random_bytes) != SERIAL_BYTES:
+        raise ValueError(f"a serial is made of {SERIAL_BYTES} random bytes")
+    return base64.b32encode(random_bytes).decode("ascii")
+
+
+def _days(day: date) -> int:
+    return (day - _EPOCH).days
+
+
+def _unsigned(card: Card) -> dict[str, object]:
+    return {"k": card.kindergarten, "c": card.child_id,
+            "s": base64.b32decode(card.serial), "i": _days(card.issued),
+            "e": _days(card.expires)}
+
+
+def sign_card(card: Card, card_key_seed: bytes) -> str:
+    """The QR text of a card, signed with the kindergarten's card key."""
+    if card.expires < card.issued:
+        raise ValueError("a card cannot expire before it is issued")
+    data = _unsigned(card)
+    data["g"] = crypto.sign(card_key_seed, _CARD_DOMAIN + canonical.encode(data))
+    return CARD_PREFIX + base64.b32encode(canonical.encode(data)).decode("ascii").rstrip("=")
+
+
+def looks_like_card(text: str) -> bool:
+    return text.strip().upper().startswith(CARD_PREFIX)
+
+
+def read_card(text: str) -> tuple[Card, bytes, bytes]:
+    """Parse a card's QR text: (card, signing input, signature); nothing verified yet."""
+    text = text.strip().upper()
+    match = _CARD_TEXT.match(text) if len(text) <= MAX_CARD_TEXT else None
+    if match is None:
+        raise CardRefused("not_a_card", "this code is not a Qatys card")
+    body = match.group(1)
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+        data = canonical.decode_map(raw, "card")
+        fields.require_keys(data, {"k", "c", "s", "i", "e", "g"}, set(), "card")
+        card = Card(
+            kindergarten=fields.text(data, "k", max_len=32),
+            child_id=fields.text(data, "c", max_len=events.MAX_CHILD_ID),
+            serial=serial_text(fields.blob(data, "s", size=SERIAL_BYTES)),
+            issued=_EPOCH + timedelta(days=fields.uint(data, "i", maximum=100_000)),
+            expires=_EPOCH + timedelta(days=fields.uint(data, "e", maximum=100_000)),
+        )
+        signature = fields.blob(data, "g", size=64)
+    except (binascii.Error, ValueError, EncodingError) as exc:
+        raise CardRefused("damaged_card", "this card's code is damaged or altered") from exc
+    if CARD_PREFIX + base64.b32encode(raw).decode("ascii").rstrip("=") != text:
+        raise CardRefused("damaged_card", "this card's code is damaged or altered")
+    del data["g"]
+    return card, _CARD_DOMAIN + canonical.encode(data), signature
+
+
+def verify_card(text: str, door: DoorCredentials, today: date) -> Card:
+    """The card, if it is genuine, of this kindergarten, not revoked and not expired."""
+    card, signed, signature = read_card(text)
+    if card.kindergarten != door.kindergarten:
+        raise CardRefused("foreign_card",
+                          f"this card belongs to another kindergarten ({card.kindergarten})")
+    if not any(_verifies(key, signed, signature) for key in door.card_keys):
+        raise CardRefused("forged_card", "this card's signature does not verify")
+    if card.serial in door.revoked:
+        raise CardRefused("revoked_card", f"card {card.serial} was revoked")
+    if today > card.expires:
+        raise CardRefused("expired_card", f"card {card.serial} expired on {card.expires}")
+    if today < card.issued:
+        raise CardRefused("not_yet_valid", f"card {card.serial} is valid from {card.issued}")
+    return card
+
+
+def _verifies(key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        crypto.verify(key, message, signature)
+    except SignatureError:
+        return False
+    return True
+
+
+def sign_door(door: DoorCredentials, server_sign_seed: bytes) -> tuple[bytes, bytes]:
+    raw = canonical.encode({
+        "v": PROTOCOL_VERSION, "type": "door", "kindergarten": door.kindergarten,
+        "card_keys": list(door.card_keys), "revoked": sorted(door.revoked),
+        "issued_us": door.issued_us,
+    })
+    return raw, crypto.sign(server_sign_seed, _DOOR_DOMAIN + raw)
+
+
+def verify_door(raw: bytes, signature: bytes, server_sign_public: bytes) -> DoorCredentials:
+    crypto.verify(server_sign_public, _DOOR_DOMAIN + raw, signature)
+    data = canonical.decode_map(raw, "door credentials")
+    events.check_version(data, "door credentials")
+    fields.require_keys(data, {"v", "type", "kindergarten", "card_keys", "revoked",
+                               "issued_us"}, set(), "door credentials")
+    keys, revoked = data["card_keys"], data["revoked"]
+    if data["type"] != "door" or not isinstance(keys, list) or not isinstance(revoked, list):
+        raise EncodingError("not door credentials")
+    if not all(isinstance(k, bytes) and len(k) == 32 for k in keys):
+        raise EncodingError("card keys are 32-byte Ed25519 public keys")
+    if len(revoked) > MAX_REVOKED or not all(isinstance(s, str) and len(s) == 8
+                                             for s in revoked):
+        raise EncodingError("revoked serials are 8-character texts")
+    return DoorCredentials(fields.text(data, "kindergarten", max_len=32), tuple(keys),
+                           frozenset(revoked), fields.uint(data, "issued_us"))

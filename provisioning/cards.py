@@ -1,0 +1,107 @@
+"""Children's QR cards: issue (signed with the kindergarten's card key), revoke by serial,
+and the door credentials (card keys + revoked serials) terminals receive at sync."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Connection, or_, select
+
+from protocol import cards, crypto
+from provisioning.errors import InvalidInput, NotFound
+from provisioning.kindergartens import require_kindergarten
+from server import db
+
+DEFAULT_VALIDITY = timedelta(days=2 * 365)
+"""A card's lifetime unless the child leaves earlier: two years, then a new card."""
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card: cards.Card
+    text: str
+    first_name: str
+    kindergarten_name: str
+
+
+def card_key(conn: Connection, kindergarten: str, now_us: int) -> bytes:
+    """The kindergarten's card-signing seed, made on first use."""
+    row = conn.execute(select(db.card_keys.c.seed)
+                       .where(db.card_keys.c.kindergarten == kindergarten)).first()
+    if row is not None:
+        return bytes(row.seed)
+    seed = os.urandom(32)
+    conn.execute(db.card_keys.insert().values(
+        kindergarten=kindergarten, seed=seed, public=crypto.signing_public_key(seed),
+        created_at_us=now_us))
+    return seed
+
+
+def issue_card(conn: Connection, child_id: str, today: date, now_us: int,
+               expires: date | None = None) -> IssuedCard:
+    """A new card (new serial) for a child on the roster; older cards stay valid until revoked."""
+    child = conn.execute(select(db.children).where(db.children.c.child_id == child_id)).first()
+    if child is None:
+        raise NotFound(f"no child with id {child_id} on any roster")
+    if child.withdrawn_on is not None and child.withdrawn_on <= today.isoformat():
+        raise InvalidInput(f"child {child_id} left the kindergarten on {child.withdrawn_on}")
+    until = expires or today + DEFAULT_VALIDITY
+    if child.withdrawn_on is not None and expires is None:
+        until = min(until, date.fromisoformat(child.withdrawn_on))
+    if until < today:
+        raise InvalidInput("a card cannot expire before today")
+    kindergarten_name = require_kindergarten(conn, child.kindergarten)
+    card = cards.Card(child.kindergarten, child_id, cards.serial_text(os.urandom(5)), today,
+                      until)
+    text = cards.sign_card(card, card_key(conn, child.kindergarten, now_us))
+    conn.execute(db.cards.insert().values(
+        serial=card.serial, kindergarten=card.kindergarten, child_id=child_id,
+        issued_on=today.isoformat(), expires_on=until.isoformat(), issued_at_us=now_us))
+    return IssuedCard(card, text, str(child.first_name), kindergarten_name)
+
+
+def children_for_sheet(conn: Connection, kindergarten: str, today: date,
+                       group: str | None = None) -> list[str]:
+    """Child ids of the kindergarten (and group) who are enrolled today, in roster order."""
+    require_kindergarten(conn, kindergarten)
+    query = (select(db.children.c.child_id)
+             .where(db.children.c.kindergarten == kindergarten)
+             .where(or_(db.children.c.withdrawn_on.is_(None),
+                        db.children.c.withdrawn_on > today.isoformat()))
+             .order_by(db.children.c.group_name, db.children.c.child_id))
+    if group is not None:
+        query = query.where(db.children.c.group_name == group)
+    ids = [str(r) for r in conn.execute(query).scalars()]
+    if not ids:
+        raise NotFound(f"no enrolled children in {kindergarten}"
+                       + (f", group {group}" if group else ""))
+    return ids
+
+
+def revoke_card(conn: Connection, serial: str, reason: str, now_us: int) -> bool:
+    """Revoke a card by serial; False when it already was. Terminals learn it at sync."""
+    serial = serial.strip().upper()
+    row = conn.execute(select(db.cards.c.revoked_at_us)
+                       .where(db.cards.c.serial == serial)).first()
+    if row is None:
+        raise NotFound(f"no card with serial {serial}")
+    if row.revoked_at_us is not None:
+        return False
+    conn.execute(db.cards.update().where(db.cards.c.serial == serial)
+                 .values(revoked_at_us=now_us, revoked_reason=reason))
+    return True
+
+
+def door_credentials(conn: Connection, kindergarten: str, today: date,
+                     now_us: int) -> cards.DoorCredentials:
+    """Card keys and the serials revoked and not yet expired (expired cards refuse themselves)."""
+    keys = [bytes(k) for k in conn.execute(
+        select(db.card_keys.c.public).where(db.card_keys.c.kindergarten == kindergarten))
+        .scalars()]
+    revoked = frozenset(str(s) for s in conn.execute(
+        select(db.cards.c.serial).where(db.cards.c.kindergarten == kindergarten)
+        .where(db.cards.c.revoked_at_us.is_not(None))
+        .where(db.cards.c.expires_on >= today.isoformat())).scalars())
+    return cards.DoorCredentials(kindergarten, tuple(keys), revoked, now_us)

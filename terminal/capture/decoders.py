@@ -1,0 +1,156 @@
+"""QR decoders as small plugins behind one interface, and the multi-pass reader built on them.
+
+Every decoder is restricted to QR codes: with all symbologies enabled both
+libraries are about 15× slower, and a kindergarten door only sees QR codes.
+The reader runs one cheap pass per frame and spends extra passes only on
+frames where that pass found nothing, so the average cost stays at the first
+pass's while the hard frames (dark phone screens, glare, blur, perspective)
+still get read. Which passes, in which order, comes from the measurements in
+docs/performance.md (`make bench`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+import zxingcpp
+
+Gray = np.ndarray
+"""An 8-bit single-channel image (height × width)."""
+
+QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+
+class Decoder(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def decode(self, gray: Gray) -> list[str]:
+        """The texts of the QR codes found in the image (empty when none)."""
+
+
+@dataclass(frozen=True)
+class ZxingDecoder:
+    """zxing-cpp, QR only; ``binarizer`` picks how the image is thresholded."""
+
+    binarizer: zxingcpp.Binarizer = zxingcpp.Binarizer.LocalAverage
+    try_harder: bool = True
+    name: str = "zxing"
+
+    def decode(self, gray: Gray) -> list[str]:
+        found = zxingcpp.read_barcodes(
+            gray, formats=QR_ONLY, try_rotate=self.try_harder,
+            try_downscale=self.try_harder, try_invert=self.try_harder,
+            binarizer=self.binarizer)
+        return [b.text for b in found if b.valid and b.text]
+
+
+@dataclass(frozen=True)
+class ZbarDecoder:
+    """zbar through pyzbar, QR only."""
+
+    name: str = "zbar"
+
+    def decode(self, gray: Gray) -> list[str]:
+        from pyzbar import pyzbar
+
+        try:
+            found = pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE])
+        except ValueError:  # pyzbar 0.1.9 fails on a symbol of unknown orientation
+            return []
+        texts = []
+        for symbol in found:
+            try:
+                texts.append(symbol.data.decode("utf-8"))
+            except UnicodeDecodeError:
+                continue  # not one of ours: our codes are ASCII
+        return texts
+
+
+def equalised(gray: Gray) -> Gray:
+    """Local contrast equalisation (CLAHE): dark phone screens, dawn light."""
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    return np.asarray(clahe.apply(gray))
+
+
+def sharpened(gray: Gray) -> Gray:
+    """Unsharp mask: slight motion or focus blur."""
+    blurred = cv2.GaussianBlur(gray, (0, 0), 2.0)
+    return np.asarray(cv2.addWeighted(gray, 1.8, blurred, -0.8, 0))
+
+
+def upscaled(gray: Gray) -> Gray:
+    """Twice the size: a small code far from the camera."""
+    return np.asarray(cv2.resize(gray, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC))
+
+
+Preprocess = Callable[[Gray], Gray]
+
+
+@dataclass(frozen=True)
+class Pass:
+    decoder: Decoder
+    preprocess: Preprocess | None = None
+
+    @property
+    def name(self) -> str:
+        step = self.preprocess.__name__ if self.preprocess else "plain"
+        return f"{self.decoder.name}:{step}"
+
+    def run(self, gray: Gray) -> list[str]:
+        return self.decoder.decode(self.preprocess(gray) if self.preprocess else gray)
+
+
+@dataclass
+class MultiPassReader:
+    """The first pass on every frame; the later ones only while nothing was found."""
+
+    passes: Sequence[Pass]
+    hits: dict[str, int] = field(default_factory=dict)
+
+    def read(self, gray: Gray) -> list[str]:
+        for step in self.passes:
+            texts = step.run(gray)
+            if texts:
+                self.hits[step.name] = self.hits.get(step.name, 0) + 1
+                return list(dict.fromkeys(texts))
+        return []
+
+
+def default_reader() -> MultiPassReader:
+    """zxing-cpp first; then other binarizers, contrast, sharpening; zbar last."""
+    return MultiPassReader([
+        Pass(ZxingDecoder()),
+        Pass(ZxingDecoder(zxingcpp.Binarizer.GlobalHistogram, name="zxing-global")),
+        Pass(ZxingDecoder(), equalised),
+        Pass(ZxingDecoder(), sharpened),
+        Pass(ZbarDecoder()),
+    ])
+
+
+def to_gray(image: np.ndarray) -> Gray:
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY))
+    return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+
+
+def read_image(path: str) -> Gray:
+    """A picture file as grayscale; :class:`ValueError` when it is not a readable image."""
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None:  # OpenCV refuses some valid files (e.g. a 1×1 WebP); Pillow may not
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as picture:
+                return np.asarray(picture.convert("L"))
+        except (OSError, UnidentifiedImageError) as exc:
+            raise ValueError(f"{path} is not a readable image") from exc
+    if image.dtype != np.uint8:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    return to_gray(image)
