@@ -1,0 +1,114 @@
+"""Simulated door-camera frames of a printed card or a phone screen (OpenCV, seeded).
+
+Each condition takes a clean picture of a card and returns a 1280×720 grayscale
+frame as the kiosk camera might see it: the card held at an angle, in dawn
+light, behind a scratched sleeve with glare, moving, compressed, or shown on a
+phone screen with moiré. Used by tests and by `make bench`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+FRAME_W, FRAME_H = 1280, 720
+Frame = np.ndarray
+
+
+def place(card: Frame, rng: np.random.Generator, width: int = 420, tilt: float = 0.0,
+          background: int = 120) -> Frame:
+    """The card, `width` pixels wide, somewhere in a frame, its corners moved by `tilt`."""
+    return placed(card, rng, width, tilt, background)[0]
+
+
+def placed(card: Frame, rng: np.random.Generator, width: int = 420, tilt: float = 0.0,
+           background: int = 120) -> tuple[Frame, np.ndarray]:
+    """Like :func:`place`, with the card's four corners in the frame."""
+    h, w = card.shape[:2]
+    height = int(width * h / w)
+    x = int(rng.integers(80, FRAME_W - width - 80))
+    y = int(rng.integers(40, max(41, FRAME_H - height - 40)))
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    jitter = rng.uniform(-tilt, tilt, size=(4, 2)) * np.array([width, height])
+    dst = (np.array([[x, y], [x + width, y], [x + width, y + height], [x, y + height]])
+           + jitter).astype(np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    frame = np.full((FRAME_H, FRAME_W), background, dtype=np.uint8)
+    noise = rng.normal(0, 6, size=frame.shape)
+    frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
+    return np.asarray(cv2.warpPerspective(card, matrix, (FRAME_W, FRAME_H), dst=frame,
+                                          borderMode=cv2.BORDER_TRANSPARENT)), dst
+
+
+def straight(card: Frame, rng: np.random.Generator) -> Frame:
+    return place(card, rng)
+
+
+def perspective(card: Frame, rng: np.random.Generator) -> Frame:
+    return place(card, rng, tilt=0.12)
+
+
+def far_and_small(card: Frame, rng: np.random.Generator) -> Frame:
+    return place(card, rng, width=300)
+
+
+def dawn_light(card: Frame, rng: np.random.Generator) -> Frame:
+    frame = place(card, rng, background=40).astype(np.float32)
+    frame = frame * 0.25 + rng.normal(0, 4, size=frame.shape)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def glare_through_sleeve(card: Frame, rng: np.random.Generator) -> Frame:
+    picture, corners = placed(card, rng)
+    frame = picture.astype(np.float32)
+    yy, xx = np.mgrid[0:FRAME_H, 0:FRAME_W]
+    cx, cy = corners.mean(axis=0) + rng.uniform(-120, 120, size=2)  # on or beside the card
+    frame += 110 * np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 60.0 ** 2)))
+    for _ in range(25):  # scratches on the plastic
+        p1 = (int(rng.integers(0, FRAME_W)), int(rng.integers(0, FRAME_H)))
+        p2 = (p1[0] + int(rng.integers(-200, 200)), p1[1] + int(rng.integers(-60, 60)))
+        cv2.line(frame, p1, p2, 230.0, 1)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def motion_blur(card: Frame, rng: np.random.Generator) -> Frame:
+    kernel = np.zeros((5, 5), dtype=np.float32)
+    kernel[2, :] = 1 / 5  # a card moving by most of a module during the exposure
+    return np.asarray(cv2.filter2D(place(card, rng), -1, kernel))
+
+
+def jpeg(card: Frame, rng: np.random.Generator) -> Frame:
+    ok, data = cv2.imencode(".jpg", place(card, rng, tilt=0.05),
+                            [cv2.IMWRITE_JPEG_QUALITY, 35])
+    assert ok
+    return np.asarray(cv2.imdecode(data, cv2.IMREAD_GRAYSCALE))
+
+
+def phone_screen(card: Frame, rng: np.random.Generator) -> Frame:
+    """A dark phone screen: low contrast, a pixel grid (moiré) and a reflection."""
+    frame = place(card, rng, background=25).astype(np.float32)
+    frame = 30 + frame * 0.45
+    frame[::3, :] *= 0.8
+    frame[:, ::3] *= 0.85
+    frame += np.linspace(0, 40, FRAME_W)[None, :]
+    return np.clip(frame + rng.normal(0, 5, size=frame.shape), 0, 255).astype(np.uint8)
+
+
+CONDITIONS: dict[str, Callable[[Frame, np.random.Generator], Frame]] = {
+    "straight": straight, "perspective": perspective, "far_and_small": far_and_small,
+    "dawn_light": dawn_light, "glare_through_sleeve": glare_through_sleeve,
+    "motion_blur": motion_blur, "jpeg": jpeg, "phone_screen": phone_screen,
+}
+
+
+def empty_frame(rng: np.random.Generator) -> Frame:
+    """The idle camera: a door, a wall, people's coats, no code."""
+    frame = np.full((FRAME_H, FRAME_W), 110, dtype=np.uint8)
+    for _ in range(12):
+        x, y = int(rng.integers(0, FRAME_W)), int(rng.integers(0, FRAME_H))
+        cv2.rectangle(frame, (x, y), (x + int(rng.integers(40, 300)),
+                                      y + int(rng.integers(40, 300))),
+                      int(rng.integers(20, 230)), -1)
+    return np.clip(frame + rng.normal(0, 8, size=frame.shape), 0, 255).astype(np.uint8)
