@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import Column, MetaData, Table
 
+from bench.decoding import bench_decoding
 from protocol import batches, events
 from server import db
 from server.admin import open_data_dir
@@ -165,6 +166,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
     base.chmod(0o755)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    bench_decoding()
     sqlite_server = start_server(base / "srv-sqlite")
     _seed(base / "srv-sqlite")
     try:

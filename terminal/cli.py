@@ -106,7 +106,7 @@ def decode_command(images: tuple[Path, ...]) -> None:
     """Raw QR texts found in each image, no verification; exit 2 if an image is unreadable."""
     from terminal.capture.decoders import default_reader, read_image
 
-    reader, failed = default_reader(), False
+    reader, failed = default_reader(still=True), False
     for image in images:
         try:
             payloads = reader.read(read_image(str(image)))
@@ -129,7 +129,7 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
     from terminal.capture.decoders import default_reader, read_image
     from terminal.scan import ScanService
 
-    reader, exit_code = default_reader(), 0
+    reader, exit_code = default_reader(still=True), 0
     with opened(home) as terminal:
         service = ScanService(terminal)
         for image in images:

@@ -112,3 +112,36 @@ def empty_frame(rng: np.random.Generator) -> Frame:
                                       y + int(rng.integers(40, 300))),
                       int(rng.integers(20, 230)), -1)
     return np.clip(frame + rng.normal(0, 8, size=frame.shape), 0, 255).astype(np.uint8)
+
+
+def hard_perspective(card: Frame, rng: np.random.Generator) -> Frame:
+    return place(card, rng, tilt=0.22)
+
+
+def tiny(card: Frame, rng: np.random.Generator) -> Frame:
+    return place(card, rng, width=230)
+
+
+def very_dark_phone(card: Frame, rng: np.random.Generator) -> Frame:
+    frame = place(card, rng, background=15).astype(np.float32) * 0.18 + 10
+    frame[::2, :] *= 0.7
+    return np.clip(frame + rng.normal(0, 3, frame.shape), 0, 255).astype(np.uint8)
+
+
+def rotated(card: Frame, rng: np.random.Generator) -> Frame:
+    frame = place(card, rng, width=340)
+    turn = cv2.getRotationMatrix2D((FRAME_W / 2, FRAME_H / 2), float(rng.uniform(20, 70)), 0.9)
+    return np.asarray(cv2.warpAffine(frame, turn, (FRAME_W, FRAME_H), borderValue=120))
+
+
+def strong_motion(card: Frame, rng: np.random.Generator) -> Frame:
+    kernel = np.zeros((7, 7), dtype=np.float32)
+    kernel[3, :] = 1 / 7
+    return np.asarray(cv2.filter2D(place(card, rng), -1, kernel))
+
+
+HARD_CONDITIONS: dict[str, Callable[[Frame, np.random.Generator], Frame]] = {
+    "hard_perspective": hard_perspective, "tiny": tiny, "very_dark_phone": very_dark_phone,
+    "rotated": rotated, "strong_motion": strong_motion,
+}
+"""Harder than the door usually is; measured in `make bench`, not required by tests."""

@@ -38,15 +38,31 @@ class ZxingDecoder:
     """zxing-cpp, QR only; ``binarizer`` picks how the image is thresholded."""
 
     binarizer: zxingcpp.Binarizer = zxingcpp.Binarizer.LocalAverage
-    try_harder: bool = True
     name: str = "zxing"
 
     def decode(self, gray: Gray) -> list[str]:
-        found = zxingcpp.read_barcodes(
-            gray, formats=QR_ONLY, try_rotate=self.try_harder,
-            try_downscale=self.try_harder, try_invert=self.try_harder,
-            binarizer=self.binarizer)
-        return [b.text for b in found if b.valid and b.text]
+        return self.scan(gray)[0]
+
+    def scan(self, gray: Gray) -> tuple[list[str], list[Box]]:
+        """Texts read, and boxes around codes it found but could not read."""
+        found = zxingcpp.read_barcodes(gray, formats=QR_ONLY, binarizer=self.binarizer,
+                                       return_errors=True)
+        texts = [b.text for b in found if b.valid and b.text]
+        unread = [_box(b.position, gray.shape) for b in found if not b.valid]
+        return texts, unread
+
+
+Box = tuple[int, int, int, int]
+"""x0, y0, x1, y1 in pixels."""
+
+
+def _box(position: zxingcpp.Position, shape: tuple[int, ...]) -> Box:
+    points = [position.top_left, position.top_right, position.bottom_right,
+              position.bottom_left]
+    xs, ys = [p.x for p in points], [p.y for p in points]
+    margin = max(max(xs) - min(xs), max(ys) - min(ys)) // 3 + 8
+    return (max(0, min(xs) - margin), max(0, min(ys) - margin),
+            min(shape[1], max(xs) + margin), min(shape[0], max(ys) + margin))
 
 
 @dataclass(frozen=True)
@@ -107,29 +123,53 @@ class Pass:
 
 @dataclass
 class MultiPassReader:
-    """The first pass on every frame; the later ones only while nothing was found."""
+    """One zxing-cpp pass on every frame. Only when it saw a code it could not read do the
+    extra passes run, on a crop around that code: an idle camera costs one pass a frame.
+    ``when_nothing_seen`` passes run on the whole frame when the first pass saw no code at
+    all: for still pictures (the CLI), never for the live camera, which gets the next frame."""
 
-    passes: Sequence[Pass]
+    first: ZxingDecoder
+    extra: Sequence[Pass] = ()
+    when_nothing_seen: Sequence[Pass] = ()
     hits: dict[str, int] = field(default_factory=dict)
 
     def read(self, gray: Gray) -> list[str]:
-        for step in self.passes:
-            texts = step.run(gray)
-            if texts:
-                self.hits[step.name] = self.hits.get(step.name, 0) + 1
-                return list(dict.fromkeys(texts))
+        texts, unread = self.first.scan(gray)
+        if texts:
+            return self._hit(self.first.name + ":plain", texts)
+        for x0, y0, x1, y1 in unread:
+            crop = np.ascontiguousarray(gray[y0:y1, x0:x1])
+            for step in self.extra:
+                texts = step.run(crop)
+                if texts:
+                    return self._hit(step.name, texts)
+        if not unread:
+            for step in self.when_nothing_seen:
+                texts = step.run(gray)
+                if texts:
+                    return self._hit(step.name + " (whole frame)", texts)
         return []
 
+    def _hit(self, name: str, texts: list[str]) -> list[str]:
+        self.hits[name] = self.hits.get(name, 0) + 1
+        return list(dict.fromkeys(texts))
 
-def default_reader() -> MultiPassReader:
-    """zxing-cpp first; then other binarizers, contrast, sharpening; zbar last."""
-    return MultiPassReader([
-        Pass(ZxingDecoder()),
+
+def default_reader(still: bool = False) -> MultiPassReader:
+    """zxing-cpp first; on a code seen but not read: another binarizer, a larger crop,
+    sharpening, contrast equalisation, then zbar (order from docs/performance.md).
+    ``still``: a single picture, so also try zbar and the other binarizer on the whole frame
+    when zxing-cpp saw nothing (scratches across a finder pattern hide it from zxing-cpp)."""
+    extra = [
         Pass(ZxingDecoder(zxingcpp.Binarizer.GlobalHistogram, name="zxing-global")),
-        Pass(ZxingDecoder(), equalised),
+        Pass(ZxingDecoder(), upscaled),
         Pass(ZxingDecoder(), sharpened),
+        Pass(ZxingDecoder(), equalised),
         Pass(ZbarDecoder()),
-    ])
+    ]
+    nothing_seen = [Pass(ZbarDecoder()),
+                    Pass(ZxingDecoder(zxingcpp.Binarizer.GlobalHistogram, name="zxing-global"))]
+    return MultiPassReader(ZxingDecoder(), extra, nothing_seen if still else [])
 
 
 def to_gray(image: np.ndarray) -> Gray:
