@@ -117,6 +117,8 @@ events = Table(
     Column("mono_ns", BigInteger, nullable=False),
     Column("received_at_us", BigInteger, nullable=False),
     Column("batch_hash", LargeBinary(32), nullable=False),
+    # The code shown at the door for this scan; the parent finds it in the child's record.
+    Column("receipt", String(16), nullable=True),
     UniqueConstraint("terminal_id", "seq", name="uq_events_terminal_seq"),
     Index("ix_events_kindergarten_time", "kindergarten", "recorded_at_us"),
     Index("ix_events_child", "child_id"),

@@ -11,7 +11,7 @@ from qatys.timeutil import iso_utc
 from server import db
 
 EXPORT_FIELDS = ("event_id", "terminal_id", "seq", "child_id", "direction", "kind", "method",
-                 "assurance", "recorded_at", "received_at")
+                 "assurance", "recorded_at", "received_at", "receipt")
 
 
 def accepted_events(conn: Connection, kindergarten: str | None = None) -> Iterator[dict[str, Any]]:
@@ -26,4 +26,5 @@ def accepted_events(conn: Connection, kindergarten: str | None = None) -> Iterat
             "direction": row.direction, "kind": row.kind, "method": row.method,
             "assurance": row.assurance, "recorded_at": iso_utc(row.recorded_at_us),
             "received_at": iso_utc(row.received_at_us), "body_status": row.body_status,
+            "receipt": row.receipt,
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, inspect, select
 
 from qatys.timeutil import now_us
 from server import db
@@ -28,10 +28,17 @@ def _cards(conn: Connection) -> None:
     db.metadata.create_all(conn, tables=[db.card_keys, db.cards])
 
 
+def _event_receipts(conn: Connection) -> None:
+    # 0001 builds the events table from the current schema, so a new database has it already.
+    if "receipt" not in {c["name"] for c in inspect(conn).get_columns("events")}:
+        conn.exec_driver_sql("ALTER TABLE events ADD COLUMN receipt VARCHAR(16)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
     ("0003_cards", _cards),
+    ("0004_event_receipts", _event_receipts),
 ]
 
 

@@ -7,6 +7,7 @@ the transaction that holds the event has committed with ``synchronous=FULL``.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -50,10 +51,13 @@ class CheckinService:
         if roster is not None and request.child_id not in roster:
             raise _refused("unknown_child", "this child is not on the kindergarten's roster")
         reading = clock.read()
+        receipt = door.receipt_code(os.urandom(8))
         sealed = self._sealer.seal(
-            events.Body(request.child_id, reason=request.reason, by=request.by), t.terminal_id)
+            events.Body(request.child_id, reason=request.reason, by=request.by,
+                        receipt=receipt), t.terminal_id)
         day = local_date(reading.time_us, t.config.zone).isoformat()
-        outcome = t.store.write(lambda conn: self._record(conn, request, reading, sealed, day))
+        outcome = t.store.write(
+            lambda conn: self._record(conn, request, reading, sealed, day, receipt))
         seq, decision = outcome
         result: dict[str, Any] = {
             "result": "accepted",
@@ -64,6 +68,7 @@ class CheckinService:
             "assurance": ASSURANCE_OF_METHOD[request.method],
             "recorded_at": iso_utc(reading.time_us),
             "repeat": not decision.record,
+            "receipt": receipt if decision.record else decision.receipt,
         }
         if roster is not None:
             result["first_name"] = roster[request.child_id]
@@ -85,7 +90,8 @@ class CheckinService:
             raise _refused("bad_direction", "direction is in or out")
 
     def _record(self, conn: sqlite3.Connection, request: CheckinRequest,
-                reading: clock.Reading, sealed: bytes, day: str) -> tuple[int, door.Decision]:
+                reading: clock.Reading, sealed: bytes, day: str,
+                receipt: str) -> tuple[int, door.Decision]:
         """Runs inside the writer's transaction, so day state and chain move together."""
         t = self._terminal
         if get_meta(conn, "revoked") == b"1":
@@ -98,8 +104,9 @@ class CheckinService:
             day_key = t.secrets.new_day_key(day)
         tag = crypto.hmac_tag(day_key.key, request.child_id.encode("utf-8"))
         previous = t.store.day_state(conn, tag)
-        window_us = t.config.dedupe_window_seconds * 1_000_000
-        decision = door.decide(previous, reading.time_us, window_us, request.direction)
+        rules = door.Rules(t.config.dedupe_window_seconds * 1_000_000,
+                           t.config.departure_gap_minutes * 60_000_000)
+        decision = door.decide(previous, reading.time_us, rules, request.direction)
         if not decision.record:
             assert decision.repeat_of is not None
             return decision.repeat_of, decision
@@ -114,7 +121,7 @@ class CheckinService:
 
         appended = t.store.append(conn, make)
         t.store.put_day_state(conn, tag, day, door.DayState(
-            appended.seq, decision.direction, reading.time_us))
+            appended.seq, decision.direction, reading.time_us, receipt))
         return appended.seq, decision
 
 

@@ -28,6 +28,8 @@ class TerminalConfig:
     timezone: str = "Asia/Almaty"
     dedupe_window_seconds: int = 120
     """A repeat within this window is acknowledged again, not recorded twice."""
+    departure_gap_minutes: int = 30
+    """After an arrival, a scan counts as a departure only once this much time has passed."""
     runtime_dir: str = ""
     """Where RAM-only secrets live; empty means /run/qatys/<terminal id> or a fallback."""
     request_timeout_seconds: float = 30.0
@@ -43,6 +45,7 @@ class TerminalConfig:
 
 _BOUNDS: dict[str, tuple[float, float]] = {
     "dedupe_window_seconds": (0, 3600),
+    "departure_gap_minutes": (0, 720),
     "request_timeout_seconds": (1, 600),
     "sync_attempts": (1, 100),
     "backoff_base_seconds": (0.01, 60),

@@ -1,14 +1,19 @@
 """Door logic: is this scan an arrival, a departure, or a repeat? Pure, no I/O.
 
-The first accepted scan of a child's day is an arrival; a later one, past the
-de-duplication window, flips the direction (out, then in again if the child
-comes back). A repeat inside the window is acknowledged with the event that
-was already recorded, so a parent who scans twice does not create two records.
+The first accepted scan of a child's day is an arrival. A later one flips the
+direction (out, then in again if the child comes back), but only once the
+departure gap has passed since an arrival: a parent who scans again while
+still in the hall is not taking the child home. A repeat is acknowledged with
+the event already recorded and its receipt, so nothing is recorded twice.
+Staff can force a direction (manual entry) at any time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+"""No 0/O, 1/I/L: a receipt is read off a screen and typed or compared by a parent."""
 
 
 @dataclass(frozen=True)
@@ -18,23 +23,52 @@ class DayState:
     last_seq: int
     last_direction: str
     last_time_us: int
+    receipt: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    dedupe_window_us: int
+    """A scan this soon after the last one is always a repeat."""
+    departure_gap_us: int = 0
+    """After an arrival, a scan counts as a departure only once this much time has passed."""
 
 
 @dataclass(frozen=True)
 class Decision:
     record: bool
-    """False: acknowledge ``repeat_of`` again instead of recording anew."""
+    """False: acknowledge ``repeat_of`` (and its receipt) again instead of recording anew."""
     direction: str
     repeat_of: int | None = None
+    receipt: str = ""
 
 
-def decide(previous: DayState | None, now_us: int, window_us: int,
+def decide(previous: DayState | None, now_us: int, rules: Rules,
            requested: str | None = None) -> Decision:
-    if previous is not None and 0 <= now_us - previous.last_time_us < window_us \
-            and requested in (None, previous.last_direction):
-        return Decision(False, previous.last_direction, previous.last_seq)
+    if previous is None:
+        return Decision(True, requested or "in")
+    since = now_us - previous.last_time_us
+    if requested in (None, previous.last_direction) and 0 <= since < rules.dedupe_window_us:
+        return _repeat(previous)
     if requested is not None:
         return Decision(True, requested)
-    if previous is None:
-        return Decision(True, "in")
+    if previous.last_direction == "in" and 0 <= since < rules.departure_gap_us:
+        return _repeat(previous)
     return Decision(True, "out" if previous.last_direction == "in" else "in")
+
+
+def _repeat(previous: DayState) -> Decision:
+    return Decision(False, previous.last_direction, previous.last_seq, previous.receipt)
+
+
+def receipt_code(random_bytes: bytes) -> str:
+    """A short code shown at the door for each recorded scan, e.g. ``K7M-4PX``; the parent
+    finds the same code in the child's record. From 8 random bytes (31^6 ≈ 887 million)."""
+    if len(random_bytes) < 8:
+        raise ValueError("a receipt needs 8 random bytes")
+    number = int.from_bytes(random_bytes[:8], "big")
+    chars = []
+    for _ in range(6):
+        number, digit = divmod(number, len(RECEIPT_ALPHABET))
+        chars.append(RECEIPT_ALPHABET[digit])
+    return "".join(chars[:3]) + "-" + "".join(chars[3:])

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS day_state (
     day TEXT NOT NULL,
     last_seq INTEGER NOT NULL,
     last_direction TEXT NOT NULL,
-    last_time_us INTEGER NOT NULL
+    last_time_us INTEGER NOT NULL,
+    receipt TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS roster (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -70,6 +71,14 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    _add_missing_columns(conn)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a store made by an earlier version up to date, in place, keeping its data."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(day_state)")}
+    if "receipt" not in columns:
+        conn.execute("ALTER TABLE day_state ADD COLUMN receipt TEXT NOT NULL DEFAULT ''")
 
 
 def get_meta(conn: sqlite3.Connection, key: str) -> bytes | None:
@@ -186,18 +195,20 @@ class TerminalStore:
 
     @staticmethod
     def day_state(conn: sqlite3.Connection, tag: bytes) -> DayState | None:
-        row = conn.execute("SELECT last_seq, last_direction, last_time_us FROM day_state "
-                           "WHERE tag = ?", (tag,)).fetchone()
-        return None if row is None else DayState(int(row[0]), str(row[1]), int(row[2]))
+        row = conn.execute("SELECT last_seq, last_direction, last_time_us, receipt "
+                           "FROM day_state WHERE tag = ?", (tag,)).fetchone()
+        return None if row is None else DayState(int(row[0]), str(row[1]), int(row[2]),
+                                                 str(row[3]))
 
     @staticmethod
     def put_day_state(conn: sqlite3.Connection, tag: bytes, day: str, state: DayState) -> None:
         conn.execute(
-            "INSERT INTO day_state(tag, day, last_seq, last_direction, last_time_us) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(tag) DO UPDATE SET day = excluded.day, "
+            "INSERT INTO day_state(tag, day, last_seq, last_direction, last_time_us, receipt) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(tag) DO UPDATE SET day = excluded.day, "
             "last_seq = excluded.last_seq, last_direction = excluded.last_direction, "
-            "last_time_us = excluded.last_time_us",
-            (tag, day, state.last_seq, state.last_direction, state.last_time_us))
+            "last_time_us = excluded.last_time_us, receipt = excluded.receipt",
+            (tag, day, state.last_seq, state.last_direction, state.last_time_us,
+             state.receipt))
 
     @staticmethod
     def purge_day_state(conn: sqlite3.Connection, keep_day: str) -> None:

@@ -76,9 +76,14 @@ def test_card_at_the_door_accepted_and_every_bad_code_refused(
     assert lines[0]["method"] == "qr-card"
     assert lines[0]["first_name"] == "Aruzhanka0011"
     assert lines[0]["card"] == serial_1
-    code, lines = _scan(home, runtime_env, tmp_path / "card1.png")  # shown twice
-    assert lines[0]["result"] == "accepted"
-    assert lines[0]["repeat"] is True
+    receipt = lines[0]["receipt"]
+    assert isinstance(receipt, str)
+    assert len(receipt) == 7
+    code, again = _scan(home, runtime_env, tmp_path / "card1.png")  # shown twice
+    assert again[0]["result"] == "accepted"
+    assert again[0]["repeat"] is True
+    assert again[0]["event_id"] == lines[0]["event_id"]
+    assert again[0]["receipt"] == receipt
 
     # Lost card: revoked on the server, known to the door after the next sync.
     run("card", "revoke", "--data", str(server.data_dir), serial_1)
@@ -132,6 +137,7 @@ def test_locked_terminal_still_records_cards(server: ServerProcess, tmp_path: Pa
             if json.loads(x)["event_id"] == lines[0]["event_id"]]
     assert mine[0]["method"] == "qr-card"
     assert mine[0]["child_id"] == "child-00014-x7q"
+    assert mine[0]["receipt"] == lines[0]["receipt"]  # what the door showed, on the server
 
 
 @pytest.mark.parametrize("condition", sorted(door_photos.CONDITIONS))

@@ -13,8 +13,9 @@ from terminal.capture.decoders import default_reader, read_image
 SHARED = Path(os.environ.get("QATYS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 TESTDATA = SHARED / "testdata" / "qr"
 MEASURED_FLOOR = 178
-"""Of the 190 single-symbol positives our still-picture reader decoded 179 exactly (2026-11-23); the floor
-leaves one image of slack for library updates, and a drop below it fails the build."""
+"""Of the 190 single-symbol positives our still-picture reader decoded 179 exactly
+(2026-11-23); the floor leaves one image of slack for library updates, and a drop below it
+fails the build."""
 
 
 def _manifest() -> list[dict[str, str]]:
