@@ -16,8 +16,8 @@ import numpy as np
 from protocol import cards
 from provisioning.card_print import write_png
 from provisioning.cards import IssuedCard
+from terminal.capture import simulated as door_photos
 from terminal.capture.decoders import ZbarDecoder, ZxingDecoder, default_reader, read_image
-from tests import door_photos
 
 FRAMES_PER_CONDITION = 20
 EMPTY_FRAMES = 100

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from protocol import cards
 from server import db
 from server.admin import open_data_dir
+from terminal.capture import simulated as door_photos
 from terminal.capture.decoders import default_reader, read_image
-from tests import door_photos
 from tests.helpers import ServerProcess, run
 from tests.test_end_to_end import enrol
 
