@@ -107,6 +107,26 @@ def terminal_scan(home: Path, images: tuple[Path, ...]) -> None:
     terminal_cli.scan_command(home, images)
 
 
+@terminal_group.command("run")
+@terminal_cli.HOME
+@click.option("--camera", type=int, default=None, help="Camera index (/dev/videoN); default 0.")
+@click.option("--clip", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="A video clip instead of a camera (looped).")
+@click.option("--port", type=int, default=None, help="Kiosk page port (default from config).")
+def terminal_run(home: Path, camera: int | None, clip: Path | None, port: int | None) -> None:
+    """The kiosk: reads codes from the camera, shows the result page on 127.0.0.1."""
+    terminal_cli.run_command(home, camera, clip, port)
+
+
+@terminal_group.command("set-pin")
+@terminal_cli.HOME
+@click.option("--pin", prompt="Staff PIN (4-12 digits)", hide_input=True,
+              confirmation_prompt=True, help="Asked for when not given.")
+def terminal_set_pin(home: Path, pin: str) -> None:
+    """Set the staff PIN that opens manual entry on the kiosk screen."""
+    terminal_cli.set_pin_command(home, pin)
+
+
 cli.add_command(server_cli.server_group)
 cli.add_command(server_cli.events_group)
 cli.add_command(provisioning_cli.kindergarten_group)

@@ -148,6 +148,38 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
         raise SystemExit(exit_code)
 
 
+def run_command(home: Path, camera: int | None, clip: Path | None, port: int | None) -> None:
+    """The kiosk: camera or clip, the door, the page on 127.0.0.1, background sync."""
+    from terminal.kiosk.run import open_source, run_kiosk
+
+    with opened(home) as terminal:
+        try:
+            source = open_source(camera, clip)
+        except TerminalError as exc:
+            fail(str(exc), exc.exit_code)
+        url = f"http://127.0.0.1:{port or terminal.config.kiosk_port}/"
+        click.echo(f"kiosk on {url} ({source.name}); Ctrl-C stops", err=True)
+        run_kiosk(terminal, source, port)
+
+
+def set_pin_command(home: Path, pin: str) -> None:
+    """Store the staff PIN for manual entry at the kiosk (scrypt hash in terminal.toml)."""
+    from dataclasses import replace
+
+    from terminal import config as config_file
+    from terminal.kiosk.pin import hash_pin
+
+    try:
+        stored = hash_pin(pin)
+        config = config_file.load(home)
+    except ValueError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except TerminalError as exc:
+        fail(str(exc), exc.exit_code)
+    config_file.save(home, replace(config, staff_pin_hash=stored))
+    click.echo("staff PIN set; manual entry is on at the kiosk")
+
+
 def status_command(home: Path, as_json: bool) -> None:
     """What is pending and what the server has acknowledged."""
     with opened(home) as terminal:

@@ -37,6 +37,12 @@ class TerminalConfig:
     """Tries per request in one ``qatys terminal sync`` before it reports the server unreachable."""
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 300.0
+    kiosk_port: int = 8765
+    """The kiosk page (127.0.0.1 only) that Chromium shows full screen."""
+    sync_interval_seconds: int = 60
+    """How often the running kiosk pushes pending events and refreshes roster and cards."""
+    staff_pin_hash: str = ""
+    """scrypt hash of the staff PIN for manual entry (`qatys terminal set-pin`); empty: off."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -50,6 +56,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "sync_attempts": (1, 100),
     "backoff_base_seconds": (0.01, 60),
     "backoff_cap_seconds": (0.1, 3600),
+    "kiosk_port": (1024, 65535),
+    "sync_interval_seconds": (10, 3600),
 }
 
 

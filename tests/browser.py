@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +48,76 @@ def screenshot(url: str, out: Path, profile: Path, width: int = 390, height: int
     """A PNG of the page at a phone-sized window (default 390×844)."""
     _run([f"--screenshot={out}", f"--window-size={width},{height}", url], profile)
     return out
+
+
+class Page:
+    """One tab of a real headless Chromium driven over the DevTools protocol, for pages that
+    never finish loading (server-sent events, a live MJPEG preview)."""
+
+    def __init__(self, profile: Path) -> None:
+        import websocket
+
+        self._process = subprocess.Popen(
+            [chromium(), *_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+             "--window-size=800,480", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = self._devtools_port(profile)
+        targets = json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+        page = next(t for t in targets if t["type"] == "page")
+        self._ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30,
+                                               suppress_origin=True)
+        self._next_id = 0
+
+    def _devtools_port(self, profile: Path) -> int:
+        deadline = time.monotonic() + 30
+        port_file = profile / "DevToolsActivePort"
+        while time.monotonic() < deadline:
+            if port_file.exists():
+                text = port_file.read_text().split()
+                if text:
+                    return int(text[0])
+            time.sleep(0.05)
+        raise AssertionError("Chromium did not open its DevTools port")
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._next_id += 1
+        self._ws.send(json.dumps({"id": self._next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._ws.recv())
+            if message.get("id") == self._next_id:
+                if "error" in message:
+                    raise AssertionError(f"{method}: {message['error']}")
+                result: dict[str, Any] = message.get("result", {})
+                return result
+
+    def goto(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {expression}")
+
+    def screenshot(self, out: Path) -> Path:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        out.write_bytes(base64.b64decode(data))
+        return out
+
+    def close(self) -> None:
+        try:
+            self._ws.close()
+        finally:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()

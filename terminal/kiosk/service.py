@@ -1,0 +1,178 @@
+"""The running kiosk: camera codes become check-ins, results are pushed to the screen,
+pending events are synced in the background, and the screen learns whether it is online."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+
+from qatys.logs import log
+from terminal.capture.pipeline import CapturePipeline
+from terminal.capture.sources import Frame
+from terminal.checkin import CheckinRequest, CheckinService
+from terminal.errors import CheckinRefused, ServerRefused, TerminalError
+from terminal.home import Terminal
+from terminal.kiosk.pin import PinGuard
+from terminal.kiosk.texts import say
+from terminal.scan import ScanService
+from terminal.sync import Syncer
+
+logger = logging.getLogger("qatys.terminal.kiosk")
+
+
+def sse_message(kind: str, data: dict[str, Any]) -> str:
+    """One server-sent event."""
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+class Broadcaster:
+    """Server-sent events to every open kiosk page; a slow page loses old messages, not new."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[queue.Queue[str]] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self) -> queue.Queue[str]:
+        inbox: queue.Queue[str] = queue.Queue(maxsize=50)
+        with self._lock:
+            self._subscribers.append(inbox)
+        return inbox
+
+    def unsubscribe(self, inbox: queue.Queue[str]) -> None:
+        with self._lock:
+            if inbox in self._subscribers:
+                self._subscribers.remove(inbox)
+
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        message = sse_message(kind, data)
+        with self._lock:
+            for inbox in self._subscribers:
+                while True:
+                    try:
+                        inbox.put_nowait(message)
+                        break
+                    except queue.Full:
+                        with contextlib.suppress(queue.Empty):
+                            inbox.get_nowait()
+
+
+@dataclass
+class SyncStatus:
+    online: bool | None = None
+    last_sync_us: int | None = None
+    message: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Kiosk:
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+        self.scans = ScanService(terminal)
+        self.checkins = CheckinService(terminal)
+        self.events = Broadcaster()
+        self.sync_status = SyncStatus()
+        self.pin = PinGuard(terminal.config.staff_pin_hash)
+        self.pipeline: CapturePipeline | None = None
+        self._stop = threading.Event()
+        self._sync_now = threading.Event()
+        self._sync_thread = threading.Thread(target=self._sync_loop, name="qatys-sync",
+                                             daemon=True)
+
+    # --- results -------------------------------------------------------------
+
+    def on_code(self, text: str, frame: Frame) -> None:
+        """Called by the capture pipeline for every new code it reads."""
+        result = self.scans.scan(text)
+        self.show(result, frame.captured_ns)
+
+    def show(self, result: dict[str, Any], captured_ns: int | None = None) -> None:
+        if result["result"] == "accepted":
+            key = "repeat" if result.get("repeat") else str(result.get("direction", "accepted"))
+            screen = {"colour": "green", "first_name": result.get("first_name", ""),
+                      "receipt": result.get("receipt", ""), "direction": result.get("direction")}
+        elif result["result"] == "unlocked":
+            key, screen = "unlocked", {"colour": "green", "first_name": ""}
+        else:
+            key, screen = str(result.get("reason", "")), {"colour": "red", "first_name": ""}
+        screen["text"] = say(key)
+        screen["result"] = result["result"]
+        if captured_ns is not None:
+            screen["latency_ms"] = round((time.monotonic_ns() - captured_ns) / 1e6, 1)
+        self.events.publish("scan", screen)
+        self._sync_now.set()  # deliver the new event soon, not at the next interval
+
+    def manual(self, pin: str, child_id: str, reason: str, direction: str | None) -> dict[
+            str, Any]:
+        verdict = self.pin.check(pin)
+        if verdict != "ok":
+            key = {"locked": "pin_locked", "disabled": "pin_wrong"}.get(verdict, "pin_wrong")
+            log(logger, "manual.refused", logging.WARNING, reason=key)
+            return {"result": "rejected", "reason": key, "text": say(key)}
+        try:
+            result = self.checkins.checkin(CheckinRequest(child_id, "manual", reason=reason,
+                                                          by="kiosk staff",
+                                                          direction=direction))
+        except CheckinRefused as exc:
+            result = {"result": "rejected", "reason": exc.reason, "message": str(exc)}
+        self.show(result)
+        return result
+
+    # --- status and sync -------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        counts = self.terminal.store.counts()
+        capture = self.pipeline.stats.snapshot() if self.pipeline else {}
+        return {"pending": counts.pending, "online": self.sync_status.online,
+                "last_sync_us": self.sync_status.last_sync_us, "revoked": counts.revoked,
+                "roster": "unlocked" if self.terminal.roster() is not None else "locked",
+                "camera_error": capture.get("source_error", ""),
+                "frames_dropped": capture.get("frames_dropped", 0),
+                "kindergarten": self.terminal.config.kindergarten_name
+                or self.terminal.config.kindergarten,
+                "manual_entry": self.pin.enabled}
+
+    def start_sync(self) -> None:
+        self._sync_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._sync_now.set()
+        if self.pipeline is not None:
+            self.pipeline.stop()
+
+    def _pause(self, seconds: float) -> None:
+        """The sync's backoff sleep, cut short when the kiosk stops."""
+        self._stop.wait(seconds)
+
+    def _sync_loop(self) -> None:
+        interval = self.terminal.config.sync_interval_seconds
+        while not self._stop.is_set():
+            try:
+                Syncer(self.terminal, sleep=self._pause).sync()
+                self.sync_status.online, self.sync_status.message = True, ""
+                self.sync_status.last_sync_us = time.time_ns() // 1000
+            except ServerRefused as exc:
+                self.sync_status.online, self.sync_status.message = True, exc.code
+            except TerminalError as exc:
+                self.sync_status.online, self.sync_status.message = False, type(exc).__name__
+            self.events.publish("status", self.status())
+            self._sync_now.wait(interval)
+            self._sync_now.clear()
+
+
+def jpeg_of(frame: Frame | None, width: int = 480) -> bytes | None:
+    """A small JPEG of the newest frame for the preview (never stored anywhere)."""
+    if frame is None:
+        return None
+    height = int(frame.gray.shape[0] * width / frame.gray.shape[1])
+    small = cv2.resize(frame.gray, (width, height), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    return bytes(data) if ok else None
