@@ -15,6 +15,7 @@ import requests
 from sqlalchemy import Column, MetaData, Table
 
 from bench.decoding import bench_decoding
+from bench.kiosk_latency import bench_kiosk_latency
 from protocol import batches, events
 from server import db
 from server.admin import open_data_dir
@@ -171,6 +172,8 @@ def main() -> None:
     _seed(base / "srv-sqlite")
     try:
         bench_checkin(sqlite_server, base)
+        enrol(sqlite_server, base / "kiosk")
+        bench_kiosk_latency(sqlite_server, base, base / "kiosk")
         bench_ingest(sqlite_server, base, "SQLite")
         bench_backlog(sqlite_server, base)
     finally:

@@ -2,7 +2,9 @@
 
 Starts a server on 127.0.0.1 with a demo kindergarten and a generated roster
 (invented names, valid IIN checksums), enrols a local terminal against it,
-records a few manual check-ins, syncs them, and keeps syncing until Ctrl-C.
+prints cards for a few children and runs the terminal's kiosk: on the camera
+when the machine has one, otherwise on a simulated camera, a clip of those
+cards held up at the door in varied conditions. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import requests
 from provisioning.iin import generated as generated_iins
 
 DEMO_CODE = "DEMO-001"
+DEMO_PIN = "1234"
+DEMO_CARD_CHILDREN = ("DEMO-001", "DEMO-002", "DEMO-003", "DEMO-004", "DEMO-005", "DEMO-006")
 DEMO_NAME = "«Балапан» балабақшасы / детский сад «Балапан»"
 _FIRST = ["Айару", "Нұрлан", "Алихан", "Томирис", "Дамир", "Амина", "Арсен", "Сафия",
           "Ерасыл", "Аружан", "Мирас", "Айлин"]
@@ -49,9 +53,11 @@ def demo_group() -> None:
 @click.option("--dir", "base", default=".run", type=click.Path(path_type=Path),
               show_default=True, help="Where the demo keeps its server and terminal data.")
 @click.option("--port", default=8080, show_default=True)
-def demo_run(base: Path, port: int) -> None:
+@click.option("--kiosk-port", default=8765, show_default=True)
+def demo_run(base: Path, port: int, kiosk_port: int) -> None:
     """Server + demo kindergarten + an enrolled terminal, until Ctrl-C."""
     base = base.resolve()
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly as on Ctrl-C
     data, home = base / "server", base / "terminal"
     os.environ.setdefault("QATYS_RUNTIME_DIR", str(base / "runtime"))
     fresh = not (data / "server.toml").exists()
@@ -67,6 +73,7 @@ def demo_run(base: Path, port: int) -> None:
         (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
     server = subprocess.Popen([sys.executable, "-m", "qatys", "server", "run", "--data",
                                str(data), "--port", str(port)])
+    children = [server]
     try:
         _wait_for(f"http://127.0.0.1:{port}/api/v1/health")
         if not (home / "terminal.toml").exists():
@@ -74,28 +81,57 @@ def demo_run(base: Path, port: int) -> None:
                            DEMO_CODE).stdout.strip().splitlines()[-1]
             _qatys("terminal", "enroll", "--home", str(home), "--server",
                    f"http://127.0.0.1:{port}", "--token", token)
-            for child in ("DEMO-001", "DEMO-002", "DEMO-003"):
-                _qatys("terminal", "checkin", "--home", str(home), "--child", child,
-                       "--manual", "--reason", "demo")
+            _qatys("terminal", "set-pin", "--home", str(home), "--pin", DEMO_PIN)
+        source = _camera_or_clip(data, base)
+        kiosk = subprocess.Popen([sys.executable, "-m", "qatys", "terminal", "run", "--home",
+                                  str(home), *source, "--port", str(kiosk_port)])
+        children.append(kiosk)
         click.echo(f"\nQatys is running.\n  server pages:  http://127.0.0.1:{port}/\n"
                    f"  API document:  http://127.0.0.1:{port}/api/v1/openapi.json\n"
+                   f"  kiosk screen:  http://127.0.0.1:{kiosk_port}/  ({' '.join(source)}; "
+                   f"staff PIN {DEMO_PIN})\n"
+                   f"  cards:         {base / 'cards'}\n"
                    f"  terminal home: {home}\n"
-                   f"  try: .venv/bin/qatys terminal checkin --home {home} --child DEMO-004 "
-                   "--manual --reason 'forgot card'\n"
+                   f"  try: .venv/bin/qatys terminal scan --home {home} {base / 'cards'}/*.png\n"
                    f"  director's unlock card (after a reboot without network): "
                    f"{base / 'unlock-card.png'}\n"
-                   f"  try: .venv/bin/qatys terminal unlock --home {home} "
-                   f"--card \"$(cat {base / 'unlock-card.txt'})\"\n"
                    "Ctrl-C stops everything.\n")
-        while True:
-            subprocess.run([sys.executable, "-m", "qatys", "terminal", "sync", "--home",
-                            str(home), "--quiet"], capture_output=True, check=False)
-            time.sleep(10)
+        while kiosk.poll() is None:
+            time.sleep(1)
     except KeyboardInterrupt:
         click.echo("stopping…")
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
+        for process in reversed(children):
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+
+
+def _camera_or_clip(data: Path, base: Path) -> list[str]:
+    """The real camera if there is one; otherwise a clip of the demo cards (made once)."""
+    cards = base / "cards"
+    if not cards.exists():
+        cards.mkdir()
+        for child in DEMO_CARD_CHILDREN:
+            _qatys("card", "issue", "--data", str(data), "--child", child, "--out",
+                   str(cards / f"{child}.png"))
+    if Path("/dev/video0").exists():
+        return ["--camera", "0"]
+    clip = base / "door-clip.avi"
+    if not clip.exists():
+        import numpy as np
+
+        from terminal.capture import simulated
+        from terminal.capture.decoders import read_image
+        from terminal.capture.sources import write_clip
+
+        pictures = [read_image(str(cards / f"{child}.png")) for child in DEMO_CARD_CHILDREN]
+        write_clip(simulated.door_clip(pictures, np.random.default_rng(2026), idle_frames=30),
+                   clip)
+    return ["--clip", str(clip)]
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_for(url: str) -> None:

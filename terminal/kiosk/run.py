@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -28,6 +29,7 @@ def run_kiosk(terminal: Terminal, source: FrameSource, port: int | None = None,
               ready: threading.Event | None = None,
               stop: threading.Event | None = None) -> None:
     """Serve the kiosk on 127.0.0.1 until SIGTERM/SIGINT (or ``stop`` is set)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines
     kiosk = Kiosk(terminal)
     kiosk.pipeline = CapturePipeline(source, default_reader(), kiosk.on_code)
     server = make_server("127.0.0.1", port or terminal.config.kiosk_port,

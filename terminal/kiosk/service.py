@@ -104,7 +104,8 @@ class Kiosk:
             key, screen = str(result.get("reason", "")), {"colour": "red", "first_name": ""}
         screen["text"] = say(key)
         screen["result"] = result["result"]
-        if captured_ns is not None:
+        if captured_ns is not None:  # monotonic clock of this process: for latency figures
+            screen["captured_ns"] = captured_ns
             screen["latency_ms"] = round((time.monotonic_ns() - captured_ns) / 1e6, 1)
         self.events.publish("scan", screen)
         self._sync_now.set()  # deliver the new event soon, not at the next interval
