@@ -39,6 +39,9 @@ class ZxingDecoder:
 
     binarizer: zxingcpp.Binarizer = zxingcpp.Binarizer.LocalAverage
     name: str = "zxing"
+    try_invert: bool = True
+    """Also look for light-on-dark codes; ours are never inverted, and skipping it saves 40 %."""
+    try_rotate: bool = True
 
     def decode(self, gray: Gray) -> list[str]:
         return self.scan(gray)[0]
@@ -46,6 +49,7 @@ class ZxingDecoder:
     def scan(self, gray: Gray) -> tuple[list[str], list[Box]]:
         """Texts read, and boxes around codes it found but could not read."""
         found = zxingcpp.read_barcodes(gray, formats=QR_ONLY, binarizer=self.binarizer,
+                                       try_invert=self.try_invert, try_rotate=self.try_rotate,
                                        return_errors=True)
         texts = [b.text for b in found if b.valid and b.text]
         unread = [_box(b.position, gray.shape) for b in found if not b.valid]
@@ -156,20 +160,24 @@ class MultiPassReader:
 
 
 def default_reader(still: bool = False) -> MultiPassReader:
-    """zxing-cpp first; on a code seen but not read: another binarizer, a larger crop,
-    sharpening, contrast equalisation, then zbar (order from docs/performance.md).
-    ``still``: a single picture, so also try zbar and the other binarizer on the whole frame
-    when zxing-cpp saw nothing (scratches across a finder pattern hide it from zxing-cpp)."""
-    extra = [
-        Pass(ZxingDecoder(zxingcpp.Binarizer.GlobalHistogram, name="zxing-global")),
-        Pass(ZxingDecoder(), upscaled),
-        Pass(ZxingDecoder(), sharpened),
-        Pass(ZxingDecoder(), equalised),
-        Pass(ZbarDecoder()),
-    ]
+    """zxing-cpp first (for the live camera without the inverted and rotated scans).
+    On a code seen but not read, the live camera tries the passes that read frames in
+    `make bench` (another binarizer, a 2× crop); a still picture (the CLI) also tries
+    sharpening, contrast equalisation and zbar, and, when zxing-cpp saw nothing, zbar and
+    the other binarizer on the whole picture (scratches across a finder pattern hide a
+    code from zxing-cpp that zbar still reads)."""
+    extra = [Pass(ZxingDecoder(zxingcpp.Binarizer.GlobalHistogram, name="zxing-global")),
+             Pass(ZxingDecoder(), upscaled)]
+    if not still:
+        # Our codes are never light-on-dark; QR detection finds any rotation without the
+        # extra rotated scans: the same frames read in 40-50 % less time (docs/performance.md).
+        fast = ZxingDecoder(try_invert=False, try_rotate=False, name="zxing-fast")
+        return MultiPassReader(fast, extra)
+    extra += [Pass(ZxingDecoder(), sharpened), Pass(ZxingDecoder(), equalised),
+              Pass(ZbarDecoder())]
     nothing_seen = [Pass(ZbarDecoder()),
                     Pass(ZxingDecoder(zxingcpp.Binarizer.GlobalHistogram, name="zxing-global"))]
-    return MultiPassReader(ZxingDecoder(), extra, nothing_seen if still else [])
+    return MultiPassReader(ZxingDecoder(), extra, nothing_seen)
 
 
 def to_gray(image: np.ndarray) -> Gray:

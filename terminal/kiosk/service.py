@@ -144,10 +144,13 @@ class Kiosk:
         self._sync_thread.start()
 
     def stop(self) -> None:
+        """Stop capture, then let a sync in flight finish before the store is closed."""
         self._stop.set()
         self._sync_now.set()
         if self.pipeline is not None:
             self.pipeline.stop()
+        if self._sync_thread.is_alive():
+            self._sync_thread.join(timeout=self.terminal.config.request_timeout_seconds + 5)
 
     def _pause(self, seconds: float) -> None:
         """The sync's backoff sleep, cut short when the kiosk stops."""
