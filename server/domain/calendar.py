@@ -1,0 +1,72 @@
+"""Working days of a kindergarten: Monday–Friday (or –Saturday), minus Kazakhstan's public
+holidays and the days off observed for them, plus the weekend days the government moved work
+to, minus declared closures; adjustable per policy for lunar holidays known only as estimates."""
+
+from __future__ import annotations
+
+import calendar as stdlib_calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+
+import holidays
+
+
+@dataclass(frozen=True)
+class CalendarRules:
+    country: str = "KZ"
+    transferred_workdays: bool = True
+    """Weekend days the government declared working (e.g. Sunday 2025-01-05) are open days."""
+    extra_days_off: frozenset[date] = frozenset()
+    extra_working_days: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class Closure:
+    first: date
+    last: date  # inclusive
+    reason: str
+
+
+def month_days(year: int, month: int) -> list[date]:
+    count = stdlib_calendar.monthrange(year, month)[1]
+    return [date(year, month, d) for d in range(1, count + 1)]
+
+
+@cache
+def _public(country: str, year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays(country, years=year)
+
+
+def day_kind(day: date, six_day: bool, rules: CalendarRules,
+             closures: Iterable[Closure] = ()) -> str:
+    """"working", "weekend", "holiday" or "closure"."""
+    if day in rules.extra_working_days:
+        kind = "working"
+    elif day in rules.extra_days_off or day in _public(rules.country, day.year):
+        kind = "holiday"
+    elif rules.transferred_workdays and day in getattr(
+            _public(rules.country, day.year), "weekend_workdays", set()):
+        kind = "working"
+    elif day.weekday() >= (6 if six_day else 5):
+        kind = "weekend"
+    else:
+        kind = "working"
+    if kind == "working" and any(c.first <= day <= c.last for c in closures):
+        return "closure"
+    return kind
+
+
+def working_days(year: int, month: int, six_day: bool, rules: CalendarRules,
+                 closures: Iterable[Closure] = ()) -> list[date]:
+    closures = tuple(closures)
+    return [d for d in month_days(year, month)
+            if day_kind(d, six_day, rules, closures) == "working"]
+
+
+def days_between(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)

@@ -1,0 +1,210 @@
+"""Attendance days and the monthly funding statement of one kindergarten (pure).
+
+For each child and working day of the month the day is one of: present (evidence: the accepted
+check-ins of that day), a paid absence, an unpaid absence, absent without a record, or outside
+the child's enrolment. Paid leave is capped per calendar year and counted in date order from
+1 January, so the caller passes the year's presence and absences up to the month's end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from server.domain.calendar import Closure, day_kind, month_days, working_days
+from server.domain.policy import Policy
+
+
+class FundingError(ValueError):
+    """Inputs a statement cannot be computed from (e.g. a category without a norm)."""
+
+
+@dataclass(frozen=True)
+class ChildInput:
+    child_id: str
+    funding_category: str
+    enrolled_on: date
+    withdrawn_on: date | None = None
+    """The first day the child no longer belongs (exclusive)."""
+
+    def belongs(self, day: date) -> bool:
+        return self.enrolled_on <= day and (self.withdrawn_on is None or day < self.withdrawn_on)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    event_id: str
+    method: str
+    assurance: str
+
+
+@dataclass(frozen=True)
+class AbsenceSpan:
+    """An absence record in effect (corrections already applied by the caller)."""
+
+    record_id: str
+    child_id: str
+    first: date
+    last: date
+    reason: str
+    document: str = ""
+
+
+@dataclass(frozen=True)
+class DayEntry:
+    day: date
+    mark: str
+    """present | paid_absence | unpaid_absence | absent | non_working | not_enrolled"""
+    reason: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    absence_record: str = ""
+
+
+@dataclass(frozen=True)
+class ChildLine:
+    child_id: str
+    funding_category: str
+    norm: Decimal
+    working_days: int
+    present_days: int
+    paid_absence_days: int
+    amount: Decimal
+    days: tuple[DayEntry, ...]
+
+
+@dataclass(frozen=True)
+class Statement:
+    kindergarten: str
+    month: str
+    policy_version: str
+    working_days: int
+    total: Decimal
+    children: tuple[ChildLine, ...]
+    inputs_digest: str
+
+    def to_json(self) -> bytes:
+        """The statement's canonical bytes (the shape in docs/cli.md): same inputs, same bytes."""
+        body = {
+            "kindergarten": self.kindergarten, "month": self.month,
+            "policy_version": self.policy_version, "working_days": self.working_days,
+            "total": f"{self.total:.2f}", "inputs_digest": self.inputs_digest,
+            "children": [{
+                "child_id": c.child_id, "funding_category": c.funding_category,
+                "norm": f"{c.norm:.2f}", "working_days": c.working_days,
+                "present_days": c.present_days, "paid_absence_days": c.paid_absence_days,
+                "amount": f"{c.amount:.2f}"} for c in self.children],
+        }
+        return (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+Presence = Mapping[str, Mapping[date, Sequence[Evidence]]]
+
+
+def compute_statement(kindergarten: str, year: int, month: int, six_day: bool,
+                      closures: Sequence[Closure], policy: Policy,
+                      children: Sequence[ChildInput], presence: Presence,
+                      absences: Sequence[AbsenceSpan]) -> Statement:
+    """The statement for one month; ``presence`` and ``absences`` cover 1 January to the
+    month's end (earlier months only feed the yearly leave cap)."""
+    month_working = working_days(year, month, six_day, policy.calendar, closures)
+    kinds = {day: day_kind(day, six_day, policy.calendar, closures)  # once, not per child
+             for m in range(1, month + 1) for day in month_days(year, m)}
+    by_child: dict[str, list[AbsenceSpan]] = {}
+    for absence in absences:
+        by_child.setdefault(absence.child_id, []).append(absence)
+    lines = []
+    for child in sorted(children, key=lambda c: c.child_id):
+        norm = policy.norms.get(child.funding_category)
+        if norm is None:
+            raise FundingError(f"child {child.child_id}: the policy {policy.version} has no "
+                               f"norm for funding category {child.funding_category!r}")
+        days = _child_days(child, month, kinds, policy, presence.get(child.child_id, {}),
+                           by_child.get(child.child_id, []))
+        present = sum(d.mark == "present" for d in days)
+        paid = sum(d.mark == "paid_absence" for d in days)
+        lines.append(ChildLine(
+            child_id=child.child_id, funding_category=child.funding_category, norm=norm,
+            working_days=sum(d.mark != "non_working" and d.mark != "not_enrolled"
+                             for d in days),
+            present_days=present, paid_absence_days=paid,
+            amount=_amount(norm, present + paid, len(month_working), policy.rounding_step),
+            days=tuple(days)))
+    total = sum((line.amount for line in lines), Decimal("0.00"))
+    return Statement(kindergarten, f"{year:04d}-{month:02d}", policy.version,
+                     len(month_working), total, tuple(lines),
+                     inputs_digest(kindergarten, year, month, six_day, closures, policy,
+                                   children, presence, absences))
+
+
+def _amount(norm: Decimal, paid_days: int, month_working_days: int, step: Decimal) -> Decimal:
+    if month_working_days == 0 or paid_days == 0:
+        return Decimal("0").quantize(step)
+    return (norm * paid_days / month_working_days).quantize(step, rounding=ROUND_HALF_UP)
+
+
+def _child_days(child: ChildInput, month: int, kinds: Mapping[date, str], policy: Policy,
+                presence: Mapping[date, Sequence[Evidence]],
+                absences: Sequence[AbsenceSpan]) -> list[DayEntry]:
+    """Every day of the month for one child; the leave counter runs from 1 January."""
+    leave_used = 0
+    entries: list[DayEntry] = []
+    for day, kind in kinds.items():  # in date order, 1 January to the month's end
+        if kind != "working":
+            entry = DayEntry(day, "non_working", kind)
+        elif not child.belongs(day):
+            entry = DayEntry(day, "not_enrolled")
+        elif presence.get(day):
+            entry = DayEntry(day, "present", evidence=tuple(presence[day]))
+        else:
+            entry, used = _absence_day(day, absences, policy, leave_used)
+            leave_used += used
+        if day.month == month:
+            entries.append(entry)
+    return entries
+
+
+def _absence_day(day: date, absences: Sequence[AbsenceSpan], policy: Policy,
+                 leave_used: int) -> tuple[DayEntry, int]:
+    """The day's absence mark and how many paid leave days it used (0 or 1)."""
+    covering = [a for a in absences if a.first <= day <= a.last]
+    if not covering:
+        return DayEntry(day, "absent"), 0
+    record = covering[-1]  # the latest record in effect for the day
+    paid = record.reason in policy.paid_reasons
+    if record.reason == "illness" and policy.illness_requires_document and not record.document:
+        paid = False
+    used = 0
+    if paid and record.reason == "leave":
+        if leave_used >= policy.leave_cap_days_per_year:
+            paid = False
+        else:
+            used = 1
+    return DayEntry(day, "paid_absence" if paid else "unpaid_absence", record.reason,
+                    absence_record=record.record_id), used
+
+
+def inputs_digest(kindergarten: str, year: int, month: int, six_day: bool,
+                  closures: Iterable[Closure], policy: Policy,
+                  children: Iterable[ChildInput], presence: Presence,
+                  absences: Iterable[AbsenceSpan]) -> str:
+    """SHA-256 over a canonical listing of every input and the policy file's digest."""
+    listing = {
+        "kindergarten": kindergarten, "month": f"{year:04d}-{month:02d}", "six_day": six_day,
+        "policy": policy.digest,
+        "closures": sorted([c.first.isoformat(), c.last.isoformat(), c.reason]
+                           for c in closures),
+        "children": sorted([c.child_id, c.funding_category, c.enrolled_on.isoformat(),
+                            c.withdrawn_on.isoformat() if c.withdrawn_on else None]
+                           for c in children),
+        "presence": sorted([child, day.isoformat(), sorted(e.event_id for e in evidence)]
+                           for child, days in presence.items()
+                           for day, evidence in days.items() if evidence),
+        "absences": sorted([a.record_id, a.child_id, a.first.isoformat(), a.last.isoformat(),
+                            a.reason, a.document] for a in absences),
+    }
+    canonical = json.dumps(listing, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
