@@ -9,6 +9,7 @@ import click
 from provisioning import cli as provisioning_cli
 from qatys import __version__
 from server import cli as server_cli
+from server import money_cli
 from terminal import cli as terminal_cli
 
 
@@ -133,6 +134,10 @@ cli.add_command(provisioning_cli.kindergarten_group)
 cli.add_command(provisioning_cli.roster_group)
 cli.add_command(provisioning_cli.unlock_card_group)
 cli.add_command(provisioning_cli.card_group)
+cli.add_command(money_cli.closure_group)
+cli.add_command(money_cli.absence_group)
+cli.add_command(money_cli.tabel_command)
+cli.add_command(money_cli.funding_group)
 
 
 def _add_demo() -> None:

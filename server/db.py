@@ -170,6 +170,34 @@ batches = Table(
     Column("new_events", Integer, nullable=False),
 )
 
+closures = Table(
+    "closures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("first_day", String(10), nullable=False),
+    Column("last_day", String(10), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Index("ix_closures_kindergarten", "kindergarten"),
+)
+
+# Absence records are never edited: a correction is a new record that replaces an earlier one
+# (``replaces``), or cancels it (``reason`` = "cancelled").
+absences = Table(
+    "absences", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("child_id", String(64), ForeignKey("children.child_id"), nullable=False),
+    Column("first_day", String(10), nullable=False),
+    Column("last_day", String(10), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("document", String(200), nullable=False, default=""),
+    Column("replaces", Integer, ForeignKey("absences.id"), nullable=True),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Index("ix_absences_child", "child_id"),
+)
+
 equivocations = Table(
     "equivocations", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

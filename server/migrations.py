@@ -34,11 +34,16 @@ def _event_receipts(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE events ADD COLUMN receipt VARCHAR(16)")
 
 
+def _money(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.closures, db.absences])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
     ("0003_cards", _cards),
     ("0004_event_receipts", _event_receipts),
+    ("0005_closures_absences", _money),
 ]
 
 

@@ -1,0 +1,58 @@
+"""Closures and absences as the director records them: new records only, never edits.
+
+An absence is corrected by a new record that replaces it, or cancelled by a new record with
+the reason "cancelled"; the earlier record stays, with who and when (brief, invariant 6).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Connection, select
+
+from provisioning.errors import InvalidInput, NotFound
+from provisioning.kindergartens import require_kindergarten
+from server import db
+
+ABSENCE_REASONS = ("illness", "quarantine", "sanatorium", "leave")
+MAX_SPAN_DAYS = 366
+
+
+def _check_span(first: date, last: date) -> None:
+    if last < first:
+        raise InvalidInput(f"--to ({last}) is before --from ({first})")
+    if (last - first).days >= MAX_SPAN_DAYS:
+        raise InvalidInput(f"a record spans at most {MAX_SPAN_DAYS} days")
+
+
+def add_closure(conn: Connection, kindergarten: str, first: date, last: date, reason: str,
+                by: str, now_us: int) -> int:
+    require_kindergarten(conn, kindergarten)
+    _check_span(first, last)
+    if not reason.strip():
+        raise InvalidInput("a closure needs a reason")
+    result = conn.execute(db.closures.insert().values(
+        kindergarten=kindergarten, first_day=first.isoformat(), last_day=last.isoformat(),
+        reason=reason.strip(), recorded_at_us=now_us, recorded_by=by))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def add_absence(conn: Connection, child_id: str, first: date, last: date, reason: str,
+                document: str, by: str, now_us: int, replaces: int | None = None) -> int:
+    if reason not in (*ABSENCE_REASONS, "cancelled"):
+        raise InvalidInput(f"reason must be one of {', '.join(ABSENCE_REASONS)}")
+    _check_span(first, last)
+    child = conn.execute(select(db.children.c.child_id)
+                         .where(db.children.c.child_id == child_id)).first()
+    if child is None:
+        raise NotFound(f"no child with id {child_id} on any roster")
+    if replaces is not None:
+        earlier = conn.execute(select(db.absences.c.child_id)
+                               .where(db.absences.c.id == replaces)).first()
+        if earlier is None or earlier.child_id != child_id:
+            raise NotFound(f"no absence record {replaces} of child {child_id} to replace")
+    result = conn.execute(db.absences.insert().values(
+        child_id=child_id, first_day=first.isoformat(), last_day=last.isoformat(),
+        reason=reason, document=document.strip(), replaces=replaces, recorded_at_us=now_us,
+        recorded_by=by))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
