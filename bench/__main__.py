@@ -16,9 +16,12 @@ from sqlalchemy import Column, MetaData, Table
 
 from bench.decoding import bench_decoding
 from bench.kiosk_latency import bench_kiosk_latency
+from bench.region import bench_region
 from protocol import batches, events
 from server import db
 from server.admin import open_data_dir
+from server.db import make_engine, normalise_url
+from server.migrations import migrate
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.home import open_terminal
 from terminal.sync import Syncer
@@ -178,6 +181,11 @@ def main() -> None:
         bench_backlog(sqlite_server, base)
     finally:
         sqlite_server.stop()
+    region_url = f"sqlite:///{base / 'region.db'}"
+    region_engine = make_engine(region_url)
+    migrate(region_engine)
+    bench_region(region_engine, region_url, "SQLite")
+    region_engine.dispose()
     if find_bin_dir() is not None:
         pg_dir = base / "pg"
         pg_dir.mkdir()
@@ -191,6 +199,11 @@ def main() -> None:
                 bench_ingest(pg_server, base, "PostgreSQL")
             finally:
                 pg_server.stop()
+            region_url = normalise_url(cluster.create_database("region"))
+            region_engine = make_engine(region_url)
+            migrate(region_engine)
+            bench_region(region_engine, region_url, "PostgreSQL")
+            region_engine.dispose()
         finally:
             cluster.stop()
     shutil.rmtree(base, ignore_errors=True)

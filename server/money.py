@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, or_, select
 
-from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
+from qatys.timeutil import LOCAL_ZONE, from_datetime
 from server import db
 from server.domain.calendar import Closure, month_days
 from server.domain.funding import (
@@ -77,24 +82,26 @@ def _closures(conn: Connection, kindergarten: str, first: date, last: date) -> l
 
 def _presence(conn: Connection, kindergarten: str, children: set[str], first: date,
               last: date, zone: ZoneInfo = LOCAL_ZONE) -> Presence:
-    start = from_datetime(datetime.combine(first, time.min, zone))
-    end = from_datetime(datetime.combine(last + timedelta(days=1), time.min, zone))
+    # Local midnights once per day (zone rules change over the years), then each event
+    # falls between two of them: cheaper than converting a million timestamps.
+    days = [first + timedelta(days=i) for i in range((last - first).days + 2)]
+    midnights = [from_datetime(datetime.combine(day, time.min, zone)) for day in days]
     rows = conn.execute(
         select(db.events.c.child_id, db.events.c.recorded_at_us, db.events.c.event_id,
                db.events.c.method, db.events.c.assurance)
         .where(db.events.c.kindergarten == kindergarten)
-        .where(db.events.c.recorded_at_us >= start)
-        .where(db.events.c.recorded_at_us < end)
+        .where(db.events.c.recorded_at_us >= midnights[0])
+        .where(db.events.c.recorded_at_us < midnights[-1])
         .where(db.events.c.kind.in_(COUNTED_KINDS))
-        .where(db.events.c.body_status == "ok")
-        .order_by(db.events.c.recorded_at_us, db.events.c.event_id))
+        .where(db.events.c.body_status == "ok")).tuples().all()
     presence: dict[str, dict[date, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        if r.child_id in children:
-            presence[r.child_id][local_date(r.recorded_at_us, zone)].append(
-                Evidence(r.event_id, r.method, r.assurance))
-    return {child: {day: tuple(ev) for day, ev in days.items()}
-            for child, days in presence.items()}
+    for child_id, recorded_at_us, event_id, method, assurance in rows:
+        if child_id in children:
+            day = days[bisect_right(midnights, recorded_at_us) - 1]
+            presence[child_id][day].append(Evidence(event_id, method, assurance))
+    return {child: {day: tuple(sorted(ev, key=lambda e: e.event_id))  # a stable order
+                    for day, ev in found.items()}
+            for child, found in presence.items()}
 
 
 def _absences(conn: Connection, children: set[str], first: date,
@@ -110,3 +117,37 @@ def _absences(conn: Connection, children: set[str], first: date,
                         date.fromisoformat(r.last_day), r.reason, r.document)
             for r in rows
             if r.id not in replaced and r.reason != "cancelled"]
+
+
+def _worker_statements(database_url: str, codes: Sequence[str], year: int, month: int,
+                       policy_text: str | None) -> list[tuple[str, bytes]]:
+    """One worker process's share: its own engine, its kindergartens' statements as bytes."""
+    from server.db import make_engine
+    from server.domain.policy import load_policy
+
+    engine = make_engine(database_url)
+    policy = load_policy(policy_text)
+    try:
+        with engine.connect() as conn:
+            return [(code, statement_for(conn, code, year, month, policy).to_json())
+                    for code in codes]
+    finally:
+        engine.dispose()
+
+
+def all_statements(database_url: str, codes: Sequence[str], year: int, month: int,
+                   policy_text: str | None = None,
+                   workers: int | None = None) -> Iterator[tuple[str, bytes]]:
+    """Every kindergarten's statement (JSON bytes), computed by one process per core: the
+    month-end run for a region. Yields in the order of ``codes``."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(codes)))
+    shares = [list(codes[i::workers]) for i in range(workers)]
+    if workers == 1:
+        yield from _worker_statements(database_url, codes, year, month, policy_text)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_worker_statements, database_url, share, year, month,
+                               policy_text) for share in shares]
+        done = dict(item for future in futures for item in future.result())
+    for code in codes:
+        yield code, done[code]

@@ -8,17 +8,19 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from provisioning.errors import ProvisioningError
 from provisioning.records import ABSENCE_REASONS, add_absence, add_closure
 from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
 from qatys.timeutil import now_us
+from server import db
 from server.admin import open_data_dir
 from server.cli import DATA
 from server.domain.funding import FundingError, Statement
 from server.domain.policy import Policy, PolicyError, load_policy
 from server.errors import SetupError
-from server.money import MoneyInputError, parse_month, statement_for
+from server.money import MoneyInputError, all_statements, parse_month, statement_for
 from server.money_exports import FORMATS, day_mark, write_statement, write_tabel
 
 _ERRORS: dict[type[BaseException], int] = {
@@ -134,6 +136,31 @@ def statement_command(data_dir: Path, kindergarten: str, month: str, fmt: str, o
         write_statement(statement, fmt, out)
     click.echo(f"statement written to {out}; inputs sha256 {statement.inputs_digest}", err=True)
     click.echo(f"{statement.total:.2f}")
+
+
+@funding_group.command("statements")
+@DATA
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--workers", type=int, default=None, help="Processes (default: one per core).")
+@POLICY
+def statements_command(data_dir: Path, month: str, out_dir: Path, workers: int | None,
+                       policy_file: Path | None) -> None:
+    """Every kindergarten's statement as CODE-YYYY-MM.json: the month-end run for a region."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        year, number = parse_month(month)
+        policy_text = policy_file.read_text(encoding="utf-8") if policy_file else None
+        _policy(policy_file)  # refuse an invalid policy before any work starts
+        with data.engine.connect() as conn:
+            codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
+                                                  .order_by(db.kindergartens.c.code)).scalars()]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for done, (code, body) in enumerate(all_statements(
+                data.config.database_url, codes, year, number, policy_text, workers), start=1):
+            (out_dir / f"{code}-{month}.json").write_bytes(body)
+            click.echo(f"{done}/{len(codes)} {code}", err=True)
+    click.echo(f"{len(codes)} statements written to {out_dir}")
 
 
 @funding_group.command("why")

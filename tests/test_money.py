@@ -161,3 +161,14 @@ def test_bad_money_input_exits_2(march: ServerProcess, tmp_path: Path) -> None:
         assert out.returncode == 2, args
         assert message in out.stderr, (args, out.stderr)
     assert not (tmp_path / "x.json").exists()
+
+
+def test_month_end_run_for_every_kindergarten_matches_the_single_statement(
+        march: ServerProcess, tmp_path: Path) -> None:
+    _statement(march, tmp_path / "single.json")
+    out = run("funding", "statements", "--data", str(march.data_dir), "--month", "2026-03",
+              "--out-dir", str(tmp_path / "all"), "--workers", "2")
+    assert "2 statements" in out.stdout
+    assert (tmp_path / "all" / "KG1-2026-03.json").read_bytes() == \
+        (tmp_path / "single.json").read_bytes()
+    assert json.loads((tmp_path / "all" / "KG2-2026-03.json").read_text())["total"] == "0.00"

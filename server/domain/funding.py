@@ -111,8 +111,10 @@ def compute_statement(kindergarten: str, year: int, month: int, six_day: bool,
     """The statement for one month; ``presence`` and ``absences`` cover 1 January to the
     month's end (earlier months only feed the yearly leave cap)."""
     month_working = working_days(year, month, six_day, policy.calendar, closures)
-    kinds = {day: day_kind(day, six_day, policy.calendar, closures)  # once, not per child
-             for m in range(1, month + 1) for day in month_days(year, m)}
+    kinds = [(day, day_kind(day, six_day, policy.calendar, closures))  # once, not per child
+             for m in range(1, month + 1) for day in month_days(year, m)]
+    earlier = [(day, kind) for day, kind in kinds if day.month != month]
+    this_month = [(day, kind) for day, kind in kinds if day.month == month]
     by_child: dict[str, list[AbsenceSpan]] = {}
     for absence in absences:
         by_child.setdefault(absence.child_id, []).append(absence)
@@ -122,8 +124,8 @@ def compute_statement(kindergarten: str, year: int, month: int, six_day: bool,
         if norm is None:
             raise FundingError(f"child {child.child_id}: the policy {policy.version} has no "
                                f"norm for funding category {child.funding_category!r}")
-        days = _child_days(child, month, kinds, policy, presence.get(child.child_id, {}),
-                           by_child.get(child.child_id, []))
+        days = _child_days(child, earlier, this_month, policy,
+                           presence.get(child.child_id, {}), by_child.get(child.child_id, []))
         present = sum(d.mark == "present" for d in days)
         paid = sum(d.mark == "paid_absence" for d in days)
         lines.append(ChildLine(
@@ -146,13 +148,19 @@ def _amount(norm: Decimal, paid_days: int, month_working_days: int, step: Decima
     return (norm * paid_days / month_working_days).quantize(step, rounding=ROUND_HALF_UP)
 
 
-def _child_days(child: ChildInput, month: int, kinds: Mapping[date, str], policy: Policy,
+def _child_days(child: ChildInput, earlier: Sequence[tuple[date, str]],
+                this_month: Sequence[tuple[date, str]], policy: Policy,
                 presence: Mapping[date, Sequence[Evidence]],
                 absences: Sequence[AbsenceSpan]) -> list[DayEntry]:
-    """Every day of the month for one child; the leave counter runs from 1 January."""
+    """Every day of the month for one child. Paid leave is capped per calendar year in date
+    order, so earlier months are walked first, only to count the leave already paid."""
     leave_used = 0
+    if any(a.reason == "leave" for a in absences):
+        for day, kind in earlier:
+            if kind == "working" and child.belongs(day) and not presence.get(day):
+                leave_used += _absence_day(day, absences, policy, leave_used)[1]
     entries: list[DayEntry] = []
-    for day, kind in kinds.items():  # in date order, 1 January to the month's end
+    for day, kind in this_month:
         if kind != "working":
             entry = DayEntry(day, "non_working", kind)
         elif not child.belongs(day):
@@ -162,8 +170,7 @@ def _child_days(child: ChildInput, month: int, kinds: Mapping[date, str], policy
         else:
             entry, used = _absence_day(day, absences, policy, leave_used)
             leave_used += used
-        if day.month == month:
-            entries.append(entry)
+        entries.append(entry)
     return entries
 
 
@@ -191,20 +198,29 @@ def inputs_digest(kindergarten: str, year: int, month: int, six_day: bool,
                   closures: Iterable[Closure], policy: Policy,
                   children: Iterable[ChildInput], presence: Presence,
                   absences: Iterable[AbsenceSpan]) -> str:
-    """SHA-256 over a canonical listing of every input and the policy file's digest."""
-    listing = {
-        "kindergarten": kindergarten, "month": f"{year:04d}-{month:02d}", "six_day": six_day,
-        "policy": policy.digest,
-        "closures": sorted([c.first.isoformat(), c.last.isoformat(), c.reason]
-                           for c in closures),
-        "children": sorted([c.child_id, c.funding_category, c.enrolled_on.isoformat(),
-                            c.withdrawn_on.isoformat() if c.withdrawn_on else None]
-                           for c in children),
-        "presence": sorted([child, day.isoformat(), sorted(e.event_id for e in evidence)]
-                           for child, days in presence.items()
-                           for day, evidence in days.items() if evidence),
-        "absences": sorted([a.record_id, a.child_id, a.first.isoformat(), a.last.isoformat(),
-                            a.reason, a.document] for a in absences),
-    }
-    canonical = json.dumps(listing, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """SHA-256 over a canonical listing of every input and the policy file's digest: one
+    line per fact, each section sorted, so the order the caller passed them in never
+    matters."""
+    digest = hashlib.sha256()
+
+    def section(name: str, lines: Iterable[str]) -> None:
+        digest.update(f"[{name}]\n".encode())
+        for line in sorted(lines):
+            digest.update(line.encode("utf-8") + b"\n")
+
+    section("statement", [json.dumps([kindergarten, f"{year:04d}-{month:02d}", six_day,
+                                      policy.digest])])
+    section("closures", (json.dumps([c.first.isoformat(), c.last.isoformat(), c.reason],
+                                    ensure_ascii=False) for c in closures))
+    section("children", (json.dumps([c.child_id, c.funding_category, c.enrolled_on.isoformat(),
+                                     c.withdrawn_on.isoformat() if c.withdrawn_on else None])
+                         for c in children))
+    # ids and dates hold no tab or comma: plain joins here, the bulk of the listing
+    section("presence", (f"{child}\t{day.isoformat()}\t"
+                         + ",".join(sorted(e.event_id for e in evidence))
+                         for child, days in presence.items()
+                         for day, evidence in days.items() if evidence))
+    section("absences", (json.dumps([a.record_id, a.child_id, a.first.isoformat(),
+                                     a.last.isoformat(), a.reason, a.document],
+                                    ensure_ascii=False) for a in absences))
+    return digest.hexdigest()
