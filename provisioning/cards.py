@@ -12,6 +12,7 @@ from sqlalchemy import Connection, or_, select
 from protocol import cards, crypto
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.kindergartens import require_kindergarten
+from provisioning.revocation import revoke_once
 from server import db
 
 DEFAULT_VALIDITY = timedelta(days=2 * 365)
@@ -83,15 +84,8 @@ def children_for_sheet(conn: Connection, kindergarten: str, today: date,
 def revoke_card(conn: Connection, serial: str, reason: str, now_us: int) -> bool:
     """Revoke a card by serial; False when it already was. Terminals learn it at sync."""
     serial = serial.strip().upper()
-    row = conn.execute(select(db.cards.c.revoked_at_us)
-                       .where(db.cards.c.serial == serial)).first()
-    if row is None:
-        raise NotFound(f"no card with serial {serial}")
-    if row.revoked_at_us is not None:
-        return False
-    conn.execute(db.cards.update().where(db.cards.c.serial == serial)
-                 .values(revoked_at_us=now_us, revoked_reason=reason))
-    return True
+    return revoke_once(conn, db.cards, "serial", serial, "revoked_reason", reason, now_us,
+                       f"no card with serial {serial}")
 
 
 def door_credentials(conn: Connection, kindergarten: str, today: date,

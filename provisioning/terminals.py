@@ -15,8 +15,9 @@ from sqlalchemy import Connection, select
 
 from protocol import crypto, enrolment, events
 from protocol.errors import SignatureError, TokenError
-from provisioning.errors import InvalidInput, NotFound, TokenRefused
+from provisioning.errors import InvalidInput, TokenRefused
 from provisioning.kindergartens import require_kindergarten
+from provisioning.revocation import revoke_once
 from server import db
 
 MAX_TOKEN_TTL_SECONDS = 3600
@@ -82,12 +83,5 @@ def enrol_terminal(conn: Connection, token_text: str, sign_pub: bytes, box_pub: 
 
 def revoke_terminal(conn: Connection, terminal_id: str, reason: str, now_us: int) -> bool:
     """Revoke at once; returns False when it was already revoked (nothing changes then)."""
-    row = conn.execute(select(db.terminals.c.revoked_at_us)
-                       .where(db.terminals.c.terminal_id == terminal_id)).first()
-    if row is None:
-        raise NotFound(f"terminal {terminal_id} does not exist")
-    if row.revoked_at_us is not None:
-        return False
-    conn.execute(db.terminals.update().where(db.terminals.c.terminal_id == terminal_id)
-                 .values(revoked_at_us=now_us, revoke_reason=reason[:500]))
-    return True
+    return revoke_once(conn, db.terminals, "terminal_id", terminal_id, "revoke_reason", reason,
+                       now_us, f"terminal {terminal_id} does not exist")

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from protocol import unlock
-from provisioning.errors import NotFound
 from provisioning.kindergartens import require_kindergarten
+from provisioning.revocation import revoke_once
 from server import db
 
 
@@ -34,16 +34,9 @@ def issue_card(conn: Connection, kindergarten: str, now_us: int) -> unlock.Unloc
 
 def revoke_card(conn: Connection, serial: str, reason: str, now_us: int) -> bool:
     """Revoke a card by serial; False when it was already revoked."""
-    row = conn.execute(select(db.unlock_cards.c.revoked_at_us)
-                       .where(db.unlock_cards.c.serial == serial.strip().upper())).first()
-    if row is None:
-        raise NotFound(f"no unlock card with serial {serial}")
-    if row.revoked_at_us is not None:
-        return False
-    conn.execute(db.unlock_cards.update()
-                 .where(db.unlock_cards.c.serial == serial.strip().upper())
-                 .values(revoked_at_us=now_us, revoked_reason=reason))
-    return True
+    serial = serial.strip().upper()
+    return revoke_once(conn, db.unlock_cards, "serial", serial, "revoked_reason", reason, now_us,
+                       f"no unlock card with serial {serial}")
 
 
 def list_cards(conn: Connection, kindergarten: str) -> list[CardRecord]:
