@@ -41,6 +41,8 @@ def add_absence(conn: Connection, child_id: str, first: date, last: date, reason
                 document: str, by: str, now_us: int, replaces: int | None = None) -> int:
     if reason not in (*ABSENCE_REASONS, "cancelled"):
         raise InvalidInput(f"reason must be one of {', '.join(ABSENCE_REASONS)}")
+    if reason == "cancelled" and replaces is None:
+        raise InvalidInput("a cancellation names the record it cancels (--replaces ID)")
     _check_span(first, last)
     child = conn.execute(select(db.children.c.child_id)
                          .where(db.children.c.child_id == child_id)).first()

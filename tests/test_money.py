@@ -156,6 +156,11 @@ def test_bad_money_input_exits_2(march: ServerProcess, tmp_path: Path) -> None:
           "--to", "2026-03-06", "--reason", "illness"], "no child"),
         (["closure", "add", "--data", data, "--kindergarten", "KG1", "--from", "2026-03-05",
           "--to", "2026-03-06", "--reason", " "], "needs a reason"),
+        (["absence", "add", "--data", data, "--child", "child-00001-x7q", "--from",
+          "2026-03-05", "--to", "2026-03-06", "--reason", "cancelled"], "--replaces"),
+        (["absence", "add", "--data", data, "--child", "child-00001-x7q", "--from",
+          "2026-03-05", "--to", "2026-03-06", "--reason", "leave", "--replaces", "9999"],
+         "no absence record 9999"),
     ]:
         out = run(*args, check=False)
         assert out.returncode == 2, args
