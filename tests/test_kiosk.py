@@ -102,6 +102,10 @@ def test_event_stream_and_manual_entry_behind_the_pin(kiosk: str) -> None:
         assert next(lines) == "event: status"
         status = json.loads(next(lines)[len("data: "):])
         assert status["manual_entry"] is True
+        garbage = requests.post(url + "/manual", data=b"not json", timeout=10,
+                                headers={"Content-Type": "application/json"})
+        assert garbage.status_code == 400
+        assert garbage.json()["reason"] == "bad_request"
         wrong = requests.post(url + "/manual", json={"pin": "0000", "child_id":
                                                      "child-00008-x7q", "reason": "x"},
                               timeout=10)
@@ -129,3 +133,18 @@ def test_event_stream_and_manual_entry_behind_the_pin(kiosk: str) -> None:
     locked = requests.post(url + "/manual", json={"pin": "2468", "child_id": "child-00009-x7q",
                                                   "reason": "x"}, timeout=10)
     assert locked.json()["reason"] == "pin_locked"
+
+
+def test_bad_kiosk_setup_exits_2(server: ServerProcess, tmp_path: Path,
+                                 runtime_env: dict[str, str]) -> None:
+    home = tmp_path / "door"
+    enrol(server, home, runtime_env)
+    short = run("terminal", "set-pin", "--home", str(home), "--pin", "12", env=runtime_env,
+                check=False)
+    assert short.returncode == 2
+    assert "4-12 digits" in short.stderr
+    (tmp_path / "broken.avi").write_bytes(b"no video here")
+    broken = run("terminal", "run", "--home", str(home), "--clip", str(tmp_path / "broken.avi"),
+                 env=runtime_env, check=False)
+    assert broken.returncode == 2
+    assert "not a readable video clip" in broken.stderr
