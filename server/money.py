@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, or_, select
 
-from qatys.timeutil import LOCAL_ZONE, from_datetime
+from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
 from server import db
-from server.domain.calendar import Closure, month_days
+from server.domain.anomalies import CheckinFact, Flag, all_flags
+from server.domain.calendar import Closure, days_between, month_days
 from server.domain.funding import (
     AbsenceSpan,
     ChildInput,
@@ -151,3 +152,32 @@ def all_statements(database_url: str, codes: Sequence[str], year: int, month: in
         done = dict(item for future in futures for item in future.result())
     for code in codes:
         yield code, done[code]
+
+
+def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int,
+                  policy: Policy) -> list[Flag]:
+    """The month's flags for one kindergarten; its children's check-ins elsewhere count too
+    (a child present at two kindergartens the same day)."""
+    garden = conn.execute(select(db.kindergartens.c.code)
+                          .where(db.kindergartens.c.code == kindergarten)).first()
+    if garden is None:
+        raise MoneyInputError(f"kindergarten {kindergarten} does not exist")
+    first, last = date(year, month, 1), month_days(year, month)[-1]
+    start = from_datetime(datetime.combine(first, time.min, LOCAL_ZONE))
+    end = from_datetime(datetime.combine(last + timedelta(days=1), time.min, LOCAL_ZONE))
+    children = select(db.children.c.child_id).where(db.children.c.kindergarten == kindergarten)
+    rows = conn.execute(
+        select(db.events.c.event_id, db.events.c.terminal_id, db.events.c.kindergarten,
+               db.events.c.child_id, db.events.c.method, db.events.c.recorded_at_us,
+               db.events.c.boot_id, db.events.c.mono_ns)
+        .where(db.events.c.recorded_at_us >= start).where(db.events.c.recorded_at_us < end)
+        .where(db.events.c.kind.in_(COUNTED_KINDS)).where(db.events.c.body_status == "ok")
+        .where(or_(db.events.c.kindergarten == kindergarten,
+                   db.events.c.child_id.in_(children)))).tuples().all()
+    facts = [CheckinFact(event_id, terminal, garden_code, child, method, at_us,
+                         local_date(at_us), bytes(boot), mono)
+             for event_id, terminal, garden_code, child, method, at_us, boot, mono in rows]
+    closed = {day for c in _closures(conn, kindergarten, first, last)
+              for day in days_between(max(c.first, first), min(c.last, last))}
+    flags = all_flags(facts, closed)
+    return [f for f in flags if f.kindergarten == kindergarten]

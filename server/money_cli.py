@@ -20,7 +20,13 @@ from server.cli import DATA
 from server.domain.funding import FundingError, Statement
 from server.domain.policy import Policy, PolicyError, load_policy
 from server.errors import SetupError
-from server.money import MoneyInputError, all_statements, parse_month, statement_for
+from server.money import (
+    MoneyInputError,
+    all_statements,
+    anomaly_flags,
+    parse_month,
+    statement_for,
+)
 from server.money_exports import FORMATS, day_mark, write_statement, write_tabel
 
 _ERRORS: dict[type[BaseException], int] = {
@@ -161,6 +167,27 @@ def statements_command(data_dir: Path, month: str, out_dir: Path, workers: int |
             (out_dir / f"{code}-{month}.json").write_bytes(body)
             click.echo(f"{done}/{len(codes)} {code}", err=True)
     click.echo(f"{len(codes)} statements written to {out_dir}")
+
+
+@funding_group.command("anomalies")
+@DATA
+@click.option("--kindergarten", required=True)
+@click.option("--month", required=True, help="YYYY-MM")
+@POLICY
+def anomalies_command(data_dir: Path, kindergarten: str, month: str,
+                      policy_file: Path | None) -> None:
+    """Anomaly flags for the month: one JSON line each (rule, day, summary, event ids)."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        year, number = parse_month(month)
+        policy = _policy(policy_file)
+        with data.engine.connect() as conn:
+            flags = anomaly_flags(conn, kindergarten, year, number, policy)
+    for flag in flags:
+        sys.stdout.write(json.dumps({
+            "rule": flag.rule, "kindergarten": flag.kindergarten,
+            "day": flag.day.isoformat() if flag.day else None, "summary": flag.summary,
+            "event_ids": list(flag.event_ids)}, ensure_ascii=False) + "\n")
 
 
 @funding_group.command("why")

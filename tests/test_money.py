@@ -42,7 +42,8 @@ def march(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Se
                           ("2026-03-04 03:00:00", "child-00001-x7q"),
                           ("2026-03-02 03:05:00", "child-00002-x7q"),
                           ("2026-03-08 04:00:00", "child-00002-x7q"),  # a Sunday: not paid
-                          ("2026-03-10 03:00:00", "child-00003-x7q")]:
+                          ("2026-03-10 03:00:00", "child-00003-x7q"),
+                          ("2026-03-30 03:00:00", "child-00005-x7q")]:  # closed: not paid
         assert _checkin_at(moment, home, env, child)["result"] == "accepted"
     run("terminal", "sync", "--home", str(home), env=env)
     data = str(server.data_dir)
@@ -177,3 +178,11 @@ def test_month_end_run_for_every_kindergarten_matches_the_single_statement(
     assert (tmp_path / "all" / "KG1-2026-03.json").read_bytes() == \
         (tmp_path / "single.json").read_bytes()
     assert json.loads((tmp_path / "all" / "KG2-2026-03.json").read_text())["total"] == "0.00"
+
+
+def test_anomalies_flag_the_check_in_on_a_closure_day(march: ServerProcess) -> None:
+    out = run("funding", "anomalies", "--data", str(march.data_dir), "--kindergarten", "KG1",
+              "--month", "2026-03").stdout.splitlines()
+    flags = [json.loads(x) for x in out]
+    assert [(f["rule"], f["day"]) for f in flags] == [("present_on_closure", "2026-03-30")]
+    assert len(flags[0]["event_ids"]) == 1

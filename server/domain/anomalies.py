@@ -1,0 +1,135 @@
+"""Anomaly flags over a month of check-ins (pure): patterns finance staff should look at before
+paying. A flag is a question, not a verdict; each says what it saw and why it matters
+(docs/anomalies.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+BURST_WINDOW_US = 60_000_000
+BURST_MIN_CHILDREN = 8
+MANUAL_SHARE_LIMIT = 0.2
+MANUAL_MIN_EVENTS = 20
+CLOCK_JUMP_US = 600_000_000
+
+
+@dataclass(frozen=True)
+class CheckinFact:
+    """What the rules need of one accepted check-in (no names)."""
+
+    event_id: str
+    terminal_id: str
+    kindergarten: str
+    child_id: str
+    method: str
+    recorded_at_us: int
+    local_day: date
+    boot_id: bytes
+    mono_ns: int
+
+
+@dataclass(frozen=True)
+class Flag:
+    rule: str
+    kindergarten: str
+    day: date | None
+    summary: str
+    event_ids: tuple[str, ...]
+
+
+def stack_of_cards(facts: Sequence[CheckinFact]) -> list[Flag]:
+    """Many different children by one method on one terminal within a minute: a stack of
+    cards scanned by one hand, not families arriving one by one."""
+    flags = []
+    groups: dict[tuple[str, str], list[CheckinFact]] = defaultdict(list)
+    for fact in facts:
+        groups[(fact.terminal_id, fact.method)].append(fact)
+    for (terminal, method), items in sorted(groups.items()):
+        items.sort(key=lambda f: f.recorded_at_us)
+        start = 0
+        reported_until = -1
+        for end in range(len(items)):
+            while items[end].recorded_at_us - items[start].recorded_at_us > BURST_WINDOW_US:
+                start += 1
+            window = items[start:end + 1]
+            children = {f.child_id for f in window}
+            if len(children) >= BURST_MIN_CHILDREN and start > reported_until:
+                flags.append(Flag("stack_of_cards", window[0].kindergarten, window[0].local_day,
+                                  f"{len(children)} children by {method} on {terminal} within "
+                                  f"{BURST_WINDOW_US // 1_000_000} s",
+                                  tuple(f.event_id for f in window)))
+                reported_until = end
+    return flags
+
+
+def present_on_closure(facts: Iterable[CheckinFact], closed_days: set[date]) -> list[Flag]:
+    """Check-ins on a day the kindergarten declared closed."""
+    by_day: dict[date, list[CheckinFact]] = defaultdict(list)
+    for fact in facts:
+        if fact.local_day in closed_days:
+            by_day[fact.local_day].append(fact)
+    return [Flag("present_on_closure", items[0].kindergarten, day,
+                 f"{len({f.child_id for f in items})} children checked in on a closure day",
+                 tuple(f.event_id for f in items)) for day, items in sorted(by_day.items())]
+
+
+def manual_share(facts: Sequence[CheckinFact]) -> list[Flag]:
+    """More than a fifth of a kindergarten's check-ins entered by hand in the month."""
+    flags = []
+    by_garden: dict[str, list[CheckinFact]] = defaultdict(list)
+    for fact in facts:
+        by_garden[fact.kindergarten].append(fact)
+    for garden, items in sorted(by_garden.items()):
+        manual = [f for f in items if f.method == "manual"]
+        if len(items) >= MANUAL_MIN_EVENTS and len(manual) / len(items) > MANUAL_SHARE_LIMIT:
+            flags.append(Flag("manual_share", garden, None,
+                              f"{len(manual)} of {len(items)} check-ins entered by hand "
+                              f"({len(manual) / len(items):.0%}, limit "
+                              f"{MANUAL_SHARE_LIMIT:.0%})", tuple(f.event_id for f in manual)))
+    return flags
+
+
+def two_kindergartens(facts: Iterable[CheckinFact]) -> list[Flag]:
+    """One child checked in at two kindergartens on the same day."""
+    seen: dict[tuple[str, date], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for fact in facts:
+        seen[(fact.child_id, fact.local_day)][fact.kindergarten].append(fact.event_id)
+    flags = []
+    for (child, day), gardens in sorted(seen.items()):
+        if len(gardens) > 1:
+            for garden in sorted(gardens):
+                flags.append(Flag("two_kindergartens", garden, day,
+                                  f"child {child} also checked in at "
+                                  f"{', '.join(sorted(g for g in gardens if g != garden))}",
+                                  tuple(e for g in sorted(gardens) for e in gardens[g])))
+    return flags
+
+
+def clock_jumps(facts: Sequence[CheckinFact]) -> list[Flag]:
+    """Within one boot of a terminal, wall time and monotonic time disagree by more than ten
+    minutes between consecutive check-ins: its clock was set or drifted."""
+    flags = []
+    by_boot: dict[tuple[str, bytes], list[CheckinFact]] = defaultdict(list)
+    for fact in facts:
+        by_boot[(fact.terminal_id, fact.boot_id)].append(fact)
+    for (terminal, _boot), items in sorted(by_boot.items(), key=lambda kv: kv[0][0]):
+        items.sort(key=lambda f: f.mono_ns)
+        for before, after in itertools.pairwise(items):
+            wall = after.recorded_at_us - before.recorded_at_us
+            mono = (after.mono_ns - before.mono_ns) // 1000
+            if abs(wall - mono) > CLOCK_JUMP_US:
+                flags.append(Flag("clock_jump", after.kindergarten, after.local_day,
+                                  f"terminal {terminal}: wall clock moved "
+                                  f"{(wall - mono) / 60_000_000:+.0f} min against its "
+                                  "monotonic clock", (before.event_id, after.event_id)))
+    return flags
+
+
+def all_flags(facts: Sequence[CheckinFact], closed_days: set[date]) -> list[Flag]:
+    return [*stack_of_cards(facts), *present_on_closure(facts, closed_days),
+            *manual_share(facts), *two_kindergartens(facts), *clock_jumps(facts)]
