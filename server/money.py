@@ -9,9 +9,10 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, Row, or_, select
 
 from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
 from server import db
@@ -25,7 +26,7 @@ from server.domain.funding import (
     Statement,
     compute_statement,
 )
-from server.domain.policy import Policy
+from server.domain.policy import Policy, load_policy
 
 COUNTED_KINDS = ("arrival", "departure")
 
@@ -42,12 +43,22 @@ def parse_month(text: str) -> tuple[int, int]:
     return moment.year, moment.month
 
 
-def statement_for(conn: Connection, kindergarten: str, year: int, month: int,
-                  policy: Policy, group: str | None = None) -> Statement:
+def _garden(conn: Connection, kindergarten: str) -> Row[Any]:
     garden = conn.execute(select(db.kindergartens)
                           .where(db.kindergartens.c.code == kindergarten)).first()
     if garden is None:
         raise MoneyInputError(f"kindergarten {kindergarten} does not exist")
+    return garden
+
+
+def _midnight_us(day: date, zone: ZoneInfo = LOCAL_ZONE) -> int:
+    """The start of a local day, as the microseconds events are stored in."""
+    return from_datetime(datetime.combine(day, time.min, zone))
+
+
+def statement_for(conn: Connection, kindergarten: str, year: int, month: int,
+                  policy: Policy, group: str | None = None) -> Statement:
+    garden = _garden(conn, kindergarten)
     first, last = date(year, 1, 1), month_days(year, month)[-1]
     children = _children(conn, kindergarten, date(year, month, 1), last, group)
     ids = {c.child_id for c in children}
@@ -86,7 +97,7 @@ def _presence(conn: Connection, kindergarten: str, children: set[str], first: da
     # Local midnights once per day (zone rules change over the years), then each event
     # falls between two of them: cheaper than converting a million timestamps.
     days = [first + timedelta(days=i) for i in range((last - first).days + 2)]
-    midnights = [from_datetime(datetime.combine(day, time.min, zone)) for day in days]
+    midnights = [_midnight_us(day, zone) for day in days]
     rows = conn.execute(
         select(db.events.c.child_id, db.events.c.recorded_at_us, db.events.c.event_id,
                db.events.c.method, db.events.c.assurance)
@@ -123,10 +134,7 @@ def _absences(conn: Connection, children: set[str], first: date,
 def _worker_statements(database_url: str, codes: Sequence[str], year: int, month: int,
                        policy_text: str | None) -> list[tuple[str, bytes]]:
     """One worker process's share: its own engine, its kindergartens' statements as bytes."""
-    from server.db import make_engine
-    from server.domain.policy import load_policy
-
-    engine = make_engine(database_url)
+    engine = db.make_engine(database_url)
     policy = load_policy(policy_text)
     try:
         with engine.connect() as conn:
@@ -142,10 +150,10 @@ def all_statements(database_url: str, codes: Sequence[str], year: int, month: in
     """Every kindergarten's statement (JSON bytes), computed by one process per core: the
     month-end run for a region. Yields in the order of ``codes``."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(codes)))
-    shares = [list(codes[i::workers]) for i in range(workers)]
     if workers == 1:
         yield from _worker_statements(database_url, codes, year, month, policy_text)
         return
+    shares = [list(codes[i::workers]) for i in range(workers)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_worker_statements, database_url, share, year, month,
                                policy_text) for share in shares]
@@ -154,17 +162,12 @@ def all_statements(database_url: str, codes: Sequence[str], year: int, month: in
         yield code, done[code]
 
 
-def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int,
-                  policy: Policy) -> list[Flag]:
+def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) -> list[Flag]:
     """The month's flags for one kindergarten; its children's check-ins elsewhere count too
     (a child present at two kindergartens the same day)."""
-    garden = conn.execute(select(db.kindergartens.c.code)
-                          .where(db.kindergartens.c.code == kindergarten)).first()
-    if garden is None:
-        raise MoneyInputError(f"kindergarten {kindergarten} does not exist")
+    _garden(conn, kindergarten)
     first, last = date(year, month, 1), month_days(year, month)[-1]
-    start = from_datetime(datetime.combine(first, time.min, LOCAL_ZONE))
-    end = from_datetime(datetime.combine(last + timedelta(days=1), time.min, LOCAL_ZONE))
+    start, end = _midnight_us(first), _midnight_us(last + timedelta(days=1))
     children = select(db.children.c.child_id).where(db.children.c.kindergarten == kindergarten)
     rows = conn.execute(
         select(db.events.c.event_id, db.events.c.terminal_id, db.events.c.kindergarten,

@@ -39,13 +39,20 @@ POLICY = click.option("--policy", "policy_file", type=click.Path(dir_okay=False,
                       default=None, help="A policy file (default: the shipped one).")
 
 
-def _policy(path: Path | None) -> Policy:
+def _policy_text(path: Path | None) -> str | None:
+    """The policy file's text (None: the shipped one), refused at once when invalid."""
     if path is None:
-        return load_policy()
+        return None
+    text = path.read_text(encoding="utf-8")
     try:
-        return load_policy(path.read_text(encoding="utf-8"))
+        load_policy(text)
     except PolicyError as exc:
         raise PolicyError(f"{path}: {exc}") from exc
+    return text
+
+
+def _policy(path: Path | None) -> Policy:
+    return load_policy(_policy_text(path))
 
 
 def _statement(data_dir: Path, kindergarten: str, month: str, policy_file: Path | None,
@@ -156,8 +163,7 @@ def statements_command(data_dir: Path, month: str, out_dir: Path, workers: int |
     with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         year, number = parse_month(month)
-        policy_text = policy_file.read_text(encoding="utf-8") if policy_file else None
-        _policy(policy_file)  # refuse an invalid policy before any work starts
+        policy_text = _policy_text(policy_file)  # refused before any work starts
         with data.engine.connect() as conn:
             codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
                                                   .order_by(db.kindergartens.c.code)).scalars()]
@@ -173,16 +179,13 @@ def statements_command(data_dir: Path, month: str, out_dir: Path, workers: int |
 @DATA
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
-@POLICY
-def anomalies_command(data_dir: Path, kindergarten: str, month: str,
-                      policy_file: Path | None) -> None:
+def anomalies_command(data_dir: Path, kindergarten: str, month: str) -> None:
     """Anomaly flags for the month: one JSON line each (rule, day, summary, event ids)."""
     with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         year, number = parse_month(month)
-        policy = _policy(policy_file)
         with data.engine.connect() as conn:
-            flags = anomaly_flags(conn, kindergarten, year, number, policy)
+            flags = anomaly_flags(conn, kindergarten, year, number)
     for flag in flags:
         sys.stdout.write(json.dumps({
             "rule": flag.rule, "kindergarten": flag.kindergarten,
