@@ -102,19 +102,28 @@ def unlock_command(home: Path, card: str) -> None:
     emit({"result": "unlocked", "children": names})
 
 
-def decode_command(images: tuple[Path, ...]) -> None:
-    """Raw QR texts found in each image, no verification; exit 2 if an image is unreadable."""
+def _codes_in(images: tuple[Path, ...]) -> Iterator[tuple[Path, list[str] | None, str]]:
+    """Each picture with the QR texts the still-picture reader finds in it, or None and
+    why when it is not a readable picture."""
     from terminal.capture.decoders import default_reader, read_image
 
-    reader, failed = default_reader(still=True), False
+    reader = default_reader(still=True)
     for image in images:
         try:
-            payloads = reader.read(read_image(str(image)))
+            yield image, reader.read(read_image(str(image))), ""
         except ValueError as exc:
+            yield image, None, str(exc)
+
+
+def decode_command(images: tuple[Path, ...]) -> None:
+    """Raw QR texts found in each image, no verification; exit 2 if an image is unreadable."""
+    failed = False
+    for image, payloads, problem in _codes_in(images):
+        if payloads is None:
             failed = True
-            emit({"image": str(image), "payloads": [], "error": str(exc)})
-            continue
-        emit({"image": str(image), "payloads": payloads})
+            emit({"image": str(image), "payloads": [], "error": problem})
+        else:
+            emit({"image": str(image), "payloads": payloads})
     if failed:
         raise SystemExit(EXIT_BAD_INPUT)
 
@@ -126,18 +135,15 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
     """Read each image and act on the first code found; one JSON line per image, each
     accepted line only after its commit. Exit 0 when nothing was refused, 2 otherwise
     (4 when the terminal was revoked)."""
-    from terminal.capture.decoders import default_reader, read_image
     from terminal.scan import ScanService
 
-    reader, exit_code = default_reader(still=True), 0
+    exit_code = 0
     with opened(home) as terminal:
         service = ScanService(terminal)
-        for image in images:
-            try:
-                texts = reader.read(read_image(str(image)))
-            except ValueError as exc:
-                result: dict[str, object] = {"result": "rejected", "reason": "unreadable_image",
-                                             "message": str(exc)}
+        for image, texts, problem in _codes_in(images):
+            result: dict[str, object]
+            if texts is None:
+                result = {"result": "rejected", "reason": "unreadable_image", "message": problem}
             else:
                 result = service.scan(texts[0]) if texts else {"result": "none"}
             if result["result"] == "rejected":

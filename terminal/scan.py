@@ -31,11 +31,13 @@ class ScanService:
             except UnlockRefused as exc:
                 return _rejected(exc.reason, str(exc))
         door = t.door()
-        if door is None and cards.looks_like_card(text):
+        if door is None:
+            if not cards.looks_like_card(text):
+                return _rejected("not_a_card", "this code is not a Qatys card")
             return _rejected("no_card_keys", "this terminal has no card keys yet: "
                              "it needs one contact with the server")
         try:
-            card = cards.verify_card(text, door or _NO_DOOR, local_date(now_us(), t.config.zone))
+            card = cards.verify_card(text, door, local_date(now_us(), t.config.zone))
         except CardRefused as exc:
             return _rejected(exc.code, exc.message)
         try:
@@ -44,9 +46,6 @@ class ScanService:
             return {"result": "rejected", "reason": exc.reason, "message": str(exc)}
         result["card"] = card.serial
         return result
-
-
-_NO_DOOR = cards.DoorCredentials("", (), frozenset(), 0)
 
 
 def _rejected(reason: str, message: str) -> dict[str, Any]:
