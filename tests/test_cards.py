@@ -204,3 +204,17 @@ def test_bad_card_commands_exit_2(server: ServerProcess, tmp_path: Path) -> None
         out = run(*args[:2], "--data", str(server.data_dir), *args[2:], check=False)
         assert out.returncode == 2, args
         assert message in out.stderr, (args, out.stderr)
+
+
+def test_decode_prints_what_each_picture_holds(tmp_path: Path,
+                                               printed_card: tuple[Path, str]) -> None:
+    path, text = printed_card
+    (tmp_path / "notes.txt").write_text("not a picture")
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), door_photos.empty_frame(np.random.default_rng(3)))
+    out = run("terminal", "decode", str(path), str(blank), str(tmp_path / "notes.txt"),
+              check=False)
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert out.returncode == 2  # one of the three is not a picture
+    assert [line["payloads"] for line in lines] == [[text], [], []]
+    assert "not a readable image" in lines[2]["error"]
