@@ -9,7 +9,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -69,7 +69,7 @@ class SyncStatus:
     online: bool | None = None
     last_sync_us: int | None = None
     message: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Why the last sync failed: the server's refusal code, or the kind of network error."""
 
 
 class Kiosk:
@@ -132,7 +132,8 @@ class Kiosk:
         counts = self.terminal.store.counts()
         capture = self.pipeline.stats.snapshot() if self.pipeline else {}
         return {"pending": counts.pending, "online": self.sync_status.online,
-                "last_sync_us": self.sync_status.last_sync_us, "revoked": counts.revoked,
+                "last_sync_us": self.sync_status.last_sync_us,
+                "sync_problem": self.sync_status.message, "revoked": counts.revoked,
                 "roster": "unlocked" if self.terminal.roster() is not None else "locked",
                 "camera_error": capture.get("source_error", ""),
                 "frames_dropped": capture.get("frames_dropped", 0),
