@@ -39,12 +39,14 @@ def kindergarten_group() -> None:
 @click.option("--code", required=True, help="Short code, e.g. the queue core's id.")
 @click.option("--name", required=True, help="Name shown on pages and cards.")
 @click.option("--six-day", is_flag=True, help="Open Monday to Saturday.")
-def kindergarten_add(data_dir: Path, code: str, name: str, six_day: bool) -> None:
+@click.option("--district", default="", help="District of the education department "
+              "(finance pages group kindergartens by it).")
+def kindergarten_add(data_dir: Path, code: str, name: str, six_day: bool, district: str) -> None:
     """Add a kindergarten."""
     with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         with data.transaction() as conn:
-            add_kindergarten(conn, code, name, six_day)
+            add_kindergarten(conn, code, name, six_day, district)
     click.echo(f"kindergarten {code} added")
 
 

@@ -13,16 +13,20 @@ from server import db
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
 
-def add_kindergarten(conn: Connection, code: str, name: str, six_day: bool) -> None:
+def add_kindergarten(conn: Connection, code: str, name: str, six_day: bool,
+                     district: str = "") -> None:
     if not _CODE.match(code):
         raise InvalidInput("kindergarten code must be 1-32 letters, digits, '_' or '-'")
     if not name.strip() or len(name) > 200:
         raise InvalidInput("kindergarten name must be 1-200 characters")
+    if len(district) > 100:
+        raise InvalidInput("district must be at most 100 characters")
     if conn.execute(select(db.kindergartens.c.code)
                     .where(db.kindergartens.c.code == code)).first():
         raise InvalidInput(f"kindergarten {code} already exists")
     conn.execute(db.kindergartens.insert().values(
-        code=code, name=name.strip(), six_day=six_day, created_at_us=now_us()))
+        code=code, name=name.strip(), six_day=six_day, created_at_us=now_us(),
+        district=district.strip()))
 
 
 def require_kindergarten(conn: Connection, code: str) -> str:

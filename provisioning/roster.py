@@ -55,27 +55,57 @@ def parse_csv(text: str) -> list[Child]:
     if set(header) != set(COLUMNS) or len(header) != len(COLUMNS):
         raise InvalidInput("line 1: the header must be " + ",".join(COLUMNS),
                            ["line 1: header is " + ",".join(header)])
+    rows: list[tuple[str, dict[str, str]]] = []
+    for row in reader:
+        if len(rows) >= MAX_ROWS:
+            raise InvalidInput(f"the roster has more than {MAX_ROWS} rows")
+        label = f"line {reader.line_num}"
+        if None in row or any(v is None for v in row.values()):
+            rows.append((label, {}))
+            continue
+        rows.append((label, {k: v.strip() for k, v in row.items() if k}))
+    return _parse_all(rows)
+
+
+def parse_records(payload: object) -> list[Child]:
+    """Children from a JSON roster ``{"children": [{<the CSV columns>}, …]}`` (the queue core's
+    answer); the same rules and all-or-nothing as the CSV, problems named ``children[i]``."""
+    items = payload.get("children") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise InvalidInput('the roster must be a JSON object with a "children" list')
+    if len(items) > MAX_ROWS:
+        raise InvalidInput(f"the roster has more than {MAX_ROWS} rows")
+    rows: list[tuple[str, dict[str, str]]] = []
+    for i, item in enumerate(items):
+        label = f"children[{i}]"
+        if (not isinstance(item, dict) or set(item) != set(COLUMNS)
+                or not all(isinstance(v, str) or (k == "withdrawn_on" and v is None)
+                           for k, v in item.items())):
+            rows.append((label, {}))
+            continue
+        rows.append((label, {k: (v or "").strip() for k, v in item.items()}))
+    return _parse_all(rows)
+
+
+def _parse_all(rows: list[tuple[str, dict[str, str]]]) -> list[Child]:
     children: list[Child] = []
     problems: list[str] = []
-    seen_ids: dict[str, int] = {}
-    seen_iins: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if len(children) + len(problems) >= MAX_ROWS:
-            raise InvalidInput(f"the roster has more than {MAX_ROWS} rows")
-        if None in row or any(v is None for v in row.values()):
-            problems.append(f"line {line}: wrong number of fields")
+    seen_ids: dict[str, str] = {}
+    seen_iins: dict[str, str] = {}
+    for label, row in rows:
+        if not row:
+            problems.append(f"{label}: wrong fields (expected {', '.join(COLUMNS)})")
             continue
-        errors, child = _parse_row({k: v.strip() for k, v in row.items() if k})
+        errors, child = _parse_row(row)
         if child is not None:
             if child.child_id in seen_ids:
-                errors.append(f"duplicate child_id (first on line {seen_ids[child.child_id]})")
+                errors.append(f"duplicate child_id (first at {seen_ids[child.child_id]})")
             if child.iin in seen_iins:
-                errors.append(f"duplicate iin (first on line {seen_iins[child.iin]})")
-            seen_ids.setdefault(child.child_id, line)
-            seen_iins.setdefault(child.iin, line)
+                errors.append(f"duplicate iin (first at {seen_iins[child.iin]})")
+            seen_ids.setdefault(child.child_id, label)
+            seen_iins.setdefault(child.iin, label)
         if errors:
-            problems.extend(f"line {line}: {e}" for e in errors)
+            problems.extend(f"{label}: {e}" for e in errors)
         elif child is not None:
             children.append(child)
     if problems:
@@ -120,7 +150,13 @@ def _parse_row(row: dict[str, str]) -> tuple[list[str], Child | None]:
 
 def import_roster(conn: Connection, kindergarten: str, text: str, source: str) -> ImportSummary:
     """Check and store a roster in the caller's transaction; all rows or none."""
-    children = parse_csv(text)
+    return import_children(conn, kindergarten, parse_csv(text),
+                           hashlib.sha256(text.encode("utf-8")).hexdigest(), source)
+
+
+def import_children(conn: Connection, kindergarten: str, children: list[Child], sha256: str,
+                    source: str) -> ImportSummary:
+    """Store checked children in the caller's transaction, recording where they came from."""
     if conn.execute(select(db.kindergartens.c.code)
                     .where(db.kindergartens.c.code == kindergarten)).first() is None:
         raise NotFound(f"kindergarten {kindergarten} does not exist")
@@ -134,7 +170,7 @@ def import_roster(conn: Connection, kindergarten: str, text: str, source: str) -
                            foreign)
     inserted = conn.execute(db.roster_imports.insert().values(
         kindergarten=kindergarten, imported_at_us=now_us(), rows=len(children),
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), source=source[:200],
+        sha256=sha256, source=source[:200],
     )).inserted_primary_key
     assert inserted is not None
     import_id = inserted[0]

@@ -9,7 +9,7 @@ import click
 from provisioning import cli as provisioning_cli
 from qatys import __version__
 from server import cli as server_cli
-from server import money_cli
+from server import money_cli, queue_core_cli
 from terminal import cli as terminal_cli
 
 
@@ -138,6 +138,7 @@ cli.add_command(money_cli.closure_group)
 cli.add_command(money_cli.absence_group)
 cli.add_command(money_cli.tabel_command)
 cli.add_command(money_cli.funding_group)
+cli.add_command(queue_core_cli.queue_core_group)
 
 
 def _add_demo() -> None:

@@ -17,13 +17,14 @@ from server.keys import ServerKeys
 from server.migrations import migrate, pending
 
 
-def init_data_dir(data_dir: Path, database_url: str | None,
-                  public_url: str | None = None) -> tuple[ServerConfig, list[str]]:
+def init_data_dir(data_dir: Path, database_url: str | None, public_url: str | None = None,
+                  queue_core_url: str | None = None) -> tuple[ServerConfig, list[str]]:
     """Create (or upgrade) a data directory: config, keys and schema. Safe to run again."""
-    if (data_dir / "server.toml").exists() and database_url is None and public_url is None:
+    if (data_dir / "server.toml").exists() and database_url is public_url is queue_core_url \
+            is None:
         config = load_config(data_dir)
     else:
-        config = write_config(data_dir, database_url, public_url)
+        config = write_config(data_dir, database_url, public_url, queue_core_url)
     key_store.create_keys(config.keys_file)
     applied = migrate(make_engine(config.database_url))
     return config, applied

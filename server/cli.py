@@ -31,10 +31,13 @@ def server_group() -> None:
               help="SQLAlchemy URL, e.g. postgresql://user@host/db (default: SQLite in --data).")
 @click.option("--public-url", default=None,
               help="The address terminals use to reach this server (put into enrolment QRs).")
-def init(data_dir: Path, database_url: str | None, public_url: str | None) -> None:
+@click.option("--queue-core-url", default=None,
+              help="The regional queue core's base URL (docs/queue-core.md); '' to unset.")
+def init(data_dir: Path, database_url: str | None, public_url: str | None,
+         queue_core_url: str | None) -> None:
     """Create or upgrade a data directory: config, server keys and database schema."""
     with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
-        config, applied = init_data_dir(data_dir, database_url, public_url)
+        config, applied = init_data_dir(data_dir, database_url, public_url, queue_core_url)
     click.echo(f"data directory {data_dir} ready; database migrations applied: "
                f"{', '.join(applied) or 'none needed'}")
     click.echo(f"server key fingerprint: {_fingerprint(data_dir)}")
@@ -45,6 +48,17 @@ def _fingerprint(data_dir: Path) -> str:
     from protocol.crypto import fingerprint
 
     return fingerprint(open_data_dir(data_dir).keys.sign_public)
+
+
+@server_group.command("public-key")
+@DATA
+def public_key(data_dir: Path) -> None:
+    """The server's signing public key (base64): what the queue core trusts."""
+    import base64
+
+    with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
+        data = open_data_dir(data_dir)
+    click.echo(base64.b64encode(data.keys.sign_public).decode("ascii"))
 
 
 @server_group.command("run")

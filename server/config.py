@@ -1,6 +1,7 @@
 """The server's configuration, in one place: defaults, then ``DATA/server.toml``, then env.
 
-Environment variables (``QATYS_DATABASE_URL``, ``QATYS_PUBLIC_URL``) override the
+Environment variables (``QATYS_DATABASE_URL``, ``QATYS_PUBLIC_URL``,
+``QATYS_QUEUE_CORE_URL``) override the
 file, so a container or systemd unit can point at another database without
 editing the data directory.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
@@ -30,6 +31,13 @@ class ServerConfig:
     workers: int = 0
     """gunicorn worker processes; 0 = two per CPU core."""
     threads: int = 4
+    queue_core_url: str = ""
+    """The regional queue core (docs/queue-core.md); empty: statements wait in the outbox."""
+    queue_core_roster_minutes: int = 60
+    """How often `qatys queue-core run` pulls every kindergarten's roster."""
+    queue_core_timeout_seconds: int = 20
+    session_hours: int = 8
+    """How long a finance page sign-in lasts."""
 
     @property
     def keys_file(self) -> Path:
@@ -41,22 +49,30 @@ class ServerConfig:
 
 
 _FIELDS = {"database_url": str, "public_url": str, "max_body_bytes": int,
-           "token_ttl_seconds": int, "workers": int, "threads": int}
+           "token_ttl_seconds": int, "workers": int, "threads": int, "queue_core_url": str,
+           "queue_core_roster_minutes": int, "queue_core_timeout_seconds": int,
+           "session_hours": int}
 
 
 def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'qatys.db').resolve()}"
 
 
-def write_config(data_dir: Path, database_url: str | None, public_url: str | None) -> ServerConfig:
+def write_config(data_dir: Path, database_url: str | None, public_url: str | None,
+                 queue_core_url: str | None = None) -> ServerConfig:
+    """Write ``server.toml``, keeping settings already there that are not given now."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    config = ServerConfig(data_dir=data_dir,
-                          database_url=database_url or default_database_url(data_dir))
-    if public_url:
-        config = replace(config, public_url=public_url)
-    body = {"database_url": config.database_url, "public_url": config.public_url}
-    (data_dir / CONFIG_FILE).write_text(tomli_w.dumps(body), encoding="utf-8")
-    return config
+    path = data_dir / CONFIG_FILE
+    body: dict[str, object] = {}
+    if path.exists():
+        body = tomllib.loads(path.read_text(encoding="utf-8"))
+    given = {"database_url": database_url, "public_url": public_url,
+             "queue_core_url": queue_core_url}
+    body.update({key: value for key, value in given.items() if value is not None})
+    body.setdefault("database_url", default_database_url(data_dir))
+    body.setdefault("public_url", ServerConfig.public_url)
+    path.write_text(tomli_w.dumps(body), encoding="utf-8")
+    return load_config(data_dir)
 
 
 def load_config(data_dir: Path) -> ServerConfig:
@@ -76,7 +92,7 @@ def load_config(data_dir: Path) -> ServerConfig:
         if not isinstance(value, expected):
             raise SetupError(f"{path}: {key} must be {expected.__name__}")
         values[key] = value
-    for key in ("database_url", "public_url"):
+    for key in ("database_url", "public_url", "queue_core_url"):
         env = os.environ.get(f"QATYS_{key.upper()}")
         if env:
             values[key] = env

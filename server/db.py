@@ -45,6 +45,8 @@ kindergartens = Table(
     Column("name", String(200), nullable=False),
     Column("six_day", Boolean, nullable=False, default=False),
     Column("created_at_us", BigInteger, nullable=False),
+    # The education department's district: finance staff read the month per district.
+    Column("district", String(100), nullable=False, default="", server_default=""),
 )
 
 children = Table(
@@ -196,6 +198,85 @@ absences = Table(
     Column("recorded_at_us", BigInteger, nullable=False),
     Column("recorded_by", String(200), nullable=False),
     Index("ix_absences_child", "child_id"),
+)
+
+# Statements waiting for the queue core: written in the same transaction as the approval, sent
+# until the core acknowledges; the idempotency key makes a repeated send one in effect.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("kindergarten", String(32), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False),  # pending | delivered | refused
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at_us", BigInteger, nullable=False),
+    Column("claimed_until_us", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("delivered_at_us", BigInteger, nullable=True),
+    Column("core_reference", String(200), nullable=True),
+    Index("ix_outbox_due", "status", "next_attempt_at_us"),
+)
+
+# People who sign in to the finance pages. Directors are bound to one kindergarten.
+users = Table(
+    "users", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # finance | director | auditor | admin
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("disabled_at_us", BigInteger, nullable=True),
+)
+
+# An approved statement, byte for byte. A change after approval is a new revision that
+# replaces the previous one: the trail is the list of revisions.
+approvals = Table(
+    "approvals", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("statement", LargeBinary, nullable=False),
+    Column("inputs_digest", String(64), nullable=False),
+    Column("total", String(32), nullable=False),
+    Column("approved_by", String(64), nullable=False),
+    Column("approved_at_us", BigInteger, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    UniqueConstraint("kindergarten", "month", "revision", name="uq_approvals_revision"),
+)
+
+# The month overview's figures per kindergarten, refreshed by a background job with progress.
+month_totals = Table(
+    "month_totals", metadata,
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("children", Integer, nullable=False),
+    Column("working_days", Integer, nullable=False),
+    Column("total", String(32), nullable=False),
+    Column("inputs_digest", String(64), nullable=False),
+    Column("policy_version", String(40), nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("computed_at_us", BigInteger, nullable=False),
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("status", String(12), nullable=False),  # running | done | failed
+    Column("done", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("started_by", String(64), nullable=False),
+    Column("started_at_us", BigInteger, nullable=False),
+    Column("heartbeat_us", BigInteger, nullable=False),
+    Column("finished_at_us", BigInteger, nullable=True),
+    Column("error", Text, nullable=False, default=""),
 )
 
 equivocations = Table(

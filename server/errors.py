@@ -23,3 +23,20 @@ class ApiError(ServerError):
 
 class SetupError(ServerError):
     """The data directory or configuration is missing or unusable."""
+
+
+class QueueCoreError(ServerError):
+    """The queue core could not be reached, or answered something other than agreed.
+
+    ``retry`` says whether sending again later may succeed (down, timeout, 5xx, 429) or a
+    person must look (the core refused the request as wrong).
+    """
+
+    def __init__(self, message: str, *, retry: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry = retry
+        self.status = status
+
+
+class ApprovalError(ServerError):
+    """A statement that cannot be approved now (month not over, nothing changed, no note)."""

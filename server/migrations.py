@@ -38,12 +38,25 @@ def _money(conn: Connection) -> None:
     db.metadata.create_all(conn, tables=[db.closures, db.absences])
 
 
+def _queue_core(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.outbox])
+
+
+def _finance(conn: Connection) -> None:
+    if "district" not in {c["name"] for c in inspect(conn).get_columns("kindergartens")}:
+        conn.exec_driver_sql(
+            "ALTER TABLE kindergartens ADD COLUMN district VARCHAR(100) NOT NULL DEFAULT ''")
+    db.metadata.create_all(conn, tables=[db.users, db.approvals, db.month_totals, db.jobs])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
     ("0003_cards", _cards),
     ("0004_event_receipts", _event_receipts),
     ("0005_closures_absences", _money),
+    ("0006_queue_core_outbox", _queue_core),
+    ("0007_finance_pages", _finance),
 ]
 
 

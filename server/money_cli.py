@@ -13,13 +13,14 @@ from sqlalchemy import select
 from provisioning.errors import ProvisioningError
 from provisioning.records import ABSENCE_REASONS, add_absence, add_closure
 from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
-from qatys.timeutil import now_us
+from qatys.timeutil import iso_utc, now_us
 from server import db
 from server.admin import open_data_dir
+from server.approvals import approve, revisions
 from server.cli import DATA
 from server.domain.funding import FundingError, Statement
 from server.domain.policy import Policy, PolicyError, load_policy
-from server.errors import SetupError
+from server.errors import ApprovalError, SetupError
 from server.money import (
     MoneyInputError,
     all_statements,
@@ -32,6 +33,7 @@ from server.money_exports import FORMATS, day_mark, write_statement, write_tabel
 _ERRORS: dict[type[BaseException], int] = {
     SetupError: EXIT_BAD_INPUT, ProvisioningError: EXIT_BAD_INPUT, OSError: EXIT_BAD_INPUT,
     PolicyError: EXIT_BAD_INPUT, FundingError: EXIT_BAD_INPUT, MoneyInputError: EXIT_BAD_INPUT,
+    ApprovalError: EXIT_BAD_INPUT,
 }
 DATE = click.DateTime(["%Y-%m-%d"])
 POLICY = click.option("--policy", "policy_file", type=click.Path(dir_okay=False, exists=True,
@@ -173,6 +175,46 @@ def statements_command(data_dir: Path, month: str, out_dir: Path, workers: int |
             (out_dir / f"{code}-{month}.json").write_bytes(body)
             click.echo(f"{done}/{len(codes)} {code}", err=True)
     click.echo(f"{len(codes)} statements written to {out_dir}")
+
+
+@funding_group.command("approve")
+@DATA
+@click.option("--kindergarten", required=True)
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--by", required=True, help="Who approves (recorded in the trail).")
+@click.option("--note", default="", help="Why: required for a correction of an approved month.")
+@POLICY
+def approve_command(data_dir: Path, kindergarten: str, month: str, by: str, note: str,
+                    policy_file: Path | None) -> None:
+    """Approve the month's statement: locks it and queues it for the queue core.
+
+    A later approval of the same month is a correction (revision 2, 3 …) and needs --note."""
+    with errors_as_exit(_ERRORS):
+        statement = _statement(data_dir, kindergarten, month, policy_file)
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            approved = approve(conn, statement, by, note, now_us(), data.keys.sign_seed)
+    click.echo(json.dumps({"kindergarten": kindergarten, "month": month,
+                           "revision": approved.revision, "total": approved.total,
+                           "idempotency_key": approved.idempotency_key}, ensure_ascii=False))
+
+
+@funding_group.command("approvals")
+@DATA
+@click.option("--kindergarten", required=True)
+@click.option("--month", required=True, help="YYYY-MM")
+def approvals_command(data_dir: Path, kindergarten: str, month: str) -> None:
+    """The month's approvals and corrections, oldest first; one JSON line each."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        parse_month(month)
+        with data.engine.connect() as conn:
+            trail = revisions(conn, kindergarten, month)
+    for row in trail:
+        sys.stdout.write(json.dumps({
+            "revision": row.revision, "total": row.total, "inputs_digest": row.inputs_digest,
+            "approved_by": row.approved_by, "approved_at": iso_utc(row.approved_at_us),
+            "note": row.note}, ensure_ascii=False) + "\n")
 
 
 @funding_group.command("anomalies")

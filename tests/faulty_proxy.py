@@ -22,6 +22,8 @@ class FaultyProxy:
         self.rng = random.Random(seed)
         self.faults_on = False
         self.seen: dict[str, int] = dict.fromkeys(FAULTS, 0)
+        self.scripted: list[str] = []
+        """Faults for the next requests, in order, before any random ones."""
         self._lock = threading.Lock()
         proxy = self
 
@@ -49,7 +51,10 @@ class FaultyProxy:
 
     def _pick(self) -> str:
         with self._lock:
-            fault = self.rng.choice(FAULTS) if self.faults_on else "pass"
+            if self.scripted:
+                fault = self.scripted.pop(0)
+            else:
+                fault = self.rng.choice(FAULTS) if self.faults_on else "pass"
             self.seen[fault] += 1
             return fault
 
@@ -66,9 +71,12 @@ class FaultyProxy:
 
         if fault == "delay":
             time.sleep(self.rng.uniform(0.05, 0.4))
-        response = forward()
-        if fault == "duplicate":
+        try:
             response = forward()
+            if fault == "duplicate":
+                response = forward()
+        except requests.RequestException:  # the upstream is down: so is the answer
+            fault = "drop_response"
         if fault == "drop_response":
             h.close_connection = True
             h.connection.close()

@@ -1,0 +1,229 @@
+"""The queue-core exchange against the stand-in as a real process: rosters pulled with the
+CSV's rules, statements delivered through the outbox exactly once in effect although the
+core goes down, answers get lost on the way and a request arrives twice."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from server import db
+from server.admin import open_data_dir
+from tests.faulty_proxy import FaultyProxy
+from tests.helpers import ServerProcess, free_port, roster_csv, run
+
+
+@dataclass
+class StandIn:
+    data: Path
+    port: int
+    trust_key: str
+    process: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log = open(self.data / "standin.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tools.queue_core_standin", "--data", str(self.data),
+             "--trust-key", self.trust_key, "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/stand-in/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise AssertionError((self.data / "standin.log").read_text())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def statements(self) -> list[dict[str, object]]:
+        answer: list[dict[str, object]] = requests.get(self.url + "/stand-in/statements",
+                                                       timeout=5).json()
+        return answer
+
+
+@pytest.fixture(scope="module")
+def core(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[StandIn, FaultyProxy]]:
+    """The stand-in trusting this server's key, reached through a proxy that can lose answers."""
+    key = run("server", "public-key", "--data", str(server.data_dir)).stdout.strip()
+    standin = StandIn(tmp_path_factory.mktemp("core"), free_port(), key)
+    standin.start()
+    proxy = FaultyProxy(standin.url, seed=5)
+    run("server", "init", "--data", str(server.data_dir), "--queue-core-url", proxy.url)
+    yield standin, proxy
+    proxy.close()
+    standin.stop()
+
+
+def _lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _children(server: ServerProcess, kindergarten: str) -> int:
+    engine = open_data_dir(server.data_dir).engine
+    with engine.connect() as conn:
+        count = int(conn.execute(select(func.count()).select_from(db.children)
+                                 .where(db.children.c.kindergarten == kindergarten)).scalar_one())
+    engine.dispose()
+    return count
+
+
+def test_roster_pull_imports_with_the_csv_rules(server: ServerProcess,
+                                                core: tuple[StandIn, FaultyProxy]) -> None:
+    standin, _ = core
+    data = str(server.data_dir)
+    run("kindergarten", "add", "--data", data, "--code", "QC1", "--name", "Балабақша QC")
+    text, _ = roster_csv(6, prefix="qc")
+    (standin.data / "rosters" / "QC1.csv").write_text(text, encoding="utf-8")
+    pulled = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1")
+    assert _lines(pulled.stdout) == [{"kindergarten": "QC1", "result": "imported", "rows": 6,
+                                      "added": 6, "updated": 0}]
+    again = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1")
+    assert _lines(again.stdout)[0]["result"] == "unchanged"
+    assert _children(server, "QC1") == 6
+
+    lines = text.splitlines()
+    broken = lines[3].split(",")
+    broken[1] = broken[1][:-1] + str((int(broken[1][-1]) + 1) % 10)  # checksum broken
+    (standin.data / "rosters" / "QC1.csv").write_text(
+        "\n".join([*lines[:3], ",".join(broken), *lines[4:]]) + "\n", encoding="utf-8")
+    refused = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1",
+                  check=False)
+    assert refused.returncode == 4
+    answer = _lines(refused.stdout)[0]
+    assert answer["result"] == "refused"
+    assert any("children[2]" in p and "iin" in p for p in answer["problems"])  # type: ignore[union-attr]
+    assert _children(server, "QC1") == 6
+
+    run("kindergarten", "add", "--data", data, "--code", "QC-NONE", "--name", "Unknown there")
+    unknown = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC-NONE",
+                  check=False)
+    assert unknown.returncode == 4
+    assert "unknown_kindergarten" in str(_lines(unknown.stdout)[0]["error"])
+
+    requests.post(standin.url + "/stand-in/faults", json={"unavailable": 1}, timeout=5)
+    down = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1",
+               check=False)
+    assert down.returncode == 3
+    assert "503" in str(_lines(down.stdout)[0]["error"])
+
+
+def _outbox(data: str) -> list[dict[str, object]]:
+    return _lines(run("queue-core", "outbox", "--data", data).stdout)
+
+
+def test_statement_reaches_the_core_once_through_outages_and_lost_answers(
+        server: ServerProcess, core: tuple[StandIn, FaultyProxy]) -> None:
+    standin, proxy = core
+    data = str(server.data_dir)
+    not_over = run("funding", "approve", "--data", data, "--kindergarten", "KG1", "--month",
+                   time.strftime("%Y-%m"), "--by", "finance-1", check=False)
+    assert not_over.returncode == 2
+    assert "not over" in not_over.stderr
+
+    approved = json.loads(run("funding", "approve", "--data", data, "--kindergarten", "KG1",
+                              "--month", "2026-03", "--by", "finance-1").stdout)
+    assert approved["revision"] == 1
+    assert [r["status"] for r in _outbox(data)] == ["pending"]
+
+    standin.stop()  # the core is down
+    down = run("queue-core", "deliver", "--data", data, check=False)
+    assert down.returncode == 3
+    row = _outbox(data)[0]
+    assert row["status"] == "pending"
+    assert row["attempts"] == 1
+    assert "unreachable" in str(row["last_error"])
+
+    standin.start()  # up again; its answer to the first send is lost on the way back
+    proxy.scripted = ["drop_response"]
+    lost = run("queue-core", "deliver", "--data", data, "--now", check=False)
+    assert lost.returncode == 3
+    assert len(standin.statements()) == 1  # the core has it; Qatys does not know yet
+    assert _outbox(data)[0]["status"] == "pending"
+
+    sent = run("queue-core", "deliver", "--data", data, "--now")
+    assert _lines(sent.stdout) == [{"delivered": 1, "retrying": 0, "refused": 0}]
+    row = _outbox(data)[0]
+    assert row["status"] == "delivered"
+    assert row["attempts"] == 3
+    assert row["core_reference"] == "QC-000001"
+    assert [s["idempotency_key"] for s in standin.statements()] == [approved["idempotency_key"]]
+
+    same = run("funding", "approve", "--data", data, "--kindergarten", "KG1", "--month",
+               "2026-03", "--by", "finance-1", check=False)
+    assert same.returncode == 2
+    assert "nothing changed" in same.stderr
+
+    run("absence", "add", "--data", data, "--child", "child-00001-x7q", "--from", "2026-03-02",
+        "--to", "2026-03-06", "--reason", "illness", "--document", "cert-7")
+    no_note = run("funding", "approve", "--data", data, "--kindergarten", "KG1", "--month",
+                  "2026-03", "--by", "finance-1", check=False)
+    assert no_note.returncode == 2
+    assert "note" in no_note.stderr
+    correction = json.loads(run("funding", "approve", "--data", data, "--kindergarten", "KG1",
+                                "--month", "2026-03", "--by", "finance-1", "--note",
+                                "late medical certificate").stdout)
+    assert correction["revision"] == 2
+    proxy.scripted = ["duplicate"]  # the request reaches the core twice; it answers twice
+    run("queue-core", "deliver", "--data", data)
+    stored = standin.statements()
+    assert [(s["revision"], s["idempotency_key"]) for s in stored] == [
+        (1, approved["idempotency_key"]), (2, correction["idempotency_key"])]
+    trail = _lines(run("funding", "approvals", "--data", data, "--kindergarten", "KG1",
+                       "--month", "2026-03").stdout)
+    assert [(t["revision"], t["note"]) for t in trail] == [
+        (1, ""), (2, "late medical certificate")]
+    assert run("queue-core", "deliver", "--data", data).returncode == 0
+    assert len(standin.statements()) == 2
+
+
+def test_a_core_that_refuses_the_signature_keeps_the_row_for_a_person(
+        server: ServerProcess, core: tuple[StandIn, FaultyProxy]) -> None:
+    standin, _ = core
+    data = str(server.data_dir)
+    trusted = standin.trust_key
+    standin.stop()
+    standin.trust_key = "A" * 43 + "="  # the core was configured with another key
+    standin.start()
+    try:
+        run("funding", "approve", "--data", data, "--kindergarten", "KG2", "--month",
+            "2026-03", "--by", "finance-1")
+        refused = run("queue-core", "deliver", "--data", data, check=False)
+        assert refused.returncode == 4
+        row = next(r for r in _outbox(data) if r["kindergarten"] == "KG2")
+        assert row["status"] == "refused"
+        assert "unknown_key" in str(row["last_error"])
+        assert run("queue-core", "deliver", "--data", data, "--now",
+                   check=False).returncode == 4  # refused rows wait for a person
+    finally:
+        standin.stop()
+        standin.trust_key = trusted
+        standin.start()
+    assert run("queue-core", "resend", "--data", data, "1", check=False).returncode == 2
+    run("queue-core", "resend", "--data", data, str(row["id"]))
+    run("queue-core", "deliver", "--data", data)
+    assert [s["kindergarten"] for s in standin.statements()][-1] == "KG2"
