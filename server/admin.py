@@ -26,6 +26,7 @@ def init_data_dir(data_dir: Path, database_url: str | None, public_url: str | No
     else:
         config = write_config(data_dir, database_url, public_url, queue_core_url)
     key_store.create_keys(config.keys_file)
+    key_store.create_session_secret(config.session_secret_file)
     applied = migrate(make_engine(config.database_url))
     return config, applied
 

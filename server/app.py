@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, Response, request
@@ -15,13 +16,13 @@ from werkzeug.exceptions import HTTPException
 
 from qatys.logs import log
 from qatys.timeutil import now_us
-from server import ingest_api, meta_api, pages, terminal_api
+from server import finance_pages, ingest_api, meta_api, pages, terminal_api
 from server.config import ServerConfig, load_config
 from server.context import ServerContext
 from server.db import make_engine
 from server.errors import ApiError, SetupError
 from server.ingest import Ingestor
-from server.keys import load_keys
+from server.keys import load_keys, load_session_secret
 from server.migrations import pending
 from server.responses import error
 
@@ -48,9 +49,14 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.secret_key = load_session_secret(config.session_secret_file)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_NAME="qatys_session",
+                      SESSION_COOKIE_SECURE=config.public_url.startswith("https://"),
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours))
     app.extensions["qatys"] = ServerContext(config, engine, keys, clock,
                                             Ingestor(engine, keys, clock))
-    for blueprint in (ingest_api.bp, terminal_api.bp, meta_api.bp, pages.bp):
+    for blueprint in (ingest_api.bp, terminal_api.bp, meta_api.bp, pages.bp, finance_pages.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

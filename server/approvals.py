@@ -51,14 +51,15 @@ def approve(conn: Connection, statement: Statement, by: str, note: str, now_us: 
     year, month = (int(part) for part in statement.month.split("-"))
     if local_date(now_us) <= month_days(year, month)[-1]:
         raise ApprovalError(f"{statement.month} is not over yet; approve it from "
-                            f"{_next_month(year, month).isoformat()}")
+                            f"{_next_month(year, month).isoformat()}", "not_over")
     trail = revisions(conn, statement.kindergarten, statement.month)
     if trail and trail[-1].inputs_digest == statement.inputs_digest \
             and bytes(trail[-1].statement) == statement.to_json():
         raise ApprovalError(f"revision {trail[-1].revision} already approves this statement; "
-                            "nothing changed since")
+                            "nothing changed since", "unchanged")
     if trail and not note.strip():
-        raise ApprovalError("a correction needs a note saying why the approved amount changes")
+        raise ApprovalError("a correction needs a note saying why the approved amount changes",
+                            "note_required")
     revision = len(trail) + 1
     key = idempotency_key(statement.kindergarten, statement.month, revision,
                           statement.inputs_digest)

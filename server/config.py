@@ -44,6 +44,10 @@ class ServerConfig:
         return self.data_dir / "keys" / "server-keys.json"
 
     @property
+    def session_secret_file(self) -> Path:
+        return self.data_dir / "keys" / "session-secret"
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "server.log"
 

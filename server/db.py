@@ -231,6 +231,8 @@ users = Table(
     Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
     Column("disabled_at_us", BigInteger, nullable=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until_us", BigInteger, nullable=True),
 )
 
 # An approved statement, byte for byte. A change after approval is a new revision that

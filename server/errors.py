@@ -39,4 +39,9 @@ class QueueCoreError(ServerError):
 
 
 class ApprovalError(ServerError):
-    """A statement that cannot be approved now (month not over, nothing changed, no note)."""
+    """A statement that cannot be approved now; ``reason`` names the page text to show:
+    ``not_over``, ``unchanged`` or ``note_required``."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

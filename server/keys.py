@@ -56,3 +56,22 @@ def load_keys(path: Path) -> ServerKeys:
     except (ValueError, KeyError, TypeError) as exc:
         raise SetupError(f"{path} is not a valid server key file") from exc
     return keys
+
+
+def create_session_secret(path: Path) -> bytes:
+    """The key that signs finance-page session cookies; made once, kept beside the keys.
+    Replacing it signs everyone out, nothing else."""
+    if not path.exists():
+        write_private(path, os.urandom(32))
+    return load_session_secret(path)
+
+
+def load_session_secret(path: Path) -> bytes:
+    if not path.exists():
+        raise SetupError(f"{path} is missing; run `qatys server init` again")
+    if not is_private(path):
+        raise SetupError(f"{path} is readable by others; chmod 600 it")
+    secret = path.read_bytes()
+    if len(secret) != 32:
+        raise SetupError(f"{path} is not a session secret")
+    return secret

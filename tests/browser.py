@@ -95,7 +95,8 @@ class Page:
         self.call("Page.navigate", url=url)
 
     def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                           awaitPromise=True)
         return result.get("result", {}).get("value")
 
     def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
@@ -107,8 +108,13 @@ class Page:
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {expression}")
 
-    def screenshot(self, out: Path) -> Path:
-        data = self.call("Page.captureScreenshot", format="png")["data"]
+    def screenshot(self, out: Path, full_page: bool = False) -> Path:
+        params: dict[str, Any] = {"format": "png"}
+        if full_page:
+            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+            params.update(captureBeyondViewport=True, clip={
+                "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
+        data = self.call("Page.captureScreenshot", **params)["data"]
         out.write_bytes(base64.b64decode(data))
         return out
 

@@ -39,9 +39,9 @@ def free_port() -> int:
 
 
 def run(*args: str, env: dict[str, str] | None = None, check: bool = True,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        timeout: float = 120, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([*QATYS, *args], capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **(env or {})}, input=input_text)
     if check and result.returncode != 0:
         raise AssertionError(f"qatys {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")

@@ -1,0 +1,378 @@
+"""The finance pages: sign-in by role, the district month overview, табель, statement with
+drill-down to evidence, anomaly flags, exports and approval (server-rendered, KZ/RU).
+
+Roles (server/accounts.py): a finance officer sees every kindergarten and approves; a
+director sees only their own kindergarten, with children's names; an auditor reads
+everything and changes nothing; an administrator reads and refreshes the month overview.
+Finance staff and auditors see child ids, not names: paying needs no names.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import secrets
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ParamSpec
+
+from flask import (
+    Blueprint,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import Connection, select
+from werkzeug.wrappers.response import Response as WebResponse
+
+from qatys.logs import log
+from qatys.timeutil import local_date, local_text
+from server import db
+from server.accounts import User, active_user, sign_in
+from server.approvals import approve, idempotency_key, revisions
+from server.context import ctx
+from server.db import writing
+from server.domain.funding import Statement
+from server.domain.policy import Policy, load_policy
+from server.errors import ApprovalError
+from server.finance_jobs import job_state, latest_job, start_month_job
+from server.finance_texts import LANGUAGES, text
+from server.money import MoneyInputError, anomaly_flags, parse_month, statement_for
+from server.money_exports import FORMATS, LEGEND, day_mark, write_statement, write_tabel
+from server.outbox import outbox_rows
+
+bp = Blueprint("finance", __name__, url_prefix="/finance")
+logger = logging.getLogger("qatys.finance")
+P = ParamSpec("P")
+_MIME = {"json": "application/json", "csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+class PageError(Exception):
+    def __init__(self, status: int, key: str, detail: str = "") -> None:
+        super().__init__(key)
+        self.status, self.key, self.detail = status, key, detail
+
+
+@functools.cache
+def _policy() -> Policy:
+    return load_policy(None)
+
+
+def _lang() -> str:
+    wanted = request.args.get("lang") or request.cookies.get("lang", "kk")
+    return wanted if wanted in LANGUAGES else "kk"
+
+
+@bp.after_request
+def _remember_language(response: WebResponse) -> WebResponse:
+    if request.args.get("lang") in LANGUAGES:
+        response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def _render(template: str, status: int = 200, **values: Any) -> WebResponse:
+    lang = _lang()
+    body = render_template(f"finance/{template}", t=lambda key: text(key, lang), lang=lang,
+                           user=g.get("user"), csrf=session.get("csrf", ""), money=_money,
+                           **values)
+    return make_response(body, status)
+
+
+@bp.errorhandler(PageError)
+def _page_error(exc: PageError) -> WebResponse:
+    log(logger, "page.refused", logging.WARNING, path=request.path, status=exc.status,
+        reason=exc.key)
+    return _render("error.html", exc.status, key=exc.key, detail=exc.detail)
+
+
+def signed_in(view: Callable[P, WebResponse]) -> Callable[P, WebResponse]:
+    """Only for a signed-in, still active user whose session has not expired."""
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> WebResponse:
+        context = ctx()
+        username, since = session.get("user"), session.get("since_us", 0)
+        max_age = context.config.session_hours * 3600 * 1_000_000
+        user = None
+        if username and context.clock() - since < max_age:
+            with context.engine.connect() as conn:
+                user = active_user(conn, username)
+        if user is None:
+            expired = {"expired": 1} if username else {}
+            session.clear()
+            return redirect(url_for("finance.login", next=request.path, **expired))
+        g.user = user
+        if request.method == "POST" and not secrets.compare_digest(
+                request.form.get("csrf", ""), session.get("csrf", "")):
+            raise PageError(400, "bad_request", "csrf")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _user() -> User:
+    user: User = g.user
+    return user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> WebResponse:
+    session.setdefault("csrf", secrets.token_urlsafe(24))
+    problem = "session_expired" if request.args.get("expired") == "1" else ""
+    if request.method == "POST":
+        if not secrets.compare_digest(request.form.get("csrf", ""), session["csrf"]):
+            raise PageError(400, "bad_request", "csrf")
+        context = ctx()
+        username = request.form.get("username", "").strip().lower()[:64]
+        with writing(context.engine) as conn:
+            outcome = sign_in(conn, username, request.form.get("password", "")[:1024],
+                              context.clock())
+        if isinstance(outcome, User):
+            session.clear()
+            session.update(user=outcome.username, since_us=context.clock(),
+                           csrf=secrets.token_urlsafe(24))
+            session.permanent = True
+            log(logger, "login.ok", role=outcome.role)
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/finance/") else
+                            url_for("finance.overview"))
+        log(logger, "login.refused", logging.WARNING, reason=outcome)
+        problem = "login_locked" if outcome == "locked" else "login_wrong"
+    return _render("login.html", 401 if problem.startswith("login") else 200, problem=problem)
+
+
+@bp.post("/logout")
+@signed_in
+def logout() -> WebResponse:
+    session.clear()
+    return redirect(url_for("finance.login"))
+
+
+def _month(text_value: str | None) -> str:
+    if not text_value:
+        first = local_date(ctx().clock()).replace(day=1)
+        return (first - timedelta(days=1)).strftime("%Y-%m")
+    try:
+        parse_month(text_value)
+    except MoneyInputError as exc:
+        raise PageError(400, "bad_request", str(exc)) from exc
+    return text_value
+
+
+def _shift(month: str, by: int) -> str:
+    year, number = parse_month(month)
+    index = year * 12 + number - 1 + by
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+@bp.get("/")
+@signed_in
+def overview() -> WebResponse:
+    user = _user()
+    month = _month(request.args.get("month"))
+    if user.role == "director":
+        assert user.kindergarten is not None
+        return redirect(url_for("finance.statement", code=user.kindergarten, month=month))
+    with ctx().engine.connect() as conn:
+        gardens = conn.execute(select(db.kindergartens)
+                               .order_by(db.kindergartens.c.district,
+                                         db.kindergartens.c.code)).all()
+        totals = {r.kindergarten: r for r in conn.execute(
+            select(db.month_totals).where(db.month_totals.c.month == month))}
+        approved: dict[str, Any] = {}
+        for row in conn.execute(select(db.approvals).where(db.approvals.c.month == month)
+                                .order_by(db.approvals.c.revision)):
+            approved[row.kindergarten] = row
+        job = latest_job(conn, month)
+    districts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for garden in gardens:
+        figures = totals.get(garden.code)
+        last = approved.get(garden.code)
+        status = "not_approved"
+        if last is not None:
+            status = "approved" if figures is None or \
+                figures.inputs_digest == last.inputs_digest else "changed"
+        districts[garden.district].append({"garden": garden, "figures": figures,
+                                           "approval": last, "status": status})
+    sums = {name: sum((Decimal(r["figures"].total) for r in rows if r["figures"]),
+                      Decimal(0)) for name, rows in districts.items()}
+    computed = [t.computed_at_us for t in totals.values()]
+    return _render("month.html", month=month, previous=_shift(month, -1),
+                   next_month=_shift(month, 1), districts=districts, sums=sums,
+                   grand=sum(sums.values(), Decimal(0)), chart=_chart(sums),
+                   computed_at=local_text(min(computed)) if computed else "",
+                   complete=len(totals) == len(gardens) and bool(gardens), job=job)
+
+
+def _chart(sums: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """Bars for the district totals, widths in percent of the largest (drawn as SVG)."""
+    largest = max(sums.values(), default=Decimal(0))
+    return [{"district": name, "total": total,
+             "width": float(total / largest * 100) if largest else 0.0}
+            for name, total in sorted(sums.items(), key=lambda item: -item[1])]
+
+
+@bp.post("/month/<month>/compute")
+@signed_in
+def compute(month: str) -> WebResponse:
+    user = _user()
+    if not user.can_compute:
+        raise PageError(403, "read_only")
+    month = _month(month)
+    job_id = start_month_job(ctx().engine, month, user.username, _policy(), ctx().clock)
+    return redirect(url_for("finance.overview", month=month, job=job_id))
+
+
+@bp.get("/jobs/<int:job_id>")
+@signed_in
+def job(job_id: int) -> WebResponse:
+    if _user().role == "director":
+        raise PageError(403, "forbidden")
+    with ctx().engine.connect() as conn:
+        state = job_state(conn, job_id)
+    if state is None:
+        raise PageError(404, "not_found")
+    return jsonify({"id": state.id, "month": state.month, "status": state.status,
+                    "done": state.done, "total": state.total, "error": state.error})
+
+
+def _statement(conn: Connection, code: str, month: str) -> Statement:
+    if not _user().may_see(code):
+        raise PageError(403, "forbidden")
+    year, number = parse_month(_month(month))
+    try:
+        return statement_for(conn, code, year, number, _policy())
+    except MoneyInputError as exc:
+        raise PageError(404, "not_found", str(exc)) from exc
+
+
+def _names(conn: Connection, code: str) -> dict[str, str]:
+    """Children's names, for the kindergarten's own director only."""
+    if _user().role != "director":
+        return {}
+    return {r.child_id: f"{r.last_name} {r.first_name}" for r in conn.execute(
+        select(db.children.c.child_id, db.children.c.last_name, db.children.c.first_name)
+        .where(db.children.c.kindergarten == code))}
+
+
+@bp.get("/k/<code>/<month>")
+@signed_in
+def statement(code: str, month: str) -> WebResponse:
+    with ctx().engine.connect() as conn:
+        current = _statement(conn, code, month)
+        year, number = parse_month(month)
+        flags = anomaly_flags(conn, code, year, number)
+        trail = revisions(conn, code, month)
+        deliveries = {r.idempotency_key: r for r in outbox_rows(conn, code, month)}
+        names = _names(conn, code)
+        garden = conn.execute(select(db.kindergartens)
+                              .where(db.kindergartens.c.code == code)).one()
+    last = trail[-1] if trail else None
+    changed = last is not None and bytes(last.statement) != current.to_json()
+    approved_amounts: dict[str, str] = {}
+    if changed and last is not None:
+        approved_amounts = {c["child_id"]: c["amount"]
+                            for c in json.loads(bytes(last.statement))["children"]}
+    history = [{"row": r, "delivery": deliveries.get(
+        idempotency_key(code, month, r.revision, r.inputs_digest))} for r in trail]
+    over = local_date(ctx().clock()).strftime("%Y-%m") > month
+    return _render("statement.html", garden=garden, statement=current, month=month,
+                   flags=flags, history=history, last=last, changed=changed,
+                   approved_amounts=approved_amounts, names=names, formats=FORMATS,
+                   month_over=over, when=local_text)
+
+
+@bp.post("/k/<code>/<month>/approve")
+@signed_in
+def approve_statement(code: str, month: str) -> WebResponse:
+    user = _user()
+    if not user.can_approve:
+        raise PageError(403, "read_only")
+    context = ctx()
+    with context.engine.connect() as conn:
+        current = _statement(conn, code, month)
+    try:
+        with writing(context.engine) as conn:
+            approved = approve(conn, current, user.username, request.form.get("note", "")[:1000],
+                               context.clock(), context.keys.sign_seed)
+    except ApprovalError as exc:
+        raise PageError(409, exc.reason) from exc
+    log(logger, "statement.approved", kindergarten=code, month=month,
+        revision=approved.revision, total=approved.total)
+    return redirect(url_for("finance.statement", code=code, month=month))
+
+
+@bp.get("/k/<code>/<month>/tabel")
+@signed_in
+def tabel(code: str, month: str) -> WebResponse:
+    with ctx().engine.connect() as conn:
+        current = _statement(conn, code, month)
+        names = _names(conn, code)
+    days = [d.day for d in current.children[0].days] if current.children else []
+    return _render("tabel.html", statement=current, month=month, code=code, days=days,
+                   names=names, mark=day_mark, legend=LEGEND)
+
+
+@bp.get("/k/<code>/<month>/child/<child_id>")
+@signed_in
+def child(code: str, month: str, child_id: str) -> WebResponse:
+    with ctx().engine.connect() as conn:
+        current = _statement(conn, code, month)
+        names = _names(conn, code)
+    line = next((c for c in current.children if c.child_id == child_id), None)
+    if line is None:
+        raise PageError(404, "not_found")
+    return _render("child.html", statement=current, line=line, month=month, code=code,
+                   name=names.get(child_id, ""), mark=day_mark)
+
+
+@bp.get("/k/<code>/<month>/export/<what>.<fmt>")
+@signed_in
+def export(code: str, month: str, what: str, fmt: str) -> WebResponse:
+    if what not in ("statement", "tabel") or fmt not in FORMATS:
+        raise PageError(404, "not_found")
+    with ctx().engine.connect() as conn:
+        current = _statement(conn, code, month)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / f"export.{fmt}"
+        (write_statement if what == "statement" else write_tabel)(current, fmt, out)
+        body = out.read_bytes()
+    log(logger, "export", kindergarten=code, month=month, what=what, format=fmt)
+    response = make_response(body)
+    response.headers["Content-Type"] = _MIME[fmt]
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="{code}-{month}-{what}.{fmt}"'
+    return response
+
+
+@bp.get("/k/<code>/<month>/approved/r<int:revision>.json")
+@signed_in
+def approved_copy(code: str, month: str, revision: int) -> WebResponse:
+    """The approved statement exactly as approved (the bytes sent to the queue core)."""
+    if not _user().may_see(code):
+        raise PageError(403, "forbidden")
+    with ctx().engine.connect() as conn:
+        row = next((r for r in revisions(conn, code, month) if r.revision == revision), None)
+    if row is None:
+        raise PageError(404, "not_found")
+    response = make_response(bytes(row.statement))
+    response.headers["Content-Type"] = _MIME["json"]
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="{code}-{month}-approved-r{revision}.json"'
+    return response
+
+
+def _money(value: Decimal | str) -> str:
+    """12345.5 → "12 345.50": thin groups, as finance staff read amounts."""
+    return f"{Decimal(value):,.2f}".replace(",", "\u202f")

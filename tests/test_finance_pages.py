@@ -1,0 +1,177 @@
+"""The finance pages in a real headless Chromium against a real server, one role at a time:
+the finance officer computes the month with progress, approves and corrects; the director
+sees only their kindergarten; the auditor and the administrator cannot approve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.browser import Page
+from tests.helpers import ServerProcess, run
+from tests.test_money import march  # noqa: F401 - the March 2026 fixture (30000.00 in KG1)
+
+ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
+PASSWORDS = {"fin": "finance-pass-1", "dir1": "director-pass-1", "aud": "auditor-pass-1",
+             "adm": "admin-pass-12"}
+
+
+@pytest.fixture(scope="module")
+def finance(march: ServerProcess) -> ServerProcess:  # noqa: F811 - the imported fixture
+    data = str(march.data_dir)
+    run("kindergarten", "add", "--data", data, "--code", "KG3", "--name", "Балабақша 3",
+        "--district", "Алмалы")
+    for username, role, garden in [("fin", "finance", None), ("dir1", "director", "KG1"),
+                                   ("aud", "auditor", None), ("adm", "admin", None)]:
+        extra = ["--kindergarten", garden] if garden else []
+        run("user", "add", "--data", data, "--username", username, "--role", role, *extra,
+            "--password-stdin", input_text=PASSWORDS[username] + "\n")
+    return march
+
+
+def _open(page: Page, url: str) -> None:
+    page.evaluate("window.__old = true")
+    page.goto(url)
+    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
+
+
+def _text(page: Page, selector: str) -> str:
+    value = page.evaluate(f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent")
+    return str(value or "")
+
+
+def _exists(page: Page, selector: str) -> bool:
+    return bool(page.evaluate(f"document.querySelector({json.dumps(selector)}) !== null"))
+
+
+def _submit(page: Page, form_selector: str) -> None:
+    page.evaluate("window.__old = true")
+    page.evaluate(f"document.querySelector({json.dumps(form_selector)}).submit()")
+    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
+
+
+def _login(page: Page, base: str, username: str, password: str | None = None) -> None:
+    _open(page, base + "/finance/login")
+    page.evaluate(f"document.querySelector('[name=username]').value = {json.dumps(username)};"
+                  f"document.querySelector('[name=password]').value = "
+                  f"{json.dumps(password or PASSWORDS[username])}; true")
+    _submit(page, "#login")
+
+
+def test_finance_officer_computes_approves_and_corrects(finance: ServerProcess,
+                                                        tmp_path: Path) -> None:
+    base = finance.url
+    page = Page(tmp_path / "profile")
+    try:
+        _open(page, base + "/finance/?month=2026-03")
+        assert page.evaluate("location.pathname") == "/finance/login"  # not signed in
+        _login(page, base, "fin", "wrong-password")
+        assert "қате" in _text(page, "#problem")
+        _login(page, base, "fin")
+        _open(page, base + "/finance/?month=2026-03")
+        assert _exists(page, "#not-computed")
+        _submit(page, "#compute")  # long work: a progress bar, then the figures
+        page.wait_for("document.getElementById('grand-total') !== null && "
+                      "document.getElementById('progress') === null", timeout=60)
+        assert _text(page, "#grand-total") == "30\u202f000.00"
+        job = page.evaluate("fetch('/finance/jobs/' + new URLSearchParams(location.search)"
+                            ".get('job')).then(r => r.json())")
+        assert (job["status"], job["done"], job["total"]) == ("done", 3, 3)
+        assert page.evaluate("document.querySelectorAll('#chart rect.bar').length") == 2
+        assert page.evaluate("[...document.querySelectorAll('h2.district')]"
+                             ".map(h => h.textContent)") == ["Аудан: Аудан көрсетілмеген",
+                                                             "Аудан: Алмалы"]
+        page.screenshot(ARTEFACTS / "finance-month-kk.png", full_page=True)
+        _open(page, base + "/finance/?month=2026-03&lang=ru")
+        assert _text(page, "h1").startswith("Обзор месяца")
+        assert "не утверждён" in _text(page, "tr[data-code=KG1]")
+
+        _open(page, base + "/finance/k/KG1/2026-03")
+        assert _text(page, "#total") == "30\u202f000.00"
+        assert _text(page, "tr[data-child=child-00001-x7q] a") == "child-00001-x7q"
+        status = page.evaluate("fetch('/finance/k/KG1/2026-03/export/statement.xlsx')"
+                               ".then(r => r.status + ' ' + r.headers.get('content-type'))")
+        assert status.startswith("200 application/vnd.openxmlformats")
+        _submit(page, "#approve")
+        assert _exists(page, "#locked")
+        assert not _exists(page, "#approve")
+        assert _text(page, "#trail tr[data-revision='1'] .delivery").strip().startswith(
+            "ожидает")  # no queue core configured: waits in the outbox
+
+        run("absence", "add", "--data", str(finance.data_dir), "--child", "child-00006-x7q",
+            "--from", "2026-03-16", "--to", "2026-03-17", "--reason", "illness",
+            "--document", "cert-0316")
+        _open(page, base + "/finance/k/KG1/2026-03")
+        assert _exists(page, "#changed")
+        assert _text(page, "#total") == "36\u202f000.00"
+        assert "status-changed" in page.evaluate(
+            "document.querySelector('tr[data-child=child-00006-x7q] td:last-child').className")
+        page.evaluate("document.querySelector('#approve [name=note]').value = "
+                      "'Справка о болезни получена позже'; true")
+        _submit(page, "#approve")
+        assert _exists(page, "#locked")
+        assert page.evaluate("document.querySelectorAll('#trail tr[data-revision]').length") == 2
+        assert "позже" in _text(page, "#trail tr[data-revision='2']")
+        page.screenshot(ARTEFACTS / "finance-statement-ru.png", full_page=True)
+
+        _open(page, base + "/finance/k/KG1/2026-03/tabel")
+        cells = page.evaluate("[...document.querySelectorAll('tr[data-child=child-00001-x7q] td')]"
+                              ".map(td => td.textContent)")
+        assert cells[2] == "+р"  # 2 March: present, entered by hand
+        _open(page, base + "/finance/k/KG1/2026-03/child/child-00003-x7q")
+        assert _text(page, "#amount") == "12\u202f000.00"
+        assert _text(page, "tr[data-day='2026-03-10'] code.event").startswith("T-")
+        assert _text(page, "tr[data-day='2026-03-11'] code.absence").startswith("ABS-")
+    finally:
+        page.close()
+    trail = run("funding", "approvals", "--data", str(finance.data_dir), "--kindergarten",
+                "KG1", "--month", "2026-03").stdout.splitlines()
+    assert [json.loads(x)["approved_by"] for x in trail] == ["fin", "fin"]
+
+
+def test_director_sees_only_their_kindergarten(finance: ServerProcess, tmp_path: Path) -> None:
+    base = finance.url
+    page = Page(tmp_path / "profile")
+    try:
+        _login(page, base, "dir1")
+        _open(page, base + "/finance/?month=2026-03")
+        assert page.evaluate("location.pathname") == "/finance/k/KG1/2026-03"
+        assert _text(page, "tr[data-child=child-00001-x7q] a") == "Testovbayev0001 Aruzhanka0001"
+        assert not _exists(page, "#approve")
+        _open(page, base + "/finance/k/KG2/2026-03")
+        assert page.evaluate("document.getElementById('error').dataset.status") == "forbidden"
+        for url in ("/finance/k/KG2/2026-03/export/statement.csv",
+                    "/finance/k/KG2/2026-03/tabel", "/finance/jobs/1"):
+            assert page.evaluate(f"fetch('{url}').then(r => r.status)") == 403, url
+        page.screenshot(ARTEFACTS / "finance-director-kk.png", full_page=True)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("username", ["aud", "adm"])
+def test_auditor_and_administrator_cannot_approve(finance: ServerProcess, tmp_path: Path,
+                                                  username: str) -> None:
+    base = finance.url
+    page = Page(tmp_path / "profile")
+    try:
+        _login(page, base, username)
+        _open(page, base + "/finance/?month=2026-03")
+        assert _text(page, "#grand-total")  # both read the overview
+        assert _exists(page, "#compute") == (username == "adm")
+        _open(page, base + "/finance/k/KG2/2026-03")
+        assert not _exists(page, "#approve")
+        csrf = page.evaluate("document.querySelector('[name=csrf]').value")
+        status = page.evaluate(
+            "fetch('/finance/k/KG2/2026-03/approve', {method: 'POST', headers: "
+            "{'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=" + csrf +
+            "'}).then(r => r.status)")
+        assert status == 403
+        _open(page, base + "/finance/k/KG1/2026-03")
+        assert _text(page, "tr[data-child=child-00001-x7q] a") == "child-00001-x7q"  # no names
+    finally:
+        page.close()
+    outbox = run("queue-core", "outbox", "--data", str(finance.data_dir),
+                 "--kindergarten", "KG2").stdout
+    assert outbox == ""  # nothing was approved for KG2
