@@ -110,9 +110,10 @@ def signed_in(view: Callable[P, WebResponse]) -> Callable[P, WebResponse]:
             with context.engine.connect() as conn:
                 user = active_user(conn, username)
         if user is None:
-            expired = {"expired": 1} if username else {}
             session.clear()
-            return redirect(url_for("finance.login", next=request.path, **expired))
+            if username:
+                return redirect(url_for("finance.login", next=request.path, expired=1))
+            return redirect(url_for("finance.login", next=request.path))
         g.user = user
         if request.method == "POST" and not secrets.compare_digest(
                 request.form.get("csrf", ""), session.get("csrf", "")):
