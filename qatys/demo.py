@@ -25,6 +25,10 @@ DEMO_CODE = "DEMO-001"
 DEMO_PIN = "1234"
 DEMO_CARD_CHILDREN = ("DEMO-001", "DEMO-002", "DEMO-003", "DEMO-004", "DEMO-005", "DEMO-006")
 DEMO_NAME = "«Балапан» балабақшасы / детский сад «Балапан»"
+DEMO_DISTRICT = "Алмалы"
+DEMO_USERS = (("finance", "finance", "demo-finance-1"), ("director", "director", "demo-director-1"),
+              ("auditor", "auditor", "demo-auditor-1"))
+"""Finance-page accounts of the demo (username, role, password): for a local look only."""
 _FIRST = ["Айару", "Нұрлан", "Алихан", "Томирис", "Дамир", "Амина", "Арсен", "Сафия",
           "Ерасыл", "Аружан", "Мирас", "Айлин"]
 _LAST = ["Демоұлы", "Тестова", "Үлгіұлы", "Мысалова"]
@@ -39,9 +43,9 @@ def demo_roster(count: int = 24) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _qatys(*args: str) -> subprocess.CompletedProcess[str]:
+def _qatys(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "qatys", *args], capture_output=True,
-                          text=True, check=True)
+                          text=True, check=True, input=stdin)
 
 
 @click.group("demo")
@@ -54,28 +58,36 @@ def demo_group() -> None:
               show_default=True, help="Where the demo keeps its server and terminal data.")
 @click.option("--port", default=8080, show_default=True)
 @click.option("--kiosk-port", default=8765, show_default=True)
-def demo_run(base: Path, port: int, kiosk_port: int) -> None:
+@click.option("--core-port", default=8090, show_default=True,
+              help="Port of the queue-core stand-in.")
+def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
     """Server + demo kindergarten + an enrolled terminal, until Ctrl-C."""
     base = base.resolve()
     signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly as on Ctrl-C
     data, home = base / "server", base / "terminal"
     os.environ.setdefault("QATYS_RUNTIME_DIR", str(base / "runtime"))
     fresh = not (data / "server.toml").exists()
-    _qatys("server", "init", "--data", str(data), "--public-url", f"http://127.0.0.1:{port}")
+    _qatys("server", "init", "--data", str(data), "--public-url", f"http://127.0.0.1:{port}",
+           "--queue-core-url", f"http://127.0.0.1:{core_port}")
     if fresh:
         _qatys("kindergarten", "add", "--data", str(data), "--code", DEMO_CODE,
-               "--name", DEMO_NAME)
+               "--name", DEMO_NAME, "--district", DEMO_DISTRICT)
         (base / "roster.csv").write_text(demo_roster(), encoding="utf-8")
         _qatys("roster", "import", "--data", str(data), "--kindergarten", DEMO_CODE,
                str(base / "roster.csv"))
         card = _qatys("unlock-card", "issue", "--data", str(data), "--kindergarten", DEMO_CODE,
                       "--qr", str(base / "unlock-card.png")).stdout.strip().splitlines()[-1]
         (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
+    _demo_users(data)
+    core = _start_core(data, base, core_port)
     server = subprocess.Popen([sys.executable, "-m", "qatys", "server", "run", "--data",
                                str(data), "--port", str(port)])
-    children = [server]
+    children = [core, server]
     try:
         _wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+        _wait_for(f"http://127.0.0.1:{core_port}/stand-in/health")
+        children.append(subprocess.Popen([sys.executable, "-m", "qatys", "queue-core", "run",
+                                          "--data", str(data)]))
         if not (home / "terminal.toml").exists():
             token = _qatys("terminal", "token", "--data", str(data), "--kindergarten",
                            DEMO_CODE).stdout.strip().splitlines()[-1]
@@ -88,6 +100,10 @@ def demo_run(base: Path, port: int, kiosk_port: int) -> None:
         children.append(kiosk)
         click.echo(f"\nQatys is running.\n  server pages:  http://127.0.0.1:{port}/\n"
                    f"  API document:  http://127.0.0.1:{port}/api/v1/openapi.json\n"
+                   f"  finance pages: http://127.0.0.1:{port}/finance/  (demo accounts: "
+                   + ", ".join(f"{u} / {pw}" for u, _, pw in DEMO_USERS) + ")\n"
+                   f"  queue core:    http://127.0.0.1:{core_port}/ (a STAND-IN, "
+                   "tools/queue_core_standin.py)\n"
                    f"  kiosk screen:  http://127.0.0.1:{kiosk_port}/  ({' '.join(source)}; "
                    f"staff PIN {DEMO_PIN})\n"
                    f"  cards:         {base / 'cards'}\n"
@@ -104,6 +120,28 @@ def demo_run(base: Path, port: int, kiosk_port: int) -> None:
         for process in reversed(children):
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
+
+
+def _demo_users(data: Path) -> None:
+    """The demo's finance-page accounts, made once."""
+    if _qatys("user", "list", "--data", str(data)).stdout.strip():
+        return
+    for username, role, password in DEMO_USERS:
+        garden = ["--kindergarten", DEMO_CODE] if role == "director" else []
+        _qatys("user", "add", "--data", str(data), "--username", username, "--role", role,
+               *garden, "--password-stdin", stdin=password + "\n")
+
+
+def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:
+    """The queue-core stand-in, trusting this server's key, serving the demo roster."""
+    rosters = base / "core" / "rosters"
+    rosters.mkdir(parents=True, exist_ok=True)
+    (rosters / f"{DEMO_CODE}.csv").write_text(demo_roster(), encoding="utf-8")
+    key = _qatys("server", "public-key", "--data", str(data)).stdout.strip()
+    log = open(base / "core" / "stand-in.log", "ab")  # noqa: SIM115 - the process keeps it
+    return subprocess.Popen([sys.executable, "-m", "tools.queue_core_standin", "--data",
+                             str(base / "core"), "--trust-key", key, "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
 
 
 def _camera_or_clip(data: Path, base: Path) -> list[str]:
