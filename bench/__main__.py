@@ -167,20 +167,13 @@ def bench_backlog(server: ServerProcess, base: Path, n: int = 72_000) -> None:
 
 
 def main() -> None:
+    """`python -m bench` runs everything; `python -m bench region` only the region's month."""
+    region_only = sys.argv[1:] == ["region"]
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
     base.chmod(0o755)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    bench_decoding()
-    sqlite_server = start_server(base / "srv-sqlite")
-    _seed(base / "srv-sqlite")
-    try:
-        bench_checkin(sqlite_server, base)
-        enrol(sqlite_server, base / "kiosk")
-        bench_kiosk_latency(sqlite_server, base, base / "kiosk")
-        bench_ingest(sqlite_server, base, "SQLite")
-        bench_backlog(sqlite_server, base)
-    finally:
-        sqlite_server.stop()
+    if not region_only:
+        _terminal_and_ingest(base)
     region_url = f"sqlite:///{base / 'region.db'}"
     region_engine = make_engine(region_url)
     migrate(region_engine)
@@ -192,13 +185,14 @@ def main() -> None:
         pg_dir.chmod(0o755)
         cluster = start_cluster(pg_dir)
         try:
-            url = cluster.create_database("bench")
-            pg_server = start_server(base / "srv-pg", url)
-            _seed(base / "srv-pg")
-            try:
-                bench_ingest(pg_server, base, "PostgreSQL")
-            finally:
-                pg_server.stop()
+            if not region_only:
+                url = cluster.create_database("bench")
+                pg_server = start_server(base / "srv-pg", url)
+                _seed(base / "srv-pg")
+                try:
+                    bench_ingest(pg_server, base, "PostgreSQL")
+                finally:
+                    pg_server.stop()
             region_url = normalise_url(cluster.create_database("region"))
             region_engine = make_engine(region_url)
             migrate(region_engine)
@@ -207,6 +201,20 @@ def main() -> None:
         finally:
             cluster.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _terminal_and_ingest(base: Path) -> None:
+    bench_decoding()
+    sqlite_server = start_server(base / "srv-sqlite")
+    _seed(base / "srv-sqlite")
+    try:
+        bench_checkin(sqlite_server, base)
+        enrol(sqlite_server, base / "kiosk")
+        bench_kiosk_latency(sqlite_server, base, base / "kiosk")
+        bench_ingest(sqlite_server, base, "SQLite")
+        bench_backlog(sqlite_server, base)
+    finally:
+        sqlite_server.stop()
 
 
 if __name__ == "__main__":

@@ -123,7 +123,9 @@ events = Table(
     Column("receipt", String(16), nullable=True),
     UniqueConstraint("terminal_id", "seq", name="uq_events_terminal_seq"),
     Index("ix_events_kindergarten_time", "kindergarten", "recorded_at_us"),
-    Index("ix_events_child", "child_id"),
+    # A child's check-ins in a time range: the "why" pages and the flag for a child seen at two
+    # kindergartens (0008 replaced the plain child_id index).
+    Index("ix_events_child_time", "child_id", "recorded_at_us"),
 )
 
 unlock_cards = Table(
@@ -279,6 +281,48 @@ jobs = Table(
     Column("heartbeat_us", BigInteger, nullable=False),
     Column("finished_at_us", BigInteger, nullable=True),
     Column("error", Text, nullable=False, default=""),
+)
+
+# Parents' pages (docs/parents.md). An invitation is stored as the digest of its code only.
+guardian_invitations = Table(
+    "guardian_invitations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code_digest", LargeBinary(32), nullable=False, unique=True),
+    Column("child_id", String(64), ForeignKey("children.child_id"), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("used_at_us", BigInteger, nullable=True),
+    Column("guardian_id", String(32), nullable=True),
+)
+
+# A guardian is one phone's key: the browser made it and keeps the private half.
+guardians = Table(
+    "guardians", metadata,
+    Column("guardian_id", String(32), primary_key=True),
+    Column("key_id", String(16), nullable=False, unique=True),
+    Column("public_key", LargeBinary, nullable=False),  # SubjectPublicKeyInfo, ECDSA P-256
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("removed_at_us", BigInteger, nullable=True),
+)
+
+guardian_children = Table(
+    "guardian_children", metadata,
+    Column("guardian_id", String(32), ForeignKey("guardians.guardian_id"), primary_key=True),
+    Column("child_id", String(64), ForeignKey("children.child_id"), primary_key=True),
+    Column("invitation", Integer, ForeignKey("guardian_invitations.id"), nullable=False),
+    Column("bound_at_us", BigInteger, nullable=False),
+    Column("removed_at_us", BigInteger, nullable=True),
+    Column("removed_by", String(64), nullable=True),
+    Index("ix_guardian_children_child", "child_id"),
+)
+
+# One-time sign-in challenges: a signature over a nonce opens a session once.
+guardian_nonces = Table(
+    "guardian_nonces", metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("used_at_us", BigInteger, nullable=True),
 )
 
 equivocations = Table(

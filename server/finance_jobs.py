@@ -3,13 +3,17 @@
 A finance officer starts it from the page; it runs in a thread of the worker that took the
 request and writes its progress to the ``jobs`` table, so any worker can answer "how far".
 A job whose heartbeat stops (the worker died) is marked failed when the next one starts.
+The kindergartens are computed by one process per core, like the month-end run.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
@@ -17,12 +21,14 @@ from sqlalchemy import Connection, Engine, select
 from qatys.logs import log
 from server import db
 from server.db import writing
-from server.domain.policy import Policy
+from server.domain.policy import Policy, load_policy
 from server.money import anomaly_flags, parse_month, statement_for
 
 logger = logging.getLogger("qatys.finance_jobs")
 KIND = "month_totals"
 STALE_US = 120 * 1_000_000
+SMALL_SHARE = 10
+"""Kindergartens per process below which the job stays in one thread."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,19 @@ class JobState:
     error: str
 
 
-def start_month_job(engine: Engine, month: str, by: str, policy: Policy,
-                    clock: Callable[[], int]) -> int:
+@dataclass(frozen=True)
+class Figures:
+    code: str
+    children: int
+    working_days: int
+    total: str
+    inputs_digest: str
+    policy_version: str
+    flags: int
+
+
+def start_month_job(engine: Engine, month: str, by: str, policy_text: str | None,
+                    clock: Callable[[], int], workers: int | None = None) -> int:
     """The running job for ``month``, or a new one started now."""
     year, number = parse_month(month)
     now = clock()
@@ -56,30 +73,28 @@ def start_month_job(engine: Engine, month: str, by: str, policy: Policy,
             started_by=by, started_at_us=now, heartbeat_us=now, error="")).inserted_primary_key
     assert inserted is not None
     job_id = int(inserted[0])
-    threading.Thread(target=_run, args=(engine, job_id, year, number, codes, policy, clock),
+    threading.Thread(target=_run, args=(engine, job_id, year, number, codes, policy_text, clock,
+                                        workers),
                      name=f"month-job-{job_id}", daemon=True).start()
     log(logger, "job.started", job=job_id, month=month, kindergartens=len(codes))
     return job_id
 
 
-def _run(engine: Engine, job_id: int, year: int, month: int, codes: list[str], policy: Policy,
-         clock: Callable[[], int]) -> None:
+def _run(engine: Engine, job_id: int, year: int, month: int, codes: list[str],
+         policy_text: str | None, clock: Callable[[], int], workers: int | None) -> None:
     label = f"{year:04d}-{month:02d}"
     try:
-        for done, code in enumerate(codes, start=1):
-            with engine.connect() as conn:
-                statement = statement_for(conn, code, year, month, policy)
-                flags = anomaly_flags(conn, code, year, month)
+        for done, figures in enumerate(_all_figures(engine, codes, year, month, policy_text,
+                                                    workers), start=1):
             with writing(engine) as conn:
                 conn.execute(db.month_totals.delete()
-                             .where(db.month_totals.c.kindergarten == code)
+                             .where(db.month_totals.c.kindergarten == figures.code)
                              .where(db.month_totals.c.month == label))
                 conn.execute(db.month_totals.insert().values(
-                    kindergarten=code, month=label, children=len(statement.children),
-                    working_days=statement.working_days, total=f"{statement.total:.2f}",
-                    inputs_digest=statement.inputs_digest,
-                    policy_version=statement.policy_version, flags=len(flags),
-                    computed_at_us=clock()))
+                    kindergarten=figures.code, month=label, children=figures.children,
+                    working_days=figures.working_days, total=figures.total,
+                    inputs_digest=figures.inputs_digest, policy_version=figures.policy_version,
+                    flags=figures.flags, computed_at_us=clock()))
                 conn.execute(db.jobs.update().where(db.jobs.c.id == job_id)
                              .values(done=done, heartbeat_us=clock()))
         status, error = "done", ""
@@ -90,6 +105,49 @@ def _run(engine: Engine, job_id: int, year: int, month: int, codes: list[str], p
         conn.execute(db.jobs.update().where(db.jobs.c.id == job_id).values(
             status=status, error=error, finished_at_us=clock(), heartbeat_us=clock()))
     log(logger, "job.finished", job=job_id, status=status)
+
+
+def _all_figures(engine: Engine, codes: list[str], year: int, month: int,
+                 policy_text: str | None, workers: int | None) -> Iterator[Figures]:
+    """Each kindergarten's figures as soon as they are ready (in no set order). A few
+    kindergartens are done in this thread: starting processes would take longer."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(codes) // SMALL_SHARE))
+    if workers == 1:
+        policy = load_policy(policy_text)
+        with engine.connect() as conn:
+            for code in codes:
+                yield figures_for(conn, code, year, month, policy)
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=(url, policy_text)) as pool:
+        futures = [pool.submit(_worker_figures, code, year, month) for code in codes]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def figures_for(conn: Connection, code: str, year: int, month: int, policy: Policy) -> Figures:
+    statement = statement_for(conn, code, year, month, policy)
+    flags = anomaly_flags(conn, code, year, month)
+    return Figures(code, len(statement.children), statement.working_days,
+                   f"{statement.total:.2f}", statement.inputs_digest, statement.policy_version,
+                   len(flags))
+
+
+_worker: dict[str, object] = {}
+
+
+def _start_worker(database_url: str, policy_text: str | None) -> None:
+    _worker["engine"] = db.make_engine(database_url)
+    _worker["policy"] = load_policy(policy_text)
+
+
+def _worker_figures(code: str, year: int, month: int) -> Figures:
+    engine, policy = _worker["engine"], _worker["policy"]
+    assert isinstance(engine, Engine)
+    assert isinstance(policy, Policy)
+    with engine.connect() as conn:
+        return figures_for(conn, code, year, month, policy)
 
 
 def job_state(conn: Connection, job_id: int) -> JobState | None:

@@ -49,6 +49,20 @@ def _finance(conn: Connection) -> None:
     db.metadata.create_all(conn, tables=[db.users, db.approvals, db.month_totals, db.jobs])
 
 
+def _events_child_time(conn: Connection) -> None:
+    names = {i["name"] for i in inspect(conn).get_indexes("events")}
+    if "ix_events_child_time" not in names:
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_events_child_time ON events (child_id, recorded_at_us)")
+    if "ix_events_child" in names:
+        conn.exec_driver_sql("DROP INDEX ix_events_child")
+
+
+def _guardians(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.guardian_invitations, db.guardians,
+                                         db.guardian_children, db.guardian_nonces])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
@@ -57,6 +71,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_closures_absences", _money),
     ("0006_queue_core_outbox", _queue_core),
     ("0007_finance_pages", _finance),
+    ("0008_events_child_time", _events_child_time),
+    ("0009_guardians", _guardians),
 ]
 
 

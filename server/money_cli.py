@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from provisioning.errors import ProvisioningError
 from provisioning.records import ABSENCE_REASONS, add_absence, add_closure
-from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
+from qatys.cliutil import EXIT_BAD_INPUT, emit, errors_as_exit
 from qatys.timeutil import iso_utc, now_us
 from server import db
 from server.admin import open_data_dir
@@ -194,9 +194,8 @@ def approve_command(data_dir: Path, kindergarten: str, month: str, by: str, note
         data = open_data_dir(data_dir)
         with data.transaction() as conn:
             approved = approve(conn, statement, by, note, now_us(), data.keys.sign_seed)
-    click.echo(json.dumps({"kindergarten": kindergarten, "month": month,
-                           "revision": approved.revision, "total": approved.total,
-                           "idempotency_key": approved.idempotency_key}, ensure_ascii=False))
+    emit({"kindergarten": kindergarten, "month": month, "revision": approved.revision,
+          "total": approved.total, "idempotency_key": approved.idempotency_key})
 
 
 @funding_group.command("approvals")
@@ -211,10 +210,9 @@ def approvals_command(data_dir: Path, kindergarten: str, month: str) -> None:
         with data.engine.connect() as conn:
             trail = revisions(conn, kindergarten, month)
     for row in trail:
-        sys.stdout.write(json.dumps({
-            "revision": row.revision, "total": row.total, "inputs_digest": row.inputs_digest,
-            "approved_by": row.approved_by, "approved_at": iso_utc(row.approved_at_us),
-            "note": row.note}, ensure_ascii=False) + "\n")
+        emit({"revision": row.revision, "total": row.total, "inputs_digest": row.inputs_digest,
+              "approved_by": row.approved_by, "approved_at": iso_utc(row.approved_at_us),
+              "note": row.note})
 
 
 @funding_group.command("anomalies")

@@ -54,26 +54,32 @@ def retry_delay_us(attempts: int, rng: random.Random | None = None) -> int:
 def deliver_due(engine: Engine, client: QueueCoreClient, clock: Callable[[], int],
                 rng: random.Random | None = None, force: bool = False) -> DeliveryRun:
     """Send every row that is due now (``force``: also those waiting out a retry delay, e.g.
-    when an operator knows the core is back); returns how each one ended."""
+    when an operator knows the core is back); returns how each one ended. The pass ends at
+    the first failure worth retrying: the core is down, and the other rows can wait too."""
     delivered = retrying = refused = 0
     tried: set[int] = set()
     while True:
-        rows = [r for r in _claim(engine, clock(), force) if r.id not in tried]
+        rows = _claim(engine, clock(), force, tried)
         tried.update(r.id for r in rows)
         if not rows:
             return DeliveryRun(delivered, retrying, refused)
-        for row in rows:
+        for index, row in enumerate(rows):
             outcome = _send(engine, client, row, clock, rng)
             delivered += outcome == "delivered"
-            retrying += outcome == "pending"
             refused += outcome == "refused"
+            if outcome == "pending":
+                _release(engine, [r.id for r in rows[index + 1:]])
+                return DeliveryRun(delivered, 1, refused)
         if len(rows) < BATCH:
             return DeliveryRun(delivered, retrying, refused)
 
 
-def _claim(engine: Engine, now_us: int, force: bool) -> list[Row[Any]]:
+def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Row[Any]]:
+    """Due rows not yet tried in this pass, claimed for a while so other senders skip them."""
     due = select(db.outbox).where(db.outbox.c.status == "pending").where(
         or_(db.outbox.c.claimed_until_us.is_(None), db.outbox.c.claimed_until_us < now_us))
+    if tried:
+        due = due.where(db.outbox.c.id.not_in(sorted(tried)))
     if not force:
         due = due.where(db.outbox.c.next_attempt_at_us <= now_us)
     with writing(engine) as conn:
@@ -82,6 +88,14 @@ def _claim(engine: Engine, now_us: int, force: bool) -> list[Row[Any]]:
             conn.execute(db.outbox.update().where(db.outbox.c.id.in_([r.id for r in rows]))
                          .values(claimed_until_us=now_us + CLAIM_SECONDS * 1_000_000))
     return rows
+
+
+def _release(engine: Engine, ids: list[int]) -> None:
+    """Give back claims on rows this pass will not send after all."""
+    if ids:
+        with writing(engine) as conn:
+            conn.execute(db.outbox.update().where(db.outbox.c.id.in_(ids))
+                         .values(claimed_until_us=None))
 
 
 def _send(engine: Engine, client: QueueCoreClient, row: Row[Any], clock: Callable[[], int],

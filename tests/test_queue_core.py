@@ -227,3 +227,19 @@ def test_a_core_that_refuses_the_signature_keeps_the_row_for_a_person(
     run("queue-core", "resend", "--data", data, str(row["id"]))
     run("queue-core", "deliver", "--data", data)
     assert [s["kindergarten"] for s in standin.statements()][-1] == "KG2"
+
+
+def test_a_pass_stops_at_the_first_outage_and_the_rest_follow(
+        server: ServerProcess, core: tuple[StandIn, FaultyProxy]) -> None:
+    standin, _ = core
+    data = str(server.data_dir)
+    before = len(standin.statements())
+    for month in ("2026-01", "2026-02"):
+        run("funding", "approve", "--data", data, "--kindergarten", "KG1", "--month", month,
+            "--by", "finance-1")
+    requests.post(standin.url + "/stand-in/faults", json={"unavailable": 1}, timeout=5)
+    assert run("queue-core", "deliver", "--data", data, check=False).returncode == 3
+    waiting = [r for r in _outbox(data) if r["month"] in ("2026-01", "2026-02")]
+    assert [(r["status"], r["attempts"]) for r in waiting] == [("pending", 1), ("pending", 0)]
+    assert run("queue-core", "deliver", "--data", data, "--now").returncode == 0
+    assert len(standin.statements()) == before + 2

@@ -1,0 +1,109 @@
+"""The rotating phone credential: a QR that a guardian's phone signs every 30 seconds.
+
+The phone keeps an ECDSA P-256 key pair made by the browser (WebCrypto: the private key
+is not extractable and never leaves the phone); the server knows the public key and to
+which children it is bound, and hands the kindergarten's keys to its terminals at sync.
+The QR text is
+
+    QP1:<key id>:<child id>:<window>:<signature, base64url>
+
+where ``window`` is the number of 30-second periods since 1970 and the signature covers
+``"qatys-phone-v1\\n" + key id + "\\n" + child id + "\\n" + window``. A photo of the screen is
+only good for its window (plus one, for a clock a little behind); a terminal also refuses a
+code it has already accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from protocol.errors import CardRefused, SignatureError
+
+PHONE_PREFIX = "QP1:"
+WINDOW_SECONDS = 30
+GRACE_WINDOWS = 1
+_TEXT = re.compile(r"^QP1:([0-9a-f]{16}):([A-Za-z0-9][A-Za-z0-9._-]{0,63}):(\d{1,12}):"
+                   r"([A-Za-z0-9_-]{86})$")
+_DOMAIN = "qatys-phone-v1"
+
+
+@dataclass(frozen=True)
+class PhoneCode:
+    key_id: str
+    child_id: str
+    window: int
+    signature: bytes
+
+
+def window_at(unix_seconds: float) -> int:
+    return int(unix_seconds // WINDOW_SECONDS)
+
+
+def public_key_from_spki(spki: bytes) -> ec.EllipticCurvePublicKey:
+    """A P-256 public key from its SubjectPublicKeyInfo bytes (what WebCrypto exports)."""
+    try:
+        key = serialization.load_der_public_key(spki)
+    except ValueError as exc:
+        raise SignatureError("not a public key", code="bad_key") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise SignatureError("the key must be ECDSA P-256", code="bad_key")
+    return key
+
+
+def key_id(spki: bytes) -> str:
+    return hashlib.sha256(spki).hexdigest()[:16]
+
+
+def verify_p1363(spki: bytes, message: bytes, signature: bytes) -> None:
+    """Check a WebCrypto ECDSA P-256/SHA-256 signature (r ‖ s, 64 bytes)."""
+    if len(signature) != 64:
+        raise SignatureError("an ECDSA P-256 signature has 64 bytes", code="bad_signature")
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                               int.from_bytes(signature[32:], "big"))
+    try:
+        public_key_from_spki(spki).verify(der, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature as exc:
+        raise SignatureError("signature does not verify", code="bad_signature") from exc
+
+
+def code_message(key: str, child_id: str, window: int) -> bytes:
+    return f"{_DOMAIN}\n{key}\n{child_id}\n{window}".encode("ascii")
+
+
+def looks_like_phone_code(text: str) -> bool:
+    return text.startswith(PHONE_PREFIX)
+
+
+def read_phone_code(text: str) -> PhoneCode:
+    found = _TEXT.match(text.strip())
+    if found is None:
+        raise CardRefused("damaged_card", "not a Qatys phone code")
+    try:
+        signature = base64.urlsafe_b64decode(found.group(4) + "==")
+    except (binascii.Error, ValueError) as exc:
+        raise CardRefused("damaged_card",
+                          "the phone code's signature is not base64url") from exc
+    return PhoneCode(found.group(1), found.group(2), int(found.group(3)), signature)
+
+
+def verify_phone_code(code: PhoneCode, spki: bytes, now_window: int) -> None:
+    """Raise :class:`CardRefused` unless the code is signed by ``spki`` for a current window."""
+    if code.window > now_window + GRACE_WINDOWS:
+        raise CardRefused("expired_code", "the phone's clock is ahead of the terminal's")
+    if code.window < now_window - GRACE_WINDOWS:
+        raise CardRefused("expired_code",
+                          "the code is from an earlier window (a photo or screenshot?)")
+    try:
+        verify_p1363(spki, code_message(code.key_id, code.child_id, code.window),
+                     code.signature)
+    except SignatureError as exc:
+        raise CardRefused("forged_card", "the phone code's signature does not verify") from exc
