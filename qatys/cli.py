@@ -8,7 +8,7 @@ import click
 
 from provisioning import cli as provisioning_cli
 from qatys import __version__
-from server import accounts_cli, money_cli, queue_core_cli
+from server import accounts_cli, guardians_cli, money_cli, queue_core_cli
 from server import cli as server_cli
 from terminal import cli as terminal_cli
 
@@ -140,6 +140,7 @@ cli.add_command(money_cli.tabel_command)
 cli.add_command(money_cli.funding_group)
 cli.add_command(queue_core_cli.queue_core_group)
 cli.add_command(accounts_cli.user_group)
+cli.add_command(guardians_cli.guardian_group)
 
 
 def _add_demo() -> None:

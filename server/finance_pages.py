@@ -47,7 +47,7 @@ from server.domain.policy import Policy, load_policy
 from server.errors import ApprovalError
 from server.finance_jobs import job_state, latest_job, start_month_job
 from server.finance_texts import LANGUAGES, text
-from server.money import MoneyInputError, anomaly_flags, parse_month, statement_for
+from server.money import MoneyInputError, anomaly_flags, parse_month, shift_month, statement_for
 from server.money_exports import FORMATS, LEGEND, day_mark, write_statement, write_tabel
 from server.outbox import outbox_rows
 
@@ -172,12 +172,6 @@ def _month(text_value: str | None) -> str:
     return text_value
 
 
-def _shift(month: str, by: int) -> str:
-    year, number = parse_month(month)
-    index = year * 12 + number - 1 + by
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
 @bp.get("/")
 @signed_in
 def overview() -> WebResponse:
@@ -210,8 +204,8 @@ def overview() -> WebResponse:
     sums = {name: sum((Decimal(r["figures"].total) for r in rows if r["figures"]),
                       Decimal(0)) for name, rows in districts.items()}
     computed = [t.computed_at_us for t in totals.values()]
-    return _render("month.html", month=month, previous=_shift(month, -1),
-                   next_month=_shift(month, 1), districts=districts, sums=sums,
+    return _render("month.html", month=month, previous=shift_month(month, -1),
+                   next_month=shift_month(month, 1), districts=districts, sums=sums,
                    grand=sum(sums.values(), Decimal(0)), chart=_chart(sums),
                    computed_at=local_text(min(computed)) if computed else "",
                    complete=len(totals) == len(gardens) and bool(gardens), job=job)

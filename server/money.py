@@ -43,6 +43,13 @@ def parse_month(text: str) -> tuple[int, int]:
     return moment.year, moment.month
 
 
+def shift_month(month: str, by: int) -> str:
+    """The month ``by`` months after (or before) ``month``, both YYYY-MM."""
+    year, number = parse_month(month)
+    index = year * 12 + number - 1 + by
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def _garden(conn: Connection, kindergarten: str) -> Row[Any]:
     garden = conn.execute(select(db.kindergartens)
                           .where(db.kindergartens.c.code == kindergarten)).first()
@@ -51,7 +58,7 @@ def _garden(conn: Connection, kindergarten: str) -> Row[Any]:
     return garden
 
 
-def _midnight_us(day: date, zone: ZoneInfo = LOCAL_ZONE) -> int:
+def local_midnight_us(day: date, zone: ZoneInfo = LOCAL_ZONE) -> int:
     """The start of a local day, as the microseconds events are stored in."""
     return from_datetime(datetime.combine(day, time.min, zone))
 
@@ -97,7 +104,7 @@ def _presence(conn: Connection, kindergarten: str, children: set[str], first: da
     # Local midnights once per day (zone rules change over the years), then each event
     # falls between two of them: cheaper than converting a million timestamps.
     days = [first + timedelta(days=i) for i in range((last - first).days + 2)]
-    midnights = [_midnight_us(day, zone) for day in days]
+    midnights = [local_midnight_us(day, zone) for day in days]
     rows = conn.execute(
         select(db.events.c.child_id, db.events.c.recorded_at_us, db.events.c.event_id,
                db.events.c.method, db.events.c.assurance)
@@ -167,7 +174,7 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
     (a child present at two kindergartens the same day)."""
     _garden(conn, kindergarten)
     first, last = date(year, month, 1), month_days(year, month)[-1]
-    start, end = _midnight_us(first), _midnight_us(last + timedelta(days=1))
+    start, end = local_midnight_us(first), local_midnight_us(last + timedelta(days=1))
     children = list(conn.execute(select(db.children.c.child_id)
                                  .where(db.children.c.kindergarten == kindergarten)).scalars())
     counted = (select(db.events.c.event_id, db.events.c.terminal_id, db.events.c.kindergarten,

@@ -7,6 +7,17 @@ from typing import Any
 from qatys import __version__
 
 ERROR_CODES = {
+    "invitation_unknown": "no guardian invitation with this code",
+    "invitation_used": "the guardian invitation was used already",
+    "invitation_expired": "the guardian invitation is older than its validity (at most 7 days)",
+    "bad_key": "the phone's public key is not an ECDSA P-256 SubjectPublicKeyInfo",
+    "guardian_removed": "this phone's access to the child was removed",
+    "challenge_invalid": "the sign-in challenge is unknown, used or older than two minutes",
+    "unknown_phone": "no guardian has this phone key",
+    "not_signed_in": "the parents' API needs a signed-in phone",
+    "unknown_child": "the child is on no roster",
+    "child_withdrawn": "the child has left the kindergarten",
+    "not_bound": "the guardian is not bound to this child",
     "malformed": "the body is not a well-formed message of this protocol",
     "unsupported_version": "a protocol version this server does not speak",
     "unsupported_media_type": "the body is not of the expected media type",
@@ -28,6 +39,7 @@ ERROR_CODES = {
     "bad_proof": "the enrolment proof does not verify",
     "key_reused": "the terminal key is already enrolled",
     "not_found": "no such path",
+    "bad_request": "a parameter is not of the documented form",
     "method_not_allowed": "the path does not accept this method",
     "internal_error": "the server failed; the request changed nothing",
 }

@@ -1,0 +1,258 @@
+"""Parents' pages (docs/parents.md): invitation → a phone key, the rotating entry code, the
+child's own record. Mobile-first, KZ/RU, usable offline for the entry code (service worker).
+
+A guardian is signed in by a cookie session opened with a signature of the phone's key over
+a one-time challenge; there is no password. Every page and API call checks that the guardian
+is bound to the child asked for; for any other child the answer is 404, as for a child that
+does not exist, so nobody learns which ids are real.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec
+
+from flask import (
+    Blueprint,
+    Response,
+    g,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    send_file,
+    session,
+)
+from sqlalchemy import Connection, select
+from werkzeug.wrappers.response import Response as WebResponse
+
+from qatys.logs import log
+from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
+from server import db
+from server.context import ctx
+from server.db import writing
+from server.errors import ApiError
+from server.finance_texts import LANGUAGES
+from server.guardians import (
+    children_of,
+    claim_invitation,
+    is_guardian_of,
+    new_nonce,
+    normalise_code,
+    sign_in,
+)
+from server.money import MoneyInputError, local_midnight_us, parse_month, shift_month
+from server.parents_texts import text
+
+bp = Blueprint("parents", __name__, url_prefix="/parents")
+logger = logging.getLogger("qatys.parents")
+P = ParamSpec("P")
+STATIC = Path(__file__).resolve().parent / "static" / "parents"
+QR_LIBRARY = Path("/usr/share/javascript/qrcode-generator/qrcode.js")
+"""Kazuhiko Arase's QR generator from the Debian package node-qrcode-generator."""
+
+
+def _lang() -> str:
+    wanted = request.args.get("lang") or request.cookies.get("lang", "kk")
+    return wanted if wanted in LANGUAGES else "kk"
+
+
+def _page(template: str, status: int = 200, **values: Any) -> WebResponse:
+    lang = _lang()
+    response = make_response(render_template(
+        f"parents/{template}", t=lambda key: text(key, lang), lang=lang, **values), status)
+    if request.args.get("lang") in LANGUAGES:
+        response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _guardian() -> str | None:
+    context = ctx()
+    guardian, since = session.get("guardian"), session.get("guardian_since_us", 0)
+    if not guardian or context.clock() - since > context.config.session_hours * 3600 * 10**6:
+        return None
+    return str(guardian)
+
+
+def guardian_only(view: Callable[P, WebResponse | tuple[Response, int]]
+                  ) -> Callable[P, WebResponse | tuple[Response, int]]:
+    """Only for a signed-in guardian; pages say "sign in", the API answers 401."""
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> WebResponse | tuple[Response, int]:
+        guardian = _guardian()
+        if guardian is None:
+            if request.path.startswith("/parents/api/"):
+                raise ApiError(401, "not_signed_in", "sign in with this phone first")
+            return _page("home.html", signed_in=False)
+        g.guardian = guardian
+        log(logger, "parents.access", guardian=guardian, page=request.endpoint)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _b64(value: object, name: str) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(400, "malformed", f"{name} must be base64") from exc
+
+
+def _json_body(*names: str) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not set(names) <= set(body):
+        raise ApiError(400, "malformed", f"send {', '.join(names)} as JSON")
+    return body
+
+
+def _open_session(guardian_id: str) -> None:
+    session.pop("guardian", None)
+    session.update(guardian=guardian_id, guardian_since_us=ctx().clock())
+    session.permanent = True
+
+
+@bp.get("/")
+def home() -> WebResponse:
+    return _page("home.html", signed_in=_guardian() is not None)
+
+
+@bp.get("/invite/<code>")
+def invitation(code: str) -> WebResponse:
+    return _page("invite.html", code=normalise_code(code))
+
+
+@bp.post("/api/claim")
+def claim() -> tuple[Response, int]:
+    body = _json_body("code", "public_key", "proof")
+    context = ctx()
+    with writing(context.engine) as conn:
+        guardian_id, _ = claim_invitation(conn, str(body["code"]),
+                                          _b64(body["public_key"], "public_key"),
+                                          _b64(body["proof"], "proof"), context.clock())
+    _open_session(guardian_id)
+    log(logger, "parents.claimed", guardian=guardian_id)
+    return jsonify({"ok": True, "guardian_id": guardian_id}), 200
+
+
+@bp.get("/api/challenge")
+def challenge() -> tuple[Response, int]:
+    context = ctx()
+    with writing(context.engine) as conn:
+        nonce = new_nonce(conn, context.clock())
+    return jsonify({"ok": True, "nonce": nonce}), 200
+
+
+@bp.post("/api/login")
+def login() -> tuple[Response, int]:
+    body = _json_body("key_id", "nonce", "signature")
+    context = ctx()
+    with writing(context.engine) as conn:
+        guardian_id = sign_in(conn, str(body["key_id"]), str(body["nonce"]),
+                              _b64(body["signature"], "signature"), context.clock())
+    _open_session(guardian_id)
+    log(logger, "parents.signed_in", guardian=guardian_id)
+    return jsonify({"ok": True}), 200
+
+
+@bp.post("/api/logout")
+def logout() -> tuple[Response, int]:
+    session.pop("guardian", None)
+    session.pop("guardian_since_us", None)
+    return jsonify({"ok": True}), 200
+
+
+@bp.get("/api/me")
+@guardian_only
+def me() -> tuple[Response, int]:
+    with ctx().engine.connect() as conn:
+        children = children_of(conn, g.guardian)
+    return jsonify({"ok": True, "guardian_id": g.guardian, "children": [
+        {"child_id": c.child_id, "first_name": c.first_name,
+         "kindergarten": c.kindergarten_name} for c in children]}), 200
+
+
+def _month(value: str | None) -> str:
+    if not value:
+        return local_date(ctx().clock()).strftime("%Y-%m")
+    try:
+        parse_month(value)
+    except MoneyInputError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from exc
+    return value
+
+
+@bp.get("/child/<child_id>")
+@guardian_only
+def record(child_id: str) -> WebResponse:
+    month = _month(request.args.get("month"))
+    with ctx().engine.connect() as conn:
+        if not is_guardian_of(conn, g.guardian, child_id):
+            return _page("missing.html", 404)
+        child = conn.execute(select(db.children)
+                             .where(db.children.c.child_id == child_id)).one()
+        days = child_month(conn, child_id, month)
+    return _page("record.html", child=child, month=month, days=days,
+                 previous=shift_month(month, -1), next_month=shift_month(month, 1))
+
+
+def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, Any]]:
+    """The month's days that have something: scans (time, direction, method, receipt) and
+    absence records, in the child's local time."""
+    year, number = parse_month(month)
+    first = date(year, number, 1)
+    following = date(year + number // 12, number % 12 + 1, 1)
+    rows = conn.execute(
+        select(db.events.c.recorded_at_us, db.events.c.direction, db.events.c.method,
+               db.events.c.receipt, db.events.c.kind)
+        .where(db.events.c.child_id == child_id)
+        .where(db.events.c.recorded_at_us >= local_midnight_us(first))
+        .where(db.events.c.recorded_at_us < local_midnight_us(following))
+        .where(db.events.c.body_status == "ok")
+        .order_by(db.events.c.recorded_at_us)).all()
+    days: dict[str, dict[str, Any]] = {}
+    for at_us, direction, method, receipt, kind in rows:
+        moment = to_datetime(at_us).astimezone(LOCAL_ZONE)
+        day = days.setdefault(moment.date().isoformat(), {"scans": [], "absences": []})
+        day["scans"].append({"time": moment.strftime("%H:%M"), "direction": direction or kind,
+                             "method": method, "receipt": receipt or ""})
+    absences = conn.execute(select(db.absences).where(db.absences.c.child_id == child_id)
+                            .where(db.absences.c.first_day < following.isoformat())
+                            .where(db.absences.c.last_day >= first.isoformat())
+                            .order_by(db.absences.c.id)).all()
+    replaced = {a.replaces for a in absences if a.replaces is not None}
+    for absence in absences:
+        if absence.id in replaced or absence.reason == "cancelled":
+            continue
+        day_cursor = max(date.fromisoformat(absence.first_day), first)
+        last = min(date.fromisoformat(absence.last_day), following - timedelta(days=1))
+        while day_cursor <= last:
+            days.setdefault(day_cursor.isoformat(), {"scans": [], "absences": []})[
+                "absences"].append(absence.reason)
+            day_cursor += timedelta(days=1)
+    return [{"date": day, **content} for day, content in sorted(days.items())]
+
+
+@bp.get("/static/<name>")
+def static_file(name: str) -> WebResponse:
+    if name == "qrcode.js":
+        if not QR_LIBRARY.exists():
+            raise ApiError(404, "not_found", "install the Debian package node-qrcode-generator")
+        return send_file(QR_LIBRARY, mimetype="text/javascript", max_age=3600)
+    path = STATIC / name
+    if name not in {"app.js", "parents.css"} or not path.exists():
+        raise ApiError(404, "not_found", "no such file")
+    return send_file(path, max_age=0)
+
+
+@bp.get("/sw.js")
+def service_worker() -> WebResponse:
+    """At /parents/sw.js so that its scope is /parents/."""
+    response = send_file(STATIC / "sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/parents/"
+    return response

@@ -1,0 +1,174 @@
+/* Qatys parents' pages: the phone's key (WebCrypto ECDSA P-256, private half not
+   extractable, kept in IndexedDB), invitation claim, sign-in by signature, and the entry code
+   that changes every 30 seconds. Works offline once loaded: the service worker keeps these
+   files, the key and the list of children stay on the phone. */
+"use strict";
+var QatysParents = (function () {
+  var WINDOW_MS = 30000;
+  var DB = "qatys-parents", STORE = "keys", KEY = "phone";
+
+  function texts() { return document.getElementById("texts").dataset; }
+  function status(message, bad) {
+    var el = document.getElementById("status");
+    el.textContent = message || "";
+    el.className = "status" + (bad ? " bad" : "");
+  }
+  function b64(bytes) {
+    var s = "", view = new Uint8Array(bytes);
+    for (var i = 0; i < view.length; i++) { s += String.fromCharCode(view[i]); }
+    return btoa(s);
+  }
+  function b64url(bytes) { return b64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""); }
+  function utf8(text) { return new TextEncoder().encode(text); }
+  function hex(bytes) {
+    return Array.prototype.map.call(new Uint8Array(bytes), function (b) {
+      return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function openDb() {
+    return new Promise(function (resolve, reject) {
+      var request = indexedDB.open(DB, 1);
+      request.onupgradeneeded = function () { request.result.createObjectStore(STORE); };
+      request.onsuccess = function () { resolve(request.result); };
+      request.onerror = function () { reject(request.error); };
+    });
+  }
+  function dbCall(mode, action) {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction(STORE, mode), request = action(tx.objectStore(STORE));
+        tx.oncomplete = function () { resolve(request.result); };
+        tx.onerror = function () { reject(tx.error); };
+      });
+    });
+  }
+  function loadKey() { return dbCall("readonly", function (s) { return s.get(KEY); }); }
+  function makeKey() {
+    return crypto.subtle.generateKey({name: "ECDSA", namedCurve: "P-256"}, false, ["sign", "verify"])
+      .then(function (pair) {
+        return crypto.subtle.exportKey("spki", pair.publicKey).then(function (spki) {
+          return crypto.subtle.digest("SHA-256", spki).then(function (digest) {
+            var record = {privateKey: pair.privateKey, spki: b64(spki), keyId: hex(digest).slice(0, 16)};
+            return dbCall("readwrite", function (s) { return s.put(record, KEY); })
+              .then(function () { return record; });
+          });
+        });
+      });
+  }
+  function sign(record, text) {
+    return crypto.subtle.sign({name: "ECDSA", hash: "SHA-256"}, record.privateKey, utf8(text));
+  }
+  function post(url, body) {
+    return fetch(url, {method: "POST", credentials: "same-origin",
+                       headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
+      .then(function (r) { return r.json().then(function (j) { j.status = r.status; return j; }); });
+  }
+  function secure() {
+    if (window.isSecureContext && window.crypto && crypto.subtle) { return true; }
+    status(texts().secure, true);
+    return false;
+  }
+
+  function invite() {
+    var button = document.getElementById("accept");
+    if (!button || !secure()) { return; }
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      var code = button.dataset.code;
+      loadKey().then(function (record) { return record || makeKey(); }).then(function (record) {
+        return sign(record, "qatys-claim-v1\n" + code).then(function (proof) {
+          return post("/parents/api/claim", {code: code, public_key: record.spki, proof: b64(proof)});
+        });
+      }).then(function (answer) {
+        if (answer.ok) { location.href = "/parents/"; return; }
+        var key = "invitation" + ((answer.error && answer.error.code) || "").replace(/^invitation/, "")
+          .replace(/_([a-z])/g, function (_, c) { return c.toUpperCase(); });
+        status(texts()[key] || texts().failed, true);
+        button.disabled = false;
+      }).catch(function () { status(texts().failed, true); button.disabled = false; });
+    });
+  }
+
+  function signIn(record) {
+    return fetch("/parents/api/challenge", {credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (c) {
+        return sign(record, "qatys-login-v1\n" + c.nonce).then(function (signature) {
+          return post("/parents/api/login", {key_id: record.keyId, nonce: c.nonce, signature: b64(signature)});
+        });
+      });
+  }
+  function children() {
+    return fetch("/parents/api/me", {credentials: "same-origin"}).then(function (r) {
+      if (r.status === 401) { throw new Error("signed out"); }
+      return r.json();
+    }).then(function (me) {
+      localStorage.setItem("qatys-children", JSON.stringify(me.children));
+      return me.children;
+    });
+  }
+
+  function showChildren(list, record) {
+    var ul = document.getElementById("children");
+    ul.innerHTML = "";
+    list.forEach(function (child) {
+      var li = document.createElement("li"), button = document.createElement("button"),
+          link = document.createElement("a");
+      li.dataset.child = child.child_id;
+      button.textContent = child.first_name + " · " + texts().entryCode;
+      button.className = "show-code";
+      button.addEventListener("click", function () { showCode(child, record); });
+      link.href = "/parents/child/" + encodeURIComponent(child.child_id);
+      link.textContent = texts().record;
+      li.appendChild(button); li.appendChild(document.createTextNode(" ")); li.appendChild(link);
+      ul.appendChild(li);
+    });
+  }
+
+  var timer = null;
+  function showCode(child, record) {
+    var view = document.getElementById("code-view"), shown = -1;
+    view.hidden = false;
+    document.getElementById("code-child").textContent = child.first_name;
+    view.scrollIntoView();
+    if (timer) { clearInterval(timer); }
+    function tick() {
+      var now = Date.now(), win = Math.floor(now / WINDOW_MS);
+      document.getElementById("countdown").textContent = Math.ceil((WINDOW_MS - now % WINDOW_MS) / 1000);
+      if (win === shown) { return; }
+      shown = win;
+      var message = "qatys-phone-v1\n" + record.keyId + "\n" + child.child_id + "\n" + win;
+      sign(record, message).then(function (signature) {
+        var text = "QP1:" + record.keyId + ":" + child.child_id + ":" + win + ":" + b64url(signature);
+        var qr = qrcode(0, "M");
+        qr.addData(text);
+        qr.make();
+        var box = document.getElementById("qr");
+        box.innerHTML = qr.createSvgTag({cellSize: 6, margin: 4, scalable: true});
+        box.dataset.text = text;
+        box.dataset.window = String(win);
+      });
+    }
+    tick();
+    timer = setInterval(tick, 500);
+  }
+
+  function home(signedIn) {
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("/parents/sw.js", {scope: "/parents/"}).catch(function () {});
+    }
+    if (!secure()) { return; }
+    loadKey().then(function (record) {
+      if (!record) { status(texts().noKey, true); return; }
+      var session = signedIn ? Promise.resolve() : signIn(record);
+      session.then(children).then(function (list) { showChildren(list, record); status(""); })
+        .catch(function () {
+          var cached = JSON.parse(localStorage.getItem("qatys-children") || "[]");
+          if (cached.length) { showChildren(cached, record); status(texts().offline); }
+          else { status(navigator.onLine ? texts().noKey : texts().offline, true); }
+        });
+    });
+  }
+
+  return {home: home, invite: invite};
+})();

@@ -1,0 +1,93 @@
+"""Parents' pages in a real headless Chromium against a real server: an invitation opened on
+a "phone", its key made by WebCrypto, the rotating entry code, the child's own record; and a
+guardian of one child cannot see another."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.browser import Page
+from tests.helpers import ServerProcess, run
+
+ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
+
+
+def _invite(server: ServerProcess, child: str) -> str:
+    out = run("guardian", "invite", "--data", str(server.data_dir), "--child", child).stdout
+    url = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/parents/invite/[A-Z2-7]{4}(-[A-Z2-7]{4}){3}",
+                        url), url
+    return url.replace("http://127.0.0.1:8080", server.url)
+
+
+def _open(page: Page, url: str) -> None:
+    page.evaluate("window.__old = true")
+    page.goto(url)
+    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
+
+
+def _claim(page: Page, url: str) -> None:
+    _open(page, url)
+    page.evaluate("window.__old = true; document.getElementById('accept').click(); true")
+    page.wait_for("window.__old === undefined && document.readyState === 'complete' && "
+                  "document.querySelectorAll('#children li').length > 0", timeout=30)
+
+
+@pytest.fixture(scope="module")
+def phone(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Page:
+    page = Page(tmp_path_factory.mktemp("phone"))
+    _claim(page, _invite(server, "child-00001-x7q"))
+    yield page  # type: ignore[misc]
+    page.close()
+
+
+def test_invitation_makes_a_phone_key_and_shows_the_child(server: ServerProcess,
+                                                          phone: Page) -> None:
+    names = phone.evaluate("[...document.querySelectorAll('#children li')]"
+                           ".map(li => li.dataset.child)")
+    assert names == ["child-00001-x7q"]
+    listed = [json.loads(x) for x in run("guardian", "list", "--data", str(server.data_dir),
+                                         "--child", "child-00001-x7q").stdout.splitlines()]
+    assert len(listed) == 1
+    assert listed[0]["removed_at"] is None
+    phone.evaluate("document.querySelector('#children li button').click(); true")
+    text = phone.wait_for("document.getElementById('qr').dataset.text")
+    assert re.fullmatch(r"QP1:[0-9a-f]{16}:child-00001-x7q:\d+:[A-Za-z0-9_-]{86}", text)
+    assert text.split(":")[1] == listed[0]["key_id"]
+    phone.screenshot(ARTEFACTS / "parents-code-kk.png")
+
+
+def test_an_invitation_works_once(server: ServerProcess, tmp_path: Path) -> None:
+    url = _invite(server, "child-00002-x7q")
+    first = Page(tmp_path / "first")
+    try:
+        _claim(first, url)
+    finally:
+        first.close()
+    second = Page(tmp_path / "second")
+    try:
+        _open(second, url)
+        second.evaluate("document.getElementById('accept').click(); true")
+        message = second.wait_for("document.getElementById('status').textContent")
+        assert "пайдаланылған" in message  # used already (Kazakh by default)
+    finally:
+        second.close()
+
+
+def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page) -> None:
+    _open(phone, server.url + "/parents/child/child-00001-x7q")
+    assert phone.evaluate("document.getElementById('month') !== null")
+    for other in ("child-00002-x7q", "child-99999-x7q"):
+        _open(phone, server.url + f"/parents/child/{other}")
+        assert phone.evaluate("document.getElementById('missing') !== null"), other
+    me = phone.evaluate("fetch('/parents/api/me').then(r => r.json())")
+    assert [c["child_id"] for c in me["children"]] == ["child-00001-x7q"]
+    assert requests.get(server.url + "/parents/api/me", timeout=5).status_code == 401
+    anonymous = requests.get(server.url + "/parents/child/child-00001-x7q", timeout=5)
+    assert "child-00001-x7q" not in anonymous.text
+    assert "Testovbayev" not in anonymous.text
