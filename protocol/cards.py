@@ -36,6 +36,7 @@ _DOOR_DOMAIN = b"qatys/v1/door\x00"
 _EPOCH = date(1970, 1, 1)
 MAX_CARD_TEXT = 400
 MAX_REVOKED = 100_000
+MAX_PHONE_KEYS = 50_000
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,27 @@ class Card:
 
 
 @dataclass(frozen=True)
+class PhoneKey:
+    """A guardian's phone key (ECDSA P-256, SubjectPublicKeyInfo) and the children it may
+    bring in with its rotating code (protocol/phone.py)."""
+
+    key_id: str
+    spki: bytes
+    children: frozenset[str]
+
+
+@dataclass(frozen=True)
 class DoorCredentials:
     kindergarten: str
     card_keys: tuple[bytes, ...]
     revoked: frozenset[str]
     issued_us: int
+    phone_keys: tuple[PhoneKey, ...] = ()
+    removed_phones: frozenset[str] = frozenset()
+    """Key ids of guardians removed from every child here: their codes say so when refused."""
+
+    def phone_key(self, key_id: str) -> PhoneKey | None:
+        return next((k for k in self.phone_keys if k.key_id == key_id), None)
 
 
 def serial_text(random_bytes: bytes) -> str:
@@ -137,11 +154,16 @@ def _verifies(key: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def sign_door(door: DoorCredentials, server_sign_seed: bytes) -> tuple[bytes, bytes]:
-    raw = canonical.encode({
+    body: dict[str, object] = {
         "v": PROTOCOL_VERSION, "type": "door", "kindergarten": door.kindergarten,
         "card_keys": list(door.card_keys), "revoked": sorted(door.revoked),
         "issued_us": door.issued_us,
-    })
+    }
+    if door.phone_keys or door.removed_phones:  # absent before phones: older bytes unchanged
+        body["phone_keys"] = [{"id": k.key_id, "spki": k.spki, "children": sorted(k.children)}
+                              for k in sorted(door.phone_keys, key=lambda k: k.key_id)]
+        body["removed_phones"] = sorted(door.removed_phones)
+    raw = canonical.encode(body)
     return raw, crypto.sign(server_sign_seed, _DOOR_DOMAIN + raw)
 
 
@@ -150,7 +172,8 @@ def verify_door(raw: bytes, signature: bytes, server_sign_public: bytes) -> Door
     data = canonical.decode_map(raw, "door credentials")
     events.check_version(data, "door credentials")
     fields.require_keys(data, {"v", "type", "kindergarten", "card_keys", "revoked",
-                               "issued_us"}, set(), "door credentials")
+                               "issued_us"}, {"phone_keys", "removed_phones"},
+                        "door credentials")
     keys, revoked = data["card_keys"], data["revoked"]
     if data["type"] != "door" or not isinstance(keys, list) or not isinstance(revoked, list):
         raise EncodingError("not door credentials")
@@ -159,5 +182,27 @@ def verify_door(raw: bytes, signature: bytes, server_sign_public: bytes) -> Door
     if len(revoked) > MAX_REVOKED or not all(isinstance(s, str) and len(s) == 8
                                              for s in revoked):
         raise EncodingError("revoked serials are 8-character texts")
+    phones, removed = _phone_keys(data)
     return DoorCredentials(fields.text(data, "kindergarten", max_len=32), tuple(keys),
-                           frozenset(revoked), fields.uint(data, "issued_us"))
+                           frozenset(revoked), fields.uint(data, "issued_us"), phones, removed)
+
+
+def _phone_keys(data: dict[str, object]) -> tuple[tuple[PhoneKey, ...], frozenset[str]]:
+    listed, removed = data.get("phone_keys", []), data.get("removed_phones", [])
+    if not isinstance(listed, list) or not isinstance(removed, list) \
+            or len(listed) > MAX_PHONE_KEYS or len(removed) > MAX_PHONE_KEYS:
+        raise EncodingError("phone keys must be lists")
+    keys = []
+    for item in listed:
+        if not isinstance(item, dict):
+            raise EncodingError("a phone key is a map")
+        fields.require_keys(item, {"id", "spki", "children"}, set(), "phone key")
+        children = item["children"]
+        if not isinstance(children, list) or not all(
+                isinstance(c, str) and 0 < len(c) <= events.MAX_CHILD_ID for c in children):
+            raise EncodingError("a phone key's children are child ids")
+        keys.append(PhoneKey(fields.text(item, "id", max_len=16),
+                             fields.blob(item, "spki", size=91), frozenset(children)))
+    if not all(isinstance(k, str) and len(k) == 16 for k in removed):
+        raise EncodingError("removed phones are 16-character key ids")
+    return tuple(keys), frozenset(removed)

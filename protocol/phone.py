@@ -31,6 +31,7 @@ from protocol.errors import CardRefused, SignatureError
 PHONE_PREFIX = "QP1:"
 WINDOW_SECONDS = 30
 GRACE_WINDOWS = 1
+SPKI_BYTES = 91
 _TEXT = re.compile(r"^QP1:([0-9a-f]{16}):([A-Za-z0-9][A-Za-z0-9._-]{0,63}):(\d{1,12}):"
                    r"([A-Za-z0-9_-]{86})$")
 _DOMAIN = "qatys-phone-v1"
@@ -49,7 +50,11 @@ def window_at(unix_seconds: float) -> int:
 
 
 def public_key_from_spki(spki: bytes) -> ec.EllipticCurvePublicKey:
-    """A P-256 public key from its SubjectPublicKeyInfo bytes (what WebCrypto exports)."""
+    """A P-256 public key from its SubjectPublicKeyInfo bytes (what WebCrypto exports: 91
+    bytes, the point uncompressed)."""
+    if len(spki) != SPKI_BYTES:
+        raise SignatureError(f"a P-256 key is {SPKI_BYTES} bytes of SubjectPublicKeyInfo",
+                             code="bad_key")
     try:
         key = serialization.load_der_public_key(spki)
     except ValueError as exc:

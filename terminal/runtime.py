@@ -9,6 +9,7 @@ any child. Check-ins never depend on these secrets being present.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from qatys.files import write_private
 ENV_RUNTIME_DIR = "QATYS_RUNTIME_DIR"
 ROSTER_KEY = "roster.key"
 DAY_KEY = "day.key"
+PHONE_CODES = "phone-codes-used"
 
 
 def resolve_dir(terminal_id: str, configured: str = "") -> Path:
@@ -71,6 +73,26 @@ class RuntimeSecrets:
         key = DayKey(day, os.urandom(32))
         write_private(path, day.encode("ascii") + key.key)
         return key
+
+    def first_use(self, token: bytes, window: int, oldest_window: int) -> bool:
+        """Record a phone code's use; False when it was used already. Kept in RAM only (a
+        code is valid for a minute or two) and shared by every process of the terminal."""
+        path = self.directory / PHONE_CODES
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "r+", encoding="ascii") as handle:
+                lines = [line.split() for line in handle.read().splitlines() if line.strip()]
+                kept = [(w, t) for w, t in lines if int(w) >= oldest_window]
+                if any(t == token.hex() for _, t in kept):
+                    return False
+                kept.append((str(window), token.hex()))
+                handle.seek(0)
+                handle.truncate()
+                handle.write("".join(f"{w} {t}\n" for w, t in kept))
+            return True
+        finally:
+            os.close(fd)
 
     def _read(self, name: str) -> bytes | None:
         try:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from protocol import cards, unlock
+from protocol import cards, phone, unlock
+from protocol.crypto import sha256
 from protocol.errors import CardRefused
 from qatys.logs import log
 from qatys.timeutil import local_date, now_us
@@ -31,6 +32,8 @@ class ScanService:
             except UnlockRefused as exc:
                 return _rejected(exc.reason, str(exc))
         door = t.door()
+        if phone.looks_like_phone_code(text):
+            return self._phone(text, door)
         if door is None:
             if not cards.looks_like_card(text):
                 return _rejected("not_a_card", "this code is not a Qatys card")
@@ -46,6 +49,36 @@ class ScanService:
             return {"result": "rejected", "reason": exc.reason, "message": str(exc)}
         result["card"] = card.serial
         return result
+
+
+    def _phone(self, text: str, door: cards.DoorCredentials | None) -> dict[str, Any]:
+        """A guardian's rotating code: key known here, child bound to it, current window,
+        signature, first use; then recorded like a card, with method qr-phone."""
+        try:
+            code = phone.read_phone_code(text)
+        except CardRefused as exc:
+            return _rejected(exc.code, exc.message)
+        key = door.phone_key(code.key_id) if door is not None else None
+        if key is None:
+            if door is not None and code.key_id in door.removed_phones:
+                return _rejected("guardian_removed", "this phone's access was removed")
+            return _rejected("unknown_phone", "this phone is not known here (yet): the "
+                             "terminal learns new phones at its next sync")
+        if code.child_id not in key.children:
+            return _rejected("not_guardian", "this phone may not bring in this child")
+        now_window = phone.window_at(now_us() / 1_000_000)
+        try:
+            phone.verify_phone_code(code, key.spki, now_window)
+        except CardRefused as exc:
+            return _rejected(exc.code, exc.message)
+        token = sha256(phone.code_message(code.key_id, code.child_id, code.window))
+        if not self._terminal.secrets.first_use(token, code.window,
+                                                now_window - phone.GRACE_WINDOWS - 1):
+            return _rejected("replayed_code", "this code was used already: wait for the next")
+        try:
+            return self._checkins.checkin(CheckinRequest(code.child_id, "qr-phone"))
+        except CheckinRefused as exc:
+            return {"result": "rejected", "reason": exc.reason, "message": str(exc)}
 
 
 def _rejected(reason: str, message: str) -> dict[str, Any]:

@@ -5,14 +5,20 @@ guardian of one child cannot see another."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.browser import Page
-from tests.helpers import ServerProcess, run
+from tests.helpers import QATYS, ServerProcess, run
+from tests.test_end_to_end import enrol
 
 ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
 
@@ -91,3 +97,84 @@ def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page)
     anonymous = requests.get(server.url + "/parents/child/child-00001-x7q", timeout=5)
     assert "child-00001-x7q" not in anonymous.text
     assert "Testovbayev" not in anonymous.text
+
+
+@pytest.fixture(scope="module")
+def door(server: ServerProcess, phone: Page, tmp_path_factory: pytest.TempPathFactory
+         ) -> tuple[Path, dict[str, str]]:
+    """A terminal of KG1, enrolled after the phone was registered: it knows the phone key."""
+    base = tmp_path_factory.mktemp("door")
+    env = {"QATYS_RUNTIME_DIR": str(base / "run")}
+    enrol(server, base / "home", env)
+    run("terminal", "sync", "--home", str(base / "home"), "--quiet", env=env)
+    return base / "home", env
+
+
+def _code_picture(phone: Page, out: Path) -> str:
+    """Show the entry code and photograph the phone's screen; returns the code's text."""
+    phone.evaluate("document.querySelector('#children li button').click(); true")
+    text: str = phone.wait_for("document.getElementById('qr').dataset.text")
+    phone.screenshot(out, full_page=True)
+    return text
+
+
+def _scan(home: Path, env: dict[str, str], picture: Path,
+          faked: str | None = None) -> dict[str, object]:
+    command = [*QATYS, "terminal", "scan", "--home", str(home), str(picture)]
+    if faked is not None:
+        command = ["faketime", faked, *command]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, **env, "TZ": "UTC"})
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
+        server: ServerProcess, phone: Page, door: tuple[Path, dict[str, str]],
+        tmp_path: Path) -> None:
+    home, env = door
+    _open(phone, server.url + "/parents/")
+    phone.wait_for("document.querySelectorAll('#children li').length > 0")
+    text = _code_picture(phone, tmp_path / "screen.png")
+    accepted = _scan(home, env, tmp_path / "screen.png")
+    assert accepted["result"] == "accepted", accepted
+    assert accepted["method"] == "qr-phone"
+    assert accepted["assurance"] == "high"
+    assert accepted["child_id"] == "child-00001-x7q"
+    replayed = _scan(home, env, tmp_path / "screen.png")
+    assert (replayed["result"], replayed["reason"]) == ("rejected", "replayed_code")
+
+    if shutil.which("faketime") is None:
+        if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
+            pytest.fail("faketime is required here (make test installs it) but is missing")
+        pytest.skip("faketime not installed")
+    window = int(text.split(":")[3])
+    later = datetime.fromtimestamp((window + 3) * 30, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    text = _code_picture(phone, tmp_path / "screen2.png")
+    late = _scan(home, env, tmp_path / "screen2.png", faked=later)
+    assert (late["result"], late["reason"]) == ("rejected", "expired_code")
+
+    run("terminal", "sync", "--home", str(home), "--quiet", env=env)
+    month = time.strftime("%Y-%m", time.gmtime())
+    _open(phone, server.url + f"/parents/child/child-00001-x7q?month={month}")
+    receipts = phone.evaluate("[...document.querySelectorAll('code.receipt')]"
+                              ".map(c => c.textContent)")
+    assert accepted["receipt"] in receipts
+    phone.screenshot(ARTEFACTS / "parents-record-kk.png", full_page=True)
+
+
+def test_a_removed_guardians_code_is_refused(server: ServerProcess, phone: Page,
+                                            door: tuple[Path, dict[str, str]],
+                                            tmp_path: Path) -> None:
+    home, env = door
+    guardian = json.loads(run("guardian", "list", "--data", str(server.data_dir), "--child",
+                              "child-00001-x7q").stdout.splitlines()[0])["guardian_id"]
+    _open(phone, server.url + "/parents/")
+    phone.wait_for("document.querySelectorAll('#children li').length > 0")
+    run("guardian", "remove", "--data", str(server.data_dir), "--guardian", guardian,
+        "--child", "child-00001-x7q")
+    run("terminal", "sync", "--home", str(home), "--quiet", env=env)
+    _code_picture(phone, tmp_path / "screen.png")
+    refused = _scan(home, env, tmp_path / "screen.png")
+    assert (refused["result"], refused["reason"]) == ("rejected", "guardian_removed")
+    assert phone.evaluate("fetch('/parents/api/me').then(r => r.json())")["children"] == []
