@@ -50,12 +50,11 @@ class Card:
 
 @dataclass(frozen=True)
 class PhoneKey:
-    """A guardian's phone key (ECDSA P-256, SubjectPublicKeyInfo) and the children it may
-    bring in with its rotating code (protocol/phone.py)."""
+    """A guardian's phone key (ECDSA P-256, SubjectPublicKeyInfo) under its pseudonymous id;
+    which children it may bring in is in the bindings the phone shows (protocol/phone.py)."""
 
     key_id: str
     spki: bytes
-    children: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,8 @@ class DoorCredentials:
     issued_us: int
     phone_keys: tuple[PhoneKey, ...] = ()
     removed_phones: frozenset[str] = frozenset()
-    """Key ids of guardians removed from every child here: their codes say so when refused."""
+    """Key ids of guardians removed altogether: their codes say so when refused. A binding
+    removed from one child is revoked by its serial, like a card."""
 
     def phone_key(self, key_id: str) -> PhoneKey | None:
         return next((k for k in self.phone_keys if k.key_id == key_id), None)
@@ -160,7 +160,7 @@ def sign_door(door: DoorCredentials, server_sign_seed: bytes) -> tuple[bytes, by
         "issued_us": door.issued_us,
     }
     if door.phone_keys or door.removed_phones:  # absent before phones: older bytes unchanged
-        body["phone_keys"] = [{"id": k.key_id, "spki": k.spki, "children": sorted(k.children)}
+        body["phone_keys"] = [{"id": k.key_id, "spki": k.spki}
                               for k in sorted(door.phone_keys, key=lambda k: k.key_id)]
         body["removed_phones"] = sorted(door.removed_phones)
     raw = canonical.encode(body)
@@ -196,13 +196,9 @@ def _phone_keys(data: dict[str, object]) -> tuple[tuple[PhoneKey, ...], frozense
     for item in listed:
         if not isinstance(item, dict):
             raise EncodingError("a phone key is a map")
-        fields.require_keys(item, {"id", "spki", "children"}, set(), "phone key")
-        children = item["children"]
-        if not isinstance(children, list) or not all(
-                isinstance(c, str) and 0 < len(c) <= events.MAX_CHILD_ID for c in children):
-            raise EncodingError("a phone key's children are child ids")
+        fields.require_keys(item, {"id", "spki"}, set(), "phone key")
         keys.append(PhoneKey(fields.text(item, "id", max_len=16),
-                             fields.blob(item, "spki", size=91), frozenset(children)))
+                             fields.blob(item, "spki", size=91)))
     if not all(isinstance(k, str) and len(k) == 16 for k in removed):
         raise EncodingError("removed phones are 16-character key ids")
     return tuple(keys), frozenset(removed)

@@ -1,16 +1,19 @@
 """The rotating phone credential: a QR that a guardian's phone signs every 30 seconds.
 
-The phone keeps an ECDSA P-256 key pair made by the browser (WebCrypto: the private key
-is not extractable and never leaves the phone); the server knows the public key and to
-which children it is bound, and hands the kindergarten's keys to its terminals at sync.
-The QR text is
+The phone keeps an ECDSA P-256 key pair made by the browser (WebCrypto: the private key is
+not extractable and never leaves the phone). When a guardian is bound to a child, the server
+signs a **binding** with the kindergarten's card key (Ed25519, the key terminals already
+trust for cards): "this phone key may bring in this child", with a serial that can be revoked
+like a card's. The phone shows
 
-    QP1:<key id>:<child id>:<window>:<signature, base64url>
+    QP1:<key id>:<child id>:<window>:<binding serial>:<binding signature>:<code signature>
 
-where ``window`` is the number of 30-second periods since 1970 and the signature covers
-``"qatys-phone-v1\\n" + key id + "\\n" + child id + "\\n" + window``. A photo of the screen is
-only good for its window (plus one, for a clock a little behind); a terminal also refuses a
-code it has already accepted.
+(signatures base64url), where ``window`` counts 30-second periods since 1970 and the code
+signature, by the phone's key, covers ``"qatys-phone-v1\\n" + key id + "\\n" + child id + "\\n"
++ window``. A terminal needs only the phone key's public half (sent at sync, named by its
+pseudonymous key id) and the revoked serials: no child id is stored on the terminal for it.
+A photo of the screen is good for its window (plus one, for a clock a little behind); a
+terminal also refuses a code it has already accepted.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from protocol import crypto
 from protocol.errors import CardRefused, SignatureError
 
 PHONE_PREFIX = "QP1:"
@@ -33,8 +37,9 @@ WINDOW_SECONDS = 30
 GRACE_WINDOWS = 1
 SPKI_BYTES = 91
 _TEXT = re.compile(r"^QP1:([0-9a-f]{16}):([A-Za-z0-9][A-Za-z0-9._-]{0,63}):(\d{1,12}):"
-                   r"([A-Za-z0-9_-]{86})$")
-_DOMAIN = "qatys-phone-v1"
+                   r"([A-Z2-7]{8}):([A-Za-z0-9_-]{86}):([A-Za-z0-9_-]{86})$")
+_CODE_DOMAIN = "qatys-phone-v1"
+_BINDING_DOMAIN = b"qatys/v1/phone-binding\x00"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class PhoneCode:
     key_id: str
     child_id: str
     window: int
+    serial: str
+    binding: bytes
     signature: bytes
 
 
@@ -81,7 +88,24 @@ def verify_p1363(spki: bytes, message: bytes, signature: bytes) -> None:
 
 
 def code_message(key: str, child_id: str, window: int) -> bytes:
-    return f"{_DOMAIN}\n{key}\n{child_id}\n{window}".encode("ascii")
+    return f"{_CODE_DOMAIN}\n{key}\n{child_id}\n{window}".encode("ascii")
+
+
+def binding_message(key: str, child_id: str, kindergarten: str, serial: str) -> bytes:
+    return _BINDING_DOMAIN + f"{key}\n{child_id}\n{kindergarten}\n{serial}".encode("ascii")
+
+
+def sign_binding(card_key_seed: bytes, key: str, child_id: str, kindergarten: str,
+                 serial: str) -> bytes:
+    return crypto.sign(card_key_seed, binding_message(key, child_id, kindergarten, serial))
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def looks_like_phone_code(text: str) -> bool:
@@ -93,15 +117,21 @@ def read_phone_code(text: str) -> PhoneCode:
     if found is None:
         raise CardRefused("damaged_card", "not a Qatys phone code")
     try:
-        signature = base64.urlsafe_b64decode(found.group(4) + "==")
+        binding, signature = _unb64url(found.group(5)), _unb64url(found.group(6))
     except (binascii.Error, ValueError) as exc:
         raise CardRefused("damaged_card",
-                          "the phone code's signature is not base64url") from exc
-    return PhoneCode(found.group(1), found.group(2), int(found.group(3)), signature)
+                          "the phone code's signatures are not base64url") from exc
+    return PhoneCode(found.group(1), found.group(2), int(found.group(3)), found.group(4),
+                     binding, signature)
 
 
-def verify_phone_code(code: PhoneCode, spki: bytes, now_window: int) -> None:
-    """Raise :class:`CardRefused` unless the code is signed by ``spki`` for a current window."""
+def verify_phone_code(code: PhoneCode, spki: bytes, kindergarten: str,
+                      card_keys: tuple[bytes, ...], now_window: int) -> None:
+    """Raise :class:`CardRefused` unless the binding is signed by a card key of this
+    kindergarten and the code by the phone's key for a current window."""
+    message = binding_message(code.key_id, code.child_id, kindergarten, code.serial)
+    if not any(_ed25519_ok(key, message, code.binding) for key in card_keys):
+        raise CardRefused("not_guardian", "this phone is not bound to this child here")
     if code.window > now_window + GRACE_WINDOWS:
         raise CardRefused("expired_code", "the phone's clock is ahead of the terminal's")
     if code.window < now_window - GRACE_WINDOWS:
@@ -112,3 +142,11 @@ def verify_phone_code(code: PhoneCode, spki: bytes, now_window: int) -> None:
                      code.signature)
     except SignatureError as exc:
         raise CardRefused("forged_card", "the phone code's signature does not verify") from exc
+
+
+def _ed25519_ok(key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        crypto.verify(key, message, signature)
+    except SignatureError:
+        return False
+    return True

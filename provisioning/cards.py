@@ -98,30 +98,25 @@ def door_credentials(conn: Connection, kindergarten: str, today: date,
         select(db.cards.c.serial).where(db.cards.c.kindergarten == kindergarten)
         .where(db.cards.c.revoked_at_us.is_not(None))
         .where(db.cards.c.expires_on >= today.isoformat())).scalars())
-    phones, removed = _phone_keys(conn, kindergarten)
-    return cards.DoorCredentials(kindergarten, tuple(keys), revoked, now_us, phones, removed)
+    phones, removed, unbound = _phones(conn, kindergarten)
+    return cards.DoorCredentials(kindergarten, tuple(keys), revoked | unbound, now_us, phones,
+                                 removed)
 
 
-def _phone_keys(conn: Connection, kindergarten: str
-                ) -> tuple[tuple[cards.PhoneKey, ...], frozenset[str]]:
-    """Guardians' phone keys with the children here they may bring in; and the keys of
-    guardians removed from all of them (so a terminal can say why their code fails)."""
+def _phones(conn: Connection, kindergarten: str
+            ) -> tuple[tuple[cards.PhoneKey, ...], frozenset[str], frozenset[str]]:
+    """Guardians' phone keys bound to children here (by pseudonymous key id, no child ids),
+    the keys of guardians removed altogether, and the serials of removed bindings."""
     rows = conn.execute(
         select(db.guardians.c.key_id, db.guardians.c.public_key,
-               db.guardians.c.removed_at_us.label("key_removed"),
-               db.guardian_children.c.child_id,
+               db.guardians.c.removed_at_us.label("key_removed"), db.guardian_children.c.serial,
                db.guardian_children.c.removed_at_us.label("binding_removed"))
         .join(db.guardian_children,
               db.guardian_children.c.guardian_id == db.guardians.c.guardian_id)
         .join(db.children, db.children.c.child_id == db.guardian_children.c.child_id)
         .where(db.children.c.kindergarten == kindergarten)).all()
-    spki: dict[str, bytes] = {}
-    bound: dict[str, set[str]] = {}
-    for row in rows:
-        spki[row.key_id] = bytes(row.public_key)
-        children = bound.setdefault(row.key_id, set())
-        if row.key_removed is None and row.binding_removed is None:
-            children.add(row.child_id)
-    keys = tuple(cards.PhoneKey(key, spki[key], frozenset(children))
-                 for key, children in sorted(bound.items()) if children)
-    return keys, frozenset(key for key, children in bound.items() if not children)
+    keys = {r.key_id: cards.PhoneKey(r.key_id, bytes(r.public_key))
+            for r in rows if r.key_removed is None}
+    removed = frozenset(r.key_id for r in rows if r.key_removed is not None)
+    unbound = frozenset(str(r.serial) for r in rows if r.binding_removed is not None)
+    return tuple(keys[k] for k in sorted(keys)), removed, unbound

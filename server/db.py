@@ -311,6 +311,10 @@ guardian_children = Table(
     Column("guardian_id", String(32), ForeignKey("guardians.guardian_id"), primary_key=True),
     Column("child_id", String(64), ForeignKey("children.child_id"), primary_key=True),
     Column("invitation", Integer, ForeignKey("guardian_invitations.id"), nullable=False),
+    # The binding the phone shows at the door, signed with the kindergarten's card key; its
+    # serial is revoked (like a card's) when the guardian is removed from the child.
+    Column("serial", String(8), nullable=False, unique=True),
+    Column("binding", LargeBinary(64), nullable=False),
     Column("bound_at_us", BigInteger, nullable=False),
     Column("removed_at_us", BigInteger, nullable=True),
     Column("removed_by", String(64), nullable=True),

@@ -17,8 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from protocol.cards import SERIAL_BYTES, serial_text
 from protocol.errors import SignatureError
-from protocol.phone import key_id, public_key_from_spki, verify_p1363
+from protocol.phone import key_id, public_key_from_spki, sign_binding, verify_p1363
+from provisioning.cards import card_key
 from qatys.timeutil import local_date
 from server import db
 from server.errors import ApiError
@@ -105,19 +107,23 @@ def claim_invitation(conn: Connection, code_text: str, spki: bytes, proof: bytes
         conn.execute(db.guardians.insert().values(
             guardian_id=guardian_id, key_id=key_id(spki), public_key=spki,
             created_at_us=now_us))
+    kindergarten = conn.execute(select(db.children.c.kindergarten)
+                                .where(db.children.c.child_id == row.child_id)).scalar_one()
+    serial = serial_text(os.urandom(SERIAL_BYTES))  # a new one, even for a re-binding
+    binding = sign_binding(card_key(conn, kindergarten, now_us), key_id(spki), row.child_id,
+                           kindergarten, serial)
+    values = {"invitation": row.id, "serial": serial, "binding": binding,
+              "bound_at_us": now_us, "removed_at_us": None, "removed_by": None}
     bound = conn.execute(select(db.guardian_children)
                          .where(db.guardian_children.c.guardian_id == guardian_id)
                          .where(db.guardian_children.c.child_id == row.child_id)).first()
     if bound is None:
         conn.execute(db.guardian_children.insert().values(
-            guardian_id=guardian_id, child_id=row.child_id, invitation=row.id,
-            bound_at_us=now_us))
+            guardian_id=guardian_id, child_id=row.child_id, **values))
     else:
         conn.execute(db.guardian_children.update()
                      .where(db.guardian_children.c.guardian_id == guardian_id)
-                     .where(db.guardian_children.c.child_id == row.child_id)
-                     .values(invitation=row.id, bound_at_us=now_us, removed_at_us=None,
-                             removed_by=None))
+                     .where(db.guardian_children.c.child_id == row.child_id).values(**values))
     conn.execute(db.guardian_invitations.update()
                  .where(db.guardian_invitations.c.id == row.id)
                  .values(used_at_us=now_us, guardian_id=guardian_id))
@@ -154,7 +160,8 @@ def children_of(conn: Connection, guardian_id: str) -> list[Row[Any]]:
     """The guardian's children (bound, not removed), with their kindergarten's name."""
     return list(conn.execute(
         select(db.children.c.child_id, db.children.c.first_name, db.children.c.last_name,
-               db.children.c.kindergarten, db.kindergartens.c.name.label("kindergarten_name"))
+               db.children.c.kindergarten, db.kindergartens.c.name.label("kindergarten_name"),
+               db.guardian_children.c.serial, db.guardian_children.c.binding)
         .join(db.guardian_children, db.guardian_children.c.child_id == db.children.c.child_id)
         .join(db.kindergartens, db.kindergartens.c.code == db.children.c.kindergarten)
         .join(db.guardians, db.guardians.c.guardian_id == db.guardian_children.c.guardian_id)

@@ -32,6 +32,7 @@ from flask import (
 from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
+from protocol.phone import b64url
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server import db
@@ -174,7 +175,8 @@ def me() -> tuple[Response, int]:
         children = children_of(conn, g.guardian)
     return jsonify({"ok": True, "guardian_id": g.guardian, "children": [
         {"child_id": c.child_id, "first_name": c.first_name,
-         "kindergarten": c.kindergarten_name} for c in children]}), 200
+         "kindergarten": c.kindergarten_name, "serial": c.serial,
+         "binding": b64url(bytes(c.binding))} for c in children]}), 200
 
 
 def _month(value: str | None) -> str:

@@ -63,7 +63,8 @@ def test_invitation_makes_a_phone_key_and_shows_the_child(server: ServerProcess,
     assert listed[0]["removed_at"] is None
     phone.evaluate("document.querySelector('#children li button').click(); true")
     text = phone.wait_for("document.getElementById('qr').dataset.text")
-    assert re.fullmatch(r"QP1:[0-9a-f]{16}:child-00001-x7q:\d+:[A-Za-z0-9_-]{86}", text)
+    assert re.fullmatch(r"QP1:[0-9a-f]{16}:child-00001-x7q:\d+:[A-Z2-7]{8}:"
+                        r"[A-Za-z0-9_-]{86}:[A-Za-z0-9_-]{86}", text)
     assert text.split(":")[1] == listed[0]["key_id"]
     phone.screenshot(ARTEFACTS / "parents-code-kk.png")
 
@@ -160,6 +161,9 @@ def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
     receipts = phone.evaluate("[...document.querySelectorAll('code.receipt')]"
                               ".map(c => c.textContent)")
     assert accepted["receipt"] in receipts
+    for path in home.rglob("*"):  # the stolen-disk rule holds for phones too
+        if path.is_file():
+            assert b"child-00001-x7q" not in path.read_bytes(), path
     phone.screenshot(ARTEFACTS / "parents-record-kk.png", full_page=True)
 
 

@@ -139,7 +139,8 @@ var QatysParents = (function () {
       shown = win;
       var message = "qatys-phone-v1\n" + record.keyId + "\n" + child.child_id + "\n" + win;
       sign(record, message).then(function (signature) {
-        var text = "QP1:" + record.keyId + ":" + child.child_id + ":" + win + ":" + b64url(signature);
+        var text = "QP1:" + record.keyId + ":" + child.child_id + ":" + win + ":" + child.serial +
+          ":" + child.binding + ":" + b64url(signature);
         var qr = qrcode(0, "M");
         qr.addData(text);
         qr.make();
