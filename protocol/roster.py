@@ -17,10 +17,24 @@ _AAD = b"qatys/v1/roster\x00"
 _KEYS = {"v", "type", "kindergarten", "version", "key", "children", "unlock"}
 
 
+CONSENT_STATUSES = ("granted", "withdrawn", "expired")
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The child's current face-check-in consent (the face issue reads it): its status, the
+    ledger record it comes from, and until when a grant runs (YYYY-MM-DD)."""
+
+    status: str
+    record: int
+    until: str = ""
+
+
 @dataclass(frozen=True)
 class RosterEntry:
     child_id: str
     first_name: str
+    consent: Consent | None = None
 
 
 @dataclass(frozen=True)
@@ -33,7 +47,18 @@ class RosterDelivery:
 
 
 def encode_entries(children: tuple[RosterEntry, ...]) -> bytes:
-    return canonical.encode([{"child": c.child_id, "name": c.first_name} for c in children])
+    return canonical.encode([_entry(c) for c in children])
+
+
+def _entry(child: RosterEntry) -> dict[str, object]:
+    entry: dict[str, object] = {"child": child.child_id, "name": child.first_name}
+    if child.consent is not None:  # absent when there is no record: older bytes unchanged
+        consent: dict[str, object] = {"status": child.consent.status,
+                                      "record": child.consent.record}
+        if child.consent.until:
+            consent["until"] = child.consent.until
+        entry["consent"] = consent
+    return entry
 
 
 def decode_entries(raw: bytes) -> tuple[RosterEntry, ...]:
@@ -44,10 +69,21 @@ def decode_entries(raw: bytes) -> tuple[RosterEntry, ...]:
     for item in items:
         if not isinstance(item, dict):
             raise EncodingError("roster entry must be a map")
-        fields.require_keys(item, {"child", "name"}, set(), "roster entry")
+        fields.require_keys(item, {"child", "name"}, {"consent"}, "roster entry")
         out.append(RosterEntry(fields.text(item, "child", max_len=events.MAX_CHILD_ID),
-                               fields.text(item, "name", max_len=200)))
+                               fields.text(item, "name", max_len=200), _consent(item)))
     return tuple(out)
+
+
+def _consent(item: dict[str, object]) -> Consent | None:
+    raw = item.get("consent")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise EncodingError("a consent is a map")
+    fields.require_keys(raw, {"status", "record"}, {"until"}, "consent")
+    return Consent(fields.choice(raw, "status", CONSENT_STATUSES), fields.uint(raw, "record"),
+                   fields.text(raw, "until", max_len=10, optional=True))
 
 
 def seal_roster(

@@ -8,7 +8,7 @@ import click
 
 from provisioning import cli as provisioning_cli
 from qatys import __version__
-from server import accounts_cli, guardians_cli, money_cli, queue_core_cli
+from server import accounts_cli, consent_cli, guardians_cli, money_cli, queue_core_cli
 from server import cli as server_cli
 from terminal import cli as terminal_cli
 
@@ -82,6 +82,13 @@ def terminal_status(home: Path, as_json: bool) -> None:
     terminal_cli.status_command(home, as_json)
 
 
+@terminal_group.command("consent")
+@terminal_cli.HOME
+def terminal_consent(home: Path) -> None:
+    """Face-check-in consent as this terminal knows it (after its last sync)."""
+    terminal_cli.consent_command(home)
+
+
 @terminal_group.command("unlock")
 @terminal_cli.HOME
 @click.option("--card", required=True,
@@ -141,6 +148,7 @@ cli.add_command(money_cli.funding_group)
 cli.add_command(queue_core_cli.queue_core_group)
 cli.add_command(accounts_cli.user_group)
 cli.add_command(guardians_cli.guardian_group)
+cli.add_command(consent_cli.consent_group)
 
 
 def _add_demo() -> None:

@@ -329,6 +329,26 @@ guardian_nonces = Table(
     Column("used_at_us", BigInteger, nullable=True),
 )
 
+# The consent ledger for face check-in: append-only. A grant runs until a date (at most a
+# year); a withdrawal ends it. Each record says who and how: the guardian's phone signature
+# (the signed text kept verbatim) or a paper form recorded by the director.
+consent_records = Table(
+    "consent_records", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("child_id", String(64), ForeignKey("children.child_id"), nullable=False),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("action", String(10), nullable=False),  # grant | withdraw
+    Column("until", String(10), nullable=True),
+    Column("source", String(10), nullable=False),  # phone | paper | director
+    Column("paper_ref", String(200), nullable=False, default=""),
+    Column("guardian_id", String(32), nullable=True),
+    Column("signed_text", Text, nullable=True),
+    Column("signature", LargeBinary(64), nullable=True),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Index("ix_consent_child", "child_id"),
+)
+
 equivocations = Table(
     "equivocations", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -63,6 +63,10 @@ def _guardians(conn: Connection) -> None:
                                          db.guardian_children, db.guardian_nonces])
 
 
+def _consent(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.consent_records])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
@@ -73,6 +77,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0007_finance_pages", _finance),
     ("0008_events_child_time", _events_child_time),
     ("0009_guardians", _guardians),
+    ("0010_consent_ledger", _consent),
 ]
 
 

@@ -36,6 +36,7 @@ from protocol.phone import b64url
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server import db
+from server.consent import longest_until, record_signed, state_of
 from server.context import ctx
 from server.db import writing
 from server.errors import ApiError
@@ -171,12 +172,40 @@ def logout() -> tuple[Response, int]:
 @bp.get("/api/me")
 @guardian_only
 def me() -> tuple[Response, int]:
-    with ctx().engine.connect() as conn:
+    context = ctx()
+    today = local_date(context.clock())
+    with context.engine.connect() as conn:
         children = children_of(conn, g.guardian)
+        consent = {c.child_id: state_of(conn, c.child_id, today) for c in children}
     return jsonify({"ok": True, "guardian_id": g.guardian, "children": [
         {"child_id": c.child_id, "first_name": c.first_name,
-         "kindergarten": c.kindergarten_name, "serial": c.serial,
-         "binding": b64url(bytes(c.binding))} for c in children]}), 200
+         "kindergarten": c.kindergarten_name, "kindergarten_code": c.kindergarten,
+         "serial": c.serial, "binding": b64url(bytes(c.binding)),
+         "consent": {"status": consent[c.child_id].status,
+                     "until": consent[c.child_id].until or None,
+                     "longest_until": longest_until(today).isoformat()}}
+        for c in children]}), 200
+
+
+@bp.post("/api/consent")
+@guardian_only
+def consent() -> tuple[Response, int]:
+    """A grant or withdrawal of face-check-in consent, signed on the phone."""
+    body = _json_body("child_id", "action", "until", "signed_at_ms", "signature")
+    context = ctx()
+    child_id = str(body["child_id"])
+    with writing(context.engine) as conn:
+        if not is_guardian_of(conn, g.guardian, child_id):
+            raise ApiError(404, "not_found", "no such child")
+        guardian = conn.execute(select(db.guardians)
+                                .where(db.guardians.c.guardian_id == g.guardian)).one()
+        if not isinstance(body["signed_at_ms"], int):
+            raise ApiError(400, "malformed", "signed_at_ms must be an integer")
+        record = record_signed(conn, guardian, child_id, str(body["action"]),
+                               str(body["until"] or ""), body["signed_at_ms"],
+                               _b64(body["signature"], "signature"), context.clock())
+    log(logger, "parents.consent", guardian=g.guardian, action=body["action"], record=record)
+    return jsonify({"ok": True, "record": record}), 200
 
 
 def _month(value: str | None) -> str:

@@ -13,6 +13,7 @@ from protocol import canonical, roster, unlock
 from provisioning.unlock_cards import cards_for_roster
 from qatys.timeutil import local_date
 from server import db
+from server.consent import for_roster, states
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class RosterSnapshot:
 
     @property
     def version(self) -> str:
-        """Changes whenever a child, a name or a card changes, so terminals fetch again."""
+        """Changes whenever a child, a name, a consent or a card changes, so terminals fetch
+    again (an expiry changes it too: its status turns to expired)."""
         digest = hashlib.sha256(roster.encode_entries(self.entries))
         digest.update(canonical.encode([[c.serial for c in self.cards],
                                         list(self.revoked_cards)]))
@@ -40,8 +42,10 @@ def current_snapshot(conn: Connection, kindergarten: str, now_us: int) -> Roster
         .order_by(db.children.c.child_id)
     ).all()
     cards, revoked = cards_for_roster(conn, kindergarten)
+    consent = {s.child_id: for_roster(s) for s in states(conn, kindergarten, local_date(now_us))}
     return RosterSnapshot(kindergarten,
-                          tuple(roster.RosterEntry(r.child_id, r.first_name) for r in rows),
+                          tuple(roster.RosterEntry(r.child_id, r.first_name,
+                                                   consent.get(r.child_id)) for r in rows),
                           tuple(cards), tuple(revoked))
 
 

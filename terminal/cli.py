@@ -11,8 +11,9 @@ from pathlib import Path
 import click
 
 from qatys.cliutil import EXIT_BAD_INPUT, emit, fail
-from qatys.timeutil import iso_utc
+from qatys.timeutil import iso_utc, local_date, now_us
 from terminal.checkin import CheckinRequest, CheckinService
+from terminal.consent.state import consent_states
 from terminal.enrol import enrol
 from terminal.errors import CheckinRefused, ServerRefused, TerminalError, UnlockRefused
 from terminal.home import Terminal, open_terminal
@@ -184,6 +185,20 @@ def set_pin_command(home: Path, pin: str) -> None:
         fail(str(exc), exc.exit_code)
     config_file.save(home, replace(config, staff_pin_hash=stored))
     click.echo("staff PIN set; manual entry is on at the kiosk")
+
+
+def consent_command(home: Path) -> None:
+    """Face-check-in consent as this terminal knows it: one JSON line per child; exit 2
+    while the roster is locked (it travels inside the roster)."""
+    with opened(home) as terminal:
+        entries = terminal.roster_entries()
+        today = local_date(now_us(), terminal.config.zone)
+    if entries is None:
+        fail("the roster is locked: sync with the server or unlock with a director's card")
+        return
+    for state in consent_states(entries, today):
+        emit({"child_id": state.child_id, "status": state.status,
+              "until": state.until or None, "record": state.record or None})
 
 
 def status_command(home: Path, as_json: bool) -> None:

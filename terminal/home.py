@@ -47,13 +47,23 @@ class Terminal:
             return None
         if self._roster_cache is not None and self._roster_cache[:2] == (key, stored[1]):
             return self._roster_cache[2]
-        try:
-            plain = crypto.decrypt(key, stored[1], _ROSTER_AAD)
-            names = {e.child_id: e.first_name for e in roster_format.decode_entries(plain)}
-        except ProtocolError:
+        entries = self.roster_entries()
+        if entries is None:
             return None
+        names = {e.child_id: e.first_name for e in entries}
         self._roster_cache = (key, stored[1], names)
         return names
+
+    def roster_entries(self) -> tuple[roster_format.RosterEntry, ...] | None:
+        """The whole roster (names, consent states), or None while locked."""
+        key = self.secrets.roster_key()
+        stored = self.store.roster()
+        if key is None or stored is None:
+            return None
+        try:
+            return roster_format.decode_entries(crypto.decrypt(key, stored[1], _ROSTER_AAD))
+        except ProtocolError:
+            return None
 
     def door(self) -> cards.DoorCredentials | None:
         """The kindergarten's card keys and revoked serials, checked against the pinned

@@ -20,6 +20,15 @@ _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usag
           "--hide-scrollbars", "--lang=kk"]
 
 
+ARTEFACTS = Path(os.environ.get("QATYS_ARTEFACTS", Path(__file__).parent / "artefacts"))
+"""Screenshots for people to look at (not compared); the folder is not in git."""
+
+
+def artefact(name: str) -> Path:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTEFACTS / name
+
+
 def chromium() -> str:
     """The browser's path; a missing browser fails under `make test`, skips elsewhere."""
     for name in ("chromium", "chromium-browser"):

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import Page
+from tests.browser import Page, artefact
 from tests.helpers import ServerProcess, run
 from tests.test_money import march  # noqa: F401 - the March 2026 fixture (30000.00 in KG1)
 
-ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
 PASSWORDS = {"fin": "finance-pass-1", "dir1": "director-pass-1", "aud": "auditor-pass-1",
              "adm": "admin-pass-12"}
 
@@ -83,7 +82,7 @@ def test_finance_officer_computes_approves_and_corrects(finance: ServerProcess,
         assert page.evaluate("[...document.querySelectorAll('h2.district')]"
                              ".map(h => h.textContent)") == ["Аудан: Аудан көрсетілмеген",
                                                              "Аудан: Алмалы"]
-        page.screenshot(ARTEFACTS / "finance-month-kk.png", full_page=True)
+        page.screenshot(artefact("finance-month-kk.png"), full_page=True)
         _open(page, base + "/finance/?month=2026-03&lang=ru")
         assert _text(page, "h1").startswith("Обзор месяца")
         assert "не утверждён" in _text(page, "tr[data-code=KG1]")
@@ -114,7 +113,7 @@ def test_finance_officer_computes_approves_and_corrects(finance: ServerProcess,
         assert _exists(page, "#locked")
         assert page.evaluate("document.querySelectorAll('#trail tr[data-revision]').length") == 2
         assert "позже" in _text(page, "#trail tr[data-revision='2']")
-        page.screenshot(ARTEFACTS / "finance-statement-ru.png", full_page=True)
+        page.screenshot(artefact("finance-statement-ru.png"), full_page=True)
 
         _open(page, base + "/finance/k/KG1/2026-03/tabel")
         cells = page.evaluate("[...document.querySelectorAll('tr[data-child=child-00001-x7q] td')]"
@@ -145,7 +144,7 @@ def test_director_sees_only_their_kindergarten(finance: ServerProcess, tmp_path:
         for url in ("/finance/k/KG2/2026-03/export/statement.csv",
                     "/finance/k/KG2/2026-03/tabel", "/finance/jobs/1"):
             assert page.evaluate(f"fetch('{url}').then(r => r.status)") == 403, url
-        page.screenshot(ARTEFACTS / "finance-director-kk.png", full_page=True)
+        page.screenshot(artefact("finance-director-kk.png"), full_page=True)
     finally:
         page.close()
 

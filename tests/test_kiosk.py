@@ -18,11 +18,9 @@ import requests
 from terminal.capture import simulated
 from terminal.capture.decoders import read_image
 from terminal.capture.sources import write_clip
-from tests.browser import Page, chromium
+from tests.browser import Page, artefact, chromium
 from tests.helpers import QATYS, ServerProcess, free_port, run
 from tests.test_end_to_end import enrol
-
-ARTEFACTS = Path(os.environ.get("QATYS_ARTEFACTS", Path(__file__).parent / "artefacts"))
 
 
 def _door_clip(card_png: Path, out: Path, lead_in_frames: int) -> Path:
@@ -64,7 +62,6 @@ def test_green_name_screen_in_kazakh_and_russian(kiosk: str, server: ServerProce
                                                  tmp_path: Path) -> None:
     chromium()
     url = kiosk
-    ARTEFACTS.mkdir(exist_ok=True)
     kk, ru = Page(tmp_path / "profile-kk"), Page(tmp_path / "profile-ru")
     try:
         kk.goto(url + "/?lang=kk")
@@ -82,13 +79,13 @@ def test_green_name_screen_in_kazakh_and_russian(kiosk: str, server: ServerProce
             == "Добро пожаловать!"
         receipt = kk.evaluate("document.getElementById('result-receipt').textContent")
         assert len(receipt) == 7
-        kk.screenshot(ARTEFACTS / "kiosk-green-kk.png")
-        ru.screenshot(ARTEFACTS / "kiosk-green-ru.png")
+        kk.screenshot(artefact("kiosk-green-kk.png"))
+        ru.screenshot(artefact("kiosk-green-ru.png"))
         ru.wait_for("document.getElementById('net').getAttribute('data-pending') === '0'")
     finally:
         kk.close()
         ru.close()
-    assert (ARTEFACTS / "kiosk-green-kk.png").read_bytes().startswith(b"\x89PNG")
+    assert (artefact("kiosk-green-kk.png")).read_bytes().startswith(b"\x89PNG")
     exported = run("events", "export", "--data", str(server.data_dir), "--format",
                    "jsonl").stdout.splitlines()
     door = [json.loads(x) for x in exported if json.loads(x)["receipt"] == receipt]

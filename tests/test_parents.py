@@ -16,11 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser import Page
+from tests.browser import Page, artefact
 from tests.helpers import QATYS, ServerProcess, run
 from tests.test_end_to_end import enrol
-
-ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
 
 
 def _invite(server: ServerProcess, child: str) -> str:
@@ -66,7 +64,7 @@ def test_invitation_makes_a_phone_key_and_shows_the_child(server: ServerProcess,
     assert re.fullmatch(r"QP1:[0-9a-f]{16}:child-00001-x7q:\d+:[A-Z2-7]{8}:"
                         r"[A-Za-z0-9_-]{86}:[A-Za-z0-9_-]{86}", text)
     assert text.split(":")[1] == listed[0]["key_id"]
-    phone.screenshot(ARTEFACTS / "parents-code-kk.png")
+    phone.screenshot(artefact("parents-code-kk.png"))
 
 
 def test_an_invitation_works_once(server: ServerProcess, tmp_path: Path) -> None:
@@ -164,7 +162,7 @@ def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
     for path in home.rglob("*"):  # the stolen-disk rule holds for phones too
         if path.is_file():
             assert b"child-00001-x7q" not in path.read_bytes(), path
-    phone.screenshot(ARTEFACTS / "parents-record-kk.png", full_page=True)
+    phone.screenshot(artefact("parents-record-kk.png"), full_page=True)
 
 
 def test_a_removed_guardians_code_is_refused(server: ServerProcess, phone: Page,

@@ -121,8 +121,41 @@ var QatysParents = (function () {
       link.href = "/parents/child/" + encodeURIComponent(child.child_id);
       link.textContent = texts().record;
       li.appendChild(button); li.appendChild(document.createTextNode(" ")); li.appendChild(link);
+      if (child.consent) { li.appendChild(consentBox(child, record)); }
       ul.appendChild(li);
     });
+  }
+
+  function consentBox(child, record) {
+    var box = document.createElement("div"), state = child.consent, t = texts();
+    box.className = "consent";
+    var label = {granted: t.consentGranted + " " + state.until, none: t.consentNone,
+                 withdrawn: t.consentWithdrawn, expired: t.consentExpired}[state.status];
+    box.innerHTML = "<strong></strong> <span class='consent-status'></span><br>" +
+      "<small class='hint'></small><br>";
+    box.querySelector("strong").textContent = t.faceConsent + ":";
+    box.querySelector(".consent-status").textContent = label;
+    box.querySelector(".consent-status").dataset.status = state.status;
+    box.querySelector("small").textContent = t.consentHint;
+    var granted = state.status === "granted", button = document.createElement("button");
+    button.className = "consent-action plain";
+    button.textContent = granted ? t.consentWithdraw : t.consentGrant;
+    button.addEventListener("click", function () {
+      var action = granted ? "withdraw" : "grant", until = granted ? "" : state.longest_until,
+          at = Date.now();
+      var message = "qatys-consent-v1\n" + action + "\n" + child.child_id + "\n" +
+        child.kindergarten_code + "\n" + until + "\n" + at;
+      button.disabled = true;
+      sign(record, message).then(function (signature) {
+        return post("/parents/api/consent", {child_id: child.child_id, action: action,
+          until: until, signed_at_ms: at, signature: b64(signature)});
+      }).then(function (answer) {
+        if (!answer.ok) { throw new Error(answer.error && answer.error.code); }
+        return children().then(function (list) { showChildren(list, record); });
+      }).catch(function () { status(t.failed, true); button.disabled = false; });
+    });
+    box.appendChild(button);
+    return box;
   }
 
   var timer = null;
