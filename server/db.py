@@ -349,6 +349,22 @@ consent_records = Table(
     Index("ix_consent_child", "child_id"),
 )
 
+# Guardians' monthly confirmations and disputes: new records only; the latest of a guardian
+# for a child and month stands, the earlier ones stay in the record.
+month_confirmations = Table(
+    "month_confirmations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guardian_id", String(32), ForeignKey("guardians.guardian_id"), nullable=False),
+    Column("child_id", String(64), ForeignKey("children.child_id"), nullable=False),
+    Column("kindergarten", String(32), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("kind", String(10), nullable=False),  # confirm | dispute
+    Column("days", Text, nullable=False, default="[]"),  # JSON list of YYYY-MM-DD
+    Column("comment", Text, nullable=False, default=""),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Index("ix_confirmations_month", "kindergarten", "month"),
+)
+
 equivocations = Table(
     "equivocations", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

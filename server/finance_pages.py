@@ -40,14 +40,21 @@ from qatys.timeutil import local_date, local_text
 from server import db
 from server.accounts import User, active_user, sign_in
 from server.approvals import approve, idempotency_key, revisions
+from server.confirmations import for_month
 from server.context import ctx
 from server.db import writing
 from server.domain.funding import Statement
-from server.domain.policy import Policy, load_policy
 from server.errors import ApprovalError
 from server.finance_jobs import job_state, latest_job, start_month_job
 from server.finance_texts import LANGUAGES, text
-from server.money import MoneyInputError, anomaly_flags, parse_month, shift_month, statement_for
+from server.money import (
+    MoneyInputError,
+    anomaly_flags,
+    parse_month,
+    shift_month,
+    shipped_policy,
+    statement_for,
+)
 from server.money_exports import FORMATS, LEGEND, day_mark, write_statement, write_tabel
 from server.outbox import outbox_rows
 
@@ -62,12 +69,6 @@ class PageError(Exception):
     def __init__(self, status: int, key: str, detail: str = "") -> None:
         super().__init__(key)
         self.status, self.key, self.detail = status, key, detail
-
-
-@functools.cache
-def _policy() -> Policy:
-    """The shipped policy: what the pages compute and approve (docs/finance.md)."""
-    return load_policy(None)
 
 
 def _lang() -> str:
@@ -248,7 +249,7 @@ def _statement(conn: Connection, code: str, month: str) -> Statement:
         raise PageError(403, "forbidden")
     year, number = parse_month(_month(month))
     try:
-        return statement_for(conn, code, year, number, _policy())
+        return statement_for(conn, code, year, number, shipped_policy())
     except MoneyInputError as exc:
         raise PageError(404, "not_found", str(exc)) from exc
 
@@ -272,6 +273,7 @@ def statement(code: str, month: str) -> WebResponse:
         trail = revisions(conn, code, month)
         deliveries = {r.idempotency_key: r for r in outbox_rows(conn, code, month)}
         names = _names(conn, code)
+        confirmations = for_month(conn, code, month)
         garden = conn.execute(select(db.kindergartens)
                               .where(db.kindergartens.c.code == code)).one()
     last = trail[-1] if trail else None
@@ -286,6 +288,7 @@ def statement(code: str, month: str) -> WebResponse:
     return _render("statement.html", garden=garden, statement=current, month=month,
                    flags=flags, history=history, last=last, changed=changed,
                    approved_amounts=approved_amounts, names=names, formats=FORMATS,
+                   confirmations=confirmations,
                    month_over=over, when=local_text)
 
 

@@ -201,7 +201,7 @@ def _new_rows(conn: Any, terminal: Row[Any], verified: list[batches.VerifiedEven
             select(db.events.c.seq, db.events.c.hash)
             .where(db.events.c.terminal_id == terminal.terminal_id)
             .where(db.events.c.seq.between(first, min(last, head)))
-        ).tuples().all())
+        ).all())
         for v in verified:
             if v.event.seq > head:
                 break

@@ -64,7 +64,7 @@ def _guardians(conn: Connection) -> None:
 
 
 def _consent(conn: Connection) -> None:
-    db.metadata.create_all(conn, tables=[db.consent_records])
+    db.metadata.create_all(conn, tables=[db.consent_records, db.month_confirmations])
 
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -77,7 +77,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0007_finance_pages", _finance),
     ("0008_events_child_time", _events_child_time),
     ("0009_guardians", _guardians),
-    ("0010_consent_ledger", _consent),
+    ("0010_consent_and_confirmations", _consent),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from bisect import bisect_right
@@ -41,6 +42,13 @@ def parse_month(text: str) -> tuple[int, int]:
     except ValueError as exc:
         raise MoneyInputError(f"month must be YYYY-MM, not {text!r}") from exc
     return moment.year, moment.month
+
+
+@functools.cache
+def shipped_policy() -> Policy:
+    """The policy shipped with the package: what the pages compute, approve and open windows
+    by (docs/finance.md); a file given with --policy is for the command line."""
+    return load_policy(None)
 
 
 def shift_month(month: str, by: int) -> str:
@@ -112,7 +120,7 @@ def _presence(conn: Connection, kindergarten: str, children: set[str], first: da
         .where(db.events.c.recorded_at_us >= midnights[0])
         .where(db.events.c.recorded_at_us < midnights[-1])
         .where(db.events.c.kind.in_(COUNTED_KINDS))
-        .where(db.events.c.body_status == "ok")).tuples().all()
+        .where(db.events.c.body_status == "ok")).all()
     presence: dict[str, dict[date, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
     for child_id, recorded_at_us, event_id, method, assurance in rows:
         if child_id in children:
@@ -186,9 +194,9 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
                .where(db.events.c.body_status == "ok"))
     # Two queries, each on its own index (kindergarten + time, child + time): an OR of the
     # two, or a sub-select of the children, reads far more of the table.
-    rows = [*conn.execute(counted.where(db.events.c.kindergarten == kindergarten)).tuples(),
+    rows = [*conn.execute(counted.where(db.events.c.kindergarten == kindergarten)),
             *conn.execute(counted.where(db.events.c.kindergarten != kindergarten)
-                          .where(db.events.c.child_id.in_(children))).tuples()]
+                          .where(db.events.c.child_id.in_(children)))]
     facts = [CheckinFact(event_id, terminal, garden_code, child, method, at_us,
                          local_date(at_us), bytes(boot), mono)
              for event_id, terminal, garden_code, child, method, at_us, boot, mono in rows]

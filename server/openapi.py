@@ -20,6 +20,8 @@ ERROR_CODES = {
     "not_bound": "the guardian is not bound to this child",
     "bad_consent_period": "a consent runs from today for at most one year",
     "nothing_to_withdraw": "there is no consent in force to withdraw",
+    "confirmation_closed": "the month can be confirmed or disputed only in its window",
+    "bad_dispute": "a dispute must name days of that month and say what is wrong",
     "stale_signature": "the phone signed the consent more than ten minutes away from now",
     "malformed": "the body is not a well-formed message of this protocol",
     "unsupported_version": "a protocol version this server does not speak",

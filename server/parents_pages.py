@@ -36,9 +36,11 @@ from protocol.phone import b64url
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server import db
+from server.confirmations import for_month, record_confirmation, window
 from server.consent import longest_until, record_signed, state_of
 from server.context import ctx
 from server.db import writing
+from server.domain.calendar import month_days
 from server.errors import ApiError
 from server.finance_texts import LANGUAGES
 from server.guardians import (
@@ -49,7 +51,13 @@ from server.guardians import (
     normalise_code,
     sign_in,
 )
-from server.money import MoneyInputError, local_midnight_us, parse_month, shift_month
+from server.money import (
+    MoneyInputError,
+    local_midnight_us,
+    parse_month,
+    shift_month,
+    shipped_policy,
+)
 from server.parents_texts import text
 
 bp = Blueprint("parents", __name__, url_prefix="/parents")
@@ -222,14 +230,42 @@ def _month(value: str | None) -> str:
 @guardian_only
 def record(child_id: str) -> WebResponse:
     month = _month(request.args.get("month"))
-    with ctx().engine.connect() as conn:
+    context = ctx()
+    with context.engine.connect() as conn:
         if not is_guardian_of(conn, g.guardian, child_id):
             return _page("missing.html", 404)
         child = conn.execute(select(db.children)
                              .where(db.children.c.child_id == child_id)).one()
         days = child_month(conn, child_id, month)
+        mine = [c for c in for_month(conn, child.kindergarten, month)
+                if c.guardian_id == g.guardian and c.child_id == child_id]
+    first, last = window(month, shipped_policy())
+    year, number = parse_month(month)
     return _page("record.html", child=child, month=month, days=days,
-                 previous=shift_month(month, -1), next_month=shift_month(month, 1))
+                 previous=shift_month(month, -1), next_month=shift_month(month, 1),
+                 window_first=first, window_last=last,
+                 window_open=first <= local_date(context.clock()) <= last,
+                 all_days=month_days(year, number), standing=mine[-1] if mine else None)
+
+
+@bp.post("/api/month")
+@guardian_only
+def confirm_month() -> tuple[Response, int]:
+    """Confirm the month, or dispute named days with a comment (only in the window)."""
+    body = _json_body("child_id", "month", "kind")
+    context = ctx()
+    child_id, month = str(body["child_id"]), _month(str(body["month"]))
+    days = body.get("days") or []
+    if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
+        raise ApiError(400, "malformed", "days must be a list of YYYY-MM-DD")
+    with writing(context.engine) as conn:
+        if not is_guardian_of(conn, g.guardian, child_id):
+            raise ApiError(404, "not_found", "no such child")
+        record_id = record_confirmation(conn, g.guardian, child_id, month, str(body["kind"]),
+                                        days, str(body.get("comment") or ""), shipped_policy(),
+                                        context.clock())
+    log(logger, "parents.month", guardian=g.guardian, kind=body["kind"], record=record_id)
+    return jsonify({"ok": True, "record": record_id}), 200
 
 
 def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, Any]]:

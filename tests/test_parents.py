@@ -87,6 +87,8 @@ def test_an_invitation_works_once(server: ServerProcess, tmp_path: Path) -> None
 def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page) -> None:
     _open(phone, server.url + "/parents/child/child-00001-x7q")
     assert phone.evaluate("document.getElementById('month') !== null")
+    # This month can be confirmed only from the 1st to the 7th of the next one.
+    assert phone.evaluate("document.getElementById('closed').textContent") == "Мерзім жабық."
     for other in ("child-00002-x7q", "child-99999-x7q"):
         _open(phone, server.url + f"/parents/child/{other}")
         assert phone.evaluate("document.getElementById('missing') !== null"), other

@@ -38,6 +38,10 @@ class Policy:
     rounding_step: Decimal
     norms: dict[str, Decimal] = field(hash=False)
     currency: str = "KZT"
+    confirm_from_day: int = 1
+    """Guardians confirm or dispute a month from this day of the next month …"""
+    confirm_to_day: int = 7
+    """… to this one (inclusive). Optional section [parents]; these are the defaults."""
 
 
 def default_policy_text() -> str:
@@ -73,20 +77,26 @@ def load_policy(text: str | None = None) -> Policy:
     if not norms_table:
         raise reader.error("norms", None, "the norm table is empty")
     norms = {key: reader.money("norms", key) for key in norms_table}
+    confirm_from, confirm_to = 1, 7
+    if "parents" in data:
+        confirm_from = reader.integer("parents", "confirm_from_day", 1, 28)
+        confirm_to = reader.integer("parents", "confirm_to_day", confirm_from, 28)
     reader.no_unknown_keys()
     return Policy(version=version, digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                   calendar=calendar_rules, paid_reasons=frozenset(reasons),
                   illness_requires_document=reader.boolean("absence",
                                                            "illness_requires_document"),
                   leave_cap_days_per_year=cap, rounding_step=step, norms=norms,
-                  currency=reader.text("", "currency"))
+                  currency=reader.text("", "currency"), confirm_from_day=confirm_from,
+                  confirm_to_day=confirm_to)
 
 
-_KNOWN = {"": {"version", "currency", "calendar", "absence", "amounts", "norms"},
+_KNOWN = {"": {"version", "currency", "calendar", "absence", "amounts", "norms", "parents"},
           "calendar": {"country", "transferred_workdays", "extra_days_off",
                        "extra_working_days"},
           "absence": {"paid_reasons", "illness_requires_document", "leave_cap_days_per_year"},
-          "amounts": {"rounding_step"}}
+          "amounts": {"rounding_step"},
+          "parents": {"confirm_from_day", "confirm_to_day"}}
 
 
 class _Reader:
@@ -155,6 +165,8 @@ class _Reader:
 
     def no_unknown_keys(self) -> None:
         for section, known in _KNOWN.items():
+            if section == "parents" and section not in self._data:
+                continue
             for key in self._section(section):
                 if key not in known:
                     raise self.error(section, key, "is not a policy setting")

@@ -204,5 +204,26 @@ var QatysParents = (function () {
     });
   }
 
-  return {home: home, invite: invite};
+  function month() {
+    var section = document.getElementById("confirm-section");
+    function send(kind) {
+      var days = [].map.call(document.querySelectorAll("input[name=day]:checked"),
+                             function (box) { return box.value; });
+      var comment = (document.getElementById("comment") || {}).value || "";
+      post("/parents/api/month", {child_id: section.dataset.child, month: section.dataset.month,
+                                  kind: kind, days: kind === "dispute" ? days : [],
+                                  comment: kind === "dispute" ? comment : ""})
+        .then(function (answer) {
+          var el = document.getElementById("status");
+          if (answer.ok) { el.textContent = el.dataset.sent; location.reload(); }
+          else { el.textContent = answer.error.message; el.className = "status bad"; }
+        });
+    }
+    var confirm = document.getElementById("confirm-month"),
+        dispute = document.getElementById("dispute-month");
+    if (confirm) { confirm.addEventListener("click", function () { send("confirm"); }); }
+    if (dispute) { dispute.addEventListener("click", function () { send("dispute"); }); }
+  }
+
+  return {home: home, invite: invite, month: month};
 })();
