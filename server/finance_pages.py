@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec
 
+import segno
 from flask import (
     Blueprint,
     g,
@@ -41,12 +42,14 @@ from server import db
 from server.accounts import User, active_user, sign_in
 from server.approvals import approve, idempotency_key, revisions
 from server.confirmations import for_month
+from server.consent import state_of
 from server.context import ctx
 from server.db import writing
 from server.domain.funding import Statement
 from server.errors import ApprovalError
 from server.finance_jobs import job_state, latest_job, start_month_job
 from server.finance_texts import LANGUAGES, text
+from server.guardians import create_invitation
 from server.money import (
     MoneyInputError,
     anomaly_flags,
@@ -332,8 +335,32 @@ def child(code: str, month: str, child_id: str) -> WebResponse:
     line = next((c for c in current.children if c.child_id == child_id), None)
     if line is None:
         raise PageError(404, "not_found")
+    with ctx().engine.connect() as conn:
+        consent = state_of(conn, child_id, local_date(ctx().clock()))
     return _render("child.html", statement=current, line=line, month=month, code=code,
-                   name=names.get(child_id, ""), mark=day_mark)
+                   name=names.get(child_id, ""), mark=day_mark, consent=consent)
+
+
+@bp.post("/k/<code>/<month>/child/<child_id>/invite")
+@signed_in
+def invite_guardian(code: str, month: str, child_id: str) -> WebResponse:
+    """The director invites a guardian of one of their children: a code and a QR to print."""
+    user = _user()
+    if user.role != "director" or not user.may_see(code):
+        raise PageError(403, "forbidden")
+    context = ctx()
+    with writing(context.engine) as conn:
+        child_row = conn.execute(select(db.children.c.kindergarten)
+                                 .where(db.children.c.child_id == child_id)).first()
+        if child_row is None or child_row.kindergarten != code:
+            raise PageError(404, "not_found")
+        invitation = create_invitation(conn, child_id, user.username, context.clock())
+    url = f"{context.config.public_url.rstrip('/')}/parents/invite/{invitation.code}"
+    log(logger, "guardian.invited", kindergarten=code)
+    return _render("invitation.html", code=invitation.code, url=url, month=month,
+                   garden_code=code, child_id=child_id,
+                   qr=segno.make(url, error="m").svg_inline(scale=5, border=4),
+                   until=local_text(invitation.expires_at_us))
 
 
 @bp.get("/k/<code>/<month>/export/<what>.<fmt>")

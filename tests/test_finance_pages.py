@@ -5,6 +5,7 @@ sees only their kindergarten; the auditor and the administrator cannot approve."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,13 @@ def test_director_sees_only_their_kindergarten(finance: ServerProcess, tmp_path:
                     "/finance/k/KG2/2026-03/tabel", "/finance/jobs/1"):
             assert page.evaluate(f"fetch('{url}').then(r => r.status)") == 403, url
         page.screenshot(artefact("finance-director-kk.png"), full_page=True)
+        _open(page, base + "/finance/k/KG1/2026-03/child/child-00002-x7q")
+        assert page.evaluate("document.getElementById('consent').dataset.status") == "none"
+        _submit(page, "#invite")
+        code = _text(page, "#invitation-code")
+        assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code)
+        assert _text(page, "#invitation-url").endswith(f"/parents/invite/{code}")
+        assert page.evaluate("document.querySelector('#invitation-qr svg') !== null")
     finally:
         page.close()
 
@@ -167,6 +175,11 @@ def test_auditor_and_administrator_cannot_approve(finance: ServerProcess, tmp_pa
             "{'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=" + csrf +
             "'}).then(r => r.status)")
         assert status == 403
+        invite = page.evaluate(
+            "fetch('/finance/k/KG1/2026-03/child/child-00001-x7q/invite', {method: 'POST', "
+            "headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=" +
+            csrf + "'}).then(r => r.status)")
+        assert invite == 403  # only the kindergarten's director invites guardians
         _open(page, base + "/finance/k/KG1/2026-03")
         assert _text(page, "tr[data-child=child-00001-x7q] a") == "child-00001-x7q"  # no names
     finally:
