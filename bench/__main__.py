@@ -16,6 +16,7 @@ from sqlalchemy import Column, MetaData, Table
 
 from bench.decoding import bench_decoding
 from bench.kiosk_latency import bench_kiosk_latency
+from bench.phone import bench_phone_verification
 from bench.region import bench_region
 from protocol import batches, events
 from server import db
@@ -167,8 +168,12 @@ def bench_backlog(server: ServerProcess, base: Path, n: int = 72_000) -> None:
 
 
 def main() -> None:
-    """`python -m bench` runs everything; `python -m bench region` only the region's month."""
+    """`python -m bench` runs everything; `python -m bench region` only the region's month,
+    `python -m bench phone` only the door verification of phone codes beside cards."""
     region_only = sys.argv[1:] == ["region"]
+    if sys.argv[1:] == ["phone"]:
+        bench_phone_verification()
+        return
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
     base.chmod(0o755)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
@@ -205,6 +210,7 @@ def main() -> None:
 
 def _terminal_and_ingest(base: Path) -> None:
     bench_decoding()
+    bench_phone_verification()
     sqlite_server = start_server(base / "srv-sqlite")
     _seed(base / "srv-sqlite")
     try:
