@@ -60,6 +60,17 @@ def server(request: pytest.FixtureRequest,
     proc.stop()
 
 
+@pytest.fixture(scope="module")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The seeded server on SQLite only: for browser tests of pages whose storage the
+    two-database tests already cover (keeps `make test` within its time)."""
+    data = tmp_path_factory.mktemp("server-sqlite")
+    proc = start_server(data)
+    _seed(data)
+    yield proc
+    proc.stop()
+
+
 def table_counts(server: ServerProcess) -> tuple[int, ...]:
     """Rows in the tables a refused request must not change, through the server's own engine."""
     engine = open_data_dir(server.data_dir).engine

@@ -17,6 +17,13 @@ from tests.test_money import march  # noqa: F401 - the March 2026 fixture (30000
 PASSWORDS = {"fin": "finance-pass-1", "dir1": "director-pass-1", "aud": "auditor-pass-1",
              "adm": "admin-pass-12"}
 
+@pytest.fixture(scope="module")
+def server(sqlite_server: ServerProcess) -> ServerProcess:
+    """SQLite only here: the pages' storage runs on PostgreSQL in test_consent, test_money and
+    test_queue_core; a browser run per database would double the slowest tests."""
+    return sqlite_server
+
+
 
 @pytest.fixture(scope="module")
 def finance(march: ServerProcess) -> ServerProcess:  # noqa: F811 - the imported fixture

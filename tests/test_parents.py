@@ -21,6 +21,14 @@ from tests.helpers import QATYS, ServerProcess, run
 from tests.test_end_to_end import enrol
 
 
+@pytest.fixture(scope="module")
+def server(sqlite_server: ServerProcess) -> ServerProcess:
+    """SQLite only here: the pages' storage runs on PostgreSQL in test_consent, test_money and
+    test_queue_core; a browser run per database would double the slowest tests."""
+    return sqlite_server
+
+
+
 def _invite(server: ServerProcess, child: str) -> str:
     out = run("guardian", "invite", "--data", str(server.data_dir), "--child", child).stdout
     url = out.strip().splitlines()[-1]
@@ -67,6 +75,25 @@ def test_invitation_makes_a_phone_key_and_shows_the_child(server: ServerProcess,
     phone.screenshot(artefact("parents-code-kk.png"))
 
 
+def test_the_entry_code_works_with_the_phone_offline(server: ServerProcess,
+                                                     phone: Page) -> None:
+    _open(phone, server.url + "/parents/")
+    assert phone.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    phone.call("Network.enable")
+    phone.call("Network.emulateNetworkConditions", offline=True, latency=0,
+               downloadThroughput=-1, uploadThroughput=-1)
+    try:
+        _open(phone, server.url + "/parents/")
+        phone.wait_for("document.querySelectorAll('#children li').length > 0")
+        assert "Интернет жоқ" in phone.evaluate("document.getElementById('status').textContent")
+        phone.evaluate("document.querySelector('#children li button').click(); true")
+        text = phone.wait_for("document.getElementById('qr').dataset.text")
+        assert text.startswith("QP1:")
+    finally:
+        phone.call("Network.emulateNetworkConditions", offline=False, latency=0,
+                   downloadThroughput=-1, uploadThroughput=-1)
+
+
 def test_an_invitation_works_once(server: ServerProcess, tmp_path: Path) -> None:
     url = _invite(server, "child-00002-x7q")
     first = Page(tmp_path / "first")
@@ -92,6 +119,12 @@ def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page)
     for other in ("child-00002-x7q", "child-99999-x7q"):
         _open(phone, server.url + f"/parents/child/{other}")
         assert phone.evaluate("document.getElementById('missing') !== null"), other
+    other_consent = phone.evaluate(
+        "fetch('/parents/api/consent', {method: 'POST', headers: {'Content-Type': "
+        "'application/json'}, body: JSON.stringify({child_id: 'child-00002-x7q', action: "
+        "'grant', until: '2027-01-01', signed_at_ms: Date.now(), signature: 'AA=='})})"
+        ".then(r => r.status)")
+    assert other_consent == 404
     me = phone.evaluate("fetch('/parents/api/me').then(r => r.json())")
     assert [c["child_id"] for c in me["children"]] == ["child-00001-x7q"]
     assert requests.get(server.url + "/parents/api/me", timeout=5).status_code == 401
