@@ -44,6 +44,11 @@ def site(tmp_path: Path) -> tuple[FlaskClient, Clock, Path]:
     (tmp_path / "roster.csv").write_text(text, encoding="utf-8")
     run("roster", "import", "--data", str(tmp_path), "--kindergarten", "KG1",
         str(tmp_path / "roster.csv"))
+    run("kindergarten", "add", "--data", str(tmp_path), "--code", "KG2", "--name", "KG 2")
+    other, _ = roster_csv(1, prefix="other")
+    (tmp_path / "other.csv").write_text(other, encoding="utf-8")
+    run("roster", "import", "--data", str(tmp_path), "--kindergarten", "KG2",
+        str(tmp_path / "other.csv"))
     clock = Clock("2026-11-23T06:00:00")
     data = open_data_dir(tmp_path)
     with data.transaction() as conn:
@@ -117,3 +122,15 @@ def test_in_the_window_a_dispute_is_kept_and_shown_to_finance(
     assert shown.group(1) == "dispute"
     assert "2026-10-05, 2026-10-06" in shown.group(0)
     assert "Бала 5-6 қазанда болды" in shown.group(0)
+
+
+def test_a_child_of_another_kindergarten_is_not_there(
+        site: tuple[FlaskClient, Clock, Path]) -> None:
+    client, clock, _ = site
+    clock.set("2026-11-03T06:00:00")
+    assert client.get("/parents/child/other-00000-x7q").status_code == 404
+    assert client.post("/parents/api/month", json={
+        "child_id": "other-00000-x7q", "month": "2026-10", "kind": "confirm"}).status_code == 404
+    me = client.get("/parents/api/me").json
+    assert me is not None
+    assert [c["child_id"] for c in me["children"]] == ["child-00000-x7q"]
