@@ -83,6 +83,15 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> None:
         raise SignatureError("signature does not verify under the expected key") from exc
 
 
+def verifies(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """:func:`verify` as a yes/no, for trying each of several trusted keys."""
+    try:
+        verify(public_key, message, signature)
+    except SignatureError:
+        return False
+    return True
+
+
 # --- X25519 sealing ----------------------------------------------------------
 
 

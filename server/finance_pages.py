@@ -48,7 +48,7 @@ from server.db import writing
 from server.domain.funding import Statement
 from server.errors import ApprovalError
 from server.finance_jobs import job_state, latest_job, start_month_job
-from server.finance_texts import LANGUAGES, text
+from server.finance_texts import remember_language, request_language, text
 from server.guardians import create_invitation
 from server.money import (
     MoneyInputError,
@@ -74,22 +74,16 @@ class PageError(Exception):
         self.status, self.key, self.detail = status, key, detail
 
 
-def _lang() -> str:
-    wanted = request.args.get("lang") or request.cookies.get("lang", "kk")
-    return wanted if wanted in LANGUAGES else "kk"
-
-
 @bp.after_request
 def _remember_language(response: WebResponse) -> WebResponse:
-    if request.args.get("lang") in LANGUAGES:
-        response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+    remember_language(response)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
 def _render(template: str, status: int = 200, **values: Any) -> WebResponse:
-    lang = _lang()
+    lang = request_language()
     body = render_template(f"finance/{template}", t=lambda key: text(key, lang), lang=lang,
                            user=g.get("user"), csrf=session.get("csrf", ""), money=_money,
                            **values)

@@ -1,6 +1,10 @@
-"""The finance pages' words in Kazakh and Russian. Keys are English; a missing key fails tests."""
+"""The finance pages' words in Kazakh and Russian, and the page language of a request (the
+parents' pages use it too). Keys are English; a missing key fails tests."""
 
 from __future__ import annotations
+
+from flask import request
+from werkzeug.wrappers.response import Response as WebResponse
 
 LANGUAGES = ("kk", "ru")
 
@@ -121,6 +125,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Терминал сағаты секірді: уақыт пен күндер қате болуы мүмкін.",
         "Часы терминала скачком изменились: время и дни могут быть неверны."),
 }
+
+
+def request_language() -> str:
+    """The page language: ``?lang=`` first, then the remembered cookie, else Kazakh."""
+    wanted = request.args.get("lang") or request.cookies.get("lang", "kk")
+    return wanted if wanted in LANGUAGES else "kk"
+
+
+def remember_language(response: WebResponse) -> None:
+    """Keep a language chosen with ``?lang=`` for the next pages (a year)."""
+    if request.args.get("lang") in LANGUAGES:
+        response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
 
 
 def text(key: str, lang: str) -> str:

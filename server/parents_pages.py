@@ -42,7 +42,7 @@ from server.context import ctx
 from server.db import writing
 from server.domain.calendar import month_days
 from server.errors import ApiError
-from server.finance_texts import LANGUAGES
+from server.finance_texts import remember_language, request_language
 from server.guardians import (
     children_of,
     claim_invitation,
@@ -68,17 +68,11 @@ QR_LIBRARY = Path("/usr/share/javascript/qrcode-generator/qrcode.js")
 """Kazuhiko Arase's QR generator from the Debian package node-qrcode-generator."""
 
 
-def _lang() -> str:
-    wanted = request.args.get("lang") or request.cookies.get("lang", "kk")
-    return wanted if wanted in LANGUAGES else "kk"
-
-
 def _page(template: str, status: int = 200, **values: Any) -> WebResponse:
-    lang = _lang()
+    lang = request_language()
     response = make_response(render_template(
         f"parents/{template}", t=lambda key: text(key, lang), lang=lang, **values), status)
-    if request.args.get("lang") in LANGUAGES:
-        response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+    remember_language(response)
     response.headers["Cache-Control"] = "no-store"
     return response
 
