@@ -9,8 +9,6 @@ does not exist, so nobody learns which ids are real.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import logging
 from collections.abc import Callable
@@ -59,6 +57,7 @@ from server.money import (
     shipped_policy,
 )
 from server.parents_texts import text
+from server.responses import base64_field
 
 bp = Blueprint("parents", __name__, url_prefix="/parents")
 logger = logging.getLogger("qatys.parents")
@@ -101,13 +100,6 @@ def guardian_only(view: Callable[P, WebResponse | tuple[Response, int]]
     return wrapper
 
 
-def _b64(value: object, name: str) -> bytes:
-    try:
-        return base64.b64decode(str(value), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ApiError(400, "malformed", f"{name} must be base64") from exc
-
-
 def _json_body(*names: str) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not set(names) <= set(body):
@@ -137,8 +129,8 @@ def claim() -> tuple[Response, int]:
     context = ctx()
     with writing(context.engine) as conn:
         guardian_id, _ = claim_invitation(conn, str(body["code"]),
-                                          _b64(body["public_key"], "public_key"),
-                                          _b64(body["proof"], "proof"), context.clock())
+                                          base64_field(body["public_key"], "public_key"),
+                                          base64_field(body["proof"], "proof"), context.clock())
     _open_session(guardian_id)
     log(logger, "parents.claimed", guardian=guardian_id)
     return jsonify({"ok": True, "guardian_id": guardian_id}), 200
@@ -158,7 +150,7 @@ def login() -> tuple[Response, int]:
     context = ctx()
     with writing(context.engine) as conn:
         guardian_id = sign_in(conn, str(body["key_id"]), str(body["nonce"]),
-                              _b64(body["signature"], "signature"), context.clock())
+                              base64_field(body["signature"], "signature"), context.clock())
     _open_session(guardian_id)
     log(logger, "parents.signed_in", guardian=guardian_id)
     return jsonify({"ok": True}), 200
@@ -205,7 +197,7 @@ def consent() -> tuple[Response, int]:
             raise ApiError(400, "malformed", "signed_at_ms must be an integer")
         record = record_signed(conn, guardian, child_id, str(body["action"]),
                                str(body["until"] or ""), body["signed_at_ms"],
-                               _b64(body["signature"], "signature"), context.clock())
+                               base64_field(body["signature"], "signature"), context.clock())
     log(logger, "parents.consent", guardian=g.guardian, action=body["action"], record=record)
     return jsonify({"ok": True, "record": record}), 200
 

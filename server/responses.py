@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from flask import Response, jsonify
+
+from server.errors import ApiError
 
 
 def ok(status: int = 200, **body: Any) -> tuple[Response, int]:
@@ -15,3 +19,11 @@ def error(status: int, code: str, message: str, **details: Any) -> tuple[Respons
     payload: dict[str, Any] = {"code": code, "message": message}
     payload.update(details)
     return jsonify({"ok": False, "error": payload}), status
+
+
+def base64_field(value: Any, name: str) -> bytes:
+    """A base64 field of a JSON request, or a 400 ``malformed`` naming it."""
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(400, "malformed", f"{name} must be base64") from exc

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
-from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -19,18 +17,11 @@ from qatys.timeutil import local_date
 from server import db, roster_delivery
 from server.context import ctx
 from server.errors import ApiError
-from server.responses import ok
+from server.responses import base64_field, ok
 from server.terminal_auth import authenticated_terminal
 
 bp = Blueprint("terminal", __name__, url_prefix="/api/v1")
 logger = logging.getLogger("qatys.server.terminal")
-
-
-def _b64(value: Any, name: str) -> bytes:
-    try:
-        return base64.b64decode(str(value), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ApiError(400, "malformed", f"{name} must be base64") from exc
 
 
 @bp.post("/terminals/enrol")
@@ -42,8 +33,8 @@ def enrol() -> tuple[Response, int]:
     try:
         with db.writing(context.engine) as conn:
             result = enrol_terminal(
-                conn, str(body["token"]), _b64(body["sign_pub"], "sign_pub"),
-                _b64(body["box_pub"], "box_pub"), _b64(body["proof"], "proof"),
+                conn, str(body["token"]), base64_field(body["sign_pub"], "sign_pub"),
+                base64_field(body["box_pub"], "box_pub"), base64_field(body["proof"], "proof"),
                 str(body.get("software_version", "")), context.clock())
     except TokenRefused as exc:
         log(logger, "terminal.enrol_refused", logging.WARNING, code=exc.code)
