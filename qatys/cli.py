@@ -126,6 +126,17 @@ def terminal_run(home: Path, camera: int | None, clip: Path | None, port: int | 
     terminal_cli.run_command(home, camera, clip, port)
 
 
+@terminal_group.command("config")
+@terminal_cli.HOME
+@click.option("--validate", "validate_only", is_flag=True,
+              help="Only check terminal.toml: exit 0, or 2 naming what is wrong.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change a setting (TOML value, e.g. gpio_green_led=17); checked first.")
+def terminal_config(home: Path, validate_only: bool, settings: tuple[str, ...]) -> None:
+    """The terminal's typed settings (terminal.toml): show, validate or change them."""
+    terminal_cli.config_command(home, validate_only, settings)
+
+
 @terminal_group.command("set-pin")
 @terminal_cli.HOME
 @click.option("--pin", prompt="Staff PIN (4-12 digits)", hide_input=True,

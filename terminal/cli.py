@@ -169,6 +169,37 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
         run_kiosk(terminal, source, port)
 
 
+def config_command(home: Path, validate_only: bool, settings: tuple[str, ...]) -> None:
+    """Show, check or change the terminal's settings. ``--set key=value`` (TOML values) is
+    validated as a whole before anything is written; exit 2 names what is wrong."""
+    import tomllib
+    from dataclasses import asdict
+
+    from terminal import config as config_file
+
+    try:
+        config = config_file.load(home)
+        if settings:
+            values = asdict(config)
+            for item in settings:
+                key, _, raw = item.partition("=")
+                values[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
+            config = config_file.validate(values, "--set")
+            config_file.save(home, config)
+    except tomllib.TOMLDecodeError as exc:
+        fail(f"--set: a value is not TOML ({exc}); text needs quotes", EXIT_BAD_INPUT)
+        return
+    except TerminalError as exc:
+        fail(str(exc), exc.exit_code)
+        return
+    if validate_only and not settings:
+        emit({"ok": True, "config": str(home / config_file.CONFIG_FILE)})
+        return
+    shown = {k: v for k, v in asdict(config).items() if k != "staff_pin_hash"}
+    shown["manual_entry"] = bool(config.staff_pin_hash)
+    emit(shown)
+
+
 def set_pin_command(home: Path, pin: str) -> None:
     """Store the staff PIN for manual entry at the kiosk (scrypt hash in terminal.toml)."""
     from dataclasses import replace

@@ -43,6 +43,16 @@ class TerminalConfig:
     """How often the running kiosk pushes pending events and refreshes roster and cards."""
     staff_pin_hash: str = ""
     """scrypt hash of the staff PIN for manual entry (`qatys terminal set-pin`); empty: off."""
+    gpio_green_led: int = -1
+    """BCM pin of the green LED (lit on an accepted scan); -1: none. Signals: hardware/."""
+    gpio_red_led: int = -1
+    """BCM pin of the red LED (lit on a refusal); -1: none."""
+    gpio_buzzer: int = -1
+    """BCM pin of an active buzzer: a short tone on accepted, a long one on refused; -1: none."""
+    gpio_staff_button: int = -1
+    """BCM pin of the staff button (to ground) that opens manual entry on the screen; -1: none."""
+    signal_short_seconds: float = 0.15
+    signal_long_seconds: float = 0.8
 
     @property
     def zone(self) -> ZoneInfo:
@@ -58,7 +68,12 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "backoff_cap_seconds": (0.1, 3600),
     "kiosk_port": (1024, 65535),
     "sync_interval_seconds": (10, 3600),
+    "signal_short_seconds": (0.02, 2),
+    "signal_long_seconds": (0.05, 5),
 }
+GPIO_PINS = ("gpio_green_led", "gpio_red_led", "gpio_buzzer", "gpio_staff_button")
+_BCM_USABLE = range(2, 28)
+"""BCM GPIO 2–27: the pins on the 40-pin header of a Raspberry Pi 4 or 5."""
 
 
 def validate(values: dict[str, Any], source: str) -> TerminalConfig:
@@ -77,8 +92,9 @@ def validate(values: dict[str, Any], source: str) -> TerminalConfig:
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not low <= value <= high:
                 raise SetupError(f"{source}: {item.name} must be a number within {low}..{high}")
-        elif not isinstance(value, str):
+        elif item.name not in GPIO_PINS and not isinstance(value, str):
             raise SetupError(f"{source}: {item.name} must be text")
+    _check_pins(config, source)
     if not config.server_url.startswith(("http://", "https://")):
         raise SetupError(f"{source}: server_url must start with http:// or https://")
     try:
@@ -86,6 +102,19 @@ def validate(values: dict[str, Any], source: str) -> TerminalConfig:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise SetupError(f"{source}: unknown timezone {config.timezone!r}") from exc
     return config
+
+
+def _check_pins(config: TerminalConfig, source: str) -> None:
+    """Each signal pin is off (-1) or a usable BCM pin, and no pin serves twice."""
+    used: dict[int, str] = {}
+    for name in GPIO_PINS:
+        pin = getattr(config, name)
+        if isinstance(pin, bool) or not isinstance(pin, int) or (
+                pin != -1 and pin not in _BCM_USABLE):
+            raise SetupError(f"{source}: {name} must be -1 (none) or a BCM pin 2..27")
+        if pin != -1 and pin in used:
+            raise SetupError(f"{source}: {name} uses pin {pin}, already {used[pin]}")
+        used.setdefault(pin, name)
 
 
 def load(home: Path) -> TerminalConfig:

@@ -9,6 +9,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from terminal.home import Terminal
 from terminal.kiosk.pin import PinGuard
 from terminal.kiosk.texts import say
 from terminal.scan import ScanService
+from terminal.signals import Signals
 from terminal.sync import Syncer
 
 logger = logging.getLogger("qatys.terminal.kiosk")
@@ -85,6 +87,7 @@ class Kiosk:
         self._sync_now = threading.Event()
         self._sync_thread = threading.Thread(target=self._sync_loop, name="qatys-sync",
                                              daemon=True)
+        self.signals = _signals(terminal, self.staff_button)
 
     # --- results -------------------------------------------------------------
 
@@ -104,11 +107,18 @@ class Kiosk:
             key, screen = str(result.get("reason", "")), {"colour": "red", "first_name": ""}
         screen["text"] = say(key)
         screen["result"] = result["result"]
+        if self.signals is not None:
+            (self.signals.accepted if screen["colour"] == "green" else self.signals.refused)()
         if captured_ns is not None:  # monotonic clock of this process: for latency figures
             screen["captured_ns"] = captured_ns
             screen["latency_ms"] = round((time.monotonic_ns() - captured_ns) / 1e6, 1)
         self.events.publish("scan", screen)
         self._sync_now.set()  # deliver the new event soon, not at the next interval
+
+    def staff_button(self) -> None:
+        """The staff button by the door: the screen opens manual entry (the PIN still asked)."""
+        log(logger, "staff_button.pressed")
+        self.events.publish("staff", {"manual_entry": bool(self.terminal.config.staff_pin_hash)})
 
     def manual(self, pin: str, child_id: str, reason: str, direction: str | None) -> dict[
             str, Any]:
@@ -152,6 +162,8 @@ class Kiosk:
             self.pipeline.stop()
         if self._sync_thread.is_alive():
             self._sync_thread.join(timeout=self.terminal.config.request_timeout_seconds + 5)
+        if self.signals is not None:
+            self.signals.close()
 
     def _pause(self, seconds: float) -> None:
         """The sync's backoff sleep, cut short when the kiosk stops."""
@@ -171,6 +183,17 @@ class Kiosk:
             self.events.publish("status", self.status())
             self._sync_now.wait(interval)
             self._sync_now.clear()
+
+
+def _signals(terminal: Terminal, on_button: Callable[[], None]) -> Signals | None:
+    """The door's lights and tone, or None: none configured, or no GPIO on this machine
+    (logged; the screen and its sound still say everything)."""
+    try:
+        signals = Signals(terminal.config, on_button)
+    except Exception as exc:  # gpiozero raises several kinds when the pins are not there
+        log(logger, "signals.unavailable", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+        return None
+    return signals if signals.active else None
 
 
 def jpeg_of(frame: Frame | None, width: int = 480) -> bytes | None:
