@@ -38,6 +38,8 @@ class ServerConfig:
     queue_core_timeout_seconds: int = 20
     session_hours: int = 8
     """How long a finance page sign-in lasts."""
+    fleet_silent_seconds: int = 7200
+    """The fleet page raises an alert for a terminal silent longer than this."""
 
     @property
     def keys_file(self) -> Path:
@@ -55,7 +57,7 @@ class ServerConfig:
 _FIELDS = {"database_url": str, "public_url": str, "max_body_bytes": int,
            "token_ttl_seconds": int, "workers": int, "threads": int, "queue_core_url": str,
            "queue_core_roster_minutes": int, "queue_core_timeout_seconds": int,
-           "session_hours": int}
+           "session_hours": int, "fleet_silent_seconds": int}
 
 
 def default_database_url(data_dir: Path) -> str:

@@ -365,6 +365,20 @@ month_confirmations = Table(
     Index("ix_confirmations_month", "kindergarten", "month"),
 )
 
+# The latest health report of each terminal (sent at every sync), for the fleet page.
+terminal_health = Table(
+    "terminal_health", metadata,
+    Column("terminal_id", String(32), ForeignKey("terminals.terminal_id"), primary_key=True),
+    Column("reported_at_us", BigInteger, nullable=False),
+    Column("terminal_time_us", BigInteger, nullable=False),
+    # The terminal's clock minus the server's at the report (positive: ahead).
+    Column("skew_us", BigInteger, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("software_version", String(40), nullable=False),
+    Column("camera", String(10), nullable=False),
+    Column("storage_free_bytes", BigInteger, nullable=False),
+)
+
 equivocations = Table(
     "equivocations", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -357,6 +357,35 @@ def invite_guardian(code: str, month: str, child_id: str) -> WebResponse:
                    until=local_text(invitation.expires_at_us))
 
 
+@bp.get("/fleet")
+@signed_in
+def fleet() -> WebResponse:
+    """Every terminal (a director: their kindergarten's) with its last report; alerts for
+    terminals silent longer than ``fleet_silent_seconds``."""
+    user, context = _user(), ctx()
+    now = context.clock()
+    query = (select(db.terminals.c.terminal_id, db.terminals.c.kindergarten,
+                    db.terminals.c.last_contact_us, db.terminals.c.revoked_at_us,
+                    db.terminals.c.software_version, db.kindergartens.c.name,
+                    db.terminal_health.c.reported_at_us, db.terminal_health.c.skew_us,
+                    db.terminal_health.c.pending, db.terminal_health.c.camera,
+                    db.terminal_health.c.storage_free_bytes)
+             .join(db.kindergartens, db.kindergartens.c.code == db.terminals.c.kindergarten)
+             .outerjoin(db.terminal_health,
+                        db.terminal_health.c.terminal_id == db.terminals.c.terminal_id)
+             .order_by(db.terminals.c.kindergarten, db.terminals.c.terminal_id))
+    if user.role == "director":
+        query = query.where(db.terminals.c.kindergarten == user.kindergarten)
+    with context.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    limit = context.config.fleet_silent_seconds * 1_000_000
+    terminals = [{"row": r, "silent": r.revoked_at_us is None and (
+        r.last_contact_us is None or now - r.last_contact_us > limit)} for r in rows]
+    return _render("fleet.html", terminals=terminals, when=local_text,
+                   silent_minutes=context.config.fleet_silent_seconds // 60,
+                   alerts=[t for t in terminals if t["silent"]])
+
+
 @bp.get("/k/<code>/<month>/export/<what>.<fmt>")
 @signed_in
 def export(code: str, month: str, what: str, fmt: str) -> WebResponse:

@@ -67,6 +67,10 @@ def _consent(conn: Connection) -> None:
     db.metadata.create_all(conn, tables=[db.consent_records, db.month_confirmations])
 
 
+def _terminal_health(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.terminal_health])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
@@ -78,6 +82,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0008_events_child_time", _events_child_time),
     ("0009_guardians", _guardians),
     ("0010_consent_and_confirmations", _consent),
+    ("0011_terminal_health", _terminal_health),
 ]
 
 

@@ -96,6 +96,12 @@ def document() -> dict[str, Any]:
             "/api/v1/terminal/status": {"get": {
                 "summary": "What the server holds for the asking terminal",
                 "responses": {"200": {"description": "status"}, **_errors(401, 403)}}},
+            "/api/v1/terminal/health": {"post": {
+                "summary": "The terminal's health report at each sync (signed JSON: pending, "
+                           "head_seq, terminal_time_us, software_version, camera, "
+                           "storage_free_bytes); shown on the fleet page",
+                "responses": {"200": {"description": "stored; server_time_us"},
+                              **_errors(400, 401, 403)}}},
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["ok", "error"], "properties": {

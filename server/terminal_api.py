@@ -8,6 +8,7 @@ import logging
 from flask import Blueprint, Response, request
 
 from protocol import PROTOCOL_VERSION, cards
+from protocol.health import CAMERA_STATES, HEALTH_FIELDS
 from provisioning.cards import door_credentials
 from provisioning.errors import InvalidInput, TokenRefused
 from provisioning.terminals import enrol_terminal
@@ -96,6 +97,36 @@ def door() -> tuple[Response, int]:
         card_keys=len(credentials.card_keys), revoked=len(credentials.revoked))
     return ok(door=base64.b64encode(raw).decode("ascii"),
               signature=base64.b64encode(signature).decode("ascii"), server_time_us=now)
+
+
+@bp.post("/terminal/health")
+def health() -> tuple[Response, int]:
+    """A terminal's report of itself (fleet page): numbers and states, no personal data."""
+    terminal = authenticated_terminal()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) != set(HEALTH_FIELDS) or any(
+            isinstance(body[k], bool) or not isinstance(body[k], kind)
+            for k, kind in HEALTH_FIELDS.items()):
+        raise ApiError(400, "malformed", "send " + ", ".join(HEALTH_FIELDS) + " as JSON")
+    if body["camera"] not in CAMERA_STATES or len(body["software_version"]) > 40 \
+            or min(body["pending"], body["head_seq"], body["storage_free_bytes"]) < 0:
+        raise ApiError(400, "malformed", "a health field is out of range")
+    context = ctx()
+    now = context.clock()
+    values = {"reported_at_us": now, "terminal_time_us": body["terminal_time_us"],
+              "skew_us": body["terminal_time_us"] - now, "pending": body["pending"],
+              "software_version": body["software_version"], "camera": body["camera"],
+              "storage_free_bytes": body["storage_free_bytes"]}
+    with db.writing(context.engine) as conn:
+        conn.execute(db.terminal_health.delete()
+                     .where(db.terminal_health.c.terminal_id == terminal.terminal_id))
+        conn.execute(db.terminal_health.insert().values(terminal_id=terminal.terminal_id,
+                                                        **values))
+        conn.execute(db.terminals.update()
+                     .where(db.terminals.c.terminal_id == terminal.terminal_id)
+                     .values(last_contact_us=now,
+                             software_version=body["software_version"]))
+    return ok(server_time_us=now)
 
 
 def _touch(terminal_id: str) -> None:

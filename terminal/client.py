@@ -8,6 +8,7 @@ server's stable error code. Nothing here retries: the sync loop decides.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 
@@ -46,6 +47,20 @@ class ServerClient:
             auth.HEADER_SIGNATURE: base64.b64encode(crypto.sign(sign_seed, message)).decode(),
         }
         return self._call("GET", path, headers=headers, params=params)
+
+    def signed_post(self, path: str, terminal_id: str, sign_seed: bytes,
+                    payload: dict[str, Any]) -> dict[str, Any]:
+        """A JSON body signed with the terminal's key (the signature covers its hash)."""
+        body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        now_s = int(time.time())
+        message = auth.request_signing_input("POST", path, terminal_id, now_s, body)
+        headers = {
+            auth.HEADER_TERMINAL: terminal_id,
+            auth.HEADER_TIME: str(now_s),
+            auth.HEADER_SIGNATURE: base64.b64encode(crypto.sign(sign_seed, message)).decode(),
+            "Content-Type": "application/json",
+        }
+        return self._call("POST", path, headers=headers, data=body)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:

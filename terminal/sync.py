@@ -24,6 +24,7 @@ from qatys.logs import log
 from qatys.timeutil import now_us
 from terminal.client import ServerClient
 from terminal.errors import ServerRefused, ServerUnreachable
+from terminal.health import health_report
 from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.sync")
@@ -50,12 +51,14 @@ def backoff_delays(attempts: int, base: float, cap: float,
 
 
 class Syncer:
-    def __init__(self, terminal: Terminal, client: ServerClient | None = None,
+    def __init__(self, terminal: Terminal, client: ServerClient | None = None, *,
+                 camera: str = "none",
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._t = terminal
         self._client = client or ServerClient(terminal.config.server_url,
                                               terminal.config.request_timeout_seconds)
         self._sleep = sleep
+        self._camera = camera
 
     def sync(self, progress: Progress | None = None) -> SyncReport:
         """Push everything pending, then refresh the roster; raises on refusal or no answer."""
@@ -68,7 +71,19 @@ class Syncer:
             raise
         roster_state = self.refresh_roster()
         self.refresh_door()
+        self.report_health()
         return SyncReport(sent, count, acked, roster_state)
+
+    def report_health(self) -> bool:
+        """Tell the server how this terminal is (fleet page); a failure is only logged."""
+        t = self._t
+        try:
+            self._client.signed_post("/api/v1/terminal/health", t.terminal_id,
+                                     t.keys.sign_seed, health_report(t, self._camera))
+        except (ServerRefused, ServerUnreachable) as exc:
+            log(logger, "sync.health_failed", logging.WARNING, error=type(exc).__name__)
+            return False
+        return True
 
     def push(self, progress: Progress | None = None) -> tuple[int, int, int]:
         t = self._t

@@ -165,6 +165,13 @@ class Kiosk:
         if self.signals is not None:
             self.signals.close()
 
+    def _camera_state(self) -> str:
+        if self.pipeline is None:
+            return "none"
+        if self.pipeline.stats.source_error:
+            return "failed"
+        return "ended" if self.pipeline.stats.source_ended else "ok"
+
     def _pause(self, seconds: float) -> None:
         """The sync's backoff sleep, cut short when the kiosk stops."""
         self._stop.wait(seconds)
@@ -173,7 +180,7 @@ class Kiosk:
         interval = self.terminal.config.sync_interval_seconds
         while not self._stop.is_set():
             try:
-                Syncer(self.terminal, sleep=self._pause).sync()
+                Syncer(self.terminal, camera=self._camera_state(), sleep=self._pause).sync()
                 self.sync_status.online, self.sync_status.message = True, ""
                 self.sync_status.last_sync_us = time.time_ns() // 1000
             except ServerRefused as exc:

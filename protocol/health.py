@@ -1,0 +1,12 @@
+"""The health report a terminal sends at each sync (``POST /api/v1/terminal/health``, a
+signed JSON body): counts and states for the fleet page, nothing about children."""
+
+from __future__ import annotations
+
+HEALTH_FIELDS: dict[str, type] = {
+    "pending": int, "head_seq": int, "terminal_time_us": int, "software_version": str,
+    "camera": str, "storage_free_bytes": int,
+}
+CAMERA_STATES = ("ok", "failed", "ended", "none")
+"""ok: frames arrive; failed: the camera raised an error; ended: a clip ran out; none: the
+report comes from a command, not the running kiosk."""
