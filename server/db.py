@@ -121,6 +121,8 @@ events = Table(
     Column("batch_hash", LargeBinary(32), nullable=False),
     # The code shown at the door for this scan; the parent finds it in the child's record.
     Column("receipt", String(16), nullable=True),
+    # For a terminal's own system events (outage ledger): what happened, e.g. "offline".
+    Column("note", String(200), nullable=True),
     UniqueConstraint("terminal_id", "seq", name="uq_events_terminal_seq"),
     Index("ix_events_kindergarten_time", "kindergarten", "recorded_at_us"),
     # A child's check-ins in a time range: the "why" pages and the flag for a child seen at two

@@ -16,7 +16,7 @@ import secrets
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -48,17 +48,19 @@ from server.db import writing
 from server.domain.funding import Statement
 from server.errors import ApprovalError
 from server.finance_jobs import job_state, latest_job, start_month_job
-from server.finance_texts import remember_language, request_language, text
+from server.finance_texts import TEXTS, remember_language, request_language, text
 from server.guardians import create_invitation
 from server.money import (
     MoneyInputError,
     anomaly_flags,
+    local_midnight_us,
     parse_month,
     shift_month,
     shipped_policy,
     statement_for,
 )
 from server.money_exports import FORMATS, LEGEND, day_mark, write_statement, write_tabel
+from server.outage_ledger import ledger_entries
 from server.outbox import outbox_rows
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
@@ -85,6 +87,7 @@ def _remember_language(response: WebResponse) -> WebResponse:
 def _render(template: str, status: int = 200, **values: Any) -> WebResponse:
     lang = request_language()
     body = render_template(f"finance/{template}", t=lambda key: text(key, lang), lang=lang,
+                           known_texts=TEXTS,
                            user=g.get("user"), csrf=session.get("csrf", ""), money=_money,
                            **values)
     return make_response(body, status)
@@ -271,6 +274,9 @@ def statement(code: str, month: str) -> WebResponse:
         deliveries = {r.idempotency_key: r for r in outbox_rows(conn, code, month)}
         names = _names(conn, code)
         confirmations = for_month(conn, code, month)
+        ledger = ledger_entries(conn, code, local_midnight_us(date(year, number, 1)),
+                                local_midnight_us(date.fromisoformat(
+                                    f"{shift_month(month, 1)}-01")))
         garden = conn.execute(select(db.kindergartens)
                               .where(db.kindergartens.c.code == code)).one()
     last = trail[-1] if trail else None
@@ -285,7 +291,7 @@ def statement(code: str, month: str) -> WebResponse:
     return _render("statement.html", garden=garden, statement=current, month=month,
                    flags=flags, history=history, last=last, changed=changed,
                    approved_amounts=approved_amounts, names=names, formats=FORMATS,
-                   confirmations=confirmations,
+                   confirmations=confirmations, ledger=ledger,
                    month_over=over, when=local_text)
 
 

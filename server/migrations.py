@@ -71,6 +71,11 @@ def _terminal_health(conn: Connection) -> None:
     db.metadata.create_all(conn, tables=[db.terminal_health])
 
 
+def _event_notes(conn: Connection) -> None:
+    if "note" not in {c["name"] for c in inspect(conn).get_columns("events")}:
+        conn.exec_driver_sql("ALTER TABLE events ADD COLUMN note VARCHAR(200)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
@@ -83,6 +88,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0009_guardians", _guardians),
     ("0010_consent_and_confirmations", _consent),
     ("0011_terminal_health", _terminal_health),
+    ("0012_event_notes", _event_notes),
 ]
 
 

@@ -28,6 +28,7 @@ from server.domain.funding import (
     compute_statement,
 )
 from server.domain.policy import Policy, load_policy
+from server.outage_ledger import ledger_entries, outage_periods
 
 COUNTED_KINDS = ("arrival", "departure")
 
@@ -202,5 +203,6 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
              for event_id, terminal, garden_code, child, method, at_us, boot, mono in rows]
     closed = {day for c in _closures(conn, kindergarten, first, last)
               for day in days_between(max(c.first, first), min(c.last, last))}
-    flags = all_flags(facts, closed)
+    outages = outage_periods(ledger_entries(conn, kindergarten, start, end))
+    flags = all_flags(facts, closed, outages)
     return [f for f in flags if f.kindergarten == kindergarten]

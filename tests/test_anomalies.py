@@ -6,13 +6,16 @@ from datetime import date
 
 from server.domain.anomalies import (
     CheckinFact,
+    Outage,
     all_flags,
     clock_jumps,
     manual_share,
     present_on_closure,
+    scans_while_camera_down,
     stack_of_cards,
     two_kindergartens,
 )
+from server.outage_ledger import LedgerEntry, outage_periods
 
 DAY = date(2026, 3, 2)
 T0 = 1_772_420_000_000_000
@@ -73,3 +76,21 @@ def test_clock_jump_within_one_boot() -> None:
 def test_a_quiet_month_has_no_flags() -> None:
     month = [fact(i, at_s=i * 90, day=date(2026, 3, 1 + i % 28)) for i in range(200)]
     assert all_flags(month, set()) == []
+
+
+def test_camera_scans_while_the_terminal_reported_its_camera_down() -> None:
+    entries = [LedgerEntry("T-A", "power_on", T0, ""),
+               LedgerEntry("T-A", "camera_failed", T0 + 100_000_000, ""),
+               LedgerEntry("T-A", "offline", T0 + 150_000_000, "ServerUnreachable"),
+               LedgerEntry("T-A", "camera_ok", T0 + 200_000_000, ""),
+               LedgerEntry("T-B", "camera_failed", T0 + 50_000_000, "")]  # never came back
+    periods = outage_periods(entries)
+    assert periods == [Outage("T-A", "camera", T0 + 100_000_000, T0 + 200_000_000),
+                       Outage("T-A", "offline", T0 + 150_000_000, None),
+                       Outage("T-B", "camera", T0 + 50_000_000, None)]
+    facts = [fact(1, at_s=120), fact(2, at_s=130, method="manual"), fact(3, at_s=250),
+             fact(4, at_s=60, terminal="T-B"), fact(5, at_s=10)]
+    flags = scans_while_camera_down(facts, periods)
+    assert [(f.rule, f.event_ids) for f in flags] == [
+        ("scans_while_camera_down", ("T-A:1",)), ("scans_while_camera_down", ("T-B:4",))]
+    assert "scans_while_camera_down" in {f.rule for f in all_flags(facts, set(), periods)}

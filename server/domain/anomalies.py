@@ -130,6 +130,43 @@ def clock_jumps(facts: Sequence[CheckinFact]) -> list[Flag]:
     return flags
 
 
-def all_flags(facts: Sequence[CheckinFact], closed_days: set[date]) -> list[Flag]:
+@dataclass(frozen=True)
+class Outage:
+    """A period a terminal itself reported (its outage ledger): ``what`` is ``camera`` or
+    ``offline``; ``end_us`` None while it had not ended by the month's end."""
+
+    terminal_id: str
+    what: str
+    start_us: int
+    end_us: int | None
+
+
+CAMERA_METHODS = ("qr-card", "qr-phone", "face")
+
+
+def scans_while_camera_down(facts: Sequence[CheckinFact],
+                            outages: Sequence[Outage]) -> list[Flag]:
+    """Camera check-ins (card, phone, face) on a terminal while it reported its camera
+    failed: impossible at a real door, so its clock or its records are wrong."""
+    flags = []
+    for outage in outages:
+        if outage.what != "camera":
+            continue
+        inside = [f for f in facts
+                  if f.terminal_id == outage.terminal_id and f.method in CAMERA_METHODS
+                  and outage.start_us <= f.recorded_at_us
+                  and (outage.end_us is None or f.recorded_at_us < outage.end_us)]
+        if inside:
+            flags.append(Flag("scans_while_camera_down", inside[0].kindergarten,
+                              inside[0].local_day,
+                              f"terminal {outage.terminal_id}: {len(inside)} camera check-ins "
+                              "while it reported its camera failed",
+                              tuple(f.event_id for f in inside)))
+    return flags
+
+
+def all_flags(facts: Sequence[CheckinFact], closed_days: set[date],
+              outages: Sequence[Outage] = ()) -> list[Flag]:
     return [*stack_of_cards(facts), *present_on_closure(facts, closed_days),
-            *manual_share(facts), *two_kindergartens(facts), *clock_jumps(facts)]
+            *manual_share(facts), *two_kindergartens(facts), *clock_jumps(facts),
+            *scans_while_camera_down(facts, outages)]

@@ -17,6 +17,7 @@ from terminal.capture.sources import CameraSource, ClipSource, FrameSource
 from terminal.home import Terminal
 from terminal.kiosk.service import Kiosk, logger
 from terminal.kiosk.web import create_kiosk_app
+from terminal.outages import record_start
 
 
 def open_source(camera: int | None, clip: Path | None, loop: bool = True) -> FrameSource:
@@ -31,6 +32,7 @@ def run_kiosk(terminal: Terminal, source: FrameSource, port: int | None = None,
     """Serve the kiosk on 127.0.0.1 until SIGTERM/SIGINT (or ``stop`` is set)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines
     kiosk = Kiosk(terminal)
+    record_start(terminal)  # the outage ledger: power-on or restart
     kiosk.pipeline = CapturePipeline(source, default_reader(), kiosk.on_code)
     server = make_server("127.0.0.1", port or terminal.config.kiosk_port,
                          create_kiosk_app(kiosk), threaded=True)

@@ -23,6 +23,7 @@ from terminal.errors import CheckinRefused, ServerRefused, TerminalError
 from terminal.home import Terminal
 from terminal.kiosk.pin import PinGuard
 from terminal.kiosk.texts import say
+from terminal.outages import OutageWatch
 from terminal.scan import ScanService
 from terminal.signals import Signals
 from terminal.sync import Syncer
@@ -88,6 +89,7 @@ class Kiosk:
         self._sync_thread = threading.Thread(target=self._sync_loop, name="qatys-sync",
                                              daemon=True)
         self.signals = _signals(terminal, self.staff_button)
+        self.outages = OutageWatch(terminal)
 
     # --- results -------------------------------------------------------------
 
@@ -179,14 +181,17 @@ class Kiosk:
     def _sync_loop(self) -> None:
         interval = self.terminal.config.sync_interval_seconds
         while not self._stop.is_set():
+            camera = self._camera_state()
+            self.outages.camera(camera)
             try:
-                Syncer(self.terminal, camera=self._camera_state(), sleep=self._pause).sync()
+                Syncer(self.terminal, camera=camera, sleep=self._pause).sync()
                 self.sync_status.online, self.sync_status.message = True, ""
                 self.sync_status.last_sync_us = time.time_ns() // 1000
             except ServerRefused as exc:
                 self.sync_status.online, self.sync_status.message = True, exc.code
             except TerminalError as exc:
                 self.sync_status.online, self.sync_status.message = False, type(exc).__name__
+            self.outages.network(self.sync_status.online, self.sync_status.message)
             self.events.publish("status", self.status())
             self._sync_now.wait(interval)
             self._sync_now.clear()

@@ -1,0 +1,77 @@
+"""The terminal's own outage ledger: power-on, going offline and back, camera failure and
+recovery, recorded as signed ``system`` events in the same chain as check-ins.
+
+The server shows them per kindergarten and uses them in anomaly flags: an automatic answer
+to "the system was down that day". The event body (sealed to the server, like every body)
+names what happened in ``reason``; no child is involved (``child_id`` is ``-``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from protocol import events
+from qatys.logs import log
+from terminal import clock
+from terminal.home import Terminal
+from terminal.sealer import Sealer
+from terminal.store import get_meta, set_meta
+
+logger = logging.getLogger("qatys.terminal.outages")
+
+SYSTEM_CHILD = "-"
+WHAT = ("power_on", "kiosk_start", "offline", "online", "camera_failed", "camera_ok")
+"""power_on: the first start after a boot; kiosk_start: a restart within the same boot."""
+
+
+def record_system(terminal: Terminal, what: str, detail: str = "") -> int:
+    """Append one system event (after commit); returns its sequence number."""
+    if what not in WHAT:
+        raise ValueError(f"unknown system event {what!r}")
+    reading = clock.read()
+    sealed = Sealer(terminal.keys.server_box_public).seal(
+        events.Body(SYSTEM_CHILD, reason=f"{what} {detail}".strip()), terminal.terminal_id)
+
+    def make(seq: int, prev: bytes) -> bytes:
+        return events.encode_event(events.Event(
+            terminal_id=terminal.terminal_id, seq=seq, prev_hash=prev, time_us=reading.time_us,
+            boot_id=reading.boot_id, mono_ns=reading.mono_ns, kind="system", method="system",
+            assurance="high", body=sealed))
+
+    appended = terminal.store.write(lambda conn: terminal.store.append(conn, make))
+    log(logger, "outage.recorded", what=what, seq=appended.seq)
+    return appended.seq
+
+
+def record_start(terminal: Terminal) -> str:
+    """At kiosk start: ``power_on`` when this boot has not been seen, else ``kiosk_start``."""
+    boot = clock.boot_id()
+    seen = terminal.store.read(lambda conn: get_meta(conn, "last_boot_id"))
+    what = "kiosk_start" if seen == boot else "power_on"
+    record_system(terminal, what)
+    terminal.store.write(lambda conn: set_meta(conn, "last_boot_id", boot))
+    return what
+
+
+class OutageWatch:
+    """Turns the kiosk's view of its network and camera into ledger events on each change."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self._terminal = terminal
+        self._online: bool | None = None
+        self._camera: str | None = None
+
+    def network(self, online: bool, detail: str = "") -> None:
+        if self._online is not None and online != self._online:
+            record_system(self._terminal, "online" if online else "offline", detail)
+        elif self._online is None and not online:
+            record_system(self._terminal, "offline", detail)
+        self._online = online
+
+    def camera(self, state: str) -> None:
+        failed = state == "failed"
+        if failed and self._camera != "failed":
+            record_system(self._terminal, "camera_failed")
+        elif not failed and self._camera == "failed" and state == "ok":
+            record_system(self._terminal, "camera_ok")
+        self._camera = state
