@@ -104,6 +104,8 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
                    + ", ".join(f"{u} / {pw}" for u, _, pw in DEMO_USERS) + ")\n"
                    f"  queue core:    http://127.0.0.1:{core_port}/ (a STAND-IN, "
                    "tools/queue_core_standin.py)\n"
+                   f"  parents:       .venv/bin/qatys guardian invite --data {data} --child "
+                   f"{DEMO_CARD_CHILDREN[0]}  (open the printed URL; a phone needs https)\n"
                    f"  kiosk screen:  http://127.0.0.1:{kiosk_port}/  ({' '.join(source)}; "
                    f"staff PIN {DEMO_PIN})\n"
                    f"  cards:         {base / 'cards'}\n"
