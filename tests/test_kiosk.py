@@ -23,6 +23,15 @@ from tests.helpers import QATYS, ServerProcess, free_port, run
 from tests.test_end_to_end import enrol
 
 
+@pytest.fixture(scope="module")
+def server(sqlite_server: ServerProcess) -> ServerProcess:
+    """SQLite only here: the kiosk is the terminal's side, and the server's storage runs on
+    PostgreSQL in the ingest, card, consent, money and queue-core tests (keeps `make test`
+    within its time)."""
+    return sqlite_server
+
+
+
 def _door_clip(card_png: Path, out: Path, lead_in_frames: int) -> Path:
     rng = np.random.default_rng(11)
     frames = [simulated.empty_frame(rng) for _ in range(lead_in_frames)]

@@ -17,6 +17,14 @@ from tests.helpers import ServerProcess, run
 from tests.test_end_to_end import checkin, enrol
 
 
+@pytest.fixture(scope="module")
+def server(sqlite_server: ServerProcess) -> ServerProcess:
+    """SQLite only here: unlock cards reach terminals in every roster, which the end-to-end
+    tests fetch from PostgreSQL too (keeps `make test` within its time)."""
+    return sqlite_server
+
+
+
 def test_card_text_round_trip_and_alphanumeric_qr_mode() -> None:
     card = unlock.UnlockCard(unlock.new_serial(bytes(5)), bytes(range(32)))
     text = str(card)
