@@ -379,6 +379,21 @@ terminal_health = Table(
     Column("software_version", String(40), nullable=False),
     Column("camera", String(10), nullable=False),
     Column("storage_free_bytes", BigInteger, nullable=False),
+    # The last sequence number whose time was checked against a clock anchor.
+    Column("checked_seq", BigInteger, nullable=False, default=0),
+)
+
+# A correction of an event's time, found from its boot's clock anchor: a new record; the
+# event keeps the time the terminal gave it.
+event_time_corrections = Table(
+    "event_time_corrections", metadata,
+    Column("event_id", String(64), ForeignKey("events.event_id"), primary_key=True),
+    Column("kindergarten", String(32), nullable=False),
+    Column("corrected_at_us", BigInteger, nullable=False),
+    # The terminal's time minus the corrected one (positive: the terminal was ahead).
+    Column("offset_us", BigInteger, nullable=False),
+    Column("found_at_us", BigInteger, nullable=False),
+    Index("ix_corrections_time", "kindergarten", "corrected_at_us"),
 )
 
 equivocations = Table(

@@ -68,7 +68,7 @@ def _consent(conn: Connection) -> None:
 
 
 def _terminal_health(conn: Connection) -> None:
-    db.metadata.create_all(conn, tables=[db.terminal_health])
+    db.metadata.create_all(conn, tables=[db.terminal_health, db.event_time_corrections])
 
 
 def _event_notes(conn: Connection) -> None:

@@ -114,22 +114,38 @@ def _presence(conn: Connection, kindergarten: str, children: set[str], first: da
     # falls between two of them: cheaper than converting a million timestamps.
     days = [first + timedelta(days=i) for i in range((last - first).days + 2)]
     midnights = [local_midnight_us(day, zone) for day in days]
-    rows = conn.execute(
-        select(db.events.c.child_id, db.events.c.recorded_at_us, db.events.c.event_id,
-               db.events.c.method, db.events.c.assurance)
-        .where(db.events.c.kindergarten == kindergarten)
-        .where(db.events.c.recorded_at_us >= midnights[0])
-        .where(db.events.c.recorded_at_us < midnights[-1])
-        .where(db.events.c.kind.in_(COUNTED_KINDS))
-        .where(db.events.c.body_status == "ok")).all()
+    counted = (select(db.events.c.child_id, db.events.c.recorded_at_us, db.events.c.event_id,
+                      db.events.c.method, db.events.c.assurance)
+               .where(db.events.c.kindergarten == kindergarten)
+               .where(db.events.c.kind.in_(COUNTED_KINDS))
+               .where(db.events.c.body_status == "ok"))
+    rows = conn.execute(counted.where(db.events.c.recorded_at_us >= midnights[0])
+                        .where(db.events.c.recorded_at_us < midnights[-1])).all()
+    corrected = time_corrections(conn, kindergarten)
+    moved_in = [event_id for event_id, at_us in corrected.items()
+                if midnights[0] <= at_us < midnights[-1]]
+    if moved_in:  # recorded under a wrong clock outside the range, corrected into it
+        rows = [*rows, *conn.execute(counted.where(db.events.c.event_id.in_(moved_in))
+                                     .where(or_(db.events.c.recorded_at_us < midnights[0],
+                                                db.events.c.recorded_at_us >= midnights[-1])))]
     presence: dict[str, dict[date, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
     for child_id, recorded_at_us, event_id, method, assurance in rows:
-        if child_id in children:
-            day = days[bisect_right(midnights, recorded_at_us) - 1]
+        at_us = corrected.get(event_id, recorded_at_us)
+        if child_id in children and midnights[0] <= at_us < midnights[-1]:
+            day = days[bisect_right(midnights, at_us) - 1]
             presence[child_id][day].append(Evidence(event_id, method, assurance))
     return {child: {day: tuple(sorted(ev, key=lambda e: e.event_id))  # a stable order
                     for day, ev in found.items()}
             for child, found in presence.items()}
+
+
+def time_corrections(conn: Connection, kindergarten: str) -> dict[str, int]:
+    """event id → corrected time, for events recorded under a wrong clock (a new record;
+    the event keeps its own time): server/clock_corrections.py."""
+    return dict(conn.execute(
+        select(db.event_time_corrections.c.event_id,
+               db.event_time_corrections.c.corrected_at_us)
+        .where(db.event_time_corrections.c.kindergarten == kindergarten)).all())
 
 
 def _absences(conn: Connection, children: set[str], first: date,
@@ -205,4 +221,27 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
               for day in days_between(max(c.first, first), min(c.last, last))}
     outages = outage_periods(ledger_entries(conn, kindergarten, start, end))
     flags = all_flags(facts, closed, outages)
-    return [f for f in flags if f.kindergarten == kindergarten]
+    return [f for f in flags if f.kindergarten == kindergarten] + _corrected_clock_flags(
+        conn, kindergarten, start, end)
+
+
+def _corrected_clock_flags(conn: Connection, kindergarten: str, start: int,
+                           end: int) -> list[Flag]:
+    """One flag per terminal and day with check-ins whose times were corrected."""
+    rows = conn.execute(
+        select(db.events.c.terminal_id, db.event_time_corrections.c.event_id,
+               db.event_time_corrections.c.corrected_at_us,
+               db.event_time_corrections.c.offset_us)
+        .join(db.events, db.events.c.event_id == db.event_time_corrections.c.event_id)
+        .where(db.event_time_corrections.c.kindergarten == kindergarten)
+        .where(db.event_time_corrections.c.corrected_at_us >= start)
+        .where(db.event_time_corrections.c.corrected_at_us < end)
+        .order_by(db.event_time_corrections.c.corrected_at_us)).all()
+    groups: dict[tuple[str, date], list[tuple[str, int]]] = defaultdict(list)
+    for terminal_id, event_id, at_us, offset_us in rows:
+        groups[(terminal_id, local_date(at_us))].append((event_id, offset_us))
+    return [Flag("clock_corrected", kindergarten, day,
+                 f"terminal {terminal}: {len(items)} events recorded with its clock "
+                 f"{items[0][1] / 86_400_000_000:+.1f} days off; their times were corrected",
+                 tuple(event_id for event_id, _ in items))
+            for (terminal, day), items in sorted(groups.items())]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 
 from flask import Blueprint, Response, request
+from sqlalchemy import select
 
 from protocol import PROTOCOL_VERSION, cards
 from protocol.health import CAMERA_STATES, HEALTH_FIELDS
@@ -16,6 +18,7 @@ from qatys import __version__
 from qatys.logs import log
 from qatys.timeutil import local_date
 from server import db, roster_delivery
+from server.clock_corrections import correct_boot
 from server.context import ctx
 from server.errors import ApiError
 from server.responses import base64_field, ok
@@ -99,6 +102,9 @@ def door() -> tuple[Response, int]:
               signature=base64.b64encode(signature).decode("ascii"), server_time_us=now)
 
 
+_BOOT_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
 @bp.post("/terminal/health")
 def health() -> tuple[Response, int]:
     """A terminal's report of itself (fleet page): numbers and states, no personal data."""
@@ -109,7 +115,8 @@ def health() -> tuple[Response, int]:
             for k, kind in HEALTH_FIELDS.items()):
         raise ApiError(400, "malformed", "send " + ", ".join(HEALTH_FIELDS) + " as JSON")
     if body["camera"] not in CAMERA_STATES or len(body["software_version"]) > 40 \
-            or min(body["pending"], body["head_seq"], body["storage_free_bytes"]) < 0:
+            or min(body["pending"], body["head_seq"], body["storage_free_bytes"],
+                   body["mono_ns"]) < 0 or not _BOOT_ID.match(body["boot_id"]):
         raise ApiError(400, "malformed", "a health field is out of range")
     context = ctx()
     now = context.clock()
@@ -118,10 +125,16 @@ def health() -> tuple[Response, int]:
               "software_version": body["software_version"], "camera": body["camera"],
               "storage_free_bytes": body["storage_free_bytes"]}
     with db.writing(context.engine) as conn:
+        checked = conn.execute(select(db.terminal_health.c.checked_seq).where(
+            db.terminal_health.c.terminal_id == terminal.terminal_id)).scalar() or 0
+        correct_boot(conn, terminal.terminal_id, terminal.kindergarten,
+                     bytes.fromhex(body["boot_id"]), body["mono_ns"], now, checked, now)
+        head = conn.execute(select(db.terminals.c.head_seq).where(
+            db.terminals.c.terminal_id == terminal.terminal_id)).scalar_one()
         conn.execute(db.terminal_health.delete()
                      .where(db.terminal_health.c.terminal_id == terminal.terminal_id))
         conn.execute(db.terminal_health.insert().values(terminal_id=terminal.terminal_id,
-                                                        **values))
+                                                        checked_seq=head, **values))
         conn.execute(db.terminals.update()
                      .where(db.terminals.c.terminal_id == terminal.terminal_id)
                      .values(last_contact_us=now,

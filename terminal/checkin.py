@@ -16,7 +16,7 @@ from typing import Any
 from protocol import crypto, events
 from qatys.logs import log
 from qatys.timeutil import iso_utc, local_date
-from terminal import clock, door
+from terminal import clock, door, timekeeping
 from terminal.errors import CheckinRefused
 from terminal.home import Terminal
 from terminal.sealer import Sealer
@@ -55,10 +55,8 @@ class CheckinService:
         sealed = self._sealer.seal(
             events.Body(request.child_id, reason=request.reason, by=request.by,
                         receipt=receipt), t.terminal_id)
-        day = local_date(reading.time_us, t.config.zone).isoformat()
-        outcome = t.store.write(
-            lambda conn: self._record(conn, request, reading, sealed, day, receipt))
-        seq, decision = outcome
+        seq, decision, time_us = t.store.write(
+            lambda conn: self._record(conn, request, reading, sealed, receipt))
         result: dict[str, Any] = {
             "result": "accepted",
             "event_id": events.event_id(t.terminal_id, seq),
@@ -66,7 +64,7 @@ class CheckinService:
             "direction": decision.direction,
             "method": request.method,
             "assurance": ASSURANCE_OF_METHOD[request.method],
-            "recorded_at": iso_utc(reading.time_us),
+            "recorded_at": iso_utc(time_us),
             "repeat": not decision.record,
             "receipt": receipt if decision.record else decision.receipt,
         }
@@ -90,13 +88,15 @@ class CheckinService:
             raise _refused("bad_direction", "direction is in or out")
 
     def _record(self, conn: sqlite3.Connection, request: CheckinRequest,
-                reading: clock.Reading, sealed: bytes, day: str,
-                receipt: str) -> tuple[int, door.Decision]:
+                reading: clock.Reading, sealed: bytes,
+                receipt: str) -> tuple[int, door.Decision, int]:
         """Runs inside the writer's transaction, so day state and chain move together."""
         t = self._terminal
         if get_meta(conn, "revoked") == b"1":
             raise _refused("terminal_revoked",
                            "this terminal was revoked by the server; data is kept", 4)
+        time_us = timekeeping.event_time(conn, reading)
+        day = local_date(time_us, t.config.zone).isoformat()
         day_key = t.secrets.day_key()
         if day_key is None or day_key.day != day:
             # Rows under a lost key (reboot) or of an earlier day can never be read again.
@@ -106,23 +106,24 @@ class CheckinService:
         previous = t.store.day_state(conn, tag)
         rules = door.Rules(t.config.dedupe_window_seconds * 1_000_000,
                            t.config.departure_gap_minutes * 60_000_000)
-        decision = door.decide(previous, reading.time_us, rules, request.direction)
+        decision = door.decide(previous, time_us, rules, request.direction)
         if not decision.record:
             assert decision.repeat_of is not None
-            return decision.repeat_of, decision
+            return decision.repeat_of, decision, time_us
         kind = events.KIND_OF_DIRECTION[decision.direction]
 
         def make(seq: int, prev: bytes) -> bytes:
             return events.encode_event(events.Event(
-                terminal_id=t.terminal_id, seq=seq, prev_hash=prev, time_us=reading.time_us,
+                terminal_id=t.terminal_id, seq=seq, prev_hash=prev, time_us=time_us,
                 boot_id=reading.boot_id, mono_ns=reading.mono_ns, kind=kind,
                 method=request.method, assurance=ASSURANCE_OF_METHOD[request.method],
                 body=sealed))
 
         appended = t.store.append(conn, make)
         t.store.put_day_state(conn, tag, day, door.DayState(
-            appended.seq, decision.direction, reading.time_us, receipt))
-        return appended.seq, decision
+            appended.seq, decision.direction, time_us, receipt))
+        timekeeping.recorded(conn, time_us)
+        return appended.seq, decision, time_us
 
 
 def _refused(reason: str, message: str, exit_code: int | None = None) -> CheckinRefused:

@@ -4,17 +4,19 @@ waiting, its clock, software version, camera and free storage (no personal data)
 from __future__ import annotations
 
 import shutil
-import time
 from typing import Any
 
 from protocol.health import CAMERA_STATES
 from qatys import __version__
+from terminal import clock
 from terminal.home import Terminal
 
 
 def health_report(terminal: Terminal, camera: str = "none") -> dict[str, Any]:
     counts = terminal.store.counts()
+    reading = clock.read()
     return {"pending": counts.pending, "head_seq": counts.head_seq,
-            "terminal_time_us": time.time_ns() // 1000, "software_version": __version__,
+            "terminal_time_us": reading.time_us, "software_version": __version__,
             "camera": camera if camera in CAMERA_STATES else "none",
-            "storage_free_bytes": shutil.disk_usage(terminal.home).free}
+            "storage_free_bytes": shutil.disk_usage(terminal.home).free,
+            "boot_id": reading.boot_id.hex(), "mono_ns": reading.mono_ns}

@@ -9,13 +9,14 @@ names what happened in ``reason``; no child is involved (``child_id`` is ``-``).
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from protocol import events
 from qatys.logs import log
-from terminal import clock
+from terminal import clock, timekeeping
 from terminal.home import Terminal
 from terminal.sealer import Sealer
-from terminal.store import get_meta, set_meta
+from terminal.store import Appended, get_meta, set_meta
 
 logger = logging.getLogger("qatys.terminal.outages")
 
@@ -32,13 +33,16 @@ def record_system(terminal: Terminal, what: str, detail: str = "") -> int:
     sealed = Sealer(terminal.keys.server_box_public).seal(
         events.Body(SYSTEM_CHILD, reason=f"{what} {detail}".strip()), terminal.terminal_id)
 
-    def make(seq: int, prev: bytes) -> bytes:
-        return events.encode_event(events.Event(
-            terminal_id=terminal.terminal_id, seq=seq, prev_hash=prev, time_us=reading.time_us,
-            boot_id=reading.boot_id, mono_ns=reading.mono_ns, kind="system", method="system",
-            assurance="high", body=sealed))
+    def append(conn: sqlite3.Connection) -> Appended:
+        time_us = timekeeping.event_time(conn, reading)
+        appended = terminal.store.append(conn, lambda seq, prev: events.encode_event(
+            events.Event(terminal_id=terminal.terminal_id, seq=seq, prev_hash=prev,
+                         time_us=time_us, boot_id=reading.boot_id, mono_ns=reading.mono_ns,
+                         kind="system", method="system", assurance="high", body=sealed)))
+        timekeeping.recorded(conn, time_us)
+        return appended
 
-    appended = terminal.store.write(lambda conn: terminal.store.append(conn, make))
+    appended = terminal.store.write(append)
     log(logger, "outage.recorded", what=what, seq=appended.seq)
     return appended.seq
 

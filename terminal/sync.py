@@ -22,10 +22,12 @@ from protocol import MAX_BATCH_EVENTS, acks, batches, cards, roster
 from protocol.errors import ProtocolError
 from qatys.logs import log
 from qatys.timeutil import now_us
+from terminal import clock
 from terminal.client import ServerClient
 from terminal.errors import ServerRefused, ServerUnreachable
 from terminal.health import health_report
 from terminal.home import Terminal
+from terminal.timekeeping import learn_server_time
 
 logger = logging.getLogger("qatys.terminal.sync")
 T = TypeVar("T")
@@ -78,11 +80,16 @@ class Syncer:
         """Tell the server how this terminal is (fleet page); a failure is only logged."""
         t = self._t
         try:
-            self._client.signed_post("/api/v1/terminal/health", t.terminal_id,
-                                     t.keys.sign_seed, health_report(t, self._camera))
+            answer = self._client.signed_post("/api/v1/terminal/health", t.terminal_id,
+                                              t.keys.sign_seed, health_report(t, self._camera))
         except (ServerRefused, ServerUnreachable) as exc:
             log(logger, "sync.health_failed", logging.WARNING, error=type(exc).__name__)
             return False
+        server_time = answer.get("server_time_us")
+        if isinstance(server_time, int):
+            reading = clock.read()
+            offset = t.store.write(lambda conn: learn_server_time(conn, reading, server_time))
+            log(logger, "sync.server_time", offset_s=round(offset / 1e6, 1))
         return True
 
     def push(self, progress: Progress | None = None) -> tuple[int, int, int]:
