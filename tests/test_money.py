@@ -37,10 +37,11 @@ def march(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Se
     env = {"QATYS_RUNTIME_DIR": str(base / "run")}
     home = base / "door"
     enrol(server, home, env)
+    # In time order: a terminal never records an event earlier than its previous one.
     for moment, child in [("2026-03-02 03:00:00", "child-00001-x7q"),
+                          ("2026-03-02 03:05:00", "child-00002-x7q"),
                           ("2026-03-03 03:00:00", "child-00001-x7q"),
                           ("2026-03-04 03:00:00", "child-00001-x7q"),
-                          ("2026-03-02 03:05:00", "child-00002-x7q"),
                           ("2026-03-08 04:00:00", "child-00002-x7q"),  # a Sunday: not paid
                           ("2026-03-10 03:00:00", "child-00003-x7q"),
                           ("2026-03-30 03:00:00", "child-00005-x7q")]:  # closed: not paid
