@@ -134,3 +134,28 @@ def test_a_child_of_another_kindergarten_is_not_there(
     me = client.get("/parents/api/me").json
     assert me is not None
     assert [c["child_id"] for c in me["children"]] == ["child-00000-x7q"]
+
+
+def test_invitations_refused_when_unknown_expired_or_badly_proven(
+        site: tuple[FlaskClient, Clock, Path]) -> None:
+    client, clock, data_dir = site
+    data = open_data_dir(data_dir)
+    with data.transaction() as conn:
+        invitation = create_invitation(conn, "child-00001-x7q", "director", clock())
+    phone = Phone()
+    spki = base64.b64encode(phone.private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+
+    def claim(code: str, proof: bytes) -> tuple[int, str]:
+        answer = client.post("/parents/api/claim", json={
+            "code": code, "public_key": spki, "proof": base64.b64encode(proof).decode()})
+        return answer.status_code, (answer.json or {})["error"]["code"]
+
+    good_proof = phone.sign(claim_message(invitation.code))
+    assert claim("AAAA-BBBB-CCCC-DDDD", good_proof) == (404, "invitation_unknown")
+    assert claim(invitation.code, phone.sign(b"something else")) == (400, "bad_signature")
+    clock.now += 8 * 86_400 * 1_000_000
+    assert claim(invitation.code, good_proof) == (410, "invitation_expired")
+    with data.engine.connect() as conn:
+        guardians = conn.execute(select(func.count()).select_from(db.guardians)).scalar_one()
+    assert guardians == 1  # only the fixture's phone
