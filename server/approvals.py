@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -18,9 +17,9 @@ from sqlalchemy import Connection, Row, select
 from protocol.submissions import sign_submission
 from qatys.timeutil import iso_utc, local_date
 from server import db
-from server.domain.calendar import month_days
 from server.domain.funding import Statement
 from server.errors import ApprovalError
+from server.money import next_month_start
 from server.outbox import enqueue
 
 SUBMISSION_KIND = "funding-statement"
@@ -48,10 +47,10 @@ def idempotency_key(kindergarten: str, month: str, revision: int, digest: str) -
 def approve(conn: Connection, statement: Statement, by: str, note: str, now_us: int,
             sign_seed: bytes) -> Approved:
     """Approve ``statement`` in the caller's transaction and queue it for the queue core."""
-    year, month = (int(part) for part in statement.month.split("-"))
-    if local_date(now_us) <= month_days(year, month)[-1]:
+    over_on = next_month_start(statement.month)
+    if local_date(now_us) < over_on:
         raise ApprovalError(f"{statement.month} is not over yet; approve it from "
-                            f"{_next_month(year, month).isoformat()}", "not_over")
+                            f"{over_on.isoformat()}", "not_over")
     trail = revisions(conn, statement.kindergarten, statement.month)
     if trail and trail[-1].inputs_digest == statement.inputs_digest \
             and bytes(trail[-1].statement) == statement.to_json():
@@ -86,6 +85,3 @@ def submission_body(statement: Statement, revision: int, replaces: str | None,
             "statement": json.loads(statement.to_json())}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-
-def _next_month(year: int, month: int) -> date:
-    return date(year + month // 12, month % 12 + 1, 1)

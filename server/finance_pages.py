@@ -54,6 +54,7 @@ from server.money import (
     MoneyInputError,
     anomaly_flags,
     local_midnight_us,
+    next_month_start,
     parse_month,
     shift_month,
     shipped_policy,
@@ -275,8 +276,7 @@ def statement(code: str, month: str) -> WebResponse:
         names = _names(conn, code)
         confirmations = for_month(conn, code, month)
         ledger = ledger_entries(conn, code, local_midnight_us(date(year, number, 1)),
-                                local_midnight_us(date.fromisoformat(
-                                    f"{shift_month(month, 1)}-01")))
+                                local_midnight_us(next_month_start(month)))
         garden = conn.execute(select(db.kindergartens)
                               .where(db.kindergartens.c.code == code)).one()
     last = trail[-1] if trail else None

@@ -171,6 +171,11 @@ def remember_language(response: WebResponse) -> None:
         response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
 
 
-def text(key: str, lang: str) -> str:
-    kk, ru = TEXTS[key]
+def translate(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
+    """The Kazakh or Russian of ``key`` in a (kk, ru) table; a missing key raises."""
+    kk, ru = table[key]
     return ru if lang == "ru" else kk
+
+
+def text(key: str, lang: str) -> str:
+    return translate(TEXTS, key, lang)

@@ -59,6 +59,11 @@ def shift_month(month: str, by: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
+def next_month_start(month: str) -> date:
+    """The first day of the month after ``month`` (YYYY-MM)."""
+    return date.fromisoformat(f"{shift_month(month, 1)}-01")
+
+
 def _garden(conn: Connection, kindergarten: str) -> Row[Any]:
     garden = conn.execute(select(db.kindergartens)
                           .where(db.kindergartens.c.code == kindergarten)).first()

@@ -52,6 +52,7 @@ from server.guardians import (
 from server.money import (
     MoneyInputError,
     local_midnight_us,
+    next_month_start,
     parse_month,
     shift_month,
     shipped_policy,
@@ -259,7 +260,7 @@ def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, A
     absence records, in the child's local time."""
     year, number = parse_month(month)
     first = date(year, number, 1)
-    following = date(year + number // 12, number % 12 + 1, 1)
+    following = next_month_start(month)
     rows = conn.execute(
         select(db.events.c.recorded_at_us, db.events.c.direction, db.events.c.method,
                db.events.c.receipt, db.events.c.kind)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from server.finance_texts import translate
+
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("Qatys — ата-анаға", "Qatys — родителям"),
     "my_children": ("Балаларым", "Мои дети"),
@@ -77,5 +79,4 @@ TEXTS: dict[str, tuple[str, str]] = {
 
 
 def text(key: str, lang: str) -> str:
-    kk, ru = TEXTS[key]
-    return ru if lang == "ru" else kk
+    return translate(TEXTS, key, lang)
