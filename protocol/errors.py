@@ -65,3 +65,12 @@ class CardRefused(ProtocolError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, code=code)
+
+
+class ReleaseRefused(ProtocolError):
+    """A software release bundle a terminal must not install; ``code`` says why
+    (malformed_release, unknown_key, bad_signature, digest_mismatch, missing_file,
+    unlisted_file, older_version, same_version)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)

@@ -126,6 +126,15 @@ def terminal_run(home: Path, camera: int | None, clip: Path | None, port: int | 
     terminal_cli.run_command(home, camera, clip, port)
 
 
+@terminal_group.command("selfcheck")
+@terminal_cli.HOME
+@click.option("--expect-version", default=None, help="Fail unless this software is that version.")
+@click.option("--kiosk", is_flag=True, help="Also require the running kiosk to answer.")
+def terminal_selfcheck(home: Path, expect_version: str | None, kiosk: bool) -> None:
+    """Can this software run this terminal? (store, settings, decoders; exit 0 or 1)"""
+    terminal_cli.selfcheck_command(home, expect_version, kiosk)
+
+
 @terminal_group.command("config")
 @terminal_cli.HOME
 @click.option("--validate", "validate_only", is_flag=True,

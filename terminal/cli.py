@@ -13,6 +13,7 @@ import click
 from qatys.cliutil import EXIT_BAD_INPUT, emit, fail
 from qatys.timeutil import iso_utc, local_date, now_us
 from terminal.checkin import CheckinRequest, CheckinService
+from terminal.config import CONFIG_FILE
 from terminal.consent.state import consent_states
 from terminal.enrol import enrol
 from terminal.errors import CheckinRefused, ServerRefused, TerminalError, UnlockRefused
@@ -156,9 +157,20 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
 
 
 def run_command(home: Path, camera: int | None, clip: Path | None, port: int | None) -> None:
-    """The kiosk: camera or clip, the door, the page on 127.0.0.1, background sync."""
+    """The kiosk: camera or clip, the door, the page on 127.0.0.1, background sync. A home
+    with no enrolment first shows the "scan the enrolment code" screen (first boot)."""
+    from terminal.kiosk.first_boot import FIRST_BOOT_PORT, run_first_boot
     from terminal.kiosk.run import open_source, run_kiosk
 
+    if not (home / CONFIG_FILE).exists():
+        try:
+            source = open_source(camera, clip)
+        except TerminalError as exc:
+            fail(str(exc), exc.exit_code)
+        click.echo(f"first boot: enrolment screen on http://127.0.0.1:"
+                   f"{port or FIRST_BOOT_PORT}/ ({source.name})", err=True)
+        if not run_first_boot(home, source, port):
+            return
     with opened(home) as terminal:
         try:
             source = open_source(camera, clip)
@@ -167,6 +179,52 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
         url = f"http://127.0.0.1:{port or terminal.config.kiosk_port}/"
         click.echo(f"kiosk on {url} ({source.name}); Ctrl-C stops", err=True)
         run_kiosk(terminal, source, port)
+
+
+def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> None:
+    """Can this software run this terminal? Used by ``qatys-update`` after switching releases:
+    the store opens and passes SQLite's quick check, the settings validate, the decoders load
+    and, with ``--kiosk``, the running kiosk answers with this version. Exit 0 or 1."""
+    from qatys import __version__
+    from terminal.capture.decoders import default_reader
+    from terminal.kiosk.first_boot import FIRST_BOOT_PORT
+
+    problems: list[str] = []
+    if expect_version is not None and expect_version != __version__:
+        problems.append(f"this is version {__version__}, not {expect_version}")
+    default_reader()
+    enrolled = (home / CONFIG_FILE).exists()
+    port = FIRST_BOOT_PORT
+    if enrolled:
+        try:
+            terminal = open_terminal(home, log=False)
+        except TerminalError as exc:
+            problems.append(str(exc))
+        else:
+            port = terminal.config.kiosk_port
+            if terminal.store.quick_check() != "ok":
+                problems.append("the terminal database fails SQLite's quick check")
+            terminal.close()
+    if kiosk:
+        problems.extend(_kiosk_problems(port, __version__))
+    emit({"result": "ok" if not problems else "failed", "version": __version__,
+          "enrolled": enrolled, "problems": problems})
+    if problems:
+        raise SystemExit(1)
+
+
+def _kiosk_problems(port: int, version: str) -> list[str]:
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as answer:
+            status = json.loads(answer.read())
+    except (OSError, ValueError) as exc:
+        return [f"the kiosk does not answer on port {port}: {type(exc).__name__}"]
+    if status.get("mode") == "door" and status.get("version") != version:
+        return [f"the kiosk runs version {status.get('version')}, not {version}"]
+    return []
 
 
 def config_command(home: Path, validate_only: bool, settings: tuple[str, ...]) -> None:

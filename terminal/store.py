@@ -175,6 +175,10 @@ class TerminalStore:
                           get_meta(conn, "revoked") == b"1")
         return self.read(job)
 
+    def quick_check(self) -> str:
+        """SQLite's own check of the file ("ok", or what is broken)."""
+        return str(self.read(lambda conn: conn.execute("PRAGMA quick_check").fetchone()[0]))
+
     def set_flag(self, key: str, value: str) -> None:
         self.write(lambda conn: set_meta(conn, key, value))
 

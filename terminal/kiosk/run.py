@@ -18,6 +18,7 @@ from terminal.home import Terminal
 from terminal.kiosk.service import Kiosk, logger
 from terminal.kiosk.web import create_kiosk_app
 from terminal.outages import record_start
+from terminal.systemd_notify import notify, start_watchdog
 
 
 def open_source(camera: int | None, clip: Path | None, loop: bool = True) -> FrameSource:
@@ -50,9 +51,12 @@ def run_kiosk(terminal: Terminal, source: FrameSource, port: int | None = None,
     kiosk.start_sync()
     log(logger, "kiosk.started", terminal=terminal.terminal_id, source=source.name,
         port=server.server_port)
+    notify(f"READY=1\nSTATUS=door screen on port {server.server_port}")
+    start_watchdog(web.is_alive, stop)
     if ready is not None:
         ready.set()
     stop.wait()
     log(logger, "kiosk.stopping", terminal=terminal.terminal_id)
     server.shutdown()
+    server.server_close()
     kiosk.stop()

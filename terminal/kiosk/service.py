@@ -15,6 +15,7 @@ from typing import Any
 
 import cv2
 
+from qatys import __version__
 from qatys.logs import log
 from terminal.capture.pipeline import CapturePipeline
 from terminal.capture.sources import Frame
@@ -143,7 +144,8 @@ class Kiosk:
     def status(self) -> dict[str, Any]:
         counts = self.terminal.store.counts()
         capture = self.pipeline.stats.snapshot() if self.pipeline else {}
-        return {"pending": counts.pending, "online": self.sync_status.online,
+        return {"mode": "door", "version": __version__,
+                "pending": counts.pending, "online": self.sync_status.online,
                 "last_sync_us": self.sync_status.last_sync_us,
                 "sync_problem": self.sync_status.message, "revoked": counts.revoked,
                 "roster": "unlocked" if self.terminal.roster() is not None else "locked",

@@ -1,0 +1,164 @@
+"""First boot: a terminal with no enrolment shows "scan the enrolment code" and enrols itself
+from the token QR (``qatys terminal token --qr``) held up to its camera. No keyboard.
+
+The QR holds ``qatys://enrol?server=…&token=…``; the terminal pins the server's key by the
+token's fingerprint (terminal/enrol.py), so a code pointing at another server is refused
+there. Any other code is refused on the screen and changes nothing; a used or expired
+token says so, and the screen waits for the next code.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.serving import make_server
+
+from protocol import enrolment
+from protocol.errors import TokenError
+from qatys.logs import log
+from terminal.capture.decoders import default_reader
+from terminal.capture.pipeline import CapturePipeline
+from terminal.capture.sources import Frame, FrameSource
+from terminal.enrol import enrol
+from terminal.errors import ServerRefused, ServerUnreachable, SetupError
+from terminal.kiosk.service import jpeg_of
+from terminal.systemd_notify import notify, start_watchdog
+
+logger = logging.getLogger("qatys.terminal.first_boot")
+
+FIRST_BOOT_PORT = 8765
+"""The kiosk port before there is a terminal.toml (its default ``kiosk_port``)."""
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "waiting": ("Тіркеу кодын камераға көрсетіңіз", "Покажите камере код регистрации"),
+    "enrolling": ("Тіркелуде…", "Регистрация…"),
+    "enrolled": ("Терминал тіркелді", "Терминал зарегистрирован"),
+    "not_enrolment_code": ("Бұл тіркеу коды емес", "Это не код регистрации"),
+    "token_invalid": ("Код бүлінген — жаңасын шығарыңыз", "Код повреждён — выпустите новый"),
+    "token_used": ("Бұл код қолданылған — жаңасын шығарыңыз",
+                   "Этот код уже использован — выпустите новый"),
+    "token_expired": ("Кодтың мерзімі өтті — жаңасын шығарыңыз",
+                      "Срок кода истёк — выпустите новый"),
+    "token_unknown": ("Сервер бұл кодты білмейді", "Сервер не знает этот код"),
+    "server_key_mismatch": ("Сервер кодтағы сервер емес", "Сервер не тот, что в коде"),
+    "server_unreachable": ("Серверге қосылу жоқ — желіні тексеріңіз",
+                           "Нет связи с сервером — проверьте сеть"),
+}
+REFUSED = ("Тіркеу сәтсіз — әкімшіге айтыңыз", "Регистрация не удалась — сообщите администратору")
+
+
+def texts_for(key: str) -> dict[str, str]:
+    kk, ru = TEXTS.get(key, REFUSED)
+    return {"kk": kk, "ru": ru}
+
+
+@dataclass
+class EnrolmentDesk:
+    """Turns codes read by the camera into one enrolment; remembers what to show."""
+
+    home: Path
+    state: str = "waiting"
+    reason: str = ""
+    enrolled: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_code(self, text: str, frame: Frame | None = None) -> None:
+        if self.enrolled.is_set() or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._try(text)
+        finally:
+            self._lock.release()
+
+    def _try(self, text: str) -> None:
+        try:
+            server_url, token = enrolment.parse_enrolment_uri(text.strip())
+        except TokenError as exc:
+            self._refuse("not_enrolment_code" if exc.message.startswith("this code")
+                         else "token_invalid")
+            return
+        self.state, self.reason = "enrolling", ""
+        try:
+            config = enrol(self.home, server_url, str(token))
+        except ServerRefused as exc:
+            self._refuse(exc.code)
+            return
+        except ServerUnreachable:
+            self._refuse("server_unreachable")
+            return
+        except SetupError:
+            self._refuse("setup")
+            return
+        self.state = "enrolled"
+        log(logger, "first_boot.enrolled", terminal=config.terminal_id,
+            kindergarten=config.kindergarten)
+        self.enrolled.set()
+
+    def _refuse(self, reason: str) -> None:
+        self.state, self.reason = "refused", reason
+        log(logger, "first_boot.refused", level=logging.WARNING, reason=reason)
+
+    def status(self) -> dict[str, Any]:
+        shown = self.reason if self.state == "refused" else self.state
+        return {"mode": "enrolment", "state": self.state, "reason": self.reason,
+                "message": texts_for(shown)}
+
+
+def create_enrolment_app(desk: EnrolmentDesk, pipeline: CapturePipeline) -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+
+    @app.get("/")
+    def page() -> str:
+        lang = request.args.get("lang", "kk")
+        return render_template("enrol.html", lang=lang if lang in ("kk", "ru") else "kk",
+                               waiting=texts_for("waiting"))
+
+    @app.get("/status")
+    def status() -> Response:
+        return jsonify(desk.status())
+
+    @app.get("/preview.jpg")
+    def preview() -> Response:
+        data = jpeg_of(pipeline.latest)
+        return Response(data or b"", status=200 if data else 204, mimetype="image/jpeg")
+
+    return app
+
+
+def run_first_boot(home: Path, source: FrameSource, port: int | None = None,
+                   stop: threading.Event | None = None) -> bool:
+    """Serve the enrolment screen until enrolled (True) or stopped (False)."""
+    desk = EnrolmentDesk(home)
+    pipeline = CapturePipeline(source, default_reader(), desk.on_code)
+    server = make_server("127.0.0.1", port or FIRST_BOOT_PORT,
+                         create_enrolment_app(desk, pipeline), threaded=True)
+    stop = stop or threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+        desk.enrolled.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    web = threading.Thread(target=server.serve_forever, name="qatys-enrol-web", daemon=True)
+    web.start()
+    pipeline.start()
+    log(logger, "first_boot.waiting", source=source.name, port=server.server_port)
+    notify(f"READY=1\nSTATUS=waiting for the enrolment code on port {server.server_port}")
+    watchdog_stop = threading.Event()
+    start_watchdog(web.is_alive, watchdog_stop)
+    desk.enrolled.wait()
+    watchdog_stop.set()
+    pipeline.stop()
+    server.shutdown()
+    server.server_close()
+    return not stop.is_set()

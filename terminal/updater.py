@@ -1,0 +1,376 @@
+"""Installing, updating and rolling back the terminal software from signed release bundles.
+
+Layout (``--root``, default /opt/qatys)::
+
+    releases/<version>/   one virtual environment per release (never edited after install)
+    current  -> releases/<version>    what the systemd units start
+    previous -> releases/<version>    what ``rollback`` goes back to
+
+The terminal's data (``/var/lib/qatys``) is outside the root and never touched: an
+update changes code only. A bundle is verified before anything is written (signature by
+a trusted release key, every wheel's digest, only forward); the new release is installed
+beside the running one, checked, and only then ``current`` is switched with one atomic
+rename. If the restarted terminal does not report ready with the new version within
+``--ready-seconds``, ``current`` is switched back and the old release restarted.
+
+This module imports only the standard library, ``cryptography`` and :mod:`protocol`, so the
+install script can run it with Debian's python3 straight from the release's own wheel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from protocol import releases
+from protocol.errors import ReleaseRefused
+from qatys.logs import configure, log
+
+logger = logging.getLogger("qatys.terminal.updater")
+
+DEFAULT_ROOT = Path("/opt/qatys")
+DEFAULT_KEYS = Path("/etc/qatys/release-keys")
+DEFAULT_HOME = Path("/var/lib/qatys/terminal")
+MAX_BUNDLE_BYTES = 1 << 30
+MAX_MANIFEST_BYTES = 1 << 16
+KEEP_RELEASES = 3
+EXIT_REFUSED = 2
+EXIT_ROLLED_BACK = 3
+
+
+class UpdateFailed(Exception):
+    """A verified release that could not be installed or did not start; nothing switched."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    @property
+    def current(self) -> Path:
+        return self.root / "current"
+
+    @property
+    def previous(self) -> Path:
+        return self.root / "previous"
+
+    def release_dir(self, version: str) -> Path:
+        return self.releases / version
+
+    def complete(self, version: str) -> bool:
+        return (self.release_dir(version) / releases.MANIFEST_NAME).is_file()
+
+    def version_of(self, link: Path) -> str | None:
+        return os.readlink(link).rsplit("/", 1)[-1] if link.is_symlink() else None
+
+
+def trusted_keys(keys_dir: Path) -> list[bytes]:
+    """The release public keys this terminal trusts: one base64 Ed25519 key per ``*.pub``."""
+    keys = []
+    for path in sorted(keys_dir.glob("*.pub")):
+        try:
+            key = base64.b64decode(path.read_text().strip(), validate=True)
+        except (binascii.Error, ValueError):
+            log(logger, "update.bad_key_file", level=logging.WARNING, file=path.name)
+            continue
+        if len(key) == 32:
+            keys.append(key)
+    return keys
+
+
+def _member_name(member: tarfile.TarInfo) -> str:
+    name = member.name.removeprefix("./")
+    allowed = name in (releases.MANIFEST_NAME, releases.SIGNATURE_NAME) or (
+        name.startswith(releases.WHEEL_DIR) and "/" not in name[len(releases.WHEEL_DIR):]
+        and ".." not in name)
+    if not allowed or not member.isfile():
+        raise ReleaseRefused("malformed_release", f"the bundle holds an unexpected entry {name!r}")
+    return name
+
+
+def _read_small(bundle: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    if member.size > MAX_MANIFEST_BYTES:
+        raise ReleaseRefused("malformed_release", f"{member.name} is too large")
+    stream = bundle.extractfile(member)
+    assert stream is not None  # a regular file, checked by _member_name
+    return stream.read()
+
+
+def _copy_hashing(source: IO[bytes], target: Path) -> str:
+    digest = hashlib.sha256()
+    with target.open("wb") as out:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def verify_bundle(bundle_path: Path, keys: list[bytes],
+                  unpack_to: Path | None = None) -> releases.Manifest:
+    """Check a bundle without installing it; with ``unpack_to``, leave its wheels there."""
+    if not bundle_path.is_file():
+        raise ReleaseRefused("malformed_release", f"{bundle_path} is not a file")
+    if bundle_path.stat().st_size > MAX_BUNDLE_BYTES:
+        raise ReleaseRefused("malformed_release", "the bundle is larger than 1 GiB")
+    try:
+        with tarfile.open(bundle_path, "r:") as bundle:
+            members = {_member_name(m): m for m in bundle.getmembers() if not m.isdir()}
+            if releases.MANIFEST_NAME not in members or releases.SIGNATURE_NAME not in members:
+                raise ReleaseRefused("malformed_release", "the bundle has no signed manifest")
+            manifest = releases.verify_manifest(
+                _read_small(bundle, members[releases.MANIFEST_NAME]),
+                _read_small(bundle, members[releases.SIGNATURE_NAME]).decode("ascii", "replace"),
+                keys)
+            digests = {}
+            scratch = unpack_to or Path(os.devnull)
+            for name, member in members.items():
+                if name.startswith(releases.WHEEL_DIR):
+                    stream = bundle.extractfile(member)
+                    assert stream is not None
+                    target = (unpack_to / name.rsplit("/", 1)[-1]) if unpack_to else scratch
+                    digests[name] = _copy_hashing(stream, target)
+    except tarfile.TarError as exc:
+        raise ReleaseRefused("malformed_release", f"the bundle is not a tar file: {exc}") from exc
+    releases.check_members(manifest, digests)
+    return manifest
+
+
+def _run(argv: list[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _install_release(layout: Layout, bundle_path: Path, keys: list[bytes],
+                     python: str) -> releases.Manifest:
+    """Verify, then build ``releases/<version>`` beside the running release."""
+    layout.releases.mkdir(parents=True, exist_ok=True)
+    staging = layout.releases / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        manifest = verify_bundle(bundle_path, keys, unpack_to=staging)
+        releases.check_upgrade(layout.version_of(layout.current), manifest.version)
+        # Built in place (a virtual environment cannot move); release.json, written last,
+        # marks it complete, so a build cut short by a power cut is never switched to.
+        target = layout.release_dir(manifest.version)
+        shutil.rmtree(target, ignore_errors=True)
+        steps = [[python, "-m", "venv", str(target)],
+                 [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                  "--no-index", "--no-cache-dir", "--find-links", str(staging),
+                  f"qatys=={manifest.version}"]]
+        for argv in steps:
+            done = _run(argv)
+            if done.returncode != 0:
+                shutil.rmtree(target, ignore_errors=True)
+                raise UpdateFailed(f"{argv[2]} failed: {done.stderr.strip()[-400:]}")
+        said = _run([str(target / "bin" / "qatys"), "--version"], timeout=120)
+        if manifest.version not in said.stdout:
+            shutil.rmtree(target, ignore_errors=True)
+            raise UpdateFailed(f"the new release does not start: {said.stderr.strip()[-400:]}")
+        (target / releases.MANIFEST_NAME).write_bytes(releases.manifest_bytes(manifest))
+        return manifest
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make ``link`` point at ``target`` with one atomic rename (no moment without a link)."""
+    temporary = link.with_name(f".{link.name}.new")
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(os.path.relpath(target, link.parent))
+    os.replace(temporary, link)
+
+
+def _switch(layout: Layout, version: str) -> None:
+    running = layout.version_of(layout.current)
+    if running is not None and running != version:
+        _point(layout.previous, layout.release_dir(running))
+    _point(layout.current, layout.release_dir(version))
+
+
+def _prune(layout: Layout) -> None:
+    """Keep the current, the previous and the newest others up to KEEP_RELEASES."""
+    keep = {layout.version_of(layout.current), layout.version_of(layout.previous)}
+    others = sorted((p for p in layout.releases.iterdir()
+                     if not p.name.startswith(".") and p.name not in keep),
+                    key=lambda p: releases.version_key(p.name), reverse=True)
+    for old in others[max(0, KEEP_RELEASES - len(keep - {None})):]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def systemd_running() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+@dataclass(frozen=True)
+class Checks:
+    """How an applied release is proven to work: restart it, then ask it until it is ready."""
+
+    restart: list[str] | None
+    ready: Callable[[Layout, str], bool]
+    ready_seconds: float
+
+
+def selfcheck_ready(home: Path, kiosk: bool) -> Callable[[Layout, str], bool]:
+    """Ready when ``current/bin/qatys terminal selfcheck`` passes and names the version."""
+    def ready(layout: Layout, version: str) -> bool:
+        argv = [str(layout.current / "bin" / "qatys"), "terminal", "selfcheck",
+                "--home", str(home), "--expect-version", version]
+        done = _run(argv + (["--kiosk"] if kiosk else []), timeout=60)
+        return done.returncode == 0
+    return ready
+
+
+def _proven(layout: Layout, version: str, checks: Checks) -> bool:
+    if checks.restart:
+        _run(checks.restart, timeout=120)
+    deadline = time.monotonic() + checks.ready_seconds
+    while True:
+        if checks.ready(layout, version):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(1.0)
+
+
+def install(root: Path, bundle_path: Path, keys: list[bytes], python: str) -> dict[str, Any]:
+    """First installation (or a re-install with no service to restart): verify, build, switch."""
+    layout = Layout(root)
+    manifest = _install_release(layout, bundle_path, keys, python)
+    _switch(layout, manifest.version)
+    _prune(layout)
+    log(logger, "update.installed", version=manifest.version)
+    return {"result": "installed", "version": manifest.version}
+
+
+def apply(root: Path, bundle_path: Path, keys: list[bytes], python: str,
+          checks: Checks) -> dict[str, Any]:
+    """Update: install beside, switch, prove it works, or switch back and say so."""
+    layout = Layout(root)
+    before = layout.version_of(layout.current)
+    manifest = _install_release(layout, bundle_path, keys, python)
+    _switch(layout, manifest.version)
+    if _proven(layout, manifest.version, checks):
+        _prune(layout)
+        log(logger, "update.applied", version=manifest.version, previous=before)
+        return {"result": "updated", "version": manifest.version, "previous": before}
+    if before is not None:
+        _point(layout.current, layout.release_dir(before))
+        if checks.restart:
+            _run(checks.restart, timeout=120)
+    log(logger, "update.rolled_back", level=logging.WARNING, version=manifest.version,
+        running=before)
+    return {"result": "rolled_back", "version": before, "failed": manifest.version}
+
+
+def rollback(root: Path, restart: list[str] | None) -> dict[str, Any]:
+    """Go back to the previous release (kept until the next successful update)."""
+    layout = Layout(root)
+    running, previous = layout.version_of(layout.current), layout.version_of(layout.previous)
+    if previous is None or not layout.complete(previous):
+        raise UpdateFailed("there is no previous release to go back to")
+    _point(layout.current, layout.release_dir(previous))
+    if running is not None:
+        _point(layout.previous, layout.release_dir(running))
+    if restart:
+        _run(restart, timeout=120)
+    log(logger, "update.rollback", version=previous, from_version=running)
+    return {"result": "rolled_back", "version": previous, "previous": running}
+
+
+def status(root: Path) -> dict[str, Any]:
+    layout = Layout(root)
+    installed = sorted((p.name for p in layout.releases.glob("*")
+                        if not p.name.startswith(".") and layout.complete(p.name)),
+                       key=releases.version_key) if layout.releases.is_dir() else []
+    return {"current": layout.version_of(layout.current),
+            "previous": layout.version_of(layout.previous), "installed": installed}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qatys-update", description=(
+        "Install, update or roll back the terminal software from signed release bundles."))
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--keys", type=Path, default=DEFAULT_KEYS,
+                        help="directory of trusted release keys (*.pub)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("status", help="installed releases, current and previous")
+    for name in ("verify", "install", "apply"):
+        one = sub.add_parser(name)
+        one.add_argument("bundle", type=Path)
+        one.add_argument("--python", default=sys.executable if name == "verify" else "python3",
+                         help="interpreter for the release's virtual environment")
+    apply_parser = sub.choices["apply"]
+    apply_parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
+    apply_parser.add_argument("--ready-seconds", type=float, default=90.0)
+    back = sub.add_parser("rollback", help="switch back to the previous release")
+    for one in (apply_parser, back):
+        one.add_argument("--restart-command", default=None, help=(
+            "command that restarts the terminal (default under systemd: "
+            "systemctl restart qatys-terminal.service qatys-kiosk.service; else none)"))
+    return parser
+
+
+def _restart_argv(text: str | None) -> list[str] | None:
+    if text is not None:
+        return text.split() or None
+    if systemd_running():
+        return ["systemctl", "restart", "qatys-terminal.service", "qatys-kiosk.service"]
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure()
+    args = _parser().parse_args(argv)
+    answer: dict[str, Any]
+    code = 0
+    try:
+        if args.command == "status":
+            answer = status(args.root)
+        elif args.command == "rollback":
+            answer = rollback(args.root, _restart_argv(args.restart_command))
+        else:
+            keys = trusted_keys(args.keys)
+            if args.command == "verify":
+                manifest = verify_bundle(args.bundle, keys)
+                answer = {"result": "verified", "version": manifest.version,
+                          "platform": manifest.platform, "created": manifest.created}
+            elif args.command == "install":
+                answer = install(args.root, args.bundle, keys, args.python)
+            else:
+                restart = _restart_argv(args.restart_command)
+                checks = Checks(restart, selfcheck_ready(args.home, kiosk=restart is not None),
+                                args.ready_seconds)
+                answer = apply(args.root, args.bundle, keys, args.python, checks)
+                code = EXIT_ROLLED_BACK if answer["result"] == "rolled_back" else 0
+    except ReleaseRefused as exc:
+        log(logger, "update.refused", level=logging.WARNING, code=exc.code)
+        answer, code = {"result": "refused", "code": exc.code, "message": exc.message}, \
+            EXIT_REFUSED
+    except UpdateFailed as exc:
+        log(logger, "update.failed", level=logging.ERROR)
+        answer, code = {"result": "failed", "message": str(exc)}, 1
+    sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
