@@ -9,7 +9,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 debs=(python3-venv python3-pip libzbar0 fonts-dejavu-core node-qrcode-generator)
-[ "$want_test" = 1 ] && debs+=(postgresql chromium poppler-utils faketime)
+[ "$want_test" = 1 ] && debs+=(postgresql chromium poppler-utils faketime debootstrap)
 
 missing=()
 for pkg in "${debs[@]}"; do

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from qatys.cliutil import EXIT_BAD_INPUT, emit, fail
+from qatys.logs import configure as configure_logs
 from qatys.timeutil import iso_utc, local_date, now_us
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.config import CONFIG_FILE
@@ -163,6 +164,7 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
     from terminal.kiosk.run import open_source, run_kiosk
 
     if not (home / CONFIG_FILE).exists():
+        configure_logs()  # structured lines on stderr until the home has its log file
         try:
             source = open_source(camera, clip)
         except TerminalError as exc:

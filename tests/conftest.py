@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +13,41 @@ from sqlalchemy import func, select
 
 from server import db
 from server.admin import open_data_dir
+from tests import chroot_install
 from tests.helpers import ServerProcess, roster_csv, run, start_server
 from tests.postgres import Cluster, find_bin_dir, start_cluster
+
+CHROOT_BUILD = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The install-script test waits for a Debian chroot built in the background while the
+    other tests run: start the build now and run that test last."""
+    chosen = [item for item in items if "test_install_script.py" in item.nodeid]
+    if not chosen or chroot_install.possible():
+        return
+    items[:] = [item for item in items if item not in chosen] + chosen
+    work = Path(tempfile.mkdtemp(prefix="qatys-chroot-"))
+    process = subprocess.Popen([sys.executable, "-m", "tests.chroot_install", str(work)],
+                               cwd=Path(__file__).resolve().parent.parent,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.stash[CHROOT_BUILD] = (process, work)
+
+
+@pytest.fixture(scope="session")
+def chroot_build(pytestconfig: pytest.Config) -> Iterator[Path]:
+    """The chroot with Qatys installed by hardware/install-terminal.sh (see
+    tests/chroot_install.py); unmounted and removed afterwards."""
+    why_not = chroot_install.possible()
+    if why_not:
+        if os.environ.get("QATYS_REQUIRE_CHROOT") == "1":
+            pytest.fail(f"the install-script test is required here but {why_not}")
+        pytest.skip(why_not)
+    process, work = pytestconfig.stash[CHROOT_BUILD]
+    process.wait(timeout=1200)
+    yield work
+    subprocess.run(["umount", "--lazy", str(work / "root" / "proc")], check=False)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture

@@ -70,11 +70,11 @@ class ServerProcess:
 
 
 def start_server(data_dir: Path, database_url: str | None = None) -> ServerProcess:
-    init = ["server", "init", "--data", str(data_dir)]
+    port = free_port()
+    init = ["server", "init", "--data", str(data_dir), "--public-url", f"http://127.0.0.1:{port}"]
     if database_url:
         init += ["--database-url", database_url]
     run(*init)
-    port = free_port()
     log = open(data_dir / "process.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen([*QATYS, "server", "run", "--data", str(data_dir),
                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
