@@ -18,6 +18,7 @@ from bench.decoding import bench_decoding
 from bench.kiosk_latency import bench_kiosk_latency
 from bench.phone import bench_phone_verification
 from bench.region import bench_region
+from bench.terminal_resources import bench_terminal_resources
 from protocol import batches, events
 from server import db
 from server.admin import open_data_dir
@@ -169,10 +170,14 @@ def bench_backlog(server: ServerProcess, base: Path, n: int = 72_000) -> None:
 
 def main() -> None:
     """`python -m bench` runs everything; `python -m bench region` only the region's month,
-    `python -m bench phone` only the door verification of phone codes beside cards."""
+    `python -m bench phone` only the door verification of phone codes beside cards,
+    `python -m bench terminal` only the terminal's start-up, idle and morning-peak figures."""
     region_only = sys.argv[1:] == ["region"]
     if sys.argv[1:] == ["phone"]:
         bench_phone_verification()
+        return
+    if sys.argv[1:] == ["terminal"]:
+        _terminal_only()
         return
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
     base.chmod(0o755)
@@ -219,8 +224,20 @@ def _terminal_and_ingest(base: Path) -> None:
         bench_kiosk_latency(sqlite_server, base, base / "kiosk")
         bench_ingest(sqlite_server, base, "SQLite")
         bench_backlog(sqlite_server, base)
+        bench_terminal_resources(sqlite_server, base)
     finally:
         sqlite_server.stop()
+
+
+def _terminal_only() -> None:
+    base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
+    server = start_server(base / "srv-sqlite")
+    _seed(base / "srv-sqlite")
+    try:
+        bench_terminal_resources(server, base)
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

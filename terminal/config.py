@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
+from qatys.files import write_private
 from terminal.errors import SetupError
 
 CONFIG_FILE = "terminal.toml"
@@ -129,4 +130,5 @@ def load(home: Path) -> TerminalConfig:
 
 
 def save(home: Path, config: TerminalConfig) -> None:
-    (home / CONFIG_FILE).write_text(tomli_w.dumps(asdict(config)), encoding="utf-8")
+    """Written whole or not at all (a power cut mid-write leaves the old file)."""
+    write_private(home / CONFIG_FILE, tomli_w.dumps(asdict(config)).encode("utf-8"))
