@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,14 @@ class Layout:
 
     def complete(self, version: str) -> bool:
         return (self.release_dir(version) / releases.MANIFEST_NAME).is_file()
+
+    def installed(self) -> list[str]:
+        """Complete releases, oldest first (anything else in releases/ is ignored)."""
+        if not self.releases.is_dir():
+            return []
+        names = [p.name for p in self.releases.iterdir()
+                 if re.fullmatch(r"\d+(\.\d+)+", p.name) and self.complete(p.name)]
+        return sorted(names, key=releases.version_key)
 
     def version_of(self, link: Path) -> str | None:
         return os.readlink(link).rsplit("/", 1)[-1] if link.is_symlink() else None
@@ -209,11 +218,9 @@ def _switch(layout: Layout, version: str) -> None:
 def _prune(layout: Layout) -> None:
     """Keep the current, the previous and the newest others up to KEEP_RELEASES."""
     keep = {layout.version_of(layout.current), layout.version_of(layout.previous)}
-    others = sorted((p for p in layout.releases.iterdir()
-                     if not p.name.startswith(".") and p.name not in keep),
-                    key=lambda p: releases.version_key(p.name), reverse=True)
+    others = [name for name in reversed(layout.installed()) if name not in keep]
     for old in others[max(0, KEEP_RELEASES - len(keep - {None})):]:
-        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(layout.release_dir(old), ignore_errors=True)
 
 
 def systemd_running() -> bool:
@@ -266,6 +273,7 @@ def apply(root: Path, bundle_path: Path, keys: list[bytes], python: str,
     """Update: install beside, switch, prove it works, or switch back and say so."""
     layout = Layout(root)
     before = layout.version_of(layout.current)
+    previous_before = layout.version_of(layout.previous)
     manifest = _install_release(layout, bundle_path, keys, python)
     _switch(layout, manifest.version)
     if _proven(layout, manifest.version, checks):
@@ -274,6 +282,8 @@ def apply(root: Path, bundle_path: Path, keys: list[bytes], python: str,
         return {"result": "updated", "version": manifest.version, "previous": before}
     if before is not None:
         _point(layout.current, layout.release_dir(before))
+        if previous_before is not None:
+            _point(layout.previous, layout.release_dir(previous_before))
         if checks.restart:
             _run(checks.restart, timeout=120)
     log(logger, "update.rolled_back", level=logging.WARNING, version=manifest.version,
@@ -298,11 +308,8 @@ def rollback(root: Path, restart: list[str] | None) -> dict[str, Any]:
 
 def status(root: Path) -> dict[str, Any]:
     layout = Layout(root)
-    installed = sorted((p.name for p in layout.releases.glob("*")
-                        if not p.name.startswith(".") and layout.complete(p.name)),
-                       key=releases.version_key) if layout.releases.is_dir() else []
     return {"current": layout.version_of(layout.current),
-            "previous": layout.version_of(layout.previous), "installed": installed}
+            "previous": layout.version_of(layout.previous), "installed": layout.installed()}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ from tests.helpers import QATYS, ServerProcess, run
 from tests.test_end_to_end import enrol
 
 DAY_US = 86_400 * 1_000_000
+NEAR_US = 10 * 60 * 1_000_000
 
 
 def _faked(moment: str, env: dict[str, str], *args: str) -> dict[str, object]:
@@ -42,6 +43,33 @@ def _faked(moment: str, env: dict[str, str], *args: str) -> dict[str, object]:
 
 def _us(iso: str) -> int:
     return from_datetime(datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC))
+
+
+def _shifted(days: float) -> str:
+    """A faketime start moment this many days from now (UTC)."""
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _arrivals(server: ServerProcess) -> dict[str, Any]:
+    engine = open_data_dir(server.data_dir).engine
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(db.events.c.event_id, db.events.c.seq, db.events.c.recorded_at_us,
+                   db.events.c.mono_ns, db.events.c.boot_id,
+                   db.event_time_corrections.c.corrected_at_us)
+            .outerjoin(db.event_time_corrections,
+                       db.event_time_corrections.c.event_id == db.events.c.event_id)
+            .where(db.events.c.kind == "arrival")).all()
+    engine.dispose()
+    return {r.event_id: r for r in rows}
+
+
+def _clock_flags(server: ServerProcess) -> list[str]:
+    month = local_date(now_us()).strftime("%Y-%m")
+    flags = [json.loads(line) for line in run(
+        "funding", "anomalies", "--data", str(server.data_dir), "--kindergarten", "KG1",
+        "--month", month).stdout.splitlines()]
+    return [e for f in flags if f["rule"] == "clock_corrected" for e in f["event_ids"]]
 
 
 def test_a_terminal_that_booted_in_1970(sqlite_server: ServerProcess, tmp_path: Path,
@@ -62,30 +90,18 @@ def test_a_terminal_that_booted_in_1970(sqlite_server: ServerProcess, tmp_path: 
     _faked("1970-01-02 08:02:00", runtime_env, "terminal", "sync", "--home", str(home),
            "--quiet")
 
-    engine = open_data_dir(sqlite_server.data_dir).engine
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(db.events.c.event_id, db.events.c.seq, db.events.c.recorded_at_us,
-                   db.events.c.mono_ns, db.event_time_corrections.c.corrected_at_us)
-            .outerjoin(db.event_time_corrections,
-                       db.event_time_corrections.c.event_id == db.events.c.event_id)
-            .where(db.events.c.kind == "arrival").order_by(db.events.c.seq)).all()
-    engine.dispose()
+    rows = sorted(_arrivals(sqlite_server).values(), key=lambda r: r.seq)
     by_id = {r.event_id: r for r in rows}
     first = by_id[str(early["event_id"])]
     assert first.recorded_at_us < DAY_US * 2  # the original time stays as recorded
     assert first.corrected_at_us is not None
-    assert abs(first.corrected_at_us - now_us()) < 10 * 60 * 1_000_000  # corrected to now
+    assert abs(first.corrected_at_us - now_us()) < NEAR_US  # corrected to now
     assert by_id[str(later["event_id"])].corrected_at_us is None  # already right
     assert [r.mono_ns for r in rows] == sorted(r.mono_ns for r in rows)  # order kept
     assert len(rows) == 3  # nothing lost
 
+    assert _clock_flags(sqlite_server) == [early["event_id"]]
     month = local_date(now_us()).strftime("%Y-%m")
-    flags = [json.loads(line) for line in run(
-        "funding", "anomalies", "--data", str(sqlite_server.data_dir), "--kindergarten", "KG1",
-        "--month", month).stdout.splitlines()]
-    corrected = [f for f in flags if f["rule"] == "clock_corrected"]
-    assert [f["event_ids"] for f in corrected] == [[early["event_id"]]]
     why = [json.loads(line) for line in run(
         "funding", "why", "--data", str(sqlite_server.data_dir), "--kindergarten", "KG1",
         "--month", month, "--child", "child-00012-x7q").stdout.splitlines()]
@@ -94,33 +110,6 @@ def test_a_terminal_that_booted_in_1970(sqlite_server: ServerProcess, tmp_path: 
     assert [d["date"] for d in days] == [local_date(first.corrected_at_us).isoformat()]
 
 
-def _shifted(days: float) -> str:
-    """A faketime start moment this many days from now (UTC)."""
-    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _arrivals(server: ServerProcess) -> dict[str, Any]:
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(db.events.c.event_id, db.events.c.recorded_at_us, db.events.c.mono_ns,
-                   db.events.c.boot_id, db.event_time_corrections.c.corrected_at_us)
-            .outerjoin(db.event_time_corrections,
-                       db.event_time_corrections.c.event_id == db.events.c.event_id)
-            .where(db.events.c.kind == "arrival")).all()
-    engine.dispose()
-    return {r.event_id: r for r in rows}
-
-
-def _clock_flags(server: ServerProcess) -> list[str]:
-    month = local_date(now_us()).strftime("%Y-%m")
-    flags = [json.loads(line) for line in run(
-        "funding", "anomalies", "--data", str(server.data_dir), "--kindergarten", "KG1",
-        "--month", month).stdout.splitlines()]
-    return [e for f in flags if f["rule"] == "clock_corrected" for e in f["event_ids"]]
-
-
-NEAR_US = 10 * 60 * 1_000_000
 
 
 @pytest.mark.parametrize(("name", "boot_shift_days"), [("ten_days_behind", -10.0),

@@ -134,6 +134,7 @@ def test_install_update_rollback_and_a_release_that_does_not_start(
     assert (code, answer) == (3, {"result": "rolled_back", "version": "1.0.0",
                                   "failed": "1.2.0"})
     assert os.readlink(root / "current") == "releases/1.0.0"
+    assert os.readlink(root / "previous") == "releases/1.1.0"  # as before the failed update
     assert tree_digest(data) == before  # no update, good or bad, touched the data
 
 

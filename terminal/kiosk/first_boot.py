@@ -29,6 +29,7 @@ from terminal.capture.sources import Frame, FrameSource
 from terminal.enrol import enrol
 from terminal.errors import ServerRefused, ServerUnreachable, SetupError
 from terminal.kiosk.service import jpeg_of
+from terminal.kiosk.texts import say
 from terminal.systemd_notify import notify, start_watchdog
 
 logger = logging.getLogger("qatys.terminal.first_boot")
@@ -36,27 +37,8 @@ logger = logging.getLogger("qatys.terminal.first_boot")
 FIRST_BOOT_PORT = 8765
 """The kiosk port before there is a terminal.toml (its default ``kiosk_port``)."""
 
-TEXTS: dict[str, tuple[str, str]] = {
-    "waiting": ("Тіркеу кодын камераға көрсетіңіз", "Покажите камере код регистрации"),
-    "enrolling": ("Тіркелуде…", "Регистрация…"),
-    "enrolled": ("Терминал тіркелді", "Терминал зарегистрирован"),
-    "not_enrolment_code": ("Бұл тіркеу коды емес", "Это не код регистрации"),
-    "token_invalid": ("Код бүлінген — жаңасын шығарыңыз", "Код повреждён — выпустите новый"),
-    "token_used": ("Бұл код қолданылған — жаңасын шығарыңыз",
-                   "Этот код уже использован — выпустите новый"),
-    "token_expired": ("Кодтың мерзімі өтті — жаңасын шығарыңыз",
-                      "Срок кода истёк — выпустите новый"),
-    "token_unknown": ("Сервер бұл кодты білмейді", "Сервер не знает этот код"),
-    "server_key_mismatch": ("Сервер кодтағы сервер емес", "Сервер не тот, что в коде"),
-    "server_unreachable": ("Серверге қосылу жоқ — желіні тексеріңіз",
-                           "Нет связи с сервером — проверьте сеть"),
-}
-REFUSED = ("Тіркеу сәтсіз — әкімшіге айтыңыз", "Регистрация не удалась — сообщите администратору")
-
-
-def texts_for(key: str) -> dict[str, str]:
-    kk, ru = TEXTS.get(key, REFUSED)
-    return {"kk": kk, "ru": ru}
+ENROLMENT_REFUSED = ("Тіркеу сәтсіз — әкімшіге айтыңыз",
+                     "Регистрация не удалась — сообщите администратору")
 
 
 @dataclass
@@ -108,7 +90,7 @@ class EnrolmentDesk:
     def status(self) -> dict[str, Any]:
         shown = self.reason if self.state == "refused" else self.state
         return {"mode": "enrolment", "state": self.state, "reason": self.reason,
-                "message": texts_for(shown)}
+                "message": say(shown, ENROLMENT_REFUSED)}
 
 
 def create_enrolment_app(desk: EnrolmentDesk, pipeline: CapturePipeline) -> Flask:
@@ -119,7 +101,7 @@ def create_enrolment_app(desk: EnrolmentDesk, pipeline: CapturePipeline) -> Flas
     def page() -> str:
         lang = request.args.get("lang", "kk")
         return render_template("enrol.html", lang=lang if lang in ("kk", "ru") else "kk",
-                               waiting=texts_for("waiting"))
+                               waiting=say("waiting"))
 
     @app.get("/status")
     def status() -> Response:

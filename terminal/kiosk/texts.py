@@ -37,10 +37,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pin_wrong": ("PIN қате", "Неверный PIN"),
     "pin_locked": ("5 минут күтіңіз", "Подождите 5 минут"),
     "reason_required": ("Себебін жазыңыз", "Укажите причину"),
+    # first boot: enrolment from the token QR (terminal/kiosk/first_boot.py)
+    "waiting": ("Тіркеу кодын камераға көрсетіңіз", "Покажите камере код регистрации"),
+    "enrolling": ("Тіркелуде…", "Регистрация…"),
+    "enrolled": ("Терминал тіркелді", "Терминал зарегистрирован"),
+    "not_enrolment_code": ("Бұл тіркеу коды емес", "Это не код регистрации"),
+    "token_invalid": ("Код бүлінген — жаңасын шығарыңыз", "Код повреждён — выпустите новый"),
+    "token_used": ("Бұл код қолданылған — жаңасын шығарыңыз",
+                   "Этот код уже использован — выпустите новый"),
+    "token_expired": ("Кодтың мерзімі өтті — жаңасын шығарыңыз",
+                      "Срок кода истёк — выпустите новый"),
+    "token_unknown": ("Сервер бұл кодты білмейді", "Сервер не знает этот код"),
+    "server_key_mismatch": ("Сервер кодтағы сервер емес", "Сервер не тот, что в коде"),
+    "server_unreachable": ("Серверге қосылу жоқ — желіні тексеріңіз",
+                           "Нет связи с сервером — проверьте сеть"),
 }
 GENERIC_REFUSAL = ("Қабылданбады — тәрбиешіге айтыңыз", "Не принято — сообщите воспитателю")
 
 
-def say(key: str) -> dict[str, str]:
-    kk, ru = MESSAGES.get(key, GENERIC_REFUSAL)
+def say(key: str, fallback: tuple[str, str] = GENERIC_REFUSAL) -> dict[str, str]:
+    kk, ru = MESSAGES.get(key, fallback)
     return {"kk": kk, "ru": ru}
