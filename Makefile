@@ -22,7 +22,7 @@ typecheck: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	QATYS_REQUIRE_POSTGRES=1 QATYS_REQUIRE_BROWSER=1 QATYS_REQUIRE_FAKETIME=1 QATYS_REQUIRE_CHROOT=1 $(BIN)/pytest
+	QATYS_REQUIRE_POSTGRES=1 QATYS_REQUIRE_BROWSER=1 QATYS_REQUIRE_FAKETIME=1 QATYS_REQUIRE_CHROOT=1 $(BIN)/pytest -n 2 --dist loadfile
 
 bench: install-test
 	$(BIN)/python -m bench

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,37 +18,69 @@ from tests import chroot_install
 from tests.helpers import ServerProcess, roster_csv, run, start_server
 from tests.postgres import Cluster, find_bin_dir, start_cluster
 
+CHROOT_WORK = "QATYS_CHROOT_WORK"
+"""Where the background chroot build writes; set by the main pytest process for its workers."""
 CHROOT_BUILD = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The install-script test waits for a Debian chroot built in the background while the
-    other tests run: start the build now and run that test last."""
-    chosen = [item for item in items if "test_install_script.py" in item.nodeid]
-    if not chosen or chroot_install.possible():
+def _install_test_selected(config: pytest.Config) -> bool:
+    wanted = Path(__file__).with_name("test_install_script.py").resolve()
+    args = [a.split("::")[0] for a in config.args] or ["tests"]
+    return any(wanted == Path(a).resolve() or wanted.is_relative_to(Path(a).resolve())
+               for a in args)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The install-script test needs a Debian chroot that takes minutes to build, mostly
+    waiting on downloads: the main process starts building it now, in the background, while
+    the tests (and pytest-xdist's workers) run; the test itself runs last."""
+    if hasattr(config, "workerinput") or not _install_test_selected(config):
         return
-    items[:] = [item for item in items if item not in chosen] + chosen
+    if chroot_install.possible():
+        return
     work = Path(tempfile.mkdtemp(prefix="qatys-chroot-"))
     process = subprocess.Popen([sys.executable, "-m", "tests.chroot_install", str(work)],
                                cwd=Path(__file__).resolve().parent.parent,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ[CHROOT_WORK] = str(work)
     config.stash[CHROOT_BUILD] = (process, work)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if CHROOT_BUILD not in config.stash:
+        return
+    process, work = config.stash[CHROOT_BUILD]
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    subprocess.run(["umount", "--lazy", str(work / "root" / "proc")], check=False,
+                   capture_output=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the install-script test last, to give its chroot the most time to be built."""
+    chosen = [item for item in items if "test_install_script.py" in item.nodeid]
+    items[:] = [item for item in items if item not in chosen] + chosen
+
+
 @pytest.fixture(scope="session")
-def chroot_build(pytestconfig: pytest.Config) -> Iterator[Path]:
+def chroot_build() -> Path:
     """The chroot with Qatys installed by hardware/install-terminal.sh (see
-    tests/chroot_install.py); unmounted and removed afterwards."""
-    why_not = chroot_install.possible()
+    tests/chroot_install.py), once its background build has finished."""
+    why_not = chroot_install.possible() or (
+        "" if os.environ.get(CHROOT_WORK) else "the chroot build was not started")
     if why_not:
         if os.environ.get("QATYS_REQUIRE_CHROOT") == "1":
             pytest.fail(f"the install-script test is required here but {why_not}")
         pytest.skip(why_not)
-    process, work = pytestconfig.stash[CHROOT_BUILD]
-    process.wait(timeout=1200)
-    yield work
-    subprocess.run(["umount", "--lazy", str(work / "root" / "proc")], check=False)
-    shutil.rmtree(work, ignore_errors=True)
+    result = Path(os.environ[CHROOT_WORK]) / "result.json"
+    deadline = time.monotonic() + 1200
+    while not result.exists():
+        if time.monotonic() > deadline:
+            pytest.fail("the background chroot build did not finish in 20 minutes")
+        time.sleep(1)
+    return result.parent
 
 
 @pytest.fixture
