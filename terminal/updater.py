@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -49,6 +50,7 @@ DEFAULT_HOME = Path("/var/lib/qatys/terminal")
 MAX_BUNDLE_BYTES = 1 << 30
 MAX_MANIFEST_BYTES = 1 << 16
 KEEP_RELEASES = 3
+SERVICE_USER = "qatys"
 EXIT_REFUSED = 2
 EXIT_ROLLED_BACK = 3
 
@@ -236,12 +238,24 @@ class Checks:
     ready_seconds: float
 
 
+def as_service_user(argv: list[str]) -> list[str]:
+    """Run as the terminal service's user when updating as root, so the check never leaves
+    files in the terminal's home that the service could not open."""
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        return argv
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        return argv
+    return ["runuser", "-u", SERVICE_USER, "--", *argv]
+
+
 def selfcheck_ready(home: Path, kiosk: bool) -> Callable[[Layout, str], bool]:
     """Ready when ``current/bin/qatys terminal selfcheck`` passes and names the version."""
     def ready(layout: Layout, version: str) -> bool:
         argv = [str(layout.current / "bin" / "qatys"), "terminal", "selfcheck",
                 "--home", str(home), "--expect-version", version]
-        done = _run(argv + (["--kiosk"] if kiosk else []), timeout=60)
+        done = _run(as_service_user(argv + (["--kiosk"] if kiosk else [])), timeout=60)
         return done.returncode == 0
     return ready
 
