@@ -39,5 +39,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "install: Python packages into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
+  # face_recognition's metadata asks for dlib, which would compile; dlib-bin (a wheel) is it.
+  .venv/bin/python -m pip install -q --no-deps 'face-recognition==1.3.0'
   echo "$sum" > "$stamp"
 fi

@@ -1,0 +1,82 @@
+"""Faces in a picture: find them, check they are good enough, turn one into an encoding.
+
+Uses face_recognition (dlib's HOG detector, 68-point landmarks and its 128-d ResNet
+encoder). Pictures stay in memory; the caller drops them after encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import face_recognition
+import numpy as np
+
+Box = tuple[int, int, int, int]
+"""top, right, bottom, left in pixels, as face_recognition gives them."""
+
+MAX_SIDE = 1280
+"""Larger pictures are scaled down first: a door camera gives 640×480, photos are bigger."""
+MIN_FACE_PX = 80
+"""A face smaller than this (height) is too far from the camera to enrol or identify."""
+MIN_SHARPNESS = 15.0
+"""Variance of the Laplacian of the face crop scaled to 150 px high; below it, too blurred."""
+MIN_EYE_OPENNESS = 0.13
+"""Eye aspect ratio (height over width of the eye outline); below it the eyes are shut."""
+
+
+@dataclass(frozen=True)
+class FaceReading:
+    result: str
+    """ok | no_face | several_faces | too_small | blurred | eyes_closed"""
+    box: Box | None = None
+    encoding: np.ndarray | None = None
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """A picture file as 8-bit RGB, scaled so its longer side is at most MAX_SIDE."""
+    rgb = face_recognition.load_image_file(str(path), mode="RGB")
+    scale = MAX_SIDE / max(rgb.shape[:2])
+    if scale < 1:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb)
+
+
+def _eye_openness(points: list[tuple[int, int]]) -> float:
+    p = np.asarray(points, dtype=float)
+    height = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
+    return float(height / (2 * np.linalg.norm(p[0] - p[3]) + 1e-9))
+
+
+def _problem(rgb: np.ndarray, box: Box) -> str | None:
+    top, right, bottom, left = box
+    if bottom - top < MIN_FACE_PX:
+        return "too_small"
+    crop = cv2.cvtColor(rgb[max(0, top):bottom, max(0, left):right], cv2.COLOR_RGB2GRAY)
+    crop = cv2.resize(crop, (max(1, crop.shape[1] * 150 // crop.shape[0]), 150),
+                      interpolation=cv2.INTER_AREA)
+    if cv2.Laplacian(crop, cv2.CV_64F).var() < MIN_SHARPNESS:
+        return "blurred"
+    marks = face_recognition.face_landmarks(rgb, [box])
+    if marks:
+        openness = min(_eye_openness(marks[0]["left_eye"]), _eye_openness(marks[0]["right_eye"]))
+        if openness < MIN_EYE_OPENNESS:
+            return "eyes_closed"
+    return None
+
+
+def read_face(rgb: np.ndarray, *, only_one: bool) -> FaceReading:
+    """The encoding of the face in the picture. ``only_one`` (enrolment) refuses pictures
+    with several faces; identification takes the largest face (the one at the door)."""
+    boxes = face_recognition.face_locations(rgb, number_of_times_to_upsample=1, model="hog")
+    if not boxes:
+        return FaceReading("no_face")
+    if only_one and len(boxes) > 1:
+        return FaceReading("several_faces")
+    box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
+    problem = _problem(rgb, box)
+    if problem is not None:
+        return FaceReading(problem, box)
+    encoding = face_recognition.face_encodings(rgb, [box], num_jitters=1, model="small")[0]
+    return FaceReading("ok", box, np.asarray(encoding, dtype=np.float64))
