@@ -15,6 +15,7 @@ import requests
 from sqlalchemy import Column, MetaData, Table
 
 from bench.decoding import bench_decoding
+from bench.face_accuracy import bench_face_accuracy
 from bench.kiosk_latency import bench_kiosk_latency
 from bench.phone import bench_phone_verification
 from bench.region import bench_region
@@ -176,6 +177,9 @@ def main() -> None:
     if sys.argv[1:] == ["phone"]:
         bench_phone_verification()
         return
+    if sys.argv[1:] == ["faces"]:
+        bench_face_accuracy()
+        return
     if sys.argv[1:] == ["terminal"]:
         _terminal_only()
         return
@@ -216,6 +220,7 @@ def main() -> None:
 def _terminal_and_ingest(base: Path) -> None:
     bench_decoding()
     bench_phone_verification()
+    bench_face_accuracy()
     sqlite_server = start_server(base / "srv-sqlite")
     _seed(base / "srv-sqlite")
     try:
