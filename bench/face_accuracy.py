@@ -8,15 +8,15 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from terminal.faces.engine import load_rgb, read_face
 from terminal.faces.matching import LIBRARY_DEFAULT_THRESHOLD, MARGIN, THRESHOLD, identify
+from tests.helpers import SHARED_TESTDATA
 
-FR = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces" / "face_recognition"
+FR = SHARED_TESTDATA / "faces" / "face_recognition"
 PEOPLE = {"obama": "obama", "biden": "biden", "alex": "alex", "kit_harington": "kit",
           "johnsnow": "kit", "john": "kit", "rose_leslie": "rose", "lin-manuel": "lin"}
 

@@ -26,7 +26,7 @@ from terminal.capture import simulated
 from terminal.capture.decoders import read_image
 from terminal.capture.sources import write_clip
 from tests.browser import Page
-from tests.helpers import QATYS, ServerProcess, free_port, roster_csv, run
+from tests.helpers import QATYS, ServerProcess, free_port, roster_csv, run, stop_process
 
 PEAK_SCANS = int(os.environ.get("QATYS_BENCH_PEAK_SCANS", "1800"))
 """90 minutes at one scan every 3 seconds."""
@@ -85,15 +85,9 @@ class KioskProcess:
         return answer
 
     def stop(self) -> None:
-        started = time.monotonic()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if time.monotonic() - started > 30:  # systemd would have killed it (TimeoutStopSec)
-            print(f"  note: the kiosk took {time.monotonic() - started:.0f} s to stop")
+        took = stop_process(self.process, timeout=60)
+        if took > 30:  # systemd would have killed it (TimeoutStopSec)
+            print(f"  note: the kiosk took {took:.0f} s to stop")
         self._sock.close()
         self._notify_path.unlink(missing_ok=True)
 

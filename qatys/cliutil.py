@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -22,7 +22,8 @@ def emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def fail(message: str, code: int = EXIT_BAD_INPUT, problems: list[str] | None = None) -> None:
+def fail(message: str, code: int = EXIT_BAD_INPUT,
+         problems: list[str] | None = None) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     for problem in problems or []:
         click.echo(f"  {problem}", err=True)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,12 +15,15 @@ from qatys.cliutil import EXIT_BAD_INPUT, emit, fail
 from qatys.logs import configure as configure_logs
 from qatys.timeutil import iso_utc, local_date, now_us
 from terminal.checkin import CheckinRequest, CheckinService
-from terminal.config import CONFIG_FILE
+from terminal.config import CONFIG_FILE, TerminalConfig
 from terminal.consent.state import consent_states
 from terminal.enrol import enrol
 from terminal.errors import CheckinRefused, ServerRefused, TerminalError, UnlockRefused
 from terminal.home import Terminal, open_terminal
 from terminal.sync import Syncer
+
+if TYPE_CHECKING:  # the camera code (OpenCV) loads only for the commands that use it
+    from terminal.capture.sources import FrameSource
 
 HOME = click.option("--home", "home", required=True,
                     type=click.Path(file_okay=False, path_type=Path),
@@ -163,24 +167,23 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
     from terminal.kiosk.first_boot import FIRST_BOOT_PORT, run_first_boot
     from terminal.kiosk.run import open_source, run_kiosk
 
+    def source() -> FrameSource:
+        """Opened for each screen: the first-boot screen closes its source when done."""
+        try:
+            return open_source(camera, clip)
+        except TerminalError as exc:
+            fail(str(exc), exc.exit_code)
+
     if not (home / CONFIG_FILE).exists():
         configure_logs()  # structured lines on stderr until the home has its log file
-        try:
-            source = open_source(camera, clip)
-        except TerminalError as exc:
-            fail(str(exc), exc.exit_code)
         click.echo(f"first boot: enrolment screen on http://127.0.0.1:"
-                   f"{port or FIRST_BOOT_PORT}/ ({source.name})", err=True)
-        if not run_first_boot(home, source, port):
+                   f"{port or FIRST_BOOT_PORT}/", err=True)
+        if not run_first_boot(home, source(), port):
             return
     with opened(home) as terminal:
-        try:
-            source = open_source(camera, clip)
-        except TerminalError as exc:
-            fail(str(exc), exc.exit_code)
         url = f"http://127.0.0.1:{port or terminal.config.kiosk_port}/"
-        click.echo(f"kiosk on {url} ({source.name}); Ctrl-C stops", err=True)
-        run_kiosk(terminal, source, port)
+        click.echo(f"kiosk on {url}; Ctrl-C stops", err=True)
+        run_kiosk(terminal, source(), port)
 
 
 def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> None:
@@ -189,14 +192,13 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
     and, with ``--kiosk``, the running kiosk answers with this version. Exit 0 or 1."""
     from qatys import __version__
     from terminal.capture.decoders import default_reader
-    from terminal.kiosk.first_boot import FIRST_BOOT_PORT
 
     problems: list[str] = []
     if expect_version is not None and expect_version != __version__:
         problems.append(f"this is version {__version__}, not {expect_version}")
     default_reader()
     enrolled = (home / CONFIG_FILE).exists()
-    port = FIRST_BOOT_PORT
+    port = TerminalConfig.kiosk_port
     if enrolled:
         try:
             terminal = open_terminal(home, log=False)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import logging
@@ -125,18 +126,22 @@ def _read_small(bundle: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     return stream.read()
 
 
-def _copy_hashing(source: IO[bytes], target: Path) -> str:
+def _digest(source: IO[bytes], copy_to: Path | None) -> str:
+    """SHA-256 of a member, read once; with ``copy_to``, written there on the way."""
     digest = hashlib.sha256()
-    with target.open("wb") as out:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(copy_to.open("wb")) if copy_to is not None else None
         while chunk := source.read(1 << 20):
             digest.update(chunk)
-            out.write(chunk)
+            if out is not None:
+                out.write(chunk)
     return digest.hexdigest()
 
 
-def verify_bundle(bundle_path: Path, keys: list[bytes],
-                  unpack_to: Path | None = None) -> releases.Manifest:
-    """Check a bundle without installing it; with ``unpack_to``, leave its wheels there."""
+def verify_bundle(bundle_path: Path, keys: list[bytes], unpack_to: Path | None = None,
+                  running: str | None = None) -> releases.Manifest:
+    """Check a bundle without installing it; with ``unpack_to``, leave its wheels there. With
+    ``running``, an older or equal version is refused before any wheel is read."""
     if not bundle_path.is_file():
         raise ReleaseRefused("malformed_release", f"{bundle_path} is not a file")
     if bundle_path.stat().st_size > MAX_BUNDLE_BYTES:
@@ -150,14 +155,14 @@ def verify_bundle(bundle_path: Path, keys: list[bytes],
                 _read_small(bundle, members[releases.MANIFEST_NAME]),
                 _read_small(bundle, members[releases.SIGNATURE_NAME]).decode("ascii", "replace"),
                 keys)
+            releases.check_upgrade(running, manifest.version)
             digests = {}
-            scratch = unpack_to or Path(os.devnull)
             for name, member in members.items():
                 if name.startswith(releases.WHEEL_DIR):
                     stream = bundle.extractfile(member)
                     assert stream is not None
-                    target = (unpack_to / name.rsplit("/", 1)[-1]) if unpack_to else scratch
-                    digests[name] = _copy_hashing(stream, target)
+                    digests[name] = _digest(stream, unpack_to / name.rsplit("/", 1)[-1]
+                                            if unpack_to is not None else None)
     except tarfile.TarError as exc:
         raise ReleaseRefused("malformed_release", f"the bundle is not a tar file: {exc}") from exc
     releases.check_members(manifest, digests)
@@ -176,8 +181,8 @@ def _install_release(layout: Layout, bundle_path: Path, keys: list[bytes],
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        manifest = verify_bundle(bundle_path, keys, unpack_to=staging)
-        releases.check_upgrade(layout.version_of(layout.current), manifest.version)
+        manifest = verify_bundle(bundle_path, keys, unpack_to=staging,
+                                 running=layout.version_of(layout.current))
         # Built in place (a virtual environment cannot move); release.json, written last,
         # marks it complete, so a build cut short by a power cut is never switched to.
         target = layout.release_dir(manifest.version)

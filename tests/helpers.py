@@ -16,6 +16,9 @@ import requests
 from provisioning.iin import generated
 
 QATYS = [sys.executable, "-m", "qatys"]
+SHARED_TESTDATA = Path(os.environ.get(
+    "QATYS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "testdata"
+"""Public QR and face images with their licences (../shared/testdata beside the checkout)."""
 HEADER = ("child_id,iin,last_name,first_name,birth_date,group,funding_category,enrolled_on,"
           "withdrawn_on")
 
@@ -60,13 +63,20 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=15)
         self.log.close()
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> float:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; returns how long the stop took."""
+    started = time.monotonic()
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return time.monotonic() - started
 
 
 def start_server(data_dir: Path, database_url: str | None = None) -> ServerProcess:

@@ -4,15 +4,14 @@ identification with the strict threshold and margin."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from terminal.faces.engine import load_rgb, read_face
 from terminal.faces.matching import identify
+from tests.helpers import SHARED_TESTDATA
 
-FACES = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces"
+FACES = SHARED_TESTDATA / "faces"
 FR = FACES / "face_recognition"
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared face images not present")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from terminal.capture.decoders import default_reader, read_image
+from tests.helpers import SHARED_TESTDATA
 
-SHARED = Path(os.environ.get("QATYS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-TESTDATA = SHARED / "testdata" / "qr"
+TESTDATA = SHARED_TESTDATA / "qr"
 MEASURED_FLOOR = 178
 """Of the 190 single-symbol positives our still-picture reader decoded 179 exactly
 (2026-11-23); the floor leaves one image of slack for library updates, and a drop below it

@@ -215,3 +215,24 @@ def test_manifest_signature_is_bound_to_the_manifest_bytes() -> None:
                                  signature, [public])
     assert refused.value.code == "bad_signature"
     assert releases.version_key("0.10.0") > releases.version_key("0.9.3")
+
+
+def test_rollback_with_nothing_to_go_back_to_fails_and_changes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "opt"
+    exit_code, answer = updater("--root", root, "rollback", "--restart-command", "")
+    assert (exit_code, answer["result"]) == (1, "failed")
+    assert "no previous release" in str(answer["message"])
+    assert not root.exists()
+
+
+def test_selfcheck_names_a_wrong_version(tmp_path: Path) -> None:
+    """What `apply` asks the switched release: here the running code is not the one named."""
+    done = subprocess.run([sys.executable, "-m", "qatys", "terminal", "selfcheck", "--home",
+                           str(tmp_path / "home"), "--expect-version", "9.9.9"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 1
+    assert answer["result"] == "failed"
+    assert answer["enrolled"] is False
+    assert answer["problems"] == [f"this is version {answer['version']}, not 9.9.9"]
+    assert not (tmp_path / "home").exists()

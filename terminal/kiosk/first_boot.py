@@ -10,15 +10,12 @@ token says so, and the screen waits for the next code.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.serving import make_server
 
 from protocol import enrolment
 from protocol.errors import TokenError
@@ -26,16 +23,17 @@ from qatys.logs import log
 from terminal.capture.decoders import default_reader
 from terminal.capture.pipeline import CapturePipeline
 from terminal.capture.sources import Frame, FrameSource
+from terminal.config import TerminalConfig
 from terminal.enrol import enrol
 from terminal.errors import ServerRefused, ServerUnreachable, SetupError
 from terminal.kiosk.service import jpeg_of
+from terminal.kiosk.serving import LocalPage
 from terminal.kiosk.texts import say
-from terminal.systemd_notify import notify, start_watchdog
 
 logger = logging.getLogger("qatys.terminal.first_boot")
 
-FIRST_BOOT_PORT = 8765
-"""The kiosk port before there is a terminal.toml (its default ``kiosk_port``)."""
+FIRST_BOOT_PORT = TerminalConfig.kiosk_port
+"""The kiosk port before there is a terminal.toml: its default ``kiosk_port``."""
 
 ENROLMENT_REFUSED = ("Тіркеу сәтсіз — әкімшіге айтыңыз",
                      "Регистрация не удалась — сообщите администратору")
@@ -48,11 +46,12 @@ class EnrolmentDesk:
     home: Path
     state: str = "waiting"
     reason: str = ""
-    enrolled: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    """Set once enrolled, or when the screen is asked to stop."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_code(self, text: str, frame: Frame | None = None) -> None:
-        if self.enrolled.is_set() or not self._lock.acquire(blocking=False):
+        if self.finished.is_set() or not self._lock.acquire(blocking=False):
             return
         try:
             self._try(text)
@@ -81,7 +80,7 @@ class EnrolmentDesk:
         self.state = "enrolled"
         log(logger, "first_boot.enrolled", terminal=config.terminal_id,
             kindergarten=config.kindergarten)
-        self.enrolled.set()
+        self.finished.set()
 
     def _refuse(self, reason: str) -> None:
         self.state, self.reason = "refused", reason
@@ -118,29 +117,14 @@ def create_enrolment_app(desk: EnrolmentDesk, pipeline: CapturePipeline) -> Flas
 def run_first_boot(home: Path, source: FrameSource, port: int | None = None,
                    stop: threading.Event | None = None) -> bool:
     """Serve the enrolment screen until enrolled (True) or stopped (False)."""
-    desk = EnrolmentDesk(home)
+    desk = EnrolmentDesk(home, finished=stop or threading.Event())
     pipeline = CapturePipeline(source, default_reader(), desk.on_code)
-    server = make_server("127.0.0.1", port or FIRST_BOOT_PORT,
-                         create_enrolment_app(desk, pipeline), threaded=True)
-    stop = stop or threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-        desk.enrolled.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-    web = threading.Thread(target=server.serve_forever, name="qatys-enrol-web", daemon=True)
-    web.start()
+    page = LocalPage(create_enrolment_app(desk, pipeline), port or FIRST_BOOT_PORT,
+                     desk.finished, "qatys-enrol-web")
     pipeline.start()
-    log(logger, "first_boot.waiting", source=source.name, port=server.server_port)
-    notify(f"READY=1\nSTATUS=waiting for the enrolment code on port {server.server_port}")
-    watchdog_stop = threading.Event()
-    start_watchdog(web.is_alive, watchdog_stop)
-    desk.enrolled.wait()
-    watchdog_stop.set()
+    log(logger, "first_boot.waiting", source=source.name, port=page.port)
+    page.ready(f"waiting for the enrolment code on port {page.port}")
+    desk.finished.wait()
     pipeline.stop()
-    server.shutdown()
-    server.server_close()
-    return not stop.is_set()
+    page.close()
+    return desk.state == "enrolled"
