@@ -29,6 +29,10 @@ ASSURANCE_OF_METHOD = {"qr-phone": "high", "face": "medium", "qr-card": "medium"
                        "manual": "low"}
 
 
+def valid_child_id(child_id: str) -> bool:
+    return bool(_CHILD_ID.match(child_id))
+
+
 @dataclass(frozen=True)
 class CheckinRequest:
     child_id: str
@@ -75,7 +79,7 @@ class CheckinService:
         return result
 
     def _validate(self, request: CheckinRequest) -> None:
-        if not _CHILD_ID.match(request.child_id):
+        if not valid_child_id(request.child_id):
             raise _refused("bad_child_id", "a child id is 1-64 letters, digits, '.', '_' or '-'")
         if request.method not in ASSURANCE_OF_METHOD:
             raise _refused("bad_method", f"unknown method {request.method}")

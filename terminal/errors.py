@@ -52,3 +52,16 @@ class ServerRefused(TerminalError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class FaceRefused(TerminalError):
+    """A face enrolment, identification or withdrawal that could not be done; ``reason`` is
+    the stable code shown on the kiosk and printed by ``qatys face``."""
+
+    exit_code = 2
+
+    def __init__(self, reason: str, message: str, frames: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.frames = frames or []
+        """For an enrolment: what each frame was (ok, or why it was not used)."""

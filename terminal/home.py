@@ -14,6 +14,7 @@ from terminal import config as config_file
 from terminal import keys as key_file
 from terminal.config import TerminalConfig
 from terminal.errors import SetupError, UnlockRefused
+from terminal.faces import keyring
 from terminal.keys import TerminalKeys
 from terminal.runtime import RuntimeSecrets, resolve_dir
 from terminal.store import TerminalStore
@@ -84,11 +85,15 @@ class Terminal:
         return stored[0] if stored is not None and self.roster() is not None else None
 
     def keep_roster(self, delivery: roster_format.RosterDelivery, nonce: bytes) -> None:
-        """Store the roster encrypted; the key goes to RAM first, so a crash leaves it locked."""
+        """Store the roster encrypted; the key goes to RAM first, so a crash leaves it locked.
+        The face keys move from the old roster key to the new one in the same commit."""
+        face_keys = keyring.rewrapped(self.store.face_key_rows(), self.secrets.roster_key(),
+                                      delivery.key, delivery.version)
         self.secrets.set_roster_key(delivery.key)
         blob = crypto.encrypt(delivery.key, nonce, roster_format.encode_entries(delivery.children),
                               _ROSTER_AAD)
-        self.store.put_roster(delivery.version, blob, unlock.encode_set(delivery.unlock_set))
+        self.store.put_roster(delivery.version, blob, unlock.encode_set(delivery.unlock_set),
+                              face_keys)
 
     def unlock(self, card_text: str) -> int:
         """Open the roster offline with a director's unlock card; returns how many names.

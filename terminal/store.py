@@ -48,6 +48,31 @@ CREATE TABLE IF NOT EXISTS roster_unlock (
     version TEXT NOT NULL,
     unlock_set BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS face_keys (
+    key_id TEXT PRIMARY KEY,
+    roster_version TEXT NOT NULL,
+    wrapped BLOB NOT NULL,
+    own_wrap BLOB
+);
+CREATE TABLE IF NOT EXISTS face_templates (
+    template_id TEXT PRIMARY KEY,
+    child_tag BLOB NOT NULL,
+    consent_record INTEGER NOT NULL,
+    key_id TEXT NOT NULL,
+    blob BLOB NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS ix_face_templates_child ON face_templates(child_tag);
+CREATE TABLE IF NOT EXISTS face_erasures (
+    template_id TEXT PRIMARY KEY,
+    erased_at_us INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consent_outbox (
+    request_id TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL,
+    child_tag BLOB NOT NULL
+);
 """
 
 
@@ -114,6 +139,15 @@ class TerminalStore:
 
     def write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return self._writer.run(job)
+
+    def compact(self) -> None:
+        """Drop freed pages from the file and empty the WAL, after an erasure: with
+        ``secure_delete`` the deleted rows were zeroed, and this leaves no old copy of
+        them in free pages or in the log."""
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._writer.run_outside_transaction(job)
 
     def read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` on this thread's read connection (autocommit: sees every commit)."""
@@ -220,9 +254,14 @@ class TerminalStore:
 
     # --- roster -------------------------------------------------------------
 
-    def put_roster(self, version: str, blob: bytes, unlock_set: bytes) -> None:
-        """The encrypted roster and its unlock wraps, replaced together in one commit."""
+    def put_roster(self, version: str, blob: bytes, unlock_set: bytes,
+                   face_keys: list[tuple[str, bytes]] | None = None) -> None:
+        """The encrypted roster and its unlock wraps, replaced together in one commit, with
+        the face keys wrapped anew under the new roster key (``face_keys``) when given."""
         def job(conn: sqlite3.Connection) -> None:
+            for key_id, wrapped in face_keys or []:
+                conn.execute("UPDATE face_keys SET roster_version = ?, wrapped = ? "
+                             "WHERE key_id = ?", (version, wrapped, key_id))
             conn.execute(
                 "INSERT INTO roster(id, version, blob) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE "
                 "SET version = excluded.version, blob = excluded.blob", (version, blob))
@@ -231,6 +270,11 @@ class TerminalStore:
                 "ON CONFLICT(id) DO UPDATE SET version = excluded.version, "
                 "unlock_set = excluded.unlock_set", (version, unlock_set))
         self.write(job)
+
+    def face_key_rows(self) -> list[tuple[str, str, bytes]]:
+        """(key id, roster version it is wrapped under, wrapped key) of each face key."""
+        return [(str(k), str(v), bytes(w)) for k, v, w in self.read(lambda conn: conn.execute(
+            "SELECT key_id, roster_version, wrapped FROM face_keys ORDER BY key_id").fetchall())]
 
     def roster_unlock(self) -> tuple[str, bytes] | None:
         row = self.read(lambda conn: conn.execute(

@@ -24,6 +24,7 @@ PRAGMAS = (
     "PRAGMA secure_delete=ON",
     "PRAGMA busy_timeout=30000",
     "PRAGMA foreign_keys=ON",
+    "PRAGMA temp_store=MEMORY",  # VACUUM's working copy stays in RAM, not in /var/tmp
 )
 
 
@@ -34,7 +35,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-_Job = tuple[Callable[[sqlite3.Connection], Any], Future[Any]]
+_Job = tuple[Callable[[sqlite3.Connection], Any], Future[Any], bool]
 
 
 class Writer:
@@ -49,7 +50,13 @@ class Writer:
     def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` in one committed transaction and return its result."""
         done: Future[T] = Future()
-        self._jobs.put((job, done))
+        self._jobs.put((job, done, True))
+        return done.result()
+
+    def run_outside_transaction(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` with no transaction open: for VACUUM and WAL checkpoints."""
+        done: Future[T] = Future()
+        self._jobs.put((job, done, False))
         return done.result()
 
     def close(self) -> None:
@@ -65,11 +72,13 @@ class Writer:
         self._ready.set_result(None)
         try:
             while (item := self._jobs.get()) is not None:
-                job, done = item
+                job, done, in_transaction = item
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
+                    if in_transaction:
+                        conn.execute("BEGIN IMMEDIATE")
                     result = job(conn)
-                    conn.execute("COMMIT")
+                    if in_transaction:
+                        conn.execute("COMMIT")
                 except BaseException as exc:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")

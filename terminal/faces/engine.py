@@ -12,12 +12,15 @@ from pathlib import Path
 import cv2
 import face_recognition
 import numpy as np
+from PIL import Image
 
 Box = tuple[int, int, int, int]
 """top, right, bottom, left in pixels, as face_recognition gives them."""
 
 MAX_SIDE = 1280
 """Larger pictures are scaled down first: a door camera gives 640×480, photos are bigger."""
+MAX_FILE_BYTES = 30 << 20
+"""A bigger file is refused before it is decoded."""
 MIN_FACE_PX = 80
 """A face smaller than this (height) is too far from the camera to enrol or identify."""
 MIN_SHARPNESS = 15.0
@@ -26,44 +29,52 @@ MIN_EYE_OPENNESS = 0.13
 """Eye aspect ratio (height over width of the eye outline); below it the eyes are shut."""
 
 
+Landmarks = dict[str, list[tuple[int, int]]]
+"""dlib's 68 points by feature (left_eye, nose_bridge, …), as face_recognition names them."""
+
+
 @dataclass(frozen=True)
 class FaceReading:
     result: str
     """ok | no_face | several_faces | too_small | blurred | eyes_closed"""
     box: Box | None = None
     encoding: np.ndarray | None = None
+    landmarks: Landmarks | None = None
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    """A picture file as 8-bit RGB, scaled so its longer side is at most MAX_SIDE."""
-    rgb = face_recognition.load_image_file(str(path), mode="RGB")
+    """A picture file as 8-bit RGB, scaled so its longer side is at most MAX_SIDE;
+    ValueError naming the file when it is too large or not a picture."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"{path.name} is larger than {MAX_FILE_BYTES >> 20} MB")
+        rgb = face_recognition.load_image_file(str(path), mode="RGB")
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{path.name} is not a readable picture") from exc
     scale = MAX_SIDE / max(rgb.shape[:2])
     if scale < 1:
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(rgb)
 
 
-def _eye_openness(points: list[tuple[int, int]]) -> float:
+def eye_openness(points: list[tuple[int, int]]) -> float:
+    """Height over width of one eye's six-point outline (the eye aspect ratio)."""
     p = np.asarray(points, dtype=float)
     height = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
     return float(height / (2 * np.linalg.norm(p[0] - p[3]) + 1e-9))
 
 
-def _problem(rgb: np.ndarray, box: Box) -> str | None:
+def openness(marks: Landmarks) -> float:
+    """The less open of the two eyes."""
+    return min(eye_openness(marks["left_eye"]), eye_openness(marks["right_eye"]))
+
+
+def _blurred(rgb: np.ndarray, box: Box) -> bool:
     top, right, bottom, left = box
-    if bottom - top < MIN_FACE_PX:
-        return "too_small"
     crop = cv2.cvtColor(rgb[max(0, top):bottom, max(0, left):right], cv2.COLOR_RGB2GRAY)
     crop = cv2.resize(crop, (max(1, crop.shape[1] * 150 // crop.shape[0]), 150),
                       interpolation=cv2.INTER_AREA)
-    if cv2.Laplacian(crop, cv2.CV_64F).var() < MIN_SHARPNESS:
-        return "blurred"
-    marks = face_recognition.face_landmarks(rgb, [box])
-    if marks:
-        openness = min(_eye_openness(marks[0]["left_eye"]), _eye_openness(marks[0]["right_eye"]))
-        if openness < MIN_EYE_OPENNESS:
-            return "eyes_closed"
-    return None
+    return bool(cv2.Laplacian(crop, cv2.CV_64F).var() < MIN_SHARPNESS)
 
 
 def read_face(rgb: np.ndarray, *, only_one: bool) -> FaceReading:
@@ -75,8 +86,12 @@ def read_face(rgb: np.ndarray, *, only_one: bool) -> FaceReading:
     if only_one and len(boxes) > 1:
         return FaceReading("several_faces")
     box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-    problem = _problem(rgb, box)
-    if problem is not None:
-        return FaceReading(problem, box)
+    if box[2] - box[0] < MIN_FACE_PX:
+        return FaceReading("too_small", box)
+    if _blurred(rgb, box):
+        return FaceReading("blurred", box)
+    marks = face_recognition.face_landmarks(rgb, [box])[0]
+    if openness(marks) < MIN_EYE_OPENNESS:
+        return FaceReading("eyes_closed", box, landmarks=marks)
     encoding = face_recognition.face_encodings(rgb, [box], num_jitters=1, model="small")[0]
-    return FaceReading("ok", box, np.asarray(encoding, dtype=np.float64))
+    return FaceReading("ok", box, np.asarray(encoding, dtype=np.float64), marks)

@@ -29,22 +29,46 @@ class Match:
     margin: float | None
 
 
-def identify(encoding: np.ndarray, gallery: Mapping[str, Sequence[np.ndarray]],
+class Gallery:
+    """Every enrolled encoding in one matrix, so a face is compared with all of them at once
+    (600 children with several encodings each in well under a millisecond)."""
+
+    def __init__(self, templates: Mapping[str, Sequence[np.ndarray]]) -> None:
+        children, rows = [], []
+        for child_id, encodings in templates.items():
+            for encoding in encodings:
+                children.append(child_id)
+                rows.append(np.asarray(encoding, dtype=np.float32))
+        self.children = tuple(sorted(set(children)))
+        index = {child: i for i, child in enumerate(self.children)}
+        self._owner = np.asarray([index[c] for c in children], dtype=np.intp)
+        self._matrix = np.vstack(rows) if rows else np.zeros((0, 128), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.children)
+
+    def nearest(self, encoding: np.ndarray) -> np.ndarray:
+        """The distance from ``encoding`` to each child's nearest encoding (by child index)."""
+        distances = np.linalg.norm(self._matrix - encoding.astype(np.float32), axis=1)
+        per_child = np.full(len(self.children), np.inf, dtype=np.float64)
+        np.minimum.at(per_child, self._owner, distances)
+        return per_child
+
+
+def identify(encoding: np.ndarray, gallery: Gallery | Mapping[str, Sequence[np.ndarray]],
              threshold: float = THRESHOLD, margin: float = MARGIN) -> Match:
     """The enrolled child this face belongs to, if the evidence is clear; each child may have
-    several templates and is judged by the nearest one."""
-    nearest: list[tuple[float, str]] = []
-    for child_id, templates in gallery.items():
-        if len(templates):
-            distances = np.linalg.norm(np.asarray(templates) - encoding, axis=1)
-            nearest.append((float(distances.min()), child_id))
-    if not nearest:
+    several encodings and is judged by the nearest one."""
+    if not isinstance(gallery, Gallery):
+        gallery = Gallery(gallery)
+    if not len(gallery):
         return Match("unknown", None, None, None)
-    nearest.sort()
-    best, child_id = nearest[0]
-    gap = nearest[1][0] - best if len(nearest) > 1 else None
+    per_child = gallery.nearest(encoding)
+    order = np.argsort(per_child)
+    best = float(per_child[order[0]])
+    gap = round(float(per_child[order[1]]) - best, 4) if len(order) > 1 else None
     if best >= threshold:
-        return Match("unknown", None, round(best, 4), None if gap is None else round(gap, 4))
+        return Match("unknown", None, round(best, 4), gap)
     if gap is not None and gap < margin:
-        return Match("uncertain", None, round(best, 4), round(gap, 4))
-    return Match("match", child_id, round(best, 4), None if gap is None else round(gap, 4))
+        return Match("uncertain", None, round(best, 4), gap)
+    return Match("match", gallery.children[int(order[0])], round(best, 4), gap)

@@ -1,0 +1,110 @@
+"""A face at the door: who it is (if the evidence is clear), and the check-in it makes.
+
+Only enrolled children with consent in force are in the gallery. A face that matches nobody
+is dropped at once: neither its picture nor its encoding is kept. Anything short of a clear,
+live match sends the family to the QR card.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qatys.logs import log
+from terminal.checkin import CheckinRequest, CheckinService
+from terminal.errors import CheckinRefused, FaceRefused
+from terminal.faces.engine import FaceReading, read_face
+from terminal.faces.liveness import Challenge, held_up_picture
+from terminal.faces.matching import identify
+from terminal.faces.vault import FaceVault
+from terminal.home import Terminal
+
+logger = logging.getLogger("qatys.terminal.faces")
+
+REASON_OF_RESULT = {"unknown": "face_unknown", "uncertain": "face_uncertain",
+                    "spoof": "face_spoof"}
+"""The refusal reason a check-in line carries for each result short of a match."""
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    result: str
+    """match | unknown | uncertain | no_face | spoof"""
+    child_id: str | None = None
+    distance: float | None = None
+    margin: float | None = None
+    reason: str = ""
+    """Why no face could be used (no_face, too_small, blurred, eyes_closed, several_faces) or
+    why it is a spoof (picture_edges, no_blink_or_turn)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"result": self.result, "child_id": self.child_id, "distance": self.distance,
+                "margin": self.margin, "reason": self.reason or None}
+
+
+@dataclass
+class Presentation:
+    """The frames of one person at the door, for the blink-or-turn challenge."""
+
+    child_id: str | None = None
+    challenge: Challenge = field(default_factory=Challenge)
+
+
+class FaceDoor:
+    def __init__(self, terminal: Terminal, vault: FaceVault | None = None) -> None:
+        self._terminal = terminal
+        self.vault = vault or FaceVault(terminal)
+        self._checkins = CheckinService(terminal)
+
+    def identify(self, rgb: np.ndarray) -> tuple[FaceResult, FaceReading]:
+        """One frame: the result, and the reading (its landmarks feed the challenge). The
+        frame is zeroed afterwards."""
+        gallery = self.vault.gallery()
+        if gallery is None:
+            raise FaceRefused("roster_locked", "the roster is locked: face check-in works once "
+                              "the terminal has synced or been unlocked")
+        try:
+            reading = read_face(rgb, only_one=False)
+            if reading.encoding is None or reading.box is None:
+                return FaceResult("no_face", reason=reading.result), reading
+            if held_up_picture(rgb, reading.box):
+                return FaceResult("spoof", reason="picture_edges"), reading
+        finally:
+            rgb.fill(0)
+        match = identify(reading.encoding, gallery)
+        reading.encoding.fill(0)  # a stranger's encoding is not kept, nor anyone's
+        return FaceResult(match.result, match.child_id, match.distance, match.margin), reading
+
+    def follow(self, presentation: Presentation, result: FaceResult,
+               reading: FaceReading) -> FaceResult:
+        """Add a frame to the presentation; a match counts only once the same child has
+        blinked or turned (a picture held up cannot). Other results start it again."""
+        if result.result != "match" or reading.landmarks is None:
+            presentation.child_id, presentation.challenge = None, Challenge()
+            return result
+        if presentation.child_id != result.child_id:
+            presentation.child_id, presentation.challenge = result.child_id, Challenge()
+        if presentation.challenge.add(reading.landmarks):
+            return result
+        return FaceResult("spoof", distance=result.distance, margin=result.margin,
+                          reason="no_blink_or_turn")
+
+    def check_in(self, result: FaceResult) -> dict[str, Any]:
+        """The check-in line for a result: accepted (after commit) for a match, rejected with
+        a reason otherwise, none when there was no face."""
+        face = {"distance": result.distance, "margin": result.margin}
+        if result.result == "no_face":
+            return {"result": "none", "reason": result.reason or "no_face", **face}
+        if result.result != "match" or result.child_id is None:
+            reason = REASON_OF_RESULT[result.result]
+            log(logger, "faces.scan_refused", logging.WARNING, reason=reason)
+            return {"result": "rejected", "reason": reason, "message": "face not recognised "
+                    "with certainty: please scan the QR card", **face}
+        try:
+            line = self._checkins.checkin(CheckinRequest(result.child_id, "face"))
+        except CheckinRefused as exc:
+            return {"result": "rejected", "reason": exc.reason, "message": str(exc), **face}
+        return {**line, **face}

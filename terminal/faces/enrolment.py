@@ -1,0 +1,138 @@
+"""Enrolling a child's face at the terminal: only with consent in force, only good frames.
+
+Staff start it for one child; the terminal refuses, and says why, unless the roster shows a
+consent granted for that child and not run out. Each frame must hold exactly one face,
+large, sharp, eyes open, not inside the edges of a held-up picture; the usable frames must
+all be the same person and nobody else already enrolled. Frames are zeroed once encoded;
+nothing of them is written anywhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qatys.logs import log
+from qatys.timeutil import local_date, now_us
+from terminal.consent.state import TerminalConsent, consent_of
+from terminal.errors import FaceRefused
+from terminal.faces.engine import Landmarks, read_face
+from terminal.faces.liveness import Challenge, held_up_picture
+from terminal.faces.matching import THRESHOLD
+from terminal.faces.vault import FaceVault
+from terminal.faces.withdrawal import withdrawn_here
+from terminal.home import Terminal
+
+logger = logging.getLogger("qatys.terminal.faces")
+
+KEEP_ENCODINGS = 5
+"""At most this many encodings per template: the frames nearest the child's average face."""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    child_id: str
+    template_id: str
+    encodings: int
+    consent_record: int
+    frames: list[str] = field(default_factory=list)
+    """What each frame was: ok, or why it was not used (no_face, blurred, spoof, …)."""
+
+
+def consent_for_enrolment(terminal: Terminal, vault: FaceVault,
+                          child_id: str) -> TerminalConsent:
+    """The child's consent if it allows enrolment now; otherwise :class:`FaceRefused`."""
+    entries = terminal.roster_entries()
+    if entries is None:
+        raise FaceRefused("roster_locked", "the roster is locked: sync with the server or "
+                          "unlock with a director's card, so the consent can be checked")
+    entry = next((e for e in entries if e.child_id == child_id), None)
+    if entry is None:
+        raise FaceRefused("unknown_child", "this child is not on the kindergarten's roster")
+    consent = consent_of(entry, local_date(now_us(), terminal.config.zone))
+    if withdrawn_here(terminal, vault, child_id):
+        raise FaceRefused("consent_withdrawn", "the consent was withdrawn at this terminal; "
+                          "a parent must give it again before enrolment")
+    if consent.status == "none":
+        raise FaceRefused("no_consent", "there is no consent to face check-in for this child: "
+                          "a parent gives it on the phone or on a paper form")
+    if consent.status != "granted":
+        raise FaceRefused(f"consent_{consent.status}", f"the consent to face check-in was "
+                          f"{consent.status}: a parent must give it again before enrolment")
+    return consent
+
+
+def frame_verdict(rgb: np.ndarray) -> tuple[str, np.ndarray | None, Landmarks | None]:
+    """(ok or the problem, the encoding, the landmarks) of one enrolment frame."""
+    reading = read_face(rgb, only_one=True)
+    if reading.result != "ok" or reading.encoding is None or reading.box is None:
+        return reading.result, None, None
+    if held_up_picture(rgb, reading.box):
+        return "spoof", None, None
+    return "ok", reading.encoding, reading.landmarks
+
+
+def enrol_face(terminal: Terminal, vault: FaceVault, child_id: str,
+               frames: Iterable[np.ndarray], *, require_liveness: bool) -> Enrolled:
+    """Check consent, read the frames, keep one template; :class:`FaceRefused` otherwise.
+
+    ``require_liveness`` (the camera at the kiosk) asks for a blink or head turn across the
+    frames; single pictures given on the command line cannot show one.
+    """
+    consent = consent_for_enrolment(terminal, vault, child_id)
+    verdicts: list[str] = []
+    encodings: list[np.ndarray] = []
+    challenge = Challenge()
+    for rgb in frames:
+        verdict, encoding, marks = frame_verdict(rgb)
+        rgb.fill(0)  # the frame is not needed any more: leave nothing of it in memory
+        verdicts.append(verdict)
+        if encoding is not None and marks is not None:
+            encodings.append(encoding)
+            challenge.add(marks)
+    if not encodings:
+        raise _refused("no_usable_frame", "no picture showed exactly one face, large, sharp "
+                       "and with eyes open: " + ", ".join(verdicts), verdicts)
+    if any(np.linalg.norm(a - b) >= THRESHOLD for a, b in itertools.combinations(encodings, 2)):
+        raise _refused("several_people", "the pictures do not all show the same person",
+                       verdicts)
+    if require_liveness and not challenge.passed:
+        raise _refused("no_liveness", "no blink or head turn was seen: a live child must look "
+                       "at the camera", verdicts)
+    _refuse_lookalike(vault, child_id, encodings, verdicts)
+    kept = _nearest_to_mean(encodings, KEEP_ENCODINGS)
+    template_id = vault.add(child_id, consent.record, kept)
+    for encoding in encodings:
+        encoding.fill(0)
+    log(logger, "faces.enrolled", template=template_id, encodings=len(kept),
+        frames=len(verdicts))
+    return Enrolled(child_id, template_id, len(kept), consent.record, verdicts)
+
+
+def _refuse_lookalike(vault: FaceVault, child_id: str, encodings: list[np.ndarray],
+                      verdicts: list[str]) -> None:
+    """Another enrolled child this near would be confused with this one at the door."""
+    gallery = vault.gallery()
+    if gallery is None or not len(gallery):
+        return
+    others = [i for i, c in enumerate(gallery.children) if c != child_id]
+    if not others:
+        return
+    nearest = min(float(gallery.nearest(e)[others].min()) for e in encodings)
+    if nearest < THRESHOLD:
+        raise _refused("looks_like_another_child", "this face is too near another enrolled "
+                       "child's: the door could confuse them, so this child uses QR", verdicts)
+
+
+def _nearest_to_mean(encodings: list[np.ndarray], keep: int) -> list[np.ndarray]:
+    mean = np.mean(encodings, axis=0)
+    return sorted(encodings, key=lambda e: float(np.linalg.norm(e - mean)))[:keep]
+
+
+def _refused(reason: str, message: str, verdicts: list[str]) -> FaceRefused:
+    log(logger, "faces.enrol_refused", logging.WARNING, reason=reason, frames=len(verdicts))
+    return FaceRefused(reason, message, verdicts)
