@@ -16,7 +16,15 @@ from werkzeug.exceptions import HTTPException
 
 from qatys.logs import log
 from qatys.timeutil import now_us
-from server import finance_pages, ingest_api, meta_api, pages, parents_pages, terminal_api
+from server import (
+    face_api,
+    finance_pages,
+    ingest_api,
+    meta_api,
+    pages,
+    parents_pages,
+    terminal_api,
+)
 from server.config import ServerConfig, load_config
 from server.context import ServerContext
 from server.db import make_engine
@@ -56,8 +64,8 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours))
     app.extensions["qatys"] = ServerContext(config, engine, keys, clock,
                                             Ingestor(engine, keys, clock))
-    for blueprint in (ingest_api.bp, terminal_api.bp, meta_api.bp, pages.bp, finance_pages.bp,
-                      parents_pages.bp):
+    for blueprint in (ingest_api.bp, terminal_api.bp, face_api.bp, meta_api.bp, pages.bp,
+                      finance_pages.bp, parents_pages.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -20,6 +20,7 @@ from protocol.roster import Consent
 from qatys.timeutil import iso_utc, local_date
 from server import db
 from server.errors import ApiError
+from server.face_templates import retire, trail
 
 MAX_DAYS = 366
 SIGNED_CLOCK_SKEW_US = 10 * 60 * 1_000_000
@@ -75,6 +76,8 @@ def record_consent(conn: Connection, child_id: str, action: str, until: date | N
         signed_text=signed_text, signature=signature, recorded_at_us=now_us,
         recorded_by=by)).inserted_primary_key
     assert inserted is not None
+    if action == "withdraw":  # the server's copies of the child's templates go at once
+        retire(conn, now_us, child_id=child_id)
     return int(inserted[0])
 
 
@@ -142,10 +145,18 @@ def as_json(state: ConsentState) -> dict[str, object]:
 
 
 def ledger(conn: Connection, child_id: str) -> list[dict[str, object]]:
-    """Every record of the child, oldest first (the visible trail)."""
-    return [{"record": r.id, "action": r.action, "until": r.until, "source": r.source,
-             "paper_ref": r.paper_ref, "guardian_id": r.guardian_id,
-             "recorded_at": iso_utc(r.recorded_at_us), "recorded_by": r.recorded_by}
-            for r in conn.execute(select(db.consent_records)
-                                  .where(db.consent_records.c.child_id == child_id)
-                                  .order_by(db.consent_records.c.id))]
+    """Every record of the child, oldest first (the visible trail), with what became of its
+    face templates: enrolled at which terminal, erased on the server and on each terminal."""
+    records = [(r.recorded_at_us, 0, {
+        "record": r.id, "action": r.action, "until": r.until, "source": r.source,
+        "paper_ref": r.paper_ref, "guardian_id": r.guardian_id,
+        "recorded_at": iso_utc(r.recorded_at_us), "recorded_by": r.recorded_by})
+        for r in conn.execute(select(db.consent_records)
+                              .where(db.consent_records.c.child_id == child_id)
+                              .order_by(db.consent_records.c.id))]
+    faces = [(e["at_us"], 1, {
+        "record": e["record"], "action": e["action"], "template_id": e["template_id"],
+        "terminal_id": e["terminal_id"], "reason": e["reason"],
+        "source": "terminal" if e["terminal_id"] else "server",
+        "recorded_at": iso_utc(e["at_us"])}) for e in trail(conn, child_id)]
+    return [entry for _, _, entry in sorted(records + faces, key=lambda x: (x[0], x[1]))]

@@ -341,7 +341,7 @@ consent_records = Table(
     Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
     Column("action", String(10), nullable=False),  # grant | withdraw
     Column("until", String(10), nullable=True),
-    Column("source", String(10), nullable=False),  # phone | paper | director
+    Column("source", String(10), nullable=False),  # phone | paper | director | terminal
     Column("paper_ref", String(200), nullable=False, default=""),
     Column("guardian_id", String(32), nullable=True),
     Column("signed_text", Text, nullable=True),
@@ -394,6 +394,61 @@ event_time_corrections = Table(
     Column("offset_us", BigInteger, nullable=False),
     Column("found_at_us", BigInteger, nullable=False),
     Index("ix_corrections_time", "kindergarten", "corrected_at_us"),
+)
+
+# Face templates relayed between a kindergarten's terminals: encrypted under a face key the
+# server never holds (it has only wraps sealed to each terminal's key), so nothing here is
+# readable. An erased template keeps its row (who, when, why) and loses its bytes.
+face_templates = Table(
+    "face_templates", metadata,
+    Column("template_id", String(32), primary_key=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("child_id", String(64), ForeignKey("children.child_id"), nullable=False),
+    Column("consent_record", Integer, ForeignKey("consent_records.id"), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("blob", LargeBinary, nullable=True),
+    Column("blob_sha256", LargeBinary(32), nullable=False),
+    Column("enrolled_by", String(32), nullable=False),
+    Column("uploaded_at_us", BigInteger, nullable=False),
+    Column("erased_at_us", BigInteger, nullable=True),
+    Column("erase_reason", String(20), nullable=True),
+    Index("ix_face_templates_kindergarten", "kindergarten"),
+    Index("ix_face_templates_child", "child_id"),
+)
+
+# The kindergarten's face keys, each sealed to one terminal by a sibling (or by itself).
+face_key_wraps = Table(
+    "face_key_wraps", metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("terminal_id", String(32), ForeignKey("terminals.terminal_id"), primary_key=True),
+    Column("kindergarten", String(32), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("wrapped_by", String(32), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Index("ix_face_key_wraps_kindergarten", "kindergarten"),
+)
+
+# Each terminal's report that it erased a template: the consent ledger shows them.
+face_erasures = Table(
+    "face_erasures", metadata,
+    Column("template_id", String(32), ForeignKey("face_templates.template_id"),
+           primary_key=True),
+    Column("terminal_id", String(32), ForeignKey("terminals.terminal_id"), primary_key=True),
+    Column("child_id", String(64), nullable=False),
+    Column("erased_at_us", BigInteger, nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("reported_at_us", BigInteger, nullable=False),
+    Index("ix_face_erasures_child", "child_id"),
+)
+
+# Withdrawals taken at a terminal, by the terminal's request id: each counts once.
+consent_notices = Table(
+    "consent_notices", metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("terminal_id", String(32), ForeignKey("terminals.terminal_id"), nullable=False),
+    Column("child_id", String(64), nullable=False),
+    Column("record_id", Integer, nullable=True),  # none when there was nothing to withdraw
+    Column("received_at_us", BigInteger, nullable=False),
 )
 
 equivocations = Table(

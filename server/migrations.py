@@ -76,6 +76,11 @@ def _event_notes(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE events ADD COLUMN note VARCHAR(200)")
 
 
+def _faces(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.face_templates, db.face_key_wraps,
+                                         db.face_erasures, db.consent_notices])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
@@ -89,6 +94,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0010_consent_and_confirmations", _consent),
     ("0011_terminal_health", _terminal_health),
     ("0012_event_notes", _event_notes),
+    ("0013_face_templates", _faces),
 ]
 
 

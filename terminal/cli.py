@@ -94,7 +94,7 @@ def sync_command(home: Path, quiet: bool) -> None:
                   "pending": counts.pending, "acked_seq": counts.acked_seq})
             raise SystemExit(exc.exit_code) from None
         emit({"result": "ok", "sent": report.sent_events, "batches": report.batches,
-              "acked_seq": report.acked_seq, "roster": report.roster,
+              "acked_seq": report.acked_seq, "roster": report.roster, "faces": report.faces,
               "pending": terminal.store.counts().pending})
 
 

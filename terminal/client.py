@@ -79,5 +79,6 @@ class ServerClient:
         if response.status_code >= 400 or not body.get("ok"):
             err = body.get("error") or {}
             raise ServerRefused(str(err.get("code", f"http_{response.status_code}")),
-                                str(err.get("message", "refused")))
+                                str(err.get("message", "refused")),
+                                err if isinstance(err, dict) else None)
         return body

@@ -48,10 +48,13 @@ class ServerRefused(TerminalError):
 
     exit_code = 4
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str,
+                 details: dict[str, object] | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.details = details or {}
+        """The error's other fields, e.g. the ``reason`` a template was refused for."""
 
 
 class FaceRefused(TerminalError):

@@ -43,6 +43,8 @@ class SyncReport:
     acked_seq: int
     roster: str
     """"updated", "unchanged" or "failed"."""
+    faces: str = "ok"
+    """"ok", or "failed" when the face relay did not finish (it is tried again next time)."""
 
 
 def backoff_delays(attempts: int, base: float, cap: float,
@@ -73,8 +75,22 @@ class Syncer:
             raise
         roster_state = self.refresh_roster()
         self.refresh_door()
+        faces = self.relay_faces()
         self.report_health()
-        return SyncReport(sent, count, acked, roster_state)
+        return SyncReport(sent, count, acked, roster_state, faces)
+
+    def relay_faces(self) -> str:
+        """Withdrawals, templates, keys and erasures (terminal/faces/relay.py); a failure is
+        logged and retried at the next sync, it never holds check-ins back."""
+        from terminal.faces.relay import FaceRelay
+
+        try:
+            FaceRelay(self._t, self._client, self._retrying).run()
+        except (ServerRefused, ServerUnreachable) as exc:
+            log(logger, "sync.faces_failed", logging.WARNING, error=type(exc).__name__,
+                code=getattr(exc, "code", ""))
+            return "failed"
+        return "ok"
 
     def report_health(self) -> bool:
         """Tell the server how this terminal is (fleet page); a failure is only logged."""

@@ -1,0 +1,285 @@
+"""The server's relay of face templates between a kindergarten's terminals.
+
+The server stores what terminals upload (templates encrypted under a face key, and that key
+sealed to each terminal) and hands it to the kindergarten's other terminals; it can open
+neither. It decides which templates still stand on their consent, drops the bytes of those
+that do not at once, tells every terminal to erase them, and keeps the terminals' erasure
+reports for the consent ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, or_, select
+
+from protocol import faces
+from qatys.logs import log
+from qatys.timeutil import local_date
+from server import db
+from server.domain.face_consent import LedgerRecord, template_standing
+from server.errors import ApiError
+
+logger = logging.getLogger("qatys.server.faces")
+
+REPORTED_REASONS = ("withdrawn", "expired", "left", "replaced", "no_consent", "refused",
+                    "unknown")
+MAX_LIST = 5000
+"""Template ids a terminal may list in one face sync (600 children, several each)."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    template_id: str
+    key_id: str
+    child_id: str
+    consent_record: int
+    blob: bytes
+
+
+def _ledger_records(conn: Connection, child_id: str) -> list[LedgerRecord]:
+    return [LedgerRecord(r.id, r.action, r.until or "", local_date(r.recorded_at_us).isoformat())
+            for r in conn.execute(select(db.consent_records)
+                                  .where(db.consent_records.c.child_id == child_id)
+                                  .order_by(db.consent_records.c.id))]
+
+
+def _child_gone(child: Row[Any] | None, now_us: int) -> bool:
+    return child is None or bool(child.withdrawn_on
+                                 and child.withdrawn_on <= local_date(now_us).isoformat())
+
+
+def _why_not(conn: Connection, child_id: str, record: int, now_us: int) -> str | None:
+    child = conn.execute(select(db.children).where(db.children.c.child_id == child_id)).first()
+    if _child_gone(child, now_us):
+        return "left"
+    return template_standing(_ledger_records(conn, child_id), record, local_date(now_us))
+
+
+def erase_on_server(conn: Connection, template_ids: list[str], reason: str,
+                    now_us: int) -> None:
+    """Drop the bytes of these templates; the row stays as the trail."""
+    if template_ids:
+        conn.execute(db.face_templates.update()
+                     .where(db.face_templates.c.template_id.in_(template_ids))
+                     .where(db.face_templates.c.erased_at_us.is_(None))
+                     .values(blob=None, erased_at_us=now_us, erase_reason=reason))
+        log(logger, "faces.erased_on_server", count=len(template_ids), reason=reason)
+
+
+def retire(conn: Connection, now_us: int, *, kindergarten: str | None = None,
+           child_id: str | None = None) -> int:
+    """Erase (on the server) every standing template whose consent no longer holds."""
+    query = select(db.face_templates.c.template_id, db.face_templates.c.child_id,
+                   db.face_templates.c.consent_record).where(
+        db.face_templates.c.erased_at_us.is_(None))
+    if kindergarten is not None:
+        query = query.where(db.face_templates.c.kindergarten == kindergarten)
+    if child_id is not None:
+        query = query.where(db.face_templates.c.child_id == child_id)
+    retired = 0
+    for row in conn.execute(query).all():
+        reason = _why_not(conn, row.child_id, row.consent_record, now_us)
+        if reason is not None:
+            erase_on_server(conn, [row.template_id], reason, now_us)
+            retired += 1
+    return retired
+
+
+def _has_wrap(conn: Connection, key_id: str, terminal_id: str) -> bool:
+    return conn.execute(select(db.face_key_wraps.c.key_id).where(and_(
+        db.face_key_wraps.c.key_id == key_id,
+        db.face_key_wraps.c.terminal_id == terminal_id))).first() is not None
+
+
+def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: int) -> str:
+    """Keep a template a terminal enrolled; "stored" or "already". Refuses what the
+    kindergarten's consent does not allow, what is not this kindergarten's, and conflicts."""
+    if not faces.is_template_id(upload.template_id) or not faces.is_key_id(upload.key_id):
+        raise ApiError(400, "malformed", "template_id is 32 hex digits, key_id 16")
+    if not 0 < len(upload.blob) <= faces.MAX_TEMPLATE_BLOB:
+        raise ApiError(413, "template_too_large",
+                       f"an encrypted template is at most {faces.MAX_TEMPLATE_BLOB} bytes")
+    digest = hashlib.sha256(upload.blob).digest()
+    known = conn.execute(select(db.face_templates).where(
+        db.face_templates.c.template_id == upload.template_id)).first()
+    if known is not None:
+        if known.kindergarten != terminal.kindergarten:
+            raise ApiError(409, "template_conflict", "this template id is taken")
+        if bytes(known.blob_sha256) != digest:
+            raise ApiError(409, "template_conflict", "a different template has this id")
+        return "already"
+    child = conn.execute(select(db.children).where(
+        db.children.c.child_id == upload.child_id)).first()
+    if child is None or child.kindergarten != terminal.kindergarten:
+        raise ApiError(404, "unknown_child", "this child is not on this kindergarten's roster")
+    reason = _why_not(conn, upload.child_id, upload.consent_record, now_us)
+    if reason is not None:
+        log(logger, "faces.upload_refused", logging.WARNING, terminal=terminal.terminal_id,
+            reason=reason)
+        raise ApiError(409, "consent_not_in_force", f"the consent this template depends on "
+                       f"does not hold ({reason}): erase it", reason=reason)
+    if not _has_wrap(conn, upload.key_id, terminal.terminal_id):
+        raise ApiError(409, "unknown_face_key", "register the face key before its templates")
+    earlier = list(conn.execute(select(db.face_templates.c.template_id).where(and_(
+        db.face_templates.c.child_id == upload.child_id,
+        db.face_templates.c.erased_at_us.is_(None)))).scalars())
+    erase_on_server(conn, earlier, "replaced", now_us)
+    conn.execute(db.face_templates.insert().values(
+        template_id=upload.template_id, kindergarten=terminal.kindergarten,
+        child_id=upload.child_id, consent_record=upload.consent_record, key_id=upload.key_id,
+        blob=upload.blob, blob_sha256=digest, enrolled_by=terminal.terminal_id,
+        uploaded_at_us=now_us))
+    log(logger, "faces.template_stored", terminal=terminal.terminal_id,
+        template=upload.template_id, replaced=len(earlier))
+    return "stored"
+
+
+def accept_wraps(conn: Connection, terminal: Row[Any], wraps: list[tuple[str, str, bytes]],
+                 now_us: int) -> int:
+    """Keep face keys a terminal sealed to itself or its siblings; returns how many new."""
+    siblings = {r.terminal_id for r in conn.execute(select(db.terminals.c.terminal_id).where(
+        and_(db.terminals.c.kindergarten == terminal.kindergarten,
+             db.terminals.c.revoked_at_us.is_(None))))}
+    added = 0
+    for key_id, recipient, sealed in wraps:
+        if not faces.is_key_id(key_id) or not 0 < len(sealed) <= faces.MAX_KEY_WRAP:
+            raise ApiError(400, "malformed", "a wrap is a 16-hex-digit key id and its sealed key")
+        if recipient not in siblings:
+            raise ApiError(403, "foreign_terminal", f"terminal {recipient} is not an active "
+                           "terminal of this kindergarten")
+        holder = conn.execute(select(db.face_key_wraps.c.kindergarten).where(
+            db.face_key_wraps.c.key_id == key_id)).first()
+        if holder is not None and holder.kindergarten != terminal.kindergarten:
+            raise ApiError(409, "template_conflict", "this key id belongs elsewhere")
+        if recipient != terminal.terminal_id and not _has_wrap(conn, key_id,
+                                                                terminal.terminal_id):
+            raise ApiError(409, "unknown_face_key", "a terminal passes on only keys it holds")
+        if _has_wrap(conn, key_id, recipient):
+            continue
+        conn.execute(db.face_key_wraps.insert().values(
+            key_id=key_id, terminal_id=recipient, kindergarten=terminal.kindergarten,
+            sealed=sealed, wrapped_by=terminal.terminal_id, created_at_us=now_us))
+        added += 1
+    return added
+
+
+def record_erasures(conn: Connection, terminal: Row[Any],
+                    erased: list[tuple[str, int, str]], now_us: int) -> int:
+    """Keep a terminal's erasure receipts of templates of its kindergarten; others (never
+    uploaded, or foreign) are ignored. Returns how many were new."""
+    kept = 0
+    for template_id, erased_at_us, reason in erased:
+        row = conn.execute(select(db.face_templates.c.child_id,
+                                  db.face_templates.c.kindergarten).where(
+            db.face_templates.c.template_id == template_id)).first()
+        if row is None or row.kindergarten != terminal.kindergarten:
+            continue
+        if conn.execute(select(db.face_erasures.c.template_id).where(and_(
+                db.face_erasures.c.template_id == template_id,
+                db.face_erasures.c.terminal_id == terminal.terminal_id))).first():
+            continue
+        conn.execute(db.face_erasures.insert().values(
+            template_id=template_id, terminal_id=terminal.terminal_id, child_id=row.child_id,
+            erased_at_us=erased_at_us, reason=reason, reported_at_us=now_us))
+        kept += 1
+    if kept:
+        log(logger, "faces.erasures_reported", terminal=terminal.terminal_id, count=kept)
+    return kept
+
+
+def face_sync(conn: Connection, terminal: Row[Any], have: list[str], keys_held: list[str],
+              now_us: int) -> dict[str, Any]:
+    """What a terminal must erase, add and pass on, given the templates and keys it holds."""
+    kindergarten = terminal.kindergarten
+    retire(conn, now_us, kindergarten=kindergarten)
+    rows = conn.execute(select(db.face_templates).where(
+        db.face_templates.c.kindergarten == kindergarten)).all()
+    by_id = {r.template_id: r for r in rows}
+    standing = {r.template_id for r in rows if r.erased_at_us is None}
+    own_keys = {r.key_id: r.sealed for r in conn.execute(select(db.face_key_wraps).where(
+        db.face_key_wraps.c.terminal_id == terminal.terminal_id))}
+    held, holding = set(have), set(keys_held)
+    erase = [{"template_id": t, "reason": (by_id[t].erase_reason if t in by_id else None)
+              or "unknown"} for t in have if t not in standing]
+    add = [{"template_id": r.template_id, "key_id": r.key_id, "blob": bytes(r.blob)}
+           for r in rows if r.template_id in standing and r.template_id not in held
+           and r.key_id in own_keys]
+    key_wraps = [{"key_id": k, "sealed": bytes(s)} for k, s in own_keys.items()
+                 if k not in holding]
+    return {"erase": erase, "add": add, "key_wraps": key_wraps,
+            "wrap_for": _missing_wraps(conn, terminal, [k for k in keys_held if k in own_keys])}
+
+
+def _missing_wraps(conn: Connection, terminal: Row[Any], keys: list[str]) -> list[dict[str, Any]]:
+    """Active siblings that lack one of the keys this terminal holds."""
+    siblings = conn.execute(select(db.terminals.c.terminal_id, db.terminals.c.box_pub).where(
+        and_(db.terminals.c.kindergarten == terminal.kindergarten,
+             db.terminals.c.revoked_at_us.is_(None),
+             db.terminals.c.terminal_id != terminal.terminal_id))).all()
+    if not siblings or not keys:
+        return []
+    held = {(r.key_id, r.terminal_id) for r in conn.execute(
+        select(db.face_key_wraps.c.key_id, db.face_key_wraps.c.terminal_id).where(or_(
+            *[db.face_key_wraps.c.key_id == k for k in keys])))}
+    return [{"terminal_id": s.terminal_id, "box_pub": bytes(s.box_pub), "key_id": k}
+            for s in siblings for k in keys if (k, s.terminal_id) not in held]
+
+
+def trail(conn: Connection, child_id: str) -> list[dict[str, Any]]:
+    """The child's templates in the consent ledger: enrolled where and when, erased where,
+    when and why (on the server and on each terminal)."""
+    out: list[dict[str, Any]] = []
+    for row in conn.execute(select(db.face_templates).where(
+            db.face_templates.c.child_id == child_id)):
+        out.append({"action": "face_enrolled", "at_us": row.uploaded_at_us,
+                    "template_id": row.template_id, "terminal_id": row.enrolled_by,
+                    "record": row.consent_record, "reason": None})
+        if row.erased_at_us is not None:
+            out.append({"action": "face_erased_on_server", "at_us": row.erased_at_us,
+                        "template_id": row.template_id, "terminal_id": None,
+                        "record": row.consent_record, "reason": row.erase_reason})
+    for row in conn.execute(select(db.face_erasures).where(
+            db.face_erasures.c.child_id == child_id)):
+        out.append({"action": "face_erased", "at_us": row.erased_at_us,
+                    "template_id": row.template_id, "terminal_id": row.terminal_id,
+                    "record": None, "reason": row.reason})
+    return sorted(out, key=lambda e: (e["at_us"], e["action"]))
+
+
+def accept_notice(conn: Connection, terminal: Row[Any], request_id: str, sealed: bytes,
+                  server_box_private: bytes, now_us: int) -> str:
+    """A withdrawal taken at a terminal, into the consent ledger once: "recorded", "already"
+    or "no_effect" (there was no consent in force any more)."""
+    from protocol.consent import open_withdrawal
+    from protocol.errors import ProtocolError
+    from server.consent import record_consent, state_of
+
+    try:
+        notice = open_withdrawal(sealed, terminal.terminal_id, server_box_private)
+    except ProtocolError as exc:
+        raise ApiError(400, "bad_notice", "the withdrawal notice does not open for this "
+                       "terminal") from exc
+    if notice.request_id != request_id:
+        raise ApiError(400, "bad_notice", "the notice carries another request id")
+    if conn.execute(select(db.consent_notices.c.request_id).where(
+            db.consent_notices.c.request_id == request_id)).first() is not None:
+        return "already"
+    child = conn.execute(select(db.children).where(
+        db.children.c.child_id == notice.child_id)).first()
+    if child is None or child.kindergarten != terminal.kindergarten:
+        raise ApiError(404, "unknown_child", "this child is not on this kindergarten's roster")
+    record = None
+    if state_of(conn, notice.child_id, local_date(now_us)).status == "granted":
+        by = f"{notice.by} @ {terminal.terminal_id}"[:64]
+        record = record_consent(conn, notice.child_id, "withdraw", None, "terminal", "", by,
+                                now_us)
+    conn.execute(db.consent_notices.insert().values(
+        request_id=request_id, terminal_id=terminal.terminal_id, child_id=notice.child_id,
+        record_id=record, received_at_us=now_us))
+    log(logger, "consent.withdrawn_at_terminal", terminal=terminal.terminal_id,
+        effect="recorded" if record else "no_effect")
+    return "recorded" if record else "no_effect"
