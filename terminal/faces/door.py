@@ -82,6 +82,10 @@ class FaceDoor:
                reading: FaceReading) -> FaceResult:
         """Add a frame to the presentation; a match counts only once the same child has
         blinked or turned (a picture held up cannot). Other results start it again."""
+        if result.reason == "eyes_closed" and reading.landmarks is not None \
+                and presentation.child_id is not None:
+            presentation.challenge.add(reading.landmarks)  # the middle of a blink
+            return result
         if result.result != "match" or reading.landmarks is None:
             presentation.child_id, presentation.challenge = None, Challenge()
             return result

@@ -70,7 +70,7 @@ def frame_verdict(rgb: np.ndarray) -> tuple[str, np.ndarray | None, Landmarks | 
     """(ok or the problem, the encoding, the landmarks) of one enrolment frame."""
     reading = read_face(rgb, only_one=True)
     if reading.result != "ok" or reading.encoding is None or reading.box is None:
-        return reading.result, None, None
+        return reading.result, None, reading.landmarks  # landmarks: eyes shut, mid-blink
     if held_up_picture(rgb, reading.box):
         return "spoof", None, None
     return "ok", reading.encoding, reading.landmarks
@@ -91,9 +91,10 @@ def enrol_face(terminal: Terminal, vault: FaceVault, child_id: str,
         verdict, encoding, marks = frame_verdict(rgb)
         rgb.fill(0)  # the frame is not needed any more: leave nothing of it in memory
         verdicts.append(verdict)
-        if encoding is not None and marks is not None:
-            encodings.append(encoding)
+        if marks is not None:
             challenge.add(marks)
+        if encoding is not None:
+            encodings.append(encoding)
     if not encodings:
         raise _refused("no_usable_frame", "no picture showed exactly one face, large, sharp "
                        "and with eyes open: " + ", ".join(verdicts), verdicts)

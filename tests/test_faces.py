@@ -1,0 +1,396 @@
+"""Face check-in end to end: real server processes (SQLite and PostgreSQL), two terminals of
+one kindergarten, the real dlib models on the shared public pictures (adults only).
+
+Enrolment needs consent in force; a template reaches the sibling terminal through a server
+that cannot read it; withdrawal (on the server, or at a terminal) and expiry erase it from
+every terminal's files and show in the consent ledger; no picture is ever written."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from protocol import consent, crypto, faces
+from protocol.errors import ProtocolError
+from server import db
+from server.admin import open_data_dir
+from terminal.client import ServerClient
+from terminal.errors import ServerRefused
+from terminal.faces.engine import load_rgb, read_face
+from terminal.keys import load as load_keys
+from tests.face_pictures import FACES, FR, held_up, save
+from tests.helpers import QATYS, ServerProcess, run
+from tests.test_end_to_end import enrol, exported
+
+pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared face images not present")
+
+OBAMA = "child-00011-x7q"
+BIDEN = "child-00012-x7q"
+NO_CONSENT = "child-00013-x7q"
+ROSE = "child-00014-x7q"
+ALEX = "child-00015-x7q"
+
+
+@pytest.fixture(scope="module")
+def doors(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+          ) -> dict[str, tuple[Path, dict[str, str]]]:
+    """Terminals A and B of KG1, and F of KG2 (foreign), each with its RAM directory."""
+    base = tmp_path_factory.mktemp("face-doors")
+    out = {}
+    for name, kindergarten in (("A", "KG1"), ("B", "KG1"), ("F", "KG2")):
+        env = {"QATYS_RUNTIME_DIR": str(base / f"run-{name}")}
+        enrol(server, base / name, env, kindergarten)
+        out[name] = (base / name, env)
+    for child in (OBAMA, ROSE, ALEX):
+        run("consent", "grant", "--data", str(server.data_dir), "--child", child, "--paper",
+            f"form-{child}")
+    for name in ("A", "B"):
+        sync(out[name])
+    return out
+
+
+def sync(door: tuple[Path, dict[str, str]]) -> dict[str, Any]:
+    home, env = door
+    out = run("terminal", "sync", "--home", str(home), "--quiet", env=env)
+    answer: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    assert answer["faces"] == "ok", answer
+    return answer
+
+
+def face(door: tuple[Path, dict[str, str]], *args: str | Path,
+         faked: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    home, env = door
+    command = [*QATYS, "face", str(args[0]), "--home", str(home), *map(str, args[1:])]
+    if faked:
+        command = ["faketime", faked, *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env, "TZ": "UTC"})
+    return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def template_blobs(home: Path) -> list[bytes]:
+    with sqlite3.connect(home / "terminal.db") as conn:
+        return [bytes(r[0]) for r in conn.execute("SELECT blob FROM face_templates")]
+
+
+def files_under(*folders: Path) -> Iterator[Path]:
+    for folder in folders:
+        yield from (p for p in folder.rglob("*") if p.is_file())
+
+
+def nowhere_under(needle: bytes, *folders: Path) -> list[Path]:
+    return [p for p in files_under(*folders) if needle in p.read_bytes()]
+
+
+def server_rows(server: ServerProcess, table: Any) -> list[Any]:
+    engine = open_data_dir(server.data_dir).engine
+    with engine.connect() as conn:
+        rows = list(conn.execute(select(table)))
+    engine.dispose()
+    return rows
+
+
+def ledger(server: ServerProcess, child: str) -> list[dict[str, Any]]:
+    out = run("consent", "ledger", "--data", str(server.data_dir), "--child", child)
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_enrolment_is_refused_without_consent_in_force(
+        doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    picture = FR / "tests__test_images__biden.jpg"
+    code, lines = face(doors["A"], "enroll", "--child", NO_CONSENT, picture)
+    assert (code, lines[0]["result"], lines[0]["reason"]) == (2, "rejected", "no_consent")
+    code, lines = face(doors["A"], "enroll", "--child", "nobody-00001", picture)
+    assert (code, lines[0]["reason"]) == (2, "unknown_child")
+    home, env = doors["A"]
+    key = Path(env["QATYS_RUNTIME_DIR"]) / "roster.key"
+    saved = key.read_bytes()
+    key.unlink()  # a reboot: the roster, and with it the consent, cannot be read
+    code, lines = face(doors["A"], "enroll", "--child", OBAMA, picture)
+    assert (code, lines[0]["reason"]) == (2, "roster_locked")
+    key.write_bytes(saved)
+    assert template_blobs(home) == []
+
+
+def test_enrol_from_one_picture_identify_on_others_refuse_the_rest(
+        doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    code, lines = face(doors["A"], "enroll", "--child", OBAMA,
+                       FR / "tests__test_images__obama.jpg")
+    assert code == 0, lines
+    assert (lines[0]["result"], lines[0]["child_id"], lines[0]["encodings"]) == (
+        "enrolled", OBAMA, 1)
+    pictures = [FR / "tests__test_images__obama2.jpg", FR / "examples__obama-720p.jpg",
+                FR / "tests__test_images__biden.jpg",
+                FACES / "dlib" / "examples__faces__dogs.jpg"]
+    code, lines = face(doors["A"], "identify", *pictures)
+    assert code == 0
+    assert [(x["result"], x["child_id"]) for x in lines] == [
+        ("match", OBAMA), ("match", OBAMA), ("unknown", None), ("no_face", None)]
+    assert all(set(x) >= {"image", "result", "child_id", "distance", "margin"} for x in lines)
+    assert lines[0]["distance"] < 0.45 < lines[2]["distance"]
+
+
+def test_pictures_that_cannot_enrol_are_refused_with_the_reason(
+        doors: dict[str, tuple[Path, dict[str, str]]], tmp_path: Path) -> None:
+    code, lines = face(doors["A"], "enroll", "--child", ROSE, FR / "examples__two_people.jpg")
+    assert (code, lines[0]["reason"], lines[0]["frames"][0]["verdict"]) == (
+        2, "no_usable_frame", "several_faces")
+    code, lines = face(doors["A"], "enroll", "--child", ROSE,
+                       FR / "examples__knn_examples__train__rose_leslie__img1.jpg",
+                       FR / "tests__test_images__biden.jpg")
+    assert (code, lines[0]["reason"]) == (2, "several_people")
+    # Obama is enrolled as OBAMA: the same face under another child is refused.
+    code, lines = face(doors["A"], "enroll", "--child", ALEX,
+                       FR / "tests__test_images__obama2.jpg")
+    assert (code, lines[0]["reason"]) == (2, "looks_like_another_child")
+    alex = load_rgb(FR / "examples__knn_examples__train__alex_lacamoire__img1.jpg")
+    printed = save(held_up(alex, size=(320, 400), at=(150, 40)), tmp_path / "print.png")
+    code, lines = face(doors["A"], "enroll", "--child", ALEX, printed)
+    assert (code, lines[0]["reason"], lines[0]["frames"][0]["verdict"]) == (
+        2, "no_usable_frame", "spoof")
+    not_a_picture = tmp_path / "notes.jpg"
+    not_a_picture.write_text("not a picture")
+    code, lines = face(doors["A"], "identify", not_a_picture)
+    assert (code, lines[0]["result"], lines[0]["reason"]) == (2, "no_face", "unreadable_image")
+    assert len(template_blobs(doors["A"][0])) == 1  # only Obama's, from the test before
+
+
+def test_a_sequence_needs_a_turn_a_still_picture_does_not_pass(
+        doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    still = FR / "tests__test_images__obama2.jpg"
+    code, lines = face(doors["A"], "identify", "--sequence", still, still, still)
+    assert [x["result"] for x in lines] == ["spoof"] * 3
+    assert lines[-1]["reason"] == "no_blink_or_turn"
+    code, lines = face(doors["A"], "identify", "--sequence", FR / "tests__test_images__obama.jpg",
+                       still)
+    assert (code, [x["result"] for x in lines]) == (0, ["spoof", "match"])
+
+
+def test_no_picture_is_written_anywhere_on_the_terminal(
+        doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    home, env = doors["A"]
+    magic = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"RIFF")
+    found = [p for p in files_under(home, Path(env["QATYS_RUNTIME_DIR"]))
+             if p.read_bytes()[:4].startswith(magic)
+             or p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")]
+    assert found == []
+    encoding = read_face(load_rgb(FR / "tests__test_images__obama.jpg"), only_one=True).encoding
+    assert encoding is not None
+    packed = faces.pack_encodings([[float(x) for x in encoding]])
+    assert nowhere_under(packed[:64], home, Path(env["QATYS_RUNTIME_DIR"])) == []
+
+
+def test_the_sibling_terminal_gets_the_template_and_the_server_cannot_read_it(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    sync(doors["A"])  # up: the face key and the template; the key sealed to B
+    sync(doors["B"])  # down
+    code, lines = face(doors["B"], "identify", FR / "tests__test_images__obama2.jpg")
+    assert (code, [(x["result"], x["child_id"]) for x in lines]) == (0, [("match", OBAMA)])
+
+    templates = server_rows(server, db.face_templates)
+    wraps = server_rows(server, db.face_key_wraps)
+    assert [(t.child_id, t.erased_at_us) for t in templates] == [(OBAMA, None)]
+    assert len(wraps) == 2  # one for A, one for B
+    encoding = read_face(load_rgb(FR / "tests__test_images__obama.jpg"), only_one=True).encoding
+    assert encoding is not None
+    packed = faces.pack_encodings([[float(x) for x in encoding]])
+    assert all(packed[:64] not in bytes(t.blob) for t in templates)
+    data = open_data_dir(server.data_dir)
+    server_keys = data.keys
+    data.engine.dispose()
+    for wrap in wraps:
+        with pytest.raises(ProtocolError):
+            faces.unwrap_face_key(bytes(wrap.sealed), wrap.key_id, "KG1", wrap.terminal_id,
+                                  server_keys.box_private)
+    if (server.data_dir / "qatys.db").exists():
+        assert nowhere_under(packed[:64], server.data_dir) == []
+
+
+def test_a_face_scan_records_an_arrival_with_method_face(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    code, lines = face(doors["B"], "scan", FR / "examples__obama-720p.jpg",
+                       FR / "tests__test_images__biden.jpg")
+    assert code == 2  # the second picture was refused
+    assert [(x["result"], x["child_id"], x.get("method")) for x in lines] == [
+        ("accepted", OBAMA, "face"), ("rejected", None, None)]
+    assert lines[1]["reason"] == "face_unknown"
+    sync(doors["B"])
+    mine = [e for e in exported(server) if e.get("event_id") == lines[0]["event_id"]]
+    assert [(e["child_id"], e["method"]) for e in mine] == [(OBAMA, "face")]
+
+
+def test_withdrawal_on_the_server_erases_the_template_from_every_terminal(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    (home_a, env_a), (home_b, env_b) = doors["A"], doors["B"]
+    blobs = template_blobs(home_a) + template_blobs(home_b)
+    assert len(blobs) == 2
+    run("consent", "withdraw", "--data", str(server.data_dir), "--child", OBAMA)
+    assert server_rows(server, db.face_templates)[0].blob is None  # at once, on the server
+    for door in (doors["A"], doors["B"]):
+        sync(door)
+        code, lines = face(door, "identify", FR / "tests__test_images__obama2.jpg")
+        assert (code, lines[0]["result"], lines[0]["child_id"]) == (0, "unknown", None)
+    for blob in blobs:
+        assert nowhere_under(blob[-48:], home_a, home_b, Path(env_a["QATYS_RUNTIME_DIR"]),
+                             Path(env_b["QATYS_RUNTIME_DIR"])) == []
+    trail = [(e["action"], e.get("terminal_id"), e.get("reason")) for e in ledger(server, OBAMA)
+             if e["action"] != "grant"]
+    assert trail[:3] == [("face_enrolled", trail[0][1], None), ("withdraw", None, None),
+                         ("face_erased_on_server", None, "withdrawn")]
+    terminals = {json.loads(run("terminal", "status", "--home", str(h), "--json",
+                                env=e).stdout)["terminal_id"]
+                 for h, e in (doors["A"], doors["B"])}
+    assert {(t, r) for a, t, r in trail[3:]} == {(t, "withdrawn") for t in terminals}
+
+
+def test_withdrawal_at_a_terminal_erases_there_at_once_and_reaches_the_ledger(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    rose = FR / "examples__knn_examples__train__rose_leslie__img1.jpg"
+    code, lines = face(doors["A"], "enroll", "--child", ROSE, rose)
+    assert code == 0, lines
+    sync(doors["A"])
+    sync(doors["B"])
+    assert len(template_blobs(doors["B"][0])) == 1
+    code, lines = face(doors["B"], "withdraw", "--child", ROSE, "--by", "Айгүл")
+    assert (code, lines[0]["result"], lines[0]["erased"]) == (0, "withdrawn", 1)
+    assert template_blobs(doors["B"][0]) == []
+    code, lines = face(doors["B"], "identify",
+                       FR / "examples__knn_examples__train__rose_leslie__img2.jpg")
+    assert lines[0]["result"] == "unknown"
+    code, lines = face(doors["B"], "enroll", "--child", ROSE, rose)
+    assert (code, lines[0]["reason"]) == (2, "consent_withdrawn")
+    sync(doors["B"])
+    states = json.loads(run("consent", "list", "--data", str(server.data_dir),
+                            "--kindergarten", "KG1").stdout)
+    assert {s["child_id"]: (s["status"], s["source"]) for s in states}[ROSE] == (
+        "withdrawn", "terminal")
+    sync(doors["A"])
+    assert template_blobs(doors["A"][0]) == []
+    actions = [e["action"] for e in ledger(server, ROSE)]
+    assert (actions.count("withdraw"), actions.count("face_erased")) == (1, 2)
+
+
+def test_consent_that_runs_out_erases_the_template_on_an_offline_terminal(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    if shutil.which("faketime") is None:
+        if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
+            pytest.fail("faketime is required here (make test installs it) but is missing")
+        pytest.skip("faketime not installed")
+    until = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    run("consent", "grant", "--data", str(server.data_dir), "--child", BIDEN, "--paper",
+        "form-b", "--until", until)
+    sync(doors["A"])
+    code, lines = face(doors["A"], "enroll", "--child", BIDEN,
+                       FR / "tests__test_images__biden.jpg")
+    assert code == 0, lines
+    blob = template_blobs(doors["A"][0])[0]
+    later = (datetime.now(UTC) + timedelta(days=4)).strftime("%Y-%m-%d %H:%M:%S")
+    code, lines = face(doors["A"], "identify",
+                       FR / "examples__knn_examples__train__biden__biden2.jpg", faked=later)
+    assert (code, lines[0]["result"]) == (0, "unknown")
+    assert nowhere_under(blob[-48:], doors["A"][0]) == []
+
+
+# --- refusals over the API: each changes nothing -------------------------------------
+
+
+def _client(server: ServerProcess, door: tuple[Path, dict[str, str]]) -> tuple[
+        ServerClient, str, bytes]:
+    home = door[0]
+    terminal_id = json.loads(run("terminal", "status", "--home", str(home), "--json",
+                                 env=door[1]).stdout)["terminal_id"]
+    return ServerClient(server.url), terminal_id, load_keys(home).sign_seed
+
+
+def _counts(server: ServerProcess) -> tuple[int, ...]:
+    engine = open_data_dir(server.data_dir).engine
+    with engine.connect() as conn:
+        counts = tuple(int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                       for t in (db.face_templates, db.face_key_wraps, db.face_erasures,
+                                 db.consent_records, db.consent_notices))
+    engine.dispose()
+    return counts
+
+
+def _upload(child: str, key_id: str = "0123456789abcdef", blob: bytes = b"x" * 600,
+            template_id: str = "ab" * 16) -> dict[str, Any]:
+    return {"template_id": template_id, "key_id": key_id, "child_id": child,
+            "consent_record": 1, "blob": crypto_b64(blob)}
+
+
+def crypto_b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(("path", "payload", "code"), [
+    ("/api/v1/terminal/faces/templates", _upload("nobody-00001"), "unknown_child"),
+    ("/api/v1/terminal/faces/templates", _upload(NO_CONSENT), "consent_not_in_force"),
+    ("/api/v1/terminal/faces/templates", _upload(ALEX, blob=b"x" * 20_000),
+     "template_too_large"),
+    ("/api/v1/terminal/faces/templates", _upload(ALEX, key_id="nothex"), "malformed"),
+    ("/api/v1/terminal/faces/templates", {"template_id": "ab" * 16}, "malformed"),
+    ("/api/v1/terminal/faces/sync", {"have": [], "keys": [], "erased": [
+        {"template_id": "ab" * 16, "erased_at_us": 1, "reason": "because"}]}, "malformed"),
+    ("/api/v1/terminal/faces/keys", {"wraps": [{"key_id": "0123456789abcdef",
+                                                "terminal_id": "T-NOBODY", "sealed": "AAAA"}]},
+     "foreign_terminal"),
+    ("/api/v1/terminal/consent/withdrawals", {"request_id": "ab" * 16, "sealed": "AAAA"},
+     "bad_notice"),
+])
+def test_bad_face_requests_are_refused_and_change_nothing(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]], path: str,
+        payload: dict[str, Any], code: str) -> None:
+    before = _counts(server)
+    client, terminal_id, seed = _client(server, doors["A"])
+    with pytest.raises(ServerRefused) as refused:
+        client.signed_post(path, terminal_id, seed, payload)
+    assert refused.value.code == code
+    assert _counts(server) == before
+
+
+def test_a_foreign_terminal_gets_nothing_and_cannot_hand_in_anything(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    before = _counts(server)
+    client, terminal_id, seed = _client(server, doors["F"])
+    answer = client.signed_post("/api/v1/terminal/faces/sync", terminal_id, seed,
+                                {"have": [], "keys": [], "erased": []})
+    assert (answer["add"], answer["key_wraps"], answer["wrap_for"]) == ([], [], [])
+    with pytest.raises(ServerRefused) as refused:
+        client.signed_post("/api/v1/terminal/faces/templates", terminal_id, seed,
+                           _upload(ALEX))
+    assert refused.value.code == "unknown_child"
+    keys = load_keys(doors["F"][0])
+    _, a_id, _ = _client(server, doors["A"])
+    sealed = consent.seal_withdrawal(consent.Withdrawal("cd" * 16, ALEX, "x", 1), terminal_id,
+                                     keys.server_box_public, os.urandom(32), os.urandom(12))
+    with pytest.raises(ServerRefused) as refused:
+        client.signed_post("/api/v1/terminal/consent/withdrawals", terminal_id, seed,
+                           {"request_id": "cd" * 16, "sealed": crypto_b64(sealed)})
+    assert refused.value.code == "unknown_child"
+    assert _counts(server) == before
+    assert a_id != terminal_id
+
+
+def test_a_withdrawal_notice_sent_twice_counts_once(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    client, terminal_id, seed = _client(server, doors["A"])
+    keys = load_keys(doors["A"][0])
+    sealed = consent.seal_withdrawal(consent.Withdrawal("ef" * 16, ALEX, "Айгүл", 1),
+                                     terminal_id, keys.server_box_public, os.urandom(32),
+                                     os.urandom(crypto.NONCE_SIZE))
+    body = {"request_id": "ef" * 16, "sealed": crypto_b64(sealed)}
+    first = client.signed_post("/api/v1/terminal/consent/withdrawals", terminal_id, seed, body)
+    again = client.signed_post("/api/v1/terminal/consent/withdrawals", terminal_id, seed, body)
+    assert (first["outcome"], again["outcome"]) == ("recorded", "already")
+    assert [e["action"] for e in ledger(server, ALEX)].count("withdraw") == 1
