@@ -23,6 +23,14 @@ class Frame:
     gray: np.ndarray
     captured_ns: int
     """time.monotonic_ns() when the frame arrived: latency is measured from here."""
+    colour: np.ndarray | None = None
+    """The frame in colour (BGR) when the source has it: face check-in needs it."""
+
+
+def frame_of(image: np.ndarray) -> Frame:
+    """A frame from what OpenCV read: gray for the QR decoders, colour kept for faces."""
+    colour = image if image.ndim == 3 and image.shape[2] == 3 else None
+    return Frame(to_gray(image), time.monotonic_ns(), colour)
 
 
 class FrameSource(Protocol):
@@ -52,7 +60,7 @@ class CameraSource:
         ok, image = self._capture.read()
         if not ok:
             raise SetupError(f"{self.name} stopped delivering frames")
-        return Frame(to_gray(image), time.monotonic_ns())
+        return frame_of(image)
 
     def close(self) -> None:
         self._capture.release()
@@ -85,7 +93,7 @@ class ClipSource:
             if delay > 0:
                 time.sleep(delay / 1e9)
             self._next_ns = max(self._next_ns + self._interval_ns, time.monotonic_ns())
-        return Frame(to_gray(image), time.monotonic_ns())
+        return frame_of(image)
 
     def close(self) -> None:
         self._capture.release()

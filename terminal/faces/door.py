@@ -18,7 +18,7 @@ from terminal.checkin import CheckinRequest, CheckinService
 from terminal.errors import CheckinRefused, FaceRefused
 from terminal.faces.engine import FaceReading, read_face
 from terminal.faces.liveness import Challenge, held_up_picture
-from terminal.faces.matching import identify
+from terminal.faces.matching import Gallery, identify
 from terminal.faces.vault import FaceVault
 from terminal.home import Terminal
 
@@ -59,10 +59,12 @@ class FaceDoor:
         self.vault = vault or FaceVault(terminal)
         self._checkins = CheckinService(terminal)
 
-    def identify(self, rgb: np.ndarray) -> tuple[FaceResult, FaceReading]:
+    def identify(self, rgb: np.ndarray,
+                 gallery: Gallery | None = None) -> tuple[FaceResult, FaceReading]:
         """One frame: the result, and the reading (its landmarks feed the challenge). The
-        frame is zeroed afterwards."""
-        gallery = self.vault.gallery()
+        frame is zeroed afterwards. ``gallery``: one the caller keeps (the kiosk)."""
+        if gallery is None:
+            gallery = self.vault.gallery()
         if gallery is None:
             raise FaceRefused("roster_locked", "the roster is locked: face check-in works once "
                               "the terminal has synced or been unlocked")

@@ -31,6 +31,8 @@ logger = logging.getLogger("qatys.terminal.faces")
 
 KEEP_ENCODINGS = 5
 """At most this many encodings per template: the frames nearest the child's average face."""
+READY_FRAMES = 5
+"""The kiosk finishes an enrolment once this many good frames are in and it saw liveness."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,55 @@ def frame_verdict(rgb: np.ndarray) -> tuple[str, np.ndarray | None, Landmarks | 
     return "ok", reading.encoding, reading.landmarks
 
 
+class EnrolmentSession:
+    """One enrolment, frame by frame (the kiosk's camera) or from pictures (the CLI)."""
+
+    def __init__(self, terminal: Terminal, vault: FaceVault, child_id: str, *,
+                 require_liveness: bool) -> None:
+        self._terminal, self._vault, self.child_id = terminal, vault, child_id
+        self.consent = consent_for_enrolment(terminal, vault, child_id)
+        self._require_liveness = require_liveness
+        self.verdicts: list[str] = []
+        self._encodings: list[np.ndarray] = []
+        self._challenge = Challenge()
+
+    def add(self, rgb: np.ndarray) -> bool:
+        """Read one frame (zeroed afterwards); True once there is enough to finish."""
+        verdict, encoding, marks = frame_verdict(rgb)
+        rgb.fill(0)  # the frame is not needed any more: leave nothing of it in memory
+        self.verdicts.append(verdict)
+        if marks is not None:
+            self._challenge.add(marks)
+        if encoding is not None:
+            self._encodings.append(encoding)
+        return len(self._encodings) >= READY_FRAMES and (
+            self._challenge.passed or not self._require_liveness)
+
+    def finish(self) -> Enrolled:
+        """Keep one template from the good frames; :class:`FaceRefused` says why not."""
+        encodings, verdicts = self._encodings, self.verdicts
+        try:
+            if not encodings:
+                raise _refused("no_usable_frame", "no picture showed exactly one face, large, "
+                               "sharp and with eyes open: " + ", ".join(verdicts), verdicts)
+            if any(np.linalg.norm(a - b) >= THRESHOLD
+                   for a, b in itertools.combinations(encodings, 2)):
+                raise _refused("several_people", "the pictures do not all show the same "
+                               "person", verdicts)
+            if self._require_liveness and not self._challenge.passed:
+                raise _refused("no_liveness", "no blink or head turn was seen: a live child "
+                               "must look at the camera", verdicts)
+            _refuse_lookalike(self._vault, self.child_id, encodings, verdicts)
+            kept = _nearest_to_mean(encodings, KEEP_ENCODINGS)
+            template_id = self._vault.add(self.child_id, self.consent.record, kept)
+        finally:
+            for encoding in encodings:
+                encoding.fill(0)
+        log(logger, "faces.enrolled", template=template_id, encodings=len(kept),
+            frames=len(verdicts))
+        return Enrolled(self.child_id, template_id, len(kept), self.consent.record, verdicts)
+
+
 def enrol_face(terminal: Terminal, vault: FaceVault, child_id: str,
                frames: Iterable[np.ndarray], *, require_liveness: bool) -> Enrolled:
     """Check consent, read the frames, keep one template; :class:`FaceRefused` otherwise.
@@ -83,35 +134,10 @@ def enrol_face(terminal: Terminal, vault: FaceVault, child_id: str,
     ``require_liveness`` (the camera at the kiosk) asks for a blink or head turn across the
     frames; single pictures given on the command line cannot show one.
     """
-    consent = consent_for_enrolment(terminal, vault, child_id)
-    verdicts: list[str] = []
-    encodings: list[np.ndarray] = []
-    challenge = Challenge()
+    session = EnrolmentSession(terminal, vault, child_id, require_liveness=require_liveness)
     for rgb in frames:
-        verdict, encoding, marks = frame_verdict(rgb)
-        rgb.fill(0)  # the frame is not needed any more: leave nothing of it in memory
-        verdicts.append(verdict)
-        if marks is not None:
-            challenge.add(marks)
-        if encoding is not None:
-            encodings.append(encoding)
-    if not encodings:
-        raise _refused("no_usable_frame", "no picture showed exactly one face, large, sharp "
-                       "and with eyes open: " + ", ".join(verdicts), verdicts)
-    if any(np.linalg.norm(a - b) >= THRESHOLD for a, b in itertools.combinations(encodings, 2)):
-        raise _refused("several_people", "the pictures do not all show the same person",
-                       verdicts)
-    if require_liveness and not challenge.passed:
-        raise _refused("no_liveness", "no blink or head turn was seen: a live child must look "
-                       "at the camera", verdicts)
-    _refuse_lookalike(vault, child_id, encodings, verdicts)
-    kept = _nearest_to_mean(encodings, KEEP_ENCODINGS)
-    template_id = vault.add(child_id, consent.record, kept)
-    for encoding in encodings:
-        encoding.fill(0)
-    log(logger, "faces.enrolled", template=template_id, encodings=len(kept),
-        frames=len(verdicts))
-    return Enrolled(child_id, template_id, len(kept), consent.record, verdicts)
+        session.add(rgb)
+    return session.finish()
 
 
 def _refuse_lookalike(vault: FaceVault, child_id: str, encodings: list[np.ndarray],

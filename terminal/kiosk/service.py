@@ -22,6 +22,7 @@ from terminal.capture.sources import Frame
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.errors import CheckinRefused, ServerRefused, TerminalError
 from terminal.home import Terminal
+from terminal.kiosk.face_watch import FaceWatch
 from terminal.kiosk.pin import PinGuard
 from terminal.kiosk.texts import say
 from terminal.outages import OutageWatch
@@ -91,6 +92,7 @@ class Kiosk:
                                              daemon=True)
         self.signals = _signals(terminal, self.staff_button)
         self.outages = OutageWatch(terminal)
+        self.faces = FaceWatch(self)
 
     # --- results -------------------------------------------------------------
 
@@ -106,6 +108,8 @@ class Kiosk:
                       "receipt": result.get("receipt", ""), "direction": result.get("direction")}
         elif result["result"] == "unlocked":
             key, screen = "unlocked", {"colour": "green", "first_name": ""}
+        elif result["result"] == "enrolled":
+            key, screen = "face_enrolled", {"colour": "green", "first_name": ""}
         else:
             key, screen = str(result.get("reason", "")), {"colour": "red", "first_name": ""}
         screen["text"] = say(key)
@@ -123,13 +127,35 @@ class Kiosk:
         log(logger, "staff_button.pressed")
         self.events.publish("staff", {"manual_entry": bool(self.terminal.config.staff_pin_hash)})
 
+    def staff_pin(self, pin: str) -> dict[str, Any] | None:
+        """None when the staff PIN is right; otherwise the refusal to answer with."""
+        verdict = self.pin.check(pin)
+        if verdict == "ok":
+            return None
+        key = {"locked": "pin_locked", "disabled": "pin_wrong"}.get(verdict, "pin_wrong")
+        log(logger, "staff.pin_refused", logging.WARNING, reason=key)
+        return {"result": "rejected", "reason": key, "text": say(key)}
+
+    def face_enrolment(self, pin: str, child_id: str) -> dict[str, Any]:
+        """Staff start enrolling a child's face (consent checked first); the result shows on
+        the screen once the frames are in."""
+        return self.staff_pin(pin) or self.faces.begin_enrolment(child_id)
+
+    def face_withdrawal(self, pin: str, child_id: str, by: str) -> dict[str, Any]:
+        """A parent withdraws face consent at the door: erased here at once."""
+        refused = self.staff_pin(pin)
+        if refused is not None:
+            return refused
+        result = self.faces.withdraw(child_id, by or "kiosk staff")
+        self.events.publish("face", {"prompt": result["reason"] if result["result"] ==
+                                     "rejected" else "face_withdrawn", "text": result["text"]})
+        return result
+
     def manual(self, pin: str, child_id: str, reason: str, direction: str | None) -> dict[
             str, Any]:
-        verdict = self.pin.check(pin)
-        if verdict != "ok":
-            key = {"locked": "pin_locked", "disabled": "pin_wrong"}.get(verdict, "pin_wrong")
-            log(logger, "manual.refused", logging.WARNING, reason=key)
-            return {"result": "rejected", "reason": key, "text": say(key)}
+        refused = self.staff_pin(pin)
+        if refused is not None:
+            return refused
         try:
             result = self.checkins.checkin(CheckinRequest(child_id, "manual", reason=reason,
                                                           by="kiosk staff",
@@ -153,15 +179,18 @@ class Kiosk:
                 "frames_dropped": capture.get("frames_dropped", 0),
                 "kindergarten": self.terminal.config.kindergarten_name
                 or self.terminal.config.kindergarten,
-                "manual_entry": self.pin.enabled}
+                "manual_entry": self.pin.enabled,
+                "faces": self.faces.enrolled_children()}
 
     def start_sync(self) -> None:
         self._sync_thread.start()
+        self.faces.start()
 
     def stop(self) -> None:
         """Stop capture, then let a sync in flight finish before the store is closed."""
         self._stop.set()
         self._sync_now.set()
+        self.faces.stop()
         if self.pipeline is not None:
             self.pipeline.stop()
         if self._sync_thread.is_alive():
