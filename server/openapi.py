@@ -47,6 +47,14 @@ ERROR_CODES = {
     "bad_request": "a parameter is not of the documented form",
     "method_not_allowed": "the path does not accept this method",
     "internal_error": "the server failed; the request changed nothing",
+    "consent_not_in_force": "the face template's consent was withdrawn, ran out or never "
+                            "existed (details: reason); the terminal erases the template",
+    "template_too_large": "an encrypted face template is larger than a template can be",
+    "template_conflict": "another face template (or face key) already has this id",
+    "unknown_face_key": "the face key is not registered for the sending terminal",
+    "foreign_terminal": "the face key is sealed to a terminal that is not an active terminal "
+                        "of the sender's kindergarten",
+    "bad_notice": "the withdrawal notice does not open for the sending terminal",
 }
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -102,6 +110,27 @@ def document() -> dict[str, Any]:
                            "storage_free_bytes); shown on the fleet page",
                 "responses": {"200": {"description": "stored; server_time_us"},
                               **_errors(400, 401, 403)}}},
+            "/api/v1/terminal/faces/templates": {"post": {
+                "summary": "A face template enrolled at the terminal, encrypted under the "
+                           "kindergarten's face key (signed JSON: template_id, key_id, child_id, "
+                           "consent_record, blob); the server cannot open it",
+                "responses": {"201": {"description": "stored (outcome stored)"},
+                              "200": {"description": "already stored (outcome already)"},
+                              **_errors(400, 401, 403, 404, 409, 413)}}},
+            "/api/v1/terminal/faces/keys": {"post": {
+                "summary": "Face keys sealed to the sender or to siblings that lack them "
+                           "(signed JSON: wraps of key_id, terminal_id, sealed)",
+                "responses": {"200": {"description": "added"}, **_errors(400, 401, 403, 409)}}},
+            "/api/v1/terminal/faces/sync": {"post": {
+                "summary": "The terminal's templates, keys and erasure receipts in; what to "
+                           "erase, add and pass on out (signed JSON)",
+                "responses": {"200": {"description": "erase, add, more, key_wraps, wrap_for"},
+                              **_errors(400, 401, 403)}}},
+            "/api/v1/terminal/consent/withdrawals": {"post": {
+                "summary": "A withdrawal of face consent taken at the terminal, sealed to the "
+                           "server (signed JSON: request_id, sealed); counts once",
+                "responses": {"200": {"description": "outcome recorded, already or no_effect"},
+                              **_errors(400, 401, 403, 404)}}},
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["ok", "error"], "properties": {

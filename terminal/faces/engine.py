@@ -36,7 +36,7 @@ Landmarks = dict[str, list[tuple[int, int]]]
 @dataclass(frozen=True)
 class FaceReading:
     result: str
-    """ok | no_face | several_faces | too_small | blurred | eyes_closed"""
+    """ok | no_face | several_faces | too_small | blurred | partial | eyes_closed"""
     box: Box | None = None
     encoding: np.ndarray | None = None
     landmarks: Landmarks | None = None
@@ -91,6 +91,10 @@ def read_face(rgb: np.ndarray, *, only_one: bool) -> FaceReading:
     if _blurred(rgb, box):
         return FaceReading("blurred", box)
     marks = face_recognition.face_landmarks(rgb, [box])[0]
+    height, width = rgb.shape[:2]
+    if any(not (0 <= x < width and 0 <= y < height) for points in marks.values()
+           for x, y in points):
+        return FaceReading("partial", box)  # part of the face is out of the picture
     if openness(marks) < MIN_EYE_OPENNESS:
         return FaceReading("eyes_closed", box, landmarks=marks)
     encoding = face_recognition.face_encodings(rgb, [box], num_jitters=1, model="small")[0]
