@@ -35,8 +35,8 @@ def seal_withdrawal(notice: Withdrawal, terminal_id: str, server_box_public: byt
     plain = canonical.encode({"v": PROTOCOL_VERSION, "type": "consent-withdrawal",
                               "request": notice.request_id, "child": notice.child_id,
                               "by": notice.by or "-", "at_us": notice.at_us})
-    skey = crypto.sealing_key(ephemeral_private, server_box_public)
-    return crypto.seal_with(skey, nonce, plain, _AAD + terminal_id.encode("utf-8"))
+    return crypto.seal_to(server_box_public, plain, _AAD + terminal_id.encode("utf-8"),
+                          ephemeral_private, nonce)
 
 
 def open_withdrawal(sealed: bytes, terminal_id: str, server_box_private: bytes) -> Withdrawal:

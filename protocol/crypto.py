@@ -141,6 +141,13 @@ def seal_with(skey: SealingKey, nonce: bytes, plaintext: bytes, aad: bytes) -> b
     return bytes([SEAL_SUITE]) + skey.ephemeral_public + nonce + ct
 
 
+def seal_to(recipient_public: bytes, plaintext: bytes, aad: bytes, ephemeral_private: bytes,
+            nonce: bytes) -> bytes:
+    """One message sealed to one recipient under a fresh ephemeral key (roster, face keys,
+    withdrawal notices): :func:`sealing_key` then :func:`seal_with`."""
+    return seal_with(sealing_key(ephemeral_private, recipient_public), nonce, plaintext, aad)
+
+
 def open_sealed(
     recipient_private: bytes,
     envelope: bytes,

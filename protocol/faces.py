@@ -137,8 +137,8 @@ def wrap_face_key(face_key: bytes, key_id: str, kindergarten: str, terminal_id: 
     """The face key sealed to one terminal's X25519 key, bound to its id and kindergarten."""
     if len(face_key) != crypto.KEY_SIZE or not is_key_id(key_id):
         raise EncodingError("a face key is 32 bytes with a 16-hex-digit id")
-    skey = crypto.sealing_key(ephemeral_private, terminal_box_public)
-    return crypto.seal_with(skey, nonce, face_key, _wrap_aad(kindergarten, key_id, terminal_id))
+    return crypto.seal_to(terminal_box_public, face_key,
+                          _wrap_aad(kindergarten, key_id, terminal_id), ephemeral_private, nonce)
 
 
 def unwrap_face_key(sealed: bytes, key_id: str, kindergarten: str, terminal_id: str,

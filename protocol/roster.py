@@ -99,8 +99,8 @@ def seal_roster(
         "children": encode_entries(delivery.children),
         "unlock": unlock.encode_set(delivery.unlock_set),
     })
-    skey = crypto.sealing_key(ephemeral_private, terminal_box_public)
-    return crypto.seal_with(skey, nonce, plain, _AAD + terminal_id.encode("utf-8"))
+    return crypto.seal_to(terminal_box_public, plain, _AAD + terminal_id.encode("utf-8"),
+                          ephemeral_private, nonce)
 
 
 def open_roster(sealed: bytes, terminal_id: str, terminal_box_private: bytes) -> RosterDelivery:

@@ -188,8 +188,9 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
 
 def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> None:
     """Can this software run this terminal? Used by ``qatys-update`` after switching releases:
-    the store opens and passes SQLite's quick check, the settings validate, the decoders load
-    and, with ``--kiosk``, the running kiosk answers with this version. Exit 0 or 1."""
+    the store opens and passes SQLite's quick check, the settings validate, the decoders and the
+    face models load and, with ``--kiosk``, the running kiosk answers with this version.
+    Exit 0 or 1."""
     from qatys import __version__
     from terminal.capture.decoders import default_reader
 
@@ -197,6 +198,10 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
     if expect_version is not None and expect_version != __version__:
         problems.append(f"this is version {__version__}, not {expect_version}")
     default_reader()
+    try:  # a release whose face models or dlib wheel do not load must be rolled back
+        from terminal.faces import engine  # noqa: F401
+    except (ImportError, OSError, RuntimeError) as exc:
+        problems.append(f"face check-in does not load: {type(exc).__name__}: {exc}")
     enrolled = (home / CONFIG_FILE).exists()
     port = TerminalConfig.kiosk_port
     if enrolled:

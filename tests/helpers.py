@@ -67,6 +67,17 @@ class ServerProcess:
         self.log.close()
 
 
+def wait_for_kiosk(url: str, seconds: float = 30) -> None:
+    """Until a kiosk page answers /status (it loads the decoders and face models first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + "/status", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> float:
     """SIGTERM, then SIGKILL after ``timeout`` seconds; returns how long the stop took."""
     started = time.monotonic()

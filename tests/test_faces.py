@@ -217,6 +217,19 @@ def test_the_sibling_terminal_gets_the_template_and_the_server_cannot_read_it(
         assert nowhere_under(packed[:64], server.data_dir) == []
 
 
+def test_after_a_reboot_the_face_key_comes_back_with_the_roster(
+        doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    home, env = doors["B"]
+    shutil.rmtree(env["QATYS_RUNTIME_DIR"])  # RAM is gone: roster key and with it the face key
+    code, lines = face(doors["B"], "identify", FR / "tests__test_images__obama2.jpg")
+    assert (code, lines[0]["reason"]) == (2, "roster_locked")
+    listed = run("face", "list", "--home", str(home), env=env).stdout.splitlines()
+    assert [json.loads(x)["child_id"] for x in listed] == [None]  # kept, but unreadable
+    sync(doors["B"])  # a new roster key; the face key sealed to B comes back from the server
+    code, lines = face(doors["B"], "identify", FR / "tests__test_images__obama2.jpg")
+    assert (code, lines[0]["result"], lines[0]["child_id"]) == (0, "match", OBAMA)
+
+
 def test_a_face_scan_records_an_arrival_with_method_face(
         server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
     code, lines = face(doors["B"], "scan", FR / "examples__obama-720p.jpg",
@@ -259,6 +272,9 @@ def test_withdrawal_at_a_terminal_erases_there_at_once_and_reaches_the_ledger(
     rose = FR / "examples__knn_examples__train__rose_leslie__img1.jpg"
     code, lines = face(doors["A"], "enroll", "--child", ROSE, rose)
     assert code == 0, lines
+    with sqlite3.connect(doors["A"][0] / "terminal.db") as conn:
+        # the roster changed since the key was made: it was wrapped anew, not replaced
+        assert conn.execute("SELECT count(*) FROM face_keys").fetchone()[0] == 1
     sync(doors["A"])
     sync(doors["B"])
     assert len(template_blobs(doors["B"][0])) == 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from terminal.capture import simulated
 from terminal.capture.decoders import read_image
 from terminal.capture.sources import write_clip
 from tests.browser import Page, artefact, chromium
-from tests.helpers import QATYS, ServerProcess, free_port, run
+from tests.helpers import QATYS, ServerProcess, free_port, run, wait_for_kiosk
 from tests.test_end_to_end import enrol
 
 
@@ -55,12 +54,7 @@ def kiosk(server: ServerProcess, tmp_path: Path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                requests.get(url + "/status", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_for_kiosk(url)
         yield url
     finally:
         process.terminate()

@@ -23,7 +23,7 @@ from terminal.capture.sources import write_clip
 from terminal.faces.engine import load_rgb
 from tests.browser import Page, artefact, chromium
 from tests.face_pictures import FACES, FR
-from tests.helpers import QATYS, ServerProcess, free_port, run
+from tests.helpers import QATYS, ServerProcess, free_port, run, wait_for_kiosk
 from tests.test_end_to_end import enrol
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared face images not present")
@@ -106,12 +106,7 @@ def kiosk(server: ServerProcess, tmp_path: Path,
                                stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                requests.get(url + "/status", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_for_kiosk(url)
         yield url, home
     finally:
         process.terminate()
