@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Row, and_, or_, select
 
 from protocol import faces
 from qatys.logs import log
-from qatys.timeutil import local_date
+from qatys.timeutil import iso_utc, local_date
 from server import db
 from server.domain.face_consent import LedgerRecord, template_standing
 from server.errors import ApiError
@@ -283,3 +283,18 @@ def accept_notice(conn: Connection, terminal: Row[Any], request_id: str, sealed:
     log(logger, "consent.withdrawn_at_terminal", terminal=terminal.terminal_id,
         effect="recorded" if record else "no_effect")
     return "recorded" if record else "no_effect"
+
+
+def face_state(conn: Connection, child_id: str) -> dict[str, Any]:
+    """What a guardian sees of the child's face templates: whether one is kept now (since
+    when), and when the last was erased and on how many terminals."""
+    rows = conn.execute(select(db.face_templates).where(
+        db.face_templates.c.child_id == child_id)).all()
+    standing = [r.uploaded_at_us for r in rows if r.erased_at_us is None]
+    erased = [r.erased_at_us for r in rows if r.erased_at_us is not None]
+    terminals = conn.execute(select(db.face_erasures.c.terminal_id).where(
+        db.face_erasures.c.child_id == child_id).distinct()).scalars().all()
+    return {"enrolled": bool(standing),
+            "enrolled_at": iso_utc(max(standing)) if standing else None,
+            "erased_at": iso_utc(max(erased)) if erased else None,
+            "erased_on_terminals": len(terminals)}

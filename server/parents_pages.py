@@ -36,6 +36,7 @@ from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server import db
 from server.confirmations import for_month, record_confirmation, window
 from server.consent import longest_until, record_signed, state_of
+from server.face_templates import face_state
 from server.context import ctx
 from server.db import writing
 from server.domain.calendar import month_days
@@ -172,13 +173,15 @@ def me() -> tuple[Response, int]:
     with context.engine.connect() as conn:
         children = children_of(conn, g.guardian)
         consent = {c.child_id: state_of(conn, c.child_id, today) for c in children}
+        face = {c.child_id: face_state(conn, c.child_id) for c in children}
     return jsonify({"ok": True, "guardian_id": g.guardian, "children": [
         {"child_id": c.child_id, "first_name": c.first_name,
          "kindergarten": c.kindergarten_name, "kindergarten_code": c.kindergarten,
          "serial": c.serial, "binding": b64url(bytes(c.binding)),
          "consent": {"status": consent[c.child_id].status,
                      "until": consent[c.child_id].until or None,
-                     "longest_until": longest_until(today).isoformat()}}
+                     "longest_until": longest_until(today).isoformat(),
+                     "face": face[c.child_id]}}
         for c in children]}), 200
 
 

@@ -29,9 +29,11 @@ from terminal.client import ServerClient
 from terminal.errors import ServerRefused
 from terminal.faces.engine import load_rgb, read_face
 from terminal.keys import load as load_keys
+from tests.browser import Page, chromium
 from tests.face_pictures import FACES, FR, held_up, save
 from tests.helpers import QATYS, ServerProcess, run
 from tests.test_end_to_end import enrol, exported
+from tests.test_parents import _claim, _invite
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared face images not present")
 
@@ -410,3 +412,23 @@ def test_a_withdrawal_notice_sent_twice_counts_once(
     again = client.signed_post("/api/v1/terminal/consent/withdrawals", terminal_id, seed, body)
     assert (first["outcome"], again["outcome"]) == ("recorded", "already")
     assert [e["action"] for e in ledger(server, ALEX)].count("withdraw") == 1
+
+
+def test_the_guardian_sees_that_the_face_was_erased_and_where(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]],
+        tmp_path: Path) -> None:
+    """After the withdrawal at a terminal (above): the parents' page says the face template
+    was erased, on both terminals. Chromium on the SQLite run only: the page reads the same
+    rows on PostgreSQL, whose storage the tests above cover."""
+    if "postgres" in server.data_dir.name:
+        pytest.skip("browser check runs on the SQLite server")
+    chromium()
+    phone = Page(tmp_path / "phone")
+    try:
+        _claim(phone, _invite(server, ROSE))
+        phone.wait_for("document.querySelector('.face-state') !== null")
+        line = phone.evaluate("document.querySelector('.face-state').textContent")
+    finally:
+        phone.close()
+    assert line.startswith("Бет үлгісі өшірілді 20")
+    assert line.endswith("(2 терминалда)")

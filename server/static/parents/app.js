@@ -137,6 +137,21 @@ var QatysParents = (function () {
     box.querySelector(".consent-status").textContent = label;
     box.querySelector(".consent-status").dataset.status = state.status;
     box.querySelector("small").textContent = t.consentHint;
+    var face = state.face, line = null;
+    if (face && face.enrolled) {
+      line = t.faceKept + " " + face.enrolled_at.slice(0, 10);
+    } else if (face && face.erased_at) {
+      line = t.faceErased + " " + face.erased_at.slice(0, 10) +
+        (face.erased_on_terminals ?
+          " (" + t.faceErasedOn.replace("{n}", face.erased_on_terminals) + ")" : "");
+    }
+    if (line) {
+      var facts = document.createElement("small");
+      facts.className = "face-state";
+      facts.textContent = line;
+      box.appendChild(facts);
+      box.appendChild(document.createElement("br"));
+    }
     var granted = state.status === "granted", button = document.createElement("button");
     button.className = "consent-action plain";
     button.textContent = granted ? t.consentWithdraw : t.consentGrant;
