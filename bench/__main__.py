@@ -8,6 +8,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sqlalchemy import Column, MetaData, Table
 
 from bench.decoding import bench_decoding
 from bench.face_accuracy import bench_face_accuracy
+from bench.face_door import bench_face_door
 from bench.kiosk_latency import bench_kiosk_latency
 from bench.phone import bench_phone_verification
 from bench.region import bench_region
@@ -172,16 +174,18 @@ def bench_backlog(server: ServerProcess, base: Path, n: int = 72_000) -> None:
 def main() -> None:
     """`python -m bench` runs everything; `python -m bench region` only the region's month,
     `python -m bench phone` only the door verification of phone codes beside cards,
-    `python -m bench terminal` only the terminal's start-up, idle and morning-peak figures."""
+    `python -m bench terminal` only the terminal's start-up, idle and morning-peak figures,
+    `python -m bench faces` only face accuracy, liveness, speed and door to greeting."""
     region_only = sys.argv[1:] == ["region"]
     if sys.argv[1:] == ["phone"]:
         bench_phone_verification()
         return
     if sys.argv[1:] == ["faces"]:
         bench_face_accuracy()
+        _with_server(bench_face_door)
         return
     if sys.argv[1:] == ["terminal"]:
-        _terminal_only()
+        _with_server(bench_terminal_resources)
         return
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
     base.chmod(0o755)
@@ -230,16 +234,18 @@ def _terminal_and_ingest(base: Path) -> None:
         bench_ingest(sqlite_server, base, "SQLite")
         bench_backlog(sqlite_server, base)
         bench_terminal_resources(sqlite_server, base)
+        bench_face_door(sqlite_server, base)
     finally:
         sqlite_server.stop()
 
 
-def _terminal_only() -> None:
+def _with_server(job: Callable[[ServerProcess, Path], None]) -> None:
+    """Run one benchmark against a fresh seeded SQLite server."""
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
     server = start_server(base / "srv-sqlite")
     _seed(base / "srv-sqlite")
     try:
-        bench_terminal_resources(server, base)
+        job(server, base)
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)

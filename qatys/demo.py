@@ -111,6 +111,10 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
                    f"  cards:         {base / 'cards'}\n"
                    f"  terminal home: {home}\n"
                    f"  try: .venv/bin/qatys terminal scan --home {home} {base / 'cards'}/*.png\n"
+                   f"  face (only with consent): .venv/bin/qatys consent grant --data {data} "
+                   f"--child {DEMO_CARD_CHILDREN[1]} --paper FORM-1, then .venv/bin/qatys "
+                   f"terminal sync --home {home} and .venv/bin/qatys face enroll --home {home} "
+                   f"--child {DEMO_CARD_CHILDREN[1]} PHOTO.jpg (docs/faces.md)\n"
                    f"  director's unlock card (after a reboot without network): "
                    f"{base / 'unlock-card.png'}\n"
                    "Ctrl-C stops everything.\n")

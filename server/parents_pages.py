@@ -36,11 +36,11 @@ from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server import db
 from server.confirmations import for_month, record_confirmation, window
 from server.consent import longest_until, record_signed, state_of
-from server.face_templates import face_state
 from server.context import ctx
 from server.db import writing
 from server.domain.calendar import month_days
 from server.errors import ApiError
+from server.face_templates import face_state
 from server.finance_texts import remember_language, request_language
 from server.guardians import (
     children_of,

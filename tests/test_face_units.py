@@ -16,7 +16,7 @@ from protocol import consent, crypto, faces
 from protocol.errors import EncodingError, ProtocolError, SealError
 from server.domain.face_consent import LedgerRecord, template_standing
 from terminal.faces.engine import Landmarks, load_rgb, read_face
-from terminal.faces.liveness import Challenge, held_up_picture, not_flat
+from terminal.faces.liveness import PARALLAX, Challenge, held_up_picture, not_flat
 from terminal.faces.matching import Gallery, identify
 from tests.face_pictures import FACES, FR, held_up, turned_print
 
@@ -170,7 +170,7 @@ def test_a_flat_picture_turned_moved_or_tilted_does_not(name: str) -> None:
     challenge = Challenge()
     for view in views:
         assert not challenge.add(_marks(np.ascontiguousarray(view)))
-    assert challenge.parallax < 0.06
+    assert challenge.parallax < PARALLAX
 
 
 @needs_faces

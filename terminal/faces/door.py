@@ -59,17 +59,18 @@ class FaceDoor:
         self.vault = vault or FaceVault(terminal)
         self._checkins = CheckinService(terminal)
 
-    def identify(self, rgb: np.ndarray,
-                 gallery: Gallery | None = None) -> tuple[FaceResult, FaceReading]:
+    def identify(self, rgb: np.ndarray, gallery: Gallery | None = None, *,
+                 camera: bool = False) -> tuple[FaceResult, FaceReading]:
         """One frame: the result, and the reading (its landmarks feed the challenge). The
-        frame is zeroed afterwards. ``gallery``: one the caller keeps (the kiosk)."""
+        frame is zeroed afterwards. ``gallery``: one the caller keeps; ``camera``: a live
+        frame, looked at only at its own scale (the kiosk, see engine.find_faces)."""
         if gallery is None:
             gallery = self.vault.gallery()
         if gallery is None:
             raise FaceRefused("roster_locked", "the roster is locked: face check-in works once "
                               "the terminal has synced or been unlocked")
         try:
-            reading = read_face(rgb, only_one=False)
+            reading = read_face(rgb, only_one=False, thorough=not camera)
             if reading.encoding is None or reading.box is None:
                 return FaceResult("no_face", reason=reading.result), reading
             if held_up_picture(rgb, reading.box):

@@ -68,9 +68,10 @@ def consent_for_enrolment(terminal: Terminal, vault: FaceVault,
     return consent
 
 
-def frame_verdict(rgb: np.ndarray) -> tuple[str, np.ndarray | None, Landmarks | None]:
+def frame_verdict(rgb: np.ndarray, *, camera: bool = False
+                  ) -> tuple[str, np.ndarray | None, Landmarks | None]:
     """(ok or the problem, the encoding, the landmarks) of one enrolment frame."""
-    reading = read_face(rgb, only_one=True)
+    reading = read_face(rgb, only_one=True, thorough=not camera)
     if reading.result != "ok" or reading.encoding is None or reading.box is None:
         return reading.result, None, reading.landmarks  # landmarks: eyes shut, mid-blink
     if held_up_picture(rgb, reading.box):
@@ -82,17 +83,18 @@ class EnrolmentSession:
     """One enrolment, frame by frame (the kiosk's camera) or from pictures (the CLI)."""
 
     def __init__(self, terminal: Terminal, vault: FaceVault, child_id: str, *,
-                 require_liveness: bool) -> None:
+                 require_liveness: bool, camera: bool = False) -> None:
         self._terminal, self._vault, self.child_id = terminal, vault, child_id
         self.consent = consent_for_enrolment(terminal, vault, child_id)
         self._require_liveness = require_liveness
+        self._camera = camera
         self.verdicts: list[str] = []
         self._encodings: list[np.ndarray] = []
         self._challenge = Challenge()
 
     def add(self, rgb: np.ndarray) -> bool:
         """Read one frame (zeroed afterwards); True once there is enough to finish."""
-        verdict, encoding, marks = frame_verdict(rgb)
+        verdict, encoding, marks = frame_verdict(rgb, camera=self._camera)
         rgb.fill(0)  # the frame is not needed any more: leave nothing of it in memory
         self.verdicts.append(verdict)
         if marks is not None:

@@ -99,7 +99,7 @@ class FaceWatch:
                 return _refusal("face_busy", "an enrolment is under way")
             try:
                 session = EnrolmentSession(self._kiosk.terminal, self.vault, child_id,
-                                           require_liveness=True)
+                                           require_liveness=True, camera=True)
             except FaceRefused as exc:
                 return _refusal(exc.reason, str(exc))
             self._enrolment = _Enrolment(session, time.monotonic() + ENROL_SECONDS)
@@ -119,8 +119,12 @@ class FaceWatch:
     # --- the loop ------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        """A look every LOOK_INTERVAL_S, counted from the start of the last one (a look takes
+        about 200 ms on two cores; waiting the whole interval after it would add that)."""
         last: Frame | None = None
-        while not self._stop.wait(LOOK_INTERVAL_S):
+        next_look = time.monotonic()
+        while not self._stop.wait(max(0.0, next_look - time.monotonic())):
+            next_look = time.monotonic() + LOOK_INTERVAL_S
             pipeline = self._kiosk.pipeline
             frame = pipeline.latest if pipeline is not None else None
             if frame is None or frame is last:
@@ -148,7 +152,7 @@ class FaceWatch:
         rgb = door_rgb(frame)
         if rgb is None:
             return
-        result, reading = self._door.identify(rgb, gallery)
+        result, reading = self._door.identify(rgb, gallery, camera=True)
         now = time.monotonic()
         if result.child_id and self._cooldown.get(result.child_id, 0) > now:
             return
