@@ -253,7 +253,7 @@ def trail(conn: Connection, child_id: str) -> list[dict[str, Any]]:
 def accept_notice(conn: Connection, terminal: Row[Any], request_id: str, sealed: bytes,
                   server_box_private: bytes, now_us: int) -> str:
     """A withdrawal taken at a terminal, into the consent ledger once: "recorded", "already"
-    or "no_effect" (there was no consent in force any more)."""
+    or "no_effect" (no consent in force any more, or a newer grant than the withdrawal)."""
     from protocol.consent import open_withdrawal
     from protocol.errors import ProtocolError
     from server.consent import record_consent, state_of
@@ -273,7 +273,12 @@ def accept_notice(conn: Connection, terminal: Row[Any], request_id: str, sealed:
     if child is None or child.kindergarten != terminal.kindergarten:
         raise ApiError(404, "unknown_child", "this child is not on this kindergarten's roster")
     record = None
-    if state_of(conn, notice.child_id, local_date(now_us)).status == "granted":
+    latest = conn.execute(select(db.consent_records.c.recorded_at_us).where(
+        db.consent_records.c.child_id == notice.child_id).order_by(
+        db.consent_records.c.id.desc()).limit(1)).scalar()
+    if state_of(conn, notice.child_id, local_date(now_us)).status == "granted" \
+            and (latest is None or latest <= notice.at_us):
+        # a grant given after the withdrawal at the door (the notice waited offline) stands
         by = f"{notice.by} @ {terminal.terminal_id}"[:64]
         record = record_consent(conn, notice.child_id, "withdraw", None, "terminal", "", by,
                                 now_us)

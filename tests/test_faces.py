@@ -400,18 +400,31 @@ def test_a_foreign_terminal_gets_nothing_and_cannot_hand_in_anything(
     assert a_id != terminal_id
 
 
-def test_a_withdrawal_notice_sent_twice_counts_once(
+def test_a_withdrawal_notice_sent_twice_counts_once_and_never_undoes_a_later_grant(
         server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
     client, terminal_id, seed = _client(server, doors["A"])
     keys = load_keys(doors["A"][0])
-    sealed = consent.seal_withdrawal(consent.Withdrawal("ef" * 16, ALEX, "Айгүл", 1),
-                                     terminal_id, keys.server_box_public, os.urandom(32),
-                                     os.urandom(crypto.NONCE_SIZE))
-    body = {"request_id": "ef" * 16, "sealed": crypto_b64(sealed)}
-    first = client.signed_post("/api/v1/terminal/consent/withdrawals", terminal_id, seed, body)
-    again = client.signed_post("/api/v1/terminal/consent/withdrawals", terminal_id, seed, body)
+
+    def notice(request_id: str, at_us: int) -> dict[str, str]:
+        sealed = consent.seal_withdrawal(consent.Withdrawal(request_id, ALEX, "Айгүл", at_us),
+                                         terminal_id, keys.server_box_public, os.urandom(32),
+                                         os.urandom(crypto.NONCE_SIZE))
+        return {"request_id": request_id, "sealed": crypto_b64(sealed)}
+
+    path = "/api/v1/terminal/consent/withdrawals"
+    taken_at = int(datetime.now(UTC).timestamp() * 1_000_000)
+    first = client.signed_post(path, terminal_id, seed, notice("ef" * 16, taken_at))
+    again = client.signed_post(path, terminal_id, seed, notice("ef" * 16, taken_at))
     assert (first["outcome"], again["outcome"]) == ("recorded", "already")
     assert [e["action"] for e in ledger(server, ALEX)].count("withdraw") == 1
+    # The parent gives consent again; a notice taken at the door before that (delivered late,
+    # after weeks offline) must not withdraw the newer grant.
+    run("consent", "grant", "--data", str(server.data_dir), "--child", ALEX, "--paper", "f-2")
+    late = client.signed_post(path, terminal_id, seed, notice("0f" * 16, taken_at))
+    assert late["outcome"] == "no_effect"
+    states = json.loads(run("consent", "list", "--data", str(server.data_dir),
+                            "--kindergarten", "KG1").stdout)
+    assert {s["child_id"]: s["status"] for s in states}[ALEX] == "granted"
 
 
 def test_the_guardian_sees_that_the_face_was_erased_and_where(
