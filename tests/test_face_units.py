@@ -15,7 +15,8 @@ import pytest
 from protocol import consent, crypto, faces
 from protocol.errors import EncodingError, ProtocolError, SealError
 from server.domain.face_consent import LedgerRecord, template_standing
-from terminal.faces.engine import Landmarks, load_rgb, read_face
+from terminal.faces.engine import load_rgb, read_face
+from terminal.faces.landmarks import Landmarks
 from terminal.faces.liveness import PARALLAX, Challenge, held_up_picture, not_flat
 from terminal.faces.matching import Gallery, identify
 from tests.face_pictures import FACES, FR, held_up, turned_print

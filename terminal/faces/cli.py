@@ -17,9 +17,10 @@ from qatys.cliutil import EXIT_BAD_INPUT, emit
 from qatys.logs import log
 from terminal.cli import opened
 from terminal.errors import FaceRefused
-from terminal.faces.door import FaceDoor, FaceResult, Presentation
+from terminal.faces.door import FaceDoor, FaceResult
 from terminal.faces.engine import load_rgb
 from terminal.faces.enrolment import enrol_face
+from terminal.faces.liveness import Presentation
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
 

@@ -8,7 +8,7 @@ live match sends the family to the QR card.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from qatys.logs import log
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.errors import CheckinRefused, FaceRefused
 from terminal.faces.engine import FaceReading, read_face
-from terminal.faces.liveness import Challenge, held_up_picture
+from terminal.faces.liveness import Challenge, Presentation, held_up_picture
 from terminal.faces.matching import Gallery, identify
 from terminal.faces.vault import FaceVault
 from terminal.home import Terminal
@@ -43,14 +43,6 @@ class FaceResult:
     def as_json(self) -> dict[str, Any]:
         return {"result": self.result, "child_id": self.child_id, "distance": self.distance,
                 "margin": self.margin, "reason": self.reason or None}
-
-
-@dataclass
-class Presentation:
-    """The frames of one person at the door, for the blink-or-turn challenge."""
-
-    child_id: str | None = None
-    challenge: Challenge = field(default_factory=Challenge)
 
 
 class FaceDoor:
@@ -84,10 +76,11 @@ class FaceDoor:
     def follow(self, presentation: Presentation, result: FaceResult,
                reading: FaceReading) -> FaceResult:
         """Add a frame to the presentation; a match counts only once the same child has
-        blinked or turned (a picture held up cannot). Other results start it again."""
-        if result.reason == "eyes_closed" and reading.landmarks is not None \
-                and presentation.child_id is not None:
-            presentation.challenge.add(reading.landmarks)  # the middle of a blink
+        blinked or turned (a picture held up cannot). A frame without a usable face (blurred,
+        eyes shut mid-blink) leaves it as it is; anyone else, or a spoof, starts it again."""
+        if result.result == "no_face":
+            if reading.landmarks is not None and presentation.child_id is not None:
+                presentation.challenge.add(reading.landmarks)  # the middle of a blink
             return result
         if result.result != "match" or reading.landmarks is None:
             presentation.child_id, presentation.challenge = None, Challenge()

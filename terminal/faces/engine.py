@@ -14,8 +14,7 @@ import face_recognition
 import numpy as np
 from PIL import Image
 
-Box = tuple[int, int, int, int]
-"""top, right, bottom, left in pixels, as face_recognition gives them."""
+from terminal.faces.landmarks import Box, Landmarks, openness
 
 MAX_SIDE = 1280
 """Larger pictures are scaled down first: a door camera gives 640×480, photos are bigger."""
@@ -29,8 +28,6 @@ MIN_EYE_OPENNESS = 0.13
 """Eye aspect ratio (height over width of the eye outline); below it the eyes are shut."""
 
 
-Landmarks = dict[str, list[tuple[int, int]]]
-"""dlib's 68 points by feature (left_eye, nose_bridge, …), as face_recognition names them."""
 
 
 @dataclass(frozen=True)
@@ -55,18 +52,6 @@ def load_rgb(path: Path) -> np.ndarray:
     if scale < 1:
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(rgb)
-
-
-def eye_openness(points: list[tuple[int, int]]) -> float:
-    """Height over width of one eye's six-point outline (the eye aspect ratio)."""
-    p = np.asarray(points, dtype=float)
-    height = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
-    return float(height / (2 * np.linalg.norm(p[0] - p[3]) + 1e-9))
-
-
-def openness(marks: Landmarks) -> float:
-    """The less open of the two eyes."""
-    return min(eye_openness(marks["left_eye"]), eye_openness(marks["right_eye"]))
 
 
 def _blurred(rgb: np.ndarray, box: Box) -> bool:

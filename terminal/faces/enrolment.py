@@ -20,7 +20,8 @@ from qatys.logs import log
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import TerminalConsent, consent_of
 from terminal.errors import FaceRefused
-from terminal.faces.engine import Landmarks, read_face
+from terminal.faces.engine import read_face
+from terminal.faces.landmarks import Landmarks
 from terminal.faces.liveness import Challenge, held_up_picture
 from terminal.faces.matching import THRESHOLD
 from terminal.faces.vault import FaceVault

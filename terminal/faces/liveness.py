@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from terminal.faces.engine import Box, Landmarks, openness
+from terminal.faces.landmarks import Box, Landmarks, openness
 
 PARALLAX = 0.07
 """Mean landmark distance (in eye distances) left after the best homography between two
@@ -147,3 +147,11 @@ def held_up_picture(rgb: np.ndarray, box: Box) -> bool:
                for cx, cy in corners):
             return True
     return False
+
+
+@dataclass
+class Presentation:
+    """The frames of one person at the door, for the turn-or-blink challenge."""
+
+    child_id: str | None = None
+    challenge: Challenge = field(default_factory=Challenge)

@@ -21,14 +21,15 @@ import numpy as np
 from qatys.logs import log
 from terminal.capture.sources import Frame
 from terminal.errors import FaceRefused
-from terminal.faces.door import FaceDoor, Presentation
-from terminal.faces.enrolment import EnrolmentSession
+from terminal.faces.liveness import Presentation
 from terminal.faces.matching import Gallery
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
 from terminal.kiosk.texts import say
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # dlib and its models load only once a child is enrolled (about 100 MiB)
+    from terminal.faces.door import FaceDoor
+    from terminal.faces.enrolment import EnrolmentSession
     from terminal.kiosk.service import Kiosk
 
 logger = logging.getLogger("qatys.terminal.kiosk.faces")
@@ -37,6 +38,8 @@ LOOK_INTERVAL_S = 0.25
 GALLERY_REFRESH_S = 5.0
 GIVE_UP_S = 5.0
 """A recognised face that has not turned or blinked by then is asked for the QR card."""
+AWAY_S = 2.0
+"""A recognised child not seen for this long has left: the next sighting is a new visit."""
 COOLDOWN_S = 10.0
 """A child just checked in (or sent to QR) is not looked at again for this long."""
 ENROL_SECONDS = 12.0
@@ -65,9 +68,9 @@ class FaceWatch:
     def __init__(self, kiosk: Kiosk) -> None:
         self._kiosk = kiosk
         self.vault = FaceVault(kiosk.terminal)
-        self._door = FaceDoor(kiosk.terminal, self.vault)
+        self._door_loaded: FaceDoor | None = None
         self._presentation = Presentation()
-        self._started = 0.0
+        self._started = self._seen = 0.0
         self._cooldown: dict[str, float] = {}
         self._gallery: tuple[float, Gallery | None] = (0.0, None)
         self._enrolment: _Enrolment | None = None
@@ -83,6 +86,14 @@ class FaceWatch:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
+    @property
+    def _door(self) -> FaceDoor:
+        if self._door_loaded is None:
+            from terminal.faces.door import FaceDoor
+
+            self._door_loaded = FaceDoor(self._kiosk.terminal, self.vault)
+        return self._door_loaded
+
     def enrolled_children(self) -> int:
         gallery = self._gallery[1]
         return len(gallery) if gallery is not None else 0
@@ -97,6 +108,8 @@ class FaceWatch:
         with self._lock:
             if self._enrolment is not None:
                 return _refusal("face_busy", "an enrolment is under way")
+            from terminal.faces.enrolment import EnrolmentSession
+
             try:
                 session = EnrolmentSession(self._kiosk.terminal, self.vault, child_id,
                                            require_liveness=True, camera=True)
@@ -156,8 +169,10 @@ class FaceWatch:
         now = time.monotonic()
         if result.child_id and self._cooldown.get(result.child_id, 0) > now:
             return
-        if self._presentation.child_id is None and result.result == "match":
-            self._started = now
+        if result.result == "match":
+            if self._presentation.child_id is None or now - self._seen > AWAY_S:
+                self._presentation, self._started = Presentation(), now  # a new visit
+            self._seen = now
         result = self._door.follow(self._presentation, result, reading)
         if result.result == "match" and result.child_id is not None:
             self._cooldown[result.child_id] = now + COOLDOWN_S
