@@ -34,12 +34,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.qatys-installed
-sum=$(sha256sum pyproject.toml | cut -c1-16)
+sum=$(cat pyproject.toml requirements-nodeps.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "install: Python packages into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
   # face_recognition's metadata asks for dlib, which would compile; dlib-bin (a wheel) is it.
-  .venv/bin/python -m pip install -q --no-deps 'face-recognition==1.3.0'
+  .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
   echo "$sum" > "$stamp"
 fi

@@ -51,6 +51,8 @@ DEFAULT_HOME = Path("/var/lib/qatys/terminal")
 MAX_BUNDLE_BYTES = 1 << 30
 MAX_MANIFEST_BYTES = 1 << 16
 KEEP_RELEASES = 3
+NO_DEPS_WHEELS = "face_recognition-*.whl"
+"""Wheels a release installs without their declared dependencies (requirements-nodeps.txt)."""
 SERVICE_USER = "qatys"
 EXIT_REFUSED = 2
 EXIT_ROLLED_BACK = 3
@@ -187,10 +189,12 @@ def _install_release(layout: Layout, bundle_path: Path, keys: list[bytes],
         # marks it complete, so a build cut short by a power cut is never switched to.
         target = layout.release_dir(manifest.version)
         shutil.rmtree(target, ignore_errors=True)
-        steps = [[python, "-m", "venv", str(target)],
-                 [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                  "--no-index", "--no-cache-dir", "--find-links", str(staging),
-                  f"qatys=={manifest.version}"]]
+        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
+               "--no-cache-dir", "--find-links", str(staging)]
+        steps = [[python, "-m", "venv", str(target)], [*pip, f"qatys=={manifest.version}"]]
+        # face_recognition without its declared dependencies (they would compile dlib; the
+        # dlib-bin wheel is that dlib), as tools/release.py put it in the bundle
+        steps += [[*pip, "--no-deps", str(w)] for w in sorted(staging.glob(NO_DEPS_WHEELS))]
         for argv in steps:
             done = _run(argv)
             if done.returncode != 0:

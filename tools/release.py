@@ -47,10 +47,13 @@ def keygen(out: Path) -> str:
 
 
 def collect_wheels(target: Path, platform: str) -> None:
-    """The qatys wheel from this tree plus its dependencies' wheels for ``platform``."""
+    """The qatys wheel from this tree plus its dependencies' wheels for ``platform``, and the
+    wheels installed without their declared dependencies (requirements-nodeps.txt)."""
     pip = [sys.executable, "-m", "pip"]
     subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(target),
                     str(REPOSITORY)], check=True)
+    subprocess.run([*pip, "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest",
+                    str(target), "-r", str(REPOSITORY / "requirements-nodeps.txt")], check=True)
     if platform == host_platform():
         subprocess.run([*pip, "wheel", "--quiet", "--wheel-dir", str(target),
                         "--find-links", str(target), str(REPOSITORY)], check=True)
