@@ -40,23 +40,41 @@ class Upload:
     blob: bytes
 
 
-def _ledger_records(conn: Connection, child_id: str) -> list[LedgerRecord]:
-    return [LedgerRecord(r.id, r.action, r.until or "", local_date(r.recorded_at_us).isoformat())
-            for r in conn.execute(select(db.consent_records)
-                                  .where(db.consent_records.c.child_id == child_id)
-                                  .order_by(db.consent_records.c.id))]
+def _ledgers(conn: Connection, child_ids: set[str]) -> dict[str, list[LedgerRecord]]:
+    """The consent records of these children, oldest first, in one query."""
+    found: dict[str, list[LedgerRecord]] = {c: [] for c in child_ids}
+    if child_ids:
+        for r in conn.execute(select(db.consent_records)
+                              .where(db.consent_records.c.child_id.in_(sorted(child_ids)))
+                              .order_by(db.consent_records.c.id)):
+            found[r.child_id].append(LedgerRecord(r.id, r.action, r.until or "",
+                                                  local_date(r.recorded_at_us).isoformat()))
+    return found
 
 
-def _child_gone(child: Row[Any] | None, now_us: int) -> bool:
-    return child is None or bool(child.withdrawn_on
-                                 and child.withdrawn_on <= local_date(now_us).isoformat())
+def _gone(conn: Connection, child_ids: set[str], now_us: int) -> set[str]:
+    """Those of these children who are on no roster now (never were, or have left)."""
+    today = local_date(now_us).isoformat()
+    present = {r.child_id for r in conn.execute(
+        select(db.children.c.child_id, db.children.c.withdrawn_on)
+        .where(db.children.c.child_id.in_(sorted(child_ids))))
+        if not (r.withdrawn_on and r.withdrawn_on <= today)} if child_ids else set()
+    return child_ids - present
+
+
+def _verdicts(conn: Connection, templates: list[tuple[str, str, int]],
+              now_us: int) -> dict[str, str | None]:
+    """Per (template id, child id, consent record): None while it stands, else why not."""
+    children = {child for _, child, _ in templates}
+    gone, ledgers, today = _gone(conn, children, now_us), _ledgers(conn, children), \
+        local_date(now_us)
+    return {template_id: "left" if child in gone
+            else template_standing(ledgers[child], record, today)
+            for template_id, child, record in templates}
 
 
 def _why_not(conn: Connection, child_id: str, record: int, now_us: int) -> str | None:
-    child = conn.execute(select(db.children).where(db.children.c.child_id == child_id)).first()
-    if _child_gone(child, now_us):
-        return "left"
-    return template_standing(_ledger_records(conn, child_id), record, local_date(now_us))
+    return _verdicts(conn, [("", child_id, record)], now_us)[""]
 
 
 def erase_on_server(conn: Connection, template_ids: list[str], reason: str,
@@ -80,13 +98,15 @@ def retire(conn: Connection, now_us: int, *, kindergarten: str | None = None,
         query = query.where(db.face_templates.c.kindergarten == kindergarten)
     if child_id is not None:
         query = query.where(db.face_templates.c.child_id == child_id)
-    retired = 0
-    for row in conn.execute(query).all():
-        reason = _why_not(conn, row.child_id, row.consent_record, now_us)
+    rows = [(r.template_id, r.child_id, r.consent_record) for r in conn.execute(query)]
+    verdicts = _verdicts(conn, rows, now_us)
+    by_reason: dict[str, list[str]] = {}
+    for template_id, reason in verdicts.items():
         if reason is not None:
-            erase_on_server(conn, [row.template_id], reason, now_us)
-            retired += 1
-    return retired
+            by_reason.setdefault(reason, []).append(template_id)
+    for reason, ids in sorted(by_reason.items()):
+        erase_on_server(conn, ids, reason, now_us)
+    return sum(len(ids) for ids in by_reason.values())
 
 
 def _has_wrap(conn: Connection, key_id: str, terminal_id: str) -> bool:

@@ -98,10 +98,15 @@ class FaceVault:
         own_wrap = faces.wrap_face_key(face_key, key_id, t.config.kindergarten, t.terminal_id,
                                        t.keys.box_public, os.urandom(32),
                                        os.urandom(crypto.NONCE_SIZE)) if own else None
-        t.store.write(lambda conn: conn.execute(
-            "INSERT INTO face_keys(key_id, roster_version, wrapped, own_wrap) VALUES (?,?,?,?) "
-            "ON CONFLICT(key_id) DO UPDATE SET roster_version = excluded.roster_version, "
-            "wrapped = excluded.wrapped", (key_id, unlocked[1], wrapped, own_wrap)))
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO face_keys(key_id, roster_version, wrapped, own_wrap) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(key_id) DO UPDATE SET "
+                "roster_version = excluded.roster_version, wrapped = excluded.wrapped",
+                (key_id, unlocked[1], wrapped, own_wrap))
+            _changed(conn)  # templates under this key open now: galleries are rebuilt
+
+        t.store.write(job)
 
     def unregistered_keys(self) -> list[tuple[str, bytes]]:
         """(key id, wrap to this terminal) of keys made here that the server has not taken."""
