@@ -18,6 +18,7 @@ from sqlalchemy import Column, MetaData, Table
 from bench.decoding import bench_decoding
 from bench.face_accuracy import bench_face_accuracy
 from bench.face_door import bench_face_door
+from bench.face_relay import bench_face_relay
 from bench.kiosk_latency import bench_kiosk_latency
 from bench.phone import bench_phone_verification
 from bench.region import bench_region
@@ -183,6 +184,7 @@ def main() -> None:
     if sys.argv[1:] == ["faces"]:
         bench_face_accuracy()
         _with_server(bench_face_door)
+        _with_server(lambda _server, base: bench_face_relay(base))
         return
     if sys.argv[1:] == ["terminal"]:
         _with_server(bench_terminal_resources)
@@ -235,6 +237,7 @@ def _terminal_and_ingest(base: Path) -> None:
         bench_backlog(sqlite_server, base)
         bench_terminal_resources(sqlite_server, base)
         bench_face_door(sqlite_server, base)
+        bench_face_relay(base)
     finally:
         sqlite_server.stop()
 
