@@ -32,7 +32,7 @@ from terminal.faces.engine import load_rgb, read_face
 from terminal.keys import load as load_keys
 from tests.browser import Page, chromium
 from tests.face_pictures import FACES, FR, held_up, save
-from tests.helpers import QATYS, ServerProcess, run
+from tests.helpers import QATYS, ServerProcess, roster_csv, run
 from tests.test_end_to_end import enrol, exported
 from tests.test_parents import _claim, _invite
 
@@ -319,6 +319,33 @@ def test_consent_that_runs_out_erases_the_template_on_an_offline_terminal(
                        FR / "examples__knn_examples__train__biden__biden2.jpg", faked=later)
     assert (code, lines[0]["result"]) == (0, "unknown")
     assert nowhere_under(blob[-48:], doors["A"][0]) == []
+
+
+def test_a_child_who_leaves_the_kindergarten_is_erased_everywhere(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]],
+        tmp_path: Path) -> None:
+    leaving = "child-00018-x7q"
+    run("consent", "grant", "--data", str(server.data_dir), "--child", leaving, "--paper", "f-18")
+    sync(doors["A"])
+    code, lines = face(doors["A"], "enroll", "--child", leaving,
+                       FR / "examples__lin-manuel-miranda.png")
+    assert code == 0, lines
+    sync(doors["A"])
+    sync(doors["B"])
+    assert len(template_blobs(doors["B"][0])) == 1
+    today = datetime.now(UTC).date().isoformat()  # the first day the child no longer belongs
+    text, _ = roster_csv(20)
+    csv = tmp_path / "roster.csv"
+    csv.write_text("".join(line[:-1] + today + "\n" if line.startswith(leaving) else line
+                           for line in text.splitlines(keepends=True)), encoding="utf-8")
+    run("roster", "import", "--data", str(server.data_dir), "--kindergarten", "KG1", str(csv))
+    for door in (doors["B"], doors["A"]):
+        sync(door)
+        assert template_blobs(door[0]) == []
+    sync(doors["B"])  # B's receipt
+    reasons = {(e["action"], e["reason"]) for e in ledger(server, leaving)
+               if e["action"].startswith("face_erased")}
+    assert reasons == {("face_erased_on_server", "left"), ("face_erased", "left")}
 
 
 # --- refusals over the API: each changes nothing -------------------------------------
