@@ -133,7 +133,7 @@ class FaceWatch:
 
     def _loop(self) -> None:
         """A look every LOOK_INTERVAL_S, counted from the start of the last one (a look takes
-        about 200 ms on two cores; waiting the whole interval after it would add that)."""
+        about 120 ms on two cores; waiting the whole interval after it would add that)."""
         last: Frame | None = None
         next_look = time.monotonic()
         while not self._stop.wait(max(0.0, next_look - time.monotonic())):
