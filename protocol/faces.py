@@ -79,12 +79,6 @@ def check_encodings(raw: bytes) -> None:
         raise EncodingError("an encoding holds a number that is not finite")
 
 
-def unpack_encodings(raw: bytes) -> list[tuple[float, ...]]:
-    check_encodings(raw)
-    return [struct.unpack_from(f"<{DIMENSIONS}f", raw, i)
-            for i in range(0, len(raw), ENCODING_BYTES)]
-
-
 def _template_aad(kindergarten: str, key_id: str, template_id: str) -> bytes:
     return _TEMPLATE_AAD + f"{kindergarten}\x00{key_id}\x00{template_id}".encode()
 

@@ -25,7 +25,6 @@ from terminal.faces.landmarks import Landmarks
 from terminal.faces.liveness import Challenge, held_up_picture
 from terminal.faces.matching import THRESHOLD
 from terminal.faces.vault import FaceVault
-from terminal.faces.withdrawal import withdrawn_here
 from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.faces")
@@ -57,7 +56,7 @@ def consent_for_enrolment(terminal: Terminal, vault: FaceVault,
     if entry is None:
         raise FaceRefused("unknown_child", "this child is not on the kindergarten's roster")
     consent = consent_of(entry, local_date(now_us(), terminal.config.zone))
-    if withdrawn_here(terminal, vault, child_id):
+    if vault.withdrawal_pending(child_id):
         raise FaceRefused("consent_withdrawn", "the consent was withdrawn at this terminal; "
                           "a parent must give it again before enrolment")
     if consent.status == "none":

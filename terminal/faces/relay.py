@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from protocol import crypto, faces
 from protocol.errors import ProtocolError
@@ -26,7 +26,6 @@ from terminal.faces.withdrawal import notice_delivered, pending_notices
 from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.faces")
-T = TypeVar("T")
 
 MAX_ROUNDS = 20
 _DEAD_NOTICE = ("bad_notice", "unknown_child", "malformed")
@@ -98,12 +97,13 @@ class FaceRelay:
             self.vault.key_registered(key_id)
 
     def _upload(self) -> tuple[int, int]:
-        """Templates enrolled here go to the server; one it refuses is erased here."""
-        templates = {t.template_id: t for t in self.vault.templates() or []}
+        """Templates enrolled here go to the server; one it refuses is erased here. Only
+        those not yet uploaded are opened (every sync comes here)."""
+        keys = self.vault.keys() or {}
         uploaded = refused = 0
         for row in self.vault.stored():
-            template = templates.get(row.template_id)
-            if row.uploaded or template is None:
+            template = None if row.uploaded else self.vault.open(row, keys)
+            if template is None:
                 continue
             try:
                 self._post("/api/v1/terminal/faces/templates", {
@@ -114,9 +114,8 @@ class FaceRelay:
                 if exc.code not in ("consent_not_in_force", "unknown_child",
                                     "template_conflict"):
                     raise
-                reason = str(exc.details.get("reason", "refused"))
-                refused += self.vault.erase([(row.template_id, reason if reason in
-                                              ERASE_REASONS else "refused")])
+                refused += self.vault.erase([(row.template_id,
+                                              _erase_reason(exc.details.get("reason")))])
                 continue
             self.vault.uploaded(row.template_id)
             uploaded += 1
@@ -126,15 +125,14 @@ class FaceRelay:
         keys = self.vault.keys()
         receipts = self.vault.pending_erasures()
         answer = self._post("/api/v1/terminal/faces/sync", {
-            "have": [row.template_id for row in self.vault.stored()],
+            "have": self.vault.template_ids(),
             "keys": sorted(keys or {}),
             "erased": [{"template_id": i, "erased_at_us": at, "reason": r}
                        for i, at, r in receipts]})
         self.vault.erasures_reported([i for i, _, _ in receipts])
         report.reported += len(receipts)
-        report.erased += self.vault.erase([
-            (str(e["template_id"]), str(e["reason"]) if e["reason"] in ERASE_REASONS
-             else "refused") for e in answer.get("erase", [])])
+        report.erased += self.vault.erase([(str(e["template_id"]), _erase_reason(e["reason"]))
+                                           for e in answer.get("erase", [])])
         if keys is None:
             return False  # locked: nothing to open or pass on until the roster key is back
         for wrap in answer.get("key_wraps", []):
@@ -173,6 +171,11 @@ class FaceRelay:
         for start in range(0, len(wraps), 100):
             self._post("/api/v1/terminal/faces/keys", {"wraps": wraps[start:start + 100]})
         return len(wraps)
+
+
+def _erase_reason(said: object) -> str:
+    """The server's reason, when it is one this terminal records; "refused" otherwise."""
+    return said if isinstance(said, str) and said in ERASE_REASONS else "refused"
 
 
 def _b64(data: bytes) -> str:

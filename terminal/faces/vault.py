@@ -135,8 +135,7 @@ class FaceVault:
         tag = self.child_tag(child_id)
 
         def job(conn: sqlite3.Connection) -> int:
-            earlier = [r[0] for r in conn.execute(
-                "SELECT template_id FROM face_templates WHERE child_tag = ?", (tag,))]
+            earlier = templates_of(conn, tag)
             delete_templates(conn, [(e, "replaced") for e in earlier])
             conn.execute("INSERT INTO face_templates(template_id, child_tag, consent_record, "
                          "key_id, blob) VALUES (?, ?, ?, ?, ?)",
@@ -163,10 +162,9 @@ class FaceVault:
         except ProtocolError:
             log(logger, "faces.received_unreadable", logging.WARNING, template=template_id)
             return False
-        tag = self.child_tag(template.child_id)
-        if self._t.store.read(lambda conn: conn.execute(
-                "SELECT 1 FROM consent_outbox WHERE child_tag = ?", (tag,)).fetchone()):
+        if self.withdrawal_pending(template.child_id):
             return False  # consent was withdrawn here; the server has not heard yet
+        tag = self.child_tag(template.child_id)
         self._t.store.write(lambda conn: _insert_received(
             conn, template_id, tag, template.consent_record, key_id, blob))
         return True
@@ -177,23 +175,28 @@ class FaceVault:
                     "SELECT template_id, key_id, blob, uploaded FROM face_templates "
                     "ORDER BY template_id").fetchall())]
 
+    def template_ids(self) -> list[str]:
+        return [str(r[0]) for r in self._t.store.read(lambda conn: conn.execute(
+            "SELECT template_id FROM face_templates ORDER BY template_id").fetchall())]
+
+    def open(self, row: StoredTemplate, keys: dict[str, bytes]) -> faces.Template | None:
+        """One stored template opened in RAM, or None when its key is not here (or it does
+        not open, which is logged)."""
+        if row.key_id not in keys:
+            return None
+        try:
+            return faces.decrypt_template(row.blob, self._t.config.kindergarten, row.key_id,
+                                          row.template_id, keys[row.key_id])
+        except ProtocolError:
+            log(logger, "faces.template_unreadable", logging.WARNING, template=row.template_id)
+            return None
+
     def templates(self) -> list[faces.Template] | None:
         """Every template opened (in RAM), or None while locked."""
         keys = self.keys()
         if keys is None:
             return None
-        opened = []
-        for row in self.stored():
-            if row.key_id not in keys:
-                continue
-            try:
-                opened.append(faces.decrypt_template(row.blob, self._t.config.kindergarten,
-                                                     row.key_id, row.template_id,
-                                                     keys[row.key_id]))
-            except ProtocolError:
-                log(logger, "faces.template_unreadable", logging.WARNING,
-                    template=row.template_id)
-        return opened
+        return [t for row in self.stored() if (t := self.open(row, keys)) is not None]
 
     def gallery(self) -> Gallery | None:
         """The enrolled children for identification (cached until a template changes), or
@@ -209,10 +212,9 @@ class FaceVault:
             return self._gallery[1]
         opened = self.templates() or []
         by_child: dict[str, list[np.ndarray]] = {}
-        for template in opened:
-            by_child.setdefault(template.child_id, []).extend(
-                np.asarray(e, dtype=np.float32) for e in faces.unpack_encodings(
-                    template.encodings))
+        for template in opened:  # encodings were checked when the template was opened
+            by_child.setdefault(template.child_id, []).extend(np.frombuffer(
+                template.encodings, dtype="<f4").reshape(-1, faces.DIMENSIONS))
         gallery = Gallery(by_child)
         self._gallery = (version, gallery)
         return gallery
@@ -230,30 +232,30 @@ class FaceVault:
                 reasons=",".join(sorted({r for _, r in reasons})))
         return erased
 
-    def erase_child(self, child_id: str, reason: str) -> int:
+    def withdrawal_pending(self, child_id: str) -> bool:
+        """A withdrawal taken here for this child is still on its way to the server."""
         tag = self.child_tag(child_id)
-        ids = [str(r[0]) for r in self._t.store.read(lambda conn: conn.execute(
-            "SELECT template_id FROM face_templates WHERE child_tag = ?", (tag,)).fetchall())]
-        return self.erase([(i, reason) for i in ids])
+        return self._t.store.read(lambda conn: conn.execute(
+            "SELECT 1 FROM consent_outbox WHERE child_tag = ?", (tag,)).fetchone()) is not None
 
     def enforce_consent(self, entries: tuple[RosterEntry, ...], today: date) -> int:
         """Erase templates of children who left the roster or whose consent was withdrawn or
         ran out (checked against the roster, so an offline terminal does it too)."""
         by_tag = {self.child_tag(e.child_id): e for e in entries}
         rows = self._t.store.read(lambda conn: conn.execute(
-            "SELECT template_id, child_tag, consent_record FROM face_templates").fetchall())
+            "SELECT template_id, child_tag FROM face_templates").fetchall())
         doomed = []
-        for template_id, tag, record in rows:
+        for template_id, tag in rows:
             entry = by_tag.get(bytes(tag))
             if entry is None:
                 doomed.append((str(template_id), "left"))
                 continue
+            # a grant whose record is older than the template's means a roster older than
+            # the enrolment: it is kept, and the server's face sync has the last word
             consent = consent_of(entry, today)
             if consent.status != "granted":
                 doomed.append((str(template_id), {"none": "no_consent"}.get(
                     consent.status, consent.status)))
-            elif consent.record < int(record):
-                continue  # the roster is older than the enrolment; the server will say
         return self.erase(doomed)
 
     def pending_erasures(self) -> list[tuple[str, int, str]]:
@@ -270,6 +272,12 @@ class FaceVault:
     def uploaded(self, template_id: str) -> None:
         self._t.store.write(lambda conn: conn.execute(
             "UPDATE face_templates SET uploaded = 1 WHERE template_id = ?", (template_id,)))
+
+
+def templates_of(conn: sqlite3.Connection, tag: bytes) -> list[str]:
+    """The ids of the templates of the child with this tag."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT template_id FROM face_templates WHERE child_tag = ?", (tag,))]
 
 
 def delete_templates(conn: sqlite3.Connection, reasons: list[tuple[str, str]]) -> int:

@@ -17,7 +17,7 @@ from qatys.logs import log
 from qatys.timeutil import now_us
 from terminal.checkin import valid_child_id
 from terminal.errors import FaceRefused
-from terminal.faces.vault import FaceVault, delete_templates
+from terminal.faces.vault import FaceVault, delete_templates, templates_of
 from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.faces")
@@ -42,9 +42,7 @@ def withdraw_here(terminal: Terminal, vault: FaceVault, child_id: str, by: str) 
     def job(conn: sqlite3.Connection) -> int:
         conn.execute("INSERT INTO consent_outbox(request_id, sealed, child_tag) "
                      "VALUES (?, ?, ?)", (request_id, sealed, tag))
-        ids = [str(r[0]) for r in conn.execute(
-            "SELECT template_id FROM face_templates WHERE child_tag = ?", (tag,))]
-        return delete_templates(conn, [(i, "withdrawn") for i in ids])
+        return delete_templates(conn, [(i, "withdrawn") for i in templates_of(conn, tag)])
 
     erased = terminal.store.write(job)
     if erased:
@@ -63,9 +61,3 @@ def notice_delivered(terminal: Terminal, request_id: str) -> None:
     terminal.store.write(lambda conn: conn.execute(
         "DELETE FROM consent_outbox WHERE request_id = ?", (request_id,)))
 
-
-def withdrawn_here(terminal: Terminal, vault: FaceVault, child_id: str) -> bool:
-    """A withdrawal taken here is still on its way to the server."""
-    tag = vault.child_tag(child_id)
-    return terminal.store.read(lambda conn: conn.execute(
-        "SELECT 1 FROM consent_outbox WHERE child_tag = ?", (tag,)).fetchone()) is not None
