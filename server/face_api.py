@@ -19,10 +19,6 @@ from server.terminal_auth import authenticated_terminal
 
 bp = Blueprint("faces", __name__, url_prefix="/api/v1/terminal")
 
-MAX_ADD = 300
-"""Templates handed over in one face sync; the terminal asks again while ``more`` is true."""
-
-
 def _body(*required: str) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not set(required) <= set(body):
@@ -102,10 +98,8 @@ def sync() -> tuple[Response, int]:
         recorded = face_templates.record_erasures(conn, terminal, receipts, now)
         answer = face_templates.face_sync(conn, terminal, _texts(body["have"], "have"),
                                           _texts(body["keys"], "keys"), now)
-    add = answer["add"]
     return ok(erasures_recorded=recorded, erase=answer["erase"],
-              add=[{**a, "blob": _b64(a["blob"])} for a in add[:MAX_ADD]],
-              more=len(add) > MAX_ADD,
+              add=[{**a, "blob": _b64(a["blob"])} for a in answer["add"]], more=answer["more"],
               key_wraps=[{**k, "sealed": _b64(k["sealed"])} for k in answer["key_wraps"]],
               wrap_for=[{**w, "box_pub": _b64(w["box_pub"])} for w in answer["wrap_for"]])
 

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, or_, select
+from sqlalchemy import Connection, Row, and_, select
 
 from protocol import faces
 from qatys.logs import log
@@ -29,6 +29,8 @@ REPORTED_REASONS = ("withdrawn", "expired", "left", "replaced", "no_consent", "r
                     "unknown")
 MAX_LIST = 5000
 """Template ids a terminal may list in one face sync (600 children, several each)."""
+MAX_ADD = 300
+"""Templates handed over in one face sync; the terminal asks again while ``more`` is true."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,14 @@ def retire(conn: Connection, now_us: int, *, kindergarten: str | None = None,
     return sum(len(ids) for ids in by_reason.values())
 
 
+def _active_terminals(conn: Connection, kindergarten: str) -> dict[str, bytes]:
+    """terminal id → X25519 public key of the kindergarten's terminals not revoked."""
+    return {r.terminal_id: bytes(r.box_pub) for r in conn.execute(
+        select(db.terminals.c.terminal_id, db.terminals.c.box_pub).where(and_(
+            db.terminals.c.kindergarten == kindergarten,
+            db.terminals.c.revoked_at_us.is_(None))))}
+
+
 def _has_wrap(conn: Connection, key_id: str, terminal_id: str) -> bool:
     return conn.execute(select(db.face_key_wraps.c.key_id).where(and_(
         db.face_key_wraps.c.key_id == key_id,
@@ -161,9 +171,7 @@ def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: 
 def accept_wraps(conn: Connection, terminal: Row[Any], wraps: list[tuple[str, str, bytes]],
                  now_us: int) -> int:
     """Keep face keys a terminal sealed to itself or its siblings; returns how many new."""
-    siblings = {r.terminal_id for r in conn.execute(select(db.terminals.c.terminal_id).where(
-        and_(db.terminals.c.kindergarten == terminal.kindergarten,
-             db.terminals.c.revoked_at_us.is_(None))))}
+    siblings = _active_terminals(conn, terminal.kindergarten)
     added = 0
     for key_id, recipient, sealed in wraps:
         if not faces.is_key_id(key_id) or not 0 < len(sealed) <= faces.MAX_KEY_WRAP:
@@ -216,37 +224,39 @@ def face_sync(conn: Connection, terminal: Row[Any], have: list[str], keys_held: 
     """What a terminal must erase, add and pass on, given the templates and keys it holds."""
     kindergarten = terminal.kindergarten
     retire(conn, now_us, kindergarten=kindergarten)
-    rows = conn.execute(select(db.face_templates).where(
-        db.face_templates.c.kindergarten == kindergarten)).all()
+    t = db.face_templates.c
+    rows = conn.execute(select(t.template_id, t.key_id, t.erased_at_us, t.erase_reason)
+                        .where(t.kindergarten == kindergarten)).all()
     by_id = {r.template_id: r for r in rows}
     standing = {r.template_id for r in rows if r.erased_at_us is None}
     own_keys = {r.key_id: r.sealed for r in conn.execute(select(db.face_key_wraps).where(
         db.face_key_wraps.c.terminal_id == terminal.terminal_id))}
     held, holding = set(have), set(keys_held)
-    erase = [{"template_id": t, "reason": (by_id[t].erase_reason if t in by_id else None)
-              or "unknown"} for t in have if t not in standing]
+    erase = [{"template_id": i, "reason": (by_id[i].erase_reason if i in by_id else None)
+              or "unknown"} for i in have if i not in standing]
+    missing = sorted(r.template_id for r in rows if r.template_id in standing
+                     and r.template_id not in held and r.key_id in own_keys)
     add = [{"template_id": r.template_id, "key_id": r.key_id, "blob": bytes(r.blob)}
-           for r in rows if r.template_id in standing and r.template_id not in held
-           and r.key_id in own_keys]
+           for r in conn.execute(select(t.template_id, t.key_id, t.blob).where(
+               t.template_id.in_(missing[:MAX_ADD])).order_by(t.template_id))] if missing else []
     key_wraps = [{"key_id": k, "sealed": bytes(s)} for k, s in own_keys.items()
                  if k not in holding]
-    return {"erase": erase, "add": add, "key_wraps": key_wraps,
+    return {"erase": erase, "add": add, "more": len(missing) > MAX_ADD, "key_wraps": key_wraps,
             "wrap_for": _missing_wraps(conn, terminal, [k for k in keys_held if k in own_keys])}
 
 
 def _missing_wraps(conn: Connection, terminal: Row[Any], keys: list[str]) -> list[dict[str, Any]]:
     """Active siblings that lack one of the keys this terminal holds."""
-    siblings = conn.execute(select(db.terminals.c.terminal_id, db.terminals.c.box_pub).where(
-        and_(db.terminals.c.kindergarten == terminal.kindergarten,
-             db.terminals.c.revoked_at_us.is_(None),
-             db.terminals.c.terminal_id != terminal.terminal_id))).all()
+    siblings = _active_terminals(conn, terminal.kindergarten)
+    siblings.pop(terminal.terminal_id, None)
     if not siblings or not keys:
         return []
     held = {(r.key_id, r.terminal_id) for r in conn.execute(
-        select(db.face_key_wraps.c.key_id, db.face_key_wraps.c.terminal_id).where(or_(
-            *[db.face_key_wraps.c.key_id == k for k in keys])))}
-    return [{"terminal_id": s.terminal_id, "box_pub": bytes(s.box_pub), "key_id": k}
-            for s in siblings for k in keys if (k, s.terminal_id) not in held]
+        select(db.face_key_wraps.c.key_id, db.face_key_wraps.c.terminal_id).where(
+            db.face_key_wraps.c.key_id.in_(keys)))}
+    return [{"terminal_id": sibling, "box_pub": box_pub, "key_id": k}
+            for sibling, box_pub in siblings.items() for k in keys
+            if (k, sibling) not in held]
 
 
 def trail(conn: Connection, child_id: str) -> list[dict[str, Any]]:
