@@ -24,7 +24,7 @@ import face_recognition
 import numpy as np
 
 from terminal.capture.decoders import default_reader
-from terminal.faces.engine import load_rgb, read_face
+from terminal.faces.engine import load_rgb, read_face, read_live_face
 from terminal.faces.liveness import PARALLAX, held_up_picture, not_flat
 from terminal.faces.matching import (
     LIBRARY_DEFAULT_THRESHOLD,
@@ -156,10 +156,8 @@ def _speed(probe: np.ndarray) -> None:
                        for i in range(600)})
 
     def door_frame() -> None:
-        reading = read_face(frame.copy(), only_one=False, thorough=False)
-        assert reading.box is not None
+        reading = read_live_face(frame.copy(), only_one=False, thorough=False)
         assert reading.encoding is not None
-        held_up_picture(frame, reading.box)
         identify(reading.encoding, gallery)
 
     encode = _median_ms(lambda: read_face(frame.copy(), only_one=False, thorough=False), 10)

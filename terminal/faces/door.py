@@ -16,8 +16,8 @@ import numpy as np
 from qatys.logs import log
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.errors import CheckinRefused, FaceRefused
-from terminal.faces.engine import FaceReading, read_face
-from terminal.faces.liveness import Challenge, Presentation, held_up_picture
+from terminal.faces.engine import FaceReading, read_live_face
+from terminal.faces.liveness import Challenge, Presentation
 from terminal.faces.matching import Gallery, identify
 from terminal.faces.vault import FaceVault
 from terminal.home import Terminal
@@ -62,11 +62,11 @@ class FaceDoor:
             raise FaceRefused("roster_locked", "the roster is locked: face check-in works once "
                               "the terminal has synced or been unlocked")
         try:
-            reading = read_face(rgb, only_one=False, thorough=not camera)
-            if reading.encoding is None or reading.box is None:
-                return FaceResult("no_face", reason=reading.result), reading
-            if held_up_picture(rgb, reading.box):
+            reading = read_live_face(rgb, only_one=False, thorough=not camera)
+            if reading.result == "spoof":
                 return FaceResult("spoof", reason="picture_edges"), reading
+            if reading.encoding is None:
+                return FaceResult("no_face", reason=reading.result), reading
         finally:
             rgb.fill(0)
         match = identify(reading.encoding, gallery)

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from terminal.faces.landmarks import Box, Landmarks, openness
+from terminal.faces.liveness import held_up_picture
 
 MAX_SIDE = 1280
 """Larger pictures are scaled down first: a door camera gives 640×480, photos are bigger."""
@@ -33,7 +34,7 @@ MIN_EYE_OPENNESS = 0.13
 @dataclass(frozen=True)
 class FaceReading:
     result: str
-    """ok | no_face | several_faces | too_small | blurred | partial | eyes_closed"""
+    """ok | no_face | several_faces | too_small | blurred | partial | eyes_closed | spoof"""
     box: Box | None = None
     encoding: np.ndarray | None = None
     landmarks: Landmarks | None = None
@@ -97,3 +98,12 @@ def read_face(rgb: np.ndarray, *, only_one: bool, thorough: bool = True) -> Face
         return FaceReading("eyes_closed", box, landmarks=marks)
     encoding = face_recognition.face_encodings(rgb, [box], num_jitters=1, model="small")[0]
     return FaceReading("ok", box, np.asarray(encoding, dtype=np.float64), marks)
+
+
+def read_live_face(rgb: np.ndarray, *, only_one: bool, thorough: bool = True) -> FaceReading:
+    """:func:`read_face`, with a face inside the edges of a held-up print or phone turned into
+    ``spoof`` (its encoding dropped): what enrolment and the door both go by."""
+    reading = read_face(rgb, only_one=only_one, thorough=thorough)
+    if reading.result == "ok" and reading.box is not None and held_up_picture(rgb, reading.box):
+        return FaceReading("spoof", reading.box)
+    return reading

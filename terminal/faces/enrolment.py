@@ -20,9 +20,9 @@ from qatys.logs import log
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import TerminalConsent, consent_of
 from terminal.errors import FaceRefused
-from terminal.faces.engine import read_face
+from terminal.faces.engine import read_live_face
 from terminal.faces.landmarks import Landmarks
-from terminal.faces.liveness import Challenge, held_up_picture
+from terminal.faces.liveness import Challenge
 from terminal.faces.matching import THRESHOLD
 from terminal.faces.vault import FaceVault
 from terminal.home import Terminal
@@ -71,12 +71,8 @@ def consent_for_enrolment(terminal: Terminal, vault: FaceVault,
 def frame_verdict(rgb: np.ndarray, *, camera: bool = False
                   ) -> tuple[str, np.ndarray | None, Landmarks | None]:
     """(ok or the problem, the encoding, the landmarks) of one enrolment frame."""
-    reading = read_face(rgb, only_one=True, thorough=not camera)
-    if reading.result != "ok" or reading.encoding is None or reading.box is None:
-        return reading.result, None, reading.landmarks  # landmarks: eyes shut, mid-blink
-    if held_up_picture(rgb, reading.box):
-        return "spoof", None, None
-    return "ok", reading.encoding, reading.landmarks
+    reading = read_live_face(rgb, only_one=True, thorough=not camera)
+    return reading.result, reading.encoding, reading.landmarks  # landmarks also mid-blink
 
 
 class EnrolmentSession:
