@@ -169,6 +169,36 @@ def test_pictures_that_cannot_enrol_are_refused_with_the_reason(
     assert len(template_blobs(doors["A"][0])) == 1  # only Obama's, from the test before
 
 
+def _terminal_rows(home: Path) -> tuple[int, ...]:
+    with sqlite3.connect(home / "terminal.db") as conn:
+        return tuple(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+                     for table in ("face_templates", "consent_outbox", "events", "face_keys"))
+
+
+def test_bad_command_line_input_is_refused_and_changes_nothing(
+        doors: dict[str, tuple[Path, dict[str, str]]], tmp_path: Path) -> None:
+    home = doors["A"][0]
+    before = _terminal_rows(home)
+    not_a_picture = tmp_path / "notes.jpg"
+    not_a_picture.write_text("not a picture")
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as handle:
+        handle.truncate(31 << 20)  # over the 30 MB a picture may have: refused unread
+    code, lines = face(doors["A"], "enroll", "--child", ALEX, not_a_picture)
+    assert (code, lines[0]["result"], lines[0]["reason"]) == (2, "rejected", "unreadable_image")
+    code, lines = face(doors["A"], "scan", not_a_picture)
+    assert (code, lines[0]["result"], lines[0]["reason"]) == (2, "rejected", "unreadable_image")
+    code, lines = face(doors["A"], "identify", huge)
+    assert (code, lines[0]["reason"]) == (2, "unreadable_image")
+    assert "larger than 30 MB" in lines[0]["message"]
+    for child, by, reason in (("../etc/passwd", "", "bad_child_id"),
+                              ("nobody-00001", "", "unknown_child"),
+                              (ALEX, "x" * 201, "too_long")):
+        code, lines = face(doors["A"], "withdraw", "--child", child, "--by", by)
+        assert (code, lines[0]["result"], lines[0]["reason"]) == (2, "rejected", reason)
+    assert _terminal_rows(home) == before
+
+
 def test_a_sequence_needs_a_turn_a_still_picture_does_not_pass(
         doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
     still = FR / "tests__test_images__obama2.jpg"
@@ -319,6 +349,10 @@ def test_consent_that_runs_out_erases_the_template_on_an_offline_terminal(
                        FR / "examples__knn_examples__train__biden__biden2.jpg", faked=later)
     assert (code, lines[0]["result"]) == (0, "unknown")
     assert nowhere_under(blob[-48:], doors["A"][0]) == []
+    code, lines = face(doors["A"], "enroll", "--child", BIDEN,
+                       FR / "tests__test_images__biden.jpg", faked=later)
+    assert (code, lines[0]["reason"]) == (2, "consent_expired")
+    assert template_blobs(doors["A"][0]) == []
 
 
 def test_a_child_who_leaves_the_kindergarten_is_erased_everywhere(
@@ -393,6 +427,16 @@ def crypto_b64(data: bytes) -> str:
      "foreign_terminal"),
     ("/api/v1/terminal/consent/withdrawals", {"request_id": "ab" * 16, "sealed": "AAAA"},
      "bad_notice"),
+    ("/api/v1/terminal/faces/sync", {"have": ["ab" * 16] * 5001, "keys": [], "erased": []},
+     "malformed"),
+    ("/api/v1/terminal/faces/sync", {"have": [], "keys": [], "erased": [
+        {"template_id": "ab" * 16, "erased_at_us": "yesterday", "reason": "withdrawn"}]},
+     "malformed"),
+    ("/api/v1/terminal/faces/keys", {"wraps": []}, "malformed"),
+    ("/api/v1/terminal/faces/keys", {"wraps": [{"key_id": "0123456789abcdef",
+                                                "terminal_id": "T-NOBODY",
+                                                "sealed": crypto_b64(b"x" * 400)}]},
+     "malformed"),
 ])
 def test_bad_face_requests_are_refused_and_change_nothing(
         server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]], path: str,
@@ -402,6 +446,44 @@ def test_bad_face_requests_are_refused_and_change_nothing(
     with pytest.raises(ServerRefused) as refused:
         client.signed_post(path, terminal_id, seed, payload)
     assert refused.value.code == code
+    assert _counts(server) == before
+
+
+def test_refusals_against_what_the_relay_holds_change_nothing(
+        server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
+    """A template id already taken, a key passed on by a terminal that does not hold it, a
+    key id of another kindergarten, a notice whose sealed request id is not the one named."""
+    before = _counts(server)
+    client, a_id, a_seed = _client(server, doors["A"])
+    _, b_id, _ = _client(server, doors["B"])
+    f_client, f_id, f_seed = _client(server, doors["F"])
+    taken = server_rows(server, db.face_templates)[0]
+    a_key = next(w.key_id for w in server_rows(server, db.face_key_wraps)
+                 if w.terminal_id == a_id)
+    keys = load_keys(doors["A"][0])
+    sealed = consent.seal_withdrawal(consent.Withdrawal("ab" * 16, ALEX, "x", 1), a_id,
+                                     keys.server_box_public, os.urandom(32), os.urandom(12))
+    states = json.loads(run("consent", "list", "--data", str(server.data_dir),
+                            "--kindergarten", "KG1").stdout)
+    alex = {**_upload(ALEX), "consent_record": {x["child_id"]: x["record"] for x in states}[ALEX]}
+    attempts = [
+        (client, a_id, a_seed, "/api/v1/terminal/faces/templates",
+         _upload(ALEX, key_id=a_key, template_id=taken.template_id), "template_conflict"),
+        # consent in force, but under a key this terminal never registered
+        (client, a_id, a_seed, "/api/v1/terminal/faces/templates", alex, "unknown_face_key"),
+        (client, a_id, a_seed, "/api/v1/terminal/faces/keys", {"wraps": [
+            {"key_id": "fedcba9876543210", "terminal_id": b_id,
+             "sealed": crypto_b64(b"x" * 81)}]}, "unknown_face_key"),
+        (f_client, f_id, f_seed, "/api/v1/terminal/faces/keys", {"wraps": [
+            {"key_id": a_key, "terminal_id": f_id, "sealed": crypto_b64(b"x" * 81)}]},
+         "template_conflict"),
+        (client, a_id, a_seed, "/api/v1/terminal/consent/withdrawals",
+         {"request_id": "cd" * 16, "sealed": crypto_b64(sealed)}, "bad_notice"),
+    ]
+    for who, terminal_id, seed, path, payload, code in attempts:
+        with pytest.raises(ServerRefused) as refused:
+            who.signed_post(path, terminal_id, seed, payload)
+        assert refused.value.code == code, path
     assert _counts(server) == before
 
 

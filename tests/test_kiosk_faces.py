@@ -136,6 +136,19 @@ def test_enrol_at_the_kiosk_then_the_face_checks_the_child_in(
         assert (enrolled["colour"], enrolled["text"]["ru"]) == ("green", "Лицо записано")
         arrived = events.wait("scan", "accepted")
         assert (arrived["first_name"], arrived["colour"]) == ("Aruzhanka0016", "green")
+        for path in ("/face/enrol", "/face/withdraw"):
+            garbage = requests.post(url + path, data=b"not json", timeout=10,
+                                    headers={"Content-Type": "application/json"})
+            assert (garbage.status_code, garbage.json()["reason"]) == (400, "bad_request")
+        for pin, child, reason in (("0000", CHILD, "pin_wrong"),
+                                   ("2468", "../etc", "bad_child_id"),
+                                   ("2468", "nobody-00001", "unknown_child")):
+            refused = requests.post(url + "/face/withdraw", json={
+                "pin": pin, "child_id": child, "by": "x"}, timeout=10)
+            assert (refused.status_code, refused.json()["reason"]) == (400, reason)
+            assert refused.json()["text"]["ru"]
+        assert json.loads(run("face", "list", "--home", str(home), env=runtime_env).stdout)[
+            "child_id"] == CHILD  # still enrolled: the refusals changed nothing
         withdrawn = requests.post(url + "/face/withdraw", json={
             "pin": "2468", "child_id": CHILD, "by": "Айгүл"}, timeout=10)
         assert (withdrawn.status_code, withdrawn.json()["erased"]) == (200, 1)
