@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields
+from protocol import MESSAGE_VERSION, canonical, crypto, events, fields
 from protocol.errors import EncodingError
 
 _DOMAIN = b"qatys/v1/ack\x00"
@@ -30,7 +30,7 @@ class Ack:
 def encode_ack(ack: Ack) -> bytes:
     return canonical.encode(
         {
-            "v": PROTOCOL_VERSION,
+            "v": MESSAGE_VERSION,
             "type": "ack",
             "terminal": ack.terminal_id,
             "seq": ack.seq,

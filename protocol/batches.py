@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from protocol import MAX_BATCH_EVENTS, PROTOCOL_VERSION, canonical, crypto, events, fields
+from protocol import MAX_BATCH_EVENTS, MESSAGE_VERSION, canonical, crypto, events, fields
 from protocol.errors import ChainError, EncodingError
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -42,7 +42,7 @@ class VerifiedEvent(NamedTuple):
 
 def _unsigned(terminal_id: str, kindergarten: str, raws: Sequence[bytes]) -> dict[str, object]:
     return {
-        "v": PROTOCOL_VERSION,
+        "v": MESSAGE_VERSION,
         "type": "batch",
         "terminal": terminal_id,
         "kindergarten": kindergarten,

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields
+from protocol import MESSAGE_VERSION, canonical, crypto, events, fields
 from protocol.errors import CardRefused, EncodingError
 
 CARD_PREFIX = "QC1-"
@@ -147,7 +147,7 @@ def verify_card(text: str, door: DoorCredentials, today: date) -> Card:
 
 def sign_door(door: DoorCredentials, server_sign_seed: bytes) -> tuple[bytes, bytes]:
     body: dict[str, object] = {
-        "v": PROTOCOL_VERSION, "type": "door", "kindergarten": door.kindergarten,
+        "v": MESSAGE_VERSION, "type": "door", "kindergarten": door.kindergarten,
         "card_keys": list(door.card_keys), "revoked": sorted(door.revoked),
         "issued_us": door.issued_us,
     }

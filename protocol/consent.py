@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields
+from protocol import MESSAGE_VERSION, canonical, crypto, events, fields
 from protocol.errors import EncodingError
 
 _AAD = b"qatys/v1/consent-withdrawal\x00"
@@ -32,7 +32,7 @@ def seal_withdrawal(notice: Withdrawal, terminal_id: str, server_box_public: byt
                     ephemeral_private: bytes, nonce: bytes) -> bytes:
     if not _REQUEST.match(notice.request_id):
         raise EncodingError("a request id is 32 hex digits")
-    plain = canonical.encode({"v": PROTOCOL_VERSION, "type": "consent-withdrawal",
+    plain = canonical.encode({"v": MESSAGE_VERSION, "type": "consent-withdrawal",
                               "request": notice.request_id, "child": notice.child_id,
                               "by": notice.by or "-", "at_us": notice.at_us})
     return crypto.seal_to(server_box_public, plain, _AAD + terminal_id.encode("utf-8"),

@@ -74,3 +74,13 @@ class ReleaseRefused(ProtocolError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, code=code)
+
+
+class AnswerError(ProtocolError):
+    """A server answer a terminal must not believe; ``code`` says why: ``unsigned``,
+    ``bad_signature`` (not signed by the pinned key, or altered, or made for another
+    request), ``foreign`` (for another terminal or kindergarten), ``older`` (brings state
+    older than what the terminal keeps) or ``malformed``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from protocol import PROTOCOL_VERSION, canonical, crypto, fields
+from protocol import MESSAGE_VERSION, canonical, crypto, fields
 from protocol.errors import EncodingError, VersionError
 
 GENESIS_HASH = bytes(32)
@@ -93,7 +93,7 @@ def body_aad(terminal_id: str) -> bytes:
 def encode_event(event: Event) -> bytes:
     raw = canonical.encode(
         {
-            "v": PROTOCOL_VERSION,
+            "v": MESSAGE_VERSION,
             "terminal": event.terminal_id,
             "seq": event.seq,
             "prev": event.prev_hash,
@@ -135,9 +135,9 @@ def check_version(data: dict[str, Any], what: str) -> None:
     """Refuse a message of another protocol version before reading anything else of it."""
     if "v" not in data:
         raise EncodingError(f"{what} carries no protocol version")
-    if data["v"] != PROTOCOL_VERSION:
+    if data["v"] != MESSAGE_VERSION:
         raise VersionError(f"{what} is of protocol version {data.get('v')!r}, "
-                           f"this side speaks {PROTOCOL_VERSION}")
+                           f"this side speaks {MESSAGE_VERSION}")
 
 
 def encode_body(body: Body) -> bytes:

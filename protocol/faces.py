@@ -14,7 +14,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields
+from protocol import MESSAGE_VERSION, canonical, crypto, events, fields
 from protocol.errors import EncodingError
 
 DIMENSIONS = 128
@@ -89,7 +89,7 @@ def encrypt_template(template: Template, key_id: str, face_key: bytes, nonce: by
         raise EncodingError("template id is 32 hex digits, key id 16")
     check_encodings(template.encodings)
     plain = canonical.encode({
-        "v": PROTOCOL_VERSION, "type": "face-template", "kindergarten": template.kindergarten,
+        "v": MESSAGE_VERSION, "type": "face-template", "kindergarten": template.kindergarten,
         "template": template.template_id, "child": template.child_id,
         "record": template.consent_record, "terminal": template.terminal_id,
         "enrolled_us": template.enrolled_at_us, "encodings": template.encodings,

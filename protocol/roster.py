@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol import PROTOCOL_VERSION, canonical, crypto, events, fields, unlock
+from protocol import MESSAGE_VERSION, canonical, crypto, events, fields, unlock
 from protocol.errors import EncodingError
 
 _AAD = b"qatys/v1/roster\x00"
@@ -91,7 +91,7 @@ def seal_roster(
     ephemeral_private: bytes, nonce: bytes,
 ) -> bytes:
     plain = canonical.encode({
-        "v": PROTOCOL_VERSION,
+        "v": MESSAGE_VERSION,
         "type": "roster",
         "kindergarten": delivery.kindergarten,
         "version": delivery.version,

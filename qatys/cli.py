@@ -47,9 +47,13 @@ def terminal_revoke(data_dir: Path, terminal_id: str, reason: str) -> None:
 @terminal_cli.HOME
 @click.option("--server", required=True, help="Server URL, e.g. http://127.0.0.1:8080")
 @click.option("--token", required=True, help="One-time token from `qatys terminal token`.")
-def terminal_enroll(home: Path, server: str, token: str) -> None:
-    """Enrol this terminal; prints the terminal id on the last line."""
-    terminal_cli.enroll_command(home, server, token)
+@click.option("--allow-plain-http", is_flag=True,
+              help="Accept an http:// server on another machine (labs only; stored as the "
+                   "setting allow_plain_http).")
+def terminal_enroll(home: Path, server: str, token: str, allow_plain_http: bool) -> None:
+    """Enrol this terminal; prints the terminal id on the last line (exit 2 when refused,
+    also when the answer is not signed by the token's server)."""
+    terminal_cli.enroll_command(home, server, token, allow_plain_http)
 
 
 @terminal_group.command("checkin")
@@ -70,7 +74,8 @@ def terminal_checkin(home: Path, child: str, manual: bool, reason: str, by: str,
 @terminal_cli.HOME
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def terminal_sync(home: Path, quiet: bool) -> None:
-    """Push pending events until acknowledged; exit 0 ok, 3 unreachable, 4 refused."""
+    """Push pending events until acknowledged; exit 0 ok, 3 unreachable, 4 refused, 5 an
+    answer not believed (named in "refused")."""
     terminal_cli.sync_command(home, quiet)
 
 
@@ -121,9 +126,13 @@ def terminal_scan(home: Path, images: tuple[Path, ...]) -> None:
 @click.option("--clip", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="A video clip instead of a camera (looped).")
 @click.option("--port", type=int, default=None, help="Kiosk page port (default from config).")
-def terminal_run(home: Path, camera: int | None, clip: Path | None, port: int | None) -> None:
+@click.option("--allow-plain-http", is_flag=True, envvar="QATYS_ALLOW_PLAIN_HTTP",
+              help="At first boot, accept an enrolment code naming an http:// server on "
+                   "another machine (labs only).")
+def terminal_run(home: Path, camera: int | None, clip: Path | None, port: int | None,
+                 allow_plain_http: bool) -> None:
     """The kiosk: reads codes from the camera, shows the result page on 127.0.0.1."""
-    terminal_cli.run_command(home, camera, clip, port)
+    terminal_cli.run_command(home, camera, clip, port, allow_plain_http)
 
 
 @terminal_group.command("selfcheck")

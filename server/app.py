@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from qatys.logs import log
 from qatys.timeutil import now_us
 from server import (
+    answers,
     face_api,
     finance_pages,
     ingest_api,
@@ -67,6 +68,7 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
     for blueprint in (ingest_api.bp, terminal_api.bp, face_api.bp, meta_api.bp, pages.bp,
                       finance_pages.bp, parents_pages.bp):
         app.register_blueprint(blueprint)
+    app.after_request(answers.sign_terminal_answer)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -462,6 +462,16 @@ equivocations = Table(
     Column("received_at_us", BigInteger, nullable=False),
 )
 
+# Signatures of signed terminal requests already taken (protocol/auth.py), until the request
+# could no longer pass the freshness check anyway: a replayed request is refused.
+request_replays = Table(
+    "request_replays", metadata,
+    Column("digest", LargeBinary(16), primary_key=True),
+    Column("terminal_id", String(32), nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Index("ix_request_replays_expiry", "expires_at_us"),
+)
+
 
 def normalise_url(url: str) -> str:
     """Accept the plain ``postgresql://`` form and use the psycopg 3 driver for it."""

@@ -81,6 +81,10 @@ def _faces(conn: Connection) -> None:
                                          db.face_erasures, db.consent_notices])
 
 
+def _request_replays(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.request_replays])
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _initial),
     ("0002_unlock_cards", _unlock_cards),
@@ -95,6 +99,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0011_terminal_health", _terminal_health),
     ("0012_event_notes", _event_notes),
     ("0013_face_templates", _faces),
+    ("0015_request_replays", _request_replays),
 ]
 
 

@@ -77,6 +77,15 @@ def roster() -> tuple[Response, int]:
               sealed=base64.b64encode(sealed).decode("ascii"))
 
 
+@bp.get("/terminal/time")
+def server_time() -> tuple[Response, int]:
+    """The server's clock, for a terminal whose own is off (its signed requests would be
+    refused as stale): the request is checked but not for freshness, and changes nothing;
+    the signed answer names the request's nonce, so it cannot be an old one."""
+    terminal = authenticated_terminal(fresh=False)
+    return ok(terminal_id=terminal.terminal_id, server_time_us=ctx().clock())
+
+
 @bp.get("/terminal/status")
 def status() -> tuple[Response, int]:
     terminal = authenticated_terminal()

@@ -18,7 +18,13 @@ from terminal.checkin import CheckinRequest, CheckinService
 from terminal.config import CONFIG_FILE, TerminalConfig
 from terminal.consent.state import consent_states
 from terminal.enrol import enrol
-from terminal.errors import CheckinRefused, ServerRefused, TerminalError, UnlockRefused
+from terminal.errors import (
+    AnswerRefused,
+    CheckinRefused,
+    ServerRefused,
+    TerminalError,
+    UnlockRefused,
+)
 from terminal.home import Terminal, open_terminal
 from terminal.sync import Syncer
 
@@ -42,17 +48,21 @@ def opened(home: Path) -> Iterator[Terminal]:
         terminal.close()
 
 
-def enroll_command(home: Path, server: str, token: str) -> None:
-    """Make this terminal's keys, enrol with a one-time token, print the terminal id."""
+def enroll_command(home: Path, server: str, token: str, allow_plain_http: bool = False) -> None:
+    """Make this terminal's keys, enrol with a one-time token, print the terminal id. An
+    answer not signed by the token's server (or altered) exits 2 and writes nothing."""
     try:
-        config = enrol(home, server, token)
+        config = enrol(home, server, token, allow_plain_http=allow_plain_http)
     except TerminalError as exc:
         fail(str(exc), exc.exit_code)
     with opened(home) as terminal:
+        syncer = Syncer(terminal)
         try:
-            syncer = Syncer(terminal)
             state = syncer.refresh_roster()
             syncer.refresh_door()
+        except AnswerRefused as exc:
+            syncer.refused_answer("roster", exc)
+            state = f"refused ({exc.reason})"
         except TerminalError as exc:
             state = f"not fetched ({exc})"
     click.echo(f"enrolled in kindergarten {config.kindergarten}; roster {state}", err=True)
@@ -76,7 +86,9 @@ def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
 
 
 def sync_command(home: Path, quiet: bool) -> None:
-    """Push every pending event and refresh the roster (exit 0, 3 unreachable, 4 refused)."""
+    """Push every pending event and take what the server sends back. One JSON line; exit 0,
+    3 unreachable, 4 refused by the server, 5 when an answer was not believed (``refused``
+    names which: time, ack, roster, door, faces, health)."""
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:
@@ -85,17 +97,21 @@ def sync_command(home: Path, quiet: bool) -> None:
             click.echo(f"sync: {done}/{total} events acknowledged ({rate:,.0f}/s)", err=True)
 
     with opened(home) as terminal:
+        syncer = Syncer(terminal)
         try:
-            report = Syncer(terminal).sync(progress)
+            report = syncer.sync(progress)
         except TerminalError as exc:
             counts = terminal.store.counts()
             emit({"result": "refused" if isinstance(exc, ServerRefused) else "unreachable",
                   "code": getattr(exc, "code", "unreachable"), "message": str(exc),
-                  "pending": counts.pending, "acked_seq": counts.acked_seq})
+                  "pending": counts.pending, "acked_seq": counts.acked_seq,
+                  "refused": syncer.refused})
             raise SystemExit(exc.exit_code) from None
         emit({"result": "ok", "sent": report.sent_events, "batches": report.batches,
               "acked_seq": report.acked_seq, "roster": report.roster, "faces": report.faces,
-              "pending": terminal.store.counts().pending})
+              "pending": terminal.store.counts().pending, "refused": list(report.refused)})
+    if report.refused:
+        raise SystemExit(AnswerRefused.exit_code)
 
 
 def unlock_command(home: Path, card: str) -> None:
@@ -161,7 +177,8 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
         raise SystemExit(exit_code)
 
 
-def run_command(home: Path, camera: int | None, clip: Path | None, port: int | None) -> None:
+def run_command(home: Path, camera: int | None, clip: Path | None, port: int | None,
+                allow_plain_http: bool = False) -> None:
     """The kiosk: camera or clip, the door, the page on 127.0.0.1, background sync. A home
     with no enrolment first shows the "scan the enrolment code" screen (first boot)."""
     from terminal.kiosk.first_boot import FIRST_BOOT_PORT, run_first_boot
@@ -178,7 +195,7 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
         configure_logs()  # structured lines on stderr until the home has its log file
         click.echo(f"first boot: enrolment screen on http://127.0.0.1:"
                    f"{port or FIRST_BOOT_PORT}/", err=True)
-        if not run_first_boot(home, source(), port):
+        if not run_first_boot(home, source(), port, allow_plain_http=allow_plain_http):
             return
     with opened(home) as terminal:
         url = f"http://127.0.0.1:{port or terminal.config.kiosk_port}/"

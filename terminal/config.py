@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 
 from qatys.files import write_private
+from qatys.urls import transport_problem
 from terminal.errors import SetupError
 
 CONFIG_FILE = "terminal.toml"
@@ -54,6 +55,9 @@ class TerminalConfig:
     """BCM pin of the staff button (to ground) that opens manual entry on the screen; -1: none."""
     signal_short_seconds: float = 0.15
     signal_long_seconds: float = 0.8
+    allow_plain_http: bool = False
+    """Let ``server_url`` be plain http:// to another machine. For labs only: on a real
+    network use https (qatys/urls.py). Loopback is always allowed."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -72,6 +76,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "signal_short_seconds": (0.02, 2),
     "signal_long_seconds": (0.05, 5),
 }
+_FLAGS = ("allow_plain_http",)
 GPIO_PINS = ("gpio_green_led", "gpio_red_led", "gpio_buzzer", "gpio_staff_button")
 _BCM_USABLE = range(2, 28)
 """BCM GPIO 2–27: the pins on the 40-pin header of a Raspberry Pi 4 or 5."""
@@ -93,11 +98,15 @@ def validate(values: dict[str, Any], source: str) -> TerminalConfig:
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not low <= value <= high:
                 raise SetupError(f"{source}: {item.name} must be a number within {low}..{high}")
+        elif item.name in _FLAGS:
+            if not isinstance(value, bool):
+                raise SetupError(f"{source}: {item.name} must be true or false")
         elif item.name not in GPIO_PINS and not isinstance(value, str):
             raise SetupError(f"{source}: {item.name} must be text")
     _check_pins(config, source)
-    if not config.server_url.startswith(("http://", "https://")):
-        raise SetupError(f"{source}: server_url must start with http:// or https://")
+    problem = transport_problem(config.server_url, config.allow_plain_http)
+    if problem:
+        raise SetupError(f"{source}: server_url: {problem}")
     try:
         config.zone  # noqa: B018 - validates the zone name
     except (ZoneInfoNotFoundError, ValueError) as exc:

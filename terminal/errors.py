@@ -1,4 +1,4 @@
-"""The terminal's exception hierarchy; the CLI maps families to exit codes (2, 3, 4)."""
+"""The terminal's exception hierarchy; the CLI maps families to exit codes (2, 3, 4, 5)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ class SetupError(TerminalError):
     """The terminal home is missing, not enrolled, or its files are unusable."""
 
     exit_code = 2
+
+
+class PlainHttpRefused(SetupError):
+    """A server address in plain http:// to another machine, without ``allow_plain_http``."""
+
+    reason = "plain_http"
 
 
 class CheckinRefused(TerminalError):
@@ -55,6 +61,22 @@ class ServerRefused(TerminalError):
         self.message = message
         self.details = details or {}
         """The error's other fields, e.g. the ``reason`` a template was refused for."""
+
+
+class AnswerRefused(TerminalError):
+    """An answer the terminal did not believe: not signed by the server key pinned at
+    enrolment, altered, made for another request, for another terminal or kindergarten, or
+    bringing state older than what the terminal keeps. Nothing of it was used; ``reason``
+    is the stable code (protocol.errors.AnswerError)."""
+
+    exit_code = 5
+
+    def __init__(self, reason: str, message: str, exit_code: int | None = None) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 class FaceRefused(TerminalError):

@@ -84,16 +84,18 @@ class Terminal:
         stored = self.store.roster()
         return stored[0] if stored is not None and self.roster() is not None else None
 
-    def keep_roster(self, delivery: roster_format.RosterDelivery, nonce: bytes) -> None:
+    def keep_roster(self, delivery: roster_format.RosterDelivery, nonce: bytes,
+                    issued_us: int = 0) -> None:
         """Store the roster encrypted; the key goes to RAM first, so a crash leaves it locked.
-        The face keys move from the old roster key to the new one in the same commit."""
+        The face keys move from the old roster key to the new one in the same commit.
+        ``issued_us`` is the server time of the signed answer that brought it."""
         face_keys = keyring.rewrapped(self.store.face_key_rows(), self.secrets.roster_key(),
                                       delivery.key, delivery.version)
         self.secrets.set_roster_key(delivery.key)
         blob = crypto.encrypt(delivery.key, nonce, roster_format.encode_entries(delivery.children),
                               _ROSTER_AAD)
         self.store.put_roster(delivery.version, blob, unlock.encode_set(delivery.unlock_set),
-                              face_keys)
+                              face_keys, issued_us)
 
     def unlock(self, card_text: str) -> int:
         """Open the roster offline with a director's unlock card; returns how many names.

@@ -255,10 +255,14 @@ class TerminalStore:
     # --- roster -------------------------------------------------------------
 
     def put_roster(self, version: str, blob: bytes, unlock_set: bytes,
-                   face_keys: list[tuple[str, bytes]] | None = None) -> None:
+                   face_keys: list[tuple[str, bytes]] | None = None,
+                   issued_us: int = 0) -> None:
         """The encrypted roster and its unlock wraps, replaced together in one commit, with
-        the face keys wrapped anew under the new roster key (``face_keys``) when given."""
+        the face keys wrapped anew under the new roster key (``face_keys``) when given, and
+        the server time the roster was delivered at (``issued_us``: an older one is refused
+        from then on, see :meth:`roster_issued_us`)."""
         def job(conn: sqlite3.Connection) -> None:
+            set_meta(conn, "roster_issued_us", max(issued_us, get_int(conn, "roster_issued_us")))
             for key_id, wrapped in face_keys or []:
                 conn.execute("UPDATE face_keys SET roster_version = ?, wrapped = ? "
                              "WHERE key_id = ?", (version, wrapped, key_id))
@@ -270,6 +274,10 @@ class TerminalStore:
                 "ON CONFLICT(id) DO UPDATE SET version = excluded.version, "
                 "unlock_set = excluded.unlock_set", (version, unlock_set))
         self.write(job)
+
+    def roster_issued_us(self) -> int:
+        """The server time of the newest roster this terminal took (0: none yet)."""
+        return self.read(lambda conn: get_int(conn, "roster_issued_us"))
 
     def face_key_rows(self) -> list[tuple[str, str, bytes]]:
         """(key id, roster version it is wrapped under, wrapped key) of each face key."""

@@ -1,9 +1,16 @@
-"""Sync: push pending events in signed batches until the server has acknowledged them all.
+"""Sync: push pending events in signed batches until the server has acknowledged them all,
+then take what the server sends back: roster, door credentials, faces, the time.
 
 Stages per batch: pending → signed → sent → acknowledged. Batches are cut
 deterministically from the first unacknowledged event, so a batch sent again
 after any failure carries the same events; the server's answer decides what
 is deleted here, and only a signed acknowledgement deletes anything.
+
+Every answer is believed only once the client has checked the server's signature over it
+(terminal/client.py); the state an answer brings is then checked here too: for this
+kindergarten, and not older than the state kept. An answer refused either way changes
+nothing, is logged with its reason, and is named in :attr:`SyncReport.refused`; the sync
+goes on with its other steps, which are checked the same way.
 """
 
 from __future__ import annotations
@@ -24,16 +31,19 @@ from qatys.logs import log
 from qatys.timeutil import now_us
 from terminal import clock
 from terminal.client import ServerClient
-from terminal.errors import ServerRefused, ServerUnreachable
+from terminal.errors import AnswerRefused, ServerRefused, ServerUnreachable
 from terminal.health import health_report
 from terminal.home import Terminal
-from terminal.timekeeping import learn_server_time
+from terminal.timekeeping import anchored, learn_server_time
 
 logger = logging.getLogger("qatys.terminal.sync")
 T = TypeVar("T")
 
 Progress = Callable[[int, int], None]
 """Called with (events acknowledged so far in this run, events pending at its start)."""
+RETRIED_REFUSALS = ("stale_request", "replayed_request")
+"""Signed refusals a new request can get past: the terminal's idea of the server's time was
+off (it learns the time again first), or the network delivered a request twice."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +52,13 @@ class SyncReport:
     batches: int
     acked_seq: int
     roster: str
-    """"updated", "unchanged" or "failed"."""
+    """"updated", "unchanged", "failed" or "refused"."""
     faces: str = "ok"
-    """"ok", or "failed" when the face relay did not finish (it is tried again next time)."""
+    """"ok", "failed" when the face relay did not finish (it is tried again next time), or
+    "refused" when an answer of it was not believed."""
+    refused: tuple[str, ...] = ()
+    """The answers not believed in this run, by kind (time, ack, roster, door, faces,
+    health); each changed nothing here."""
 
 
 def backoff_delays(attempts: int, base: float, cap: float,
@@ -59,56 +73,82 @@ class Syncer:
                  camera: str = "none",
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._t = terminal
-        self._client = client or ServerClient(terminal.config.server_url,
-                                              terminal.config.request_timeout_seconds)
+        self._client = client or ServerClient(
+            terminal.config.server_url, terminal.config.request_timeout_seconds,
+            server_key=terminal.keys.server_sign_public, clock_s=self.server_now_s)
         self._sleep = sleep
         self._camera = camera
+        self._refused: list[str] = []
 
     def sync(self, progress: Progress | None = None) -> SyncReport:
-        """Push everything pending, then refresh the roster; raises on refusal or no answer."""
+        """Push everything pending, then take roster, door credentials and faces; raises on a
+        signed refusal of the push or when the server does not answer."""
+        self._refused = []
         try:
+            if self._anchored_us() is None:
+                self._believing("time", self.learn_time)
             sent, count, acked = self.push(progress)
         except ServerRefused as exc:
             if exc.code == "terminal_revoked":
                 self._t.store.set_flag("revoked", "1")
                 log(logger, "sync.revoked", logging.ERROR, terminal=self._t.terminal_id)
             raise
-        roster_state = self.refresh_roster()
-        self.refresh_door()
+        roster_state = self._believing("roster", self.refresh_roster) or "refused"
+        self._believing("door", self.refresh_door)
         faces = self.relay_faces()
-        self.report_health()
-        return SyncReport(sent, count, acked, roster_state, faces)
+        self._believing("health", self.report_health)
+        return SyncReport(sent, count, acked, roster_state, faces, tuple(self._refused))
 
-    def relay_faces(self) -> str:
-        """Withdrawals, templates, keys and erasures (terminal/faces/relay.py); a failure is
-        logged and retried at the next sync, it never holds check-ins back."""
-        from terminal.faces.relay import FaceRelay
-
+    def _believing(self, kind: str, step: Callable[[], T]) -> T | None:
+        """Run one step; an answer it did not believe is logged and named, not raised."""
         try:
-            FaceRelay(self._t, self._client, self._retrying).run()
-        except (ServerRefused, ServerUnreachable) as exc:
-            log(logger, "sync.faces_failed", logging.WARNING, error=type(exc).__name__,
-                code=getattr(exc, "code", ""))
-            return "failed"
-        return "ok"
+            return step()
+        except AnswerRefused as exc:
+            self.refused_answer(kind, exc)
+            return None
 
-    def report_health(self) -> bool:
-        """Tell the server how this terminal is (fleet page); a failure is only logged."""
+    @property
+    def refused(self) -> list[str]:
+        """The kinds of answer not believed so far in this run."""
+        return list(self._refused)
+
+    def refused_answer(self, kind: str, exc: AnswerRefused) -> None:
+        self._refused.append(kind)
+        log(logger, "sync.answer_refused", logging.ERROR, terminal=self._t.terminal_id,
+            kind=kind, reason=exc.reason, message=exc.message)
+
+    # --- time ---------------------------------------------------------------
+
+    def server_now_s(self) -> int:
+        """The server's time as this terminal knows it (unix seconds), for signed requests:
+        carried forward from the last signed time of this boot, else the wall clock."""
+        anchored_us = self._anchored_us()
+        return (anchored_us if anchored_us is not None else clock.read().time_us) // 1_000_000
+
+    def _anchored_us(self) -> int | None:
+        reading = clock.read()
+        return self._t.store.read(lambda conn: anchored(conn, reading))
+
+    def learn_time(self) -> int:
+        """Ask the server's time (a signed answer to a fresh nonce: it cannot be an old one)
+        and anchor this boot at it; returns how far the wall clock was off (µs)."""
         t = self._t
-        try:
-            answer = self._client.signed_post("/api/v1/terminal/health", t.terminal_id,
-                                              t.keys.sign_seed, health_report(t, self._camera))
-        except (ServerRefused, ServerUnreachable) as exc:
-            log(logger, "sync.health_failed", logging.WARNING, error=type(exc).__name__)
-            return False
-        server_time = answer.get("server_time_us")
-        if isinstance(server_time, int):
-            reading = clock.read()
-            offset = t.store.write(lambda conn: learn_server_time(conn, reading, server_time))
-            log(logger, "sync.server_time", offset_s=round(offset / 1e6, 1))
-        return True
+        answer = self._retrying(lambda: self._client.signed_get(
+            "/api/v1/terminal/time", t.terminal_id, t.keys.sign_seed), relearn=False)
+        return self._anchor(_server_time(answer))
+
+    def _anchor(self, server_time_us: int) -> int:
+        reading = clock.read()
+        offset = self._t.store.write(lambda conn: learn_server_time(conn, reading,
+                                                                    server_time_us))
+        log(logger, "sync.server_time", offset_s=round(offset / 1e6, 1))
+        return offset
+
+    # --- events -------------------------------------------------------------
 
     def push(self, progress: Progress | None = None) -> tuple[int, int, int]:
+        """Batches until nothing is pending, or until an answer is not believed (then
+        nothing more is sent in this run, and nothing unacknowledged is deleted)."""
         t = self._t
         start = t.store.counts()
         total, acked = start.pending, start.acked_seq
@@ -116,8 +156,12 @@ class Syncer:
         while pending := t.store.pending(MAX_BATCH_EVENTS):
             body = batches.build_batch(t.terminal_id, t.config.kindergarten,
                                        [raw for _, _, raw in pending], t.keys.sign_seed)
-            answer = self._retrying(partial(self._client.post_batch, body))
-            ack = self._verified_ack(answer)
+            try:
+                answer = self._retrying(partial(self._client.post_batch, body, t.terminal_id))
+                ack = self._verified_ack(answer)
+            except AnswerRefused as exc:
+                self.refused_answer("ack", exc)
+                break
             last_seq = pending[-1][0]
             if ack.seq < last_seq:
                 raise ServerRefused("short_ack", f"server acknowledged {ack.seq}, "
@@ -137,67 +181,132 @@ class Syncer:
                 progress(sent, total)
         return sent, count, acked
 
-    def refresh_roster(self) -> str:
-        """Fetch the roster when it changed or its key is gone (after a reboot)."""
-        t = self._t
-        params = {}
-        known = t.roster_version()
-        if known is not None:
-            params["known"] = known
-        try:
-            answer = self._retrying(lambda: self._client.signed_get(
-                "/api/v1/terminal/roster", t.terminal_id, t.keys.sign_seed, params))
-            if answer.get("unchanged"):
-                return "unchanged"
-            delivery = roster.open_roster(base64.b64decode(answer["sealed"]), t.terminal_id,
-                                          t.keys.box_private)
-        except (ProtocolError, KeyError, ValueError) as exc:
-            log(logger, "sync.roster_unreadable", logging.ERROR, error=type(exc).__name__)
-            return "failed"
-        t.keep_roster(delivery, os.urandom(12))
-        log(logger, "sync.roster_updated", terminal=t.terminal_id, children=len(delivery.children))
-        return "updated"
-
-    def refresh_door(self) -> str:
-        """Fetch the card keys and revoked serials; keep them only if the server signed them."""
-        t = self._t
-        try:
-            answer = self._retrying(lambda: self._client.signed_get(
-                "/api/v1/terminal/door", t.terminal_id, t.keys.sign_seed, {}))
-            raw, signature = base64.b64decode(answer["door"]), base64.b64decode(answer["signature"])
-            door = cards.verify_door(raw, signature, t.keys.server_sign_public)
-        except (ProtocolError, KeyError, ValueError) as exc:
-            log(logger, "sync.door_unreadable", logging.ERROR, error=type(exc).__name__)
-            return "failed"
-        if door.kindergarten != t.config.kindergarten:
-            log(logger, "sync.door_foreign", logging.ERROR, terminal=t.terminal_id)
-            return "failed"
-        t.store.put_door(raw, signature)
-        log(logger, "sync.door_updated", terminal=t.terminal_id, card_keys=len(door.card_keys),
-            revoked=len(door.revoked))
-        return "updated"
-
     def _verified_ack(self, answer: dict[str, Any]) -> acks.Ack:
         try:
             ack = acks.verify_ack(base64.b64decode(answer["ack"]),
                                   base64.b64decode(answer["signature"]),
                                   self._t.keys.server_sign_public)
-        except (ProtocolError, KeyError, ValueError) as exc:
-            raise ServerRefused("bad_ack", "the acknowledgement does not verify under the "
-                                "server key pinned at enrolment; nothing deleted") from exc
+        except (ProtocolError, KeyError, ValueError, TypeError) as exc:
+            raise AnswerRefused("bad_signature", "the acknowledgement does not verify under "
+                                "the server key pinned at enrolment; nothing deleted") from exc
         if ack.terminal_id != self._t.terminal_id:
-            raise ServerRefused("bad_ack", "the acknowledgement is for another terminal")
+            raise AnswerRefused("foreign", "the acknowledgement is for another terminal")
         return ack
 
-    def _retrying(self, call: Callable[[], T]) -> T:
+    # --- what the server sends back -------------------------------------------
+
+    def refresh_roster(self) -> str:
+        """Fetch the roster when it changed or its key is gone (after a reboot); a roster of
+        another kindergarten, or older than the one kept, is refused."""
+        t = self._t
+        known = t.roster_version()
+        params = {"known": known} if known is not None else {}
+        answer = self._retrying(lambda: self._client.signed_get(
+            "/api/v1/terminal/roster", t.terminal_id, t.keys.sign_seed, params))
+        issued_us = _server_time(answer)
+        if answer.get("unchanged") is True:
+            if answer.get("version") != known:
+                raise AnswerRefused("malformed", "an unchanged roster names another version")
+            return "unchanged"
+        if issued_us < t.store.roster_issued_us():
+            raise AnswerRefused("older", "the roster is older than the one this terminal "
+                                "holds; the held one stays")
+        try:
+            delivery = roster.open_roster(base64.b64decode(answer["sealed"]), t.terminal_id,
+                                          t.keys.box_private)
+        except (ProtocolError, KeyError, ValueError, TypeError) as exc:
+            log(logger, "sync.roster_unreadable", logging.ERROR, error=type(exc).__name__)
+            return "failed"
+        if delivery.kindergarten != t.config.kindergarten:
+            raise AnswerRefused("foreign", f"the roster is of kindergarten "
+                                f"{delivery.kindergarten}, not {t.config.kindergarten}")
+        t.keep_roster(delivery, os.urandom(12), issued_us)
+        log(logger, "sync.roster_updated", terminal=t.terminal_id, children=len(delivery.children))
+        return "updated"
+
+    def refresh_door(self) -> str:
+        """Fetch the card keys and revoked serials; keep them only if the server signed them
+        for this kindergarten, and only if they are not older than those kept (an old copy
+        would bring revoked cards back)."""
+        t = self._t
+        answer = self._retrying(lambda: self._client.signed_get(
+            "/api/v1/terminal/door", t.terminal_id, t.keys.sign_seed, {}))
+        try:
+            raw, signature = base64.b64decode(answer["door"]), base64.b64decode(answer["signature"])
+            door = cards.verify_door(raw, signature, t.keys.server_sign_public)
+        except (ProtocolError, KeyError, ValueError, TypeError) as exc:
+            raise AnswerRefused("bad_signature", "the door credentials do not verify under "
+                                f"the pinned server key ({type(exc).__name__})") from exc
+        if door.kindergarten != t.config.kindergarten:
+            raise AnswerRefused("foreign", f"door credentials of {door.kindergarten}, not "
+                                f"{t.config.kindergarten}")
+        held = t.door()
+        if held is not None and door.issued_us < held.issued_us:
+            raise AnswerRefused("older", "the door credentials are older than those this "
+                                "terminal holds; the held ones stay")
+        t.store.put_door(raw, signature)
+        log(logger, "sync.door_updated", terminal=t.terminal_id, card_keys=len(door.card_keys),
+            revoked=len(door.revoked))
+        return "updated"
+
+    def relay_faces(self) -> str:
+        """Withdrawals, templates, keys and erasures (terminal/faces/relay.py); a failure is
+        logged and retried at the next sync, it never holds check-ins back."""
+        from terminal.faces.relay import FaceRelay
+
+        try:
+            FaceRelay(self._t, self._client, self._retrying).run()
+        except AnswerRefused as exc:
+            self.refused_answer("faces", exc)
+            return "refused"
+        except (ServerRefused, ServerUnreachable) as exc:
+            log(logger, "sync.faces_failed", logging.WARNING, error=type(exc).__name__,
+                code=getattr(exc, "code", ""))
+            return "failed"
+        return "ok"
+
+    def report_health(self) -> bool:
+        """Tell the server how this terminal is (fleet page); a failure is only logged. The
+        signed answer's time re-anchors this boot's clock."""
+        t = self._t
+        try:
+            answer = self._retrying(lambda: self._client.signed_post(
+                "/api/v1/terminal/health", t.terminal_id, t.keys.sign_seed,
+                health_report(t, self._camera)))
+        except (ServerRefused, ServerUnreachable) as exc:
+            log(logger, "sync.health_failed", logging.WARNING, error=type(exc).__name__)
+            return False
+        self._anchor(_server_time(answer))
+        return True
+
+    def _retrying(self, call: Callable[[], T], relearn: bool = True) -> T:
+        """``call`` again after no answer (with backoff), and once after a signed refusal a
+        new request gets past (RETRIED_REFUSALS)."""
         config = self._t.config
         delays = backoff_delays(config.sync_attempts, config.backoff_base_seconds,
                                 config.backoff_cap_seconds)
-        for delay in delays:
+        retried = False
+        while True:
             try:
                 return call()
             except ServerUnreachable as exc:
+                if not delays:
+                    raise
+                delay = delays.pop(0)
                 log(logger, "sync.retry", logging.WARNING, wait_s=round(delay, 2),
                     error=str(exc))
                 self._sleep(delay)
-        return call()
+            except ServerRefused as exc:
+                if exc.code not in RETRIED_REFUSALS or retried:
+                    raise
+                retried = True
+                log(logger, "sync.request_again", logging.WARNING, code=exc.code)
+                if exc.code == "stale_request" and relearn:
+                    self.learn_time()
+
+
+def _server_time(answer: dict[str, Any]) -> int:
+    value = answer.get("server_time_us")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise AnswerRefused("malformed", "the answer carries no server time")
+    return value

@@ -29,8 +29,9 @@ def learn_server_time(conn: sqlite3.Connection, reading: Reading, server_time_us
     return server_time_us - reading.time_us
 
 
-def _anchored(conn: sqlite3.Connection, reading: Reading) -> int | None:
-    """The server's time now, if a sync in this boot anchored it."""
+def anchored(conn: sqlite3.Connection, reading: Reading) -> int | None:
+    """The server's time now, if a sync in this boot anchored it (also what a signed
+    request says its time is: the server refuses one far off its own clock)."""
     if get_meta(conn, "server_time_boot") != reading.boot_id:
         return None
     elapsed_ns = reading.mono_ns - get_int(conn, "server_time_mono_ns")
@@ -40,9 +41,9 @@ def _anchored(conn: sqlite3.Connection, reading: Reading) -> int | None:
 def event_time(conn: sqlite3.Connection, reading: Reading) -> int:
     """The time a new event is recorded under (read inside the writer's transaction;
     :func:`recorded` moves the floor once the event is appended)."""
-    anchored = _anchored(conn, reading)
-    if anchored is not None:
-        return anchored
+    server_now = anchored(conn, reading)
+    if server_now is not None:
+        return server_now
     return max(reading.time_us, get_int(conn, "last_event_time_us") + 1)
 
 

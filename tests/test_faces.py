@@ -390,7 +390,9 @@ def _client(server: ServerProcess, door: tuple[Path, dict[str, str]]) -> tuple[
     home = door[0]
     terminal_id = json.loads(run("terminal", "status", "--home", str(home), "--json",
                                  env=door[1]).stdout)["terminal_id"]
-    return ServerClient(server.url), terminal_id, load_keys(home).sign_seed
+    keys = load_keys(home)
+    return ServerClient(server.url, server_key=keys.server_sign_public), terminal_id, \
+        keys.sign_seed
 
 
 def _counts(server: ServerProcess) -> tuple[int, ...]:

@@ -100,7 +100,7 @@ def test_bad_health_reports_are_refused(fleet_server: ServerProcess,
     good = {"pending": 0, "head_seq": 1, "terminal_time_us": 1, "software_version": "x",
             "camera": "ok", "storage_free_bytes": 1}
     terminal = open_terminal(home, log=False)
-    client = ServerClient(fleet_server.url, 10)
+    client = ServerClient(fleet_server.url, 10, server_key=terminal.keys.server_sign_public)
     try:
         for bad in ({**good, "pending": -1}, {**good, "camera": "melted"},
                     {**good, "extra": 1}, {**good, "pending": "0"}, {"pending": 0}):

@@ -25,7 +25,13 @@ from terminal.capture.pipeline import CapturePipeline
 from terminal.capture.sources import Frame, FrameSource
 from terminal.config import TerminalConfig
 from terminal.enrol import enrol
-from terminal.errors import ServerRefused, ServerUnreachable, SetupError
+from terminal.errors import (
+    AnswerRefused,
+    PlainHttpRefused,
+    ServerRefused,
+    ServerUnreachable,
+    SetupError,
+)
 from terminal.kiosk.service import jpeg_of
 from terminal.kiosk.serving import LocalPage
 from terminal.kiosk.texts import say
@@ -44,6 +50,7 @@ class EnrolmentDesk:
     """Turns codes read by the camera into one enrolment; remembers what to show."""
 
     home: Path
+    allow_plain_http: bool = False
     state: str = "waiting"
     reason: str = ""
     finished: threading.Event = field(default_factory=threading.Event)
@@ -67,9 +74,17 @@ class EnrolmentDesk:
             return
         self.state, self.reason = "enrolling", ""
         try:
-            config = enrol(self.home, server_url, str(token))
+            config = enrol(self.home, server_url, str(token),
+                           allow_plain_http=self.allow_plain_http)
         except ServerRefused as exc:
             self._refuse(exc.code)
+            return
+        except AnswerRefused as exc:
+            self._refuse(exc.reason if exc.reason == "server_key_mismatch"
+                         else "answer_refused")
+            return
+        except PlainHttpRefused:
+            self._refuse(PlainHttpRefused.reason)
             return
         except ServerUnreachable:
             self._refuse("server_unreachable")
@@ -115,9 +130,10 @@ def create_enrolment_app(desk: EnrolmentDesk, pipeline: CapturePipeline) -> Flas
 
 
 def run_first_boot(home: Path, source: FrameSource, port: int | None = None,
-                   stop: threading.Event | None = None) -> bool:
+                   stop: threading.Event | None = None, *,
+                   allow_plain_http: bool = False) -> bool:
     """Serve the enrolment screen until enrolled (True) or stopped (False)."""
-    desk = EnrolmentDesk(home, finished=stop or threading.Event())
+    desk = EnrolmentDesk(home, allow_plain_http, finished=stop or threading.Event())
     pipeline = CapturePipeline(source, default_reader(), desk.on_code)
     page = LocalPage(create_enrolment_app(desk, pipeline), port or FIRST_BOOT_PORT,
                      desk.finished, "qatys-enrol-web")

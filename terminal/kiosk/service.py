@@ -215,8 +215,10 @@ class Kiosk:
             camera = self._camera_state()
             self.outages.camera(camera)
             try:
-                Syncer(self.terminal, camera=camera, sleep=self._pause).sync()
-                self.sync_status.online, self.sync_status.message = True, ""
+                report = Syncer(self.terminal, camera=camera, sleep=self._pause).sync()
+                self.sync_status.online = True
+                self.sync_status.message = ("answer_refused:" + ",".join(report.refused)
+                                            if report.refused else "")
                 self.sync_status.last_sync_us = time.time_ns() // 1000
             except ServerRefused as exc:
                 self.sync_status.online, self.sync_status.message = True, exc.code
