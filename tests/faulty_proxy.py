@@ -13,6 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+HOP_BY_HOP = ("connection", "keep-alive", "transfer-encoding", "content-length",
+              "content-encoding", "server", "date")
+"""Answer headers the proxy makes itself; every other one (the server's signature) passes."""
 FAULTS = ("pass", "drop_response", "duplicate", "delay", "truncate")
 
 
@@ -83,7 +86,9 @@ class FaultyProxy:
             return
         payload = response.content
         h.send_response(response.status_code)
-        h.send_header("Content-Type", response.headers.get("Content-Type", "application/json"))
+        for name, value in response.headers.items():
+            if name.lower() not in HOP_BY_HOP:
+                h.send_header(name, value)
         h.send_header("Content-Length", str(len(payload)))
         h.end_headers()
         h.wfile.write(payload[: len(payload) // 2] if fault == "truncate" else payload)
