@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -96,8 +97,16 @@ def start_server(data_dir: Path, database_url: str | None = None) -> ServerProce
     if database_url:
         init += ["--database-url", database_url]
     run(*init)
-    log = open(data_dir / "process.log", "wb")  # noqa: SIM115 - lives as long as the process
-    process = subprocess.Popen([*QATYS, "server", "run", "--data", str(data_dir),
+    return start_node(data_dir, port=port)
+
+
+def start_node(data_dir: Path, *, port: int | None = None,
+               wrapper: tuple[str, ...] = ()) -> ServerProcess:
+    """A server process on an initialised data directory (another node of the same server
+    when one runs already); ``wrapper`` runs it under e.g. ``faketime``."""
+    port = port or free_port()
+    log = open(data_dir / f"process-{port}.log", "wb")  # noqa: SIM115 - lives with the process
+    process = subprocess.Popen([*wrapper, *QATYS, "server", "run", "--data", str(data_dir),
                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(data_dir, port, process, log)
     deadline = time.monotonic() + 30
@@ -108,4 +117,26 @@ def start_server(data_dir: Path, database_url: str | None = None) -> ServerProce
         except requests.RequestException:
             time.sleep(0.1)
     server.stop()
-    raise AssertionError("server did not start:\n" + (data_dir / "process.log").read_text())
+    raise AssertionError("server did not start:\n" + Path(log.name).read_text())
+
+
+def enrol(server: ServerProcess, home: Path, env: dict[str, str], kg: str = "KG1",
+          via: str | None = None) -> str:
+    """A terminal home enrolled in ``kg`` (through ``via``, a proxy's URL, if given)."""
+    token = run("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
+                kg).stdout.strip().splitlines()[-1]
+    out = run("terminal", "enroll", "--home", str(home), "--server", via or server.url,
+              "--token", token, env=env)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def checkin(home: Path, env: dict[str, str], child: str) -> dict[str, object]:
+    out = run("terminal", "checkin", "--home", str(home), "--child", child, "--manual",
+              "--reason", "card forgotten", env=env, check=False)
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def exported(server: ServerProcess) -> list[dict[str, object]]:
+    out = run("events", "export", "--data", str(server.data_dir), "--format", "jsonl")
+    return [json.loads(line) for line in out.stdout.splitlines()]

@@ -22,8 +22,7 @@ from server import db
 from server.admin import open_data_dir
 from terminal.capture import simulated as door_photos
 from terminal.capture.decoders import default_reader, read_image
-from tests.helpers import ServerProcess, run
-from tests.test_end_to_end import enrol
+from tests.helpers import ServerProcess, enrol, run
 
 
 def _issue(server: ServerProcess, child: str, out: Path) -> str:

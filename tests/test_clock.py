@@ -21,8 +21,7 @@ from sqlalchemy import select
 from qatys.timeutil import from_datetime, local_date, now_us
 from server import db
 from server.admin import open_data_dir
-from tests.helpers import QATYS, ServerProcess, run
-from tests.test_end_to_end import enrol
+from tests.helpers import QATYS, ServerProcess, enrol, run
 
 DAY_US = 86_400 * 1_000_000
 NEAR_US = 10 * 60 * 1_000_000

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import Page
-from tests.helpers import QATYS, ServerProcess, run
-from tests.test_end_to_end import enrol
+from tests.helpers import QATYS, ServerProcess, enrol, run
 from tests.test_parents import _claim, _invite, _open
 
 CHILD = "child-00007-x7q"

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.faulty_proxy import FAULTS, FaultyProxy
-from tests.helpers import ServerProcess, run
-from tests.test_end_to_end import enrol, exported
+from tests.helpers import ServerProcess, enrol, exported, run
 
 CHILDREN = [f"child-{i:05d}-x7q" for i in range(20)]
 
@@ -65,7 +64,7 @@ def test_exactly_once_through_a_faulty_link(server: ServerProcess, tmp_path: Pat
     proxy = FaultyProxy(server.url, seed=7)
     try:
         home = tmp_path / "proxy"
-        terminal_id = enrol_via(server, proxy.url, home, runtime_env)
+        terminal_id = enrol(server, home, runtime_env, via=proxy.url)
         config = home / "terminal.toml"
         config.write_text(config.read_text()
                           .replace("backoff_base_seconds = 1.0", "backoff_base_seconds = 0.02")
@@ -88,11 +87,3 @@ def test_exactly_once_through_a_faulty_link(server: ServerProcess, tmp_path: Pat
         assert min(proxy.seen[f] for f in FAULTS) > 0, proxy.seen
     finally:
         proxy.close()
-
-
-def enrol_via(server: ServerProcess, url: str, home: Path, env: dict[str, str]) -> str:
-    token = run("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
-                "KG1").stdout.strip().splitlines()[-1]
-    out = run("terminal", "enroll", "--home", str(home), "--server", url, "--token", token,
-              env=env)
-    return out.stdout.strip().splitlines()[-1]

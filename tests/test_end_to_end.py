@@ -12,27 +12,7 @@ import requests
 from protocol import batches, canonical
 from terminal import keys as key_file
 from tests.conftest import table_counts
-from tests.helpers import ServerProcess, free_port, run
-
-
-def enrol(server: ServerProcess, home: Path, env: dict[str, str], kg: str = "KG1") -> str:
-    token = run("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
-                kg).stdout.strip().splitlines()[-1]
-    out = run("terminal", "enroll", "--home", str(home), "--server", server.url, "--token",
-              token, env=env)
-    return out.stdout.strip().splitlines()[-1]
-
-
-def checkin(home: Path, env: dict[str, str], child: str) -> dict[str, object]:
-    out = run("terminal", "checkin", "--home", str(home), "--child", child, "--manual",
-              "--reason", "card forgotten", env=env, check=False)
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
-def exported(server: ServerProcess) -> list[dict[str, object]]:
-    out = run("events", "export", "--data", str(server.data_dir), "--format", "jsonl")
-    return [json.loads(line) for line in out.stdout.splitlines()]
+from tests.helpers import ServerProcess, checkin, enrol, exported, free_port, run
 
 
 def counts(server: ServerProcess) -> tuple[int, ...]:

@@ -32,8 +32,7 @@ from terminal.faces.engine import load_rgb, read_face
 from terminal.keys import load as load_keys
 from tests.browser import Page, chromium
 from tests.face_pictures import FACES, FR, held_up, save
-from tests.helpers import QATYS, ServerProcess, roster_csv, run
-from tests.test_end_to_end import enrol, exported
+from tests.helpers import QATYS, ServerProcess, enrol, exported, roster_csv, run
 from tests.test_parents import _claim, _invite
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared face images not present")

@@ -19,8 +19,7 @@ from terminal.errors import ServerRefused
 from terminal.home import open_terminal
 from tests.browser import Page, artefact
 from tests.conftest import _seed
-from tests.helpers import ServerProcess, run, start_server
-from tests.test_end_to_end import enrol
+from tests.helpers import ServerProcess, enrol, run, start_server
 from tests.test_finance_pages import _login, _open
 
 

@@ -18,8 +18,7 @@ from terminal.capture import simulated
 from terminal.capture.decoders import read_image
 from terminal.capture.sources import write_clip
 from tests.browser import Page, artefact, chromium
-from tests.helpers import QATYS, ServerProcess, free_port, run, wait_for_kiosk
-from tests.test_end_to_end import enrol
+from tests.helpers import QATYS, ServerProcess, enrol, free_port, run, wait_for_kiosk
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,7 @@ from terminal.capture.sources import write_clip
 from terminal.faces.engine import load_rgb
 from tests.browser import Page, artefact, chromium
 from tests.face_pictures import FACES, FR
-from tests.helpers import QATYS, ServerProcess, free_port, run, wait_for_kiosk
-from tests.test_end_to_end import enrol
+from tests.helpers import QATYS, ServerProcess, enrol, free_port, run, wait_for_kiosk
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared face images not present")
 CHILD = "child-00016-x7q"

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from tests.helpers import QATYS, ServerProcess, run
-from tests.test_end_to_end import enrol
+from tests.helpers import QATYS, ServerProcess, enrol, run
 
 
 def _checkin_at(moment: str, home: Path, env: dict[str, str], child: str) -> dict[str, object]:

@@ -19,8 +19,7 @@ from server.app import create_app
 from server.config import load_config
 from terminal.home import open_terminal
 from terminal.outages import record_start, record_system
-from tests.helpers import ServerProcess, run
-from tests.test_end_to_end import enrol
+from tests.helpers import ServerProcess, enrol, run
 
 
 def test_ledger_reaches_the_server_and_feeds_a_flag(

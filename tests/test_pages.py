@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.browser import dump_dom, screenshot
-from tests.helpers import ServerProcess, run
-from tests.test_end_to_end import checkin, enrol
+from tests.helpers import ServerProcess, checkin, enrol, run
 
 
 def test_overview_in_chromium(server: ServerProcess, tmp_path: Path,

@@ -17,8 +17,7 @@ import pytest
 import requests
 
 from tests.browser import Page, artefact
-from tests.helpers import QATYS, ServerProcess, run
-from tests.test_end_to_end import enrol
+from tests.helpers import QATYS, ServerProcess, enrol, run
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,7 @@ from terminal.errors import SetupError
 from terminal.home import open_terminal
 from terminal.kiosk.service import Kiosk
 from terminal.signals import Signals
-from tests.helpers import ServerProcess, run
-from tests.test_end_to_end import enrol
+from tests.helpers import ServerProcess, enrol, run
 
 GREEN, RED, BUZZER, BUTTON = 17, 27, 22, 23
 

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from protocol import unlock
 from protocol.errors import EncodingError, SealError
-from tests.helpers import ServerProcess, run
-from tests.test_end_to_end import checkin, enrol
+from tests.helpers import ServerProcess, checkin, enrol, run
 
 
 @pytest.fixture(scope="module")
