@@ -127,5 +127,8 @@ def test_used_token_and_unreachable_server_leave_the_home_empty(
     assert second.status()["reason"] == "not_enrolment_code"
     second.on_code("qatys://enrol?server=http://x&token=QTK1-short")
     assert second.status()["reason"] == "token_invalid"
+    second.on_code(enrolment.enrolment_uri("http://192.0.2.10:8080", fresh))
+    assert second.status()["reason"] == "plain_http"
+    assert second.status()["message"]["kk"].startswith("Қорғалмаған байланыс")
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
     assert (tmp_path / "a" / CONFIG_FILE).exists()

@@ -1,4 +1,6 @@
-"""Regenerate tests/vectors/v1.json — only when the wire format changes on purpose (new version).
+"""Regenerate tests/vectors/v1.json and v2.json — only when the wire format changes on purpose
+(a new version). v1 pins the messages (events, batches, acknowledgements), whose bytes
+protocol 2 kept; v2 pins how protocol 2 signs requests and answers.
 
 Fixed keys, nonces and times make every byte reproducible.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from protocol import acks, batches, crypto, events
+from protocol import acks, auth, batches, crypto, events
 
 TERMINAL_SEED = bytes(range(1, 33))
 SERVER_SEED = bytes(range(33, 65))
@@ -47,7 +49,34 @@ def build() -> dict[str, object]:
     }
 
 
+NONCE = auth.nonce_text(bytes(range(16)))
+REQUEST_TIME_S = 1_763_870_700
+ANSWER = b'{"ok":true,"server_time_us":1763870700123456,"terminal_id":"T-VECTOR1"}\n'
+
+
+def build_v2() -> dict[str, object]:
+    """A signed GET with a query, a signed POST with a body, and the server's answer."""
+    get = auth.request_signing_input("GET", "/api/v1/terminal/roster", "known=0123456789abcdef",
+                                     "T-VECTOR1", REQUEST_TIME_S, NONCE, b"")
+    body = b'{"pending":0}'
+    post = auth.request_signing_input("POST", "/api/v1/terminal/health", "", "T-VECTOR1",
+                                      REQUEST_TIME_S, NONCE, body)
+    answer = auth.answer_signing_input("GET", "/api/v1/terminal/time", "", "T-VECTOR1", NONCE,
+                                       200, ANSWER)
+    return {
+        "terminal_seed": TERMINAL_SEED.hex(), "server_seed": SERVER_SEED.hex(),
+        "nonce": NONCE, "time_s": REQUEST_TIME_S,
+        "get_signing_input": get.decode(), "get_signature": crypto.sign(TERMINAL_SEED,
+                                                                         get).hex(),
+        "post_body": body.decode(), "post_signing_input": post.decode(),
+        "post_signature": crypto.sign(TERMINAL_SEED, post).hex(),
+        "answer_body": ANSWER.decode(), "answer_signing_input": answer.decode(),
+        "answer_signature": auth.sign_answer(SERVER_SEED, answer),
+    }
+
+
 if __name__ == "__main__":
-    path = Path(__file__).with_name("v1.json")
-    path.write_text(json.dumps(build(), indent=1) + "\n")
-    print(f"wrote {path}")
+    for name, content in (("v1.json", build()), ("v2.json", build_v2())):
+        path = Path(__file__).with_name(name)
+        path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {path}")
