@@ -35,7 +35,7 @@ _HEADER_KEYS = {"v", "terminal", "seq", "prev", "time_us", "boot", "mono_ns", "k
 _HEADER_ORDER = tuple(sorted(_HEADER_KEYS, key=lambda k: (len(k), k)))
 """The header's keys in canonical order: a decoded header with exactly these keys is complete."""
 _BODY_REQUIRED = {"child"}
-_BODY_OPTIONAL = {"reason", "by", "corrects", "receipt"}
+_BODY_OPTIONAL = {"reason", "by", "corrects", "receipt", "code"}
 _BODY_PLAIN = ("child",)
 
 
@@ -75,6 +75,9 @@ class Body:
     by: str = ""
     corrects: str = ""
     receipt: str = ""
+    code: str = ""
+    """For a guardian's phone code (qr-phone): its binding serial and window, ``SERIAL/WINDOW``,
+    so the server sees one code taken at two terminals (``phone_code_reused``)."""
 
 
 def event_id(terminal_id: str, seq: int) -> str:
@@ -142,7 +145,7 @@ def check_version(data: dict[str, Any], what: str) -> None:
 
 def encode_body(body: Body) -> bytes:
     data: dict[str, Any] = {"child": body.child_id}
-    for key in ("reason", "by", "corrects", "receipt"):
+    for key in ("reason", "by", "corrects", "receipt", "code"):
         value = getattr(body, key)
         if value:
             data[key] = value
@@ -161,6 +164,7 @@ def decode_body(raw: bytes) -> Body:
         by=fields.text(data, "by", max_len=MAX_TEXT, optional=True),
         corrects=fields.text(data, "corrects", max_len=MAX_TERMINAL_ID + 21, optional=True),
         receipt=fields.text(data, "receipt", max_len=32, optional=True),
+        code=fields.text(data, "code", max_len=40, optional=True),
     )
 
 

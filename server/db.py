@@ -123,6 +123,9 @@ events = Table(
     Column("receipt", String(16), nullable=True),
     # For a terminal's own system events (outage ledger): what happened, e.g. "offline".
     Column("note", String(200), nullable=True),
+    # For a guardian's phone code: its binding serial and window (a code taken at two
+    # terminals is flagged phone_code_reused).
+    Column("phone_code", String(40), nullable=True),
     UniqueConstraint("terminal_id", "seq", name="uq_events_terminal_seq"),
     Index("ix_events_kindergarten_time", "kindergarten", "recorded_at_us"),
     # A child's check-ins in a time range: the "why" pages and the flag for a child seen at two

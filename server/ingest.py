@@ -117,16 +117,17 @@ class Ingestor:
                                     self._cache())
             child_id: str | None = body.child_id
             receipt: str | None = body.receipt or None
+            code: str | None = body.code or None
             note: str | None = None
             status = "ok"
             if ev.kind == "system":  # the terminal's outage ledger: about no child
                 child_id, note = None, body.reason[:200]
         except (SealError, ProtocolError):
-            child_id, receipt, note, status = None, None, None, "unreadable"
+            child_id, receipt, code, note, status = None, None, None, None, "unreadable"
             log(logger, "event.body_unreadable", logging.WARNING, event_id=ev.event_id)
         return (ev.event_id, ev.terminal_id, ev.seq, kindergarten, v.hash, v.raw, ev.kind,
                 ev.method, ev.assurance, child_id, ev.direction, status, ev.time_us,
-                ev.boot_id, ev.mono_ns, now, batch_hash, receipt, note)
+                ev.boot_id, ev.mono_ns, now, batch_hash, receipt, note, code)
 
     def _cache(self) -> crypto.OpenCache:
         with self._cache_lock:
@@ -173,7 +174,8 @@ def _verify(batch: batches.Batch, public_key: bytes) -> list[batches.VerifiedEve
 
 _EVENT_COLUMNS = ("event_id", "terminal_id", "seq", "kindergarten", "hash", "raw", "kind",
                   "method", "assurance", "child_id", "direction", "body_status", "recorded_at_us",
-                  "boot_id", "mono_ns", "received_at_us", "batch_hash", "receipt", "note")
+                  "boot_id", "mono_ns", "received_at_us", "batch_hash", "receipt", "note",
+                  "phone_code")
 """The events columns in the order :meth:`Ingestor._row` fills them."""
 if set(_EVENT_COLUMNS) != {c.name for c in db.events.columns}:  # pragma: no cover
     raise RuntimeError("ingest rows and the events table disagree")

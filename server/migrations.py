@@ -81,8 +81,10 @@ def _faces(conn: Connection) -> None:
                                          db.face_erasures, db.consent_notices])
 
 
-def _request_replays(conn: Connection) -> None:
+def _trust(conn: Connection) -> None:
     db.metadata.create_all(conn, tables=[db.request_replays])
+    if "phone_code" not in {c["name"] for c in inspect(conn).get_columns("events")}:
+        conn.exec_driver_sql("ALTER TABLE events ADD COLUMN phone_code VARCHAR(40)")
 
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -99,7 +101,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0011_terminal_health", _terminal_health),
     ("0012_event_notes", _event_notes),
     ("0013_face_templates", _faces),
-    ("0015_request_replays", _request_replays),
+    ("0015_request_replays_and_phone_codes", _trust),
 ]
 
 

@@ -209,7 +209,7 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
                                  .where(db.children.c.kindergarten == kindergarten)).scalars())
     counted = (select(db.events.c.event_id, db.events.c.terminal_id, db.events.c.kindergarten,
                       db.events.c.child_id, db.events.c.method, db.events.c.recorded_at_us,
-                      db.events.c.boot_id, db.events.c.mono_ns)
+                      db.events.c.boot_id, db.events.c.mono_ns, db.events.c.phone_code)
                .where(db.events.c.recorded_at_us >= start)
                .where(db.events.c.recorded_at_us < end)
                .where(db.events.c.kind.in_(COUNTED_KINDS))
@@ -220,8 +220,9 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
             *conn.execute(counted.where(db.events.c.kindergarten != kindergarten)
                           .where(db.events.c.child_id.in_(children)))]
     facts = [CheckinFact(event_id, terminal, garden_code, child, method, at_us,
-                         local_date(at_us), bytes(boot), mono)
-             for event_id, terminal, garden_code, child, method, at_us, boot, mono in rows]
+                         local_date(at_us), bytes(boot), mono, code or "")
+             for event_id, terminal, garden_code, child, method, at_us, boot, mono, code
+             in rows]
     closed = {day for c in _closures(conn, kindergarten, first, last)
               for day in days_between(max(c.first, first), min(c.last, last))}
     outages = outage_periods(ledger_entries(conn, kindergarten, start, end))

@@ -40,6 +40,8 @@ class CheckinRequest:
     reason: str = ""
     by: str = ""
     direction: str | None = None
+    phone_code: str = ""
+    """``SERIAL/WINDOW`` of a guardian's phone code (sealed in the body, for the server)."""
 
 
 class CheckinService:
@@ -58,7 +60,7 @@ class CheckinService:
         receipt = door.receipt_code(os.urandom(8))
         sealed = self._sealer.seal(
             events.Body(request.child_id, reason=request.reason, by=request.by,
-                        receipt=receipt), t.terminal_id)
+                        receipt=receipt, code=request.phone_code), t.terminal_id)
         seq, decision, time_us = t.store.write(
             lambda conn: self._record(conn, request, reading, sealed, receipt))
         result: dict[str, Any] = {

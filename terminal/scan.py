@@ -77,7 +77,8 @@ class ScanService:
                                                 now_window - phone.GRACE_WINDOWS - 1):
             return _rejected("replayed_code", "this code was used already: wait for the next")
         try:
-            return self._checkins.checkin(CheckinRequest(code.child_id, "qr-phone"))
+            return self._checkins.checkin(CheckinRequest(
+                code.child_id, "qr-phone", phone_code=f"{code.serial}/{code.window}"))
         except CheckinRefused as exc:
             return {"result": "rejected", "reason": exc.reason, "message": str(exc)}
 

@@ -10,6 +10,7 @@ from server.domain.anomalies import (
     all_flags,
     clock_jumps,
     manual_share,
+    phone_code_reused,
     present_on_closure,
     scans_while_camera_down,
     stack_of_cards,
@@ -24,11 +25,11 @@ BOOT = bytes(16)
 
 def fact(n: int, *, child: str | None = None, method: str = "qr-card", at_s: float = 0,
          garden: str = "KG1", terminal: str = "T-A", day: date = DAY,
-         mono_s: float | None = None) -> CheckinFact:
+         mono_s: float | None = None, code: str = "") -> CheckinFact:
     at_us = T0 + int(at_s * 1e6)
     mono = int((at_s if mono_s is None else mono_s) * 1e9)
     return CheckinFact(f"{terminal}:{n}", terminal, garden, child or f"child-{n}", method,
-                       at_us, day, BOOT, mono)
+                       at_us, day, BOOT, mono, code)
 
 
 def test_a_stack_of_cards_is_flagged_families_one_by_one_are_not() -> None:
@@ -94,3 +95,18 @@ def test_camera_scans_while_the_terminal_reported_its_camera_down() -> None:
     assert [(f.rule, f.event_ids) for f in flags] == [
         ("scans_while_camera_down", ("T-A:1",)), ("scans_while_camera_down", ("T-B:4",))]
     assert "scans_while_camera_down" in {f.rule for f in all_flags(facts, set(), periods)}
+
+
+def test_one_phone_code_taken_at_two_terminals() -> None:
+    code = "ABCDEFGH/59000000"
+    twice = [fact(1, child="c", method="qr-phone", code=code),
+             fact(2, child="c", method="qr-phone", code=code, terminal="T-B", at_s=20)]
+    flags = phone_code_reused(twice)
+    assert [(f.rule, f.event_ids) for f in flags] == [("phone_code_reused", ("T-A:1", "T-B:2"))]
+    assert "taken at T-A, T-B" in flags[0].summary
+    next_window = [twice[0], fact(3, child="c", method="qr-phone", terminal="T-B",
+                                  code="ABCDEFGH/59000001")]
+    assert phone_code_reused(next_window) == []
+    one_terminal = [twice[0], fact(4, child="c", method="qr-phone", code=code)]
+    assert phone_code_reused(one_terminal) == []
+    assert phone_code_reused([fact(5, code=code), fact(6, code=code, terminal="T-B")]) == []

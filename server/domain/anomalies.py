@@ -31,6 +31,8 @@ class CheckinFact:
     local_day: date
     boot_id: bytes
     mono_ns: int
+    phone_code: str = ""
+    """A guardian's phone code: ``SERIAL/WINDOW`` (empty for other methods)."""
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,27 @@ def scans_while_camera_down(facts: Sequence[CheckinFact],
     return flags
 
 
+def phone_code_reused(facts: Iterable[CheckinFact]) -> list[Flag]:
+    """One guardian's phone code (one binding, one 30-second window) taken at two terminals:
+    each terminal refuses a code it has seen, but not one a sibling took; a code passed on
+    (a photo of the screen sent to someone at another door) shows here."""
+    seen: dict[str, list[CheckinFact]] = defaultdict(list)
+    for fact in facts:
+        if fact.method == "qr-phone" and fact.phone_code:
+            seen[fact.phone_code].append(fact)
+    flags = []
+    for code, items in sorted(seen.items()):
+        terminals = sorted({f.terminal_id for f in items})
+        if len(terminals) > 1:
+            serial, _, window = code.partition("/")
+            flags.append(Flag("phone_code_reused", items[0].kindergarten, items[0].local_day,
+                              f"one phone code (binding {serial}, window {window}) taken at "
+                              f"{', '.join(terminals)}", tuple(f.event_id for f in items)))
+    return flags
+
+
 def all_flags(facts: Sequence[CheckinFact], closed_days: set[date],
               outages: Sequence[Outage] = ()) -> list[Flag]:
     return [*stack_of_cards(facts), *present_on_closure(facts, closed_days),
             *manual_share(facts), *two_kindergartens(facts), *clock_jumps(facts),
-            *scans_while_camera_down(facts, outages)]
+            *scans_while_camera_down(facts, outages), *phone_code_reused(facts)]
