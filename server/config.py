@@ -15,6 +15,7 @@ from pathlib import Path
 
 import tomli_w
 
+from qatys.urls import transport_problem
 from server.errors import SetupError
 
 CONFIG_FILE = "server.toml"
@@ -40,6 +41,9 @@ class ServerConfig:
     """How long a finance page sign-in lasts."""
     fleet_silent_seconds: int = 7200
     """The fleet page raises an alert for a terminal silent longer than this."""
+    allow_plain_http: bool = False
+    """Let ``queue_core_url`` be plain http:// to another machine. For labs only: the
+    statements it carries are money (qatys/urls.py). Loopback is always allowed."""
 
     @property
     def keys_file(self) -> Path:
@@ -57,7 +61,7 @@ class ServerConfig:
 _FIELDS = {"database_url": str, "public_url": str, "max_body_bytes": int,
            "token_ttl_seconds": int, "workers": int, "threads": int, "queue_core_url": str,
            "queue_core_roster_minutes": int, "queue_core_timeout_seconds": int,
-           "session_hours": int, "fleet_silent_seconds": int}
+           "session_hours": int, "fleet_silent_seconds": int, "allow_plain_http": bool}
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -67,7 +71,6 @@ def default_database_url(data_dir: Path) -> str:
 def write_config(data_dir: Path, database_url: str | None, public_url: str | None,
                  queue_core_url: str | None = None) -> ServerConfig:
     """Write ``server.toml``, keeping settings already there that are not given now."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / CONFIG_FILE
     body: dict[str, object] = {}
     if path.exists():
@@ -75,6 +78,11 @@ def write_config(data_dir: Path, database_url: str | None, public_url: str | Non
     given = {"database_url": database_url, "public_url": public_url,
              "queue_core_url": queue_core_url}
     body.update({key: value for key, value in given.items() if value is not None})
+    problem = body.get("queue_core_url") and transport_problem(
+        str(body["queue_core_url"]), body.get("allow_plain_http") is True)
+    if problem:
+        raise SetupError(f"--queue-core-url: {problem}; nothing written")
+    data_dir.mkdir(parents=True, exist_ok=True)
     body.setdefault("database_url", default_database_url(data_dir))
     body.setdefault("public_url", ServerConfig.public_url)
     path.write_text(tomli_w.dumps(body), encoding="utf-8")
@@ -104,4 +112,9 @@ def load_config(data_dir: Path) -> ServerConfig:
             values[key] = env
     if "database_url" not in values:
         values["database_url"] = default_database_url(data_dir)
-    return ServerConfig(data_dir=data_dir, **values)  # type: ignore[arg-type]
+    config = ServerConfig(data_dir=data_dir, **values)  # type: ignore[arg-type]
+    problem = config.queue_core_url and transport_problem(config.queue_core_url,
+                                                         config.allow_plain_http)
+    if problem:
+        raise SetupError(f"{path}: queue_core_url: {problem}")
+    return config

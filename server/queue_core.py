@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from protocol.submissions import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
+from qatys.urls import transport_problem
 from server.errors import QueueCoreError
 
 MAX_ROSTER_BYTES = 16 * 1024 * 1024
@@ -28,10 +29,14 @@ class Delivery:
 
 class QueueCoreClient:
     def __init__(self, base_url: str, timeout_seconds: float = 20,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, *,
+                 allow_plain_http: bool = False) -> None:
         if not base_url:
             raise QueueCoreError("no queue core is configured (queue_core_url in server.toml "
                                  "or QATYS_QUEUE_CORE_URL)", retry=True)
+        problem = transport_problem(base_url, allow_plain_http)
+        if problem:
+            raise QueueCoreError(problem, retry=False)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout_seconds
         self.session = session or requests.Session()

@@ -29,7 +29,8 @@ _ERRORS: dict[type[BaseException], int] = {SetupError: EXIT_BAD_INPUT,
 
 
 def _client(data: DataDir) -> QueueCoreClient:
-    return QueueCoreClient(data.config.queue_core_url, data.config.queue_core_timeout_seconds)
+    return QueueCoreClient(data.config.queue_core_url, data.config.queue_core_timeout_seconds,
+                           allow_plain_http=data.config.allow_plain_http)
 
 
 def _codes(data: DataDir) -> list[str]:

@@ -1,5 +1,5 @@
 """Plain http:// only to this machine unless allow_plain_http is set (labs only): the
-terminal's settings, enrolment and the address rules themselves."""
+terminal's settings, enrolment, the queue-core client, and the address rules themselves."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 from qatys.urls import is_loopback, transport_problem
+from server.config import load_config
+from server.errors import QueueCoreError
+from server.errors import SetupError as ServerSetupError
+from server.queue_core import QueueCoreClient
 from terminal.config import validate
 from terminal.errors import SetupError
 from tests.helpers import ServerProcess, enrol, run
@@ -59,9 +63,29 @@ def test_a_setting_cannot_turn_an_enrolled_terminal_to_plain_http(
     before = (home / "terminal.toml").read_bytes()
     out = run("terminal", "config", "--home", str(home), "--set",
               'server_url="http://10.0.0.5:8080"', env=runtime_env, check=False)
-    assert out.returncode == 2 and "allow_plain_http" in out.stderr
+    assert out.returncode == 2
+    assert "allow_plain_http" in out.stderr
     assert (home / "terminal.toml").read_bytes() == before
     lab = run("terminal", "config", "--home", str(home), "--set",
               'server_url="http://10.0.0.5:8080"', "--set", "allow_plain_http=true",
               env=runtime_env)
     assert json.loads(lab.stdout)["allow_plain_http"] is True
+
+
+def test_the_queue_core_address_follows_the_same_rule(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    out = run("server", "init", "--data", str(data), "--queue-core-url",
+              "http://10.0.0.9:8090", check=False)
+    assert out.returncode == 2 and "allow_plain_http" in out.stderr, out.stderr
+    assert not (data / "server.toml").exists()
+    with pytest.raises(QueueCoreError) as refused:
+        QueueCoreClient("http://10.0.0.9:8090")
+    assert refused.value.retry is False
+    assert QueueCoreClient("http://10.0.0.9:8090", allow_plain_http=True).base_url
+    data.mkdir()
+    (data / "server.toml").write_text('queue_core_url = "http://10.0.0.9:8090"\n')
+    with pytest.raises(ServerSetupError, match="allow_plain_http"):
+        load_config(data)
+    (data / "server.toml").write_text('queue_core_url = "http://10.0.0.9:8090"\n'
+                                      "allow_plain_http = true\n")
+    assert load_config(data).allow_plain_http is True
