@@ -76,7 +76,8 @@ def test_the_queue_core_address_follows_the_same_rule(tmp_path: Path) -> None:
     data = tmp_path / "server"
     out = run("server", "init", "--data", str(data), "--queue-core-url",
               "http://10.0.0.9:8090", check=False)
-    assert out.returncode == 2 and "allow_plain_http" in out.stderr, out.stderr
+    assert out.returncode == 2, out.stderr
+    assert "allow_plain_http" in out.stderr
     assert not (data / "server.toml").exists()
     with pytest.raises(QueueCoreError) as refused:
         QueueCoreClient("http://10.0.0.9:8090")
