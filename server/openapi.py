@@ -28,6 +28,8 @@ ERROR_CODES = {
     "unsupported_media_type": "the body is not of the expected media type",
     "payload_too_large": "the body is larger than the server accepts",
     "unknown_terminal": "no terminal is enrolled with this id",
+    "stale_request": "the signed request's time is more than 5 minutes off the server's clock",
+    "replayed_request": "the server took this signed request already",
     "terminal_revoked": "the terminal was revoked; nothing it sends is accepted",
     "wrong_kindergarten": "the batch names a kindergarten the terminal is not enrolled in",
     "bad_signature": "the signature does not verify under the terminal's key",
@@ -92,6 +94,11 @@ def document() -> dict[str, Any]:
                                    ("token", "sign_pub", "box_pub", "proof",
                                     "software_version")}}}}},
                 "responses": {"201": {"description": "enrolled"}, **_errors(400, 403)}}},
+            "/api/v1/terminal/time": {"get": {
+                "summary": "The server's clock, for a terminal whose own is off (signed "
+                           "request; freshness not checked; changes nothing)",
+                "responses": {"200": {"description": "terminal_id, server_time_us"},
+                              **_errors(401, 403)}}},
             "/api/v1/terminal/roster": {"get": {
                 "summary": "Roster ids and first names, sealed to the asking terminal",
                 "parameters": [{"name": "known", "in": "query", "schema": {"type": "string"}}],
