@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import Column, MetaData, Table
 
+from bench.before_after import bench_before_after
 from bench.decoding import bench_decoding
 from bench.face_accuracy import bench_face_accuracy
 from bench.face_door import bench_face_door
@@ -176,8 +177,12 @@ def main() -> None:
     """`python -m bench` runs everything; `python -m bench region` only the region's month,
     `python -m bench phone` only the door verification of phone codes beside cards,
     `python -m bench terminal` only the terminal's start-up, idle and morning-peak figures,
-    `python -m bench faces` only face accuracy, liveness, speed and door to greeting."""
+    `python -m bench faces` only face accuracy, liveness, speed and door to greeting,
+    `python -m bench before-after` only protocol 2 beside the code before it."""
     region_only = sys.argv[1:] == ["region"]
+    if sys.argv[1:] == ["before-after"]:
+        _before_after()
+        return
     if sys.argv[1:] == ["phone"]:
         bench_phone_verification()
         return
@@ -194,6 +199,7 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     if not region_only:
         _terminal_and_ingest(base)
+        _before_after()
     region_url = f"sqlite:///{base / 'region.db'}"
     region_engine = make_engine(region_url)
     migrate(region_engine)
@@ -240,6 +246,26 @@ def _terminal_and_ingest(base: Path) -> None:
         bench_face_relay(base)
     finally:
         sqlite_server.stop()
+
+
+def _before_after() -> None:
+    """Protocol 2 beside the code before it, on SQLite and (when installed) PostgreSQL."""
+    base = Path(tempfile.mkdtemp(prefix="qatys-bench-ba-"))
+    base.chmod(0o755)
+    try:
+        bench_before_after(base / "sqlite")
+        if find_bin_dir() is not None:
+            pg_dir = base / "pg"
+            pg_dir.mkdir()
+            pg_dir.chmod(0o755)
+            cluster = start_cluster(pg_dir)
+            try:
+                urls = (cluster.create_database("before"), cluster.create_database("after"))
+                bench_before_after(base / "postgres", "PostgreSQL", urls)
+            finally:
+                cluster.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _with_server(job: Callable[[ServerProcess, Path], None]) -> None:

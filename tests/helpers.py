@@ -43,9 +43,11 @@ def free_port() -> int:
 
 
 def run(*args: str, env: dict[str, str] | None = None, check: bool = True,
-        timeout: float = 120, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        timeout: float = 120, input_text: str | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The qatys command; ``cwd`` another source tree to run instead (bench/before_after.py)."""
     result = subprocess.run([*QATYS, *args], capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, **(env or {})}, input=input_text)
+                            env={**os.environ, **(env or {})}, input=input_text, cwd=cwd)
     if check and result.returncode != 0:
         raise AssertionError(f"qatys {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")
@@ -91,23 +93,25 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> float:
     return time.monotonic() - started
 
 
-def start_server(data_dir: Path, database_url: str | None = None) -> ServerProcess:
+def start_server(data_dir: Path, database_url: str | None = None,
+                 cwd: Path | None = None) -> ServerProcess:
     port = free_port()
     init = ["server", "init", "--data", str(data_dir), "--public-url", f"http://127.0.0.1:{port}"]
     if database_url:
         init += ["--database-url", database_url]
-    run(*init)
-    return start_node(data_dir, port=port)
+    run(*init, cwd=cwd)
+    return start_node(data_dir, port=port, cwd=cwd)
 
 
 def start_node(data_dir: Path, *, port: int | None = None,
-               wrapper: tuple[str, ...] = ()) -> ServerProcess:
+               wrapper: tuple[str, ...] = (), cwd: Path | None = None) -> ServerProcess:
     """A server process on an initialised data directory (another node of the same server
     when one runs already); ``wrapper`` runs it under e.g. ``faketime``."""
     port = port or free_port()
     log = open(data_dir / f"process-{port}.log", "wb")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen([*wrapper, *QATYS, "server", "run", "--data", str(data_dir),
-                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                               cwd=cwd)
     server = ServerProcess(data_dir, port, process, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
