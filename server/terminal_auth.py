@@ -3,7 +3,8 @@
 In order: the protocol version, the headers, the terminal, its signature over method, path,
 query, time, nonce and body, revocation, then freshness: a request signed more than five
 minutes off the server's clock (``stale_request``) or whose signature was already taken
-(``replayed_request``) is refused before the endpoint does anything.
+(``replayed_request``) is refused before the endpoint does anything. A request that passes is
+remembered and counts as the terminal's last contact, in one write.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ def _require_fresh(terminal_id: str, time_s: int, signature: bytes) -> None:
     try:
         with db.writing(context.engine) as conn:
             first = replays.first_sight(conn, terminal_id, signature, time_s, now)
+            if first:  # one write per request: remembered, and counted as a contact
+                conn.execute(db.terminals.update()
+                             .where(db.terminals.c.terminal_id == terminal_id)
+                             .values(last_contact_us=now))
     except IntegrityError:  # the same request taken by another worker at the same moment
         first = False
     if not first:
