@@ -8,8 +8,9 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -35,7 +36,7 @@ from terminal.sync import Syncer
 from terminal.writer import PRAGMAS
 from tests.conftest import _seed
 from tests.helpers import ServerProcess, run, start_server
-from tests.postgres import find_bin_dir, start_cluster
+from tests.postgres import Cluster, find_bin_dir, start_cluster
 
 CHILDREN = [f"child-{i:05d}-x7q" for i in range(20)]
 
@@ -206,11 +207,7 @@ def main() -> None:
     bench_region(region_engine, region_url, "SQLite")
     region_engine.dispose()
     if find_bin_dir() is not None:
-        pg_dir = base / "pg"
-        pg_dir.mkdir()
-        pg_dir.chmod(0o755)
-        cluster = start_cluster(pg_dir)
-        try:
+        with postgres_cluster(base) as cluster:
             if not region_only:
                 url = cluster.create_database("bench")
                 pg_server = start_server(base / "srv-pg", url)
@@ -224,8 +221,6 @@ def main() -> None:
             migrate(region_engine)
             bench_region(region_engine, region_url, "PostgreSQL")
             region_engine.dispose()
-        finally:
-            cluster.stop()
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -255,17 +250,24 @@ def _before_after() -> None:
     try:
         bench_before_after(base / "sqlite")
         if find_bin_dir() is not None:
-            pg_dir = base / "pg"
-            pg_dir.mkdir()
-            pg_dir.chmod(0o755)
-            cluster = start_cluster(pg_dir)
-            try:
+            with postgres_cluster(base) as cluster:
                 urls = (cluster.create_database("before"), cluster.create_database("after"))
                 bench_before_after(base / "postgres", "PostgreSQL", urls)
-            finally:
-                cluster.stop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def postgres_cluster(base: Path) -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster under ``base`` (readable by the postgres user)."""
+    pg_dir = base / "pg"
+    pg_dir.mkdir()
+    pg_dir.chmod(0o755)
+    cluster = start_cluster(pg_dir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def _with_server(job: Callable[[ServerProcess, Path], None]) -> None:

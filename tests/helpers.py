@@ -10,11 +10,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
+from sqlalchemy import select
 
 from provisioning.iin import generated
+from server.admin import open_data_dir
 
 QATYS = [sys.executable, "-m", "qatys"]
 SHARED_TESTDATA = Path(os.environ.get(
@@ -144,3 +146,12 @@ def checkin(home: Path, env: dict[str, str], child: str) -> dict[str, object]:
 def exported(server: ServerProcess) -> list[dict[str, object]]:
     out = run("events", "export", "--data", str(server.data_dir), "--format", "jsonl")
     return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def server_rows(server: ServerProcess, table: Any) -> list[Any]:
+    """Every row of a table, through the server's own engine (SQLite or PostgreSQL)."""
+    engine = open_data_dir(server.data_dir).engine
+    with engine.connect() as conn:
+        rows = list(conn.execute(select(table)))
+    engine.dispose()
+    return rows

@@ -1,6 +1,7 @@
-"""An attacker on the kindergarten's network, for tests: an HTTP proxy between a real terminal
-and a real server that passes everything on, records every exchange, and lets a test rewrite,
-replace or replay the answers (or requests) it chooses.
+"""A proxy between real processes for tests (terminal and server, server and queue core) that
+passes everything on, records every exchange, and lets a test rewrite, replace or replay the
+answers (or requests) it chooses: an attacker on the kindergarten's network, or a bad link
+(tests/faulty_proxy.py).
 
 A rule is a function of the request and of ``forward`` (which sends a request on to the
 server and returns its answer); it returns the answer the terminal gets. Helpers below make
@@ -40,12 +41,16 @@ class Answer:
     status: int
     headers: dict[str, str]
     body: bytes
+    cut: bool = False
+    """Send only the first half of the body, then close (a link that fails mid-answer)."""
 
     def json(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.body)
         return value
 
 
+DROPPED = Answer(0, {}, b"")
+"""The connection closes without an answer (after the server may have acted)."""
 Forward = Callable[[Request], Answer]
 Rule = Callable[[Request, Forward], Answer]
 
@@ -62,6 +67,8 @@ class TamperingProxy:
     upstream: str
     rules: dict[str, Rule] = field(default_factory=dict)
     """By path prefix; the longest matching prefix applies."""
+    default: Rule | None = None
+    """For a path no rule names (None: pass on)."""
     exchanges: list[Exchange] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -102,17 +109,21 @@ class TamperingProxy:
             return next(e for e in reversed(self.exchanges) if e.request.path.startswith(path))
 
     def forward(self, request: Request) -> Answer:
+        """The request sent on to the server; :data:`DROPPED` when the server is down."""
         url = self.upstream + request.path + (f"?{request.query}" if request.query else "")
-        response = requests.request(request.method, url, data=request.body or None,
-                                    headers=request.headers, timeout=60,
-                                    allow_redirects=False)
+        try:
+            response = requests.request(request.method, url, data=request.body or None,
+                                        headers=request.headers, timeout=60,
+                                        allow_redirects=False)
+        except requests.RequestException:
+            return DROPPED
         return Answer(response.status_code, {k: v for k, v in response.headers.items()
                                              if k.lower() not in _HOP_BY_HOP},
                       response.content)
 
     def _rule(self, path: str) -> Rule | None:
         matching = [p for p in self.rules if path.startswith(p)]
-        return self.rules[max(matching, key=len)] if matching else None
+        return self.rules[max(matching, key=len)] if matching else self.default
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
@@ -124,12 +135,18 @@ class TamperingProxy:
         answer = rule(request, self.forward) if rule else self.forward(request)
         with self._lock:
             self.exchanges.append(Exchange(request, answer, rule is not None))
+        if answer is DROPPED:
+            h.close_connection = True
+            h.connection.close()
+            return
         h.send_response(answer.status)
         for name, value in answer.headers.items():
             h.send_header(name, value)
         h.send_header("Content-Length", str(len(answer.body)))
         h.end_headers()
-        h.wfile.write(answer.body)
+        h.wfile.write(answer.body[: len(answer.body) // 2] if answer.cut else answer.body)
+        if answer.cut:
+            h.close_connection = True
 
 
 # --- rules -------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from terminal.faces.engine import load_rgb, read_face
 from terminal.keys import load as load_keys
 from tests.browser import Page, chromium
 from tests.face_pictures import FACES, FR, held_up, save
-from tests.helpers import QATYS, ServerProcess, enrol, exported, roster_csv, run
+from tests.helpers import QATYS, ServerProcess, enrol, exported, roster_csv, run, server_rows
 from tests.test_parents import _claim, _invite
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared face images not present")
@@ -93,14 +93,6 @@ def files_under(*folders: Path) -> Iterator[Path]:
 
 def nowhere_under(needle: bytes, *folders: Path) -> list[Path]:
     return [p for p in files_under(*folders) if needle in p.read_bytes()]
-
-
-def server_rows(server: ServerProcess, table: Any) -> list[Any]:
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        rows = list(conn.execute(select(table)))
-    engine.dispose()
-    return rows
 
 
 def ledger(server: ServerProcess, child: str) -> list[dict[str, Any]]:

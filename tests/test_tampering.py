@@ -26,7 +26,7 @@ from terminal.client import ServerClient
 from terminal.errors import ServerRefused
 from terminal.keys import load as load_keys
 from tests.face_pictures import FACES, FR
-from tests.helpers import ServerProcess, checkin, enrol, run, start_node
+from tests.helpers import ServerProcess, checkin, enrol, run, server_rows, start_node
 from tests.tampering_proxy import (
     Answer,
     TamperingProxy,
@@ -252,7 +252,7 @@ def test_forged_wrap_for_and_invented_or_dropped_erasures_are_refused(
     code, line = sync(home, runtime_env)
     assert (code, line["refused"], line["faces"]) == (5, ["faces"], "refused"), line
     assert not any(b"T-EVIL0001" in e.request.body for e in proxy.exchanges)
-    assert all(w.terminal_id != "T-EVIL0001" for w in _rows(server, db.face_key_wraps))
+    assert all(w.terminal_id != "T-EVIL0001" for w in server_rows(server, db.face_key_wraps))
 
     proxy.on("/api/v1/terminal/faces/sync", rewrite_json(lambda a: {**a, "erase": [
         {"template_id": template_id, "reason": "withdrawn"}]}))
@@ -269,14 +269,6 @@ def test_forged_wrap_for_and_invented_or_dropped_erasures_are_refused(
     proxy.honest()
     assert sync(home, runtime_env)[0] == 0
     assert _templates(home) == []
-
-
-def _rows(server: ServerProcess, table: Any) -> list[Any]:
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        rows = list(conn.execute(select(table)))
-    engine.dispose()
-    return rows
 
 
 def _templates(home: Path) -> list[str]:
