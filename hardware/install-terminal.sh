@@ -6,10 +6,10 @@
 #
 # Debian packages from the distribution, the Qatys software from the signed release bundle
 # (no compiler, no other downloads), systemd units for the terminal and the kiosk screen,
-# the hardware watchdog, a RAM journal and log rotation. The bundle's signature and its qatys
-# wheel are checked with this script and openssl before anything from the bundle runs; a
-# refused bundle exits 2 and changes nothing. Running it again is safe: an installed release
-# stays, a newer bundle is applied as an update. See hardware/README.md.
+# the hardware watchdog, a RAM journal and log rotation. The bundle's signature and every
+# file's digest are checked with openssl and check-bundle.py before anything from the bundle
+# runs; a refused bundle exits 2 and changes nothing. Running it again is safe: an installed
+# release stays, a newer bundle is applied as an update. See hardware/README.md.
 set -euo pipefail
 
 bundle="" key="" camera=0 with_apt=1
