@@ -87,7 +87,8 @@ def check(bundle: Path, manifest_path: Path, out_dir: Path) -> str:
 
 
 def _sha256(stream: IO[bytes], copy_to: Path | None) -> str:
-    """SHA-256 of a member, read once; with ``copy_to``, written there on the way."""
+    """SHA-256 of a member, read once; with ``copy_to``, written there on the way (as
+    terminal/updater.py does: this file imports nothing of Qatys, it checks Qatys)."""
     digest = hashlib.sha256()
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(copy_to.open("wb")) if copy_to is not None else None
