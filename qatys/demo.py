@@ -21,6 +21,8 @@ import requests
 
 from provisioning.iin import generated as generated_iins
 
+SOURCE_TREE = Path(__file__).resolve().parent.parent
+"""The checkout this package is installed from (editable), where tools/ lives."""
 DEMO_CODE = "DEMO-001"
 DEMO_PIN = "1234"
 DEMO_CARD_CHILDREN = ("DEMO-001", "DEMO-002", "DEMO-003", "DEMO-004", "DEMO-005", "DEMO-006")
@@ -144,10 +146,14 @@ def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:
     rosters.mkdir(parents=True, exist_ok=True)
     (rosters / f"{DEMO_CODE}.csv").write_text(demo_roster(), encoding="utf-8")
     key = _qatys("server", "public-key", "--data", str(data)).stdout.strip()
+    if not (SOURCE_TREE / "tools" / "queue_core_standin.py").is_file():
+        raise click.ClickException("the demo runs from a source checkout: its queue-core "
+                                   "stand-in (tools/) is not part of the installed package")
     log = open(base / "core" / "stand-in.log", "ab")  # noqa: SIM115 - the process keeps it
+    # tools/ is not in the package: the stand-in is found by running in the source tree
     return subprocess.Popen([sys.executable, "-m", "tools.queue_core_standin", "--data",
                              str(base / "core"), "--trust-key", key, "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, cwd=SOURCE_TREE)
 
 
 def _camera_or_clip(data: Path, base: Path) -> list[str]:

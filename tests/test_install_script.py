@@ -1,13 +1,20 @@
 """hardware/install-terminal.sh in a fresh Debian 12 chroot (debootstrap): it runs to
 completion, the units pass ``systemd-analyze verify``, the installed software starts, and a
-second run is harmless. Built in the background by tests/chroot_install.py."""
+second run is harmless; tampered bundles are refused, before and after the installation,
+with nothing of theirs run. Built in the background by tests/chroot_install.py."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
+import tarfile
+import zipfile
 from pathlib import Path
+from typing import Any
+
+from tests.tampered_bundles import CODES
 
 UNITS = ["/etc/systemd/system/qatys-terminal.service", "/etc/systemd/system/qatys-kiosk.service"]
 
@@ -22,6 +29,8 @@ def test_install_script_in_a_debian_12_chroot(chroot_build: Path) -> None:
     log = (chroot_build / "log.txt").read_text(errors="replace") if (
         chroot_build / "log.txt").exists() else ""
     assert result.get("install_exit") == 0, (result, log[-3000:])
+    # run from a folder with a terminal/ package of its own, which must not be what ran
+    assert result["install_marker"] is False
     root = chroot_build / "root"
 
     verify = in_chroot(root, "systemd-analyze", "verify", *UNITS)
@@ -74,3 +83,70 @@ def test_units_name_only_what_the_install_script_installs() -> None:
     policy = json.loads((hardware / "etc/chromium-policy.json").read_text())
     kiosk = (hardware / "systemd/qatys-kiosk.service").read_text()
     assert all(url in kiosk for url in policy["URLAllowlist"])
+
+
+def _result(chroot_build: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((chroot_build / "result.json").read_text())
+    assert "failed" not in result, result
+    # the tampered wheel's updater leaves its marker when it is run: its absence means something
+    assert result["marker_control"]["marker"] is True, result["marker_control"]
+    return result
+
+
+def _refused(case: str, run: dict[str, Any]) -> None:
+    assert run["exit"] == 2, (case, run["output"])
+    assert f"install: refused: {CODES[case]}: " in run["output"], (case, run["output"])
+    assert run["marker"] is False, (case, run["output"])
+    assert run["after"] == run["before"], case
+
+
+def test_a_fresh_install_refuses_tampered_bundles_before_running_them(
+        chroot_build: Path) -> None:
+    """On a machine without Qatys the script would run the bundle's own updater: each bad
+    bundle is refused with its code first, and leaves no release, key, user or command."""
+    fresh = _result(chroot_build)["fresh_refusals"]
+    assert sorted(fresh) == sorted(CODES)
+    untouched = {"opt_qatys": None, "current": None, "release_keys": [], "users": [],
+                 "commands": []}
+    for case, run in fresh.items():
+        _refused(case, run)
+        assert run["after"] == untouched, case
+
+
+def test_an_installed_terminal_refuses_tampered_bundles_and_applies_with_its_own_updater(
+        chroot_build: Path) -> None:
+    result = _result(chroot_build)
+    assert result["install_exit"] == 0
+    update = result["update_refusals"]
+    assert sorted(update) == sorted([*CODES, "signed_marker"])
+    for case in CODES:
+        _refused(case, update[case])
+        assert update[case]["after"]["current"] == "releases/0.1.0", case
+        assert update[case]["after"]["release_keys"] == ["qatys-release.pub"], case
+    # a signed bundle whose own updater is bad: the installed qatys-update applied it
+    # (same_version), the bundle's updater never ran
+    signed = update["signed_marker"]
+    assert signed["exit"] == 0, signed["output"]
+    assert '"code": "same_version"' in signed["output"]
+    assert signed["marker"] is False
+    assert signed["after"] == signed["before"]
+
+
+def test_tools_is_in_neither_the_wheel_nor_the_installed_release(chroot_build: Path) -> None:
+    """tools/ (the queue-core stand-in, the release builder) stays in the source tree."""
+    result = _result(chroot_build)
+    with tarfile.open(result["genuine_bundle"]) as bundle:
+        members = bundle.getnames()
+        own = next(name for name in members if name.startswith("wheels/qatys-"))
+        stream = bundle.extractfile(own)
+        assert stream is not None
+        wheel = zipfile.ZipFile(io.BytesIO(stream.read()))
+    assert all(n in ("release.json", "release.sig") or n.startswith("wheels/") for n in members)
+    names = wheel.namelist()
+    assert "terminal/updater.py" in names
+    assert [n for n in names if n.split("/")[0] == "tools"] == []
+    top_level = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
+    assert "tools" not in wheel.read(top_level).decode().split()
+    site = chroot_build / "root/opt/qatys/current/lib/python3.11/site-packages"
+    assert (site / "terminal" / "updater.py").is_file()
+    assert not (site / "tools").exists()

@@ -16,6 +16,7 @@ import argparse
 import base64
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -50,6 +51,9 @@ def collect_wheels(target: Path, platform: str) -> None:
     """The qatys wheel from this tree plus its dependencies' wheels for ``platform``, and the
     wheels installed without their declared dependencies (requirements-nodeps.txt)."""
     pip = [sys.executable, "-m", "pip"]
+    # setuptools packs whatever an earlier build left in build/lib, even packages no longer
+    # listed (tools/ once was): the wheel is built from this tree's sources only
+    shutil.rmtree(REPOSITORY / "build", ignore_errors=True)
     subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(target),
                     str(REPOSITORY)], check=True)
     subprocess.run([*pip, "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest",
