@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import requests
+import tomli_w
 
 from provisioning.iin import generated
+from server.guardians import claim_message
+from tests.test_phone_codes import Phone
 
 QATYS = [sys.executable, "-m", "qatys"]
 SHARED_TESTDATA = Path(os.environ.get(
@@ -90,13 +96,26 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> float:
     return time.monotonic() - started
 
 
-def start_server(data_dir: Path, database_url: str | None = None) -> ServerProcess:
+def start_server(data_dir: Path, database_url: str | None = None,
+                 settings: dict[str, object] | None = None) -> ServerProcess:
+    """`qatys server init`, then `qatys server run` on a free port; ``settings`` are written
+    into server.toml between the two."""
     port = free_port()
     init = ["server", "init", "--data", str(data_dir), "--public-url", f"http://127.0.0.1:{port}"]
     if database_url:
         init += ["--database-url", database_url]
     run(*init)
-    log = open(data_dir / "process.log", "wb")  # noqa: SIM115 - lives as long as the process
+    if settings:
+        path = data_dir / "server.toml"
+        path.write_text(tomli_w.dumps({**tomllib.loads(path.read_text()), **settings}))
+    return run_server(data_dir, port)
+
+
+def run_server(data_dir: Path, port: int | None = None) -> ServerProcess:
+    """One more `qatys server run` of an initialised data directory (another node on the
+    same database, when the first still runs)."""
+    port = port or free_port()
+    log = open(data_dir / f"process-{port}.log", "wb")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen([*QATYS, "server", "run", "--data", str(data_dir),
                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(data_dir, port, process, log)
@@ -108,4 +127,70 @@ def start_server(data_dir: Path, database_url: str | None = None) -> ServerProce
         except requests.RequestException:
             time.sleep(0.1)
     server.stop()
-    raise AssertionError("server did not start:\n" + (data_dir / "process.log").read_text())
+    raise AssertionError("server did not start:\n" +
+                         (data_dir / f"process-{port}.log").read_text())
+
+
+def add_user(server: ServerProcess, username: str, role: str, password: str,
+             kindergarten: str | None = None) -> None:
+    extra = ["--kindergarten", kindergarten] if kindergarten else []
+    run("user", "add", "--data", str(server.data_dir), "--username", username, "--role", role,
+        *extra, "--password-stdin", input_text=password + "\n")
+
+
+def login_form(session: requests.Session, base: str) -> str:
+    """Open the finance sign-in form; returns its CSRF token (its cookie is in ``session``)."""
+    page = session.get(base + "/finance/login", timeout=10)
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def post_login(session: requests.Session, base: str, username: str, password: str,
+               csrf: str, headers: dict[str, str] | None = None) -> requests.Response:
+    return session.post(base + "/finance/login", data={"csrf": csrf, "username": username,
+                                                       "password": password},
+                        allow_redirects=False, timeout=30, headers=headers)
+
+
+def staff_session(base: str, username: str, password: str) -> requests.Session:
+    """A signed-in finance page session (its cookies in the returned session)."""
+    session = requests.Session()
+    answer = post_login(session, base, username, password, login_form(session, base))
+    assert answer.status_code == 302, answer.text
+    return session
+
+
+def page_csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html) or \
+        re.search(r'data-csrf="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+@dataclass
+class GuardianClient:
+    """A guardian's phone as the parents' pages' script is: its key, its session, its token."""
+    http: requests.Session
+    phone: Phone
+    guardian_id: str
+    csrf: str
+
+    def post(self, base: str, path: str, body: dict[str, object]) -> requests.Response:
+        return self.http.post(base + path, json=body, timeout=10,
+                              headers={"X-Qatys-CSRF": self.csrf})
+
+
+def guardian_client(server: ServerProcess, child: str) -> GuardianClient:
+    """Invite a guardian of ``child`` (the real CLI) and claim it with a new phone key."""
+    url = run("guardian", "invite", "--data", str(server.data_dir), "--child",
+              child).stdout.strip().splitlines()[-1]
+    code = url.rsplit("/", 1)[-1]
+    phone = Phone()
+    http = requests.Session()
+    answer = http.post(server.url + "/parents/api/claim", timeout=10, json={
+        "code": code, "public_key": base64.b64encode(phone.spki).decode(),
+        "proof": base64.b64encode(phone.sign(claim_message(code))).decode()})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return GuardianClient(http, phone, body["guardian_id"], body["csrf"])
