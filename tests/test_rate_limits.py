@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from server import db
@@ -104,7 +105,7 @@ def test_finance_sign_in_per_address_shared_by_two_nodes(
         assert _try_password(node, f"nobody{n}", "wrong-password", here).status_code == 401
     refused = _try_password(first, "addr-user", "addr-user-pass", here)  # right, but spent
     _retry_after(refused)
-    assert "Тым көп" in refused.text
+    assert "әрекеттері тым көп" in refused.text
     assert 'data-problem="rate_limited"' in refused.text
     russian = _try_password(second, "addr-user", "addr-user-pass", here, lang="ru")
     _retry_after(russian)
@@ -225,7 +226,7 @@ def test_phone_sign_in_per_key_and_per_address(
                          )["limit"] == "limit_parents_login_address"
 
 
-def _app_client(tmp_path: Path, trusted: list[str]) -> requests.Session | object:
+def _app_client(tmp_path: Path, trusted: list[str]) -> FlaskClient:
     init_data_dir(tmp_path, None)
     body = (tmp_path / "server.toml").read_text()
     settings = 'limit_parents_challenge_address = "2 per 10 minutes"\n'
@@ -239,13 +240,13 @@ def _app_client(tmp_path: Path, trusted: list[str]) -> requests.Session | object
 def test_forwarded_for_counts_only_from_a_trusted_proxy(tmp_path: Path,
                                                         trusted: list[str]) -> None:
     client = _app_client(tmp_path, trusted)
-    statuses = [client.get("/parents/api/challenge",  # type: ignore[attr-defined]
+    statuses = [client.get("/parents/api/challenge",
                            headers={"X-Forwarded-For": f"198.51.100.{n}"},
                            environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code
                 for n in range(4)]
     # Without a trusted proxy the socket peer is the client: the header changes nothing.
     assert statuses == ([200, 200, 429, 429] if not trusted else [200] * 4)
-    untrusted_peer = [client.get("/parents/api/challenge",  # type: ignore[attr-defined]
+    untrusted_peer = [client.get("/parents/api/challenge",
                                  headers={"X-Forwarded-For": f"198.51.100.{n}"},
                                  environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code
                       for n in range(3)]
