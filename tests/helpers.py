@@ -8,8 +8,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -194,3 +196,34 @@ def guardian_client(server: ServerProcess, child: str) -> GuardianClient:
     assert answer.status_code == 200, answer.text
     body = answer.json()
     return GuardianClient(http, phone, body["guardian_id"], body["csrf"])
+
+
+def flood_sign_in(base: str, seconds: float, clients: int = 16,
+                  most: int = 20_000) -> Counter[int]:
+    """``clients`` threads posting wrong passwords to the finance sign-in for ``seconds``
+    (each with its own sign-in form; at most ``most`` posts in all); the answers' statuses.
+    A 429 without Retry-After counts as status 0."""
+    deadline = time.monotonic() + seconds
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        browser = requests.Session()
+        csrf = login_form(browser, base)
+        while time.monotonic() < deadline:
+            answer = post_login(browser, base, f"guess{number}", f"wrong-{time.monotonic()}",
+                                csrf)
+            status = answer.status_code
+            if status == 429 and not answer.headers.get("Retry-After", "").isdigit():
+                status = 0
+            with lock:
+                statuses[status] += 1
+                if sum(statuses.values()) >= most:
+                    return
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    return statuses
