@@ -144,12 +144,21 @@ class Guard:
         self.storage = DatabaseStorage(engine=engine, clock=clock)
         self.strategy = FixedWindowRateLimiter(self.storage)
         self.clock = clock
+        self._spent: dict[tuple[str, str], float] = {}
+        """Windows this process saw spent, until they end: a fixed window stays spent to its
+        end, so a flood that is refused already is refused again without a database read."""
 
     def check(self, *spent: tuple[Rule, str]) -> None:
         """Refuse when any of the limits is spent; pairs with an empty key are skipped."""
+        now = self.clock()
         for rule, key in spent:
-            if key and not self.strategy.test(rule.item, rule.name, key):
-                raise RateLimited(rule.name, self._retry_after(rule, key))
+            if not key:
+                continue
+            ends = self._spent.get((rule.name, key))
+            if ends is not None and ends > now:
+                raise RateLimited(rule.name, max(1, math.ceil(ends - now)))
+            if not self.strategy.test(rule.item, rule.name, key):
+                self._refuse(rule, key, now)
 
     def count(self, *spent: tuple[Rule, str]) -> None:
         """Count one failed attempt against each limit."""
@@ -159,12 +168,19 @@ class Guard:
 
     def take(self, rule: Rule, key: str) -> None:
         """Count this attempt, whatever comes of it, and refuse it when over the limit."""
+        now = self.clock()
+        ends = self._spent.get((rule.name, key))
+        if ends is not None and ends > now:
+            raise RateLimited(rule.name, max(1, math.ceil(ends - now)))
         if not self.strategy.hit(rule.item, rule.name, key):
-            raise RateLimited(rule.name, self._retry_after(rule, key))
+            self._refuse(rule, key, now)
 
-    def _retry_after(self, rule: Rule, key: str) -> int:
-        reset = self.strategy.get_window_stats(rule.item, rule.name, key).reset_time
-        return max(1, math.ceil(reset - self.clock()))
+    def _refuse(self, rule: Rule, key: str, now: float) -> None:
+        ends = self.storage.get_expiry(rule.item.key_for(rule.name, key))
+        if len(self._spent) > 10_000:  # forget the windows that ended
+            self._spent = {k: v for k, v in self._spent.items() if v > now}
+        self._spent[(rule.name, key)] = ends
+        raise RateLimited(rule.name, max(1, math.ceil(ends - now)))
 
 
 def rule(name: str, text: str) -> Rule:

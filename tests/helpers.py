@@ -198,11 +198,13 @@ def guardian_client(server: ServerProcess, child: str) -> GuardianClient:
     return GuardianClient(http, phone, body["guardian_id"], body["csrf"])
 
 
-def flood_sign_in(base: str, seconds: float, clients: int = 16,
-                  most: int = 20_000) -> Counter[int]:
+def flood_sign_in(base: str, seconds: float, clients: int = 16, most: int = 20_000,
+                  spread: bool = False) -> Counter[int]:
     """``clients`` threads posting wrong passwords to the finance sign-in for ``seconds``
     (each with its own sign-in form; at most ``most`` posts in all); the answers' statuses.
-    A 429 without Retry-After counts as status 0."""
+    A 429 without Retry-After counts as status 0. ``spread``: every post names another
+    username and another X-Forwarded-For address (a server that trusts 127.0.0.1 as its
+    proxy then never reaches a limit: each post costs a password check)."""
     deadline = time.monotonic() + seconds
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
@@ -210,9 +212,13 @@ def flood_sign_in(base: str, seconds: float, clients: int = 16,
     def client(number: int) -> None:
         browser = requests.Session()
         csrf = login_form(browser, base)
+        sent = 0
         while time.monotonic() < deadline:
-            answer = post_login(browser, base, f"guess{number}", f"wrong-{time.monotonic()}",
-                                csrf)
+            sent += 1
+            # Documentation addresses (RFC 3849): only ever a header's text, never a target.
+            headers = {"X-Forwarded-For": f"2001:db8:{number:x}::{sent:x}"} if spread else None
+            answer = post_login(browser, base, f"guess{number}-{sent if spread else 0}",
+                                f"wrong-{time.monotonic()}", csrf, headers=headers)
             status = answer.status_code
             if status == 429 and not answer.headers.get("Retry-After", "").isdigit():
                 status = 0

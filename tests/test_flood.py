@@ -23,13 +23,14 @@ from tests.test_end_to_end import enrol, exported
 CHILDREN = [f"child-{i:05d}-x7q" for i in range(20)]
 
 
-def make_checkins(home: Path, count: int) -> None:
+def make_checkins(home: Path, count: int, start: int = 0) -> None:
     """``count`` manual check-ins (arrivals, then departures, …) by the terminal's own code,
-    as `qatys terminal checkin --manual` makes them, without a process start each."""
+    as `qatys terminal checkin --manual` makes them, without a process start each; ``start``
+    goes on from the check-ins made before."""
     terminal = open_terminal(home, log=False)
     try:
         service = CheckinService(terminal)
-        for i in range(count):
+        for i in range(start, start + count):
             direction = "in" if (i // len(CHILDREN)) % 2 == 0 else "out"
             result = service.checkin(CheckinRequest(CHILDREN[i % len(CHILDREN)], "manual",
                                                     reason="flood test", direction=direction))
