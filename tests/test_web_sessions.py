@@ -16,7 +16,10 @@ import requests
 from sqlalchemy import select
 
 from server import db
-from server.admin import open_data_dir
+from server.accounts import add_user as add_account
+from server.admin import init_data_dir, open_data_dir
+from server.app import create_app
+from server.config import load_config
 from tests.browser import Page
 from tests.helpers import (
     ServerProcess,
@@ -258,3 +261,21 @@ def test_nothing_on_the_pages_is_blocked_by_their_policy_in_chromium(
         assert json.loads(json.dumps(page.evaluate("document.body.dataset.page"))) == "invite"
     finally:
         page.close()
+
+
+def test_over_https_cookies_are_secure_and_hsts_is_sent(tmp_path: Path) -> None:
+    init_data_dir(tmp_path, None, "https://qatys.example.kz")
+    with open_data_dir(tmp_path).transaction() as conn:
+        add_account(conn, "secure", "secure-pass-12", "finance", None, 0)
+    client = create_app(config=load_config(tmp_path)).test_client()
+    form = client.get("/finance/login")
+    assert form.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Secure" in form.headers["Set-Cookie"]
+    signed_in = client.post("/finance/login", data={
+        "csrf": page_csrf(form.text), "username": "secure", "password": "secure-pass-12"})
+    assert signed_in.status_code == 302
+    staff = [c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith("qatys_staff=")]
+    assert len(staff) == 1
+    assert "Secure" in staff[0]
+    assert "HttpOnly" in staff[0]
+    assert client.get("/api/v1/health").headers["Strict-Transport-Security"]
