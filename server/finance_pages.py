@@ -106,41 +106,51 @@ def _user() -> User:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> WebResponse:
-    g.csrf, new_cookie = login_form_token()
-    problem = "session_expired" if request.args.get("expired") == "1" else ""
-    status, retry_after = 200, 0
+    problem, status = "", 200
     if request.method == "POST":
-        if not login_csrf_ok():
-            raise PageError(400, "bad_request", "csrf")
         context = ctx()
         username = request.form.get("username", "").strip().lower()[:64]
         spent = ((context.limits.finance_login_address, request.remote_addr or ""),
                  (context.limits.finance_login_account, username))
-        try:
+        try:  # first, and cheap: a flood that is refused already costs no more than this
             context.guard.check(*spent)
-            outcome = sign_in(context.engine, username, request.form.get("password", "")[:1024],
-                              context.clock())
         except RateLimited as exc:
-            log(logger, "login.refused", logging.WARNING, reason="rate_limited", limit=exc.rule)
-            problem, status, retry_after = "rate_limited", 429, exc.retry_after
-        else:
-            if isinstance(outcome, User):
-                log(logger, "login.ok", role=outcome.role)
-                target = request.args.get("next", "")
-                response = redirect(target if target.startswith("/finance/") else
-                                    url_for("finance.overview"))
-                start_session(response, outcome)
-                return response
-            context.guard.count(*spent)
-            log(logger, "login.refused", logging.WARNING, reason=outcome.value)
-            problem = "login_locked" if outcome is SignInRefusal.LOCKED else "login_wrong"
-            status = 401
-    response = _render("login.html", status, problem=problem,
-                       minutes=max(1, -(-retry_after // 60)))
-    if retry_after:
-        response.headers["Retry-After"] = str(retry_after)
+            return _rate_limited(exc)
+        if not login_csrf_ok():
+            raise PageError(400, "bad_request", "csrf")
+        outcome = sign_in(context.engine, username, request.form.get("password", "")[:1024],
+                          context.clock())
+        if isinstance(outcome, User):
+            log(logger, "login.ok", role=outcome.role)
+            target = request.args.get("next", "")
+            response = redirect(target if target.startswith("/finance/") else
+                                url_for("finance.overview"))
+            start_session(response, outcome)
+            return response
+        context.guard.count(*spent)
+        log(logger, "login.refused", logging.WARNING, reason=outcome.value)
+        problem = "login_locked" if outcome is SignInRefusal.LOCKED else "login_wrong"
+        status = 401
+    elif request.args.get("expired") == "1":
+        problem = "session_expired"
+    g.csrf, new_cookie = login_form_token()
+    response = _render("login.html", status, problem=problem)
     if new_cookie:
         set_login_cookie(response, new_cookie)
+    return response
+
+
+def _rate_limited(exc: RateLimited) -> WebResponse:
+    """429 in the reader's language: a small page of its own, as cheap to make as can be."""
+    if exc.worth_logging:
+        log(logger, "login.refused", logging.WARNING, reason="rate_limited", limit=exc.rule,
+            repeat=exc.repeat)
+    lang = request_language()
+    message = text("rate_limited", lang).replace("{n}", str(max(1, -(-exc.retry_after // 60))))
+    response = make_response(render_template("finance/rate_limited.html", lang=lang,
+                                             t=lambda key: text(key, lang), message=message),
+                             429)
+    response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

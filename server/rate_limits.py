@@ -35,14 +35,25 @@ from server.errors import Refused
 PURGE_EVERY_S = 300
 
 
-class RateLimited(Refused):
-    """Too many attempts: ``retry_after`` seconds until the spent window ends."""
+LOG_EVERY = 1000
+"""A spent window's refusals are logged the first time and then every this many, with their
+count: a flood must not fill the log."""
 
-    def __init__(self, rule: str, retry_after: int) -> None:
+
+class RateLimited(Refused):
+    """Too many attempts: ``retry_after`` seconds until the spent window ends; ``repeat`` is
+    how many refusals of this window this process answered before."""
+
+    def __init__(self, rule: str, retry_after: int, repeat: int = 0) -> None:
         super().__init__("rate_limited", "too many attempts; try again later",
                          retry_after=retry_after, limit=rule)
         self.rule = rule
         self.retry_after = retry_after
+        self.repeat = repeat
+
+    @property
+    def worth_logging(self) -> bool:
+        return self.repeat % LOG_EVERY == 0
 
 
 class DatabaseStorage(Storage):
@@ -144,9 +155,10 @@ class Guard:
         self.storage = DatabaseStorage(engine=engine, clock=clock)
         self.strategy = FixedWindowRateLimiter(self.storage)
         self.clock = clock
-        self._spent: dict[tuple[str, str], float] = {}
-        """Windows this process saw spent, until they end: a fixed window stays spent to its
-        end, so a flood that is refused already is refused again without a database read."""
+        self._spent: dict[tuple[str, str], tuple[float, int]] = {}
+        """Windows this process saw spent (when they end, refusals so far), until they end: a
+        fixed window stays spent to its end, so a flood that is refused already is refused
+        again without a database read."""
 
     def check(self, *spent: tuple[Rule, str]) -> None:
         """Refuse when any of the limits is spent; pairs with an empty key are skipped."""
@@ -154,9 +166,7 @@ class Guard:
         for rule, key in spent:
             if not key:
                 continue
-            ends = self._spent.get((rule.name, key))
-            if ends is not None and ends > now:
-                raise RateLimited(rule.name, max(1, math.ceil(ends - now)))
+            self._refuse_known(rule, key, now)
             if not self.strategy.test(rule.item, rule.name, key):
                 self._refuse(rule, key, now)
 
@@ -169,17 +179,21 @@ class Guard:
     def take(self, rule: Rule, key: str) -> None:
         """Count this attempt, whatever comes of it, and refuse it when over the limit."""
         now = self.clock()
-        ends = self._spent.get((rule.name, key))
-        if ends is not None and ends > now:
-            raise RateLimited(rule.name, max(1, math.ceil(ends - now)))
+        self._refuse_known(rule, key, now)
         if not self.strategy.hit(rule.item, rule.name, key):
             self._refuse(rule, key, now)
+
+    def _refuse_known(self, rule: Rule, key: str, now: float) -> None:
+        known = self._spent.get((rule.name, key))
+        if known is not None and known[0] > now:
+            self._spent[(rule.name, key)] = (known[0], known[1] + 1)
+            raise RateLimited(rule.name, max(1, math.ceil(known[0] - now)), known[1])
 
     def _refuse(self, rule: Rule, key: str, now: float) -> None:
         ends = self.storage.get_expiry(rule.item.key_for(rule.name, key))
         if len(self._spent) > 10_000:  # forget the windows that ended
-            self._spent = {k: v for k, v in self._spent.items() if v > now}
-        self._spent[(rule.name, key)] = ends
+            self._spent = {k: v for k, v in self._spent.items() if v[0] > now}
+        self._spent[(rule.name, key)] = (ends, 1)
         raise RateLimited(rule.name, max(1, math.ceil(ends - now)))
 
 

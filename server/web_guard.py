@@ -22,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from qatys.logs import log
 from server.errors import Refused
+from server.rate_limits import LOG_EVERY
 from server.responses import error
 
 if TYPE_CHECKING:
@@ -58,8 +59,11 @@ def install(app: Flask, public_url: str, trusted_proxies: Iterable[str]) -> None
 
 def _refused(exc: Refused) -> tuple[Response, int]:
     status = STATUS.get(exc.code, 400)
-    log(logger, "request.refused", logging.WARNING, path=request.path, code=exc.code,
-        **{k: v for k, v in exc.details.items() if k in ("limit", "retry_after")})
+    repeat = getattr(exc, "repeat", 0)
+    if repeat % LOG_EVERY == 0:  # a flood's refusals: the first, then every LOG_EVERY-th
+        log(logger, "request.refused", logging.WARNING, path=request.path, code=exc.code,
+            repeat=repeat,
+            **{k: v for k, v in exc.details.items() if k in ("limit", "retry_after")})
     response, status = error(status, exc.code, exc.message, **exc.details)
     retry_after = exc.details.get("retry_after")
     if retry_after is not None:
