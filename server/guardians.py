@@ -84,23 +84,38 @@ def login_message(nonce: str) -> bytes:
     return b"qatys-login-v1\n" + nonce.encode("ascii")
 
 
-def claim_invitation(conn: Connection, code_text: str, spki: bytes, proof: bytes,
-                     now_us: int) -> tuple[str, str]:
-    """Bind the phone key to the invited child; returns (guardian id, child id)."""
-    code = normalise_code(code_text)
-    row = conn.execute(select(db.guardian_invitations).where(
-        db.guardian_invitations.c.code_digest == _digest(code))).first() if code else None
+def _open_invitation(conn: Connection, code: str, now_us: int, lock: bool = False) -> Row[Any]:
+    """The invitation with this (normalised) code, unused and unexpired, or the refusal."""
+    query = select(db.guardian_invitations).where(
+        db.guardian_invitations.c.code_digest == _digest(code))
+    row = conn.execute(query.with_for_update() if lock else query).first() if code else None
     if row is None:
         raise ApiError(404, "invitation_unknown", "no such invitation")
     if row.used_at_us is not None:
         raise ApiError(409, "invitation_used", "this invitation has been used already")
     if row.expires_at_us <= now_us:
         raise ApiError(410, "invitation_expired", "this invitation has expired")
+    return row
+
+
+def check_claim(engine: Engine, code_text: str, spki: bytes, proof: bytes, now_us: int) -> str:
+    """The normalised code of an open invitation whose proof the phone's key signed; checked
+    with no lock held (the claim itself is then a short write, :func:`claim_invitation`)."""
+    code = normalise_code(code_text)
+    with engine.connect() as conn:
+        _open_invitation(conn, code, now_us)
     try:
         public_key_from_spki(spki)
         verify_p1363(spki, claim_message(code), proof)
     except SignatureError as exc:
         raise ApiError(400, exc.code, "the phone's key or proof is not valid") from exc
+    return code
+
+
+def claim_invitation(conn: Connection, code: str, spki: bytes, now_us: int) -> tuple[str, str]:
+    """Bind the phone key to the invited child; returns (guardian id, child id). ``code`` and
+    ``spki`` come from :func:`check_claim`; the invitation is checked again, locked, here."""
+    row = _open_invitation(conn, code, now_us, lock=True)
     guardian = conn.execute(select(db.guardians)
                             .where(db.guardians.c.key_id == key_id(spki))).first()
     if guardian is not None and guardian.removed_at_us is not None:

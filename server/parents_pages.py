@@ -46,6 +46,7 @@ from server.errors import ApiError
 from server.face_templates import face_state
 from server.finance_texts import remember_language, request_language
 from server.guardians import (
+    check_claim,
     children_of,
     claim_invitation,
     is_guardian_of,
@@ -183,11 +184,11 @@ def claim() -> tuple[Response, int]:
     context.guard.check(*spent)
     try:
         body = _json_body("code", "public_key", "proof")
+        spki = base64_field(body["public_key"], "public_key")
+        code = check_claim(context.engine, str(body["code"]), spki,
+                           base64_field(body["proof"], "proof"), context.clock())
         with writing(context.engine) as conn:
-            guardian_id, _ = claim_invitation(conn, str(body["code"]),
-                                              base64_field(body["public_key"], "public_key"),
-                                              base64_field(body["proof"], "proof"),
-                                              context.clock())
+            guardian_id, _ = claim_invitation(conn, code, spki, context.clock())
             token = open_session(conn, SessionKind.GUARDIAN, guardian_id, context.clock(),
                                  _lifetime_us())
     except ApiError as exc:
