@@ -24,6 +24,7 @@ from bench.face_relay import bench_face_relay
 from bench.kiosk_latency import bench_kiosk_latency
 from bench.phone import bench_phone_verification
 from bench.region import bench_region
+from bench.sign_in_flood import bench_sign_in_flood
 from bench.terminal_resources import bench_terminal_resources
 from protocol import batches, events
 from server import db
@@ -179,10 +180,16 @@ def main() -> None:
     `python -m bench phone` only the door verification of phone codes beside cards,
     `python -m bench terminal` only the terminal's start-up, idle and morning-peak figures,
     `python -m bench faces` only face accuracy, liveness, speed and door to greeting,
-    `python -m bench before-after` only protocol 2 beside the code before it."""
+    `python -m bench before-after` only protocol 2 beside the code before it,
+    `python -m bench flood` only a sync beside a flood of wrong passwords."""
     region_only = sys.argv[1:] == ["region"]
     if sys.argv[1:] == ["before-after"]:
         _before_after()
+        return
+    if sys.argv[1:] == ["flood"]:
+        flood_base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
+        bench_sign_in_flood(flood_base)
+        shutil.rmtree(flood_base, ignore_errors=True)
         return
     if sys.argv[1:] == ["phone"]:
         bench_phone_verification()
@@ -241,6 +248,7 @@ def _terminal_and_ingest(base: Path) -> None:
         bench_face_relay(base)
     finally:
         sqlite_server.stop()
+    bench_sign_in_flood(base)
 
 
 def _before_after() -> None:

@@ -192,6 +192,8 @@ def _report(sides: list[Side], label: str) -> None:
     print(f"  ingest, {TERMINALS} terminals x {BATCHES_PER_ROUND} batches of 500: before "
           f"{med(before.ingest):,.0f} events/s, after {med(after.ingest):,.0f} events/s, "
           f"ratio {med(after.ingest) / med(before.ingest):.3f} (goal >= 0.95)")
+    print("    rounds before: " + ", ".join(f"{v:,.0f}" for v in before.ingest))
+    print("    rounds after:  " + ", ".join(f"{v:,.0f}" for v in after.ingest))
     if before.request_ms:
         print(f"  signed request GET /terminal/door: before {med(before.request_ms):.2f} ms, "
               f"after {med(after.request_ms):.2f} ms "

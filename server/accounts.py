@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server import db
+from server.db import writing
 from server.errors import ServerError
+from server.web_sessions import RevokeReason, SessionKind, revoke_subject
 
 ROLES = ("finance", "director", "auditor", "admin")
 MIN_PASSWORD = 10
@@ -71,11 +74,13 @@ def add_user(conn: Connection, username: str, password: str, role: str,
 
 
 def disable_user(conn: Connection, username: str, now_us: int) -> None:
+    """Disable the account and end its open sessions in the same transaction."""
     result = conn.execute(db.users.update().where(db.users.c.username == username)
                           .where(db.users.c.disabled_at_us.is_(None))
                           .values(disabled_at_us=now_us))
     if not result.rowcount:
         raise AccountError(f"no active user {username}")
+    revoke_subject(conn, SessionKind.STAFF, username, RevokeReason.ACCOUNT_DISABLED, now_us)
 
 
 def active_user(conn: Connection, username: str) -> User | None:
@@ -84,23 +89,47 @@ def active_user(conn: Connection, username: str) -> User | None:
     return User(row.username, row.role, row.kindergarten) if row else None
 
 
-def sign_in(conn: Connection, username: str, password: str, now_us: int) -> User | str:
-    """The user, or why not ("wrong" or "locked"); counts failures in the caller's transaction.
+class SignInRefusal(StrEnum):
+    WRONG = "wrong"
+    LOCKED = "locked"
+
+
+def sign_in(engine: Engine, username: str, password: str, now_us: int) -> User | SignInRefusal:
+    """The user, or why not. The password hash is checked with no lock held (scrypt takes
+    tens of milliseconds and must not stall check-ins waiting for the write lock); the outcome
+    is then counted in a short write transaction that reads the account again, so concurrent
+    failures all count and the fifth one locks.
 
     A missing user costs the same hash check as a wrong password, so timing does not tell
     which usernames exist."""
-    row = conn.execute(select(db.users).where(db.users.c.username == username)).first()
+    with engine.connect() as conn:
+        row = conn.execute(select(db.users).where(db.users.c.username == username)).first()
     if row is None or row.disabled_at_us is not None:
         check_password_hash(_DUMMY_HASH, password)
-        return "wrong"
+        return SignInRefusal.WRONG
     if row.locked_until_us is not None and row.locked_until_us > now_us:
-        return "locked"
-    if not check_password_hash(row.password_hash, password):
+        return SignInRefusal.LOCKED
+    good = check_password_hash(row.password_hash, password)
+    with writing(engine) as conn:
+        return _count_outcome(conn, username, row.password_hash, good, now_us)
+
+
+def _count_outcome(conn: Connection, username: str, checked_hash: str, good: bool,
+                   now_us: int) -> User | SignInRefusal:
+    # FOR UPDATE: on PostgreSQL concurrent sign-ins of one account take turns on its row
+    # (SQLite's write transaction is exclusive anyway), so no failure is lost.
+    row = conn.execute(select(db.users).where(db.users.c.username == username)
+                       .with_for_update()).first()
+    if row is None or row.disabled_at_us is not None or row.password_hash != checked_hash:
+        return SignInRefusal.WRONG
+    if row.locked_until_us is not None and row.locked_until_us > now_us:
+        return SignInRefusal.LOCKED  # locked while this password was being checked
+    if not good:
         failures = row.failed_logins + 1
         locked = now_us + LOCK_US if failures >= MAX_FAILURES else None
         conn.execute(db.users.update().where(db.users.c.username == username).values(
             failed_logins=0 if locked else failures, locked_until_us=locked))
-        return "locked" if locked else "wrong"
+        return SignInRefusal.LOCKED if locked else SignInRefusal.WRONG
     if row.failed_logins or row.locked_until_us:
         conn.execute(db.users.update().where(db.users.c.username == username)
                      .values(failed_logins=0, locked_until_us=None))

@@ -49,7 +49,7 @@ def user_add(data_dir: Path, username: str, role: str, kindergarten: str | None,
 @DATA
 @click.option("--username", required=True)
 def user_disable(data_dir: Path, username: str) -> None:
-    """Disable an account at once (its open sessions end with their next request)."""
+    """Disable an account at once; its open sessions are revoked in the same transaction."""
     with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         with data.transaction() as conn:

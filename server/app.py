@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, Response, request
@@ -25,6 +24,7 @@ from server import (
     pages,
     parents_pages,
     terminal_api,
+    web_guard,
 )
 from server.config import ServerConfig, load_config
 from server.context import ServerContext
@@ -33,6 +33,7 @@ from server.errors import ApiError, SetupError
 from server.ingest import Ingestor
 from server.keys import load_keys, load_session_secret
 from server.migrations import pending
+from server.rate_limits import Guard, Limits
 from server.responses import error
 
 logger = logging.getLogger("qatys.server")
@@ -58,13 +59,12 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.secret_key = load_session_secret(config.session_secret_file)
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_NAME="qatys_session",
-                      SESSION_COOKIE_SECURE=config.public_url.startswith("https://"),
-                      PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours))
-    app.extensions["qatys"] = ServerContext(config, engine, keys, clock,
-                                            Ingestor(engine, keys, clock))
+    # No Flask session (no secret_key): sessions live in the database (server/web_sessions.py).
+    app.extensions["qatys"] = ServerContext(
+        config, engine, keys, clock, Ingestor(engine, keys, clock),
+        load_session_secret(config.session_secret_file),
+        Guard(engine, clock=lambda: clock() / 1_000_000), Limits.from_config(config))
+    web_guard.install(app, config.public_url, config.trusted_proxies)
     for blueprint in (ingest_api.bp, terminal_api.bp, face_api.bp, meta_api.bp, pages.bp,
                       finance_pages.bp, parents_pages.bp):
         app.register_blueprint(blueprint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import click
 
 from qatys import logs
 from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
-from server.admin import init_data_dir, open_data_dir
+from server.admin import PRIVATE_UMASK, init_data_dir, make_private, open_data_dir
 from server.config import DEFAULT_PORT
 from server.errors import SetupError
 from server.exports import EXPORT_FIELDS, accepted_events
@@ -70,9 +71,11 @@ def run(data_dir: Path, host: str, port: int, workers: int | None) -> None:
     """Serve the API and pages through gunicorn until stopped (Ctrl-C, SIGTERM)."""
     from server.serve import serve
 
+    os.umask(PRIVATE_UMASK)  # the database's -wal/-shm, logs: for the server's user only
     with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
         data = open_data_dir(data_dir)
         logs.configure(data.config.log_file)
+        make_private(data.config)
     serve(data_dir, host, port, workers)
 
 

@@ -8,11 +8,13 @@ editing the data directory.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import limits
 import tomli_w
 
 from qatys.urls import transport_problem
@@ -44,6 +46,23 @@ class ServerConfig:
     allow_plain_http: bool = False
     """Let ``queue_core_url`` be plain http:// to another machine. For labs only: the
     statements it carries are money (qatys/urls.py). Loopback is always allowed."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses (or networks) of reverse proxies in front of the server: only a request whose
+    socket peer is one of them is taken to come from the address its X-Forwarded-For names."""
+    limit_finance_login_address: str = "30 per 10 minutes"
+    """Failed finance sign-ins from one client address (limits' notation)."""
+    limit_finance_login_account: str = "10 per 15 minutes"
+    """Failed finance sign-ins for one username."""
+    limit_parents_claim_address: str = "30 per 10 minutes"
+    """Failed invitation claims from one client address."""
+    limit_parents_claim_code: str = "5 per 10 minutes"
+    """Failed claims of one invitation code."""
+    limit_parents_challenge_address: str = "300 per 10 minutes"
+    """Sign-in challenges handed to one client address (every one counts: each is a row)."""
+    limit_parents_login_address: str = "60 per 10 minutes"
+    """Failed phone sign-ins from one client address."""
+    limit_parents_login_key: str = "10 per 10 minutes"
+    """Failed phone sign-ins naming one phone key id."""
 
     @property
     def keys_file(self) -> Path:
@@ -58,10 +77,16 @@ class ServerConfig:
         return self.data_dir / "logs" / "server.log"
 
 
-_FIELDS = {"database_url": str, "public_url": str, "max_body_bytes": int,
+RATE_LIMITS = ("limit_finance_login_address", "limit_finance_login_account",
+               "limit_parents_claim_address", "limit_parents_claim_code",
+               "limit_parents_challenge_address", "limit_parents_login_address",
+               "limit_parents_login_key")
+
+_FIELDS: dict[str, type] = {"database_url": str, "public_url": str, "max_body_bytes": int,
            "token_ttl_seconds": int, "workers": int, "threads": int, "queue_core_url": str,
            "queue_core_roster_minutes": int, "queue_core_timeout_seconds": int,
-           "session_hours": int, "fleet_silent_seconds": int, "allow_plain_http": bool}
+           "session_hours": int, "fleet_silent_seconds": int, "trusted_proxies": list,
+           "allow_plain_http": bool, **{name: str for name in RATE_LIMITS}}
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -106,6 +131,7 @@ def load_config(data_dir: Path) -> ServerConfig:
         if not isinstance(value, expected):
             raise SetupError(f"{path}: {key} must be {expected.__name__}")
         values[key] = value
+    _check_limits(path, values)
     for key in ("database_url", "public_url", "queue_core_url"):
         env = os.environ.get(f"QATYS_{key.upper()}")
         if env:
@@ -118,3 +144,24 @@ def load_config(data_dir: Path) -> ServerConfig:
     if problem:
         raise SetupError(f"{path}: queue_core_url: {problem}")
     return config
+
+
+def _check_limits(path: Path, values: dict[str, object]) -> None:
+    """Rate limits parse, trusted proxies are addresses or networks; a list becomes a tuple."""
+    for key in RATE_LIMITS:
+        if key in values:
+            try:
+                limits.parse(str(values[key]))
+            except ValueError as exc:
+                raise SetupError(f"{path}: {key} is not a rate limit such as "
+                                 f"'10 per 15 minutes'") from exc
+    if "trusted_proxies" in values:
+        proxies = values["trusted_proxies"]
+        assert isinstance(proxies, list)
+        for entry in proxies:
+            try:
+                ipaddress.ip_network(str(entry), strict=False)
+            except ValueError as exc:
+                raise SetupError(f"{path}: trusted_proxies: {entry!r} is not an address "
+                                 f"or network") from exc
+        values["trusted_proxies"] = tuple(str(entry) for entry in proxies)

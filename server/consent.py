@@ -8,18 +8,19 @@ state of a child is its latest record: granted (until a date), expired, withdraw
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, func, select
 
 from protocol.errors import SignatureError
 from protocol.phone import verify_p1363
 from protocol.roster import Consent
 from qatys.timeutil import iso_utc, local_date
 from server import db
-from server.errors import ApiError
+from server.errors import ApiError, Refused
 from server.face_templates import retire, trail
 
 MAX_DAYS = 366
@@ -83,7 +84,12 @@ def record_consent(conn: Connection, child_id: str, action: str, until: date | N
 
 def record_signed(conn: Connection, guardian: Row[Any], child_id: str, action: str,
                   until: str, signed_at_ms: int, signature: bytes, now_us: int) -> int:
-    """A grant or withdrawal signed on the guardian's phone."""
+    """A grant or withdrawal signed on the guardian's phone.
+
+    A signed message is fresh when it was signed within ten minutes of the server's clock and
+    later than every message of this guardian for this child recorded before: the phone
+    stamps each with its own time in milliseconds, so no recorded grant or withdrawal (nor an
+    older one held back) can be sent again to undo a later one (``replayed_consent``)."""
     if abs(signed_at_ms * 1000 - now_us) > SIGNED_CLOCK_SKEW_US:
         raise ApiError(400, "stale_signature", "the phone signed this too long ago")
     kindergarten = conn.execute(select(db.children.c.kindergarten)
@@ -93,12 +99,35 @@ def record_signed(conn: Connection, guardian: Row[Any], child_id: str, action: s
         verify_p1363(bytes(guardian.public_key), text.encode("utf-8"), signature)
     except SignatureError as exc:
         raise ApiError(400, "bad_signature", "the consent signature does not verify") from exc
+    _refuse_replay(conn, guardian.guardian_id, child_id, signed_at_ms, signature)
     try:
         end = date.fromisoformat(until) if action == "grant" else None
     except ValueError as exc:
         raise ApiError(400, "bad_consent_period", "until must be YYYY-MM-DD") from exc
-    return record_consent(conn, child_id, action, end, "phone", "", guardian.guardian_id,
-                          now_us, guardian, text, signature)
+    record = record_consent(conn, child_id, action, end, "phone", "", guardian.guardian_id,
+                            now_us, guardian, text, signature)
+    conn.execute(db.consent_signatures.insert().values(
+        guardian_id=guardian.guardian_id, child_id=child_id, signed_at_ms=signed_at_ms,
+        signature_sha256=hashlib.sha256(signature).digest(), record_id=record))
+    return record
+
+
+def _refuse_replay(conn: Connection, guardian_id: str, child_id: str, signed_at_ms: int,
+                   signature: bytes) -> None:
+    # The guardian's binding row is locked first (PostgreSQL; SQLite's writer is alone), so
+    # two messages of one guardian for one child are judged one after the other.
+    conn.execute(select(db.guardian_children.c.serial)
+                 .where(db.guardian_children.c.guardian_id == guardian_id)
+                 .where(db.guardian_children.c.child_id == child_id).with_for_update())
+    latest = conn.execute(select(func.max(db.consent_signatures.c.signed_at_ms))
+                          .where(db.consent_signatures.c.guardian_id == guardian_id)
+                          .where(db.consent_signatures.c.child_id == child_id)).scalar()
+    seen = conn.execute(select(db.consent_signatures.c.record_id).where(
+        db.consent_signatures.c.signature_sha256 == hashlib.sha256(signature).digest())).first()
+    if seen is not None or (latest is not None and signed_at_ms <= latest):
+        raise Refused("replayed_consent", "this signed consent message was sent before, or a "
+                      "later one of this phone is recorded already: sign it anew",
+                      latest_signed_at_ms=latest)
 
 
 def _state(row: Row[Any] | None, child_id: str, today: date) -> ConsentState:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from server.config import ServerConfig
 from server.ingest import Ingestor
 from server.keys import ServerKeys
+from server.rate_limits import Guard, Limits
 
 
 @dataclass
@@ -20,6 +21,10 @@ class ServerContext:
     keys: ServerKeys
     clock: Callable[[], int]
     ingestor: Ingestor
+    session_secret: bytes
+    """Keys the HMAC of the pages' CSRF tokens (server/web_sessions.py)."""
+    guard: Guard
+    limits: Limits
 
 
 def ctx() -> ServerContext:

@@ -7,6 +7,7 @@ hashes, keys and event bytes are stored as binary, verbatim.
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -465,6 +466,43 @@ equivocations = Table(
     Column("received_at_us", BigInteger, nullable=False),
 )
 
+# Signed-in browsers, staff and guardians apart (docs/finance.md, docs/parents.md). The cookie
+# holds a random session id; only its SHA-256 is kept here, so a copy of this table opens no
+# session. Logout and disabling an account set ``revoked_at_us`` at once.
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("id_digest", LargeBinary(32), primary_key=True),
+    Column("kind", String(10), nullable=False),  # staff | guardian
+    Column("subject", String(64), nullable=False),  # username or guardian id
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+    Column("revoke_reason", String(20), nullable=True),  # server.web_sessions.RevokeReason
+    Index("ix_web_sessions_subject", "kind", "subject"),
+    Index("ix_web_sessions_expiry", "expires_at_us"),
+)
+
+# Rate-limit counters shared by every worker and server node (server/rate_limits.py): one
+# fixed window per key; the key (address, username, key id, code) is kept as a digest only.
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("key_digest", LargeBinary(32), primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Column("window_ends_at_us", BigInteger, nullable=False),
+    Index("ix_rate_limits_window", "window_ends_at_us"),
+)
+
+# Every consent message a phone signed and the server recorded: a guardian's signed messages
+# for a child must be newer than the last one recorded, so none can be replayed.
+consent_signatures = Table(
+    "consent_signatures", metadata,
+    Column("guardian_id", String(32), ForeignKey("guardians.guardian_id"), primary_key=True),
+    Column("child_id", String(64), ForeignKey("children.child_id"), primary_key=True),
+    Column("signed_at_ms", BigInteger, primary_key=True),
+    Column("signature_sha256", LargeBinary(32), nullable=False, unique=True),
+    Column("record_id", Integer, ForeignKey("consent_records.id"), nullable=False),
+)
+
 # Signatures of signed terminal requests already taken (protocol/auth.py), until the request
 # could no longer pass the freshness check anyway: a replayed request is refused.
 request_replays = Table(
@@ -485,13 +523,16 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """The engine for a database URL; statements' parameters never reach an error message or
+    a log line (``hide_parameters``): they hold names, IINs and password hashes."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=4, max_overflow=8)
+        engine = create_engine(url, pool_size=4, max_overflow=8, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4,
+                         hide_parameters=True)
 
 
 @contextmanager
@@ -517,9 +558,13 @@ def _writer_queue(engine: Engine) -> Iterator[None]:
         yield
         return
     # A new open file description per writer, so threads of one process queue too.
-    with open(Path(database).with_name(Path(database).name + ".writers"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
+    path = Path(database).with_name(Path(database).name + ".writers")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -45,3 +45,14 @@ class ApprovalError(ServerError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class Refused(ServerError):
+    """A request refused by a service, with a stable code (docs/api.md) and no HTTP status:
+    the web layer picks the status (server/web_guard.py) and the page or JSON shape."""
+
+    def __init__(self, code: str, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details

@@ -9,17 +9,14 @@ Finance staff and auditors see child ids, not names: paying needs no names.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import secrets
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import Any
 
 import segno
 from flask import (
@@ -30,7 +27,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from sqlalchemy import Connection, select
@@ -39,7 +35,7 @@ from werkzeug.wrappers.response import Response as WebResponse
 from qatys.logs import log
 from qatys.timeutil import local_date, local_text
 from server import db
-from server.accounts import User, active_user, sign_in
+from server.accounts import SignInRefusal, User, sign_in
 from server.approvals import approve, idempotency_key, revisions
 from server.confirmations import for_month
 from server.consent import state_of
@@ -63,25 +59,27 @@ from server.money import (
 from server.money_exports import FORMATS, LEGEND, day_mark, write_statement, write_tabel
 from server.outage_ledger import ledger_entries
 from server.outbox import outbox_rows
+from server.rate_limits import RateLimited
+from server.staff_sessions import (
+    PageError,
+    login_csrf_ok,
+    login_form_token,
+    set_login_cookie,
+    signed_in,
+)
+from server.staff_sessions import end as end_session
+from server.staff_sessions import start as start_session
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 logger = logging.getLogger("qatys.finance")
-P = ParamSpec("P")
 _MIME = {"json": "application/json", "csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
-class PageError(Exception):
-    def __init__(self, status: int, key: str, detail: str = "") -> None:
-        super().__init__(key)
-        self.status, self.key, self.detail = status, key, detail
 
 
 @bp.after_request
 def _remember_language(response: WebResponse) -> WebResponse:
     remember_language(response)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
@@ -89,7 +87,7 @@ def _render(template: str, status: int = 200, **values: Any) -> WebResponse:
     lang = request_language()
     body = render_template(f"finance/{template}", t=lambda key: text(key, lang), lang=lang,
                            known_texts=TEXTS,
-                           user=g.get("user"), csrf=session.get("csrf", ""), money=_money,
+                           user=g.get("user"), csrf=g.get("csrf", ""), money=_money,
                            **values)
     return make_response(body, status)
 
@@ -101,30 +99,6 @@ def _page_error(exc: PageError) -> WebResponse:
     return _render("error.html", exc.status, key=exc.key, detail=exc.detail)
 
 
-def signed_in(view: Callable[P, WebResponse]) -> Callable[P, WebResponse]:
-    """Only for a signed-in, still active user whose session has not expired."""
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> WebResponse:
-        context = ctx()
-        username, since = session.get("user"), session.get("since_us", 0)
-        max_age = context.config.session_hours * 3600 * 1_000_000
-        user = None
-        if username and context.clock() - since < max_age:
-            with context.engine.connect() as conn:
-                user = active_user(conn, username)
-        if user is None:
-            session.clear()
-            if username:
-                return redirect(url_for("finance.login", next=request.path, expired=1))
-            return redirect(url_for("finance.login", next=request.path))
-        g.user = user
-        if request.method == "POST" and not secrets.compare_digest(
-                request.form.get("csrf", ""), session.get("csrf", "")):
-            raise PageError(400, "bad_request", "csrf")
-        return view(*args, **kwargs)
-    return wrapper
-
-
 def _user() -> User:
     user: User = g.user
     return user
@@ -132,35 +106,61 @@ def _user() -> User:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> WebResponse:
-    session.setdefault("csrf", secrets.token_urlsafe(24))
-    problem = "session_expired" if request.args.get("expired") == "1" else ""
+    problem, status = "", 200
     if request.method == "POST":
-        if not secrets.compare_digest(request.form.get("csrf", ""), session["csrf"]):
-            raise PageError(400, "bad_request", "csrf")
         context = ctx()
         username = request.form.get("username", "").strip().lower()[:64]
-        with writing(context.engine) as conn:
-            outcome = sign_in(conn, username, request.form.get("password", "")[:1024],
-                              context.clock())
+        spent = ((context.limits.finance_login_address, request.remote_addr or ""),
+                 (context.limits.finance_login_account, username))
+        try:  # first, and cheap: a flood that is refused already costs no more than this
+            context.guard.check(*spent)
+        except RateLimited as exc:
+            return _rate_limited(exc)
+        if not login_csrf_ok():
+            raise PageError(400, "bad_request", "csrf")
+        outcome = sign_in(context.engine, username, request.form.get("password", "")[:1024],
+                          context.clock())
         if isinstance(outcome, User):
-            session.clear()
-            session.update(user=outcome.username, since_us=context.clock(),
-                           csrf=secrets.token_urlsafe(24))
-            session.permanent = True
             log(logger, "login.ok", role=outcome.role)
             target = request.args.get("next", "")
-            return redirect(target if target.startswith("/finance/") else
-                            url_for("finance.overview"))
-        log(logger, "login.refused", logging.WARNING, reason=outcome)
-        problem = "login_locked" if outcome == "locked" else "login_wrong"
-    return _render("login.html", 401 if problem.startswith("login") else 200, problem=problem)
+            response = redirect(target if target.startswith("/finance/") else
+                                url_for("finance.overview"))
+            start_session(response, outcome)
+            return response
+        context.guard.count(*spent)
+        log(logger, "login.refused", logging.WARNING, reason=outcome.value)
+        problem = "login_locked" if outcome is SignInRefusal.LOCKED else "login_wrong"
+        status = 401
+    elif request.args.get("expired") == "1":
+        problem = "session_expired"
+    g.csrf, new_cookie = login_form_token()
+    response = _render("login.html", status, problem=problem)
+    if new_cookie:
+        set_login_cookie(response, new_cookie)
+    return response
+
+
+def _rate_limited(exc: RateLimited) -> WebResponse:
+    """429 in the reader's language: a small page of its own, as cheap to make as can be."""
+    if exc.worth_logging:
+        log(logger, "login.refused", logging.WARNING, reason="rate_limited", limit=exc.rule,
+            repeat=exc.repeat)
+    lang = request_language()
+    message = text("rate_limited", lang).replace("{n}", str(max(1, -(-exc.retry_after // 60))))
+    response = make_response(render_template("finance/rate_limited.html", lang=lang,
+                                             t=lambda key: text(key, lang), message=message),
+                             429)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @bp.post("/logout")
 @signed_in
 def logout() -> WebResponse:
-    session.clear()
-    return redirect(url_for("finance.login"))
+    response = redirect(url_for("finance.login"))
+    end_session(response)
+    log(logger, "logout", role=_user().role)
+    return response
 
 
 def _month(text_value: str | None) -> str:

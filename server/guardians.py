@@ -4,6 +4,7 @@ A director invites a guardian of one child; the guardian's phone makes an ECDSA 
 pair in the browser and claims the invitation by signing its code, which binds the key to
 the child. No password exists: the phone signs a one-time challenge to open a session. A
 guardian (one phone key) may be bound to several children, a child to several guardians.
+Sessions are server-side (server/web_sessions.py), of kind ``guardian``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Engine, Row, select
 
 from protocol.cards import SERIAL_BYTES, serial_text
 from protocol.errors import SignatureError
@@ -23,7 +24,9 @@ from protocol.phone import key_id, public_key_from_spki, sign_binding, verify_p1
 from provisioning.cards import card_key
 from qatys.timeutil import local_date
 from server import db
+from server.db import writing
 from server.errors import ApiError
+from server.web_sessions import SessionKind, open_session
 
 INVITATION_DAYS = 7
 NONCE_SECONDS = 120
@@ -81,23 +84,38 @@ def login_message(nonce: str) -> bytes:
     return b"qatys-login-v1\n" + nonce.encode("ascii")
 
 
-def claim_invitation(conn: Connection, code_text: str, spki: bytes, proof: bytes,
-                     now_us: int) -> tuple[str, str]:
-    """Bind the phone key to the invited child; returns (guardian id, child id)."""
-    code = normalise_code(code_text)
-    row = conn.execute(select(db.guardian_invitations).where(
-        db.guardian_invitations.c.code_digest == _digest(code))).first() if code else None
+def _open_invitation(conn: Connection, code: str, now_us: int, lock: bool = False) -> Row[Any]:
+    """The invitation with this (normalised) code, unused and unexpired, or the refusal."""
+    query = select(db.guardian_invitations).where(
+        db.guardian_invitations.c.code_digest == _digest(code))
+    row = conn.execute(query.with_for_update() if lock else query).first() if code else None
     if row is None:
         raise ApiError(404, "invitation_unknown", "no such invitation")
     if row.used_at_us is not None:
         raise ApiError(409, "invitation_used", "this invitation has been used already")
     if row.expires_at_us <= now_us:
         raise ApiError(410, "invitation_expired", "this invitation has expired")
+    return row
+
+
+def check_claim(engine: Engine, code_text: str, spki: bytes, proof: bytes, now_us: int) -> str:
+    """The normalised code of an open invitation whose proof the phone's key signed; checked
+    with no lock held (the claim itself is then a short write, :func:`claim_invitation`)."""
+    code = normalise_code(code_text)
+    with engine.connect() as conn:
+        _open_invitation(conn, code, now_us)
     try:
         public_key_from_spki(spki)
         verify_p1363(spki, claim_message(code), proof)
     except SignatureError as exc:
         raise ApiError(400, exc.code, "the phone's key or proof is not valid") from exc
+    return code
+
+
+def claim_invitation(conn: Connection, code: str, spki: bytes, now_us: int) -> tuple[str, str]:
+    """Bind the phone key to the invited child; returns (guardian id, child id). ``code`` and
+    ``spki`` come from :func:`check_claim`; the invitation is checked again, locked, here."""
+    row = _open_invitation(conn, code, now_us, lock=True)
     guardian = conn.execute(select(db.guardians)
                             .where(db.guardians.c.key_id == key_id(spki))).first()
     if guardian is not None and guardian.removed_at_us is not None:
@@ -138,22 +156,43 @@ def new_nonce(conn: Connection, now_us: int) -> str:
     return nonce
 
 
-def sign_in(conn: Connection, key: str, nonce: str, signature: bytes, now_us: int) -> str:
-    """The guardian id for a valid signature over a fresh, unused nonce."""
-    row = conn.execute(select(db.guardian_nonces)
-                       .where(db.guardian_nonces.c.nonce == nonce)).first()
+def sign_in(engine: Engine, key: str, nonce: str, signature: bytes, now_us: int,
+            lifetime_us: int) -> tuple[str, str]:
+    """A session for a valid signature over a fresh, unused nonce: (guardian id, session id).
+
+    The signature is checked with no lock held; the nonce is then used up, and the session
+    opened, in one short write transaction (a nonce opens one session, however many arrive
+    at once). A refused sign-in leaves the nonce as it was."""
+    with engine.connect() as conn:
+        row = conn.execute(select(db.guardian_nonces)
+                           .where(db.guardian_nonces.c.nonce == nonce)).first()
+        guardian = conn.execute(select(db.guardians).where(db.guardians.c.key_id == key)).first()
     if row is None or row.used_at_us is not None or row.expires_at_us <= now_us:
         raise ApiError(401, "challenge_invalid", "the sign-in challenge is unknown, used or old")
-    conn.execute(db.guardian_nonces.update().where(db.guardian_nonces.c.nonce == nonce)
-                 .values(used_at_us=now_us))
-    guardian = conn.execute(select(db.guardians).where(db.guardians.c.key_id == key)).first()
     if guardian is None or guardian.removed_at_us is not None:
         raise ApiError(401, "unknown_phone", "this phone has no access (ask for an invitation)")
     try:
         verify_p1363(bytes(guardian.public_key), login_message(nonce), signature)
     except SignatureError as exc:
         raise ApiError(401, "bad_signature", "the sign-in signature does not verify") from exc
-    return str(guardian.guardian_id)
+    with writing(engine) as conn:
+        used = conn.execute(db.guardian_nonces.update()
+                            .where(db.guardian_nonces.c.nonce == nonce)
+                            .where(db.guardian_nonces.c.used_at_us.is_(None))
+                            .where(db.guardian_nonces.c.expires_at_us > now_us)
+                            .values(used_at_us=now_us))
+        if not used.rowcount:
+            raise ApiError(401, "challenge_invalid",
+                           "the sign-in challenge is unknown, used or old")
+        removed = conn.execute(select(db.guardians.c.removed_at_us)
+                               .where(db.guardians.c.guardian_id == guardian.guardian_id)
+                               ).scalar_one()
+        if removed is not None:
+            raise ApiError(401, "unknown_phone",
+                           "this phone has no access (ask for an invitation)")
+        token = open_session(conn, SessionKind.GUARDIAN, str(guardian.guardian_id), now_us,
+                             lifetime_us)
+    return str(guardian.guardian_id), token
 
 
 def children_of(conn: Connection, guardian_id: str) -> list[Row[Any]]:

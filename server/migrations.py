@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, inspect, select
@@ -81,6 +82,32 @@ def _faces(conn: Connection) -> None:
                                          db.face_erasures, db.consent_notices])
 
 
+def _web_sessions(conn: Connection) -> None:
+    db.metadata.create_all(conn, tables=[db.web_sessions, db.rate_limits,
+                                         db.consent_signatures])
+    # Consent messages signed before this migration count as recorded: none can be replayed.
+    seen: set[tuple[str, str, int]] = set()
+    digests: set[bytes] = set()
+    for row in conn.execute(select(db.consent_records.c.id, db.consent_records.c.guardian_id,
+                                   db.consent_records.c.child_id,
+                                   db.consent_records.c.signed_text,
+                                   db.consent_records.c.signature)
+                            .where(db.consent_records.c.signature.is_not(None))
+                            .order_by(db.consent_records.c.id)):
+        signed_at = (row.signed_text or "").rsplit("\n", 1)[-1]
+        if row.guardian_id is None or not signed_at.isdigit():
+            continue
+        key, digest = (row.guardian_id, row.child_id, int(signed_at)), \
+            hashlib.sha256(bytes(row.signature)).digest()
+        if key in seen or digest in digests:
+            continue
+        seen.add(key)
+        digests.add(digest)
+        conn.execute(db.consent_signatures.insert().values(
+            guardian_id=key[0], child_id=key[1], signed_at_ms=key[2],
+            signature_sha256=digest, record_id=row.id))
+
+
 def _trust(conn: Connection) -> None:
     db.metadata.create_all(conn, tables=[db.request_replays])
     if "phone_code" not in {c["name"] for c in inspect(conn).get_columns("events")}:
@@ -101,6 +128,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0011_terminal_health", _terminal_health),
     ("0012_event_notes", _event_notes),
     ("0013_face_templates", _faces),
+    ("0014_web_sessions", _web_sessions),
     ("0015_request_replays_and_phone_codes", _trust),
 ]
 

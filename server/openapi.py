@@ -23,6 +23,10 @@ ERROR_CODES = {
     "confirmation_closed": "the month can be confirmed or disputed only in its window",
     "bad_dispute": "a dispute must name days of that month and say what is wrong",
     "stale_signature": "the phone signed the consent more than ten minutes away from now",
+    "replayed_consent": "the signed consent message was recorded before, or is not later than "
+                        "the guardian's last recorded one for the child",
+    "csrf_invalid": "the call lacks this session's CSRF token (X-Qatys-CSRF)",
+    "rate_limited": "too many attempts from this address or for this account; see Retry-After",
     "malformed": "the body is not a well-formed message of this protocol",
     "unsupported_version": "a protocol version this server does not speak",
     "unsupported_media_type": "the body is not of the expected media type",

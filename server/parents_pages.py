@@ -1,10 +1,13 @@
 """Parents' pages (docs/parents.md): invitation → a phone key, the rotating entry code, the
 child's own record. Mobile-first, KZ/RU, usable offline for the entry code (service worker).
 
-A guardian is signed in by a cookie session opened with a signature of the phone's key over
-a one-time challenge; there is no password. Every page and API call checks that the guardian
-is bound to the child asked for; for any other child the answer is 404, as for a child that
-does not exist, so nobody learns which ids are real.
+A guardian is signed in by a server-side session (cookie ``qatys_guardian``, path
+``/parents/``, holding only a random id) opened with a signature of the phone's key over a
+one-time challenge; there is no password. A call that changes something carries the session's
+CSRF token in ``X-Qatys-CSRF``. Claim, challenge and sign-in are rate limited per address
+and per invitation code or key id (server/rate_limits.py). Every page and API call checks
+that the guardian is bound to the child asked for; for any other child the answer is 404, as
+for a child that does not exist, so nobody learns which ids are real.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from flask import (
     g,
     jsonify,
     make_response,
+    redirect,
     render_template,
     request,
     send_file,
-    session,
 )
 from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
@@ -43,6 +46,7 @@ from server.errors import ApiError
 from server.face_templates import face_state
 from server.finance_texts import remember_language, request_language
 from server.guardians import (
+    check_claim,
     children_of,
     claim_invitation,
     is_guardian_of,
@@ -60,11 +64,24 @@ from server.money import (
 )
 from server.parents_texts import text
 from server.responses import base64_field
+from server.staff_sessions import secure_cookies
+from server.web_sessions import (
+    RevokeReason,
+    SessionKind,
+    csrf_matches,
+    csrf_token,
+    look_up,
+    open_session,
+    revoke,
+)
 
 bp = Blueprint("parents", __name__, url_prefix="/parents")
 logger = logging.getLogger("qatys.parents")
 P = ParamSpec("P")
 STATIC = Path(__file__).resolve().parent / "static" / "parents"
+GUARDIAN_COOKIE = "qatys_guardian"
+GUARDIAN_PATH = "/parents/"
+CSRF_HEADER = "X-Qatys-CSRF"
 QR_LIBRARY = Path("/usr/share/javascript/qrcode-generator/qrcode.js")
 """Kazuhiko Arase's QR generator from the Debian package node-qrcode-generator."""
 
@@ -79,24 +96,43 @@ def _page(template: str, status: int = 200, **values: Any) -> WebResponse:
 
 
 def _guardian() -> str | None:
+    """The signed-in guardian of this request (its session active), else None."""
     context = ctx()
-    guardian, since = session.get("guardian"), session.get("guardian_since_us", 0)
-    if not guardian or context.clock() - since > context.config.session_hours * 3600 * 10**6:
+    token = request.cookies.get(GUARDIAN_COOKIE, "")
+    if not token:
         return None
-    return str(guardian)
+    with context.engine.connect() as conn:
+        found = look_up(conn, SessionKind.GUARDIAN, token, context.clock())
+    if found.subject is None:
+        log(logger, "session.refused", logging.WARNING, path=request.path,
+            status=found.status.value)
+        return None
+    g.guardian_token = token
+    return found.subject
+
+
+def _csrf() -> str:
+    return csrf_token(ctx().session_secret, "guardian", g.guardian_token)
 
 
 def guardian_only(view: Callable[P, WebResponse | tuple[Response, int]]
                   ) -> Callable[P, WebResponse | tuple[Response, int]]:
-    """Only for a signed-in guardian; pages say "sign in", the API answers 401."""
+    """Only for a signed-in guardian: pages send others to sign in (/parents/), the API
+    answers 401; a POST needs the session's CSRF token in the X-Qatys-CSRF header."""
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> WebResponse | tuple[Response, int]:
         guardian = _guardian()
         if guardian is None:
             if request.path.startswith("/parents/api/"):
                 raise ApiError(401, "not_signed_in", "sign in with this phone first")
-            return _page("home.html", signed_in=False)
+            return redirect("/parents/")
         g.guardian = guardian
+        if request.method == "POST" and not csrf_matches(
+                ctx().session_secret, "guardian", g.guardian_token,
+                request.headers.get(CSRF_HEADER, "")):
+            log(logger, "parents.refused", logging.WARNING, reason="csrf_invalid",
+                page=request.endpoint)
+            raise ApiError(403, "csrf_invalid", "the request lacks this session's CSRF token")
         log(logger, "parents.access", guardian=guardian, page=request.endpoint)
         return view(*args, **kwargs)
     return wrapper
@@ -109,10 +145,23 @@ def _json_body(*names: str) -> dict[str, Any]:
     return body
 
 
-def _open_session(guardian_id: str) -> None:
-    session.pop("guardian", None)
-    session.update(guardian=guardian_id, guardian_since_us=ctx().clock())
-    session.permanent = True
+def _signed_in_answer(guardian_id: str, token: str) -> tuple[Response, int]:
+    """The answer of a claim or sign-in: the session's cookie and its CSRF token."""
+    context = ctx()
+    response = jsonify({"ok": True, "guardian_id": guardian_id,
+                        "csrf": csrf_token(context.session_secret, "guardian", token)})
+    response.set_cookie(GUARDIAN_COOKIE, token, max_age=context.config.session_hours * 3600,
+                        path=GUARDIAN_PATH, httponly=True, samesite="Lax",
+                        secure=secure_cookies(context))
+    return response, 200
+
+
+def _lifetime_us() -> int:
+    return ctx().config.session_hours * 3600 * 1_000_000
+
+
+def _address() -> str:
+    return request.remote_addr or ""
 
 
 @bp.get("/")
@@ -127,20 +176,33 @@ def invitation(code: str) -> WebResponse:
 
 @bp.post("/api/claim")
 def claim() -> tuple[Response, int]:
-    body = _json_body("code", "public_key", "proof")
     context = ctx()
-    with writing(context.engine) as conn:
-        guardian_id, _ = claim_invitation(conn, str(body["code"]),
-                                          base64_field(body["public_key"], "public_key"),
-                                          base64_field(body["proof"], "proof"), context.clock())
-    _open_session(guardian_id)
+    body = request.get_json(silent=True)
+    code = normalise_code(str(body.get("code", ""))) if isinstance(body, dict) else ""
+    spent = ((context.limits.parents_claim_address, _address()),
+             (context.limits.parents_claim_code, code))
+    context.guard.check(*spent)
+    try:
+        body = _json_body("code", "public_key", "proof")
+        spki = base64_field(body["public_key"], "public_key")
+        code = check_claim(context.engine, str(body["code"]), spki,
+                           base64_field(body["proof"], "proof"), context.clock())
+        with writing(context.engine) as conn:
+            guardian_id, _ = claim_invitation(conn, code, spki, context.clock())
+            token = open_session(conn, SessionKind.GUARDIAN, guardian_id, context.clock(),
+                                 _lifetime_us())
+    except ApiError as exc:
+        context.guard.count(*spent)
+        log(logger, "parents.refused", logging.WARNING, reason=exc.code, page="claim")
+        raise
     log(logger, "parents.claimed", guardian=guardian_id)
-    return jsonify({"ok": True, "guardian_id": guardian_id}), 200
+    return _signed_in_answer(guardian_id, token)
 
 
 @bp.get("/api/challenge")
 def challenge() -> tuple[Response, int]:
     context = ctx()
+    context.guard.take(context.limits.parents_challenge_address, _address())
     with writing(context.engine) as conn:
         nonce = new_nonce(conn, context.clock())
     return jsonify({"ok": True, "nonce": nonce}), 200
@@ -148,21 +210,37 @@ def challenge() -> tuple[Response, int]:
 
 @bp.post("/api/login")
 def login() -> tuple[Response, int]:
-    body = _json_body("key_id", "nonce", "signature")
     context = ctx()
-    with writing(context.engine) as conn:
-        guardian_id = sign_in(conn, str(body["key_id"]), str(body["nonce"]),
-                              base64_field(body["signature"], "signature"), context.clock())
-    _open_session(guardian_id)
+    body = request.get_json(silent=True)
+    key = str(body.get("key_id", ""))[:64] if isinstance(body, dict) else ""
+    spent = ((context.limits.parents_login_address, _address()),
+             (context.limits.parents_login_key, key))
+    context.guard.check(*spent)
+    try:
+        body = _json_body("key_id", "nonce", "signature")
+        guardian_id, token = sign_in(context.engine, str(body["key_id"]), str(body["nonce"]),
+                                     base64_field(body["signature"], "signature"),
+                                     context.clock(), _lifetime_us())
+    except ApiError as exc:
+        context.guard.count(*spent)
+        log(logger, "parents.refused", logging.WARNING, reason=exc.code, page="login")
+        raise
     log(logger, "parents.signed_in", guardian=guardian_id)
-    return jsonify({"ok": True}), 200
+    return _signed_in_answer(guardian_id, token)
 
 
 @bp.post("/api/logout")
+@guardian_only
 def logout() -> tuple[Response, int]:
-    session.pop("guardian", None)
-    session.pop("guardian_since_us", None)
-    return jsonify({"ok": True}), 200
+    """Ends the session on the server: a copy of its cookie opens nothing afterwards."""
+    context = ctx()
+    with writing(context.engine) as conn:
+        revoke(conn, SessionKind.GUARDIAN, g.guardian_token, RevokeReason.LOGOUT,
+               context.clock())
+    response = jsonify({"ok": True})
+    response.delete_cookie(GUARDIAN_COOKIE, path=GUARDIAN_PATH)
+    log(logger, "parents.logout", guardian=g.guardian)
+    return response, 200
 
 
 @bp.get("/api/me")
@@ -174,7 +252,7 @@ def me() -> tuple[Response, int]:
         children = children_of(conn, g.guardian)
         consent = {c.child_id: state_of(conn, c.child_id, today) for c in children}
         face = {c.child_id: face_state(conn, c.child_id) for c in children}
-    return jsonify({"ok": True, "guardian_id": g.guardian, "children": [
+    return jsonify({"ok": True, "guardian_id": g.guardian, "csrf": _csrf(), "children": [
         {"child_id": c.child_id, "first_name": c.first_name,
          "kindergarten": c.kindergarten_name, "kindergarten_code": c.kindergarten,
          "serial": c.serial, "binding": b64url(bytes(c.binding)),
@@ -235,7 +313,8 @@ def record(child_id: str) -> WebResponse:
                  previous=shift_month(month, -1), next_month=shift_month(month, 1),
                  window_first=first, window_last=last,
                  window_open=first <= local_date(context.clock()) <= last,
-                 all_days=month_days(year, number), standing=mine[-1] if mine else None)
+                 all_days=month_days(year, number), standing=mine[-1] if mine else None,
+                 csrf=_csrf())
 
 
 @bp.post("/api/month")

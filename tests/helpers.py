@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
+import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import requests
+import tomli_w
 from sqlalchemy import select
 
 from provisioning.iin import generated
 from server.admin import open_data_dir
+from server.guardians import claim_message
+from tests.test_phone_codes import Phone
 
 QATYS = [sys.executable, "-m", "qatys"]
 SHARED_TESTDATA = Path(os.environ.get(
@@ -96,19 +104,25 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> float:
 
 
 def start_server(data_dir: Path, database_url: str | None = None,
+                 settings: dict[str, object] | None = None,
                  cwd: Path | None = None) -> ServerProcess:
+    """`qatys server init`, then `qatys server run` on a free port; ``settings`` are written
+    into server.toml between the two; ``cwd`` runs another source tree (the bench's before)."""
     port = free_port()
     init = ["server", "init", "--data", str(data_dir), "--public-url", f"http://127.0.0.1:{port}"]
     if database_url:
         init += ["--database-url", database_url]
     run(*init, cwd=cwd)
+    if settings:
+        path = data_dir / "server.toml"
+        path.write_text(tomli_w.dumps({**tomllib.loads(path.read_text()), **settings}))
     return start_node(data_dir, port=port, cwd=cwd)
 
 
 def start_node(data_dir: Path, *, port: int | None = None,
                wrapper: tuple[str, ...] = (), cwd: Path | None = None) -> ServerProcess:
-    """A server process on an initialised data directory (another node of the same server
-    when one runs already); ``wrapper`` runs it under e.g. ``faketime``."""
+    """One more `qatys server run` of an initialised data directory (another node on the
+    same database, when the first still runs); ``wrapper`` runs it under e.g. ``faketime``."""
     port = port or free_port()
     log = open(data_dir / f"process-{port}.log", "wb")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen([*wrapper, *QATYS, "server", "run", "--data", str(data_dir),
@@ -155,3 +169,105 @@ def server_rows(server: ServerProcess, table: Any) -> list[Any]:
         rows = list(conn.execute(select(table)))
     engine.dispose()
     return rows
+
+
+def add_user(server: ServerProcess, username: str, role: str, password: str,
+             kindergarten: str | None = None) -> None:
+    extra = ["--kindergarten", kindergarten] if kindergarten else []
+    run("user", "add", "--data", str(server.data_dir), "--username", username, "--role", role,
+        *extra, "--password-stdin", input_text=password + "\n")
+
+
+def login_form(session: requests.Session, base: str) -> str:
+    """Open the finance sign-in form; returns its CSRF token (its cookie is in ``session``)."""
+    page = session.get(base + "/finance/login", timeout=10)
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def post_login(session: requests.Session, base: str, username: str, password: str,
+               csrf: str, headers: dict[str, str] | None = None) -> requests.Response:
+    return session.post(base + "/finance/login", data={"csrf": csrf, "username": username,
+                                                       "password": password},
+                        allow_redirects=False, timeout=30, headers=headers)
+
+
+def staff_session(base: str, username: str, password: str) -> requests.Session:
+    """A signed-in finance page session (its cookies in the returned session)."""
+    session = requests.Session()
+    answer = post_login(session, base, username, password, login_form(session, base))
+    assert answer.status_code == 302, answer.text
+    return session
+
+
+def page_csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html) or \
+        re.search(r'data-csrf="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+@dataclass
+class GuardianClient:
+    """A guardian's phone as the parents' pages' script is: its key, its session, its token."""
+    http: requests.Session
+    phone: Phone
+    guardian_id: str
+    csrf: str
+
+    def post(self, base: str, path: str, body: dict[str, object]) -> requests.Response:
+        return self.http.post(base + path, json=body, timeout=10,
+                              headers={"X-Qatys-CSRF": self.csrf})
+
+
+def guardian_client(server: ServerProcess, child: str) -> GuardianClient:
+    """Invite a guardian of ``child`` (the real CLI) and claim it with a new phone key."""
+    url = run("guardian", "invite", "--data", str(server.data_dir), "--child",
+              child).stdout.strip().splitlines()[-1]
+    code = url.rsplit("/", 1)[-1]
+    phone = Phone()
+    http = requests.Session()
+    answer = http.post(server.url + "/parents/api/claim", timeout=10, json={
+        "code": code, "public_key": base64.b64encode(phone.spki).decode(),
+        "proof": base64.b64encode(phone.sign(claim_message(code))).decode()})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return GuardianClient(http, phone, body["guardian_id"], body["csrf"])
+
+
+def flood_sign_in(base: str, seconds: float, clients: int = 16, most: int = 20_000,
+                  spread: bool = False) -> Counter[int]:
+    """``clients`` threads posting wrong passwords to the finance sign-in for ``seconds``
+    (each with its own sign-in form; at most ``most`` posts in all); the answers' statuses.
+    A 429 without Retry-After counts as status 0. ``spread``: every post names another
+    username and another X-Forwarded-For address (a server that trusts 127.0.0.1 as its
+    proxy then never reaches a limit: each post costs a password check)."""
+    deadline = time.monotonic() + seconds
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        browser = requests.Session()
+        csrf = login_form(browser, base)
+        sent = 0
+        while time.monotonic() < deadline:
+            sent += 1
+            # Documentation addresses (RFC 3849): only ever a header's text, never a target.
+            headers = {"X-Forwarded-For": f"2001:db8:{number:x}::{sent:x}"} if spread else None
+            answer = post_login(browser, base, f"guess{number}-{sent if spread else 0}",
+                                f"wrong-{time.monotonic()}", csrf, headers=headers)
+            status = answer.status_code
+            if status == 429 and not answer.headers.get("Retry-After", "").isdigit():
+                status = 0
+            with lock:
+                statuses[status] += 1
+                if sum(statuses.values()) >= most:
+                    return
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    return statuses

@@ -62,6 +62,7 @@ def site(tmp_path: Path) -> tuple[FlaskClient, Clock, Path]:
         "code": invitation.code, "public_key": base64.b64encode(spki).decode(),
         "proof": base64.b64encode(phone.sign(claim_message(invitation.code))).decode()})
     assert answer.status_code == 200, answer.json
+    client.environ_base["HTTP_X_QATYS_CSRF"] = answer.json["csrf"]  # as app.js sends it
     return client, clock, tmp_path
 
 

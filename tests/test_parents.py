@@ -119,9 +119,10 @@ def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page)
         _open(phone, server.url + f"/parents/child/{other}")
         assert phone.evaluate("document.getElementById('missing') !== null"), other
     other_consent = phone.evaluate(
-        "fetch('/parents/api/consent', {method: 'POST', headers: {'Content-Type': "
-        "'application/json'}, body: JSON.stringify({child_id: 'child-00002-x7q', action: "
-        "'grant', until: '2027-01-01', signed_at_ms: Date.now(), signature: 'AA=='})})"
+        "fetch('/parents/api/me').then(r => r.json()).then(me => fetch('/parents/api/consent', "
+        "{method: 'POST', headers: {'Content-Type': 'application/json', 'X-Qatys-CSRF': "
+        "me.csrf}, body: JSON.stringify({child_id: 'child-00002-x7q', action: "
+        "'grant', until: '2027-01-01', signed_at_ms: Date.now(), signature: 'AA=='})}))"
         ".then(r => r.status)")
     assert other_consent == 404
     me = phone.evaluate("fetch('/parents/api/me').then(r => r.json())")

@@ -6,6 +6,7 @@
 var QatysParents = (function () {
   var WINDOW_MS = 30000;
   var DB = "qatys-parents", STORE = "keys", KEY = "phone";
+  var csrf = "";  /* the session's CSRF token: from the sign-in answer or /parents/api/me */
 
   function texts() { return document.getElementById("texts").dataset; }
   function status(message, bad) {
@@ -60,8 +61,10 @@ var QatysParents = (function () {
   }
   function post(url, body) {
     return fetch(url, {method: "POST", credentials: "same-origin",
-                       headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
-      .then(function (r) { return r.json().then(function (j) { j.status = r.status; return j; }); });
+                       headers: {"Content-Type": "application/json", "X-Qatys-CSRF": csrf},
+                       body: JSON.stringify(body)})
+      .then(function (r) { return r.json().then(function (j) { j.status = r.status; return j; }); })
+      .then(function (j) { if (j.csrf) { csrf = j.csrf; } return j; });
   }
   function secure() {
     if (window.isSecureContext && window.crypto && crypto.subtle) { return true; }
@@ -103,6 +106,7 @@ var QatysParents = (function () {
       if (r.status === 401) { throw new Error("signed out"); }
       return r.json();
     }).then(function (me) {
+      csrf = me.csrf || csrf;
       localStorage.setItem("qatys-children", JSON.stringify(me.children));
       return me.children;
     });
@@ -221,6 +225,7 @@ var QatysParents = (function () {
 
   function month() {
     var section = document.getElementById("confirm-section");
+    csrf = section.dataset.csrf || "";
     function send(kind) {
       var days = [].map.call(document.querySelectorAll("input[name=day]:checked"),
                              function (box) { return box.value; });
@@ -240,5 +245,8 @@ var QatysParents = (function () {
     if (dispute) { dispute.addEventListener("click", function () { send("dispute"); }); }
   }
 
+  var pages = {home: function () { home(document.body.dataset.signedIn === "true"); },
+               invite: invite, month: month};
+  if (pages[document.body.dataset.page]) { pages[document.body.dataset.page](); }
   return {home: home, invite: invite, month: month};
 })();

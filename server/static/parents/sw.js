@@ -1,7 +1,7 @@
 /* Keeps the parents' home page and its scripts on the phone, so the entry code works with
    the phone offline. Network first (fresh when online), the kept copy when not. */
 "use strict";
-var CACHE = "qatys-parents-v1";
+var CACHE = "qatys-parents-v2";
 var FILES = ["/parents/", "/parents/static/app.js", "/parents/static/qrcode.js", "/parents/static/parents.css"];
 
 self.addEventListener("install", function (event) {
