@@ -36,3 +36,23 @@ def test_every_error_code_is_in_the_api_doc() -> None:
     text = (DOCS / "api.md").read_text()
     for code in ERROR_CODES:
         assert f"`{code}`" in text, f"{code} missing from docs/api.md"
+
+
+def test_every_test_the_threat_model_names_exists() -> None:
+    """docs/security.md says which test tries each attack: each one it names must be there."""
+    import re
+
+    text = (DOCS / "security.md").read_text()
+    root = DOCS.parent
+    named, current = 0, None  # "::name" is a test of the file named last above
+    for row in text.splitlines():
+        for path, test in re.findall(r"`(?:(tests/[\w/]+\.py|test_\w+\.py))?(?:::(\w+))?`", row):
+            if path:
+                current = root / path if path.startswith("tests/") else root / "tests" / path
+                assert current.exists(), path
+            if test:
+                assert current is not None, row
+                assert re.search(rf"^def {test}\(", current.read_text(), re.M), \
+                    f"{test} not in {current.name}"
+                named += 1
+    assert named >= 30
