@@ -88,13 +88,13 @@ class Syncer:
             if self._anchored_us() is None:
                 self._believing("time", self.learn_time)
             sent, count, acked = self.push(progress)
+            roster_state = self._believing("roster", self.refresh_roster) or "refused"
+            self._believing("door", self.refresh_door)
         except ServerRefused as exc:
-            if exc.code == "terminal_revoked":
+            if exc.code == "terminal_revoked":  # signed, so it is the server's word
                 self._t.store.set_flag("revoked", "1")
                 log(logger, "sync.revoked", logging.ERROR, terminal=self._t.terminal_id)
             raise
-        roster_state = self._believing("roster", self.refresh_roster) or "refused"
-        self._believing("door", self.refresh_door)
         faces = self.relay_faces()
         self._believing("health", self.report_health)
         return SyncReport(sent, count, acked, roster_state, faces, tuple(self._refused))

@@ -1,6 +1,7 @@
 """An upgraded database equals a fresh one: a database left at 0013 and then migrated has the
 same tables, columns, keys and indexes as one made now (SQLite and PostgreSQL); 0014 counts
-the phone-signed consent messages already in the ledger as recorded."""
+the phone-signed consent messages already in the ledger as recorded, 0015 adds the terminals'
+request replays and the events' phone codes."""
 
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ def test_an_upgraded_database_equals_a_fresh_one(kind: str, tmp_path: Path,
     old = db.make_engine(_url(kind, "old", tmp_path, request))
     _up_to_0013(old)
     with db.writing(old) as conn:
+        # 0001 builds events from today's table: take off what 0015 adds, as 0013 left it.
+        conn.exec_driver_sql("ALTER TABLE events DROP COLUMN phone_code")
         conn.execute(db.kindergartens.insert().values(code="KG1", name="KG 1", six_day=False,
                                                       created_at_us=0))
         conn.execute(db.roster_imports.insert().values(
@@ -68,7 +71,7 @@ def test_an_upgraded_database_equals_a_fresh_one(kind: str, tmp_path: Path,
                 source="phone", guardian_id="G-1", signature=signature, recorded_at_us=0,
                 recorded_by="G-1", signed_text=f"qatys-consent-v1\ngrant\nc-1\nKG1\n"
                                                f"2027-01-01\n{signed_at}"))
-    assert migrate(old) == ["0014_web_sessions"]
+    assert migrate(old) == [name for name, _ in MIGRATIONS if name >= "0014"]
     fresh = db.make_engine(_url(kind, "fresh", tmp_path, request))
     migrate(fresh)
     assert _schema(old) == _schema(fresh)

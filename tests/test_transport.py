@@ -79,11 +79,12 @@ def test_the_queue_core_address_follows_the_same_rule(tmp_path: Path) -> None:
     assert out.returncode == 2, out.stderr
     assert "allow_plain_http" in out.stderr
     assert not (data / "server.toml").exists()
+    assert not (data / "keys").exists()
     with pytest.raises(QueueCoreError) as refused:
         QueueCoreClient("http://10.0.0.9:8090")
     assert refused.value.retry is False
     assert QueueCoreClient("http://10.0.0.9:8090", allow_plain_http=True).base_url
-    data.mkdir()
+    data.mkdir(exist_ok=True)
     (data / "server.toml").write_text('queue_core_url = "http://10.0.0.9:8090"\n')
     with pytest.raises(ServerSetupError, match="allow_plain_http"):
         load_config(data)
