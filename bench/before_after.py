@@ -37,7 +37,7 @@ from tests.helpers import ServerProcess, roster_csv, run, start_server
 REPOSITORY = Path(__file__).resolve().parent.parent
 BASELINE = os.environ.get("QATYS_BENCH_BASELINE", "6029b19")
 """The last commit before protocol 2."""
-ROUNDS = 8
+ROUNDS = 12
 BATCHES_PER_ROUND = 6
 TERMINALS = 3
 REQUESTS_PER_ROUND = 100
