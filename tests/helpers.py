@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -76,7 +78,18 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        stop_process(self.process, timeout=15)
+        """The whole process group: a wrapper such as ``faketime`` does not pass SIGTERM on
+        to the server it started, which would outlive the test."""
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        with contextlib.suppress(ProcessLookupError):  # what is left of the group (workers)
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()
 
 
@@ -127,7 +140,7 @@ def start_node(data_dir: Path, *, port: int | None = None,
     log = open(data_dir / f"process-{port}.log", "wb")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen([*wrapper, *QATYS, "server", "run", "--data", str(data_dir),
                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                               cwd=cwd)
+                               cwd=cwd, start_new_session=True)
     server = ServerProcess(data_dir, port, process, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
