@@ -30,7 +30,7 @@ from protocol import batches, events
 from server import db
 from server.admin import open_data_dir
 from server.db import make_engine, normalise_url
-from server.migrations import migrate
+from server.storage.migrations import migrate
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.home import open_terminal
 from terminal.sync import Syncer

@@ -16,7 +16,7 @@ from protocol import faces
 from server import db
 from server.db import make_engine
 from server.face_templates import face_sync
-from server.migrations import migrate
+from server.storage.migrations import migrate
 
 CHILDREN = 600
 NOW_US = 1_796_000_000_000_000

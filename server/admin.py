@@ -15,7 +15,7 @@ from server.config import ServerConfig, load_config, write_config
 from server.db import make_engine, normalise_url, writing
 from server.errors import SetupError
 from server.keys import ServerKeys
-from server.migrations import migrate, pending
+from server.storage.migrations import migrate, pending
 
 PRIVATE_UMASK = 0o077
 """The server's processes make files for their owner only: the database holds children's

@@ -32,9 +32,9 @@ from server.db import make_engine
 from server.errors import ApiError, SetupError
 from server.ingest import Ingestor
 from server.keys import load_keys, load_session_secret
-from server.migrations import pending
 from server.rate_limits import Guard, Limits
 from server.responses import error
+from server.storage.migrations import pending
 
 logger = logging.getLogger("qatys.server")
 

@@ -34,11 +34,6 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-schema_migrations = Table(
-    "schema_migrations", metadata,
-    Column("name", String(100), primary_key=True),
-    Column("applied_at_us", BigInteger, nullable=False),
-)
 
 kindergartens = Table(
     "kindergartens", metadata,

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from server import db
-from server.migrations import migrate
+from server.storage.migrations import migrate
 
 
 def _engine(tmp_path: Path) -> Engine:

@@ -20,7 +20,7 @@ from server.admin import init_data_dir
 from server.app import create_app
 from server.config import load_config
 from server.context import ctx
-from server.migrations import migrate
+from server.storage.migrations import migrate
 from tests.postgres import Cluster
 
 

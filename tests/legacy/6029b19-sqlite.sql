@@ -1,0 +1,454 @@
+BEGIN TRANSACTION;
+CREATE TABLE absences (
+	id INTEGER NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	first_day VARCHAR(10) NOT NULL, 
+	last_day VARCHAR(10) NOT NULL, 
+	reason VARCHAR(20) NOT NULL, 
+	document VARCHAR(200) NOT NULL, 
+	replaces INTEGER, 
+	recorded_at_us BIGINT NOT NULL, 
+	recorded_by VARCHAR(200) NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(child_id) REFERENCES children (child_id), 
+	FOREIGN KEY(replaces) REFERENCES absences (id)
+);
+CREATE TABLE approvals (
+	id INTEGER NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	month VARCHAR(7) NOT NULL, 
+	revision INTEGER NOT NULL, 
+	statement BLOB NOT NULL, 
+	inputs_digest VARCHAR(64) NOT NULL, 
+	total VARCHAR(32) NOT NULL, 
+	approved_by VARCHAR(64) NOT NULL, 
+	approved_at_us BIGINT NOT NULL, 
+	note TEXT NOT NULL, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_approvals_revision UNIQUE (kindergarten, month, revision), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+CREATE TABLE batches (
+	batch_hash BLOB NOT NULL, 
+	terminal_id VARCHAR(32) NOT NULL, 
+	first_seq BIGINT NOT NULL, 
+	last_seq BIGINT NOT NULL, 
+	signature BLOB NOT NULL, 
+	received_at_us BIGINT NOT NULL, 
+	new_events INTEGER NOT NULL, 
+	PRIMARY KEY (batch_hash)
+);
+INSERT INTO "batches" VALUES(X'C62F4B68669D1C3DC020CBCAE2AE0710816E358F761F2A4238E1B18CC479828A','T-MZFNUA45',1,3,X'2A9C2AA76AAB14577565CC0EA572BBD1C427C179C4B852DC442AD89668F0DAB4505569E56D1FC2EE400B1F253191208137ECB642CAC6761FA4C3557FAF3E8705',1796143723461312,3);
+CREATE TABLE card_keys (
+	kindergarten VARCHAR(32) NOT NULL, 
+	seed BLOB NOT NULL, 
+	public BLOB NOT NULL, 
+	created_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (kindergarten), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+INSERT INTO "card_keys" VALUES('KG1',X'5E98A369C58D75611C7EED7E1163C7DB3EAE21EEB23ABE190A499D16D79E4E1D',X'9486B8CD9AD7088B036CF199AA625CEBC21B134BF1283D445288AAD612B7DC9B',1796143724258894);
+CREATE TABLE cards (
+	serial VARCHAR(8) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	issued_on VARCHAR(10) NOT NULL, 
+	expires_on VARCHAR(10) NOT NULL, 
+	issued_at_us BIGINT NOT NULL, 
+	revoked_at_us BIGINT, 
+	revoked_reason TEXT, 
+	PRIMARY KEY (serial), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code), 
+	FOREIGN KEY(child_id) REFERENCES children (child_id)
+);
+INSERT INTO "cards" VALUES('TPOTKG5L','KG1','child-00003-x7q','2026-12-01','2028-11-30',1796143724258894,NULL,NULL);
+CREATE TABLE children (
+	child_id VARCHAR(64) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	iin VARCHAR(12) NOT NULL, 
+	last_name VARCHAR(200) NOT NULL, 
+	first_name VARCHAR(200) NOT NULL, 
+	birth_date VARCHAR(10) NOT NULL, 
+	group_name VARCHAR(100) NOT NULL, 
+	funding_category VARCHAR(100) NOT NULL, 
+	enrolled_on VARCHAR(10) NOT NULL, 
+	withdrawn_on VARCHAR(10), 
+	roster_import INTEGER NOT NULL, 
+	PRIMARY KEY (child_id), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+INSERT INTO "children" VALUES('child-00000-x7q','KG1','200315500007','Testovbayev0000','Aruzhanka0000','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00001-x7q','KG1','200315500017','Testovbayev0001','Aruzhanka0001','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00002-x7q','KG1','200315500027','Testovbayev0002','Aruzhanka0002','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00003-x7q','KG1','200315500037','Testovbayev0003','Aruzhanka0003','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00004-x7q','KG1','200315500047','Testovbayev0004','Aruzhanka0004','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00005-x7q','KG1','200315500057','Testovbayev0005','Aruzhanka0005','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00006-x7q','KG1','200315500067','Testovbayev0006','Aruzhanka0006','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00007-x7q','KG1','200315500077','Testovbayev0007','Aruzhanka0007','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00008-x7q','KG1','200315500087','Testovbayev0008','Aruzhanka0008','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00009-x7q','KG1','200315500097','Testovbayev0009','Aruzhanka0009','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00010-x7q','KG1','200315500106','Testovbayev0010','Aruzhanka0010','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00011-x7q','KG1','200315500116','Testovbayev0011','Aruzhanka0011','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00012-x7q','KG1','200315500126','Testovbayev0012','Aruzhanka0012','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00013-x7q','KG1','200315500136','Testovbayev0013','Aruzhanka0013','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00014-x7q','KG1','200315500146','Testovbayev0014','Aruzhanka0014','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00015-x7q','KG1','200315500156','Testovbayev0015','Aruzhanka0015','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00016-x7q','KG1','200315500166','Testovbayev0016','Aruzhanka0016','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00017-x7q','KG1','200315500176','Testovbayev0017','Aruzhanka0017','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00018-x7q','KG1','200315500186','Testovbayev0018','Aruzhanka0018','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+INSERT INTO "children" VALUES('child-00019-x7q','KG1','200315500196','Testovbayev0019','Aruzhanka0019','2020-03-15','Group A','age3-full-state','2025-09-01',NULL,1);
+CREATE TABLE closures (
+	id INTEGER NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	first_day VARCHAR(10) NOT NULL, 
+	last_day VARCHAR(10) NOT NULL, 
+	reason TEXT NOT NULL, 
+	recorded_at_us BIGINT NOT NULL, 
+	recorded_by VARCHAR(200) NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+CREATE TABLE consent_notices (
+	request_id VARCHAR(32) NOT NULL, 
+	terminal_id VARCHAR(32) NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	record_id INTEGER, 
+	received_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (request_id), 
+	FOREIGN KEY(terminal_id) REFERENCES terminals (terminal_id)
+);
+CREATE TABLE consent_records (
+	id INTEGER NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	action VARCHAR(10) NOT NULL, 
+	until VARCHAR(10), 
+	source VARCHAR(10) NOT NULL, 
+	paper_ref VARCHAR(200) NOT NULL, 
+	guardian_id VARCHAR(32), 
+	signed_text TEXT, 
+	signature BLOB, 
+	recorded_at_us BIGINT NOT NULL, 
+	recorded_by VARCHAR(64) NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(child_id) REFERENCES children (child_id), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+INSERT INTO "consent_records" VALUES(1,'child-00004-x7q','KG1','grant','2027-12-01','paper','form-4',NULL,NULL,NULL,1796143724983602,'director');
+INSERT INTO "consent_records" VALUES(2,'child-00005-x7q','KG1','grant','2027-03-01','phone','','G-c9c794c39b5c4b7c','qatys-consent-v1
+grant
+child-00005-x7q
+KG1
+2027-03-01
+1796143726082',X'ADF80E20CAA6AD3739C444321635D5211FFB6E4B96A803C8321035309F39F75974994A0CDED79DB5EA2D94E87C55B9258757D98311A713BC9E1B16CBA18907EB',1796143726088111,'G-c9c794c39b5c4b7c');
+CREATE TABLE equivocations (
+	id INTEGER NOT NULL, 
+	terminal_id VARCHAR(32) NOT NULL, 
+	seq BIGINT NOT NULL, 
+	stored_hash BLOB NOT NULL, 
+	offered_hash BLOB NOT NULL, 
+	batch_raw BLOB NOT NULL, 
+	received_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (id)
+);
+CREATE TABLE event_time_corrections (
+	event_id VARCHAR(64) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	corrected_at_us BIGINT NOT NULL, 
+	offset_us BIGINT NOT NULL, 
+	found_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (event_id), 
+	FOREIGN KEY(event_id) REFERENCES events (event_id)
+);
+CREATE TABLE events (
+	event_id VARCHAR(64) NOT NULL, 
+	terminal_id VARCHAR(32) NOT NULL, 
+	seq BIGINT NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	hash BLOB NOT NULL, 
+	raw BLOB NOT NULL, 
+	kind VARCHAR(20) NOT NULL, 
+	method VARCHAR(20) NOT NULL, 
+	assurance VARCHAR(10) NOT NULL, 
+	child_id VARCHAR(64), 
+	direction VARCHAR(3), 
+	body_status VARCHAR(12) NOT NULL, 
+	recorded_at_us BIGINT NOT NULL, 
+	boot_id BLOB NOT NULL, 
+	mono_ns BIGINT NOT NULL, 
+	received_at_us BIGINT NOT NULL, 
+	batch_hash BLOB NOT NULL, 
+	receipt VARCHAR(16), 
+	note VARCHAR(200), 
+	PRIMARY KEY (event_id), 
+	CONSTRAINT uq_events_terminal_seq UNIQUE (terminal_id, seq), 
+	FOREIGN KEY(terminal_id) REFERENCES terminals (terminal_id)
+);
+INSERT INTO "events" VALUES('T-MZFNUA45:1','T-MZFNUA45',1,'KG1',X'CA7B7D5271B4EE1D8935CC2D7F62E2A3A696196855FF1090448018C63B971A91',X'AB617601637365710164626F6479587A01C753BE5E63FFB11178AFF4B29CECF8A7BC17349620181ECCBF53DF7BA3B22F7D6B3FCAFA4BB3860EC7D9E564E8795B5656EE91BA945F57DEE9F34E041CF5BFA5D3160727DB22DFDAC32A3FC0B184EAE70E33BD466D492AD88B2868EA2E5B5383DE86DB376D1C79088789A6C8BC383E23523DD3E079B5256B0564626F6F745010E03C0F80B642B3990C94B1B7A51BD0646B696E64676172726976616C647072657658200000000000000000000000000000000000000000000000000000000000000000666D6574686F64666D616E75616C676D6F6E6F5F6E731B00000788202BA44A6774696D655F75731B000661954C7B89D2687465726D696E616C6A542D4D5A464E55413435696173737572616E6365636C6F77','arrival','manual','low','child-00000-x7q','in','ok',1796143721449938,X'10E03C0F80B642B3990C94B1B7A51BD0',8281236677706,1796143723461312,X'C62F4B68669D1C3DC020CBCAE2AE0710816E358F761F2A4238E1B18CC479828A','WTR-8YH',NULL);
+INSERT INTO "events" VALUES('T-MZFNUA45:2','T-MZFNUA45',2,'KG1',X'636C6E5B66D7C9292104C72FA1D3873F8D517477893AA9ABB7A1071AF2A1C62D',X'AB617601637365710264626F6479587A01396CB975509C107CBE5FDF2EE4EAAB1CF124DE5B727D6A5819C3347EE9B5DA287AE22ABB13EA18FFE793E2BC06C969C476B4742907288FFA5A139B7B51F8F48E29FA64B55712ED4B5FCFD8F775A906E93D91C4EE03F2EEFB4DFB98FC5624535860CEE31E9E5490FAF630DC409195E23B84BF67A45A8A7A5DE064626F6F745010E03C0F80B642B3990C94B1B7A51BD0646B696E64676172726976616C64707265765820CA7B7D5271B4EE1D8935CC2D7F62E2A3A696196855FF1090448018C63B971A91666D6574686F64666D616E75616C676D6F6E6F5F6E731B00000788479505EF6774696D655F75731B000661954C85A23D687465726D696E616C6A542D4D5A464E55413435696173737572616E6365636C6F77','arrival','manual','low','child-00001-x7q','in','ok',1796143722111549,X'10E03C0F80B642B3990C94B1B7A51BD0',8281897895407,1796143723461312,X'C62F4B68669D1C3DC020CBCAE2AE0710816E358F761F2A4238E1B18CC479828A','YVE-7YW',NULL);
+INSERT INTO "events" VALUES('T-MZFNUA45:3','T-MZFNUA45',3,'KG1',X'16310100E907E23689A06B9A9186EE95566C23E6E8AEC92CB5D33402D4E2273B',X'AB617601637365710364626F6479587A011AEAF96B3A5615225145A8AFD0CD9FC455791D748A707B0B15ACDD8101F6C11487D36DD45DA0B69B413F77362788218BA966C80364ED916DC47A9F5A1FB313E24948031F48ABFEB114BAD93AB564D3975E769C893011656EEFBC0D4209888545909EFD8228C0EBC3B84213EC6A80A759359ECCAF79238289C964626F6F745010E03C0F80B642B3990C94B1B7A51BD0646B696E64676172726976616C64707265765820636C6E5B66D7C9292104C72FA1D3873F8D517477893AA9ABB7A1071AF2A1C62D666D6574686F64666D616E75616C676D6F6E6F5F6E731B000007886FBA3B386774696D655F75731B000661954C8FE997687465726D696E616C6A542D4D5A464E55413435696173737572616E6365636C6F77','arrival','manual','low','child-00002-x7q','in','ok',1796143722785175,X'10E03C0F80B642B3990C94B1B7A51BD0',8282571422520,1796143723461312,X'C62F4B68669D1C3DC020CBCAE2AE0710816E358F761F2A4238E1B18CC479828A','N2G-A7Z',NULL);
+CREATE TABLE face_erasures (
+	template_id VARCHAR(32) NOT NULL, 
+	terminal_id VARCHAR(32) NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	erased_at_us BIGINT NOT NULL, 
+	reason VARCHAR(20) NOT NULL, 
+	reported_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (template_id, terminal_id), 
+	FOREIGN KEY(template_id) REFERENCES face_templates (template_id), 
+	FOREIGN KEY(terminal_id) REFERENCES terminals (terminal_id)
+);
+CREATE TABLE face_key_wraps (
+	key_id VARCHAR(16) NOT NULL, 
+	terminal_id VARCHAR(32) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	sealed BLOB NOT NULL, 
+	wrapped_by VARCHAR(32) NOT NULL, 
+	created_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (key_id, terminal_id), 
+	FOREIGN KEY(terminal_id) REFERENCES terminals (terminal_id)
+);
+CREATE TABLE face_templates (
+	template_id VARCHAR(32) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	consent_record INTEGER NOT NULL, 
+	key_id VARCHAR(16) NOT NULL, 
+	blob BLOB, 
+	blob_sha256 BLOB NOT NULL, 
+	enrolled_by VARCHAR(32) NOT NULL, 
+	uploaded_at_us BIGINT NOT NULL, 
+	erased_at_us BIGINT, 
+	erase_reason VARCHAR(20), 
+	PRIMARY KEY (template_id), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code), 
+	FOREIGN KEY(child_id) REFERENCES children (child_id), 
+	FOREIGN KEY(consent_record) REFERENCES consent_records (id)
+);
+CREATE TABLE guardian_children (
+	guardian_id VARCHAR(32) NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	invitation INTEGER NOT NULL, 
+	serial VARCHAR(8) NOT NULL, 
+	binding BLOB NOT NULL, 
+	bound_at_us BIGINT NOT NULL, 
+	removed_at_us BIGINT, 
+	removed_by VARCHAR(64), 
+	PRIMARY KEY (guardian_id, child_id), 
+	FOREIGN KEY(guardian_id) REFERENCES guardians (guardian_id), 
+	FOREIGN KEY(child_id) REFERENCES children (child_id), 
+	FOREIGN KEY(invitation) REFERENCES guardian_invitations (id), 
+	UNIQUE (serial)
+);
+INSERT INTO "guardian_children" VALUES('G-c9c794c39b5c4b7c','child-00005-x7q',1,'BOBCLDCH',X'064CB5FBA25EF3021E0996AD841D91526C44C6CCEF3DAC3A549570ACB8280123BB2C582DB470B13A0453CABED17322233A37E0C3D0577FF116ACC5D9BE882F0D',1796143726067555,NULL,NULL);
+CREATE TABLE guardian_invitations (
+	id INTEGER NOT NULL, 
+	code_digest BLOB NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	created_by VARCHAR(64) NOT NULL, 
+	created_at_us BIGINT NOT NULL, 
+	expires_at_us BIGINT NOT NULL, 
+	used_at_us BIGINT, 
+	guardian_id VARCHAR(32), 
+	PRIMARY KEY (id), 
+	UNIQUE (code_digest), 
+	FOREIGN KEY(child_id) REFERENCES children (child_id)
+);
+INSERT INTO "guardian_invitations" VALUES(1,X'64748934EFF696A7BED4BAD7ED80217FB9D8CCA6C45A1DBA84D0AD429F96AD35','child-00005-x7q','director',1796143725647567,1796748525647567,1796143726067555,'G-c9c794c39b5c4b7c');
+CREATE TABLE guardian_nonces (
+	nonce VARCHAR(64) NOT NULL, 
+	expires_at_us BIGINT NOT NULL, 
+	used_at_us BIGINT, 
+	PRIMARY KEY (nonce)
+);
+CREATE TABLE guardians (
+	guardian_id VARCHAR(32) NOT NULL, 
+	key_id VARCHAR(16) NOT NULL, 
+	public_key BLOB NOT NULL, 
+	created_at_us BIGINT NOT NULL, 
+	removed_at_us BIGINT, 
+	PRIMARY KEY (guardian_id), 
+	UNIQUE (key_id)
+);
+INSERT INTO "guardians" VALUES('G-c9c794c39b5c4b7c','97496b32e65cf234',X'3059301306072A8648CE3D020106082A8648CE3D0301070342000444E016344BEFF47BFB0CA894A4CA841C87E4258CEA50EC8F20BEAEB4B65EAF02A31CF76FD71D1F09265AD64A81CEBDAC79A42A4A0D4B2C2F74824BDC019695D2',1796143726067555,NULL);
+CREATE TABLE jobs (
+	id INTEGER NOT NULL, 
+	kind VARCHAR(40) NOT NULL, 
+	month VARCHAR(7) NOT NULL, 
+	status VARCHAR(12) NOT NULL, 
+	done INTEGER NOT NULL, 
+	total INTEGER NOT NULL, 
+	started_by VARCHAR(64) NOT NULL, 
+	started_at_us BIGINT NOT NULL, 
+	heartbeat_us BIGINT NOT NULL, 
+	finished_at_us BIGINT, 
+	error TEXT NOT NULL, 
+	PRIMARY KEY (id)
+);
+CREATE TABLE kindergartens (
+	code VARCHAR(32) NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	six_day BOOLEAN NOT NULL, 
+	created_at_us BIGINT NOT NULL, 
+	district VARCHAR(100) DEFAULT '' NOT NULL, 
+	PRIMARY KEY (code)
+);
+INSERT INTO "kindergartens" VALUES('KG1','Балабақша 1',0,1796143717989952,'');
+CREATE TABLE month_confirmations (
+	id INTEGER NOT NULL, 
+	guardian_id VARCHAR(32) NOT NULL, 
+	child_id VARCHAR(64) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	month VARCHAR(7) NOT NULL, 
+	kind VARCHAR(10) NOT NULL, 
+	days TEXT NOT NULL, 
+	comment TEXT NOT NULL, 
+	recorded_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(guardian_id) REFERENCES guardians (guardian_id), 
+	FOREIGN KEY(child_id) REFERENCES children (child_id)
+);
+CREATE TABLE month_totals (
+	kindergarten VARCHAR(32) NOT NULL, 
+	month VARCHAR(7) NOT NULL, 
+	children INTEGER NOT NULL, 
+	working_days INTEGER NOT NULL, 
+	total VARCHAR(32) NOT NULL, 
+	inputs_digest VARCHAR(64) NOT NULL, 
+	policy_version VARCHAR(40) NOT NULL, 
+	flags INTEGER NOT NULL, 
+	computed_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (kindergarten, month), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+CREATE TABLE outbox (
+	id INTEGER NOT NULL, 
+	kind VARCHAR(40) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	month VARCHAR(7) NOT NULL, 
+	idempotency_key VARCHAR(128) NOT NULL, 
+	body BLOB NOT NULL, 
+	signature TEXT NOT NULL, 
+	created_at_us BIGINT NOT NULL, 
+	status VARCHAR(12) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	next_attempt_at_us BIGINT NOT NULL, 
+	claimed_until_us BIGINT, 
+	last_error TEXT NOT NULL, 
+	delivered_at_us BIGINT, 
+	core_reference VARCHAR(200), 
+	PRIMARY KEY (id), 
+	UNIQUE (idempotency_key)
+);
+CREATE TABLE roster_imports (
+	id INTEGER NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	imported_at_us BIGINT NOT NULL, 
+	rows INTEGER NOT NULL, 
+	sha256 VARCHAR(64) NOT NULL, 
+	source VARCHAR(200) NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+INSERT INTO "roster_imports" VALUES(1,'KG1',1796143718649206,20,'6ced55799620871f1a7f3bd87976c8149f1a48dbe7551ea9a1541508ce78fc46','roster.csv');
+CREATE TABLE schema_migrations (
+	name VARCHAR(100) NOT NULL, 
+	applied_at_us BIGINT NOT NULL, 
+	PRIMARY KEY (name)
+);
+INSERT INTO "schema_migrations" VALUES('0001_initial',1796143716570027);
+INSERT INTO "schema_migrations" VALUES('0002_unlock_cards',1796143716572969);
+INSERT INTO "schema_migrations" VALUES('0003_cards',1796143716575337);
+INSERT INTO "schema_migrations" VALUES('0004_event_receipts',1796143716577118);
+INSERT INTO "schema_migrations" VALUES('0005_closures_absences',1796143716579389);
+INSERT INTO "schema_migrations" VALUES('0006_queue_core_outbox',1796143716581270);
+INSERT INTO "schema_migrations" VALUES('0007_finance_pages',1796143716584321);
+INSERT INTO "schema_migrations" VALUES('0008_events_child_time',1796143716585889);
+INSERT INTO "schema_migrations" VALUES('0009_guardians',1796143716588593);
+INSERT INTO "schema_migrations" VALUES('0010_consent_and_confirmations',1796143716591178);
+INSERT INTO "schema_migrations" VALUES('0011_terminal_health',1796143716593361);
+INSERT INTO "schema_migrations" VALUES('0012_event_notes',1796143716594725);
+INSERT INTO "schema_migrations" VALUES('0013_face_templates',1796143716597626);
+CREATE TABLE terminal_health (
+	terminal_id VARCHAR(32) NOT NULL, 
+	reported_at_us BIGINT NOT NULL, 
+	terminal_time_us BIGINT NOT NULL, 
+	skew_us BIGINT NOT NULL, 
+	pending INTEGER NOT NULL, 
+	software_version VARCHAR(40) NOT NULL, 
+	camera VARCHAR(10) NOT NULL, 
+	storage_free_bytes BIGINT NOT NULL, 
+	checked_seq BIGINT NOT NULL, 
+	PRIMARY KEY (terminal_id), 
+	FOREIGN KEY(terminal_id) REFERENCES terminals (terminal_id)
+);
+INSERT INTO "terminal_health" VALUES('T-MZFNUA45',1796143723579171,1796143723575991,-3180,0,'0.1.0','none',82815381504,3);
+CREATE TABLE terminal_tokens (
+	digest BLOB NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	created_at_us BIGINT NOT NULL, 
+	expires_at_us BIGINT NOT NULL, 
+	used_at_us BIGINT, 
+	terminal_id VARCHAR(32), 
+	PRIMARY KEY (digest), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+INSERT INTO "terminal_tokens" VALUES(X'4A19A217174B7D850E33914C31EC02B54AF58A61F643314447F2ED9BA6E39229','KG1',1796143720083940,1796147320083940,1796143720740101,'T-MZFNUA45');
+CREATE TABLE terminals (
+	terminal_id VARCHAR(32) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	sign_pub BLOB NOT NULL, 
+	box_pub BLOB NOT NULL, 
+	enrolled_at_us BIGINT NOT NULL, 
+	revoked_at_us BIGINT, 
+	revoke_reason TEXT, 
+	head_seq BIGINT NOT NULL, 
+	head_hash BLOB NOT NULL, 
+	last_contact_us BIGINT, 
+	software_version VARCHAR(40) NOT NULL, 
+	PRIMARY KEY (terminal_id), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code), 
+	UNIQUE (sign_pub)
+);
+INSERT INTO "terminals" VALUES('T-MZFNUA45','KG1',X'445CBADF0A6F8F19986D79B5196CE6C5A848813C7BACAA72F8832140DAC1C177',X'BEB4E9C7A4FDF2D3AAC599EDDEA0CE339DFF7EDCF559EEC94A3D5A12E214C051',1796143720740101,NULL,NULL,3,X'16310100E907E23689A06B9A9186EE95566C23E6E8AEC92CB5D33402D4E2273B',1796143723579171,'0.1.0');
+CREATE TABLE unlock_cards (
+	serial VARCHAR(16) NOT NULL, 
+	kindergarten VARCHAR(32) NOT NULL, 
+	secret BLOB NOT NULL, 
+	issued_at_us BIGINT NOT NULL, 
+	revoked_at_us BIGINT, 
+	revoked_reason TEXT, 
+	PRIMARY KEY (serial), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+CREATE TABLE users (
+	username VARCHAR(64) NOT NULL, 
+	password_hash VARCHAR(200) NOT NULL, 
+	role VARCHAR(20) NOT NULL, 
+	kindergarten VARCHAR(32), 
+	created_at_us BIGINT NOT NULL, 
+	disabled_at_us BIGINT, 
+	failed_logins INTEGER NOT NULL, 
+	locked_until_us BIGINT, 
+	PRIMARY KEY (username), 
+	FOREIGN KEY(kindergarten) REFERENCES kindergartens (code)
+);
+INSERT INTO "users" VALUES('finance1','scrypt:32768:8:1$TyrVzHa402z9VfGP$82388a4a8cf32c817da7e0ddeedb315c3fee1a1cb74fcc53b1eb7976c7e97d5dc3501a1653b41b07a51aa44b902140ceb6e448e76d7d00f1fb47eb858760d693','finance',NULL,1796143719319966,NULL,0,NULL);
+CREATE INDEX ix_children_kindergarten ON children (kindergarten);
+CREATE INDEX ix_events_child_time ON events (child_id, recorded_at_us);
+CREATE INDEX ix_events_kindergarten_time ON events (kindergarten, recorded_at_us);
+CREATE INDEX ix_unlock_cards_kindergarten ON unlock_cards (kindergarten);
+CREATE INDEX ix_cards_kindergarten ON cards (kindergarten);
+CREATE INDEX ix_cards_child ON cards (child_id);
+CREATE INDEX ix_closures_kindergarten ON closures (kindergarten);
+CREATE INDEX ix_absences_child ON absences (child_id);
+CREATE INDEX ix_outbox_due ON outbox (status, next_attempt_at_us);
+CREATE INDEX ix_guardian_children_child ON guardian_children (child_id);
+CREATE INDEX ix_consent_child ON consent_records (child_id);
+CREATE INDEX ix_confirmations_month ON month_confirmations (kindergarten, month);
+CREATE INDEX ix_corrections_time ON event_time_corrections (kindergarten, corrected_at_us);
+CREATE INDEX ix_face_templates_child ON face_templates (child_id);
+CREATE INDEX ix_face_templates_kindergarten ON face_templates (kindergarten);
+CREATE INDEX ix_face_key_wraps_kindergarten ON face_key_wraps (kindergarten);
+CREATE INDEX ix_face_erasures_child ON face_erasures (child_id);
+COMMIT;
