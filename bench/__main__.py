@@ -27,9 +27,9 @@ from bench.region import bench_region
 from bench.sign_in_flood import bench_sign_in_flood
 from bench.terminal_resources import bench_terminal_resources
 from protocol import batches, events
-from server import db
-from server.admin import open_data_dir
-from server.db import make_engine, normalise_url
+from server.datadir import open_data_dir
+from server.storage import db
+from server.storage.db import make_engine, normalise_url
 from server.storage.migrations import migrate
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.home import open_terminal

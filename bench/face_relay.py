@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from protocol import faces
-from server import db
-from server.db import make_engine
-from server.face_templates import face_sync
+from server.families.face_templates import face_sync
+from server.storage import db
+from server.storage.db import make_engine
 from server.storage.migrations import migrate
 
 CHILDREN = 600

@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 
 from qatys.timeutil import LOCAL_ZONE, from_datetime, now_us
-from server import db
 from server.domain.calendar import working_days
 from server.domain.policy import load_policy
-from server.finance_jobs import JobState, job_state, start_month_job
-from server.money import all_statements, statement_for
+from server.money.jobs import JobState, job_state, start_month_job
+from server.money.statements import all_statements, statement_for
+from server.storage import db
 
 KINDERGARTENS = 300
 CHILDREN_PER_KINDERGARTEN = 100

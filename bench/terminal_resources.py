@@ -20,8 +20,8 @@ import numpy as np
 import requests
 from sqlalchemy import func, select
 
-from server import db
-from server.admin import open_data_dir
+from server.datadir import open_data_dir
+from server.storage import db
 from terminal.capture import simulated
 from terminal.capture.decoders import read_image
 from terminal.capture.sources import write_clip

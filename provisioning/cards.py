@@ -13,7 +13,7 @@ from protocol import cards, crypto
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.kindergartens import require_kindergarten
 from provisioning.revocation import revoke_once
-from server import db
+from server.storage import db
 
 DEFAULT_VALIDITY = timedelta(days=2 * 365)
 """A card's lifetime unless the child leaves earlier: two years, then a new card."""

@@ -19,8 +19,7 @@ from provisioning.unlock_cards import list_cards
 from provisioning.unlock_cards import revoke_card as revoke_unlock_card
 from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
 from qatys.timeutil import iso_utc, local_date, now_us
-from server.admin import open_data_dir
-from server.cli import DATA
+from server.datadir import DATA, open_data_dir
 from server.errors import SetupError
 
 _ERRORS: dict[type[BaseException], int] = {

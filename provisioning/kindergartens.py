@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select
 
 from provisioning.errors import InvalidInput, NotFound
 from qatys.timeutil import now_us
-from server import db
+from server.storage import db
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.kindergartens import require_kindergarten
-from server import db
+from server.storage import db
 
 ABSENCE_REASONS = ("illness", "quarantine", "sanatorium", "leave")
 MAX_SPAN_DAYS = 366

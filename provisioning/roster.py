@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from provisioning import iin as iin_rules
 from provisioning.errors import InvalidInput, NotFound
 from qatys.timeutil import now_us
-from server import db
+from server.storage import db
 
 COLUMNS = ("child_id", "iin", "last_name", "first_name", "birth_date", "group",
            "funding_category", "enrolled_on", "withdrawn_on")

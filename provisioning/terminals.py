@@ -18,7 +18,7 @@ from protocol.errors import SignatureError, TokenError
 from provisioning.errors import InvalidInput, TokenRefused
 from provisioning.kindergartens import require_kindergarten
 from provisioning.revocation import revoke_once
-from server import db
+from server.storage import db
 
 MAX_TOKEN_TTL_SECONDS = 3600
 

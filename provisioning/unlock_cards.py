@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 from protocol import unlock
 from provisioning.kindergartens import require_kindergarten
 from provisioning.revocation import revoke_once
-from server import db
+from server.storage import db
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,12 @@ import click
 
 from provisioning import cli as provisioning_cli
 from qatys import __version__
-from server import accounts_cli, consent_cli, guardians_cli, money_cli, queue_core_cli
 from server import cli as server_cli
+from server import datadir
+from server.families import consent_cli, guardians_cli
+from server.finance import accounts_cli
+from server.money import cli as money_cli
+from server.queue_core import cli as queue_core_cli
 from terminal import cli as terminal_cli
 
 
@@ -25,7 +29,7 @@ def terminal_group() -> None:
 
 
 @terminal_group.command("token")
-@server_cli.DATA
+@datadir.DATA
 @click.option("--kindergarten", required=True)
 @click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the enrolment QR (server address + token) as a PNG.")
@@ -35,7 +39,7 @@ def terminal_token(data_dir: Path, kindergarten: str, qr: Path | None) -> None:
 
 
 @terminal_group.command("revoke")
-@server_cli.DATA
+@datadir.DATA
 @click.argument("terminal_id")
 @click.option("--reason", default="revoked by administrator", show_default=True)
 def terminal_revoke(data_dir: Path, terminal_id: str, reason: str) -> None:

@@ -1,0 +1,14 @@
+"""The sync server, one subpackage per concept (each holds its service, its commands, its
+pages or API and their templates):
+
+- ``sync/``: terminals (enrolment, batches, signed requests and answers, roster, door, faces)
+- ``money/``: табель, statements, exports, flags, approvals, jobs
+- ``queue_core/``: the regional queue core's client, outbox and roster pull
+- ``families/``: guardians, the consent ledger, face templates, confirmations, parents' pages
+- ``finance/``: staff accounts and sessions, the finance pages, the system overview
+- ``web/``: what pages and APIs share (answers, headers, sessions, limits, language, OpenAPI)
+- ``storage/``: the schema and its frozen migrations; ``domain/``: the pure rules
+
+At the top: the app factory, configuration, keys, the data directory, errors and the
+``qatys server`` commands. tests/test_imports.py keeps the dependencies pointing one way.
+"""

@@ -15,26 +15,22 @@ from werkzeug.exceptions import HTTPException
 
 from qatys.logs import log
 from qatys.timeutil import now_us
-from server import (
-    answers,
-    face_api,
-    finance_pages,
-    ingest_api,
-    meta_api,
-    pages,
-    parents_pages,
-    terminal_api,
-    web_guard,
-)
 from server.config import ServerConfig, load_config
 from server.context import ServerContext
-from server.db import make_engine
 from server.errors import ApiError, SetupError
-from server.ingest import Ingestor
+from server.families import pages as parents_pages
+from server.finance import pages as finance_pages
+from server.finance import system as pages
 from server.keys import load_keys, load_session_secret
-from server.rate_limits import Guard, Limits
-from server.responses import error
+from server.storage.db import make_engine
 from server.storage.migrations import pending
+from server.sync import answers, face_api, terminal_api
+from server.sync import batches_api as ingest_api
+from server.sync.ingest import Ingestor
+from server.web import guard as web_guard
+from server.web import meta as meta_api
+from server.web.rate_limits import Guard, Limits
+from server.web.responses import error
 
 logger = logging.getLogger("qatys.server")
 
@@ -55,11 +51,11 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
     if missing:
         raise SetupError(f"the database needs `qatys server init` (pending: {', '.join(missing)})")
     keys = load_keys(config.keys_file)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # each page package serves its own
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    # No Flask session (no secret_key): sessions live in the database (server/web_sessions.py).
+    # No Flask session (no secret_key): sessions live in the database (server/web/sessions.py).
     app.extensions["qatys"] = ServerContext(
         config, engine, keys, clock, Ingestor(engine, keys, clock),
         load_session_secret(config.session_secret_file),

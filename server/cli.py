@@ -11,14 +11,10 @@ import click
 
 from qatys import logs
 from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
-from server.admin import PRIVATE_UMASK, init_data_dir, make_private, open_data_dir
 from server.config import DEFAULT_PORT
+from server.datadir import DATA, PRIVATE_UMASK, init_data_dir, make_private, open_data_dir
 from server.errors import SetupError
-from server.exports import EXPORT_FIELDS, accepted_events
-
-DATA = click.option("--data", "data_dir", required=True,
-                    type=click.Path(file_okay=False, path_type=Path),
-                    help="Server data directory (config, keys, SQLite database, logs).")
+from server.sync.exports import EXPORT_FIELDS, accepted_events
 
 
 @click.group("server")

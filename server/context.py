@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import Engine
 
 from server.config import ServerConfig
-from server.ingest import Ingestor
 from server.keys import ServerKeys
-from server.rate_limits import Guard, Limits
+
+if TYPE_CHECKING:  # built by the app factory; features import this module, not the reverse
+    from server.sync.ingest import Ingestor
+    from server.web.rate_limits import Guard, Limits
 
 
 @dataclass
@@ -22,7 +25,7 @@ class ServerContext:
     clock: Callable[[], int]
     ingestor: Ingestor
     session_secret: bytes
-    """Keys the HMAC of the pages' CSRF tokens (server/web_sessions.py)."""
+    """Keys the HMAC of the pages' CSRF tokens (server/web/sessions.py)."""
     guard: Guard
     limits: Limits
 

@@ -49,7 +49,7 @@ class ApprovalError(ServerError):
 
 class Refused(ServerError):
     """A request refused by a service, with a stable code (docs/api.md) and no HTTP status:
-    the web layer picks the status (server/web_guard.py) and the page or JSON shape."""
+    the web layer picks the status (server/web/guard.py) and the page or JSON shape."""
 
     def __init__(self, code: str, message: str, **details: object) -> None:
         super().__init__(message)

@@ -10,7 +10,7 @@ clock can jump (a bad RTC battery, NTP stepping it once the network is back). Tw
   goes below the previous event's (a clock set back cannot reorder the chain).
 
 Every event also carries the boot id and the monotonic time, so the server can correct what
-was recorded before the first sync of a boot (server/clock_corrections.py).
+was recorded before the first sync of a boot (server/sync/clock_corrections.py).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from server import db
-from server.admin import open_data_dir
+from server.datadir import open_data_dir
+from server.storage import db
 from tests import chroot_install
 from tests.helpers import ServerProcess, roster_csv, run, start_server
 from tests.postgres import Cluster, find_bin_dir, start_cluster

@@ -24,8 +24,8 @@ import tomli_w
 from sqlalchemy import select
 
 from provisioning.iin import generated
-from server.admin import open_data_dir
-from server.guardians import claim_message
+from server.datadir import open_data_dir
+from server.families.guardians import claim_message
 from tests.test_phone_codes import Phone
 
 QATYS = [sys.executable, "-m", "qatys"]

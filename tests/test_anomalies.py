@@ -16,7 +16,7 @@ from server.domain.anomalies import (
     stack_of_cards,
     two_kindergartens,
 )
-from server.outage_ledger import LedgerEntry, outage_periods
+from server.money.outages import LedgerEntry, outage_periods
 
 DAY = date(2026, 3, 2)
 T0 = 1_772_420_000_000_000

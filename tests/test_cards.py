@@ -18,8 +18,8 @@ import segno
 from sqlalchemy import select
 
 from protocol import cards
-from server import db
-from server.admin import open_data_dir
+from server.datadir import open_data_dir
+from server.storage import db
 from terminal.capture import simulated as door_photos
 from terminal.capture.decoders import default_reader, read_image
 from tests.helpers import ServerProcess, enrol, run

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from qatys.timeutil import from_datetime, local_date, now_us
-from server import db
-from server.admin import open_data_dir
+from server.datadir import open_data_dir
+from server.storage import db
 from tests.helpers import QATYS, ServerProcess, enrol, run
 
 DAY_US = 86_400 * 1_000_000

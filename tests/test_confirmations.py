@@ -15,12 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from qatys.timeutil import from_datetime
-from server import db
-from server.accounts import add_user
-from server.admin import init_data_dir, open_data_dir
 from server.app import create_app
 from server.config import load_config
-from server.guardians import claim_message, create_invitation
+from server.datadir import init_data_dir, open_data_dir
+from server.families.guardians import claim_message, create_invitation
+from server.finance.accounts import add_user
+from server.storage import db
 from tests.helpers import roster_csv, run
 from tests.test_phone_codes import Phone
 

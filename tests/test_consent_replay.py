@@ -11,7 +11,7 @@ import time
 import requests
 
 from qatys.timeutil import local_date, now_us
-from server.consent import consent_message, longest_until
+from server.families.consent import consent_message, longest_until
 from tests.helpers import GuardianClient, ServerProcess, guardian_client, run
 
 CHILD = "child-00012-x7q"

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from qatys.cli import cli
-from server.openapi import ERROR_CODES
+from server.web.openapi import ERROR_CODES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -56,3 +56,19 @@ def test_every_test_the_threat_model_names_exists() -> None:
                     f"{test} not in {current.name}"
                 named += 1
     assert named >= 30
+
+
+def test_every_source_path_the_docs_name_exists() -> None:
+    """Paths such as server/money/statements.py in the docs and READMEs are real files."""
+    import re
+
+    root = DOCS.parent
+    texts = [*DOCS.glob("*.md"), root / "README.md", root / "hardware" / "README.md",
+             root / "protocol" / "README.md"]
+    pattern = re.compile(r"(?<![/\w])((?:server|terminal|protocol|provisioning|qatys|tools|"
+                         r"tests|bench|hardware|scripts)/[\w/.-]*\w\.(?:py|sh|html|js|css|toml))"
+                         r"\b")
+    missing = {(doc.name, path) for doc in texts
+               for path in pattern.findall(doc.read_text(encoding="utf-8"))
+               if not (root / path).exists()}
+    assert missing == set()

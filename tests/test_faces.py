@@ -23,9 +23,9 @@ from sqlalchemy import func, select
 
 from protocol import consent, crypto, faces
 from protocol.errors import ProtocolError
-from server import db
-from server.admin import open_data_dir
-from server.face_templates import face_state
+from server.datadir import open_data_dir
+from server.families.face_templates import face_state
+from server.storage import db
 from terminal.client import ServerClient
 from terminal.errors import ServerRefused
 from terminal.faces.engine import load_rgb, read_face

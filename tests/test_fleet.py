@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from server import db
-from server.admin import open_data_dir
+from server.datadir import open_data_dir
+from server.storage import db
 from terminal.client import ServerClient
 from terminal.errors import ServerRefused
 from terminal.home import open_terminal

@@ -14,8 +14,8 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, literal_column, select, table, text
 
-from server import db
 from server.errors import SetupError
+from server.storage import db
 from server.storage.migrations import _after, alembic_config, migrate, pending
 from tests.postgres import Cluster
 
@@ -135,7 +135,7 @@ def test_a_database_older_than_the_last_release_is_refused_with_what_to_do(
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_code_declares_what_the_revisions_make(kind: str, tmp_path: Path,
                                                    request: pytest.FixtureRequest) -> None:
-    """``alembic check``: no difference between server/db.py and a migrated database."""
+    """``alembic check``: no difference between server/storage/db.py and a migrated database."""
     fresh = _fresh(kind, tmp_path, request)
     with fresh.connect() as conn:
         command.check(alembic_config(conn))

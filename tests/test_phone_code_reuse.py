@@ -14,9 +14,9 @@ import segno
 from sqlalchemy import select
 
 from protocol import phone
-from server import db
-from server.admin import open_data_dir
-from server.guardians import claim_message
+from server.datadir import open_data_dir
+from server.families.guardians import claim_message
+from server.storage import db
 from tests.helpers import ServerProcess, enrol, run
 from tests.test_phone_codes import Phone
 

@@ -17,8 +17,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from server import db
-from server.admin import open_data_dir
+from server.datadir import open_data_dir
+from server.storage import db
 from tests.faulty_proxy import FaultyProxy
 from tests.helpers import ServerProcess, free_port, roster_csv, run
 

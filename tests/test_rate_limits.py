@@ -16,11 +16,11 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from server import db
-from server.admin import init_data_dir, open_data_dir
 from server.app import create_app
 from server.config import load_config
-from server.guardians import claim_message, login_message
+from server.datadir import init_data_dir, open_data_dir
+from server.families.guardians import claim_message, login_message
+from server.storage import db
 from tests.conftest import _seed
 from tests.helpers import (
     ServerProcess,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from server import db
+from server.storage import db
 from server.storage.migrations import migrate
 
 

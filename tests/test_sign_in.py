@@ -14,12 +14,13 @@ from werkzeug.security import check_password_hash
 
 from qatys.logs import JsonLineFormatter
 from qatys.timeutil import now_us
-from server import accounts, db
-from server.accounts import SignInRefusal, User, add_user, sign_in
-from server.admin import init_data_dir
 from server.app import create_app
 from server.config import load_config
 from server.context import ctx
+from server.datadir import init_data_dir
+from server.finance import accounts
+from server.finance.accounts import SignInRefusal, User, add_user, sign_in
+from server.storage import db
 from server.storage.migrations import migrate
 from tests.postgres import Cluster
 

@@ -20,8 +20,8 @@ import requests
 from sqlalchemy import select
 
 from protocol import auth, batches, crypto, roster, unlock
-from server import db
-from server.admin import open_data_dir
+from server.datadir import open_data_dir
+from server.storage import db
 from terminal.client import ServerClient
 from terminal.errors import ServerRefused
 from terminal.keys import load as load_keys

@@ -12,7 +12,7 @@ from qatys.urls import is_loopback, transport_problem
 from server.config import load_config
 from server.errors import QueueCoreError
 from server.errors import SetupError as ServerSetupError
-from server.queue_core import QueueCoreClient
+from server.queue_core.client import QueueCoreClient
 from terminal.config import validate
 from terminal.errors import SetupError
 from tests.helpers import ServerProcess, enrol, run

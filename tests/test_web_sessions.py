@@ -15,11 +15,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from server import db
-from server.accounts import add_user as add_account
-from server.admin import init_data_dir, open_data_dir
 from server.app import create_app
 from server.config import load_config
+from server.datadir import init_data_dir, open_data_dir
+from server.finance.accounts import add_user as add_account
+from server.storage import db
 from tests.browser import Page
 from tests.helpers import (
     ServerProcess,

@@ -17,8 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, column, inspect, select, table, text
 
-from server import db
 from server.errors import SetupError
+from server.storage import db
 
 HERE = Path(__file__).resolve().parent
 LEGACY_TABLE = "schema_migrations"

@@ -98,8 +98,8 @@ def _phone_consent(root: Path, data: Path, url: str, phone: Phone) -> None:
 
 
 def _claim_message(root: Path, code: str) -> bytes:
-    """The release's own claim message (its server/guardians.py)."""
-    out = subprocess.run([sys.executable, "-c", "import sys; from server.guardians import "
+    """The release's own claim message (its server/families/guardians.py)."""
+    out = subprocess.run([sys.executable, "-c", "import sys; from server.families.guardians import "
                           "claim_message; sys.stdout.buffer.write(claim_message(sys.argv[1]))",
                           code], cwd=root, capture_output=True, check=True)
     return out.stdout

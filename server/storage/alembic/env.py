@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import context
 
-from server import db
+from server.storage import db
 
 
 def _unquoted(default: str | None) -> str | None:

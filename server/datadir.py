@@ -1,0 +1,94 @@
+"""A server data directory: made, upgraded and opened from the command line (no HTTP)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from sqlalchemy import Connection, Engine, make_url
+
+from server import keys as key_store
+from server.config import ServerConfig, load_config, write_config
+from server.errors import SetupError
+from server.keys import ServerKeys
+from server.storage.db import make_engine, normalise_url, writing
+from server.storage.migrations import migrate, pending
+
+DATA = click.option("--data", "data_dir", required=True,
+                    type=click.Path(file_okay=False, path_type=Path),
+                    help="Server data directory (config, keys, SQLite database, logs).")
+"""The option every server-side command takes."""
+
+PRIVATE_UMASK = 0o077
+"""The server's processes make files for their owner only: the database holds children's
+names and IINs, the keys sign acknowledgements and statements."""
+
+
+def init_data_dir(data_dir: Path, database_url: str | None, public_url: str | None = None,
+                  queue_core_url: str | None = None) -> tuple[ServerConfig, list[str]]:
+    """Create (or upgrade) a data directory: config, keys and schema. Safe to run again.
+
+    The directory ends 0700 and every file in it that the server made 0600 (an older data
+    directory too)."""
+    old_umask = os.umask(PRIVATE_UMASK)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data_dir.chmod(0o700)
+        if (data_dir / "server.toml").exists() and database_url is public_url is \
+                queue_core_url is None:
+            config = load_config(data_dir)
+        else:
+            config = write_config(data_dir, database_url, public_url, queue_core_url)
+        key_store.create_keys(config.keys_file)
+        key_store.create_session_secret(config.session_secret_file)
+        engine = make_engine(config.database_url)
+        applied = migrate(engine)
+        engine.dispose()
+        make_private(config)
+    finally:
+        os.umask(old_umask)
+    return config, applied
+
+
+def make_private(config: ServerConfig) -> None:
+    """chmod the data directory's own files to the owner only (0600, folders 0700)."""
+    files = [config.data_dir / "server.toml", config.keys_file, config.session_secret_file,
+             config.log_file]
+    database = make_url(normalise_url(config.database_url))
+    if database.drivername.startswith("sqlite") and database.database not in (None,
+                                                                             ":memory:"):
+        main = Path(str(database.database))
+        files += [main.with_name(main.name + suffix) for suffix in ("", "-wal", "-shm",
+                                                                    ".writers")]
+    for folder in (config.keys_file.parent, config.log_file.parent):
+        if folder.is_dir():
+            folder.chmod(0o700)
+    for path in files:
+        if path.exists():
+            path.chmod(0o600)
+
+
+@dataclass
+class DataDir:
+    config: ServerConfig
+    engine: Engine
+    keys: ServerKeys
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with writing(self.engine) as conn:
+            yield conn
+
+
+def open_data_dir(data_dir: Path) -> DataDir:
+    config = load_config(data_dir)
+    engine = make_engine(config.database_url)
+    missing = pending(engine)
+    if missing:
+        raise SetupError(f"the database needs `qatys server init --data {data_dir}` "
+                         f"(pending: {', '.join(missing)})")
+    return DataDir(config, engine, key_store.load_keys(config.keys_file))

@@ -1,0 +1,227 @@
+"""Guardians: one-time invitations, phone keys bound to children, sign-in by signature.
+
+A director invites a guardian of one child; the guardian's phone makes an ECDSA P-256 key
+pair in the browser and claims the invitation by signing its code, which binds the key to
+the child. No password exists: the phone signs a one-time challenge to open a session. A
+guardian (one phone key) may be bound to several children, a child to several guardians.
+Sessions are server-side (server/web/sessions.py), of kind ``guardian``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, select
+
+from protocol.cards import SERIAL_BYTES, serial_text
+from protocol.errors import SignatureError
+from protocol.phone import key_id, public_key_from_spki, sign_binding, verify_p1363
+from provisioning.cards import card_key
+from qatys.timeutil import local_date
+from server.errors import ApiError
+from server.storage import db
+from server.storage.db import writing
+from server.web.sessions import SessionKind, open_session
+
+INVITATION_DAYS = 7
+NONCE_SECONDS = 120
+_DAY_US = 86_400 * 1_000_000
+_CODE_CHARS = 16
+
+
+@dataclass(frozen=True)
+class Invitation:
+    code: str
+    """XXXX-XXXX-XXXX-XXXX (80 bits): in the URL, in the QR, typed by hand."""
+    child_id: str
+    expires_at_us: int
+
+
+def new_code() -> str:
+    raw = base64.b32encode(os.urandom(10)).decode("ascii")
+    return "-".join(raw[i:i + 4] for i in range(0, _CODE_CHARS, 4))
+
+
+def normalise_code(text: str) -> str:
+    plain = "".join(ch for ch in text.upper() if ch.isalnum())
+    if len(plain) != _CODE_CHARS:
+        return ""
+    return "-".join(plain[i:i + 4] for i in range(0, _CODE_CHARS, 4))
+
+
+def _digest(code: str) -> bytes:
+    return hashlib.sha256(code.encode("ascii")).digest()
+
+
+def create_invitation(conn: Connection, child_id: str, by: str, now_us: int,
+                      days: int = INVITATION_DAYS) -> Invitation:
+    """A one-time invitation for a guardian of ``child_id``, valid ``days`` (at most 7)."""
+    if not 1 <= days <= INVITATION_DAYS:
+        raise ApiError(400, "bad_request", f"an invitation is valid 1 to {INVITATION_DAYS} days")
+    child = conn.execute(select(db.children).where(db.children.c.child_id == child_id)).first()
+    if child is None:
+        raise ApiError(404, "unknown_child", f"child {child_id} is not on any roster")
+    if child.withdrawn_on and child.withdrawn_on <= local_date(now_us).isoformat():
+        raise ApiError(409, "child_withdrawn", f"child {child_id} has left the kindergarten")
+    code = new_code()
+    expires = now_us + days * _DAY_US
+    conn.execute(db.guardian_invitations.insert().values(
+        code_digest=_digest(code), child_id=child_id, created_by=by, created_at_us=now_us,
+        expires_at_us=expires))
+    return Invitation(code, child_id, expires)
+
+
+def claim_message(code: str) -> bytes:
+    return b"qatys-claim-v1\n" + code.encode("ascii")
+
+
+def login_message(nonce: str) -> bytes:
+    return b"qatys-login-v1\n" + nonce.encode("ascii")
+
+
+def _open_invitation(conn: Connection, code: str, now_us: int, lock: bool = False) -> Row[Any]:
+    """The invitation with this (normalised) code, unused and unexpired, or the refusal."""
+    query = select(db.guardian_invitations).where(
+        db.guardian_invitations.c.code_digest == _digest(code))
+    row = conn.execute(query.with_for_update() if lock else query).first() if code else None
+    if row is None:
+        raise ApiError(404, "invitation_unknown", "no such invitation")
+    if row.used_at_us is not None:
+        raise ApiError(409, "invitation_used", "this invitation has been used already")
+    if row.expires_at_us <= now_us:
+        raise ApiError(410, "invitation_expired", "this invitation has expired")
+    return row
+
+
+def check_claim(engine: Engine, code_text: str, spki: bytes, proof: bytes, now_us: int) -> str:
+    """The normalised code of an open invitation whose proof the phone's key signed; checked
+    with no lock held (the claim itself is then a short write, :func:`claim_invitation`)."""
+    code = normalise_code(code_text)
+    with engine.connect() as conn:
+        _open_invitation(conn, code, now_us)
+    try:
+        public_key_from_spki(spki)
+        verify_p1363(spki, claim_message(code), proof)
+    except SignatureError as exc:
+        raise ApiError(400, exc.code, "the phone's key or proof is not valid") from exc
+    return code
+
+
+def claim_invitation(conn: Connection, code: str, spki: bytes, now_us: int) -> tuple[str, str]:
+    """Bind the phone key to the invited child; returns (guardian id, child id). ``code`` and
+    ``spki`` come from :func:`check_claim`; the invitation is checked again, locked, here."""
+    row = _open_invitation(conn, code, now_us, lock=True)
+    guardian = conn.execute(select(db.guardians)
+                            .where(db.guardians.c.key_id == key_id(spki))).first()
+    if guardian is not None and guardian.removed_at_us is not None:
+        raise ApiError(403, "guardian_removed", "this phone's access was removed")
+    guardian_id = guardian.guardian_id if guardian else f"G-{secrets.token_hex(8)}"
+    if guardian is None:
+        conn.execute(db.guardians.insert().values(
+            guardian_id=guardian_id, key_id=key_id(spki), public_key=spki,
+            created_at_us=now_us))
+    kindergarten = conn.execute(select(db.children.c.kindergarten)
+                                .where(db.children.c.child_id == row.child_id)).scalar_one()
+    serial = serial_text(os.urandom(SERIAL_BYTES))  # a new one, even for a re-binding
+    binding = sign_binding(card_key(conn, kindergarten, now_us), key_id(spki), row.child_id,
+                           kindergarten, serial)
+    values = {"invitation": row.id, "serial": serial, "binding": binding,
+              "bound_at_us": now_us, "removed_at_us": None, "removed_by": None}
+    bound = conn.execute(select(db.guardian_children)
+                         .where(db.guardian_children.c.guardian_id == guardian_id)
+                         .where(db.guardian_children.c.child_id == row.child_id)).first()
+    if bound is None:
+        conn.execute(db.guardian_children.insert().values(
+            guardian_id=guardian_id, child_id=row.child_id, **values))
+    else:
+        conn.execute(db.guardian_children.update()
+                     .where(db.guardian_children.c.guardian_id == guardian_id)
+                     .where(db.guardian_children.c.child_id == row.child_id).values(**values))
+    conn.execute(db.guardian_invitations.update()
+                 .where(db.guardian_invitations.c.id == row.id)
+                 .values(used_at_us=now_us, guardian_id=guardian_id))
+    return guardian_id, str(row.child_id)
+
+
+def new_nonce(conn: Connection, now_us: int) -> str:
+    nonce = secrets.token_urlsafe(24)
+    conn.execute(db.guardian_nonces.delete().where(db.guardian_nonces.c.expires_at_us < now_us))
+    conn.execute(db.guardian_nonces.insert().values(
+        nonce=nonce, expires_at_us=now_us + NONCE_SECONDS * 1_000_000))
+    return nonce
+
+
+def sign_in(engine: Engine, key: str, nonce: str, signature: bytes, now_us: int,
+            lifetime_us: int) -> tuple[str, str]:
+    """A session for a valid signature over a fresh, unused nonce: (guardian id, session id).
+
+    The signature is checked with no lock held; the nonce is then used up, and the session
+    opened, in one short write transaction (a nonce opens one session, however many arrive
+    at once). A refused sign-in leaves the nonce as it was."""
+    with engine.connect() as conn:
+        row = conn.execute(select(db.guardian_nonces)
+                           .where(db.guardian_nonces.c.nonce == nonce)).first()
+        guardian = conn.execute(select(db.guardians).where(db.guardians.c.key_id == key)).first()
+    if row is None or row.used_at_us is not None or row.expires_at_us <= now_us:
+        raise ApiError(401, "challenge_invalid", "the sign-in challenge is unknown, used or old")
+    if guardian is None or guardian.removed_at_us is not None:
+        raise ApiError(401, "unknown_phone", "this phone has no access (ask for an invitation)")
+    try:
+        verify_p1363(bytes(guardian.public_key), login_message(nonce), signature)
+    except SignatureError as exc:
+        raise ApiError(401, "bad_signature", "the sign-in signature does not verify") from exc
+    with writing(engine) as conn:
+        used = conn.execute(db.guardian_nonces.update()
+                            .where(db.guardian_nonces.c.nonce == nonce)
+                            .where(db.guardian_nonces.c.used_at_us.is_(None))
+                            .where(db.guardian_nonces.c.expires_at_us > now_us)
+                            .values(used_at_us=now_us))
+        if not used.rowcount:
+            raise ApiError(401, "challenge_invalid",
+                           "the sign-in challenge is unknown, used or old")
+        removed = conn.execute(select(db.guardians.c.removed_at_us)
+                               .where(db.guardians.c.guardian_id == guardian.guardian_id)
+                               ).scalar_one()
+        if removed is not None:
+            raise ApiError(401, "unknown_phone",
+                           "this phone has no access (ask for an invitation)")
+        token = open_session(conn, SessionKind.GUARDIAN, str(guardian.guardian_id), now_us,
+                             lifetime_us)
+    return str(guardian.guardian_id), token
+
+
+def children_of(conn: Connection, guardian_id: str) -> list[Row[Any]]:
+    """The guardian's children (bound, not removed), with their kindergarten's name."""
+    return list(conn.execute(
+        select(db.children.c.child_id, db.children.c.first_name, db.children.c.last_name,
+               db.children.c.kindergarten, db.kindergartens.c.name.label("kindergarten_name"),
+               db.guardian_children.c.serial, db.guardian_children.c.binding)
+        .join(db.guardian_children, db.guardian_children.c.child_id == db.children.c.child_id)
+        .join(db.kindergartens, db.kindergartens.c.code == db.children.c.kindergarten)
+        .join(db.guardians, db.guardians.c.guardian_id == db.guardian_children.c.guardian_id)
+        .where(db.guardian_children.c.guardian_id == guardian_id)
+        .where(db.guardian_children.c.removed_at_us.is_(None))
+        .where(db.guardians.c.removed_at_us.is_(None))
+        .order_by(db.children.c.first_name)))
+
+
+def is_guardian_of(conn: Connection, guardian_id: str, child_id: str) -> bool:
+    return any(c.child_id == child_id for c in children_of(conn, guardian_id))
+
+
+def remove_binding(conn: Connection, guardian_id: str, child_id: str, by: str,
+                   now_us: int) -> None:
+    """A director removes a guardian from a child: the phone's codes stop opening the door
+    at the terminals' next sync, and its pages stop showing the child at once."""
+    result = conn.execute(db.guardian_children.update()
+                          .where(db.guardian_children.c.guardian_id == guardian_id)
+                          .where(db.guardian_children.c.child_id == child_id)
+                          .where(db.guardian_children.c.removed_at_us.is_(None))
+                          .values(removed_at_us=now_us, removed_by=by))
+    if not result.rowcount:
+        raise ApiError(404, "not_bound", f"{guardian_id} is not a guardian of {child_id}")

@@ -1,0 +1,78 @@
+"""``qatys guardian …``: invitations for guardians and their removal (docs/parents.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from qatys.cliutil import EXIT_BAD_INPUT, emit, errors_as_exit
+from qatys.timeutil import iso_utc, now_us
+from server.datadir import DATA, open_data_dir
+from server.errors import ApiError, SetupError
+from server.families.guardians import create_invitation, remove_binding
+from server.storage import db
+
+_ERRORS: dict[type[BaseException], int] = {SetupError: EXIT_BAD_INPUT, ApiError: EXIT_BAD_INPUT}
+
+
+@click.group("guardian")
+def guardian_group() -> None:
+    """Guardians' phones: one-time invitations, the list, removal."""
+
+
+@guardian_group.command("invite")
+@DATA
+@click.option("--child", "child_id", required=True)
+@click.option("--days", default=7, show_default=True, type=int, help="Valid for (1-7 days).")
+@click.option("--by", default="director", show_default=True, help="Who invites.")
+@click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the invitation QR as a PNG (to print or show).")
+def invite(data_dir: Path, child_id: str, days: int, by: str, qr: Path | None) -> None:
+    """A one-time invitation for a guardian of the child; the URL is on the last line."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            invitation = create_invitation(conn, child_id, by, now_us(), days)
+    url = f"{data.config.public_url.rstrip('/')}/parents/invite/{invitation.code}"
+    if qr is not None:
+        import segno
+
+        segno.make(url, error="m").save(str(qr), scale=8, border=4)
+    click.echo(f"code {invitation.code}, valid until {iso_utc(invitation.expires_at_us)}, once")
+    click.echo(url)
+
+
+@guardian_group.command("list")
+@DATA
+@click.option("--child", "child_id", required=True)
+def list_command(data_dir: Path, child_id: str) -> None:
+    """The child's guardians: one JSON line each (guardian_id, key_id, bound_at, removed_at)."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+    with data.engine.connect() as conn:
+        rows = conn.execute(
+            select(db.guardian_children, db.guardians.c.key_id)
+            .join(db.guardians,
+                  db.guardians.c.guardian_id == db.guardian_children.c.guardian_id)
+            .where(db.guardian_children.c.child_id == child_id)
+            .order_by(db.guardian_children.c.bound_at_us))
+        for row in rows:
+            emit({"guardian_id": row.guardian_id, "key_id": row.key_id,
+                  "bound_at": iso_utc(row.bound_at_us),
+                  "removed_at": iso_utc(row.removed_at_us) if row.removed_at_us else None})
+
+
+@guardian_group.command("remove")
+@DATA
+@click.option("--guardian", "guardian_id", required=True)
+@click.option("--child", "child_id", required=True)
+@click.option("--by", default="director", show_default=True)
+def remove(data_dir: Path, guardian_id: str, child_id: str, by: str) -> None:
+    """Remove a guardian from a child: pages at once, phone codes at terminals' next sync."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            remove_binding(conn, guardian_id, child_id, by, now_us())
+    click.echo(f"{guardian_id} removed from {child_id}")

@@ -1,0 +1,394 @@
+"""Parents' pages (docs/parents.md): invitation → a phone key, the rotating entry code, the
+child's own record. Mobile-first, KZ/RU, usable offline for the entry code (service worker).
+
+A guardian is signed in by a server-side session (cookie ``qatys_guardian``, path
+``/parents/``, holding only a random id) opened with a signature of the phone's key over a
+one-time challenge; there is no password. A call that changes something carries the session's
+CSRF token in ``X-Qatys-CSRF``. Claim, challenge and sign-in are rate limited per address
+and per invitation code or key id (server/web/rate_limits.py). Every page and API call checks
+that the guardian is bound to the child asked for; for any other child the answer is 404, as
+for a child that does not exist, so nobody learns which ids are real.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec
+
+from flask import (
+    Blueprint,
+    Response,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
+from sqlalchemy import Connection, select
+from werkzeug.wrappers.response import Response as WebResponse
+
+from protocol.phone import b64url
+from qatys.logs import log
+from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
+from server.context import ctx
+from server.domain.calendar import month_days
+from server.errors import ApiError
+from server.families.confirmations import for_month, record_confirmation, window
+from server.families.consent import longest_until, record_signed, state_of
+from server.families.face_templates import face_state
+from server.families.guardians import (
+    check_claim,
+    children_of,
+    claim_invitation,
+    is_guardian_of,
+    new_nonce,
+    normalise_code,
+    sign_in,
+)
+from server.families.texts import text
+from server.money.statements import (
+    MoneyInputError,
+    local_midnight_us,
+    next_month_start,
+    parse_month,
+    shift_month,
+    shipped_policy,
+)
+from server.storage import db
+from server.storage.db import writing
+from server.web.guard import secure_cookies
+from server.web.language import remember_language, request_language
+from server.web.responses import base64_field
+from server.web.sessions import (
+    RevokeReason,
+    SessionKind,
+    csrf_matches,
+    csrf_token,
+    look_up,
+    open_session,
+    revoke,
+)
+
+bp = Blueprint("parents", __name__, url_prefix="/parents", template_folder="templates")
+logger = logging.getLogger("qatys.parents")
+P = ParamSpec("P")
+STATIC = Path(__file__).resolve().parent / "static" / "parents"
+GUARDIAN_COOKIE = "qatys_guardian"
+GUARDIAN_PATH = "/parents/"
+CSRF_HEADER = "X-Qatys-CSRF"
+QR_LIBRARY = Path("/usr/share/javascript/qrcode-generator/qrcode.js")
+"""Kazuhiko Arase's QR generator from the Debian package node-qrcode-generator."""
+
+
+def _page(template: str, status: int = 200, **values: Any) -> WebResponse:
+    lang = request_language()
+    response = make_response(render_template(
+        f"parents/{template}", t=lambda key: text(key, lang), lang=lang, **values), status)
+    remember_language(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _guardian() -> str | None:
+    """The signed-in guardian of this request (its session active), else None."""
+    context = ctx()
+    token = request.cookies.get(GUARDIAN_COOKIE, "")
+    if not token:
+        return None
+    with context.engine.connect() as conn:
+        found = look_up(conn, SessionKind.GUARDIAN, token, context.clock())
+    if found.subject is None:
+        log(logger, "session.refused", logging.WARNING, path=request.path,
+            status=found.status.value)
+        return None
+    g.guardian_token = token
+    return found.subject
+
+
+def _csrf() -> str:
+    return csrf_token(ctx().session_secret, "guardian", g.guardian_token)
+
+
+def guardian_only(view: Callable[P, WebResponse | tuple[Response, int]]
+                  ) -> Callable[P, WebResponse | tuple[Response, int]]:
+    """Only for a signed-in guardian: pages send others to sign in (/parents/), the API
+    answers 401; a POST needs the session's CSRF token in the X-Qatys-CSRF header."""
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> WebResponse | tuple[Response, int]:
+        guardian = _guardian()
+        if guardian is None:
+            if request.path.startswith("/parents/api/"):
+                raise ApiError(401, "not_signed_in", "sign in with this phone first")
+            return redirect("/parents/")
+        g.guardian = guardian
+        if request.method == "POST" and not csrf_matches(
+                ctx().session_secret, "guardian", g.guardian_token,
+                request.headers.get(CSRF_HEADER, "")):
+            log(logger, "parents.refused", logging.WARNING, reason="csrf_invalid",
+                page=request.endpoint)
+            raise ApiError(403, "csrf_invalid", "the request lacks this session's CSRF token")
+        log(logger, "parents.access", guardian=guardian, page=request.endpoint)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _json_body(*names: str) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not set(names) <= set(body):
+        raise ApiError(400, "malformed", f"send {', '.join(names)} as JSON")
+    return body
+
+
+def _signed_in_answer(guardian_id: str, token: str) -> tuple[Response, int]:
+    """The answer of a claim or sign-in: the session's cookie and its CSRF token."""
+    context = ctx()
+    response = jsonify({"ok": True, "guardian_id": guardian_id,
+                        "csrf": csrf_token(context.session_secret, "guardian", token)})
+    response.set_cookie(GUARDIAN_COOKIE, token, max_age=context.config.session_hours * 3600,
+                        path=GUARDIAN_PATH, httponly=True, samesite="Lax",
+                        secure=secure_cookies(context))
+    return response, 200
+
+
+def _lifetime_us() -> int:
+    return ctx().config.session_hours * 3600 * 1_000_000
+
+
+def _address() -> str:
+    return request.remote_addr or ""
+
+
+@bp.get("/")
+def home() -> WebResponse:
+    return _page("home.html", signed_in=_guardian() is not None)
+
+
+@bp.get("/invite/<code>")
+def invitation(code: str) -> WebResponse:
+    return _page("invite.html", code=normalise_code(code))
+
+
+@bp.post("/api/claim")
+def claim() -> tuple[Response, int]:
+    context = ctx()
+    body = request.get_json(silent=True)
+    code = normalise_code(str(body.get("code", ""))) if isinstance(body, dict) else ""
+    spent = ((context.limits.parents_claim_address, _address()),
+             (context.limits.parents_claim_code, code))
+    context.guard.check(*spent)
+    try:
+        body = _json_body("code", "public_key", "proof")
+        spki = base64_field(body["public_key"], "public_key")
+        code = check_claim(context.engine, str(body["code"]), spki,
+                           base64_field(body["proof"], "proof"), context.clock())
+        with writing(context.engine) as conn:
+            guardian_id, _ = claim_invitation(conn, code, spki, context.clock())
+            token = open_session(conn, SessionKind.GUARDIAN, guardian_id, context.clock(),
+                                 _lifetime_us())
+    except ApiError as exc:
+        context.guard.count(*spent)
+        log(logger, "parents.refused", logging.WARNING, reason=exc.code, page="claim")
+        raise
+    log(logger, "parents.claimed", guardian=guardian_id)
+    return _signed_in_answer(guardian_id, token)
+
+
+@bp.get("/api/challenge")
+def challenge() -> tuple[Response, int]:
+    context = ctx()
+    context.guard.take(context.limits.parents_challenge_address, _address())
+    with writing(context.engine) as conn:
+        nonce = new_nonce(conn, context.clock())
+    return jsonify({"ok": True, "nonce": nonce}), 200
+
+
+@bp.post("/api/login")
+def login() -> tuple[Response, int]:
+    context = ctx()
+    body = request.get_json(silent=True)
+    key = str(body.get("key_id", ""))[:64] if isinstance(body, dict) else ""
+    spent = ((context.limits.parents_login_address, _address()),
+             (context.limits.parents_login_key, key))
+    context.guard.check(*spent)
+    try:
+        body = _json_body("key_id", "nonce", "signature")
+        guardian_id, token = sign_in(context.engine, str(body["key_id"]), str(body["nonce"]),
+                                     base64_field(body["signature"], "signature"),
+                                     context.clock(), _lifetime_us())
+    except ApiError as exc:
+        context.guard.count(*spent)
+        log(logger, "parents.refused", logging.WARNING, reason=exc.code, page="login")
+        raise
+    log(logger, "parents.signed_in", guardian=guardian_id)
+    return _signed_in_answer(guardian_id, token)
+
+
+@bp.post("/api/logout")
+@guardian_only
+def logout() -> tuple[Response, int]:
+    """Ends the session on the server: a copy of its cookie opens nothing afterwards."""
+    context = ctx()
+    with writing(context.engine) as conn:
+        revoke(conn, SessionKind.GUARDIAN, g.guardian_token, RevokeReason.LOGOUT,
+               context.clock())
+    response = jsonify({"ok": True})
+    response.delete_cookie(GUARDIAN_COOKIE, path=GUARDIAN_PATH)
+    log(logger, "parents.logout", guardian=g.guardian)
+    return response, 200
+
+
+@bp.get("/api/me")
+@guardian_only
+def me() -> tuple[Response, int]:
+    context = ctx()
+    today = local_date(context.clock())
+    with context.engine.connect() as conn:
+        children = children_of(conn, g.guardian)
+        consent = {c.child_id: state_of(conn, c.child_id, today) for c in children}
+        face = {c.child_id: face_state(conn, c.child_id) for c in children}
+    return jsonify({"ok": True, "guardian_id": g.guardian, "csrf": _csrf(), "children": [
+        {"child_id": c.child_id, "first_name": c.first_name,
+         "kindergarten": c.kindergarten_name, "kindergarten_code": c.kindergarten,
+         "serial": c.serial, "binding": b64url(bytes(c.binding)),
+         "consent": {"status": consent[c.child_id].status,
+                     "until": consent[c.child_id].until or None,
+                     "longest_until": longest_until(today).isoformat(),
+                     "face": face[c.child_id]}}
+        for c in children]}), 200
+
+
+@bp.post("/api/consent")
+@guardian_only
+def consent() -> tuple[Response, int]:
+    """A grant or withdrawal of face-check-in consent, signed on the phone."""
+    body = _json_body("child_id", "action", "until", "signed_at_ms", "signature")
+    context = ctx()
+    child_id = str(body["child_id"])
+    with writing(context.engine) as conn:
+        if not is_guardian_of(conn, g.guardian, child_id):
+            raise ApiError(404, "not_found", "no such child")
+        guardian = conn.execute(select(db.guardians)
+                                .where(db.guardians.c.guardian_id == g.guardian)).one()
+        if not isinstance(body["signed_at_ms"], int):
+            raise ApiError(400, "malformed", "signed_at_ms must be an integer")
+        record = record_signed(conn, guardian, child_id, str(body["action"]),
+                               str(body["until"] or ""), body["signed_at_ms"],
+                               base64_field(body["signature"], "signature"), context.clock())
+    log(logger, "parents.consent", guardian=g.guardian, action=body["action"], record=record)
+    return jsonify({"ok": True, "record": record}), 200
+
+
+def _month(value: str | None) -> str:
+    if not value:
+        return local_date(ctx().clock()).strftime("%Y-%m")
+    try:
+        parse_month(value)
+    except MoneyInputError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from exc
+    return value
+
+
+@bp.get("/child/<child_id>")
+@guardian_only
+def record(child_id: str) -> WebResponse:
+    month = _month(request.args.get("month"))
+    context = ctx()
+    with context.engine.connect() as conn:
+        if not is_guardian_of(conn, g.guardian, child_id):
+            return _page("missing.html", 404)
+        child = conn.execute(select(db.children)
+                             .where(db.children.c.child_id == child_id)).one()
+        days = child_month(conn, child_id, month)
+        mine = [c for c in for_month(conn, child.kindergarten, month)
+                if c.guardian_id == g.guardian and c.child_id == child_id]
+    first, last = window(month, shipped_policy())
+    year, number = parse_month(month)
+    return _page("record.html", child=child, month=month, days=days,
+                 previous=shift_month(month, -1), next_month=shift_month(month, 1),
+                 window_first=first, window_last=last,
+                 window_open=first <= local_date(context.clock()) <= last,
+                 all_days=month_days(year, number), standing=mine[-1] if mine else None,
+                 csrf=_csrf())
+
+
+@bp.post("/api/month")
+@guardian_only
+def confirm_month() -> tuple[Response, int]:
+    """Confirm the month, or dispute named days with a comment (only in the window)."""
+    body = _json_body("child_id", "month", "kind")
+    context = ctx()
+    child_id, month = str(body["child_id"]), _month(str(body["month"]))
+    days = body.get("days") or []
+    if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
+        raise ApiError(400, "malformed", "days must be a list of YYYY-MM-DD")
+    with writing(context.engine) as conn:
+        if not is_guardian_of(conn, g.guardian, child_id):
+            raise ApiError(404, "not_found", "no such child")
+        record_id = record_confirmation(conn, g.guardian, child_id, month, str(body["kind"]),
+                                        days, str(body.get("comment") or ""), shipped_policy(),
+                                        context.clock())
+    log(logger, "parents.month", guardian=g.guardian, kind=body["kind"], record=record_id)
+    return jsonify({"ok": True, "record": record_id}), 200
+
+
+def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, Any]]:
+    """The month's days that have something: scans (time, direction, method, receipt) and
+    absence records, in the child's local time."""
+    year, number = parse_month(month)
+    first = date(year, number, 1)
+    following = next_month_start(month)
+    rows = conn.execute(
+        select(db.events.c.recorded_at_us, db.events.c.direction, db.events.c.method,
+               db.events.c.receipt, db.events.c.kind)
+        .where(db.events.c.child_id == child_id)
+        .where(db.events.c.recorded_at_us >= local_midnight_us(first))
+        .where(db.events.c.recorded_at_us < local_midnight_us(following))
+        .where(db.events.c.body_status == "ok")
+        .order_by(db.events.c.recorded_at_us)).all()
+    days: dict[str, dict[str, Any]] = {}
+    for at_us, direction, method, receipt, kind in rows:
+        moment = to_datetime(at_us).astimezone(LOCAL_ZONE)
+        day = days.setdefault(moment.date().isoformat(), {"scans": [], "absences": []})
+        day["scans"].append({"time": moment.strftime("%H:%M"), "direction": direction or kind,
+                             "method": method, "receipt": receipt or ""})
+    absences = conn.execute(select(db.absences).where(db.absences.c.child_id == child_id)
+                            .where(db.absences.c.first_day < following.isoformat())
+                            .where(db.absences.c.last_day >= first.isoformat())
+                            .order_by(db.absences.c.id)).all()
+    replaced = {a.replaces for a in absences if a.replaces is not None}
+    for absence in absences:
+        if absence.id in replaced or absence.reason == "cancelled":
+            continue
+        day_cursor = max(date.fromisoformat(absence.first_day), first)
+        last = min(date.fromisoformat(absence.last_day), following - timedelta(days=1))
+        while day_cursor <= last:
+            days.setdefault(day_cursor.isoformat(), {"scans": [], "absences": []})[
+                "absences"].append(absence.reason)
+            day_cursor += timedelta(days=1)
+    return [{"date": day, **content} for day, content in sorted(days.items())]
+
+
+@bp.get("/static/<name>")
+def static_file(name: str) -> WebResponse:
+    if name == "qrcode.js":
+        if not QR_LIBRARY.exists():
+            raise ApiError(404, "not_found", "install the Debian package node-qrcode-generator")
+        return send_file(QR_LIBRARY, mimetype="text/javascript", max_age=3600)
+    path = STATIC / name
+    if name not in {"app.js", "parents.css"} or not path.exists():
+        raise ApiError(404, "not_found", "no such file")
+    return send_file(path, max_age=0)
+
+
+@bp.get("/sw.js")
+def service_worker() -> WebResponse:
+    """At /parents/sw.js so that its scope is /parents/."""
+    response = send_file(STATIC / "sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/parents/"
+    return response

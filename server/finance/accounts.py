@@ -1,0 +1,142 @@
+"""People who sign in to the finance pages, and what each role may do.
+
+Passwords are stored as salted scrypt hashes (Werkzeug's); five wrong passwords lock an
+account for fifteen minutes. A director sees one kindergarten; nobody but a finance officer
+approves money (the administrator manages accounts, the auditor only reads).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Connection, Engine, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from server.errors import ServerError
+from server.storage import db
+from server.storage.db import writing
+from server.web.sessions import RevokeReason, SessionKind, revoke_subject
+
+ROLES = ("finance", "director", "auditor", "admin")
+MIN_PASSWORD = 10
+MAX_FAILURES = 5
+LOCK_US = 15 * 60 * 1_000_000
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+_DUMMY_HASH = generate_password_hash("not a password of anyone")
+
+
+class AccountError(ServerError):
+    """An account that cannot be created or changed as asked."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+    kindergarten: str | None
+
+    @property
+    def can_approve(self) -> bool:
+        return self.role == "finance"
+
+    @property
+    def can_compute(self) -> bool:
+        """Refreshing the month overview writes cached totals: not for the read-only auditor."""
+        return self.role in ("finance", "admin")
+
+    def may_see(self, kindergarten: str) -> bool:
+        return self.role != "director" or self.kindergarten == kindergarten
+
+
+def add_user(conn: Connection, username: str, password: str, role: str,
+             kindergarten: str | None, now_us: int) -> User:
+    if not _USERNAME.match(username):
+        raise AccountError("username must be 3-64 of a-z 0-9 . _ - (lower case)")
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if (role == "director") != (kindergarten is not None):
+        raise AccountError("a director needs --kindergarten; other roles must not have one")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    if kindergarten is not None and conn.execute(
+            select(db.kindergartens.c.code)
+            .where(db.kindergartens.c.code == kindergarten)).first() is None:
+        raise AccountError(f"kindergarten {kindergarten} does not exist")
+    if conn.execute(select(db.users.c.username)
+                    .where(db.users.c.username == username)).first() is not None:
+        raise AccountError(f"user {username} already exists")
+    conn.execute(db.users.insert().values(
+        username=username, password_hash=generate_password_hash(password), role=role,
+        kindergarten=kindergarten, created_at_us=now_us, failed_logins=0))
+    return User(username, role, kindergarten)
+
+
+def disable_user(conn: Connection, username: str, now_us: int) -> None:
+    """Disable the account and end its open sessions in the same transaction."""
+    result = conn.execute(db.users.update().where(db.users.c.username == username)
+                          .where(db.users.c.disabled_at_us.is_(None))
+                          .values(disabled_at_us=now_us))
+    if not result.rowcount:
+        raise AccountError(f"no active user {username}")
+    revoke_subject(conn, SessionKind.STAFF, username, RevokeReason.ACCOUNT_DISABLED, now_us)
+
+
+def active_user(conn: Connection, username: str) -> User | None:
+    row = conn.execute(select(db.users).where(db.users.c.username == username)
+                       .where(db.users.c.disabled_at_us.is_(None))).first()
+    return User(row.username, row.role, row.kindergarten) if row else None
+
+
+class SignInRefusal(StrEnum):
+    WRONG = "wrong"
+    LOCKED = "locked"
+
+
+def sign_in(engine: Engine, username: str, password: str, now_us: int) -> User | SignInRefusal:
+    """The user, or why not. The password hash is checked with no lock held (scrypt takes
+    tens of milliseconds and must not stall check-ins waiting for the write lock); the outcome
+    is then counted in a short write transaction that reads the account again, so concurrent
+    failures all count and the fifth one locks.
+
+    A missing user costs the same hash check as a wrong password, so timing does not tell
+    which usernames exist."""
+    with engine.connect() as conn:
+        row = conn.execute(select(db.users).where(db.users.c.username == username)).first()
+    if row is None or row.disabled_at_us is not None:
+        check_password_hash(_DUMMY_HASH, password)
+        return SignInRefusal.WRONG
+    if row.locked_until_us is not None and row.locked_until_us > now_us:
+        return SignInRefusal.LOCKED
+    good = check_password_hash(row.password_hash, password)
+    with writing(engine) as conn:
+        return _count_outcome(conn, username, row.password_hash, good, now_us)
+
+
+def _count_outcome(conn: Connection, username: str, checked_hash: str, good: bool,
+                   now_us: int) -> User | SignInRefusal:
+    # FOR UPDATE: on PostgreSQL concurrent sign-ins of one account take turns on its row
+    # (SQLite's write transaction is exclusive anyway), so no failure is lost.
+    row = conn.execute(select(db.users).where(db.users.c.username == username)
+                       .with_for_update()).first()
+    if row is None or row.disabled_at_us is not None or row.password_hash != checked_hash:
+        return SignInRefusal.WRONG
+    if row.locked_until_us is not None and row.locked_until_us > now_us:
+        return SignInRefusal.LOCKED  # locked while this password was being checked
+    if not good:
+        failures = row.failed_logins + 1
+        locked = now_us + LOCK_US if failures >= MAX_FAILURES else None
+        conn.execute(db.users.update().where(db.users.c.username == username).values(
+            failed_logins=0 if locked else failures, locked_until_us=locked))
+        return SignInRefusal.LOCKED if locked else SignInRefusal.WRONG
+    if row.failed_logins or row.locked_until_us:
+        conn.execute(db.users.update().where(db.users.c.username == username)
+                     .values(failed_logins=0, locked_until_us=None))
+    return User(row.username, row.role, row.kindergarten)
+
+
+def list_users(conn: Connection) -> list[dict[str, object]]:
+    return [{"username": r.username, "role": r.role, "kindergarten": r.kindergarten,
+             "disabled": r.disabled_at_us is not None}
+            for r in conn.execute(select(db.users).order_by(db.users.c.username))]

@@ -1,0 +1,253 @@
+"""Reads what a statement needs from the database and hands it to the pure domain."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Row, or_, select
+
+from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
+from server.domain.anomalies import CheckinFact, Flag, all_flags
+from server.domain.calendar import Closure, days_between, month_days
+from server.domain.funding import (
+    AbsenceSpan,
+    ChildInput,
+    Evidence,
+    Presence,
+    Statement,
+    compute_statement,
+)
+from server.domain.policy import Policy, load_policy
+from server.money.outages import ledger_entries, outage_periods
+from server.storage import db
+
+COUNTED_KINDS = ("arrival", "departure")
+
+
+class MoneyInputError(ValueError):
+    """A kindergarten or month the statement cannot be made for."""
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    try:
+        moment = datetime.strptime(text, "%Y-%m")
+    except ValueError as exc:
+        raise MoneyInputError(f"month must be YYYY-MM, not {text!r}") from exc
+    return moment.year, moment.month
+
+
+@functools.cache
+def shipped_policy() -> Policy:
+    """The policy shipped with the package: what the pages compute, approve and open windows
+    by (docs/finance.md); a file given with --policy is for the command line."""
+    return load_policy(None)
+
+
+def shift_month(month: str, by: int) -> str:
+    """The month ``by`` months after (or before) ``month``, both YYYY-MM."""
+    year, number = parse_month(month)
+    index = year * 12 + number - 1 + by
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def next_month_start(month: str) -> date:
+    """The first day of the month after ``month`` (YYYY-MM)."""
+    return date.fromisoformat(f"{shift_month(month, 1)}-01")
+
+
+def _garden(conn: Connection, kindergarten: str) -> Row[Any]:
+    garden = conn.execute(select(db.kindergartens)
+                          .where(db.kindergartens.c.code == kindergarten)).first()
+    if garden is None:
+        raise MoneyInputError(f"kindergarten {kindergarten} does not exist")
+    return garden
+
+
+def local_midnight_us(day: date, zone: ZoneInfo = LOCAL_ZONE) -> int:
+    """The start of a local day, as the microseconds events are stored in."""
+    return from_datetime(datetime.combine(day, time.min, zone))
+
+
+def statement_for(conn: Connection, kindergarten: str, year: int, month: int,
+                  policy: Policy, group: str | None = None) -> Statement:
+    garden = _garden(conn, kindergarten)
+    first, last = date(year, 1, 1), month_days(year, month)[-1]
+    children = _children(conn, kindergarten, date(year, month, 1), last, group)
+    ids = {c.child_id for c in children}
+    return compute_statement(kindergarten, year, month, bool(garden.six_day),
+                             _closures(conn, kindergarten, first, last), policy, children,
+                             _presence(conn, kindergarten, ids, first, last),
+                             _absences(conn, ids, first, last))
+
+
+def _children(conn: Connection, kindergarten: str, first: date, last: date,
+              group: str | None) -> list[ChildInput]:
+    query = (select(db.children)
+             .where(db.children.c.kindergarten == kindergarten)
+             .where(db.children.c.enrolled_on <= last.isoformat())
+             .where(or_(db.children.c.withdrawn_on.is_(None),
+                        db.children.c.withdrawn_on > first.isoformat())))
+    if group is not None:
+        query = query.where(db.children.c.group_name == group)
+    return [ChildInput(r.child_id, r.funding_category, date.fromisoformat(r.enrolled_on),
+                       date.fromisoformat(r.withdrawn_on) if r.withdrawn_on else None)
+            for r in conn.execute(query)]
+
+
+def _closures(conn: Connection, kindergarten: str, first: date, last: date) -> list[Closure]:
+    rows = conn.execute(select(db.closures)
+                        .where(db.closures.c.kindergarten == kindergarten)
+                        .where(db.closures.c.first_day <= last.isoformat())
+                        .where(db.closures.c.last_day >= first.isoformat())
+                        .order_by(db.closures.c.id))
+    return [Closure(date.fromisoformat(r.first_day), date.fromisoformat(r.last_day), r.reason)
+            for r in rows]
+
+
+def _presence(conn: Connection, kindergarten: str, children: set[str], first: date,
+              last: date, zone: ZoneInfo = LOCAL_ZONE) -> Presence:
+    # Local midnights once per day (zone rules change over the years), then each event
+    # falls between two of them: cheaper than converting a million timestamps.
+    days = [first + timedelta(days=i) for i in range((last - first).days + 2)]
+    midnights = [local_midnight_us(day, zone) for day in days]
+    counted = (select(db.events.c.child_id, db.events.c.recorded_at_us, db.events.c.event_id,
+                      db.events.c.method, db.events.c.assurance)
+               .where(db.events.c.kindergarten == kindergarten)
+               .where(db.events.c.kind.in_(COUNTED_KINDS))
+               .where(db.events.c.body_status == "ok"))
+    rows = conn.execute(counted.where(db.events.c.recorded_at_us >= midnights[0])
+                        .where(db.events.c.recorded_at_us < midnights[-1])).all()
+    corrected = time_corrections(conn, kindergarten)
+    moved_in = [event_id for event_id, at_us in corrected.items()
+                if midnights[0] <= at_us < midnights[-1]]
+    if moved_in:  # recorded under a wrong clock outside the range, corrected into it
+        rows = [*rows, *conn.execute(counted.where(db.events.c.event_id.in_(moved_in))
+                                     .where(or_(db.events.c.recorded_at_us < midnights[0],
+                                                db.events.c.recorded_at_us >= midnights[-1])))]
+    presence: dict[str, dict[date, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
+    for child_id, recorded_at_us, event_id, method, assurance in rows:
+        at_us = corrected.get(event_id, recorded_at_us)
+        if child_id in children and midnights[0] <= at_us < midnights[-1]:
+            day = days[bisect_right(midnights, at_us) - 1]
+            presence[child_id][day].append(Evidence(event_id, method, assurance))
+    return {child: {day: tuple(sorted(ev, key=lambda e: e.event_id))  # a stable order
+                    for day, ev in found.items()}
+            for child, found in presence.items()}
+
+
+def time_corrections(conn: Connection, kindergarten: str) -> dict[str, int]:
+    """event id → corrected time, for events recorded under a wrong clock (a new record;
+    the event keeps its own time): server/sync/clock_corrections.py."""
+    return dict(conn.execute(
+        select(db.event_time_corrections.c.event_id,
+               db.event_time_corrections.c.corrected_at_us)
+        .where(db.event_time_corrections.c.kindergarten == kindergarten)).all())
+
+
+def _absences(conn: Connection, children: set[str], first: date,
+              last: date) -> list[AbsenceSpan]:
+    """Records in effect: not replaced by a later record, and not cancellations."""
+    rows = list(conn.execute(select(db.absences)
+                             .where(db.absences.c.child_id.in_(sorted(children)))
+                             .where(db.absences.c.first_day <= last.isoformat())
+                             .where(db.absences.c.last_day >= first.isoformat())
+                             .order_by(db.absences.c.id)))
+    replaced = {r.replaces for r in rows if r.replaces is not None}
+    return [AbsenceSpan(f"ABS-{r.id}", r.child_id, date.fromisoformat(r.first_day),
+                        date.fromisoformat(r.last_day), r.reason, r.document)
+            for r in rows
+            if r.id not in replaced and r.reason != "cancelled"]
+
+
+def _worker_statements(database_url: str, codes: Sequence[str], year: int, month: int,
+                       policy_text: str | None) -> list[tuple[str, bytes]]:
+    """One worker process's share: its own engine, its kindergartens' statements as bytes."""
+    engine = db.make_engine(database_url)
+    policy = load_policy(policy_text)
+    try:
+        with engine.connect() as conn:
+            return [(code, statement_for(conn, code, year, month, policy).to_json())
+                    for code in codes]
+    finally:
+        engine.dispose()
+
+
+def all_statements(database_url: str, codes: Sequence[str], year: int, month: int,
+                   policy_text: str | None = None,
+                   workers: int | None = None) -> Iterator[tuple[str, bytes]]:
+    """Every kindergarten's statement (JSON bytes), computed by one process per core: the
+    month-end run for a region. Yields in the order of ``codes``."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(codes)))
+    if workers == 1:
+        yield from _worker_statements(database_url, codes, year, month, policy_text)
+        return
+    shares = [list(codes[i::workers]) for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_worker_statements, database_url, share, year, month,
+                               policy_text) for share in shares]
+        done = dict(item for future in futures for item in future.result())
+    for code in codes:
+        yield code, done[code]
+
+
+def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) -> list[Flag]:
+    """The month's flags for one kindergarten; its children's check-ins elsewhere count too
+    (a child present at two kindergartens the same day)."""
+    _garden(conn, kindergarten)
+    first, last = date(year, month, 1), month_days(year, month)[-1]
+    start, end = local_midnight_us(first), local_midnight_us(last + timedelta(days=1))
+    children = list(conn.execute(select(db.children.c.child_id)
+                                 .where(db.children.c.kindergarten == kindergarten)).scalars())
+    counted = (select(db.events.c.event_id, db.events.c.terminal_id, db.events.c.kindergarten,
+                      db.events.c.child_id, db.events.c.method, db.events.c.recorded_at_us,
+                      db.events.c.boot_id, db.events.c.mono_ns, db.events.c.phone_code)
+               .where(db.events.c.recorded_at_us >= start)
+               .where(db.events.c.recorded_at_us < end)
+               .where(db.events.c.kind.in_(COUNTED_KINDS))
+               .where(db.events.c.body_status == "ok"))
+    # Two queries, each on its own index (kindergarten + time, child + time): an OR of the
+    # two, or a sub-select of the children, reads far more of the table.
+    rows = [*conn.execute(counted.where(db.events.c.kindergarten == kindergarten)),
+            *conn.execute(counted.where(db.events.c.kindergarten != kindergarten)
+                          .where(db.events.c.child_id.in_(children)))]
+    facts = [CheckinFact(event_id, terminal, garden_code, child, method, at_us,
+                         local_date(at_us), bytes(boot), mono, code or "")
+             for event_id, terminal, garden_code, child, method, at_us, boot, mono, code
+             in rows]
+    closed = {day for c in _closures(conn, kindergarten, first, last)
+              for day in days_between(max(c.first, first), min(c.last, last))}
+    outages = outage_periods(ledger_entries(conn, kindergarten, start, end))
+    flags = all_flags(facts, closed, outages)
+    return [f for f in flags if f.kindergarten == kindergarten] + _corrected_clock_flags(
+        conn, kindergarten, start, end)
+
+
+def _corrected_clock_flags(conn: Connection, kindergarten: str, start: int,
+                           end: int) -> list[Flag]:
+    """One flag per terminal and day with check-ins whose times were corrected."""
+    rows = conn.execute(
+        select(db.events.c.terminal_id, db.event_time_corrections.c.event_id,
+               db.event_time_corrections.c.corrected_at_us,
+               db.event_time_corrections.c.offset_us)
+        .join(db.events, db.events.c.event_id == db.event_time_corrections.c.event_id)
+        .where(db.event_time_corrections.c.kindergarten == kindergarten)
+        .where(db.event_time_corrections.c.corrected_at_us >= start)
+        .where(db.event_time_corrections.c.corrected_at_us < end)
+        .order_by(db.event_time_corrections.c.corrected_at_us)).all()
+    groups: dict[tuple[str, date], list[tuple[str, int]]] = defaultdict(list)
+    for terminal_id, event_id, at_us, offset_us in rows:
+        groups[(terminal_id, local_date(at_us))].append((event_id, offset_us))
+    return [Flag("clock_corrected", kindergarten, day,
+                 f"terminal {terminal}: {len(items)} events recorded with its clock "
+                 f"{items[0][1] / 86_400_000_000:+.1f} days off; their times were corrected",
+                 tuple(event_id for event_id, _ in items))
+            for (terminal, day), items in sorted(groups.items())]

@@ -1,0 +1,167 @@
+"""``qatys queue-core …``: roster pulls and statement delivery, on demand or on a schedule."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from provisioning.errors import ProvisioningError
+from qatys import logs
+from qatys.cliutil import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, emit, errors_as_exit
+from qatys.timeutil import iso_utc, now_us
+from server.datadir import DATA, DataDir, open_data_dir
+from server.errors import QueueCoreError, SetupError
+from server.queue_core.client import QueueCoreClient
+from server.queue_core.outbox import deliver_due, outbox_rows, resend
+from server.queue_core.roster_pull import pull_roster
+from server.storage import db
+
+logger = logging.getLogger("qatys.queue_core")
+_ERRORS: dict[type[BaseException], int] = {SetupError: EXIT_BAD_INPUT,
+                                           ProvisioningError: EXIT_BAD_INPUT}
+
+
+def _client(data: DataDir) -> QueueCoreClient:
+    return QueueCoreClient(data.config.queue_core_url, data.config.queue_core_timeout_seconds,
+                           allow_plain_http=data.config.allow_plain_http)
+
+
+def _codes(data: DataDir) -> list[str]:
+    with data.engine.connect() as conn:
+        return [str(c) for c in conn.execute(select(db.kindergartens.c.code)
+                                             .order_by(db.kindergartens.c.code)).scalars()]
+
+
+@click.group("queue-core")
+def queue_core_group() -> None:
+    """The regional queue core: rosters in, approved statements out (docs/queue-core.md)."""
+
+
+@queue_core_group.command("pull-roster")
+@DATA
+@click.option("--kindergarten", default=None, help="One kindergarten (default: all).")
+def pull_roster_command(data_dir: Path, kindergarten: str | None) -> None:
+    """Import rosters from the queue core now; one JSON line each.
+
+    Exit 0 all imported, 3 the core unreachable, 4 a roster refused (nothing imported)."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        codes = [kindergarten] if kindergarten else _codes(data)
+        client = _client(data) if data.config.queue_core_url else None
+    if client is None:
+        click.echo("error: no queue core is configured (qatys server init --queue-core-url)",
+                   err=True)
+        raise SystemExit(EXIT_BAD_INPUT)
+    worst = 0
+    for code in codes:
+        try:
+            result = pull_roster(data.engine, client, code)
+        except QueueCoreError as exc:
+            worst = max(worst, EXIT_UNREACHABLE if exc.retry else EXIT_REFUSED)
+            emit({"kindergarten": code, "result": "failed", "error": str(exc)})
+            continue
+        except ProvisioningError as exc:
+            worst = max(worst, EXIT_REFUSED)
+            emit({"kindergarten": code, "result": "refused", "error": str(exc),
+                   "problems": getattr(exc, "problems", [])[:50]})
+            continue
+        emit({"kindergarten": code, "result": "imported" if result.stored else "unchanged",
+               "rows": result.rows, "added": result.added, "updated": result.updated})
+    raise SystemExit(worst)
+
+
+@queue_core_group.command("deliver")
+@DATA
+@click.option("--now", "force", is_flag=True,
+              help="Also send rows waiting out a retry delay (the core is known to be back).")
+def deliver_command(data_dir: Path, force: bool) -> None:
+    """Send every due statement in the outbox once.
+
+    Exit 0 nothing left, 3 some still waiting (core down), 4 some refused by the core."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        client = _client(data) if data.config.queue_core_url else None
+    if client is None:
+        click.echo("error: no queue core is configured; statements wait in the outbox",
+                   err=True)
+        raise SystemExit(EXIT_UNREACHABLE)
+    run = deliver_due(data.engine, client, now_us, force=force)
+    emit({"delivered": run.delivered, "retrying": run.retrying, "refused": run.refused})
+    with data.engine.connect() as conn:
+        statuses = [r.status for r in outbox_rows(conn)]
+    if "refused" in statuses:
+        raise SystemExit(EXIT_REFUSED)
+    if "pending" in statuses:
+        raise SystemExit(EXIT_UNREACHABLE)
+
+
+@queue_core_group.command("outbox")
+@DATA
+@click.option("--kindergarten", default=None)
+@click.option("--month", default=None, help="YYYY-MM")
+def outbox_command(data_dir: Path, kindergarten: str | None, month: str | None) -> None:
+    """What waits for the queue core and what it acknowledged; one JSON line per row."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+    with data.engine.connect() as conn:
+        for row in outbox_rows(conn, kindergarten, month):
+            emit({"id": row.id, "kind": row.kind, "kindergarten": row.kindergarten,
+                   "month": row.month, "idempotency_key": row.idempotency_key,
+                   "status": row.status, "attempts": row.attempts,
+                   "last_error": row.last_error, "created_at": iso_utc(row.created_at_us),
+                   "delivered_at": iso_utc(row.delivered_at_us) if row.delivered_at_us
+                   else None, "core_reference": row.core_reference})
+
+
+@queue_core_group.command("resend")
+@DATA
+@click.argument("outbox_id", type=int)
+def resend_command(data_dir: Path, outbox_id: int) -> None:
+    """Queue a refused row again once its cause is fixed (e.g. the core's key list)."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        with data.transaction() as conn:
+            if not resend(conn, outbox_id, now_us()):
+                click.echo(f"error: outbox row {outbox_id} is not a refused row", err=True)
+                raise SystemExit(EXIT_BAD_INPUT)
+    click.echo(f"outbox row {outbox_id} queued again")
+
+
+@queue_core_group.command("run")
+@DATA
+@click.option("--every", "every_seconds", default=15.0, show_default=True,
+              help="Seconds between outbox passes.")
+def run_command(data_dir: Path, every_seconds: float) -> None:
+    """Keep exchanging until stopped: outbox every few seconds, rosters on their schedule."""
+    with errors_as_exit(_ERRORS):
+        data = open_data_dir(data_dir)
+        logs.configure(data.config.log_file.with_name("queue-core.log"))
+    if not data.config.queue_core_url:
+        click.echo("error: no queue core is configured (qatys server init --queue-core-url)",
+                   err=True)
+        raise SystemExit(EXIT_BAD_INPUT)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    client = _client(data)
+    next_rosters = 0.0
+    try:
+        while not stop.is_set():
+            if time.monotonic() >= next_rosters:
+                for code in _codes(data):
+                    try:
+                        pull_roster(data.engine, client, code)
+                    except (QueueCoreError, ProvisioningError) as exc:
+                        logs.log(logger, "roster.failed", logging.WARNING, kindergarten=code,
+                                 error=str(exc)[:200])
+                next_rosters = time.monotonic() + data.config.queue_core_roster_minutes * 60
+            deliver_due(data.engine, client, now_us)
+            stop.wait(every_seconds)
+    except KeyboardInterrupt:
+        pass
+

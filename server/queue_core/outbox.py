@@ -1,0 +1,145 @@
+"""The persisted outbox toward the queue core: retried until acknowledged, once in effect.
+
+A row is written in the same transaction as what it reports (an approval), so nothing
+approved is ever forgotten. A sender claims due rows for a while, posts each one outside
+any transaction, then records the outcome. Two senders racing, a lost answer or a restart
+can make the same row go out twice; its idempotency key makes that one statement at the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, or_, select
+
+from qatys.logs import log
+from server.errors import QueueCoreError
+from server.queue_core.client import QueueCoreClient
+from server.storage import db
+from server.storage.db import writing
+
+logger = logging.getLogger("qatys.outbox")
+
+CLAIM_SECONDS = 120
+FIRST_RETRY_SECONDS = 30
+MAX_RETRY_SECONDS = 3600
+BATCH = 20
+
+
+@dataclass(frozen=True)
+class DeliveryRun:
+    delivered: int
+    retrying: int
+    refused: int
+
+
+def enqueue(conn: Connection, kind: str, kindergarten: str, month: str, key: str, body: bytes,
+            signature: str, now_us: int) -> None:
+    conn.execute(db.outbox.insert().values(
+        kind=kind, kindergarten=kindergarten, month=month, idempotency_key=key, body=body,
+        signature=signature, created_at_us=now_us, status="pending", attempts=0,
+        next_attempt_at_us=now_us, last_error=""))
+
+
+def retry_delay_us(attempts: int, rng: random.Random | None = None) -> int:
+    """Full-jitter backoff: a random wait up to 30 s × 2^attempts, at most an hour."""
+    ceiling = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** min(attempts, 20))
+    return int((rng or random).uniform(FIRST_RETRY_SECONDS / 2, ceiling) * 1_000_000)
+
+
+def deliver_due(engine: Engine, client: QueueCoreClient, clock: Callable[[], int],
+                rng: random.Random | None = None, force: bool = False) -> DeliveryRun:
+    """Send every row that is due now (``force``: also those waiting out a retry delay, e.g.
+    when an operator knows the core is back); returns how each one ended. The pass ends at
+    the first failure worth retrying: the core is down, and the other rows can wait too."""
+    delivered = retrying = refused = 0
+    tried: set[int] = set()
+    while True:
+        rows = _claim(engine, clock(), force, tried)
+        tried.update(r.id for r in rows)
+        if not rows:
+            return DeliveryRun(delivered, retrying, refused)
+        for index, row in enumerate(rows):
+            outcome = _send(engine, client, row, clock, rng)
+            delivered += outcome == "delivered"
+            refused += outcome == "refused"
+            if outcome == "pending":
+                _release(engine, [r.id for r in rows[index + 1:]])
+                return DeliveryRun(delivered, 1, refused)
+        if len(rows) < BATCH:
+            return DeliveryRun(delivered, retrying, refused)
+
+
+def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Row[Any]]:
+    """Due rows not yet tried in this pass, claimed for a while so other senders skip them."""
+    due = select(db.outbox).where(db.outbox.c.status == "pending").where(
+        or_(db.outbox.c.claimed_until_us.is_(None), db.outbox.c.claimed_until_us < now_us))
+    if tried:
+        due = due.where(db.outbox.c.id.not_in(sorted(tried)))
+    if not force:
+        due = due.where(db.outbox.c.next_attempt_at_us <= now_us)
+    with writing(engine) as conn:
+        rows = list(conn.execute(due.order_by(db.outbox.c.id).limit(BATCH)))
+        if rows:
+            conn.execute(db.outbox.update().where(db.outbox.c.id.in_([r.id for r in rows]))
+                         .values(claimed_until_us=now_us + CLAIM_SECONDS * 1_000_000))
+    return rows
+
+
+def _release(engine: Engine, ids: list[int]) -> None:
+    """Give back claims on rows this pass will not send after all."""
+    if ids:
+        with writing(engine) as conn:
+            conn.execute(db.outbox.update().where(db.outbox.c.id.in_(ids))
+                         .values(claimed_until_us=None))
+
+
+def _send(engine: Engine, client: QueueCoreClient, row: Row[Any], clock: Callable[[], int],
+          rng: random.Random | None) -> str:
+    attempts = row.attempts + 1
+    try:
+        receipt = client.submit_statement(bytes(row.body), row.idempotency_key, row.signature)
+    except QueueCoreError as exc:
+        status = "pending" if exc.retry else "refused"
+        with writing(engine) as conn:
+            conn.execute(db.outbox.update().where(db.outbox.c.id == row.id).values(
+                status=status, attempts=attempts, last_error=str(exc)[:500],
+                claimed_until_us=None,
+                next_attempt_at_us=clock() + retry_delay_us(attempts, rng)))
+        log(logger, "outbox.failed", logging.WARNING, id=row.id, key=row.idempotency_key,
+            attempts=attempts, status=status, error=str(exc)[:200])
+        return status
+    with writing(engine) as conn:
+        conn.execute(db.outbox.update().where(db.outbox.c.id == row.id).values(
+            status="delivered", attempts=attempts, delivered_at_us=clock(), last_error="",
+            claimed_until_us=None, core_reference=receipt.reference))
+    log(logger, "outbox.delivered", id=row.id, key=row.idempotency_key, attempts=attempts,
+        reference=receipt.reference, replayed=receipt.replayed)
+    return "delivered"
+
+
+def outbox_rows(conn: Connection, kindergarten: str | None = None,
+                month: str | None = None) -> list[Row[Any]]:
+    query = select(db.outbox.c.id, db.outbox.c.kind, db.outbox.c.kindergarten,
+                   db.outbox.c.month, db.outbox.c.idempotency_key, db.outbox.c.status,
+                   db.outbox.c.attempts, db.outbox.c.last_error, db.outbox.c.created_at_us,
+                   db.outbox.c.delivered_at_us, db.outbox.c.core_reference,
+                   db.outbox.c.next_attempt_at_us).order_by(db.outbox.c.id)
+    if kindergarten is not None:
+        query = query.where(db.outbox.c.kindergarten == kindergarten)
+    if month is not None:
+        query = query.where(db.outbox.c.month == month)
+    return list(conn.execute(query))
+
+
+def resend(conn: Connection, outbox_id: int, now_us: int) -> bool:
+    """Put a refused row back in the queue after a person fixed the cause; False if none."""
+    result = conn.execute(db.outbox.update().where(db.outbox.c.id == outbox_id)
+                          .where(db.outbox.c.status == "refused")
+                          .values(status="pending", next_attempt_at_us=now_us,
+                                  claimed_until_us=None))
+    return bool(result.rowcount)
