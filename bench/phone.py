@@ -14,7 +14,7 @@ from pathlib import Path
 
 from protocol import cards, crypto, phone
 from terminal.runtime import RuntimeSecrets
-from tests.test_phone_codes import Phone
+from tests.helpers import Phone
 
 ROUNDS = 2000
 CARD_SEED = os.urandom(32)

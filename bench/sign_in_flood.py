@@ -27,8 +27,7 @@ import requests
 from terminal.home import open_terminal
 from terminal.sync import Syncer
 from tests.conftest import _seed
-from tests.helpers import flood_sign_in, run, start_server
-from tests.test_flood import make_checkins
+from tests.helpers import flood_sign_in, make_checkins, run, start_server
 
 EVENTS = 50
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from server.datadir import open_data_dir
 from server.storage import db
 from tests import chroot_install
-from tests.helpers import ServerProcess, roster_csv, run, start_server
+from tests.helpers import ServerProcess, checkin_at, enrol, roster_csv, run, start_server
 from tests.postgres import Cluster, find_bin_dir, start_cluster
 
 CHROOT_WORK = "QATYS_CHROOT_WORK"
@@ -147,3 +147,34 @@ def table_counts(server: ServerProcess) -> tuple[int, ...]:
                        for t in (db.events, db.batches, db.terminals, db.equivocations))
     engine.dispose()
     return result
+
+
+@pytest.fixture(scope="module")
+def march(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
+    """March 2026 in KG1: check-ins, absences (one corrected), a closure; synced."""
+    base = tmp_path_factory.mktemp("march")
+    env = {"QATYS_RUNTIME_DIR": str(base / "run")}
+    home = base / "door"
+    enrol(server, home, env)
+    # In time order: a terminal never records an event earlier than its previous one.
+    for moment, child in [("2026-03-02 03:00:00", "child-00001-x7q"),
+                          ("2026-03-02 03:05:00", "child-00002-x7q"),
+                          ("2026-03-03 03:00:00", "child-00001-x7q"),
+                          ("2026-03-04 03:00:00", "child-00001-x7q"),
+                          ("2026-03-08 04:00:00", "child-00002-x7q"),  # a Sunday: not paid
+                          ("2026-03-10 03:00:00", "child-00003-x7q"),
+                          ("2026-03-30 03:00:00", "child-00005-x7q")]:  # closed: not paid
+        assert checkin_at(moment, home, env, child)["result"] == "accepted"
+    run("terminal", "sync", "--home", str(home), env=env)
+    data = str(server.data_dir)
+    run("absence", "add", "--data", data, "--child", "child-00003-x7q", "--from", "2026-03-11",
+        "--to", "2026-03-13", "--reason", "illness", "--document", "cert-0311")
+    run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from", "2026-03-02",
+        "--to", "2026-03-04", "--reason", "illness")  # no certificate: unpaid
+    leave = run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from",
+                "2026-03-16", "--to", "2026-03-20", "--reason", "leave").stdout.strip()
+    run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from", "2026-03-16",
+        "--to", "2026-03-17", "--reason", "leave", "--replaces", leave)  # corrected: two days
+    run("closure", "add", "--data", data, "--kindergarten", "KG1", "--from", "2026-03-30",
+        "--to", "2026-03-31", "--reason", "repairs")
+    return server

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,14 +20,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
 import requests
 import tomli_w
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from sqlalchemy import select
 
+from protocol import phone as phone_code
 from provisioning.iin import generated
 from server.datadir import open_data_dir
 from server.families.guardians import claim_message
-from tests.test_phone_codes import Phone
+from terminal.checkin import CheckinRequest, CheckinService
+from terminal.home import open_terminal
+from tests.browser import Page
 
 QATYS = [sys.executable, "-m", "qatys"]
 SHARED_TESTDATA = Path(os.environ.get(
@@ -284,3 +292,106 @@ def flood_sign_in(base: str, seconds: float, clients: int = 16, most: int = 20_0
     for thread in threads:
         thread.join(seconds + 60)
     return statuses
+
+
+TEST_CARD_SEED = bytes(range(32))
+"""A kindergarten card key for tests that need one without a server."""
+
+
+class Phone:
+    """A guardian's phone: a P-256 key that signs as WebCrypto does (r ‖ s)."""
+
+    def __init__(self) -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        self.spki = self.private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.key_id = phone_code.key_id(self.spki)
+
+    def sign(self, message: bytes) -> bytes:
+        r, s = decode_dss_signature(self.private.sign(message, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def code(self, child: str, window: int, seed: bytes = TEST_CARD_SEED, serial: str = "AAAAAAAA",
+             kindergarten: str = "KG1") -> str:
+        binding = phone_code.sign_binding(seed, self.key_id, child, kindergarten, serial)
+        signature = self.sign(phone_code.code_message(self.key_id, child, window))
+        return (f"QP1:{self.key_id}:{child}:{window}:{serial}:{phone_code.b64url(binding)}:"
+                f"{phone_code.b64url(signature)}")
+
+
+def open_page(page: Page, url: str) -> None:
+    """Go to ``url`` and wait until the new page has loaded."""
+    page.evaluate("window.__old = true")
+    page.goto(url)
+    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
+
+
+def submit_form(page: Page, form_selector: str) -> None:
+    page.evaluate("window.__old = true")
+    page.evaluate(f"document.querySelector({json.dumps(form_selector)}).submit()")
+    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
+
+
+def browser_login(page: Page, base: str, username: str, password: str) -> None:
+    """Sign in on the finance sign-in page as a person would."""
+    open_page(page, base + "/finance/login")
+    page.evaluate(f"document.querySelector('[name=username]').value = {json.dumps(username)};"
+                  f"document.querySelector('[name=password]').value = "
+                  f"{json.dumps(password)}; true")
+    submit_form(page, "#login")
+
+
+def invite_url(server: ServerProcess, child: str) -> str:
+    """A guardian invitation for ``child`` (the real CLI), as a URL of this server."""
+    out = run("guardian", "invite", "--data", str(server.data_dir), "--child", child).stdout
+    url = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/parents/invite/[A-Z2-7]{4}(-[A-Z2-7]{4}){3}",
+                        url), url
+    return url.replace("http://127.0.0.1:8080", server.url)
+
+
+def claim_in_browser(page: Page, url: str) -> None:
+    """Open an invitation in the phone's browser and accept it (the page makes the key)."""
+    open_page(page, url)
+    page.evaluate("window.__old = true; document.getElementById('accept').click(); true")
+    page.wait_for("window.__old === undefined && document.readyState === 'complete' && "
+                  "document.querySelectorAll('#children li').length > 0", timeout=30)
+
+
+def need_faketime() -> None:
+    """Skip without libfaketime, except where `make test` requires it (then fail)."""
+    if shutil.which("faketime") is None:
+        if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
+            pytest.fail("faketime is required here (make test installs it) but is missing")
+        pytest.skip("faketime not installed")
+
+
+def checkin_at(moment: str, home: Path, env: dict[str, str], child: str) -> dict[str, object]:
+    """A manual check-in by a terminal whose clock reads ``moment`` (UTC)."""
+    need_faketime()
+    out = subprocess.run(["faketime", moment, *QATYS, "terminal", "checkin", "--home", str(home),
+                          "--child", child, "--manual", "--reason", "test"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, **env, "TZ": "UTC"}, check=True)
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+CHILDREN = [f"child-{i:05d}-x7q" for i in range(20)]
+"""The ids of the generated roster's children (roster_csv(20))."""
+
+
+def make_checkins(home: Path, count: int, start: int = 0) -> None:
+    """``count`` manual check-ins (arrivals, then departures, …) by the terminal's own code,
+    as `qatys terminal checkin --manual` makes them, without a process start each; ``start``
+    goes on from the check-ins made before."""
+    terminal = open_terminal(home, log=False)
+    try:
+        service = CheckinService(terminal)
+        for i in range(start, start + count):
+            direction = "in" if (i // len(CHILDREN)) % 2 == 0 else "out"
+            result = service.checkin(CheckinRequest(CHILDREN[i % len(CHILDREN)], "manual",
+                                                    reason="flood test", direction=direction))
+            assert result["result"] == "accepted", result
+    finally:
+        terminal.close()

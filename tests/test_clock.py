@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,17 +20,14 @@ from sqlalchemy import select
 from qatys.timeutil import from_datetime, local_date, now_us
 from server.datadir import open_data_dir
 from server.storage import db
-from tests.helpers import QATYS, ServerProcess, enrol, run
+from tests.helpers import QATYS, ServerProcess, enrol, need_faketime, run
 
 DAY_US = 86_400 * 1_000_000
 NEAR_US = 10 * 60 * 1_000_000
 
 
 def _faked(moment: str, env: dict[str, str], *args: str) -> dict[str, object]:
-    if shutil.which("faketime") is None:
-        if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
-            pytest.fail("faketime is required here (make test installs it) but is missing")
-        pytest.skip("faketime not installed")
+    need_faketime()
     out = subprocess.run(["faketime", moment, *QATYS, *args], capture_output=True, text=True,
                          timeout=60, check=True,
                          env={**os.environ, **env, "TZ": "UTC",

@@ -21,8 +21,7 @@ from server.datadir import init_data_dir, open_data_dir
 from server.families.guardians import claim_message, create_invitation
 from server.finance.accounts import add_user
 from server.storage import db
-from tests.helpers import roster_csv, run
-from tests.test_phone_codes import Phone
+from tests.helpers import Phone, roster_csv, run
 
 
 class Clock:

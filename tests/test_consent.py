@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,8 +12,16 @@ from pathlib import Path
 import pytest
 
 from tests.browser import Page
-from tests.helpers import QATYS, ServerProcess, enrol, run
-from tests.test_parents import _claim, _invite, _open
+from tests.helpers import (
+    QATYS,
+    ServerProcess,
+    claim_in_browser,
+    enrol,
+    invite_url,
+    need_faketime,
+    open_page,
+    run,
+)
 
 CHILD = "child-00007-x7q"
 
@@ -70,10 +77,7 @@ def test_paper_consent_reaches_the_terminal_and_its_withdrawal_too(
 
 def test_consent_expires_on_the_server_and_on_an_offline_terminal(
         server: ServerProcess, door: tuple[Path, dict[str, str]]) -> None:
-    if shutil.which("faketime") is None:
-        if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
-            pytest.fail("faketime is required here (make test installs it) but is missing")
-        pytest.skip("faketime not installed")
+    need_faketime()
     home, env = door
     data = str(server.data_dir)
     until = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
@@ -108,7 +112,7 @@ def test_a_guardian_grants_and_withdraws_on_the_phone(server: ServerProcess,
                                                      tmp_path: Path) -> None:
     phone = Page(tmp_path / "phone")
     try:
-        _claim(phone, _invite(server, "child-00011-x7q"))
+        claim_in_browser(phone, invite_url(server, "child-00011-x7q"))
         status = "document.querySelector('.consent-status').dataset.status"
         assert phone.evaluate(status) == "none"
         phone.evaluate("document.querySelector('.consent-action').click(); true")
@@ -117,7 +121,7 @@ def test_a_guardian_grants_and_withdraws_on_the_phone(server: ServerProcess,
         assert (state["status"], state["source"]) == ("granted", "phone")
         phone.evaluate("document.querySelector('.consent-action').click(); true")
         phone.wait_for(f"{status} === 'withdrawn'")
-        _open(phone, server.url + "/parents/")
+        open_page(phone, server.url + "/parents/")
         phone.wait_for(f"{status} === 'withdrawn'")
     finally:
         phone.close()

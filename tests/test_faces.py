@@ -32,8 +32,18 @@ from terminal.faces.engine import load_rgb, read_face
 from terminal.keys import load as load_keys
 from tests.browser import Page, chromium
 from tests.face_pictures import FACES, FR, held_up, save
-from tests.helpers import QATYS, ServerProcess, enrol, exported, roster_csv, run, server_rows
-from tests.test_parents import _claim, _invite
+from tests.helpers import (
+    QATYS,
+    ServerProcess,
+    claim_in_browser,
+    enrol,
+    exported,
+    invite_url,
+    need_faketime,
+    roster_csv,
+    run,
+    server_rows,
+)
 
 pytestmark = pytest.mark.skipif(not FACES.is_dir(), reason="shared face images not present")
 
@@ -323,10 +333,7 @@ def test_withdrawal_at_a_terminal_erases_there_at_once_and_reaches_the_ledger(
 
 def test_consent_that_runs_out_erases_the_template_on_an_offline_terminal(
         server: ServerProcess, doors: dict[str, tuple[Path, dict[str, str]]]) -> None:
-    if shutil.which("faketime") is None:
-        if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
-            pytest.fail("faketime is required here (make test installs it) but is missing")
-        pytest.skip("faketime not installed")
+    need_faketime()
     until = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     run("consent", "grant", "--data", str(server.data_dir), "--child", BIDEN, "--paper",
         "form-b", "--until", until)
@@ -547,7 +554,7 @@ def test_the_guardian_sees_that_the_face_was_erased_and_where(
     chromium()
     phone = Page(tmp_path / "phone")
     try:
-        _claim(phone, _invite(server, ROSE))
+        claim_in_browser(phone, invite_url(server, ROSE))
         phone.wait_for("document.querySelector('.face-state') !== null")
         line = phone.evaluate("document.querySelector('.face-state').textContent")
     finally:

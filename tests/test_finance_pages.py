@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import Page, artefact
-from tests.helpers import ServerProcess, run
-from tests.test_money import march  # noqa: F401 - the March 2026 fixture (30000.00 in KG1)
+from tests.helpers import ServerProcess, browser_login, open_page, run, submit_form
 
 PASSWORDS = {"fin": "finance-pass-1", "dir1": "director-pass-1", "aud": "auditor-pass-1",
              "adm": "admin-pass-12"}
@@ -26,7 +25,7 @@ def server(sqlite_server: ServerProcess) -> ServerProcess:
 
 
 @pytest.fixture(scope="module")
-def finance(march: ServerProcess) -> ServerProcess:  # noqa: F811 - the imported fixture
+def finance(march: ServerProcess) -> ServerProcess:
     data = str(march.data_dir)
     run("kindergarten", "add", "--data", data, "--code", "KG3", "--name", "Балабақша 3",
         "--district", "Алмалы")
@@ -38,10 +37,8 @@ def finance(march: ServerProcess) -> ServerProcess:  # noqa: F811 - the imported
     return march
 
 
-def _open(page: Page, url: str) -> None:
-    page.evaluate("window.__old = true")
-    page.goto(url)
-    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
+def _login(page: Page, base: str, username: str, password: str | None = None) -> None:
+    browser_login(page, base, username, password or PASSWORDS[username])
 
 
 def _text(page: Page, selector: str) -> str:
@@ -53,33 +50,19 @@ def _exists(page: Page, selector: str) -> bool:
     return bool(page.evaluate(f"document.querySelector({json.dumps(selector)}) !== null"))
 
 
-def _submit(page: Page, form_selector: str) -> None:
-    page.evaluate("window.__old = true")
-    page.evaluate(f"document.querySelector({json.dumps(form_selector)}).submit()")
-    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
-
-
-def _login(page: Page, base: str, username: str, password: str | None = None) -> None:
-    _open(page, base + "/finance/login")
-    page.evaluate(f"document.querySelector('[name=username]').value = {json.dumps(username)};"
-                  f"document.querySelector('[name=password]').value = "
-                  f"{json.dumps(password or PASSWORDS[username])}; true")
-    _submit(page, "#login")
-
-
 def test_finance_officer_computes_approves_and_corrects(finance: ServerProcess,
                                                         tmp_path: Path) -> None:
     base = finance.url
     page = Page(tmp_path / "profile")
     try:
-        _open(page, base + "/finance/?month=2026-03")
+        open_page(page, base + "/finance/?month=2026-03")
         assert page.evaluate("location.pathname") == "/finance/login"  # not signed in
         _login(page, base, "fin", "wrong-password")
         assert "қате" in _text(page, "#problem")
         _login(page, base, "fin")
-        _open(page, base + "/finance/?month=2026-03")
+        open_page(page, base + "/finance/?month=2026-03")
         assert _exists(page, "#not-computed")
-        _submit(page, "#compute")  # long work: a progress bar, then the figures
+        submit_form(page, "#compute")  # long work: a progress bar, then the figures
         page.wait_for("document.getElementById('grand-total') !== null && "
                       "document.getElementById('progress') === null", timeout=60)
         assert _text(page, "#grand-total") == "30\u202f000.00"
@@ -91,17 +74,17 @@ def test_finance_officer_computes_approves_and_corrects(finance: ServerProcess,
                              ".map(h => h.textContent)") == ["Аудан: Аудан көрсетілмеген",
                                                              "Аудан: Алмалы"]
         page.screenshot(artefact("finance-month-kk.png"), full_page=True)
-        _open(page, base + "/finance/?month=2026-03&lang=ru")
+        open_page(page, base + "/finance/?month=2026-03&lang=ru")
         assert _text(page, "h1").startswith("Обзор месяца")
         assert "не утверждён" in _text(page, "tr[data-code=KG1]")
 
-        _open(page, base + "/finance/k/KG1/2026-03")
+        open_page(page, base + "/finance/k/KG1/2026-03")
         assert _text(page, "#total") == "30\u202f000.00"
         assert _text(page, "tr[data-child=child-00001-x7q] a") == "child-00001-x7q"
         status = page.evaluate("fetch('/finance/k/KG1/2026-03/export/statement.xlsx')"
                                ".then(r => r.status + ' ' + r.headers.get('content-type'))")
         assert status.startswith("200 application/vnd.openxmlformats")
-        _submit(page, "#approve")
+        submit_form(page, "#approve")
         assert _exists(page, "#locked")
         assert not _exists(page, "#approve")
         assert _text(page, "#trail tr[data-revision='1'] .delivery").strip().startswith(
@@ -110,24 +93,24 @@ def test_finance_officer_computes_approves_and_corrects(finance: ServerProcess,
         run("absence", "add", "--data", str(finance.data_dir), "--child", "child-00006-x7q",
             "--from", "2026-03-16", "--to", "2026-03-17", "--reason", "illness",
             "--document", "cert-0316")
-        _open(page, base + "/finance/k/KG1/2026-03")
+        open_page(page, base + "/finance/k/KG1/2026-03")
         assert _exists(page, "#changed")
         assert _text(page, "#total") == "36\u202f000.00"
         assert "status-changed" in page.evaluate(
             "document.querySelector('tr[data-child=child-00006-x7q] td:last-child').className")
         page.evaluate("document.querySelector('#approve [name=note]').value = "
                       "'Справка о болезни получена позже'; true")
-        _submit(page, "#approve")
+        submit_form(page, "#approve")
         assert _exists(page, "#locked")
         assert page.evaluate("document.querySelectorAll('#trail tr[data-revision]').length") == 2
         assert "позже" in _text(page, "#trail tr[data-revision='2']")
         page.screenshot(artefact("finance-statement-ru.png"), full_page=True)
 
-        _open(page, base + "/finance/k/KG1/2026-03/tabel")
+        open_page(page, base + "/finance/k/KG1/2026-03/tabel")
         cells = page.evaluate("[...document.querySelectorAll('tr[data-child=child-00001-x7q] td')]"
                               ".map(td => td.textContent)")
         assert cells[2] == "+р"  # 2 March: present, entered by hand
-        _open(page, base + "/finance/k/KG1/2026-03/child/child-00003-x7q")
+        open_page(page, base + "/finance/k/KG1/2026-03/child/child-00003-x7q")
         assert _text(page, "#amount") == "12\u202f000.00"
         assert _text(page, "tr[data-day='2026-03-10'] code.event").startswith("T-")
         assert _text(page, "tr[data-day='2026-03-11'] code.absence").startswith("ABS-")
@@ -143,19 +126,19 @@ def test_director_sees_only_their_kindergarten(finance: ServerProcess, tmp_path:
     page = Page(tmp_path / "profile")
     try:
         _login(page, base, "dir1")
-        _open(page, base + "/finance/?month=2026-03")
+        open_page(page, base + "/finance/?month=2026-03")
         assert page.evaluate("location.pathname") == "/finance/k/KG1/2026-03"
         assert _text(page, "tr[data-child=child-00001-x7q] a") == "Testovbayev0001 Aruzhanka0001"
         assert not _exists(page, "#approve")
-        _open(page, base + "/finance/k/KG2/2026-03")
+        open_page(page, base + "/finance/k/KG2/2026-03")
         assert page.evaluate("document.getElementById('error').dataset.status") == "forbidden"
         for url in ("/finance/k/KG2/2026-03/export/statement.csv",
                     "/finance/k/KG2/2026-03/tabel", "/finance/jobs/1"):
             assert page.evaluate(f"fetch('{url}').then(r => r.status)") == 403, url
         page.screenshot(artefact("finance-director-kk.png"), full_page=True)
-        _open(page, base + "/finance/k/KG1/2026-03/child/child-00002-x7q")
+        open_page(page, base + "/finance/k/KG1/2026-03/child/child-00002-x7q")
         assert page.evaluate("document.getElementById('consent').dataset.status") == "none"
-        _submit(page, "#invite")
+        submit_form(page, "#invite")
         code = _text(page, "#invitation-code")
         assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code)
         assert _text(page, "#invitation-url").endswith(f"/parents/invite/{code}")
@@ -171,10 +154,10 @@ def test_auditor_and_administrator_cannot_approve(finance: ServerProcess, tmp_pa
     page = Page(tmp_path / "profile")
     try:
         _login(page, base, username)
-        _open(page, base + "/finance/?month=2026-03")
+        open_page(page, base + "/finance/?month=2026-03")
         assert _text(page, "#grand-total")  # both read the overview
         assert _exists(page, "#compute") == (username == "adm")
-        _open(page, base + "/finance/k/KG2/2026-03")
+        open_page(page, base + "/finance/k/KG2/2026-03")
         assert not _exists(page, "#approve")
         csrf = page.evaluate("document.querySelector('[name=csrf]').value")
         status = page.evaluate(
@@ -187,7 +170,7 @@ def test_auditor_and_administrator_cannot_approve(finance: ServerProcess, tmp_pa
             "headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=" +
             csrf + "'}).then(r => r.status)")
         assert invite == 403  # only the kindergarten's director invites guardians
-        _open(page, base + "/finance/k/KG1/2026-03")
+        open_page(page, base + "/finance/k/KG1/2026-03")
         assert _text(page, "tr[data-child=child-00001-x7q] a") == "child-00001-x7q"  # no names
     finally:
         page.close()

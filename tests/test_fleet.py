@@ -19,8 +19,7 @@ from terminal.errors import ServerRefused
 from terminal.home import open_terminal
 from tests.browser import Page, artefact
 from tests.conftest import _seed
-from tests.helpers import ServerProcess, enrol, run, start_server
-from tests.test_finance_pages import _login, _open
+from tests.helpers import ServerProcess, browser_login, enrol, open_page, run, start_server
 
 
 @pytest.fixture(scope="module")
@@ -60,22 +59,22 @@ def test_fleet_page_shows_a_terminal_going_silent_and_back(
     run("terminal", "sync", "--home", str(home), "--quiet", env=env)
     page = Page(tmp_path / "profile")
     try:
-        _login(page, fleet_server.url, "adm", "admin-pass-12")
-        _open(page, fleet_server.url + "/finance/fleet")
+        browser_login(page, fleet_server.url, "adm", "admin-pass-12")
+        open_page(page, fleet_server.url + "/finance/fleet")
         assert _row(page, terminal_id, "dataset.silent") == "no"
         assert _row(page, terminal_id, "querySelector('.pending').textContent") == "0"
         assert _row(page, terminal_id, "querySelector('.camera').textContent") == "none"
         assert abs(float(_row(page, terminal_id, "querySelector('.skew').textContent"))) < 5
         assert page.evaluate("document.getElementById('all-reporting') !== null")
         time.sleep(4)  # longer than the threshold of this server
-        _open(page, fleet_server.url + "/finance/fleet?lang=ru")
+        open_page(page, fleet_server.url + "/finance/fleet?lang=ru")
         assert _row(page, terminal_id, "dataset.silent") == "yes"
         alert = page.evaluate("document.getElementById('alerts').textContent")
         assert terminal_id in alert
         assert "Давно не выходил на связь" in alert
         page.screenshot(artefact("fleet-silent-ru.png"), full_page=True)
         run("terminal", "sync", "--home", str(home), "--quiet", env=env)
-        _open(page, fleet_server.url + "/finance/fleet")
+        open_page(page, fleet_server.url + "/finance/fleet")
         assert _row(page, terminal_id, "dataset.silent") == "no"
     finally:
         page.close()

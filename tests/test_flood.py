@@ -15,27 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from terminal.checkin import CheckinRequest, CheckinService
-from terminal.home import open_terminal
-from tests.helpers import QATYS, ServerProcess, enrol, exported, flood_sign_in
+from tests.helpers import QATYS, ServerProcess, enrol, exported, flood_sign_in, make_checkins
 
 CHILDREN = [f"child-{i:05d}-x7q" for i in range(20)]
-
-
-def make_checkins(home: Path, count: int, start: int = 0) -> None:
-    """``count`` manual check-ins (arrivals, then departures, …) by the terminal's own code,
-    as `qatys terminal checkin --manual` makes them, without a process start each; ``start``
-    goes on from the check-ins made before."""
-    terminal = open_terminal(home, log=False)
-    try:
-        service = CheckinService(terminal)
-        for i in range(start, start + count):
-            direction = "in" if (i // len(CHILDREN)) % 2 == 0 else "out"
-            result = service.checkin(CheckinRequest(CHILDREN[i % len(CHILDREN)], "manual",
-                                                    reason="flood test", direction=direction))
-            assert result["result"] == "accepted", result
-    finally:
-        terminal.close()
 
 
 def test_a_sign_in_flood_does_not_hold_up_a_sync(server: ServerProcess, tmp_path: Path,

@@ -121,3 +121,15 @@ def test_the_protocol_imports_no_other_package() -> None:
 
 def test_the_check_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in support modules (tests/helpers.py and its kin), so every test
+    module can run alone and none depends on another's internals."""
+    tests = ROOT / "tests"
+    offenders = []
+    for path in [*tests.rglob("*.py"), *(ROOT / "bench").rglob("*.py")]:
+        visitor = _Imports()
+        visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
+        offenders += [(path.name, m) for m in visitor.names if m.startswith("tests.test_")]
+    assert offenders == []

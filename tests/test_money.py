@@ -4,60 +4,12 @@ libfaketime), a real server, absences and a closure → the statement a person c
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
-from tests.helpers import QATYS, ServerProcess, enrol, run
-
-
-def _checkin_at(moment: str, home: Path, env: dict[str, str], child: str) -> dict[str, object]:
-    """A manual check-in by a terminal whose clock reads ``moment`` (UTC)."""
-    if shutil.which("faketime") is None:
-        if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":  # set by `make test`
-            pytest.fail("faketime is required here (make test installs it) but is missing")
-        pytest.skip("faketime not installed")
-    out = subprocess.run(["faketime", moment, *QATYS, "terminal", "checkin", "--home", str(home),
-                          "--child", child, "--manual", "--reason", "test"],
-                         capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **env, "TZ": "UTC"}, check=True)
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
-@pytest.fixture(scope="module")
-def march(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
-    """March 2026 in KG1: check-ins, absences (one corrected), a closure; synced."""
-    base = tmp_path_factory.mktemp("march")
-    env = {"QATYS_RUNTIME_DIR": str(base / "run")}
-    home = base / "door"
-    enrol(server, home, env)
-    # In time order: a terminal never records an event earlier than its previous one.
-    for moment, child in [("2026-03-02 03:00:00", "child-00001-x7q"),
-                          ("2026-03-02 03:05:00", "child-00002-x7q"),
-                          ("2026-03-03 03:00:00", "child-00001-x7q"),
-                          ("2026-03-04 03:00:00", "child-00001-x7q"),
-                          ("2026-03-08 04:00:00", "child-00002-x7q"),  # a Sunday: not paid
-                          ("2026-03-10 03:00:00", "child-00003-x7q"),
-                          ("2026-03-30 03:00:00", "child-00005-x7q")]:  # closed: not paid
-        assert _checkin_at(moment, home, env, child)["result"] == "accepted"
-    run("terminal", "sync", "--home", str(home), env=env)
-    data = str(server.data_dir)
-    run("absence", "add", "--data", data, "--child", "child-00003-x7q", "--from", "2026-03-11",
-        "--to", "2026-03-13", "--reason", "illness", "--document", "cert-0311")
-    run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from", "2026-03-02",
-        "--to", "2026-03-04", "--reason", "illness")  # no certificate: unpaid
-    leave = run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from",
-                "2026-03-16", "--to", "2026-03-20", "--reason", "leave").stdout.strip()
-    run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from", "2026-03-16",
-        "--to", "2026-03-17", "--reason", "leave", "--replaces", leave)  # corrected: two days
-    run("closure", "add", "--data", data, "--kindergarten", "KG1", "--from", "2026-03-30",
-        "--to", "2026-03-31", "--reason", "repairs")
-    return server
+from tests.helpers import ServerProcess, run
 
 
 def _statement(server: ServerProcess, out: Path, fmt: str = "json", *extra: str) -> str:

@@ -10,13 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.browser import Page, artefact
-from tests.helpers import ServerProcess, add_user, checkin, enrol, run
-
-
-def _open(page: Page, url: str) -> None:
-    page.evaluate("window.__old = true")
-    page.goto(url)
-    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
+from tests.helpers import ServerProcess, add_user, checkin, enrol, open_page, run
 
 
 def test_overview_in_chromium(server: ServerProcess, tmp_path: Path,
@@ -30,7 +24,7 @@ def test_overview_in_chromium(server: ServerProcess, tmp_path: Path,
 
     page = Page(tmp_path / "profile")
     try:
-        _open(page, server.url + "/")
+        open_page(page, server.url + "/")
         assert page.evaluate("location.pathname") == "/finance/login"  # not signed in
         assert page.evaluate("new URLSearchParams(location.search).get('next')") == \
             "/finance/system"
@@ -39,7 +33,7 @@ def test_overview_in_chromium(server: ServerProcess, tmp_path: Path,
                       "window.__old = true; document.querySelector('#login').submit(); true")
         page.wait_for("window.__old === undefined && document.readyState === 'complete'")
         assert page.evaluate("location.pathname") == "/finance/system"
-        _open(page, server.url + "/")
+        open_page(page, server.url + "/")
         assert page.evaluate("location.pathname") == "/finance/system"
         dom = str(page.evaluate("document.documentElement.outerHTML"))
         assert '<html lang="kk">' in dom

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -17,7 +16,16 @@ import pytest
 import requests
 
 from tests.browser import Page, artefact
-from tests.helpers import QATYS, ServerProcess, enrol, run
+from tests.helpers import (
+    QATYS,
+    ServerProcess,
+    claim_in_browser,
+    enrol,
+    invite_url,
+    need_faketime,
+    open_page,
+    run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,31 +36,10 @@ def server(sqlite_server: ServerProcess) -> ServerProcess:
 
 
 
-def _invite(server: ServerProcess, child: str) -> str:
-    out = run("guardian", "invite", "--data", str(server.data_dir), "--child", child).stdout
-    url = out.strip().splitlines()[-1]
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/parents/invite/[A-Z2-7]{4}(-[A-Z2-7]{4}){3}",
-                        url), url
-    return url.replace("http://127.0.0.1:8080", server.url)
-
-
-def _open(page: Page, url: str) -> None:
-    page.evaluate("window.__old = true")
-    page.goto(url)
-    page.wait_for("window.__old === undefined && document.readyState === 'complete'")
-
-
-def _claim(page: Page, url: str) -> None:
-    _open(page, url)
-    page.evaluate("window.__old = true; document.getElementById('accept').click(); true")
-    page.wait_for("window.__old === undefined && document.readyState === 'complete' && "
-                  "document.querySelectorAll('#children li').length > 0", timeout=30)
-
-
 @pytest.fixture(scope="module")
 def phone(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Page:
     page = Page(tmp_path_factory.mktemp("phone"))
-    _claim(page, _invite(server, "child-00001-x7q"))
+    claim_in_browser(page, invite_url(server, "child-00001-x7q"))
     yield page  # type: ignore[misc]
     page.close()
 
@@ -76,13 +63,13 @@ def test_invitation_makes_a_phone_key_and_shows_the_child(server: ServerProcess,
 
 def test_the_entry_code_works_with_the_phone_offline(server: ServerProcess,
                                                      phone: Page) -> None:
-    _open(phone, server.url + "/parents/")
+    open_page(phone, server.url + "/parents/")
     assert phone.evaluate("navigator.serviceWorker.ready.then(() => true)")
     phone.call("Network.enable")
     phone.call("Network.emulateNetworkConditions", offline=True, latency=0,
                downloadThroughput=-1, uploadThroughput=-1)
     try:
-        _open(phone, server.url + "/parents/")
+        open_page(phone, server.url + "/parents/")
         phone.wait_for("document.querySelectorAll('#children li').length > 0")
         assert "Интернет жоқ" in phone.evaluate("document.getElementById('status').textContent")
         phone.evaluate("document.querySelector('#children li button').click(); true")
@@ -94,15 +81,15 @@ def test_the_entry_code_works_with_the_phone_offline(server: ServerProcess,
 
 
 def test_an_invitation_works_once(server: ServerProcess, tmp_path: Path) -> None:
-    url = _invite(server, "child-00002-x7q")
+    url = invite_url(server, "child-00002-x7q")
     first = Page(tmp_path / "first")
     try:
-        _claim(first, url)
+        claim_in_browser(first, url)
     finally:
         first.close()
     second = Page(tmp_path / "second")
     try:
-        _open(second, url)
+        open_page(second, url)
         second.evaluate("document.getElementById('accept').click(); true")
         message = second.wait_for("document.getElementById('status').textContent")
         assert "пайдаланылған" in message  # used already (Kazakh by default)
@@ -111,12 +98,12 @@ def test_an_invitation_works_once(server: ServerProcess, tmp_path: Path) -> None
 
 
 def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page) -> None:
-    _open(phone, server.url + "/parents/child/child-00001-x7q")
+    open_page(phone, server.url + "/parents/child/child-00001-x7q")
     assert phone.evaluate("document.getElementById('month') !== null")
     # This month can be confirmed only from the 1st to the 7th of the next one.
     assert phone.evaluate("document.getElementById('closed').textContent") == "Мерзім жабық."
     for other in ("child-00002-x7q", "child-99999-x7q"):
-        _open(phone, server.url + f"/parents/child/{other}")
+        open_page(phone, server.url + f"/parents/child/{other}")
         assert phone.evaluate("document.getElementById('missing') !== null"), other
     other_consent = phone.evaluate(
         "fetch('/parents/api/me').then(r => r.json()).then(me => fetch('/parents/api/consent', "
@@ -167,7 +154,7 @@ def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
         server: ServerProcess, phone: Page, door: tuple[Path, dict[str, str]],
         tmp_path: Path) -> None:
     home, env = door
-    _open(phone, server.url + "/parents/")
+    open_page(phone, server.url + "/parents/")
     phone.wait_for("document.querySelectorAll('#children li').length > 0")
     text = _code_picture(phone, tmp_path / "screen.png")
     accepted = _scan(home, env, tmp_path / "screen.png")
@@ -178,10 +165,7 @@ def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
     replayed = _scan(home, env, tmp_path / "screen.png")
     assert (replayed["result"], replayed["reason"]) == ("rejected", "replayed_code")
 
-    if shutil.which("faketime") is None:
-        if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
-            pytest.fail("faketime is required here (make test installs it) but is missing")
-        pytest.skip("faketime not installed")
+    need_faketime()
     window = int(text.split(":")[3])
     later = datetime.fromtimestamp((window + 3) * 30, UTC).strftime("%Y-%m-%d %H:%M:%S")
     text = _code_picture(phone, tmp_path / "screen2.png")
@@ -190,7 +174,7 @@ def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
 
     run("terminal", "sync", "--home", str(home), "--quiet", env=env)
     month = time.strftime("%Y-%m", time.gmtime())
-    _open(phone, server.url + f"/parents/child/child-00001-x7q?month={month}")
+    open_page(phone, server.url + f"/parents/child/child-00001-x7q?month={month}")
     receipts = phone.evaluate("[...document.querySelectorAll('code.receipt')]"
                               ".map(c => c.textContent)")
     assert accepted["receipt"] in receipts
@@ -206,7 +190,7 @@ def test_a_removed_guardians_code_is_refused(server: ServerProcess, phone: Page,
     home, env = door
     guardian = json.loads(run("guardian", "list", "--data", str(server.data_dir), "--child",
                               "child-00001-x7q").stdout.splitlines()[0])["guardian_id"]
-    _open(phone, server.url + "/parents/")
+    open_page(phone, server.url + "/parents/")
     phone.wait_for("document.querySelectorAll('#children li').length > 0")
     run("guardian", "remove", "--data", str(server.data_dir), "--guardian", guardian,
         "--child", "child-00001-x7q")

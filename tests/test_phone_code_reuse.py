@@ -17,8 +17,7 @@ from protocol import phone
 from server.datadir import open_data_dir
 from server.families.guardians import claim_message
 from server.storage import db
-from tests.helpers import ServerProcess, enrol, run
-from tests.test_phone_codes import Phone
+from tests.helpers import Phone, ServerProcess, enrol, run
 
 CHILD = "child-00005-x7q"
 

@@ -4,35 +4,14 @@ signed by the phone's P-256 key (as WebCrypto does, r ‖ s), a window of 30 sec
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from protocol import crypto, phone
 from protocol.errors import CardRefused, SignatureError
+from tests.helpers import TEST_CARD_SEED, Phone
 
-CARD_SEED = bytes(range(32))
+CARD_SEED = TEST_CARD_SEED
 OTHER_SEED = bytes(range(1, 33))
 NOW = 59_000_000
-
-
-class Phone:
-    def __init__(self) -> None:
-        self.private = ec.generate_private_key(ec.SECP256R1())
-        self.spki = self.private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        self.key_id = phone.key_id(self.spki)
-
-    def sign(self, message: bytes) -> bytes:
-        r, s = decode_dss_signature(self.private.sign(message, ec.ECDSA(hashes.SHA256())))
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-    def code(self, child: str, window: int, seed: bytes = CARD_SEED, serial: str = "AAAAAAAA",
-             kindergarten: str = "KG1") -> str:
-        binding = phone.sign_binding(seed, self.key_id, child, kindergarten, serial)
-        signature = self.sign(phone.code_message(self.key_id, child, window))
-        return (f"QP1:{self.key_id}:{child}:{window}:{serial}:{phone.b64url(binding)}:"
-                f"{phone.b64url(signature)}")
 
 
 def _verify(text: str, spki: bytes, now: int = NOW) -> None:

@@ -23,6 +23,7 @@ from server.families.guardians import claim_message, login_message
 from server.storage import db
 from tests.conftest import _seed
 from tests.helpers import (
+    Phone,
     ServerProcess,
     add_user,
     guardian_client,
@@ -31,7 +32,6 @@ from tests.helpers import (
     start_node,
     start_server,
 )
-from tests.test_phone_codes import Phone
 
 LIMITS: dict[str, object] = {
     "trusted_proxies": ["127.0.0.1"],

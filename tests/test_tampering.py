@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -26,7 +25,15 @@ from terminal.client import ServerClient
 from terminal.errors import ServerRefused
 from terminal.keys import load as load_keys
 from tests.face_pictures import FACES, FR
-from tests.helpers import ServerProcess, checkin, enrol, run, server_rows, start_node
+from tests.helpers import (
+    ServerProcess,
+    checkin,
+    enrol,
+    need_faketime,
+    run,
+    server_rows,
+    start_node,
+)
 from tests.tampering_proxy import (
     Answer,
     TamperingProxy,
@@ -188,8 +195,7 @@ def test_a_genuine_answer_older_than_the_held_state_is_refused(
         server: ServerProcess, proxy: TamperingProxy, tmp_path: Path,
         runtime_env: dict[str, str]) -> None:
     """A node whose clock went back an hour signs door credentials older than those held."""
-    if shutil.which("faketime") is None:
-        pytest.skip("faketime not installed")
+    need_faketime()
     home = tmp_path / "o"
     enrol(server, home, runtime_env, via=proxy.url)
     assert sync(home, runtime_env)[0] == 0
@@ -293,14 +299,12 @@ def test_a_replayed_or_stale_health_report_is_refused_and_changes_nothing(
                              headers=recorded.headers)
 
     assert _code(replay(server.url)) == (401, "replayed_request")
-    if shutil.which("faketime") is not None:
-        later = start_node(server.data_dir, wrapper=("faketime", "-f", "+6m"))
-        try:
-            assert _code(replay(later.url)) == (401, "stale_request")
-        finally:
-            later.stop()
-    elif os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
-        pytest.fail("faketime is required here (make test installs it) but is missing")
+    need_faketime()
+    later = start_node(server.data_dir, wrapper=("faketime", "-f", "+6m"))
+    try:
+        assert _code(replay(later.url)) == (401, "stale_request")
+    finally:
+        later.stop()
     keys = load_keys(home)
     stale = ServerClient(server.url, server_key=keys.server_sign_public,
                          clock_s=lambda: int(time.time()) - 360)

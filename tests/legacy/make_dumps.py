@@ -24,8 +24,7 @@ from pathlib import Path
 
 import requests
 
-from tests.helpers import roster_csv, run, start_server
-from tests.test_phone_codes import Phone
+from tests.helpers import Phone, roster_csv, run, start_server
 
 RELEASE = "6029b19"
 HERE = Path(__file__).resolve().parent
