@@ -72,3 +72,20 @@ def test_every_source_path_the_docs_name_exists() -> None:
                for path in pattern.findall(doc.read_text(encoding="utf-8"))
                if not (root / path).exists()}
     assert missing == set()
+
+
+def test_every_api_route_is_in_the_openapi_document_and_back(tmp_path: Path) -> None:
+    """The routes the app serves under /api/ and /parents/api/ are exactly those the
+    document names, method by method."""
+    from server.app import create_app
+    from server.web.openapi import document
+    from tests.helpers import run
+
+    run("server", "init", "--data", str(tmp_path / "server"))
+    app = create_app(tmp_path / "server")
+    served = {(rule.rule, method) for rule in app.url_map.iter_rules()
+              if rule.rule.startswith(("/api/", "/parents/api/"))
+              for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
+    documented = {(path, method.upper()) for path, operations in document()["paths"].items()
+                  for method in operations}
+    assert served == documented

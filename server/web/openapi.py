@@ -80,10 +80,13 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/v1/health": {"get": {"summary": "Liveness, versions and server time",
                                        "responses": {"200": {"description": "up"}}}},
+            "/api/v1/openapi.json": {"get": {"summary": "This document",
+                                             "responses": {"200": {"description": "OpenAPI"}}}},
+            **_parents_api(),
             "/api/v1/batches": {"post": {
                 "summary": "Deliver a signed batch of up to 500 events (canonical CBOR)",
                 "parameters": [{"name": "Qatys-Protocol", "in": "header",
-                                "schema": {"type": "string", "enum": ["1"]}}],
+                                "schema": {"type": "string", "enum": ["1", "2"]}}],
                 "requestBody": {"required": True, "content": {
                     "application/cbor": {"schema": {"type": "string", "format": "binary"}}}},
                 "responses": {"200": {"description": "stored (or already stored)",
@@ -155,4 +158,34 @@ def document() -> dict[str, Any]:
                 "terminal_id": {"type": "string"}, "acked_seq": {"type": "integer"},
                 "stored": {"type": "integer"}}},
         }},
+    }
+
+
+def _json_post(summary: str, fields: tuple[str, ...], *statuses: int) -> dict[str, Any]:
+    return {"post": {"summary": summary, "requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object", "required": list(fields)}}}},
+        "responses": {"200": {"description": "done"}, **_errors(*statuses)}}}
+
+
+def _parents_api() -> dict[str, Any]:
+    """The parents' pages' own API (docs/parents.md): a signed-in phone, its session cookie
+    (``qatys_guardian``) and the header ``X-Qatys-CSRF`` on every POST but claim and login."""
+    return {
+        "/parents/api/claim": _json_post(
+            "Claim an invitation with the phone's new key (and open a session)",
+            ("code", "public_key", "proof"), 400, 403, 404, 409, 410, 429),
+        "/parents/api/challenge": {"get": {
+            "summary": "A one-time sign-in challenge for the phone to sign",
+            "responses": {"200": {"description": "nonce"}, **_errors(429)}}},
+        "/parents/api/login": _json_post("Sign in with a signature of the challenge",
+                                         ("key_id", "nonce", "signature"), 400, 401, 429),
+        "/parents/api/logout": _json_post("End this phone's session", (), 400),
+        "/parents/api/me": {"get": {
+            "summary": "The guardian's children, their codes' bindings and consent states",
+            "responses": {"200": {"description": "children"}, **_errors(401)}}},
+        "/parents/api/consent": _json_post(
+            "A face-consent grant or withdrawal signed on the phone",
+            ("child_id", "action", "until", "signed_at_ms", "signature"), 400, 401, 404, 409),
+        "/parents/api/month": _json_post("Confirm or dispute a month of the child's record",
+                                         ("child_id", "month", "kind"), 400, 401, 404, 409),
     }
