@@ -1,6 +1,9 @@
-"""The price of protocol 2 (issue 15), measured side by side in one run: the code before it
-(a git worktree of BASELINE, the last commit without it) and this tree, on the same machine,
-the same kind of server and database, their rounds interleaved so both see the same weather.
+"""The price of a change, measured side by side in one run: the code before it (a git
+worktree of BASELINE) and this tree, on the same machine, the same kind of server and database,
+their rounds interleaved so both see the same weather. Written for protocol 2 (issue 15,
+baseline 6029b19), run again for the redesign (issue 16, baseline 3e09e6a):
+``QATYS_BENCH_BASELINE=3e09e6a python -m bench before-after``. Each side speaks its own
+protocol version, read from its tree.
 
 - ingest: batches of 500 signed events from 3 terminals in parallel; before, the answer is a
   plain acknowledgement; after, every answer is signed over the request's nonce and checked by
@@ -8,7 +11,9 @@ the same kind of server and database, their rounds interleaved so both see the s
 - a sync's signed request (``GET /api/v1/terminal/door``): after, it is also checked for
   freshness (its signature remembered in the database) and its answer signed and checked;
 - check-in latency at the terminal (seal, chain, day state, commit), which protocol 2 leaves
-  alone: the same figure on both sides says so.
+  alone: the same figure on both sides says so;
+- the finance pages a finance officer reads most (statement, табель, a child's month) for a
+  month of 20 children, signed in, server time as the client sees it.
 
     python -m bench before-after        (also part of `make bench`)
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -32,16 +38,21 @@ import requests
 
 from protocol import auth
 from terminal.keys import load as load_keys
-from tests.helpers import ServerProcess, roster_csv, run, start_server
+from tests.helpers import CHILDREN, ServerProcess, roster_csv, run, staff_session, start_server
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-BASELINE = os.environ.get("QATYS_BENCH_BASELINE", "6029b19")
-"""The last commit before protocol 2."""
-ROUNDS = 12
+BASELINE = os.environ.get("QATYS_BENCH_BASELINE", "3e09e6a")
+"""The last commit before the redesign (issue 16); 6029b19 was the one before protocol 2."""
+ROUNDS = int(os.environ.get("QATYS_BENCH_ROUNDS", "12"))
 BATCHES_PER_ROUND = 6
 TERMINALS = 3
 REQUESTS_PER_ROUND = 100
 CHECKINS_PER_ROUND = 400
+PAGE_VIEWS_PER_ROUND = 10
+BENCH_MONTH = "2025-11"
+"""The month make_batches' events fall in."""
+PAGES = ("/finance/k/KG1/{month}", "/finance/k/KG1/{month}/tabel",
+         "/finance/k/KG1/{month}/child/{child}")
 
 
 @dataclass
@@ -56,6 +67,15 @@ class Side:
     request_ms: list[float] = field(default_factory=list)
     checkin_p50: list[float] = field(default_factory=list)
     checkin_p99: list[float] = field(default_factory=list)
+    page_ms: list[float] = field(default_factory=list)
+    staff: requests.Session | None = None
+
+
+def tree_protocol(root: Path) -> int:
+    """The protocol version a tree speaks (``PROTOCOL_VERSION`` in its protocol package)."""
+    found = re.search(r"^PROTOCOL_VERSION = (\d+)$",
+                      (root / "protocol" / "__init__.py").read_text(encoding="utf-8"), re.M)
+    return int(found.group(1)) if found else 1
 
 
 @contextmanager
@@ -91,6 +111,23 @@ def _prepare(side: Side, base: Path, database_url: str | None) -> None:
         side.homes.append(home)
         if n < TERMINALS:
             side.bodies.append(make_batches(home, ROUNDS * BATCHES_PER_ROUND))
+    run("user", "add", "--data", str(data), "--username", "bench", "--role", "finance",
+        "--password-stdin", input_text="bench-password-1\n", cwd=side.root)
+    side.staff = staff_session(side.server.url, "bench", "bench-password-1")
+
+
+def _pages_round(side: Side) -> None:
+    """Median server time, as the client sees it, of the pages a finance officer reads."""
+    assert side.server is not None and side.staff is not None
+    times = []
+    for _ in range(PAGE_VIEWS_PER_ROUND):
+        for page in PAGES:
+            started = perf_counter()
+            answer = side.staff.get(side.server.url + page.format(
+                month=BENCH_MONTH, child=CHILDREN[0]), timeout=30)
+            times.append(perf_counter() - started)
+            assert answer.status_code == 200, (page, answer.status_code)
+    side.page_ms.append(statistics.median(times) * 1000)
 
 
 def _post_batches(side: Side, terminal: int, bodies: list[bytes]) -> None:
@@ -168,7 +205,8 @@ def _terminal_round(side: Side, base: Path) -> None:
 def bench_before_after(base: Path, label: str = "SQLite",
                        database_urls: tuple[str | None, str | None] = (None, None)) -> None:
     with baseline_tree(base) as before_root:
-        sides = [Side("before", before_root, 1), Side("after", REPOSITORY, 2)]
+        sides = [Side("before", before_root, tree_protocol(before_root)),
+                 Side("after", REPOSITORY, tree_protocol(REPOSITORY))]
         try:
             for side, url in zip(sides, database_urls, strict=True):
                 _prepare(side, base, url)
@@ -177,6 +215,7 @@ def bench_before_after(base: Path, label: str = "SQLite",
                     _ingest_round(side, round_no)
                     if label == "SQLite":
                         _terminal_round(side, base)
+                    _pages_round(side)
         finally:
             for side in sides:
                 if side.server is not None:
@@ -187,8 +226,8 @@ def bench_before_after(base: Path, label: str = "SQLite",
 def _report(sides: list[Side], label: str) -> None:
     before, after = sides
     med = statistics.median
-    print(f"protocol 2 side by side ({label}; before = {BASELINE}, {ROUNDS} interleaved rounds, "
-          "medians):")
+    print(f"side by side ({label}; before = {BASELINE}, protocol {before.protocol}; after = "
+          f"this tree, protocol {after.protocol}; {ROUNDS} interleaved rounds, medians):")
     print(f"  ingest, {TERMINALS} terminals x {BATCHES_PER_ROUND} batches of 500: before "
           f"{med(before.ingest):,.0f} events/s, after {med(after.ingest):,.0f} events/s, "
           f"ratio {med(after.ingest) / med(before.ingest):.3f} (goal >= 0.95)")
@@ -202,3 +241,6 @@ def _report(sides: list[Side], label: str) -> None:
               f"{med(before.checkin_p99):.3f} ms, after p50 {med(after.checkin_p50):.3f} / "
               f"p99 {med(after.checkin_p99):.3f} ms, ratio p99 "
               f"{med(after.checkin_p99) / med(before.checkin_p99):.2f}")
+    print(f"  finance pages (statement, табель, child; 20 children): before "
+          f"{med(before.page_ms):.2f} ms, after {med(after.page_ms):.2f} ms, ratio "
+          f"{med(after.page_ms) / med(before.page_ms):.3f}")
