@@ -118,7 +118,8 @@ def _prepare(side: Side, base: Path, database_url: str | None) -> None:
 
 def _pages_round(side: Side) -> None:
     """Median server time, as the client sees it, of the pages a finance officer reads."""
-    assert side.server is not None and side.staff is not None
+    assert side.server is not None
+    assert side.staff is not None
     times = []
     for _ in range(PAGE_VIEWS_PER_ROUND):
         for page in PAGES:
