@@ -68,6 +68,35 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
     signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly as on Ctrl-C
     data, home = base / "server", base / "terminal"
     os.environ.setdefault("QATYS_RUNTIME_DIR", str(base / "runtime"))
+    _prepare_server(data, base, port, core_port)
+    core = _start_core(data, base, core_port)
+    server = subprocess.Popen([sys.executable, "-m", "qatys", "server", "run", "--data",
+                               str(data), "--port", str(port)])
+    children = [core, server]
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+        _wait_for(f"http://127.0.0.1:{core_port}/stand-in/health")
+        children.append(subprocess.Popen([sys.executable, "-m", "qatys", "queue-core", "run",
+                                          "--data", str(data)]))
+        _enrol_terminal(data, home, port)
+        source = _camera_or_clip(data, base)
+        kiosk = subprocess.Popen([sys.executable, "-m", "qatys", "terminal", "run", "--home",
+                                  str(home), *source, "--port", str(kiosk_port)])
+        children.append(kiosk)
+        click.echo(_addresses(base, data, home, source, port, kiosk_port, core_port))
+        while kiosk.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        click.echo("stopping…")
+    finally:
+        for process in reversed(children):
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+
+
+def _prepare_server(data: Path, base: Path, port: int, core_port: int) -> None:
+    """The server's data directory, the demo kindergarten and its roster (made once), and the
+    demo accounts."""
     fresh = not (data / "server.toml").exists()
     _qatys("server", "init", "--data", str(data), "--public-url", f"http://127.0.0.1:{port}",
            "--queue-core-url", f"http://127.0.0.1:{core_port}")
@@ -81,53 +110,42 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
                       "--qr", str(base / "unlock-card.png")).stdout.strip().splitlines()[-1]
         (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
     _demo_users(data)
-    core = _start_core(data, base, core_port)
-    server = subprocess.Popen([sys.executable, "-m", "qatys", "server", "run", "--data",
-                               str(data), "--port", str(port)])
-    children = [core, server]
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/api/v1/health")
-        _wait_for(f"http://127.0.0.1:{core_port}/stand-in/health")
-        children.append(subprocess.Popen([sys.executable, "-m", "qatys", "queue-core", "run",
-                                          "--data", str(data)]))
-        if not (home / "terminal.toml").exists():
-            token = _qatys("terminal", "token", "--data", str(data), "--kindergarten",
-                           DEMO_CODE).stdout.strip().splitlines()[-1]
-            _qatys("terminal", "enroll", "--home", str(home), "--server",
-                   f"http://127.0.0.1:{port}", "--token", token)
-            _qatys("terminal", "set-pin", "--home", str(home), "--pin", DEMO_PIN)
-        source = _camera_or_clip(data, base)
-        kiosk = subprocess.Popen([sys.executable, "-m", "qatys", "terminal", "run", "--home",
-                                  str(home), *source, "--port", str(kiosk_port)])
-        children.append(kiosk)
-        click.echo(f"\nQatys is running.\n  server pages:  http://127.0.0.1:{port}/\n"
-                   f"  API document:  http://127.0.0.1:{port}/api/v1/openapi.json\n"
-                   f"  finance pages: http://127.0.0.1:{port}/finance/  (demo accounts: "
-                   + ", ".join(f"{u} / {pw}" for u, _, pw in DEMO_USERS) + ")\n"
-                   f"  queue core:    http://127.0.0.1:{core_port}/ (a STAND-IN, "
-                   "tools/queue_core_standin.py)\n"
-                   f"  parents:       .venv/bin/qatys guardian invite --data {data} --child "
-                   f"{DEMO_CARD_CHILDREN[0]}  (open the printed URL; a phone needs https)\n"
-                   f"  kiosk screen:  http://127.0.0.1:{kiosk_port}/  ({' '.join(source)}; "
-                   f"staff PIN {DEMO_PIN})\n"
-                   f"  cards:         {base / 'cards'}\n"
-                   f"  terminal home: {home}\n"
-                   f"  try: .venv/bin/qatys terminal scan --home {home} {base / 'cards'}/*.png\n"
-                   f"  face (only with consent): .venv/bin/qatys consent grant --data {data} "
-                   f"--child {DEMO_CARD_CHILDREN[1]} --paper FORM-1, then .venv/bin/qatys "
-                   f"terminal sync --home {home} and .venv/bin/qatys face enroll --home {home} "
-                   f"--child {DEMO_CARD_CHILDREN[1]} PHOTO.jpg (docs/faces.md)\n"
-                   f"  director's unlock card (after a reboot without network): "
-                   f"{base / 'unlock-card.png'}\n"
-                   "Ctrl-C stops everything.\n")
-        while kiosk.poll() is None:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        click.echo("stopping…")
-    finally:
-        for process in reversed(children):
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
+
+
+def _enrol_terminal(data: Path, home: Path, port: int) -> None:
+    """The demo's door terminal, enrolled against the running server once."""
+    if (home / "terminal.toml").exists():
+        return
+    token = _qatys("terminal", "token", "--data", str(data), "--kindergarten",
+                   DEMO_CODE).stdout.strip().splitlines()[-1]
+    _qatys("terminal", "enroll", "--home", str(home), "--server",
+           f"http://127.0.0.1:{port}", "--token", token)
+    _qatys("terminal", "set-pin", "--home", str(home), "--pin", DEMO_PIN)
+
+
+def _addresses(base: Path, data: Path, home: Path, source: list[str], port: int,
+               kiosk_port: int, core_port: int) -> str:
+    """What the newcomer can open and try, once everything runs."""
+    return (f"\nQatys is running.\n  server pages:  http://127.0.0.1:{port}/\n"
+            f"  API document:  http://127.0.0.1:{port}/api/v1/openapi.json\n"
+            f"  finance pages: http://127.0.0.1:{port}/finance/  (demo accounts: "
+            + ", ".join(f"{u} / {pw}" for u, _, pw in DEMO_USERS) + ")\n"
+            f"  queue core:    http://127.0.0.1:{core_port}/ (a STAND-IN, "
+            "tools/queue_core_standin.py)\n"
+            f"  parents:       .venv/bin/qatys guardian invite --data {data} --child "
+            f"{DEMO_CARD_CHILDREN[0]}  (open the printed URL; a phone needs https)\n"
+            f"  kiosk screen:  http://127.0.0.1:{kiosk_port}/  ({' '.join(source)}; "
+            f"staff PIN {DEMO_PIN})\n"
+            f"  cards:         {base / 'cards'}\n"
+            f"  terminal home: {home}\n"
+            f"  try: .venv/bin/qatys terminal scan --home {home} {base / 'cards'}/*.png\n"
+            f"  face (only with consent): .venv/bin/qatys consent grant --data {data} "
+            f"--child {DEMO_CARD_CHILDREN[1]} --paper FORM-1, then .venv/bin/qatys "
+            f"terminal sync --home {home} and .venv/bin/qatys face enroll --home {home} "
+            f"--child {DEMO_CARD_CHILDREN[1]} PHOTO.jpg (docs/faces.md)\n"
+            f"  director's unlock card (after a reboot without network): "
+            f"{base / 'unlock-card.png'}\n"
+            "Ctrl-C stops everything.\n")
 
 
 def _demo_users(data: Path) -> None:

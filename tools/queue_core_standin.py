@@ -33,40 +33,45 @@ def _error(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
-def create_standin(data_dir: Path, trust_key: bytes) -> Flask:
-    """The stand-in app: ``DATA/rosters/CODE.csv`` are its rosters, ``DATA/core.db`` its store."""
-    (data_dir / "rosters").mkdir(parents=True, exist_ok=True)
-    store = sqlite3.connect(data_dir / "core.db", check_same_thread=False,
-                            isolation_level=None)
-    store.execute("CREATE TABLE IF NOT EXISTS statements (reference TEXT PRIMARY KEY, "
-                  "idempotency_key TEXT UNIQUE NOT NULL, body_sha256 TEXT NOT NULL, "
-                  "kindergarten TEXT NOT NULL, month TEXT NOT NULL, revision INTEGER NOT NULL, "
-                  "body BLOB NOT NULL)")
-    lock = threading.Lock()
-    faults = {"unavailable": 0}
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+class _Core:
+    """The stand-in's state: its rosters folder, its store of statements, its fault switch."""
 
-    @app.get("/v1/kindergartens/<code>/roster")
-    def roster(code: str) -> Response | tuple[Response, int]:
-        if _take_fault(faults, lock):
-            return _error(503, "unavailable", "stand-in: switched to unavailable")
-        path = data_dir / "rosters" / f"{code}.csv"
+    def __init__(self, data_dir: Path, trust_key: bytes) -> None:
+        self.rosters = data_dir / "rosters"
+        self.rosters.mkdir(parents=True, exist_ok=True)
+        self.trust_key = trust_key
+        self.store = sqlite3.connect(data_dir / "core.db", check_same_thread=False,
+                                     isolation_level=None)
+        self.store.execute(
+            "CREATE TABLE IF NOT EXISTS statements (reference TEXT PRIMARY KEY, "
+            "idempotency_key TEXT UNIQUE NOT NULL, body_sha256 TEXT NOT NULL, "
+            "kindergarten TEXT NOT NULL, month TEXT NOT NULL, revision INTEGER NOT NULL, "
+            "body BLOB NOT NULL)")
+        self.lock = threading.Lock()
+        self.unavailable = 0
+        """Calls still to answer 503 (< 0: until switched off)."""
+
+    def take_fault(self) -> bool:
+        with self.lock:
+            if self.unavailable == 0:
+                return False
+            if self.unavailable > 0:
+                self.unavailable -= 1
+            return True
+
+    def roster(self, code: str) -> tuple[Response, int]:
+        path = self.rosters / f"{code}.csv"
         if not code.replace("-", "").replace("_", "").isalnum() or not path.exists():
             return _error(404, "unknown_kindergarten", f"no kindergarten {code}")
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
         children = [{k: (v or None) if k == "withdrawn_on" else v for k, v in row.items()}
                     for row in rows]
-        return jsonify({"kindergarten": code, "children": children})
+        return jsonify({"kindergarten": code, "children": children}), 200
 
-    @app.post("/v1/funding-statements")
-    def funding_statement() -> tuple[Response, int]:
-        if _take_fault(faults, lock):
-            return _error(503, "unavailable", "stand-in: switched to unavailable")
-        key = request.headers.get(IDEMPOTENCY_HEADER, "")
-        body = request.get_data()
+    def submit(self, key: str, body: bytes, signature: str) -> tuple[Response, int]:
+        """A funding statement, checked and stored once per idempotency key."""
         try:
-            verify_submission(trust_key, key, body, request.headers.get(SIGNATURE_HEADER, ""))
+            verify_submission(self.trust_key, key, body, signature)
         except ProtocolError as exc:
             return _error(401 if exc.code != "bad_idempotency_key" else 400, exc.code,
                           exc.message)
@@ -77,9 +82,9 @@ def create_standin(data_dir: Path, trust_key: bytes) -> Flask:
         except ValueError:
             return _error(422, "bad_statement", "the body is not a funding statement")
         digest = hashlib.sha256(body).hexdigest()
-        with lock:
-            found = store.execute("SELECT reference, body_sha256 FROM statements "
-                                  "WHERE idempotency_key = ?", (key,)).fetchone()
+        with self.lock:
+            found = self.store.execute("SELECT reference, body_sha256 FROM statements "
+                                       "WHERE idempotency_key = ?", (key,)).fetchone()
             if found is not None:
                 if found[1] != digest:
                     return _error(409, "idempotency_conflict",
@@ -87,42 +92,55 @@ def create_standin(data_dir: Path, trust_key: bytes) -> Flask:
                 response = jsonify({"reference": found[0]})
                 response.headers["Idempotent-Replayed"] = "true"
                 return response, 200
-            count = store.execute("SELECT count(*) FROM statements").fetchone()[0]
+            count = self.store.execute("SELECT count(*) FROM statements").fetchone()[0]
             reference = f"QC-{count + 1:06d}"
-            store.execute("INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          (reference, key, digest, document["kindergarten"],
-                           document["month"], document["revision"], body))
+            self.store.execute("INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               (reference, key, digest, document["kindergarten"],
+                                document["month"], document["revision"], body))
         return jsonify({"reference": reference}), 201
+
+    def statements(self) -> list[dict[str, object]]:
+        rows = self.store.execute("SELECT reference, idempotency_key, kindergarten, month, "
+                                  "revision FROM statements ORDER BY reference").fetchall()
+        return [dict(zip(("reference", "idempotency_key", "kindergarten", "month",
+                          "revision"), row, strict=True)) for row in rows]
+
+
+def create_standin(data_dir: Path, trust_key: bytes) -> Flask:
+    """The stand-in app: ``DATA/rosters/CODE.csv`` are its rosters, ``DATA/core.db`` its store."""
+    core = _Core(data_dir, trust_key)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+
+    @app.get("/v1/kindergartens/<code>/roster")
+    def roster(code: str) -> tuple[Response, int]:
+        if core.take_fault():
+            return _error(503, "unavailable", "stand-in: switched to unavailable")
+        return core.roster(code)
+
+    @app.post("/v1/funding-statements")
+    def funding_statement() -> tuple[Response, int]:
+        if core.take_fault():
+            return _error(503, "unavailable", "stand-in: switched to unavailable")
+        return core.submit(request.headers.get(IDEMPOTENCY_HEADER, ""), request.get_data(),
+                           request.headers.get(SIGNATURE_HEADER, ""))
 
     @app.get("/stand-in/statements")
     def statements() -> Response:
-        rows = store.execute("SELECT reference, idempotency_key, kindergarten, month, revision "
-                             "FROM statements ORDER BY reference").fetchall()
-        return jsonify([dict(zip(("reference", "idempotency_key", "kindergarten", "month",
-                                  "revision"), row, strict=True)) for row in rows])
+        return jsonify(core.statements())
 
     @app.post("/stand-in/faults")
     def set_faults() -> Response:
         wanted = request.get_json(force=True)
-        with lock:
-            faults["unavailable"] = int(wanted.get("unavailable", 0))
-        return jsonify(faults)
+        with core.lock:
+            core.unavailable = int(wanted.get("unavailable", 0))
+        return jsonify({"unavailable": core.unavailable})
 
     @app.get("/stand-in/health")
     def health() -> Response:
         return jsonify({"ok": True, "stand_in": True})
 
     return app
-
-
-def _take_fault(faults: dict[str, int], lock: threading.Lock) -> bool:
-    """Answer 503 to the next N calls when switched on (N < 0: until switched off)."""
-    with lock:
-        if faults["unavailable"] == 0:
-            return False
-        if faults["unavailable"] > 0:
-            faults["unavailable"] -= 1
-        return True
 
 
 @click.command()
