@@ -31,7 +31,7 @@ def _sources(root: Path) -> dict[str, Path]:
             if "alembic" not in p.parts and "revisions" not in p.parts}
 
 
-def _imported(tree: ast.AST) -> set[str]:
+def imported_names(tree: ast.AST) -> set[str]:
     """Names imported at run time (imports under ``if TYPE_CHECKING:`` left out)."""
     names: set[str] = set()
     skip: set[int] = set()
@@ -52,7 +52,7 @@ def _imported(tree: ast.AST) -> set[str]:
 
 def import_graph(root: Path) -> dict[str, set[str]]:
     sources = _sources(root)
-    return {name: {m for m in _imported(ast.parse(path.read_text(encoding="utf-8")))
+    return {name: {m for m in imported_names(ast.parse(path.read_text(encoding="utf-8")))
                    if m in sources and m != name}
             for name, path in sources.items()}
 
