@@ -1,4 +1,6 @@
-"""Administrator commands: kindergartens, rosters, terminal tokens and revocation."""
+"""Administrator commands: kindergartens, rosters, terminal tokens and revocation (``qatys
+terminal token`` and ``revoke`` are declared here; the ``qatys`` command puts them under
+``terminal``)."""
 
 from __future__ import annotations
 
@@ -10,22 +12,15 @@ import click
 from protocol import enrolment
 from provisioning.card_print import write_card, write_pdf
 from provisioning.cards import children_for_sheet, issue_card, revoke_card
-from provisioning.errors import InvalidInput, ProvisioningError
+from provisioning.errors import InvalidInput
 from provisioning.kindergartens import add_kindergarten
 from provisioning.roster import import_roster
 from provisioning.terminals import issue_token, revoke_terminal
 from provisioning.unlock_cards import issue_card as issue_unlock_card
 from provisioning.unlock_cards import list_cards
 from provisioning.unlock_cards import revoke_card as revoke_unlock_card
-from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
 from qatys.timeutil import iso_utc, local_date, now_us
-from server.datadir import DATA, open_data_dir
-from server.errors import SetupError
-
-_ERRORS: dict[type[BaseException], int] = {
-    SetupError: EXIT_BAD_INPUT, ProvisioningError: EXIT_BAD_INPUT, OSError: EXIT_BAD_INPUT,
-    UnicodeDecodeError: EXIT_BAD_INPUT,
-}
+from server.datadir import DataDir, with_data_dir
 
 
 @click.group("kindergarten")
@@ -34,18 +29,16 @@ def kindergarten_group() -> None:
 
 
 @kindergarten_group.command("add")
-@DATA
+@with_data_dir
 @click.option("--code", required=True, help="Short code, e.g. the queue core's id.")
 @click.option("--name", required=True, help="Name shown on pages and cards.")
 @click.option("--six-day", is_flag=True, help="Open Monday to Saturday.")
 @click.option("--district", default="", help="District of the education department "
               "(finance pages group kindergartens by it).")
-def kindergarten_add(data_dir: Path, code: str, name: str, six_day: bool, district: str) -> None:
+def kindergarten_add(data: DataDir, code: str, name: str, six_day: bool, district: str) -> None:
     """Add a kindergarten."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            add_kindergarten(conn, code, name, six_day, district)
+    with data.transaction() as conn:
+        add_kindergarten(conn, code, name, six_day, district)
     click.echo(f"kindergarten {code} added")
 
 
@@ -55,16 +48,14 @@ def roster_group() -> None:
 
 
 @roster_group.command("import")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-def roster_import(data_dir: Path, kindergarten: str, csv_file: Path) -> None:
+def roster_import(data: DataDir, kindergarten: str, csv_file: Path) -> None:
     """Import a roster CSV (all rows or none; every bad line is named)."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        text = csv_file.read_text(encoding="utf-8")
-        with data.transaction() as conn:
-            summary = import_roster(conn, kindergarten, text, csv_file.name)
+    text = csv_file.read_text(encoding="utf-8")
+    with data.transaction() as conn:
+        summary = import_roster(conn, kindergarten, text, csv_file.name)
     click.echo(f"roster of {kindergarten}: {summary.added} added, {summary.updated} updated, "
                f"{summary.unchanged} unchanged")
 
@@ -75,78 +66,77 @@ def unlock_card_group() -> None:
 
 
 @unlock_card_group.command("issue")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the card's QR code as a PNG.")
-def unlock_card_issue(data_dir: Path, kindergarten: str, qr: Path | None) -> None:
+def unlock_card_issue(data: DataDir, kindergarten: str, qr: Path | None) -> None:
     """Issue a card; its text (a secret: print it, keep it in the safe) is the last line."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            card = issue_unlock_card(conn, kindergarten, now_us())
-        if qr is not None:
-            import segno
+    with data.transaction() as conn:
+        card = issue_unlock_card(conn, kindergarten, now_us())
+    if qr is not None:
+        import segno
 
-            segno.make(str(card), error="m").save(str(qr), scale=8, border=4)
-            click.echo(f"QR code written to {qr}", err=True)
+        segno.make(str(card), error="m").save(str(qr), scale=8, border=4)
+        click.echo(f"QR code written to {qr}", err=True)
     click.echo(f"unlock card {card.serial} for kindergarten {kindergarten}; terminals accept it "
                "after their next roster sync", err=True)
     click.echo(str(card))
 
 
 @unlock_card_group.command("revoke")
-@DATA
+@with_data_dir
 @click.argument("serial")
 @click.option("--reason", default="revoked by administrator", show_default=True)
-def unlock_card_revoke(data_dir: Path, serial: str, reason: str) -> None:
+def unlock_card_revoke(data: DataDir, serial: str, reason: str) -> None:
     """Revoke a lost card; terminals refuse it from their next roster sync on."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            changed = revoke_unlock_card(conn, serial, reason, now_us())
+    with data.transaction() as conn:
+        changed = revoke_unlock_card(conn, serial, reason, now_us())
     click.echo(f"unlock card {serial} {'revoked' if changed else 'was already revoked'}")
 
 
 @unlock_card_group.command("list")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
-def unlock_card_list(data_dir: Path, kindergarten: str) -> None:
+def unlock_card_list(data: DataDir, kindergarten: str) -> None:
     """Serials, issue dates and revocations (never the secrets)."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.engine.connect() as conn:
-            cards = list_cards(conn, kindergarten)
+    with data.engine.connect() as conn:
+        cards = list_cards(conn, kindergarten)
     for c in cards:
         state = f"revoked {iso_utc(c.revoked_at_us)}" if c.revoked_at_us else "valid"
         click.echo(f"{c.serial}  issued {iso_utc(c.issued_at_us)}  {state}")
 
 
-def token_command(data_dir: Path, kindergarten: str, qr: Path | None) -> None:
-    """Issue a one-time enrolment token (valid one hour) and print it on the last line."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        now = now_us()
-        with data.transaction() as conn:
-            token = issue_token(conn, kindergarten, data.keys.sign_public, now,
-                                data.config.token_ttl_seconds)
-        if qr is not None:
-            import segno
+@click.command("token")
+@with_data_dir
+@click.option("--kindergarten", required=True)
+@click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the enrolment QR (server address + token) as a PNG.")
+def token_command(data: DataDir, kindergarten: str, qr: Path | None) -> None:
+    """Issue a one-time enrolment token (valid one hour); printed on the last line."""
+    now = now_us()
+    with data.transaction() as conn:
+        token = issue_token(conn, kindergarten, data.keys.sign_public, now,
+                            data.config.token_ttl_seconds)
+    if qr is not None:
+        import segno
 
-            uri = enrolment.enrolment_uri(data.config.public_url, token)
-            segno.make(uri, error="m").save(str(qr), scale=8, border=4)
-            click.echo(f"QR code written to {qr}", err=True)
+        uri = enrolment.enrolment_uri(data.config.public_url, token)
+        segno.make(uri, error="m").save(str(qr), scale=8, border=4)
+        click.echo(f"QR code written to {qr}", err=True)
     expires = iso_utc(now + data.config.token_ttl_seconds * 1_000_000)
     click.echo(f"valid until {expires}, once, for kindergarten {kindergarten}", err=True)
     click.echo(str(token))
 
 
-def revoke_command(data_dir: Path, terminal_id: str, reason: str) -> None:
-    """Revoke a terminal at once; its batches are refused from the next request on."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            changed = revoke_terminal(conn, terminal_id, reason, now_us())
+@click.command("revoke")
+@with_data_dir
+@click.argument("terminal_id")
+@click.option("--reason", default="revoked by administrator", show_default=True)
+def revoke_command(data: DataDir, terminal_id: str, reason: str) -> None:
+    """Revoke a terminal at once (server side)."""
+    with data.transaction() as conn:
+        changed = revoke_terminal(conn, terminal_id, reason, now_us())
     click.echo(f"terminal {terminal_id} {'revoked' if changed else 'was already revoked'}")
 
 
@@ -156,56 +146,50 @@ def card_group() -> None:
 
 
 @card_group.command("issue")
-@DATA
+@with_data_dir
 @click.option("--child", "child_id", required=True, help="Child id from the roster.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FILE.png or FILE.pdf")
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last valid day (default: two years, or the day the child leaves).")
-def card_issue(data_dir: Path, child_id: str, out: Path, expires: datetime | None) -> None:
+def card_issue(data: DataDir, child_id: str, out: Path, expires: datetime | None) -> None:
     """Issue a new card for a child and write it; the card's serial is the last line."""
-    with errors_as_exit(_ERRORS):
-        if out.suffix.lower() not in (".png", ".pdf"):
-            raise InvalidInput("the card file must end in .png or .pdf")
-        data = open_data_dir(data_dir)
-        now = now_us()
-        with data.transaction() as conn:
-            issued = issue_card(conn, child_id, local_date(now), now,
-                                expires.date() if expires else None)
-            write_card(issued, out)  # inside: a card that cannot be written is not issued
+    if out.suffix.lower() not in (".png", ".pdf"):
+        raise InvalidInput("the card file must end in .png or .pdf")
+    now = now_us()
+    with data.transaction() as conn:
+        issued = issue_card(conn, child_id, local_date(now), now,
+                            expires.date() if expires else None)
+        write_card(issued, out)  # inside: a card that cannot be written is not issued
     click.echo(f"card written to {out}; valid until {issued.card.expires}", err=True)
     click.echo(issued.card.serial)
 
 
 @card_group.command("sheet")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--group", default=None, help="Only this group (as in the roster).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FILE.pdf (A4, ten cards a page, dashed cut lines)")
-def card_sheet(data_dir: Path, kindergarten: str, group: str | None, out: Path) -> None:
+def card_sheet(data: DataDir, kindergarten: str, group: str | None, out: Path) -> None:
     """Issue a new card for every enrolled child (of a group) on A4 sheets."""
-    with errors_as_exit(_ERRORS):
-        if out.suffix.lower() != ".pdf":
-            raise InvalidInput("the sheet file must end in .pdf")
-        data = open_data_dir(data_dir)
-        now = now_us()
-        today = local_date(now)
-        with data.transaction() as conn:
-            issued = [issue_card(conn, child, today, now)
-                      for child in children_for_sheet(conn, kindergarten, today, group)]
-            write_pdf(issued, out, sheet=True)
+    if out.suffix.lower() != ".pdf":
+        raise InvalidInput("the sheet file must end in .pdf")
+    now = now_us()
+    today = local_date(now)
+    with data.transaction() as conn:
+        issued = [issue_card(conn, child, today, now)
+                  for child in children_for_sheet(conn, kindergarten, today, group)]
+        write_pdf(issued, out, sheet=True)
     click.echo(f"{len(issued)} cards written to {out}")
 
 
 @card_group.command("revoke")
-@DATA
+@with_data_dir
 @click.argument("serial")
 @click.option("--reason", default="lost", show_default=True)
-def card_revoke(data_dir: Path, serial: str, reason: str) -> None:
+def card_revoke(data: DataDir, serial: str, reason: str) -> None:
     """Revoke a card by serial; terminals refuse it from their next sync on."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            changed = revoke_card(conn, serial, reason, now_us())
+    with data.transaction() as conn:
+        changed = revoke_card(conn, serial, reason, now_us())
     click.echo(f"card {serial} {'revoked' if changed else 'was already revoked'}")

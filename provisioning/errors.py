@@ -1,14 +1,23 @@
-"""Provisioning's exception hierarchy; the CLI maps each family to an exit code."""
+"""Provisioning's exception family, under the server's root (:class:`server.errors.ServiceError`)
+so that one decorator maps it to an exit code with the others (``server.datadir.EXIT_CODES``)."""
 
 from __future__ import annotations
 
+from server.errors import ServiceError
 
-class ProvisioningError(Exception):
+
+class ProvisioningError(ServiceError):
     """Root of provisioning errors: bad input from an administrator or a terminal."""
+
+    def __init__(self, message: str, code: str = "bad_input") -> None:
+        super().__init__(code, message)
 
 
 class NotFound(ProvisioningError):
     """A kindergarten, child or terminal that does not exist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "not_found")
 
 
 class InvalidInput(ProvisioningError):
@@ -23,5 +32,4 @@ class TokenRefused(ProvisioningError):
     """An enrolment token that is unknown, used or expired; ``code`` is the API code."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code)

@@ -9,7 +9,6 @@ import click
 from provisioning import cli as provisioning_cli
 from qatys import __version__
 from server import cli as server_cli
-from server import datadir
 from server.families import consent_cli, guardians_cli
 from server.finance import accounts_cli
 from server.money import cli as money_cli
@@ -26,25 +25,6 @@ def cli() -> None:
 @cli.group("terminal")
 def terminal_group() -> None:
     """Terminals: tokens and revocation (server side), enrolment, check-ins and sync."""
-
-
-@terminal_group.command("token")
-@datadir.DATA
-@click.option("--kindergarten", required=True)
-@click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the enrolment QR (server address + token) as a PNG.")
-def terminal_token(data_dir: Path, kindergarten: str, qr: Path | None) -> None:
-    """Issue a one-time enrolment token (valid one hour); printed on the last line."""
-    provisioning_cli.token_command(data_dir, kindergarten, qr)
-
-
-@terminal_group.command("revoke")
-@datadir.DATA
-@click.argument("terminal_id")
-@click.option("--reason", default="revoked by administrator", show_default=True)
-def terminal_revoke(data_dir: Path, terminal_id: str, reason: str) -> None:
-    """Revoke a terminal at once (server side)."""
-    provisioning_cli.revoke_command(data_dir, terminal_id, reason)
 
 
 @terminal_group.command("enroll")
@@ -235,6 +215,8 @@ def face_list(home: Path) -> None:
     face_cli.list_command(home)
 
 
+terminal_group.add_command(provisioning_cli.token_command)
+terminal_group.add_command(provisioning_cli.revoke_command)
 cli.add_command(server_cli.server_group)
 cli.add_command(server_cli.events_group)
 cli.add_command(provisioning_cli.kindergarten_group)

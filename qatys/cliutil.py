@@ -1,12 +1,18 @@
-"""What every Qatys command shares: exit codes, JSON output, error mapping."""
+"""What every Qatys command shares: exit codes, JSON output, error mapping.
+
+Commands are declared one way: a click command in its package's ``cli`` module (the ``qatys``
+command only gathers them), its errors turned into exit codes by :func:`exit_codes` — for the
+server's commands through ``server.datadir.with_data_dir``, which also opens ``--data``.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -14,6 +20,12 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
 EXIT_REFUSED = 4
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ExitCodes = Mapping[type[BaseException] | tuple[type[BaseException], str], int]
+"""Exception families (or a family and one of its ``code`` values) and their exit codes."""
 
 
 def emit(payload: dict[str, Any]) -> None:
@@ -30,13 +42,41 @@ def fail(message: str, code: int = EXIT_BAD_INPUT,
     raise SystemExit(code)
 
 
+def exit_code_of(exc: BaseException, mapping: ExitCodes) -> int | None:
+    """The exit code for ``exc``: its family's and code's, else its nearest family's."""
+    code = getattr(exc, "code", None)
+    for kind in type(exc).__mro__:
+        if isinstance(code, str) and (kind, code) in mapping:
+            return mapping[(kind, code)]
+    return next((mapping[kind] for kind in type(exc).__mro__ if kind in mapping), None)
+
+
 @contextmanager
-def errors_as_exit(mapping: Mapping[type[BaseException], int]) -> Iterator[None]:
+def errors_as_exit(mapping: ExitCodes) -> Iterator[None]:
     """Turn the given exception families into a message on stderr and an exit code."""
     try:
         yield
-    except tuple(mapping) as exc:
-        for kind, code in mapping.items():
-            if isinstance(exc, kind):
-                fail(str(exc), code, getattr(exc, "problems", None))
-        raise
+    except BaseException as exc:
+        _exit_or_raise(exc, mapping)
+
+
+def exit_codes(mapping: ExitCodes) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """The one decorator that maps a command's errors to exit codes: ``error: message`` (and
+    each of its ``problems``) on stderr, then the family's exit code; any other exception
+    goes on as it is."""
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return command(*args, **kwargs)
+            except BaseException as exc:
+                _exit_or_raise(exc, mapping)
+        return run
+    return decorate
+
+
+def _exit_or_raise(exc: BaseException, mapping: ExitCodes) -> NoReturn:
+    code = exit_code_of(exc, mapping)
+    if code is None:
+        raise exc
+    fail(str(exc), code, getattr(exc, "problems", None))

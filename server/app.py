@@ -1,23 +1,21 @@
 """The Flask app factory: ``create_app(data_dir)`` builds one app per process.
 
 One blueprint per concern (ingest, terminal, meta, pages); every error,
-including Flask's own 404/405/413, is answered in the one JSON error shape.
+including Flask's own 404/405/413, is answered in the one JSON error shape
+(server/web/errors.py: the table of codes and statuses, the handlers).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
-from qatys.logs import log
 from qatys.timeutil import now_us
 from server.config import ServerConfig, load_config
 from server.context import ServerContext
-from server.errors import ApiError, SetupError
+from server.errors import SetupError
 from server.families import pages as parents_pages
 from server.finance import pages as finance_pages
 from server.finance import system as pages
@@ -27,17 +25,10 @@ from server.storage.migrations import pending
 from server.sync import answers, face_api, terminal_api
 from server.sync import batches_api as ingest_api
 from server.sync.ingest import Ingestor
+from server.web import errors as web_errors
 from server.web import guard as web_guard
 from server.web import meta as meta_api
 from server.web.rate_limits import Guard, Limits
-from server.web.responses import error
-
-logger = logging.getLogger("qatys.server")
-
-_HTTP_CODES = {
-    400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-    413: "payload_too_large", 415: "unsupported_media_type",
-}
 
 
 def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | None = None,
@@ -65,26 +56,6 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
                       finance_pages.bp, parents_pages.bp):
         app.register_blueprint(blueprint)
     app.after_request(answers.sign_terminal_answer)
-    app.register_error_handler(ApiError, _api_error)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected_error)
+    web_errors.install(app)
     return app
 
-
-def _api_error(exc: ApiError) -> tuple[Response, int]:
-    return error(exc.status, exc.code, exc.message, **exc.details)
-
-
-def _http_error(exc: HTTPException) -> tuple[Response, int]:
-    status = exc.code or 500
-    code = _HTTP_CODES.get(status, "http_error")
-    if status == 413:
-        log(logger, "request.too_large", logging.WARNING, path=request.path,
-            length=request.content_length)
-        return error(413, code, "the request body is larger than this server accepts")
-    return error(status, code, exc.description or code)
-
-
-def _unexpected_error(exc: Exception) -> tuple[Response, int]:
-    logger.exception("request.failed", extra={"fields": {"path": request.path}})
-    return error(500, "internal_error", "the server failed; the request changed nothing")

@@ -10,10 +10,18 @@ from pathlib import Path
 import click
 
 from qatys import logs
-from qatys.cliutil import EXIT_BAD_INPUT, errors_as_exit
+from qatys.cliutil import exit_codes
 from server.config import DEFAULT_PORT
-from server.datadir import DATA, PRIVATE_UMASK, init_data_dir, make_private, open_data_dir
-from server.errors import SetupError
+from server.datadir import (
+    DATA,
+    EXIT_CODES,
+    PRIVATE_UMASK,
+    DataDir,
+    init_data_dir,
+    make_private,
+    open_data_dir,
+    with_data_dir,
+)
 from server.sync.exports import EXPORT_FIELDS, accepted_events
 
 
@@ -24,6 +32,7 @@ def server_group() -> None:
 
 @server_group.command("init")
 @DATA
+@exit_codes(EXIT_CODES)
 @click.option("--database-url", default=None,
               help="SQLAlchemy URL, e.g. postgresql://user@host/db (default: SQLite in --data).")
 @click.option("--public-url", default=None,
@@ -33,8 +42,7 @@ def server_group() -> None:
 def init(data_dir: Path, database_url: str | None, public_url: str | None,
          queue_core_url: str | None) -> None:
     """Create or upgrade a data directory: config, server keys and database schema."""
-    with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
-        config, applied = init_data_dir(data_dir, database_url, public_url, queue_core_url)
+    config, applied = init_data_dir(data_dir, database_url, public_url, queue_core_url)
     click.echo(f"data directory {data_dir} ready; database migrations applied: "
                f"{', '.join(applied) or 'none needed'}")
     click.echo(f"server key fingerprint: {_fingerprint(data_dir)}")
@@ -48,31 +56,27 @@ def _fingerprint(data_dir: Path) -> str:
 
 
 @server_group.command("public-key")
-@DATA
-def public_key(data_dir: Path) -> None:
+@with_data_dir
+def public_key(data: DataDir) -> None:
     """The server's signing public key (base64): what the queue core trusts."""
     import base64
 
-    with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
-        data = open_data_dir(data_dir)
     click.echo(base64.b64encode(data.keys.sign_public).decode("ascii"))
 
 
 @server_group.command("run")
-@DATA
+@with_data_dir
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="gunicorn worker processes.")
-def run(data_dir: Path, host: str, port: int, workers: int | None) -> None:
+def run(data: DataDir, host: str, port: int, workers: int | None) -> None:
     """Serve the API and pages through gunicorn until stopped (Ctrl-C, SIGTERM)."""
     from server.serve import serve
 
     os.umask(PRIVATE_UMASK)  # the database's -wal/-shm, logs: for the server's user only
-    with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
-        data = open_data_dir(data_dir)
-        logs.configure(data.config.log_file)
-        make_private(data.config)
-    serve(data_dir, host, port, workers)
+    logs.configure(data.config.log_file)
+    make_private(data.config)
+    serve(data.config.data_dir, host, port, workers)
 
 
 @click.group("events")
@@ -81,14 +85,12 @@ def events_group() -> None:
 
 
 @events_group.command("export")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", default=None, help="Only this kindergarten's events.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl",
               show_default=True)
-def export(data_dir: Path, kindergarten: str | None, fmt: str) -> None:
+def export(data: DataDir, kindergarten: str | None, fmt: str) -> None:
     """One JSON line per accepted event (fields in docs/cli.md)."""
-    with errors_as_exit({SetupError: EXIT_BAD_INPUT}):
-        data = open_data_dir(data_dir)
     with data.engine.connect() as conn:
         for event in accepted_events(conn, kindergarten):
             line = {k: event[k] for k in EXPORT_FIELDS} | {"kindergarten": event["kindergarten"]}

@@ -1,19 +1,30 @@
-"""A server data directory: made, upgraded and opened from the command line (no HTTP)."""
+"""A server data directory: made, upgraded and opened from the command line (no HTTP).
+
+Every server-side command that works on a data directory is declared with
+:func:`with_data_dir`: it takes ``--data``, opens the directory and hands the command its
+:class:`DataDir`; a refusal of the server's families (:data:`EXIT_CODES`) becomes ``error: …``
+on stderr and exit 2, whether the directory or the command refused.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import click
 from sqlalchemy import Connection, Engine, make_url
 
+from qatys.cliutil import EXIT_BAD_INPUT, ExitCodes, exit_codes
 from server import keys as key_store
 from server.config import ServerConfig, load_config, write_config
-from server.errors import SetupError
+from server.domain.funding import FundingError
+from server.domain.policy import PolicyError
+from server.errors import ServiceError, SetupError
 from server.keys import ServerKeys
 from server.storage.db import make_engine, normalise_url, writing
 from server.storage.migrations import migrate, pending
@@ -22,6 +33,19 @@ DATA = click.option("--data", "data_dir", required=True,
                     type=click.Path(file_okay=False, path_type=Path),
                     help="Server data directory (config, keys, SQLite database, logs).")
 """The option every server-side command takes."""
+
+EXIT_CODES: ExitCodes = {
+    ServiceError: EXIT_BAD_INPUT,  # every family: setup, provisioning, money, families …
+    PolicyError: EXIT_BAD_INPUT,
+    FundingError: EXIT_BAD_INPUT,
+    OSError: EXIT_BAD_INPUT,  # a file to read or write (a roster, a statement, a card)
+    UnicodeDecodeError: EXIT_BAD_INPUT,
+}
+"""The exit code of each error family of the server's commands (docs/cli.md). Refusals that
+a command reports itself, line by line (the queue core's exit 3 and 4), are not here."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PRIVATE_UMASK = 0o077
 """The server's processes make files for their owner only: the database holds children's
@@ -92,3 +116,16 @@ def open_data_dir(data_dir: Path) -> DataDir:
         raise SetupError(f"the database needs `qatys server init --data {data_dir}` "
                          f"(pending: {', '.join(missing)})")
     return DataDir(config, engine, key_store.load_keys(config.keys_file))
+
+
+def with_data_dir(command: Callable[Concatenate[DataDir, P], R]) -> Callable[..., R]:
+    """Declare a server-side command: the ``--data`` option, the directory opened (it must be
+    initialised and its migrations applied), the :data:`EXIT_CODES` mapped, and the
+    :class:`DataDir` passed as the command's first argument. Put it under the command's
+    ``@….command(…)`` and above its own options."""
+    @DATA
+    @exit_codes(EXIT_CODES)
+    @functools.wraps(command)
+    def run(data_dir: Path, *args: P.args, **kwargs: P.kwargs) -> R:
+        return command(open_data_dir(data_dir), *args, **kwargs)
+    return run

@@ -1,58 +1,116 @@
-"""The server's exception hierarchy: every refusal carries an HTTP status and a stable code.
+"""The server's exception families, all under :class:`ServiceError`: every refusal carries a
+stable ``code`` (docs/api.md) and a message for people, never an HTTP status.
 
-Codes are part of the API (docs/api.md lists them) and never change meaning.
+Who turns them into what:
+
+- the web layer: one table, :data:`server.web.errors.STATUS`, gives each code its HTTP status,
+  and one Flask handler answers ``{"ok": false, "error": {"code", "message", …details}}``;
+- the commands: one decorator, :func:`qatys.cliutil.exit_codes` (with the server's table,
+  :data:`server.datadir.EXIT_CODES`, applied by :func:`server.datadir.with_data_dir`), prints
+  ``error: message`` and exits with the family's code.
+
+Every family lives here, not in its package, on purpose: the web table and the commands'
+table name the families without importing the packages that raise them, so dependencies keep
+pointing one way (the packages import this leaf module; it imports nothing of the server).
+Each family says which package raises it.
+
+Codes are part of the API and never change meaning. A code may mean the same thing to two
+families with different statuses (``bad_signature`` is 403 for a terminal, 400 for a phone's
+consent, 401 for a phone's sign-in): the table tells them apart by family.
 """
 
 from __future__ import annotations
 
 
-class ServerError(Exception):
-    """Root of the server's errors."""
-
-
-class ApiError(ServerError):
-    """A refusal answered as ``{"ok": false, "error": {"code", "message"}}``."""
-
-    def __init__(self, status: int, code: str, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-
-
-class SetupError(ServerError):
-    """The data directory or configuration is missing or unusable."""
-
-
-class QueueCoreError(ServerError):
-    """The queue core could not be reached, or answered something other than agreed.
-
-    ``retry`` says whether sending again later may succeed (down, timeout, 5xx, 429) or a
-    person must look (the core refused the request as wrong).
-    """
-
-    def __init__(self, message: str, *, retry: bool, status: int | None = None) -> None:
-        super().__init__(message)
-        self.retry = retry
-        self.status = status
-
-
-class ApprovalError(ServerError):
-    """A statement that cannot be approved now; ``reason`` names the page text to show:
-    ``not_over``, ``unchanged`` or ``note_required``."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class Refused(ServerError):
-    """A request refused by a service, with a stable code (docs/api.md) and no HTTP status:
-    the web layer picks the status (server/web/guard.py) and the page or JSON shape."""
+class ServiceError(Exception):
+    """Root of the server's errors: ``code`` is stable (docs/api.md), ``message`` is for
+    people, ``details`` go into the answer beside them (e.g. ``expected_seq``)."""
 
     def __init__(self, code: str, message: str, **details: object) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as what it holds, whatever its constructor takes (statements are made in
+        worker processes, and their refusals travel back)."""
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+class RequestError(ServiceError):
+    """A request not of the documented form, refused by the web layer itself before any
+    service is asked (``malformed``, ``unsupported_media_type``, ``csrf_invalid``,
+    ``not_signed_in``, ``not_found``, ``bad_request``, ``rate_limited``)."""
+
+
+class SyncError(ServiceError):
+    """Terminals (server/sync/): enrolment, signed requests, batches (``sequence_gap``,
+    ``equivocation``, ``terminal_revoked``, ``bad_signature`` …)."""
+
+
+class FamiliesError(ServiceError):
+    """Guardians, the consent ledger, confirmations, face templates and withdrawals taken at a
+    terminal (server/families/)."""
+
+
+class SignInError(FamiliesError):
+    """A phone's sign-in refused (server/families/guardians.py): all answered 401."""
+
+
+class MoneyError(ServiceError):
+    """Statements, approvals and their inputs (server/money/)."""
+
+
+class MoneyInputError(MoneyError, ValueError):
+    """A month, kindergarten or child the money commands and pages cannot work with."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_request", message)
+
+
+class ApprovalError(MoneyError):
+    """A statement that cannot be approved now; ``code`` (also ``reason``) names the page
+    text to show: ``not_over``, ``unchanged`` or ``note_required``. Answered by the finance
+    pages, never as JSON."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(reason, message)
+
+    @property
+    def reason(self) -> str:
+        return self.code
+
+
+class FinanceError(ServiceError):
+    """Staff accounts and the finance pages' services (server/finance/)."""
+
+
+class QueueCoreError(ServiceError):
+    """The queue core could not be reached, or answered something other than agreed
+    (server/queue_core/).
+
+    ``retry`` says whether sending again later may succeed (down, timeout, 5xx, 429: code
+    ``queue_core_unreachable``) or a person must look (the core refused the request as wrong:
+    ``queue_core_refused``). ``status`` is the core's own answer, when there was one.
+    """
+
+    def __init__(self, message: str, *, retry: bool, status: int | None = None) -> None:
+        super().__init__("queue_core_unreachable" if retry else "queue_core_refused", message)
+        self.retry = retry
+        self.status = status
+
+
+class SetupError(ServiceError):
+    """The data directory or configuration is missing or unusable (code ``setup``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("setup", message)
+
+
+def _restore(kind: type[ServiceError], args: tuple[object, ...],
+             state: dict[str, object]) -> ServiceError:
+    exc = kind.__new__(kind)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc

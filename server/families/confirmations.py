@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 from qatys.timeutil import iso_utc, local_date
 from server.domain.calendar import month_days
 from server.domain.policy import Policy
-from server.errors import ApiError
+from server.errors import FamiliesError
 from server.money.statements import parse_month, shift_month
 from server.storage import db
 
@@ -46,19 +46,19 @@ def record_confirmation(conn: Connection, guardian_id: str, child_id: str, month
     first, last = window(month, policy)
     today = local_date(now_us)
     if not first <= today <= last:
-        raise ApiError(409, "confirmation_closed",
-                       f"{month} can be confirmed or disputed from {first} to {last}")
+        raise FamiliesError("confirmation_closed",
+                            f"{month} can be confirmed or disputed from {first} to {last}")
     if kind not in ("confirm", "dispute"):
-        raise ApiError(400, "bad_request", "kind must be confirm or dispute")
+        raise FamiliesError("bad_request", "kind must be confirm or dispute")
     year, number = parse_month(month)
     in_month = {d.isoformat() for d in month_days(year, number)}
     if kind == "dispute" and (not days or not set(days) <= in_month or not comment.strip()):
-        raise ApiError(400, "bad_dispute",
-                       "a dispute names days of that month and says what is wrong")
+        raise FamiliesError("bad_dispute",
+                            "a dispute names days of that month and says what is wrong")
     if kind == "confirm" and days:
-        raise ApiError(400, "bad_request", "a confirmation names no days")
+        raise FamiliesError("bad_request", "a confirmation names no days")
     if len(comment) > MAX_COMMENT:
-        raise ApiError(400, "bad_request", f"the comment is longer than {MAX_COMMENT}")
+        raise FamiliesError("bad_request", f"the comment is longer than {MAX_COMMENT}")
     kindergarten = conn.execute(select(db.children.c.kindergarten)
                                 .where(db.children.c.child_id == child_id)).scalar_one()
     inserted = conn.execute(db.month_confirmations.insert().values(

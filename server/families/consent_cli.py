@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import click
 from sqlalchemy import select
 
-from qatys.cliutil import EXIT_BAD_INPUT, emit, errors_as_exit
+from qatys.cliutil import emit
 from qatys.timeutil import local_date, now_us
-from server.datadir import DATA, open_data_dir
-from server.errors import ApiError, SetupError
+from server.datadir import DataDir, with_data_dir
+from server.errors import FamiliesError
 from server.families.consent import as_json, ledger, longest_until, record_consent, states
 from server.storage import db
-
-_ERRORS: dict[type[BaseException], int] = {SetupError: EXIT_BAD_INPUT, ApiError: EXIT_BAD_INPUT}
 
 
 @click.group("consent")
@@ -25,64 +22,56 @@ def consent_group() -> None:
 
 
 @consent_group.command("list")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True)
-def list_command(data_dir: Path, kindergarten: str, fmt: str) -> None:
+def list_command(data: DataDir, kindergarten: str, fmt: str) -> None:
     """The current state of every child: a JSON array of {child_id, status, since, until,
     source, record}; status granted|withdrawn|expired|none."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.engine.connect() as conn:
-            if conn.execute(select(db.kindergartens.c.code)
-                            .where(db.kindergartens.c.code == kindergarten)).first() is None:
-                raise ApiError(404, "not_found", f"kindergarten {kindergarten} does not exist")
-            found = states(conn, kindergarten, local_date(now_us()))
+    with data.engine.connect() as conn:
+        if conn.execute(select(db.kindergartens.c.code)
+                        .where(db.kindergartens.c.code == kindergarten)).first() is None:
+            raise FamiliesError("not_found", f"kindergarten {kindergarten} does not exist")
+        found = states(conn, kindergarten, local_date(now_us()))
     click.echo(json.dumps([as_json(s) for s in found], ensure_ascii=False, indent=1))
 
 
 @consent_group.command("grant")
-@DATA
+@with_data_dir
 @click.option("--child", "child_id", required=True)
 @click.option("--paper", "paper_ref", required=True, help="The signed form's scan reference.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last day (default: a year from today, less a day).")
 @click.option("--by", default="director", show_default=True)
-def grant(data_dir: Path, child_id: str, paper_ref: str, until: datetime | None,
+def grant(data: DataDir, child_id: str, paper_ref: str, until: datetime | None,
           by: str) -> None:
     """Record a paper consent form (for a parent without a phone); prints the record id."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        end = until.date() if until else longest_until(local_date(now_us()))
-        with data.transaction() as conn:
-            record = record_consent(conn, child_id, "grant", end, "paper", paper_ref, by,
-                                    now_us())
+    end = until.date() if until else longest_until(local_date(now_us()))
+    with data.transaction() as conn:
+        record = record_consent(conn, child_id, "grant", end, "paper", paper_ref, by,
+                                now_us())
     click.echo(record)
 
 
 @consent_group.command("withdraw")
-@DATA
+@with_data_dir
 @click.option("--child", "child_id", required=True)
 @click.option("--paper", "paper_ref", default="", help="The withdrawal form's reference.")
 @click.option("--by", default="director", show_default=True)
-def withdraw(data_dir: Path, child_id: str, paper_ref: str, by: str) -> None:
+def withdraw(data: DataDir, child_id: str, paper_ref: str, by: str) -> None:
     """Record a withdrawal (on paper, or told to the director); prints the record id."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            record = record_consent(conn, child_id, "withdraw", None,
-                                    "paper" if paper_ref else "director", paper_ref, by,
-                                    now_us())
+    with data.transaction() as conn:
+        record = record_consent(conn, child_id, "withdraw", None,
+                                "paper" if paper_ref else "director", paper_ref, by,
+                                now_us())
     click.echo(record)
 
 
 @consent_group.command("ledger")
-@DATA
+@with_data_dir
 @click.option("--child", "child_id", required=True)
-def ledger_command(data_dir: Path, child_id: str) -> None:
+def ledger_command(data: DataDir, child_id: str) -> None:
     """Every consent record of the child, oldest first: one JSON line each."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
     with data.engine.connect() as conn:
         for entry in ledger(conn, child_id):
             emit(entry)

@@ -20,7 +20,7 @@ from protocol import faces
 from qatys.logs import log
 from qatys.timeutil import iso_utc, local_date
 from server.domain.face_consent import LedgerRecord, template_standing
-from server.errors import ApiError
+from server.errors import FamiliesError
 from server.storage import db
 
 logger = logging.getLogger("qatys.server.faces")
@@ -129,31 +129,31 @@ def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: 
     """Keep a template a terminal enrolled; "stored" or "already". Refuses what the
     kindergarten's consent does not allow, what is not this kindergarten's, and conflicts."""
     if not faces.is_template_id(upload.template_id) or not faces.is_key_id(upload.key_id):
-        raise ApiError(400, "malformed", "template_id is 32 hex digits, key_id 16")
+        raise FamiliesError("malformed", "template_id is 32 hex digits, key_id 16")
     if not 0 < len(upload.blob) <= faces.MAX_TEMPLATE_BLOB:
-        raise ApiError(413, "template_too_large",
-                       f"an encrypted template is at most {faces.MAX_TEMPLATE_BLOB} bytes")
+        raise FamiliesError("template_too_large",
+                            f"an encrypted template is at most {faces.MAX_TEMPLATE_BLOB} bytes")
     digest = hashlib.sha256(upload.blob).digest()
     known = conn.execute(select(db.face_templates).where(
         db.face_templates.c.template_id == upload.template_id)).first()
     if known is not None:
         if known.kindergarten != terminal.kindergarten:
-            raise ApiError(409, "template_conflict", "this template id is taken")
+            raise FamiliesError("template_conflict", "this template id is taken")
         if bytes(known.blob_sha256) != digest:
-            raise ApiError(409, "template_conflict", "a different template has this id")
+            raise FamiliesError("template_conflict", "a different template has this id")
         return "already"
     child = conn.execute(select(db.children).where(
         db.children.c.child_id == upload.child_id)).first()
     if child is None or child.kindergarten != terminal.kindergarten:
-        raise ApiError(404, "unknown_child", "this child is not on this kindergarten's roster")
+        raise FamiliesError("unknown_child", "this child is not on this kindergarten's roster")
     reason = _why_not(conn, upload.child_id, upload.consent_record, now_us)
     if reason is not None:
         log(logger, "faces.upload_refused", logging.WARNING, terminal=terminal.terminal_id,
             reason=reason)
-        raise ApiError(409, "consent_not_in_force", f"the consent this template depends on "
-                       f"does not hold ({reason}): erase it", reason=reason)
+        raise FamiliesError("consent_not_in_force", f"the consent this template depends on "
+                            f"does not hold ({reason}): erase it", reason=reason)
     if not _has_wrap(conn, upload.key_id, terminal.terminal_id):
-        raise ApiError(409, "unknown_face_key", "register the face key before its templates")
+        raise FamiliesError("unknown_face_key", "register the face key before its templates")
     earlier = list(conn.execute(select(db.face_templates.c.template_id).where(and_(
         db.face_templates.c.child_id == upload.child_id,
         db.face_templates.c.erased_at_us.is_(None)))).scalars())
@@ -175,17 +175,17 @@ def accept_wraps(conn: Connection, terminal: Row[Any], wraps: list[tuple[str, st
     added = 0
     for key_id, recipient, sealed in wraps:
         if not faces.is_key_id(key_id) or not 0 < len(sealed) <= faces.MAX_KEY_WRAP:
-            raise ApiError(400, "malformed", "a wrap is a 16-hex-digit key id and its sealed key")
+            raise FamiliesError("malformed", "a wrap is a 16-hex-digit key id and its sealed key")
         if recipient not in siblings:
-            raise ApiError(403, "foreign_terminal", f"terminal {recipient} is not an active "
-                           "terminal of this kindergarten")
+            raise FamiliesError("foreign_terminal", f"terminal {recipient} is not an active "
+                                "terminal of this kindergarten")
         holder = conn.execute(select(db.face_key_wraps.c.kindergarten).where(
             db.face_key_wraps.c.key_id == key_id)).first()
         if holder is not None and holder.kindergarten != terminal.kindergarten:
-            raise ApiError(409, "template_conflict", "this key id belongs elsewhere")
+            raise FamiliesError("template_conflict", "this key id belongs elsewhere")
         if recipient != terminal.terminal_id and not _has_wrap(conn, key_id,
                                                                 terminal.terminal_id):
-            raise ApiError(409, "unknown_face_key", "a terminal passes on only keys it holds")
+            raise FamiliesError("unknown_face_key", "a terminal passes on only keys it holds")
         if _has_wrap(conn, key_id, recipient):
             continue
         conn.execute(db.face_key_wraps.insert().values(

@@ -7,14 +7,11 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from qatys.cliutil import EXIT_BAD_INPUT, emit, errors_as_exit
+from qatys.cliutil import emit
 from qatys.timeutil import iso_utc, now_us
-from server.datadir import DATA, open_data_dir
-from server.errors import ApiError, SetupError
+from server.datadir import DataDir, with_data_dir
 from server.families.guardians import create_invitation, remove_binding
 from server.storage import db
-
-_ERRORS: dict[type[BaseException], int] = {SetupError: EXIT_BAD_INPUT, ApiError: EXIT_BAD_INPUT}
 
 
 @click.group("guardian")
@@ -23,18 +20,16 @@ def guardian_group() -> None:
 
 
 @guardian_group.command("invite")
-@DATA
+@with_data_dir
 @click.option("--child", "child_id", required=True)
 @click.option("--days", default=7, show_default=True, type=int, help="Valid for (1-7 days).")
 @click.option("--by", default="director", show_default=True, help="Who invites.")
 @click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the invitation QR as a PNG (to print or show).")
-def invite(data_dir: Path, child_id: str, days: int, by: str, qr: Path | None) -> None:
+def invite(data: DataDir, child_id: str, days: int, by: str, qr: Path | None) -> None:
     """A one-time invitation for a guardian of the child; the URL is on the last line."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            invitation = create_invitation(conn, child_id, by, now_us(), days)
+    with data.transaction() as conn:
+        invitation = create_invitation(conn, child_id, by, now_us(), days)
     url = f"{data.config.public_url.rstrip('/')}/parents/invite/{invitation.code}"
     if qr is not None:
         import segno
@@ -45,12 +40,10 @@ def invite(data_dir: Path, child_id: str, days: int, by: str, qr: Path | None) -
 
 
 @guardian_group.command("list")
-@DATA
+@with_data_dir
 @click.option("--child", "child_id", required=True)
-def list_command(data_dir: Path, child_id: str) -> None:
+def list_command(data: DataDir, child_id: str) -> None:
     """The child's guardians: one JSON line each (guardian_id, key_id, bound_at, removed_at)."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
     with data.engine.connect() as conn:
         rows = conn.execute(
             select(db.guardian_children, db.guardians.c.key_id)
@@ -65,14 +58,12 @@ def list_command(data_dir: Path, child_id: str) -> None:
 
 
 @guardian_group.command("remove")
-@DATA
+@with_data_dir
 @click.option("--guardian", "guardian_id", required=True)
 @click.option("--child", "child_id", required=True)
 @click.option("--by", default="director", show_default=True)
-def remove(data_dir: Path, guardian_id: str, child_id: str, by: str) -> None:
+def remove(data: DataDir, guardian_id: str, child_id: str, by: str) -> None:
     """Remove a guardian from a child: pages at once, phone codes at terminals' next sync."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            remove_binding(conn, guardian_id, child_id, by, now_us())
+    with data.transaction() as conn:
+        remove_binding(conn, guardian_id, child_id, by, now_us())
     click.echo(f"{guardian_id} removed from {child_id}")

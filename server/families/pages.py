@@ -38,7 +38,7 @@ from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server.context import ctx
 from server.domain.calendar import month_days
-from server.errors import ApiError
+from server.errors import MoneyInputError, RequestError, ServiceError
 from server.families.confirmations import for_month, record_confirmation, window
 from server.families.consent import longest_until, record_signed, state_of
 from server.families.face_templates import face_state
@@ -53,7 +53,6 @@ from server.families.guardians import (
 )
 from server.families.texts import text
 from server.money.statements import (
-    MoneyInputError,
     local_midnight_us,
     next_month_start,
     parse_month,
@@ -124,7 +123,7 @@ def guardian_only(view: Callable[P, WebResponse | tuple[Response, int]]
         guardian = _guardian()
         if guardian is None:
             if request.path.startswith("/parents/api/"):
-                raise ApiError(401, "not_signed_in", "sign in with this phone first")
+                raise RequestError("not_signed_in", "sign in with this phone first")
             return redirect("/parents/")
         g.guardian = guardian
         if request.method == "POST" and not csrf_matches(
@@ -132,7 +131,7 @@ def guardian_only(view: Callable[P, WebResponse | tuple[Response, int]]
                 request.headers.get(CSRF_HEADER, "")):
             log(logger, "parents.refused", logging.WARNING, reason="csrf_invalid",
                 page=request.endpoint)
-            raise ApiError(403, "csrf_invalid", "the request lacks this session's CSRF token")
+            raise RequestError("csrf_invalid", "the request lacks this session's CSRF token")
         log(logger, "parents.access", guardian=guardian, page=request.endpoint)
         return view(*args, **kwargs)
     return wrapper
@@ -141,7 +140,7 @@ def guardian_only(view: Callable[P, WebResponse | tuple[Response, int]]
 def _json_body(*names: str) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not set(names) <= set(body):
-        raise ApiError(400, "malformed", f"send {', '.join(names)} as JSON")
+        raise RequestError("malformed", f"send {', '.join(names)} as JSON")
     return body
 
 
@@ -191,7 +190,7 @@ def claim() -> tuple[Response, int]:
             guardian_id, _ = claim_invitation(conn, code, spki, context.clock())
             token = open_session(conn, SessionKind.GUARDIAN, guardian_id, context.clock(),
                                  _lifetime_us())
-    except ApiError as exc:
+    except ServiceError as exc:
         context.guard.count(*spent)
         log(logger, "parents.refused", logging.WARNING, reason=exc.code, page="claim")
         raise
@@ -221,7 +220,7 @@ def login() -> tuple[Response, int]:
         guardian_id, token = sign_in(context.engine, str(body["key_id"]), str(body["nonce"]),
                                      base64_field(body["signature"], "signature"),
                                      context.clock(), _lifetime_us())
-    except ApiError as exc:
+    except ServiceError as exc:
         context.guard.count(*spent)
         log(logger, "parents.refused", logging.WARNING, reason=exc.code, page="login")
         raise
@@ -272,11 +271,11 @@ def consent() -> tuple[Response, int]:
     child_id = str(body["child_id"])
     with writing(context.engine) as conn:
         if not is_guardian_of(conn, g.guardian, child_id):
-            raise ApiError(404, "not_found", "no such child")
+            raise RequestError("not_found", "no such child")
         guardian = conn.execute(select(db.guardians)
                                 .where(db.guardians.c.guardian_id == g.guardian)).one()
         if not isinstance(body["signed_at_ms"], int):
-            raise ApiError(400, "malformed", "signed_at_ms must be an integer")
+            raise RequestError("malformed", "signed_at_ms must be an integer")
         record = record_signed(conn, guardian, child_id, str(body["action"]),
                                str(body["until"] or ""), body["signed_at_ms"],
                                base64_field(body["signature"], "signature"), context.clock())
@@ -290,7 +289,7 @@ def _month(value: str | None) -> str:
     try:
         parse_month(value)
     except MoneyInputError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from exc
+        raise RequestError("bad_request", str(exc)) from exc
     return value
 
 
@@ -326,10 +325,10 @@ def confirm_month() -> tuple[Response, int]:
     child_id, month = str(body["child_id"]), _month(str(body["month"]))
     days = body.get("days") or []
     if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
-        raise ApiError(400, "malformed", "days must be a list of YYYY-MM-DD")
+        raise RequestError("malformed", "days must be a list of YYYY-MM-DD")
     with writing(context.engine) as conn:
         if not is_guardian_of(conn, g.guardian, child_id):
-            raise ApiError(404, "not_found", "no such child")
+            raise RequestError("not_found", "no such child")
         record_id = record_confirmation(conn, g.guardian, child_id, month, str(body["kind"]),
                                         days, str(body.get("comment") or ""), shipped_policy(),
                                         context.clock())
@@ -378,11 +377,11 @@ def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, A
 def static_file(name: str) -> WebResponse:
     if name == "qrcode.js":
         if not QR_LIBRARY.exists():
-            raise ApiError(404, "not_found", "install the Debian package node-qrcode-generator")
+            raise RequestError("not_found", "install the Debian package node-qrcode-generator")
         return send_file(QR_LIBRARY, mimetype="text/javascript", max_age=3600)
     path = STATIC / name
     if name not in {"app.js", "parents.css"} or not path.exists():
-        raise ApiError(404, "not_found", "no such file")
+        raise RequestError("not_found", "no such file")
     return send_file(path, max_age=0)
 
 

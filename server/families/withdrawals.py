@@ -12,7 +12,7 @@ from protocol.consent import open_withdrawal
 from protocol.errors import ProtocolError
 from qatys.logs import log
 from qatys.timeutil import local_date
-from server.errors import ApiError
+from server.errors import FamiliesError
 from server.families.consent import record_consent, state_of
 from server.storage import db
 
@@ -26,17 +26,17 @@ def accept_notice(conn: Connection, terminal: Row[Any], request_id: str, sealed:
     try:
         notice = open_withdrawal(sealed, terminal.terminal_id, server_box_private)
     except ProtocolError as exc:
-        raise ApiError(400, "bad_notice", "the withdrawal notice does not open for this "
-                       "terminal") from exc
+        raise FamiliesError("bad_notice", "the withdrawal notice does not open for this "
+                            "terminal") from exc
     if notice.request_id != request_id:
-        raise ApiError(400, "bad_notice", "the notice carries another request id")
+        raise FamiliesError("bad_notice", "the notice carries another request id")
     if conn.execute(select(db.consent_notices.c.request_id).where(
             db.consent_notices.c.request_id == request_id)).first() is not None:
         return "already"
     child = conn.execute(select(db.children).where(
         db.children.c.child_id == notice.child_id)).first()
     if child is None or child.kindergarten != terminal.kindergarten:
-        raise ApiError(404, "unknown_child", "this child is not on this kindergarten's roster")
+        raise FamiliesError("unknown_child", "this child is not on this kindergarten's roster")
     record = None
     latest = conn.execute(select(db.consent_records.c.recorded_at_us).where(
         db.consent_records.c.child_id == notice.child_id).order_by(

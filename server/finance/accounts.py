@@ -14,7 +14,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, Engine, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.errors import ServerError
+from server.errors import FinanceError
 from server.storage import db
 from server.storage.db import writing
 from server.web.sessions import RevokeReason, SessionKind, revoke_subject
@@ -27,8 +27,11 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 _DUMMY_HASH = generate_password_hash("not a password of anyone")
 
 
-class AccountError(ServerError):
-    """An account that cannot be created or changed as asked."""
+class AccountError(FinanceError):
+    """An account that cannot be created or changed as asked (code ``bad_account``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_account", message)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from qatys.logs import log
 from qatys.timeutil import local_date, local_text
 from server.context import ctx
 from server.domain.funding import Statement
-from server.errors import ApprovalError
+from server.errors import ApprovalError, MoneyInputError
 from server.families.confirmations import for_month
 from server.families.consent import state_of
 from server.families.guardians import create_invitation
@@ -56,7 +56,6 @@ from server.money.exports import FORMATS, LEGEND, day_mark, write_statement, wri
 from server.money.jobs import job_state, latest_job, start_month_job
 from server.money.outages import ledger_entries
 from server.money.statements import (
-    MoneyInputError,
     anomaly_flags,
     local_midnight_us,
     next_month_start,

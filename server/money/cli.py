@@ -10,18 +10,16 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from provisioning.errors import ProvisioningError
 from provisioning.records import ABSENCE_REASONS, add_absence, add_closure
-from qatys.cliutil import EXIT_BAD_INPUT, emit, errors_as_exit
+from qatys.cliutil import emit
 from qatys.timeutil import iso_utc, now_us
-from server.datadir import DATA, open_data_dir
-from server.domain.funding import FundingError, Statement
+from server.datadir import DataDir, with_data_dir
+from server.domain.funding import Statement
 from server.domain.policy import Policy, PolicyError, load_policy
-from server.errors import ApprovalError, SetupError
+from server.errors import MoneyInputError
 from server.money.approvals import approve, revisions
 from server.money.exports import FORMATS, day_mark, write_statement, write_tabel
 from server.money.statements import (
-    MoneyInputError,
     all_statements,
     anomaly_flags,
     parse_month,
@@ -29,11 +27,6 @@ from server.money.statements import (
 )
 from server.storage import db
 
-_ERRORS: dict[type[BaseException], int] = {
-    SetupError: EXIT_BAD_INPUT, ProvisioningError: EXIT_BAD_INPUT, OSError: EXIT_BAD_INPUT,
-    PolicyError: EXIT_BAD_INPUT, FundingError: EXIT_BAD_INPUT, MoneyInputError: EXIT_BAD_INPUT,
-    ApprovalError: EXIT_BAD_INPUT,
-}
 DATE = click.DateTime(["%Y-%m-%d"])
 POLICY = click.option("--policy", "policy_file", type=click.Path(dir_okay=False, exists=True,
                                                                   path_type=Path),
@@ -56,9 +49,8 @@ def _policy(path: Path | None) -> Policy:
     return load_policy(_policy_text(path))
 
 
-def _statement(data_dir: Path, kindergarten: str, month: str, policy_file: Path | None,
+def _statement(data: DataDir, kindergarten: str, month: str, policy_file: Path | None,
                group: str | None = None) -> Statement:
-    data = open_data_dir(data_dir)
     year, number = parse_month(month)
     policy = _policy(policy_file)
     with data.engine.connect() as conn:
@@ -71,20 +63,18 @@ def closure_group() -> None:
 
 
 @closure_group.command("add")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--from", "first", required=True, type=DATE)
 @click.option("--to", "last", required=True, type=DATE, help="Last closed day (inclusive).")
 @click.option("--reason", required=True)
 @click.option("--by", default="administrator", show_default=True, help="Who records it.")
-def closure_add(data_dir: Path, kindergarten: str, first: datetime, last: datetime,
+def closure_add(data: DataDir, kindergarten: str, first: datetime, last: datetime,
                 reason: str, by: str) -> None:
     """Declare a closure; prints the record's id."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            record = add_closure(conn, kindergarten, first.date(), last.date(), reason, by,
-                                 now_us())
+    with data.transaction() as conn:
+        record = add_closure(conn, kindergarten, first.date(), last.date(), reason, by,
+                             now_us())
     click.echo(record)
 
 
@@ -94,7 +84,7 @@ def absence_group() -> None:
 
 
 @absence_group.command("add")
-@DATA
+@with_data_dir
 @click.option("--child", "child_id", required=True)
 @click.option("--from", "first", required=True, type=DATE)
 @click.option("--to", "last", required=True, type=DATE, help="Last day (inclusive).")
@@ -103,30 +93,27 @@ def absence_group() -> None:
 @click.option("--by", default="director", show_default=True, help="Who records it.")
 @click.option("--replaces", type=int, default=None,
               help="The id of an earlier record this one corrects (it stays, out of effect).")
-def absence_add(data_dir: Path, child_id: str, first: datetime, last: datetime, reason: str,
+def absence_add(data: DataDir, child_id: str, first: datetime, last: datetime, reason: str,
                 document: str, by: str, replaces: int | None) -> None:
     """Record an absence (or its correction); prints the record's id."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            record = add_absence(conn, child_id, first.date(), last.date(), reason, document,
-                                 by, now_us(), replaces)
+    with data.transaction() as conn:
+        record = add_absence(conn, child_id, first.date(), last.date(), reason, document,
+                             by, now_us(), replaces)
     click.echo(record)
 
 
 @click.command("tabel")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--group", default=None)
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @POLICY
-def tabel_command(data_dir: Path, kindergarten: str, month: str, group: str | None, fmt: str,
+def tabel_command(data: DataDir, kindergarten: str, month: str, group: str | None, fmt: str,
                   out: Path, policy_file: Path | None) -> None:
     """The monthly attendance sheet: children × days, marks with method or absence reason."""
-    with errors_as_exit(_ERRORS):
-        write_tabel(_statement(data_dir, kindergarten, month, policy_file, group), fmt, out)
+    write_tabel(_statement(data, kindergarten, month, policy_file, group), fmt, out)
     click.echo(f"табель written to {out}")
 
 
@@ -136,78 +123,71 @@ def funding_group() -> None:
 
 
 @funding_group.command("statement")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @POLICY
-def statement_command(data_dir: Path, kindergarten: str, month: str, fmt: str, out: Path,
+def statement_command(data: DataDir, kindergarten: str, month: str, fmt: str, out: Path,
                       policy_file: Path | None) -> None:
     """One kindergarten's statement for a month; the total is printed on the last line."""
-    with errors_as_exit(_ERRORS):
-        statement = _statement(data_dir, kindergarten, month, policy_file)
-        write_statement(statement, fmt, out)
+    statement = _statement(data, kindergarten, month, policy_file)
+    write_statement(statement, fmt, out)
     click.echo(f"statement written to {out}; inputs sha256 {statement.inputs_digest}", err=True)
     click.echo(f"{statement.total:.2f}")
 
 
 @funding_group.command("statements")
-@DATA
+@with_data_dir
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", type=int, default=None, help="Processes (default: one per core).")
 @POLICY
-def statements_command(data_dir: Path, month: str, out_dir: Path, workers: int | None,
+def statements_command(data: DataDir, month: str, out_dir: Path, workers: int | None,
                        policy_file: Path | None) -> None:
     """Every kindergarten's statement as CODE-YYYY-MM.json: the month-end run for a region."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        year, number = parse_month(month)
-        policy_text = _policy_text(policy_file)  # refused before any work starts
-        with data.engine.connect() as conn:
-            codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
-                                                  .order_by(db.kindergartens.c.code)).scalars()]
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for done, (code, body) in enumerate(all_statements(
-                data.config.database_url, codes, year, number, policy_text, workers), start=1):
-            (out_dir / f"{code}-{month}.json").write_bytes(body)
-            click.echo(f"{done}/{len(codes)} {code}", err=True)
+    year, number = parse_month(month)
+    policy_text = _policy_text(policy_file)  # refused before any work starts
+    with data.engine.connect() as conn:
+        codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
+                                              .order_by(db.kindergartens.c.code)).scalars()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for done, (code, body) in enumerate(all_statements(
+            data.config.database_url, codes, year, number, policy_text, workers), start=1):
+        (out_dir / f"{code}-{month}.json").write_bytes(body)
+        click.echo(f"{done}/{len(codes)} {code}", err=True)
     click.echo(f"{len(codes)} statements written to {out_dir}")
 
 
 @funding_group.command("approve")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--by", required=True, help="Who approves (recorded in the trail).")
 @click.option("--note", default="", help="Why: required for a correction of an approved month.")
 @POLICY
-def approve_command(data_dir: Path, kindergarten: str, month: str, by: str, note: str,
+def approve_command(data: DataDir, kindergarten: str, month: str, by: str, note: str,
                     policy_file: Path | None) -> None:
     """Approve the month's statement: locks it and queues it for the queue core.
 
     A later approval of the same month is a correction (revision 2, 3 …) and needs --note."""
-    with errors_as_exit(_ERRORS):
-        statement = _statement(data_dir, kindergarten, month, policy_file)
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            approved = approve(conn, statement, by, note, now_us(), data.keys.sign_seed)
+    statement = _statement(data, kindergarten, month, policy_file)
+    with data.transaction() as conn:
+        approved = approve(conn, statement, by, note, now_us(), data.keys.sign_seed)
     emit({"kindergarten": kindergarten, "month": month, "revision": approved.revision,
           "total": approved.total, "idempotency_key": approved.idempotency_key})
 
 
 @funding_group.command("approvals")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
-def approvals_command(data_dir: Path, kindergarten: str, month: str) -> None:
+def approvals_command(data: DataDir, kindergarten: str, month: str) -> None:
     """The month's approvals and corrections, oldest first; one JSON line each."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        parse_month(month)
-        with data.engine.connect() as conn:
-            trail = revisions(conn, kindergarten, month)
+    parse_month(month)
+    with data.engine.connect() as conn:
+        trail = revisions(conn, kindergarten, month)
     for row in trail:
         emit({"revision": row.revision, "total": row.total, "inputs_digest": row.inputs_digest,
               "approved_by": row.approved_by, "approved_at": iso_utc(row.approved_at_us),
@@ -215,16 +195,14 @@ def approvals_command(data_dir: Path, kindergarten: str, month: str) -> None:
 
 
 @funding_group.command("anomalies")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
-def anomalies_command(data_dir: Path, kindergarten: str, month: str) -> None:
+def anomalies_command(data: DataDir, kindergarten: str, month: str) -> None:
     """Anomaly flags for the month: one JSON line each (rule, day, summary, event ids)."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        year, number = parse_month(month)
-        with data.engine.connect() as conn:
-            flags = anomaly_flags(conn, kindergarten, year, number)
+    year, number = parse_month(month)
+    with data.engine.connect() as conn:
+        flags = anomaly_flags(conn, kindergarten, year, number)
     for flag in flags:
         sys.stdout.write(json.dumps({
             "rule": flag.rule, "kindergarten": flag.kindergarten,
@@ -233,20 +211,19 @@ def anomalies_command(data_dir: Path, kindergarten: str, month: str) -> None:
 
 
 @funding_group.command("why")
-@DATA
+@with_data_dir
 @click.option("--child", "child_id", required=True)
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
 @POLICY
-def why_command(data_dir: Path, child_id: str, kindergarten: str, month: str,
+def why_command(data: DataDir, child_id: str, kindergarten: str, month: str,
                 policy_file: Path | None) -> None:
     """Why this amount: one JSON line per day with its evidence or absence record."""
-    with errors_as_exit(_ERRORS):
-        statement = _statement(data_dir, kindergarten, month, policy_file)
-        line = next((c for c in statement.children if c.child_id == child_id), None)
-        if line is None:
-            raise MoneyInputError(f"child {child_id} is not in {kindergarten}'s statement "
-                                  f"for {month}")
+    statement = _statement(data, kindergarten, month, policy_file)
+    line = next((c for c in statement.children if c.child_id == child_id), None)
+    if line is None:
+        raise MoneyInputError(f"child {child_id} is not in {kindergarten}'s statement "
+                              f"for {month}")
     for day in line.days:
         sys.stdout.write(json.dumps({
             "date": day.day.isoformat(), "mark": day.mark, "code": day_mark(day),

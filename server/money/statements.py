@@ -27,14 +27,11 @@ from server.domain.funding import (
     compute_statement,
 )
 from server.domain.policy import Policy, load_policy
+from server.errors import MoneyInputError
 from server.money.outages import ledger_entries, outage_periods
 from server.storage import db
 
 COUNTED_KINDS = ("arrival", "departure")
-
-
-class MoneyInputError(ValueError):
-    """A kindergarten or month the statement cannot be made for."""
 
 
 def parse_month(text: str) -> tuple[int, int]:

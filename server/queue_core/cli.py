@@ -6,25 +6,22 @@ import logging
 import signal
 import threading
 import time
-from pathlib import Path
 
 import click
 from sqlalchemy import select
 
 from provisioning.errors import ProvisioningError
 from qatys import logs
-from qatys.cliutil import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, emit, errors_as_exit
+from qatys.cliutil import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, emit
 from qatys.timeutil import iso_utc, now_us
-from server.datadir import DATA, DataDir, open_data_dir
-from server.errors import QueueCoreError, SetupError
+from server.datadir import DataDir, with_data_dir
+from server.errors import QueueCoreError
 from server.queue_core.client import QueueCoreClient
 from server.queue_core.outbox import deliver_due, outbox_rows, resend
 from server.queue_core.roster_pull import pull_roster
 from server.storage import db
 
 logger = logging.getLogger("qatys.queue_core")
-_ERRORS: dict[type[BaseException], int] = {SetupError: EXIT_BAD_INPUT,
-                                           ProvisioningError: EXIT_BAD_INPUT}
 
 
 def _client(data: DataDir) -> QueueCoreClient:
@@ -44,16 +41,14 @@ def queue_core_group() -> None:
 
 
 @queue_core_group.command("pull-roster")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", default=None, help="One kindergarten (default: all).")
-def pull_roster_command(data_dir: Path, kindergarten: str | None) -> None:
+def pull_roster_command(data: DataDir, kindergarten: str | None) -> None:
     """Import rosters from the queue core now; one JSON line each.
 
     Exit 0 all imported, 3 the core unreachable, 4 a roster refused (nothing imported)."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        codes = [kindergarten] if kindergarten else _codes(data)
-        client = _client(data) if data.config.queue_core_url else None
+    codes = [kindergarten] if kindergarten else _codes(data)
+    client = _client(data) if data.config.queue_core_url else None
     if client is None:
         click.echo("error: no queue core is configured (qatys server init --queue-core-url)",
                    err=True)
@@ -77,16 +72,14 @@ def pull_roster_command(data_dir: Path, kindergarten: str | None) -> None:
 
 
 @queue_core_group.command("deliver")
-@DATA
+@with_data_dir
 @click.option("--now", "force", is_flag=True,
               help="Also send rows waiting out a retry delay (the core is known to be back).")
-def deliver_command(data_dir: Path, force: bool) -> None:
+def deliver_command(data: DataDir, force: bool) -> None:
     """Send every due statement in the outbox once.
 
     Exit 0 nothing left, 3 some still waiting (core down), 4 some refused by the core."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        client = _client(data) if data.config.queue_core_url else None
+    client = _client(data) if data.config.queue_core_url else None
     if client is None:
         click.echo("error: no queue core is configured; statements wait in the outbox",
                    err=True)
@@ -102,13 +95,11 @@ def deliver_command(data_dir: Path, force: bool) -> None:
 
 
 @queue_core_group.command("outbox")
-@DATA
+@with_data_dir
 @click.option("--kindergarten", default=None)
 @click.option("--month", default=None, help="YYYY-MM")
-def outbox_command(data_dir: Path, kindergarten: str | None, month: str | None) -> None:
+def outbox_command(data: DataDir, kindergarten: str | None, month: str | None) -> None:
     """What waits for the queue core and what it acknowledged; one JSON line per row."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
     with data.engine.connect() as conn:
         for row in outbox_rows(conn, kindergarten, month):
             emit({"id": row.id, "kind": row.kind, "kindergarten": row.kindergarten,
@@ -120,28 +111,24 @@ def outbox_command(data_dir: Path, kindergarten: str | None, month: str | None) 
 
 
 @queue_core_group.command("resend")
-@DATA
+@with_data_dir
 @click.argument("outbox_id", type=int)
-def resend_command(data_dir: Path, outbox_id: int) -> None:
+def resend_command(data: DataDir, outbox_id: int) -> None:
     """Queue a refused row again once its cause is fixed (e.g. the core's key list)."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        with data.transaction() as conn:
-            if not resend(conn, outbox_id, now_us()):
-                click.echo(f"error: outbox row {outbox_id} is not a refused row", err=True)
-                raise SystemExit(EXIT_BAD_INPUT)
+    with data.transaction() as conn:
+        if not resend(conn, outbox_id, now_us()):
+            click.echo(f"error: outbox row {outbox_id} is not a refused row", err=True)
+            raise SystemExit(EXIT_BAD_INPUT)
     click.echo(f"outbox row {outbox_id} queued again")
 
 
 @queue_core_group.command("run")
-@DATA
+@with_data_dir
 @click.option("--every", "every_seconds", default=15.0, show_default=True,
               help="Seconds between outbox passes.")
-def run_command(data_dir: Path, every_seconds: float) -> None:
+def run_command(data: DataDir, every_seconds: float) -> None:
     """Keep exchanging until stopped: outbox every few seconds, rosters on their schedule."""
-    with errors_as_exit(_ERRORS):
-        data = open_data_dir(data_dir)
-        logs.configure(data.config.log_file.with_name("queue-core.log"))
+    logs.configure(data.config.log_file.with_name("queue-core.log"))
     if not data.config.queue_core_url:
         click.echo("error: no queue core is configured (qatys server init --queue-core-url)",
                    err=True)

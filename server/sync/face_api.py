@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from server.context import ctx
-from server.errors import ApiError
+from server.errors import RequestError
 from server.families import face_templates, withdrawals
 from server.storage import db
 from server.sync.auth import authenticated_terminal
@@ -23,20 +23,20 @@ bp = Blueprint("faces", __name__, url_prefix="/api/v1/terminal")
 def _body(*required: str) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not set(required) <= set(body):
-        raise ApiError(400, "malformed", "send " + ", ".join(required) + " as JSON")
+        raise RequestError("malformed", "send " + ", ".join(required) + " as JSON")
     return body
 
 
 def _text(value: Any, name: str, max_len: int = 64) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= max_len:
-        raise ApiError(400, "malformed", f"{name} must be text of 1..{max_len} characters")
+        raise RequestError("malformed", f"{name} must be text of 1..{max_len} characters")
     return value
 
 
 def _texts(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or len(value) > face_templates.MAX_LIST:
-        raise ApiError(400, "malformed", f"{name} must be a list of at most "
-                       f"{face_templates.MAX_LIST}")
+        raise RequestError("malformed", f"{name} must be a list of at most "
+                           f"{face_templates.MAX_LIST}")
     return [_text(v, name, 32) for v in value]
 
 
@@ -51,7 +51,7 @@ def upload() -> tuple[Response, int]:
     body = _body("template_id", "key_id", "child_id", "consent_record", "blob")
     record = body["consent_record"]
     if isinstance(record, bool) or not isinstance(record, int) or record < 1:
-        raise ApiError(400, "malformed", "consent_record must be a positive integer")
+        raise RequestError("malformed", "consent_record must be a positive integer")
     item = face_templates.Upload(_text(body["template_id"], "template_id", 32),
                                  _text(body["key_id"], "key_id", 16),
                                  _text(body["child_id"], "child_id"), record,
@@ -70,7 +70,7 @@ def keys() -> tuple[Response, int]:
     wraps = body["wraps"]
     if not isinstance(wraps, list) or not 0 < len(wraps) <= 100 or not all(
             isinstance(w, dict) and {"key_id", "terminal_id", "sealed"} <= set(w) for w in wraps):
-        raise ApiError(400, "malformed", "wraps is a list of {key_id, terminal_id, sealed}")
+        raise RequestError("malformed", "wraps is a list of {key_id, terminal_id, sealed}")
     parsed = [(_text(w["key_id"], "key_id", 16), _text(w["terminal_id"], "terminal_id", 32),
                base64_field(w["sealed"], "sealed")) for w in wraps]
     context = ctx()
@@ -89,8 +89,8 @@ def sync() -> tuple[Response, int]:
     if not isinstance(erased, list) or len(erased) > face_templates.MAX_LIST or not all(
             isinstance(e, dict) and isinstance(e.get("erased_at_us"), int)
             and e.get("reason") in face_templates.REPORTED_REASONS for e in erased):
-        raise ApiError(400, "malformed", "erased is a list of {template_id, erased_at_us, "
-                       "reason}; reason one of " + ", ".join(face_templates.REPORTED_REASONS))
+        raise RequestError("malformed", "erased is a list of {template_id, erased_at_us, "
+                           "reason}; reason one of " + ", ".join(face_templates.REPORTED_REASONS))
     receipts = [(_text(e.get("template_id"), "template_id", 32), int(e["erased_at_us"]),
                  str(e["reason"])) for e in erased]
     context = ctx()

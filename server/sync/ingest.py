@@ -21,7 +21,7 @@ from sqlalchemy import Engine, Row, select
 from protocol import acks, batches, crypto, events
 from protocol.errors import ChainError, ProtocolError, SealError, SignatureError, VersionError
 from qatys.logs import log
-from server.errors import ApiError
+from server.errors import SyncError
 from server.keys import ServerKeys
 from server.storage import db
 
@@ -59,7 +59,7 @@ class Ingestor:
             head_seq, head_hash, stored = self._store(batch, batch_hash, verified, rows, now)
         except _Equivocation as eq:
             self._keep_evidence(eq, body, now)
-            raise _refuse(409, "equivocation",
+            raise _refuse("equivocation",
                           f"event {events.event_id(batch.terminal_id, eq.seq)} differs from the "
                           "one already stored; both are kept as evidence",
                           batch.terminal_id) from None
@@ -104,7 +104,7 @@ class Ingestor:
             row = conn.execute(
                 select(db.terminals).where(db.terminals.c.terminal_id == terminal_id)).first()
         if row is None:
-            raise _refuse(403, "unknown_terminal", f"terminal {terminal_id} is not enrolled",
+            raise _refuse("unknown_terminal", f"terminal {terminal_id} is not enrolled",
                           terminal_id)
         return row
 
@@ -140,18 +140,18 @@ def _parse(body: bytes) -> batches.Batch:
     try:
         return batches.parse_batch(body)
     except VersionError as exc:
-        raise _refuse(400, exc.code, exc.message) from exc
+        raise _refuse(exc.code, exc.message) from exc
     except ProtocolError as exc:
-        raise _refuse(400, "malformed", f"not a valid batch: {exc.message}") from exc
+        raise _refuse("malformed", f"not a valid batch: {exc.message}") from exc
 
 
 def _check_terminal(terminal: Row[Any], batch: batches.Batch) -> None:
     if terminal.revoked_at_us is not None:
-        raise _refuse(403, "terminal_revoked",
+        raise _refuse("terminal_revoked",
                       f"terminal {terminal.terminal_id} was revoked; its batches are refused",
                       terminal.terminal_id)
     if terminal.kindergarten != batch.kindergarten:
-        raise _refuse(403, "wrong_kindergarten",
+        raise _refuse("wrong_kindergarten",
                       f"terminal {terminal.terminal_id} is not enrolled in kindergarten "
                       f"{batch.kindergarten}", terminal.terminal_id)
 
@@ -160,15 +160,15 @@ def _verify(batch: batches.Batch, public_key: bytes) -> list[batches.VerifiedEve
     try:
         return batches.verify_batch(batch, public_key)
     except SignatureError as exc:
-        raise _refuse(403, "bad_signature",
+        raise _refuse("bad_signature",
                       "the batch signature does not verify under this terminal's key",
                       batch.terminal_id) from exc
     except ChainError as exc:
-        raise _refuse(400, exc.code, exc.message, batch.terminal_id) from exc
+        raise _refuse(exc.code, exc.message, batch.terminal_id) from exc
     except VersionError as exc:
-        raise _refuse(400, exc.code, exc.message, batch.terminal_id) from exc
+        raise _refuse(exc.code, exc.message, batch.terminal_id) from exc
     except ProtocolError as exc:
-        raise _refuse(400, "malformed", f"an event is not valid: {exc.message}",
+        raise _refuse("malformed", f"an event is not valid: {exc.message}",
                       batch.terminal_id) from exc
 
 
@@ -218,18 +218,18 @@ def _new_rows(conn: Any, terminal: Row[Any], verified: list[batches.VerifiedEven
         return []
     first_new = fresh[0][0]
     if first_new.event.seq != head + 1:
-        raise _refuse(409, "sequence_gap",
+        raise _refuse("sequence_gap",
                       f"the server holds events up to {head}; send from {head + 1}",
                       terminal.terminal_id, expected_seq=head + 1)
     try:
         batches.check_link(first_new.event, terminal.head_hash)
     except ChainError as exc:
-        raise _refuse(400, "broken_chain", exc.message, terminal.terminal_id) from exc
+        raise _refuse("broken_chain", exc.message, terminal.terminal_id) from exc
     return [r for _, r in fresh]
 
 
-def _refuse(status: int, code: str, message: str, terminal_id: str | None = None,
-            **details: object) -> ApiError:
+def _refuse(code: str, message: str, terminal_id: str | None = None,
+            **details: object) -> SyncError:
     log(logger, "batch.refused", logging.WARNING, code=code, terminal=terminal_id,
         detail=message)
-    return ApiError(status, code, message, **details)
+    return SyncError(code, message, **details)

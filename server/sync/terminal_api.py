@@ -18,7 +18,7 @@ from qatys import __version__
 from qatys.logs import log
 from qatys.timeutil import local_date
 from server.context import ctx
-from server.errors import ApiError
+from server.errors import RequestError, SyncError
 from server.storage import db
 from server.sync import roster_delivery
 from server.sync.auth import authenticated_terminal
@@ -33,7 +33,7 @@ logger = logging.getLogger("qatys.server.terminal")
 def enrol() -> tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not {"token", "sign_pub", "box_pub", "proof"} <= set(body):
-        raise ApiError(400, "malformed", "send token, sign_pub, box_pub and proof as JSON")
+        raise RequestError("malformed", "send token, sign_pub, box_pub and proof as JSON")
     context = ctx()
     try:
         with db.writing(context.engine) as conn:
@@ -43,10 +43,9 @@ def enrol() -> tuple[Response, int]:
                 str(body.get("software_version", "")), context.clock())
     except TokenRefused as exc:
         log(logger, "terminal.enrol_refused", logging.WARNING, code=exc.code)
-        raise ApiError(400 if exc.code in ("token_invalid", "bad_proof") else 403,
-                       exc.code, str(exc)) from exc
+        raise SyncError(exc.code, str(exc)) from exc
     except InvalidInput as exc:
-        raise ApiError(400, "malformed", str(exc)) from exc
+        raise RequestError("malformed", str(exc)) from exc
     log(logger, "terminal.enrolled", terminal=result.terminal_id,
         kindergarten=result.kindergarten)
     return ok(
@@ -120,11 +119,11 @@ def health() -> tuple[Response, int]:
     if not isinstance(body, dict) or set(body) != set(HEALTH_FIELDS) or any(
             isinstance(body[k], bool) or not isinstance(body[k], kind)
             for k, kind in HEALTH_FIELDS.items()):
-        raise ApiError(400, "malformed", "send " + ", ".join(HEALTH_FIELDS) + " as JSON")
+        raise RequestError("malformed", "send " + ", ".join(HEALTH_FIELDS) + " as JSON")
     if body["camera"] not in CAMERA_STATES or len(body["software_version"]) > 40 \
             or min(body["pending"], body["head_seq"], body["storage_free_bytes"],
                    body["mono_ns"]) < 0 or not _BOOT_ID.match(body["boot_id"]):
-        raise ApiError(400, "malformed", "a health field is out of range")
+        raise RequestError("malformed", "a health field is out of range")
     context = ctx()
     now = context.clock()
     values = {"reported_at_us": now, "terminal_time_us": body["terminal_time_us"],

@@ -7,37 +7,26 @@
 - The client address (for rate limits) is the socket peer; only when that peer is one of the
   configured ``trusted_proxies`` is the address its ``X-Forwarded-For`` names taken instead
   (werkzeug's ProxyFix, one hop).
-- A service's :class:`~server.errors.Refused` becomes a JSON error with its status here.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from qatys.logs import log
-from server.errors import Refused
-from server.web.rate_limits import LOG_EVERY
-from server.web.responses import error
-
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from server.context import ServerContext
 
-logger = logging.getLogger("qatys.server")
-
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
 HSTS = "max-age=31536000"
-STATUS = {"rate_limited": 429, "replayed_consent": 409}
-"""The HTTP status of each code a service refuses with (docs/api.md)."""
 
 
 def install(app: Flask, public_url: str, trusted_proxies: Iterable[str]) -> None:
@@ -53,24 +42,9 @@ def install(app: Flask, public_url: str, trusted_proxies: Iterable[str]) -> None
         return response
 
     app.after_request(headers)
-    app.register_error_handler(Refused, _refused)
     proxies = tuple(trusted_proxies)
     if proxies:
         app.wsgi_app = TrustedProxies(app.wsgi_app, proxies)  # type: ignore[method-assign]
-
-
-def _refused(exc: Refused) -> tuple[Response, int]:
-    status = STATUS.get(exc.code, 400)
-    repeat = getattr(exc, "repeat", 0)
-    if repeat % LOG_EVERY == 0:  # a flood's refusals: the first, then every LOG_EVERY-th
-        log(logger, "request.refused", logging.WARNING, path=request.path, code=exc.code,
-            repeat=repeat,
-            **{k: v for k, v in exc.details.items() if k in ("limit", "retry_after")})
-    response, status = error(status, exc.code, exc.message, **exc.details)
-    retry_after = exc.details.get("retry_after")
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response, status
 
 
 class TrustedProxies:

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.config import RATE_LIMITS, ServerConfig
-from server.errors import Refused
+from server.errors import RequestError
 from server.storage import db
 
 PURGE_EVERY_S = 300
@@ -40,7 +40,7 @@ LOG_EVERY = 1000
 count: a flood must not fill the log."""
 
 
-class RateLimited(Refused):
+class RateLimited(RequestError):
     """Too many attempts: ``retry_after`` seconds until the spent window ends; ``repeat`` is
     how many refusals of this window this process answered before."""
 

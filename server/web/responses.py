@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from server.errors import ApiError
+from server.errors import RequestError
 
 
 def ok(status: int = 200, **body: Any) -> tuple[Response, int]:
@@ -26,4 +26,4 @@ def base64_field(value: Any, name: str) -> bytes:
     try:
         return base64.b64decode(str(value), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ApiError(400, "malformed", f"{name} must be base64") from exc
+        raise RequestError("malformed", f"{name} must be base64") from exc

@@ -1,0 +1,137 @@
+"""Every refusal as an answer: the one table of HTTP statuses and the app's error handlers.
+
+Services raise the families of :mod:`server.errors` with a stable ``code`` and no status;
+:data:`STATUS` gives each code its status (docs/api.md, "Error codes", lists the same), and
+:func:`install` registers the handlers that answer ``{"ok": false, "error": {"code",
+"message", …details}}`` — for a service's refusal, for Flask's own 404/405/413 and for a bug
+(500 ``internal_error``, the request changed nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from qatys.logs import log
+from server.errors import FamiliesError, ServiceError, SignInError, SyncError
+from server.web.rate_limits import LOG_EVERY
+from server.web.responses import error
+
+logger = logging.getLogger("qatys.server")
+
+STATUS: dict[str, int | dict[type[ServiceError], int]] = {
+    # a request not of the documented form, whoever refuses it
+    "malformed": 400,
+    "bad_request": 400,
+    "unsupported_version": 400,
+    "unsupported_media_type": 415,
+    "not_found": 404,
+    "not_signed_in": 401,
+    "csrf_invalid": 403,
+    "rate_limited": 429,
+    # terminals: signed requests, enrolment, batches (server/sync/)
+    "unauthenticated": 401,
+    "stale_request": 401,
+    "replayed_request": 401,
+    "unknown_terminal": 403,
+    "terminal_revoked": 403,
+    "wrong_kindergarten": 403,
+    "terminal_mismatch": 400,
+    "bad_sequence": 400,
+    "broken_chain": 400,
+    "sequence_gap": 409,
+    "equivocation": 409,
+    "token_invalid": 400,
+    "bad_proof": 400,
+    "token_unknown": 403,
+    "token_used": 403,
+    "token_expired": 403,
+    "key_reused": 403,
+    # the same code, a different status by who refuses: a terminal's signature (batch, request),
+    # a phone's key or consent signature, a phone's sign-in
+    "bad_signature": {SyncError: 403, FamiliesError: 400, SignInError: 401},
+    # families: guardians, consent, confirmations, face templates (server/families/)
+    "bad_key": 400,
+    "invitation_unknown": 404,
+    "invitation_used": 409,
+    "invitation_expired": 410,
+    "guardian_removed": 403,
+    "challenge_invalid": 401,
+    "unknown_phone": 401,
+    "unknown_child": 404,
+    "child_withdrawn": 409,
+    "not_bound": 404,
+    "bad_consent_period": 400,
+    "nothing_to_withdraw": 409,
+    "stale_signature": 400,
+    "replayed_consent": 409,
+    "confirmation_closed": 409,
+    "bad_dispute": 400,
+    "consent_not_in_force": 409,
+    "template_too_large": 413,
+    "template_conflict": 409,
+    "unknown_face_key": 409,
+    "foreign_terminal": 403,
+    "bad_notice": 400,
+}
+"""The HTTP status of every code a service or the web layer refuses with. A code answered
+with different statuses by different families maps each family (the most specific wins)."""
+
+HTTP_CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+    413: "payload_too_large", 415: "unsupported_media_type",
+}
+"""The code of each status Flask itself answers with (an unknown route, a wrong method, a body
+over the limit); any other is ``http_error``."""
+
+LOGGED = frozenset({"rate_limited", "replayed_consent"})
+"""Codes whose refusals this handler logs (``request.refused``); the others are logged where
+they are raised (e.g. ``batch.refused``) or need no line."""
+
+
+def status_of(exc: ServiceError) -> int | None:
+    """The HTTP status of a refusal, or None when its code is not in :data:`STATUS` (a bug)."""
+    entry = STATUS.get(exc.code)
+    if isinstance(entry, dict):
+        return next((entry[kind] for kind in type(exc).__mro__ if kind in entry), None)
+    return entry
+
+
+def install(app: Flask) -> None:
+    app.register_error_handler(ServiceError, _refused)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _refused(exc: ServiceError) -> tuple[Response, int]:
+    status = status_of(exc)
+    if status is None:
+        return _unexpected_error(exc)
+    if exc.code in LOGGED:
+        repeat = getattr(exc, "repeat", 0)
+        if repeat % LOG_EVERY == 0:  # a flood's refusals: the first, then every LOG_EVERY-th
+            log(logger, "request.refused", logging.WARNING, path=request.path, code=exc.code,
+                repeat=repeat,
+                **{k: v for k, v in exc.details.items() if k in ("limit", "retry_after")})
+    response, status = error(status, exc.code, exc.message, **exc.details)
+    retry_after = exc.details.get("retry_after")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response, status
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    status = exc.code or 500
+    code = HTTP_CODES.get(status, "http_error")
+    if status == 413:
+        log(logger, "request.too_large", logging.WARNING, path=request.path,
+            length=request.content_length)
+        return error(413, code, "the request body is larger than this server accepts")
+    return error(status, code, exc.description or code)
+
+
+def _unexpected_error(exc: Exception) -> tuple[Response, int]:
+    logger.exception("request.failed", extra={"fields": {"path": request.path}})
+    return error(500, "internal_error", "the server failed; the request changed nothing")
