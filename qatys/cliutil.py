@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
@@ -49,15 +48,6 @@ def exit_code_of(exc: BaseException, mapping: ExitCodes) -> int | None:
         if isinstance(code, str) and (kind, code) in mapping:
             return mapping[(kind, code)]
     return next((mapping[kind] for kind in type(exc).__mro__ if kind in mapping), None)
-
-
-@contextmanager
-def errors_as_exit(mapping: ExitCodes) -> Iterator[None]:
-    """Turn the given exception families into a message on stderr and an exit code."""
-    try:
-        yield
-    except BaseException as exc:
-        _exit_or_raise(exc, mapping)
 
 
 def exit_codes(mapping: ExitCodes) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -79,6 +79,16 @@ STATUS: dict[str, int | dict[type[ServiceError], int]] = {
 """The HTTP status of every code a service or the web layer refuses with. A code answered
 with different statuses by different families maps each family (the most specific wins)."""
 
+NOT_ANSWERED = frozenset({
+    "setup",  # SetupError: the data directory or configuration (commands, app start)
+    "bad_input",  # ProvisioningError, InvalidInput: the administrator's commands
+    "bad_account",  # AccountError: `qatys user …`
+    "queue_core_unreachable", "queue_core_refused",  # QueueCoreError: the outbox, the commands
+    "not_over", "unchanged", "note_required",  # ApprovalError: the finance page's own texts
+})
+"""Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
+their own text. One reaching the handler is a bug: 500 ``internal_error``."""
+
 HTTP_CODES = {
     400: "bad_request", 404: "not_found", 405: "method_not_allowed",
     413: "payload_too_large", 415: "unsupported_media_type",
