@@ -1,4 +1,6 @@
-"""``qatys terminal …`` commands that run on the terminal (``--home TDIR``)."""
+"""``qatys terminal …``: the commands that run on the terminal (``--home TDIR``), declared
+here (the ``qatys`` command adds the server side's ``token`` and ``revoke`` to the same group;
+``qatys face …`` is declared in terminal/faces/commands.py)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,11 @@ HOME = click.option("--home", "home", required=True,
                     help="Terminal home directory (config, keys, database, logs).")
 
 
+@click.group("terminal")
+def terminal_group() -> None:
+    """Terminals: tokens and revocation (server side), enrolment, check-ins and sync."""
+
+
 @contextmanager
 def opened(home: Path) -> Iterator[Terminal]:
     try:
@@ -48,8 +55,18 @@ def opened(home: Path) -> Iterator[Terminal]:
         terminal.close()
 
 
+@terminal_group.command("enroll")
+@HOME
+@click.option("--server", required=True, help="Server URL, e.g. http://127.0.0.1:8080")
+@click.option("--token", required=True, help="One-time token from `qatys terminal token`.")
+@click.option("--allow-plain-http", is_flag=True,
+              help="Accept an http:// server on another machine (labs only; stored as the "
+                   "setting allow_plain_http).")
 def enroll_command(home: Path, server: str, token: str, allow_plain_http: bool = False) -> None:
-    """Make this terminal's keys, enrol with a one-time token, print the terminal id. An
+    """Enrol this terminal; prints the terminal id on the last line (exit 2 when refused,
+    also when the answer is not signed by the token's server).
+    \f
+    Make this terminal's keys, enrol with a one-time token, print the terminal id. An
     answer not signed by the token's server (or altered) exits 2 and writes nothing."""
     try:
         config = enrol(home, server, token, allow_plain_http=allow_plain_http)
@@ -69,9 +86,17 @@ def enroll_command(home: Path, server: str, token: str, allow_plain_http: bool =
     click.echo(config.terminal_id)
 
 
+@terminal_group.command("checkin")
+@HOME
+@click.option("--child", required=True, help="Child id from the roster.")
+@click.option("--manual", is_flag=True, help="A staff entry (required: scans use the camera).")
+@click.option("--reason", default="", help="Why the entry is manual (required with --manual).")
+@click.option("--by", default="", help="Who made the entry.")
+@click.option("--direction", type=click.Choice(["in", "out"]), default=None,
+              help="Force arrival or departure instead of the door logic.")
 def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
                     direction: str | None) -> None:
-    """Record a staff entry (flagged manual); prints one JSON line only after commit."""
+    """Record a manual check-in; one JSON line, printed only after commit."""
     if not manual:
         fail("only --manual entries are recorded from the command line; "
              "scans come from the camera", EXIT_BAD_INPUT)
@@ -85,8 +110,14 @@ def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
         emit(result)
 
 
+@terminal_group.command("sync")
+@HOME
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def sync_command(home: Path, quiet: bool) -> None:
-    """Push every pending event and take what the server sends back. One JSON line; exit 0,
+    """Push pending events until acknowledged; exit 0 ok, 3 unreachable, 4 refused, 5 an
+    answer not believed (named in "refused").
+    \f
+    Push every pending event and take what the server sends back. One JSON line; exit 0,
     3 unreachable, 4 refused by the server, 5 when an answer was not believed (``refused``
     names which: time, ack, roster, door, faces, health)."""
     started = time.monotonic()
@@ -114,8 +145,14 @@ def sync_command(home: Path, quiet: bool) -> None:
         raise SystemExit(AnswerRefused.exit_code)
 
 
+@terminal_group.command("unlock")
+@HOME
+@click.option("--card", required=True,
+              help="Text of the director's unlock card QR (QUL1-…).")
 def unlock_command(home: Path, card: str) -> None:
-    """Unlock the roster with a director's card; one JSON line (exit 2 when refused)."""
+    """Open the roster offline (greeting by name) with a director's unlock card.
+    \f
+    Unlock the roster with a director's card; one JSON line (exit 2 when refused)."""
     with opened(home) as terminal:
         try:
             names = terminal.unlock(card)
@@ -138,8 +175,13 @@ def _codes_in(images: tuple[Path, ...]) -> Iterator[tuple[Path, list[str] | None
             yield image, None, str(exc)
 
 
+@terminal_group.command("decode")
+@click.argument("images", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
 def decode_command(images: tuple[Path, ...]) -> None:
-    """Raw QR texts found in each image, no verification; exit 2 if an image is unreadable."""
+    """QR texts found in each image (no verification): one JSON line per image.
+    \f
+    Raw QR texts found in each image, no verification; exit 2 if an image is unreadable."""
     failed = False
     for image, payloads, problem in _codes_in(images):
         if payloads is None:
@@ -154,8 +196,14 @@ def decode_command(images: tuple[Path, ...]) -> None:
 SCAN_FIELDS = ("event_id", "child_id", "direction", "reason")
 
 
+@terminal_group.command("scan")
+@HOME
+@click.argument("images", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
 def scan_command(home: Path, images: tuple[Path, ...]) -> None:
-    """Read each image and act on the first code found; one JSON line per image, each
+    """Check in from pictures of cards, as the camera would; one JSON line per image.
+    \f
+    Read each image and act on the first code found; one JSON line per image, each
     accepted line only after its commit. Exit 0 when nothing was refused, 2 otherwise
     (4 when the terminal was revoked)."""
     from terminal.scan import ScanService
@@ -177,9 +225,20 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
         raise SystemExit(exit_code)
 
 
+@terminal_group.command("run")
+@HOME
+@click.option("--camera", type=int, default=None, help="Camera index (/dev/videoN); default 0.")
+@click.option("--clip", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="A video clip instead of a camera (looped).")
+@click.option("--port", type=int, default=None, help="Kiosk page port (default from config).")
+@click.option("--allow-plain-http", is_flag=True, envvar="QATYS_ALLOW_PLAIN_HTTP",
+              help="At first boot, accept an enrolment code naming an http:// server on "
+                   "another machine (labs only).")
 def run_command(home: Path, camera: int | None, clip: Path | None, port: int | None,
                 allow_plain_http: bool = False) -> None:
-    """The kiosk: camera or clip, the door, the page on 127.0.0.1, background sync. A home
+    """The kiosk: reads codes from the camera, shows the result page on 127.0.0.1.
+    \f
+    The kiosk: camera or clip, the door, the page on 127.0.0.1, background sync. A home
     with no enrolment first shows the "scan the enrolment code" screen (first boot)."""
     from terminal.kiosk.first_boot import FIRST_BOOT_PORT, run_first_boot
     from terminal.kiosk.run import open_source, run_kiosk
@@ -203,8 +262,14 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
         run_kiosk(terminal, source(), port)
 
 
+@terminal_group.command("selfcheck")
+@HOME
+@click.option("--expect-version", default=None, help="Fail unless this software is that version.")
+@click.option("--kiosk", is_flag=True, help="Also require the running kiosk to answer.")
 def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> None:
-    """Can this software run this terminal? Used by ``qatys-update`` after switching releases:
+    """Can this software run this terminal? (store, settings, decoders; exit 0 or 1)
+    \f
+    Can this software run this terminal? Used by ``qatys-update`` after switching releases:
     the store opens and passes SQLite's quick check, the settings validate, the decoders and the
     face models load and, with ``--kiosk``, the running kiosk answers with this version.
     Exit 0 or 1."""
@@ -253,8 +318,16 @@ def _kiosk_problems(port: int, version: str) -> list[str]:
     return []
 
 
+@terminal_group.command("config")
+@HOME
+@click.option("--validate", "validate_only", is_flag=True,
+              help="Only check terminal.toml: exit 0, or 2 naming what is wrong.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change a setting (TOML value, e.g. gpio_green_led=17); checked first.")
 def config_command(home: Path, validate_only: bool, settings: tuple[str, ...]) -> None:
-    """Show, check or change the terminal's settings. ``--set key=value`` (TOML values) is
+    """The terminal's typed settings (terminal.toml): show, validate or change them.
+    \f
+    Show, check or change the terminal's settings. ``--set key=value`` (TOML values) is
     validated as a whole before anything is written; exit 2 names what is wrong."""
     import tomllib
     from dataclasses import asdict
@@ -284,8 +357,14 @@ def config_command(home: Path, validate_only: bool, settings: tuple[str, ...]) -
     emit(shown)
 
 
+@terminal_group.command("set-pin")
+@HOME
+@click.option("--pin", prompt="Staff PIN (4-12 digits)", hide_input=True,
+              confirmation_prompt=True, help="Asked for when not given.")
 def set_pin_command(home: Path, pin: str) -> None:
-    """Store the staff PIN for manual entry at the kiosk (scrypt hash in terminal.toml)."""
+    """Set the staff PIN that opens manual entry on the kiosk screen.
+    \f
+    Store the staff PIN for manual entry at the kiosk (scrypt hash in terminal.toml)."""
     from dataclasses import replace
 
     from terminal import config as config_file
@@ -302,8 +381,12 @@ def set_pin_command(home: Path, pin: str) -> None:
     click.echo("staff PIN set; manual entry is on at the kiosk")
 
 
+@terminal_group.command("consent")
+@HOME
 def consent_command(home: Path) -> None:
-    """Face-check-in consent as this terminal knows it: one JSON line per child; exit 2
+    """Face-check-in consent as this terminal knows it (after its last sync).
+    \f
+    Face-check-in consent as this terminal knows it: one JSON line per child; exit 2
     while the roster is locked (it travels inside the roster)."""
     with opened(home) as terminal:
         entries = terminal.roster_entries()
@@ -316,8 +399,11 @@ def consent_command(home: Path) -> None:
               "until": state.until or None, "record": state.record or None})
 
 
+@terminal_group.command("status")
+@HOME
+@click.option("--json", "as_json", is_flag=True, help="One JSON line.")
 def status_command(home: Path, as_json: bool) -> None:
-    """What is pending and what the server has acknowledged."""
+    """Pending events, acknowledged sequence number, last sync."""
     with opened(home) as terminal:
         counts = terminal.store.counts()
         status = {
