@@ -9,6 +9,9 @@ pages or API and their templates):
 - ``web/``: what pages and APIs share (answers, headers, sessions, limits, language, OpenAPI)
 - ``storage/``: the schema and its frozen migrations; ``domain/``: the pure rules
 
-At the top: the app factory, configuration, keys, the data directory, errors and the
-``qatys server`` commands. tests/test_imports.py keeps the dependencies pointing one way.
+At the top: the app factory, configuration, keys, the data directory (``with_data_dir``
+declares every server-side command), the error families every package raises (``errors``: a
+stable code, no HTTP status; ``web/errors.py`` maps codes to statuses) and the ``qatys server``
+commands. tests/test_imports.py keeps the dependencies pointing one way, tests/test_layers.py
+keeps HTTP in the web layer.
 """
