@@ -27,7 +27,7 @@ def ledger_entries(conn: Connection, kindergarten: str, start_us: int,
     rows = conn.execute(
         select(db.events.c.terminal_id, db.events.c.recorded_at_us, db.events.c.note)
         .where(db.events.c.kindergarten == kindergarten)
-        .where(db.events.c.kind == "system").where(db.events.c.body_status == "ok")
+        .where(db.events.c.kind == "system").where(db.events.c.body_status == db.BodyStatus.OK)
         .where(db.events.c.recorded_at_us >= start_us)
         .where(db.events.c.recorded_at_us < end_us)
         .order_by(db.events.c.terminal_id, db.events.c.seq)).all()

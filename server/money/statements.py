@@ -123,7 +123,7 @@ def _presence(conn: Connection, kindergarten: str, children: set[str], first: da
                       db.events.c.method, db.events.c.assurance)
                .where(db.events.c.kindergarten == kindergarten)
                .where(db.events.c.kind.in_(COUNTED_KINDS))
-               .where(db.events.c.body_status == "ok"))
+               .where(db.events.c.body_status == db.BodyStatus.OK))
     rows = conn.execute(counted.where(db.events.c.recorded_at_us >= midnights[0])
                         .where(db.events.c.recorded_at_us < midnights[-1])).all()
     corrected = time_corrections(conn, kindergarten)
@@ -213,7 +213,7 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
                .where(db.events.c.recorded_at_us >= start)
                .where(db.events.c.recorded_at_us < end)
                .where(db.events.c.kind.in_(COUNTED_KINDS))
-               .where(db.events.c.body_status == "ok"))
+               .where(db.events.c.body_status == db.BodyStatus.OK))
     # Two queries, each on its own index (kindergarten + time, child + time): an OR of the
     # two, or a sub-select of the children, reads far more of the table.
     rows = [*conn.execute(counted.where(db.events.c.kindergarten == kindergarten)),
