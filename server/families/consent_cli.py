@@ -13,7 +13,15 @@ from qatys.cliutil import EXIT_BAD_INPUT, emit, errors_as_exit
 from qatys.timeutil import local_date, now_us
 from server.datadir import DATA, open_data_dir
 from server.errors import ApiError, SetupError
-from server.families.consent import as_json, ledger, longest_until, record_consent, states
+from server.families.consent import (
+    ConsentAction,
+    ConsentSource,
+    as_json,
+    ledger,
+    longest_until,
+    record_consent,
+    states,
+)
 from server.storage import db
 
 _ERRORS: dict[type[BaseException], int] = {SetupError: EXIT_BAD_INPUT, ApiError: EXIT_BAD_INPUT}
@@ -55,7 +63,8 @@ def grant(data_dir: Path, child_id: str, paper_ref: str, until: datetime | None,
         data = open_data_dir(data_dir)
         end = until.date() if until else longest_until(local_date(now_us()))
         with data.transaction() as conn:
-            record = record_consent(conn, child_id, "grant", end, "paper", paper_ref, by,
+            record = record_consent(conn, child_id, ConsentAction.GRANT, end,
+                                    ConsentSource.PAPER, paper_ref, by,
                                     now_us())
     click.echo(record)
 
@@ -70,8 +79,9 @@ def withdraw(data_dir: Path, child_id: str, paper_ref: str, by: str) -> None:
     with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         with data.transaction() as conn:
-            record = record_consent(conn, child_id, "withdraw", None,
-                                    "paper" if paper_ref else "director", paper_ref, by,
+            record = record_consent(conn, child_id, ConsentAction.WITHDRAW, None,
+                                    ConsentSource.PAPER if paper_ref else ConsentSource.DIRECTOR,
+                                    paper_ref, by,
                                     now_us())
     click.echo(record)
 

@@ -10,10 +10,11 @@ from sqlalchemy import Connection, Row, select
 
 from protocol.consent import open_withdrawal
 from protocol.errors import ProtocolError
+from protocol.roster import ConsentStatus
 from qatys.logs import log
 from qatys.timeutil import local_date
 from server.errors import ApiError
-from server.families.consent import record_consent, state_of
+from server.families.consent import ConsentAction, ConsentSource, record_consent, state_of
 from server.storage import db
 
 logger = logging.getLogger("qatys.server.faces")
@@ -41,11 +42,12 @@ def accept_notice(conn: Connection, terminal: Row[Any], request_id: str, sealed:
     latest = conn.execute(select(db.consent_records.c.recorded_at_us).where(
         db.consent_records.c.child_id == notice.child_id).order_by(
         db.consent_records.c.id.desc()).limit(1)).scalar()
-    if state_of(conn, notice.child_id, local_date(now_us)).status == "granted" \
+    if state_of(conn, notice.child_id, local_date(now_us)).status == ConsentStatus.GRANTED \
             and (latest is None or latest <= notice.at_us):
         # a grant given after the withdrawal at the door (the notice waited offline) stands
         by = f"{notice.by} @ {terminal.terminal_id}"[:64]
-        record = record_consent(conn, notice.child_id, "withdraw", None, "terminal", "", by,
+        record = record_consent(conn, notice.child_id, ConsentAction.WITHDRAW, None,
+                                ConsentSource.TERMINAL, "", by,
                                 now_us)
     conn.execute(db.consent_notices.insert().values(
         request_id=request_id, terminal_id=terminal.terminal_id, child_id=notice.child_id,

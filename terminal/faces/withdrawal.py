@@ -13,6 +13,7 @@ import os
 import sqlite3
 
 from protocol import consent, crypto
+from protocol.faces import EraseReason
 from qatys.logs import log
 from qatys.timeutil import now_us
 from terminal.checkin import valid_child_id
@@ -42,7 +43,8 @@ def withdraw_here(terminal: Terminal, vault: FaceVault, child_id: str, by: str) 
     def job(conn: sqlite3.Connection) -> int:
         conn.execute("INSERT INTO consent_outbox(request_id, sealed, child_tag) "
                      "VALUES (?, ?, ?)", (request_id, sealed, tag))
-        return delete_templates(conn, [(i, "withdrawn") for i in templates_of(conn, tag)])
+        return delete_templates(conn, [(i, EraseReason.WITHDRAWN)
+                                       for i in templates_of(conn, tag)])
 
     erased = terminal.store.write(job)
     if erased:
