@@ -11,9 +11,11 @@ import os
 import re
 import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from protocol import crypto, events
+from protocol.events import Assurance, Direction, Method
 from qatys.logs import log
 from qatys.timeutil import iso_utc, local_date
 from terminal import clock, door, timekeeping
@@ -25,8 +27,26 @@ from terminal.store import get_meta
 logger = logging.getLogger("qatys.terminal.checkin")
 
 _CHILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-ASSURANCE_OF_METHOD = {"qr-phone": "high", "face": "medium", "qr-card": "medium",
-                       "manual": "low"}
+ASSURANCE_OF_METHOD = {Method.QR_PHONE: Assurance.HIGH, Method.FACE: Assurance.MEDIUM,
+                       Method.QR_CARD: Assurance.MEDIUM, Method.MANUAL: Assurance.LOW}
+
+
+class DoorResult(StrEnum):
+    """The ``result`` of a scan, a check-in or a kiosk action (docs/cli.md, docs/kiosk.md)."""
+    ACCEPTED = "accepted"
+    """Recorded (or a repeat acknowledged again), after commit."""
+    REJECTED = "rejected"
+    """Refused, with a ``reason``; nothing recorded."""
+    NONE = "none"
+    """No code (or no face) in the picture."""
+    UNLOCKED = "unlocked"
+    """A director's card unlocked the roster."""
+    STARTED = "started"
+    """A face enrolment began (the kiosk)."""
+    ENROLLED = "enrolled"
+    """A face enrolment finished."""
+    WITHDRAWN = "withdrawn"
+    """Face consent withdrawn at the terminal, templates erased."""
 
 
 def valid_child_id(child_id: str) -> bool:
@@ -36,10 +56,10 @@ def valid_child_id(child_id: str) -> bool:
 @dataclass(frozen=True)
 class CheckinRequest:
     child_id: str
-    method: str
+    method: Method
     reason: str = ""
     by: str = ""
-    direction: str | None = None
+    direction: Direction | None = None
     phone_code: str = ""
     """``SERIAL/WINDOW`` of a guardian's phone code (sealed in the body, for the server)."""
 
@@ -64,7 +84,7 @@ class CheckinService:
         seq, decision, time_us = t.store.write(
             lambda conn: self._record(conn, request, reading, sealed, receipt))
         result: dict[str, Any] = {
-            "result": "accepted",
+            "result": DoorResult.ACCEPTED,
             "event_id": events.event_id(t.terminal_id, seq),
             "child_id": request.child_id,
             "direction": decision.direction,
@@ -85,12 +105,12 @@ class CheckinService:
             raise _refused("bad_child_id", "a child id is 1-64 letters, digits, '.', '_' or '-'")
         if request.method not in ASSURANCE_OF_METHOD:
             raise _refused("bad_method", f"unknown method {request.method}")
-        if request.method == "manual" and not request.reason.strip():
+        if request.method == Method.MANUAL and not request.reason.strip():
             raise _refused("reason_required", "a manual entry needs a reason")
         if len(request.reason) > events.MAX_TEXT or len(request.by) > events.MAX_TEXT:
             raise _refused("too_long", f"reason and staff name are at most {events.MAX_TEXT} "
                            "characters")
-        if request.direction not in (None, "in", "out"):
+        if request.direction not in (None, *Direction):
             raise _refused("bad_direction", "direction is in or out")
 
     def _record(self, conn: sqlite3.Connection, request: CheckinRequest,
@@ -130,6 +150,18 @@ class CheckinService:
             appended.seq, decision.direction, time_us, receipt))
         timekeeping.recorded(conn, time_us)
         return appended.seq, decision, time_us
+
+
+def parse_direction(value: object) -> Direction | None:
+    """A direction staff gave (the kiosk's form): none, ``in`` or ``out``; refused otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value in _DIRECTION_OF_TEXT:
+        return _DIRECTION_OF_TEXT[value]
+    raise _refused("bad_direction", "direction is in or out")
+
+
+_DIRECTION_OF_TEXT = {d.value: d for d in Direction}
 
 
 def _refused(reason: str, message: str, exit_code: int | None = None) -> CheckinRefused:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from protocol.errors import AnswerRefusal
+
 
 class TerminalError(Exception):
     """Root of every terminal error."""
@@ -67,11 +69,11 @@ class AnswerRefused(TerminalError):
     """An answer the terminal did not believe: not signed by the server key pinned at
     enrolment, altered, made for another request, for another terminal or kindergarten, or
     bringing state older than what the terminal keeps. Nothing of it was used; ``reason``
-    is the stable code (protocol.errors.AnswerError)."""
+    is the stable code (protocol.errors.AnswerRefusal)."""
 
     exit_code = 5
 
-    def __init__(self, reason: str, message: str, exit_code: int | None = None) -> None:
+    def __init__(self, reason: AnswerRefusal, message: str, exit_code: int | None = None) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message

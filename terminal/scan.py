@@ -9,9 +9,10 @@ from typing import Any
 from protocol import cards, phone, unlock
 from protocol.crypto import sha256
 from protocol.errors import CardRefused
+from protocol.events import Method
 from qatys.logs import log
 from qatys.timeutil import local_date, now_us
-from terminal.checkin import CheckinRequest, CheckinService
+from terminal.checkin import CheckinRequest, CheckinService, DoorResult
 from terminal.errors import CheckinRefused, UnlockRefused
 from terminal.home import Terminal
 
@@ -28,7 +29,7 @@ class ScanService:
         t = self._terminal
         if unlock.looks_like_card(text):
             try:
-                return {"result": "unlocked", "children": t.unlock(text)}
+                return {"result": DoorResult.UNLOCKED, "children": t.unlock(text)}
             except UnlockRefused as exc:
                 return _rejected(exc.reason, str(exc))
         door = t.door()
@@ -44,9 +45,9 @@ class ScanService:
         except CardRefused as exc:
             return _rejected(exc.code, exc.message)
         try:
-            result = self._checkins.checkin(CheckinRequest(card.child_id, "qr-card"))
+            result = self._checkins.checkin(CheckinRequest(card.child_id, Method.QR_CARD))
         except CheckinRefused as exc:
-            return {"result": "rejected", "reason": exc.reason, "message": str(exc)}
+            return {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)}
         result["card"] = card.serial
         return result
 
@@ -78,11 +79,11 @@ class ScanService:
             return _rejected("replayed_code", "this code was used already: wait for the next")
         try:
             return self._checkins.checkin(CheckinRequest(
-                code.child_id, "qr-phone", phone_code=f"{code.serial}/{code.window}"))
+                code.child_id, Method.QR_PHONE, phone_code=f"{code.serial}/{code.window}"))
         except CheckinRefused as exc:
-            return {"result": "rejected", "reason": exc.reason, "message": str(exc)}
+            return {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)}
 
 
 def _rejected(reason: str, message: str) -> dict[str, Any]:
     log(logger, "scan.rejected", logging.WARNING, reason=reason)
-    return {"result": "rejected", "reason": reason, "message": message}
+    return {"result": DoorResult.REJECTED, "reason": reason, "message": message}

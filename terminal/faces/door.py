@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from protocol.events import Method
 from qatys.logs import log
-from terminal.checkin import CheckinRequest, CheckinService
+from terminal.checkin import CheckinRequest, CheckinService, DoorResult
 from terminal.errors import CheckinRefused, FaceRefused
 from terminal.faces.engine import FaceReading, read_live_face
 from terminal.faces.liveness import Challenge, Presentation
@@ -97,14 +98,16 @@ class FaceDoor:
         a reason otherwise, none when there was no face."""
         face = {"distance": result.distance, "margin": result.margin}
         if result.result == "no_face":
-            return {"result": "none", "reason": result.reason or "no_face", **face}
+            return {"result": DoorResult.NONE, "reason": result.reason or "no_face", **face}
         if result.result != "match" or result.child_id is None:
             reason = REASON_OF_RESULT[result.result]
             log(logger, "faces.scan_refused", logging.WARNING, reason=reason)
-            return {"result": "rejected", "reason": reason, "message": "face not recognised "
-                    "with certainty: please scan the QR card", **face}
+            return {"result": DoorResult.REJECTED, "reason": reason,
+                    "message": "face not recognised with certainty: please scan the QR card",
+                    **face}
         try:
-            line = self._checkins.checkin(CheckinRequest(result.child_id, "face"))
+            line = self._checkins.checkin(CheckinRequest(result.child_id, Method.FACE))
         except CheckinRefused as exc:
-            return {"result": "rejected", "reason": exc.reason, "message": str(exc), **face}
+            return {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc),
+                    **face}
         return {**line, **face}

@@ -16,7 +16,7 @@ from protocol import consent, crypto
 from protocol.faces import EraseReason
 from qatys.logs import log
 from qatys.timeutil import now_us
-from terminal.checkin import valid_child_id
+from terminal.checkin import DoorResult, valid_child_id
 from terminal.errors import FaceRefused
 from terminal.faces.vault import FaceVault, delete_templates, templates_of
 from terminal.home import Terminal
@@ -50,7 +50,7 @@ def withdraw_here(terminal: Terminal, vault: FaceVault, child_id: str, by: str) 
     if erased:
         terminal.store.compact()
     log(logger, "faces.withdrawn_here", erased=erased)
-    return {"result": "withdrawn", "child_id": child_id, "erased": erased,
+    return {"result": DoorResult.WITHDRAWN, "child_id": child_id, "erased": erased,
             "request": request_id}
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from qatys.logs import log
 from terminal.capture.sources import Frame
+from terminal.checkin import DoorResult
 from terminal.errors import FaceRefused
 from terminal.faces.liveness import Presentation
 from terminal.faces.matching import Gallery
@@ -119,7 +120,7 @@ class FaceWatch:
         log(logger, "faces.enrolment_started")
         self._kiosk.events.publish("face", {"prompt": "face_enrolling",
                                             "text": say("face_enrolling")})
-        return {"result": "started", "text": say("face_enrolling")}
+        return {"result": DoorResult.STARTED, "text": say("face_enrolling")}
 
     def withdraw(self, child_id: str, by: str) -> dict[str, Any]:
         try:
@@ -200,11 +201,11 @@ class FaceWatch:
             return
         try:
             enrolled = enrolment.session.finish()
-            line: dict[str, Any] = {"result": "enrolled", "reason": "face_enrolled",
+            line: dict[str, Any] = {"result": DoorResult.ENROLLED, "reason": "face_enrolled",
                                     "child_id": enrolled.child_id,
                                     "template_id": enrolled.template_id}
         except FaceRefused as exc:
-            line = {"result": "rejected", "reason": exc.reason, "message": str(exc)}
+            line = {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)}
         finally:
             with self._lock:
                 self._enrolment = None
@@ -214,4 +215,5 @@ class FaceWatch:
 
 def _refusal(reason: str, message: str) -> dict[str, Any]:
     log(logger, "faces.kiosk_refused", logging.WARNING, reason=reason)
-    return {"result": "rejected", "reason": reason, "message": message, "text": say(reason)}
+    return {"result": DoorResult.REJECTED, "reason": reason, "message": message,
+            "text": say(reason)}
