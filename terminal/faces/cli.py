@@ -22,6 +22,7 @@ from terminal.faces.door import FaceDoor, FaceResult
 from terminal.faces.engine import load_rgb
 from terminal.faces.enrolment import enrol_face
 from terminal.faces.liveness import Presentation
+from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
 
@@ -90,7 +91,7 @@ def identify_command(home: Path, images: tuple[Path, ...], sequence: bool) -> No
             for image, result, problem in _results(door, images, sequence):
                 if result is None:
                     failed = True
-                    emit({"image": str(image), "result": "no_face", "child_id": None,
+                    emit({"image": str(image), "result": FaceVerdict.NO_FACE, "child_id": None,
                           "distance": None, "margin": None, "reason": "unreadable_image",
                           "message": problem})
                     continue

@@ -23,7 +23,7 @@ from terminal.capture.sources import Frame
 from terminal.checkin import DoorResult
 from terminal.errors import FaceRefused
 from terminal.faces.liveness import Presentation
-from terminal.faces.matching import Gallery
+from terminal.faces.matching import FaceVerdict, Gallery
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
 from terminal.kiosk.texts import say
@@ -170,12 +170,12 @@ class FaceWatch:
         now = time.monotonic()
         if result.child_id and self._cooldown.get(result.child_id, 0) > now:
             return
-        if result.result == "match":
+        if result.result == FaceVerdict.MATCH:
             if self._presentation.child_id is None or now - self._seen > AWAY_S:
                 self._presentation, self._started = Presentation(), now  # a new visit
             self._seen = now
         result = self._door.follow(self._presentation, result, reading)
-        if result.result == "match" and result.child_id is not None:
+        if result.result == FaceVerdict.MATCH and result.child_id is not None:
             self._cooldown[result.child_id] = now + COOLDOWN_S
             self._presentation = Presentation()
             self._kiosk.show(self._door.check_in(result), frame.captured_ns)
@@ -186,7 +186,7 @@ class FaceWatch:
                 self._prompt("face_scan_qr")
             else:
                 self._prompt("face_turn")
-        elif result.result == "uncertain":
+        elif result.result == FaceVerdict.UNCERTAIN:
             self._prompt("face_scan_qr")
 
     def _prompt(self, key: str) -> None:
