@@ -19,6 +19,8 @@ from protocol.faces import EraseReason
 from protocol.health import CameraState
 from protocol.roster import CONSENT_STATUSES, ConsentStatus
 from server.families.consent import ConsentAction, ConsentSource
+from server.families.face_templates import UploadOutcome
+from server.families.withdrawals import NoticeOutcome
 from server.finance.accounts import ROLES, Role
 from server.money.approvals import ApprovalStatus
 from server.money.jobs import JobStatus
@@ -28,6 +30,7 @@ from server.storage.db import BodyStatus
 from terminal.checkin import DoorResult
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import ERASE_REASONS
+from terminal.kiosk.pin import PinVerdict
 from terminal.sync import AnswerKind, FacesStep, RosterStep, SyncResult
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -58,6 +61,9 @@ def _ticked(values: Iterable[object]) -> str:
     ("queue-core.md", f'"status": {_alternatives(OutboxStatus)}'),
     ("finance.md", f'"status": {"|".join(f"{chr(34)}{s}{chr(34)}" for s in JobStatus)}'),
     ("api.md", f'"camera": {_alternatives(CameraState)}'),
+    ("api.md", f'{{"outcome": {_alternatives(NoticeOutcome)}}}'),
+    ("api.md", f'`201 {{"outcome": "{UploadOutcome.STORED}"}}`, the same again '
+               f'`200 {{"outcome": "{UploadOutcome.ALREADY}"}}`'),
     ("protocol.md", f"| `kind` | text | {_ticked(EventKind)} |"),
     ("protocol.md", f"| `method` | text | {_ticked(Method)} |"),
     ("protocol.md", f"| `assurance` | text | {_ticked(Assurance)} |"),
@@ -95,7 +101,7 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
 ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, EraseReason,
        CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
-       ConsentAction, ConsentSource)
+       ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)

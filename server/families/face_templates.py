@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, select
@@ -126,8 +127,16 @@ def _has_wrap(conn: Connection, key_id: str, terminal_id: str) -> bool:
         db.face_key_wraps.c.terminal_id == terminal_id))).first() is not None
 
 
-def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: int) -> str:
-    """Keep a template a terminal enrolled; "stored" or "already". Refuses what the
+class UploadOutcome(StrEnum):
+    """The ``outcome`` of a template upload (docs/api.md)."""
+    STORED = "stored"
+    ALREADY = "already"
+    """The same template was kept before."""
+
+
+def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload,
+                  now_us: int) -> UploadOutcome:
+    """Keep a template a terminal enrolled; stored, or already kept. Refuses what the
     kindergarten's consent does not allow, what is not this kindergarten's, and conflicts."""
     if not faces.is_template_id(upload.template_id) or not faces.is_key_id(upload.key_id):
         raise ApiError(400, "malformed", "template_id is 32 hex digits, key_id 16")
@@ -142,7 +151,7 @@ def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: 
             raise ApiError(409, "template_conflict", "this template id is taken")
         if bytes(known.blob_sha256) != digest:
             raise ApiError(409, "template_conflict", "a different template has this id")
-        return "already"
+        return UploadOutcome.ALREADY
     child = conn.execute(select(db.children).where(
         db.children.c.child_id == upload.child_id)).first()
     if child is None or child.kindergarten != terminal.kindergarten:
@@ -166,7 +175,7 @@ def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: 
         uploaded_at_us=now_us))
     log(logger, "faces.template_stored", terminal=terminal.terminal_id,
         template=upload.template_id, replaced=len(earlier))
-    return "stored"
+    return UploadOutcome.STORED
 
 
 def accept_wraps(conn: Connection, terminal: Row[Any], wraps: list[tuple[str, str, bytes]],

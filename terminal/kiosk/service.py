@@ -25,7 +25,7 @@ from terminal.checkin import CheckinRequest, CheckinService, DoorResult, parse_d
 from terminal.errors import CheckinRefused, ServerRefused, TerminalError
 from terminal.home import Terminal
 from terminal.kiosk.face_watch import FaceWatch
-from terminal.kiosk.pin import PinGuard
+from terminal.kiosk.pin import PinGuard, PinVerdict
 from terminal.kiosk.texts import say
 from terminal.outages import OutageWatch
 from terminal.scan import ScanService
@@ -132,9 +132,9 @@ class Kiosk:
     def staff_pin(self, pin: str) -> dict[str, Any] | None:
         """None when the staff PIN is right; otherwise the refusal to answer with."""
         verdict = self.pin.check(pin)
-        if verdict == "ok":
+        if verdict == PinVerdict.OK:
             return None
-        key = {"locked": "pin_locked", "disabled": "pin_wrong"}.get(verdict, "pin_wrong")
+        key = "pin_locked" if verdict == PinVerdict.LOCKED else "pin_wrong"
         log(logger, "staff.pin_refused", logging.WARNING, reason=key)
         return {"result": DoorResult.REJECTED, "reason": key, "text": say(key)}
 
