@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from protocol import canonical
 from protocol.errors import AnswerRefusal
@@ -18,6 +19,8 @@ from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
 from protocol.faces import EraseReason
 from protocol.health import CameraState
 from protocol.roster import CONSENT_STATUSES, ConsentStatus
+from server.domain.calendar import DayKind
+from server.domain.funding import DayMark
 from server.families.consent import ConsentAction, ConsentSource
 from server.families.face_templates import UploadOutcome
 from server.families.withdrawals import NoticeOutcome
@@ -26,12 +29,13 @@ from server.money.approvals import ApprovalStatus
 from server.money.jobs import JobStatus
 from server.queue_core.outbox import OutboxStatus
 from server.queue_core.roster_pull import PullOutcome
-from server.storage.db import BodyStatus
+from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import ERASE_REASONS
 from terminal.kiosk.pin import PinVerdict
 from terminal.sync import AnswerKind, FacesStep, RosterStep, SyncResult
+from tests.postgres import Cluster
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -101,7 +105,7 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
 ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, EraseReason,
        CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
-       ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict)
+       ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)
@@ -116,3 +120,20 @@ def test_a_state_is_its_value_everywhere(enum: type[StrEnum]) -> None:
             conn.execute("INSERT INTO t VALUES (?)", (member,))
             assert conn.execute("SELECT v, typeof(v) FROM t WHERE v = ?",
                                 (member.value,)).fetchone() == (member.value, "text")
+
+
+@pytest.mark.postgres
+def test_postgresql_stores_a_state_as_its_value(pg_cluster: Cluster) -> None:
+    engine = make_engine(pg_cluster.create_database("states"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (v TEXT)"))
+            for enum in ALL:
+                for member in enum:
+                    conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": member})
+            stored = list(conn.execute(text("SELECT v FROM t")).scalars())
+            assert stored == [m.value for enum in ALL for m in enum]
+            assert conn.execute(text("SELECT count(*) FROM t WHERE v = :v"),
+                                {"v": OutboxStatus.PENDING}).scalar() == 1
+    finally:
+        engine.dispose()

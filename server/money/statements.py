@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, or_, select
 
+from protocol.events import EventKind
 from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
 from server.domain.anomalies import CheckinFact, Flag, all_flags
 from server.domain.calendar import Closure, days_between, month_days
@@ -30,7 +31,7 @@ from server.domain.policy import Policy, load_policy
 from server.money.outages import ledger_entries, outage_periods
 from server.storage import db
 
-COUNTED_KINDS = ("arrival", "departure")
+COUNTED_KINDS = (EventKind.ARRIVAL, EventKind.DEPARTURE)
 
 
 class MoneyInputError(ValueError):

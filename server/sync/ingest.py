@@ -120,7 +120,7 @@ class Ingestor:
             code: str | None = body.code or None
             note: str | None = None
             status = db.BodyStatus.OK
-            if ev.kind == "system":  # the terminal's outage ledger: about no child
+            if ev.kind == events.EventKind.SYSTEM:  # the terminal's outage ledger: about no child
                 child_id, note = None, body.reason[:200]
         except (SealError, ProtocolError):
             child_id, receipt, code, note = None, None, None, None
