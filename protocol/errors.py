@@ -60,12 +60,27 @@ class TokenError(ProtocolError):
     code = "token_invalid"
 
 
+class CardRefusal(StrEnum):
+    """Why a scanned card or guardian's phone code is not valid at this door (docs/cli.md)."""
+    NOT_A_CARD = "not_a_card"
+    DAMAGED_CARD = "damaged_card"
+    """Altered or truncated."""
+    FOREIGN_CARD = "foreign_card"
+    FORGED_CARD = "forged_card"
+    REVOKED_CARD = "revoked_card"
+    EXPIRED_CARD = "expired_card"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED_CODE = "expired_code"
+    """A phone code of another 30-second window."""
+    NOT_GUARDIAN = "not_guardian"
+    """A phone not bound to this child here."""
+
+
 class CardRefused(ProtocolError):
     """A scanned code that is not a valid card for this door; ``code`` says why
-    (not_a_card, damaged_card, foreign_card, forged_card, revoked_card, expired_card,
-    not_yet_valid)."""
+    (:class:`CardRefusal`)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: CardRefusal, message: str) -> None:
         super().__init__(message, code=code)
 
 

@@ -19,7 +19,7 @@ from protocol.events import Assurance, Direction, Method
 from qatys.logs import log
 from qatys.timeutil import iso_utc, local_date
 from terminal import clock, door, timekeeping
-from terminal.errors import CheckinRefused
+from terminal.errors import CheckinRefusal, CheckinRefused
 from terminal.home import Terminal
 from terminal.sealer import Sealer
 from terminal.store import get_meta
@@ -75,7 +75,8 @@ class CheckinService:
         self._validate(request)
         roster = t.roster()
         if roster is not None and request.child_id not in roster:
-            raise _refused("unknown_child", "this child is not on the kindergarten's roster")
+            raise _refused(CheckinRefusal.UNKNOWN_CHILD,
+                           "this child is not on the kindergarten's roster")
         reading = clock.read()
         receipt = door.receipt_code(os.urandom(8))
         sealed = self._sealer.seal(
@@ -102,16 +103,18 @@ class CheckinService:
 
     def _validate(self, request: CheckinRequest) -> None:
         if not valid_child_id(request.child_id):
-            raise _refused("bad_child_id", "a child id is 1-64 letters, digits, '.', '_' or '-'")
+            raise _refused(CheckinRefusal.BAD_CHILD_ID,
+                           "a child id is 1-64 letters, digits, '.', '_' or '-'")
         if request.method not in ASSURANCE_OF_METHOD:
-            raise _refused("bad_method", f"unknown method {request.method}")
+            raise _refused(CheckinRefusal.BAD_METHOD, f"unknown method {request.method}")
         if request.method == Method.MANUAL and not request.reason.strip():
-            raise _refused("reason_required", "a manual entry needs a reason")
+            raise _refused(CheckinRefusal.REASON_REQUIRED, "a manual entry needs a reason")
         if len(request.reason) > events.MAX_TEXT or len(request.by) > events.MAX_TEXT:
-            raise _refused("too_long", f"reason and staff name are at most {events.MAX_TEXT} "
+            raise _refused(CheckinRefusal.TOO_LONG,
+                           f"reason and staff name are at most {events.MAX_TEXT} "
                            "characters")
         if request.direction not in (None, *Direction):
-            raise _refused("bad_direction", "direction is in or out")
+            raise _refused(CheckinRefusal.BAD_DIRECTION, "direction is in or out")
 
     def _record(self, conn: sqlite3.Connection, request: CheckinRequest,
                 reading: clock.Reading, sealed: bytes,
@@ -119,7 +122,7 @@ class CheckinService:
         """Runs inside the writer's transaction, so day state and chain move together."""
         t = self._terminal
         if get_meta(conn, "revoked") == b"1":
-            raise _refused("terminal_revoked",
+            raise _refused(CheckinRefusal.TERMINAL_REVOKED,
                            "this terminal was revoked by the server; data is kept", 4)
         time_us = timekeeping.event_time(conn, reading)
         day = local_date(time_us, t.config.zone).isoformat()
@@ -158,12 +161,12 @@ def parse_direction(value: object) -> Direction | None:
         return None
     if isinstance(value, str) and value in _DIRECTION_OF_TEXT:
         return _DIRECTION_OF_TEXT[value]
-    raise _refused("bad_direction", "direction is in or out")
+    raise _refused(CheckinRefusal.BAD_DIRECTION, "direction is in or out")
 
 
 _DIRECTION_OF_TEXT = {d.value: d for d in Direction}
 
 
-def _refused(reason: str, message: str, exit_code: int | None = None) -> CheckinRefused:
+def _refused(reason: CheckinRefusal, message: str, exit_code: int | None = None) -> CheckinRefused:
     log(logger, "checkin.refused", logging.WARNING, reason=reason)
     return CheckinRefused(reason, message, exit_code)

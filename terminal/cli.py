@@ -21,6 +21,7 @@ from terminal.consent.state import consent_states
 from terminal.enrol import enrol
 from terminal.errors import (
     AnswerRefused,
+    CheckinRefusal,
     CheckinRefused,
     ServerRefused,
     TerminalError,
@@ -161,7 +162,7 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
     """Read each image and act on the first code found; one JSON line per image, each
     accepted line only after its commit. Exit 0 when nothing was refused, 2 otherwise
     (4 when the terminal was revoked)."""
-    from terminal.scan import ScanService
+    from terminal.scan import ScanRefusal, ScanService
 
     exit_code = 0
     with opened(home) as terminal:
@@ -169,12 +170,12 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
         for image, texts, problem in _codes_in(images):
             result: dict[str, object]
             if texts is None:
-                result = {"result": DoorResult.REJECTED, "reason": "unreadable_image",
-                          "message": problem}
+                result = {"result": DoorResult.REJECTED,
+                          "reason": ScanRefusal.UNREADABLE_IMAGE, "message": problem}
             else:
                 result = service.scan(texts[0]) if texts else {"result": DoorResult.NONE}
             if result["result"] == DoorResult.REJECTED:
-                exit_code = max(exit_code, 4 if result["reason"] == "terminal_revoked"
+                exit_code = max(exit_code, 4 if result["reason"] == CheckinRefusal.TERMINAL_REVOKED
                                 else EXIT_BAD_INPUT)
             emit({"image": str(image), **{k: None for k in SCAN_FIELDS}, **result})
     if exit_code:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from protocol import canonical
-from protocol.errors import AnswerRefusal
+from protocol.errors import AnswerRefusal, CardRefusal
 from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
 from protocol.faces import EraseReason
 from protocol.health import CameraState
@@ -31,9 +31,11 @@ from server.queue_core.outbox import OutboxStatus
 from server.queue_core.roster_pull import PullOutcome
 from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult
+from terminal.errors import CheckinRefusal, UnlockRefusal
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import ERASE_REASONS
 from terminal.kiosk.pin import PinVerdict
+from terminal.scan import ScanRefusal
 from terminal.sync import AnswerKind, FacesStep, RosterStep, SyncResult
 from tests.postgres import Cluster
 
@@ -93,6 +95,22 @@ def test_the_values_the_docs_name_one_by_one() -> None:
     assert '"direction": ' + "|".join(f'"{d}"' for d in Direction) in cli
 
 
+def _section(doc: str, title: str) -> set[str]:
+    """The codes (`like_this`) a section of a doc names."""
+    text = (DOCS / doc).read_text(encoding="utf-8").split(f"## {title}\n", 1)[1].split("\n## ")[0]
+    return set(re.findall(r"`([a-z_]+)`", text))
+
+
+def test_the_refusals_are_those_the_docs_list() -> None:
+    assert _section("cli.md", "Scan refusals") == {*CardRefusal, *ScanRefusal,
+                                                   CheckinRefusal.UNKNOWN_CHILD,
+                                                   CheckinRefusal.TERMINAL_REVOKED}
+    assert _section("cli.md", "Unlock refusals") == set(UnlockRefusal)
+    refused = _doc("cli.md").split("Refused: `{\"result\": \"rejected\"", 1)[1].split("(exit 4)")[0]
+    # bad_method only guards the code's own callers: no command or page can send another
+    assert set(re.findall(r"`([a-z_]+)`", refused)) == set(CheckinRefusal) - {"bad_method"}
+
+
 def test_wire_and_storage_sets_hold_the_values() -> None:
     assert CONSENT_STATUSES == ("granted", "withdrawn", "expired")
     assert ERASE_REASONS == ("withdrawn", "expired", "left", "replaced", "no_consent",
@@ -105,7 +123,8 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
 ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, EraseReason,
        CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
-       ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind)
+       ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
+       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)

@@ -25,6 +25,7 @@ from terminal.faces.liveness import Presentation
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
+from terminal.scan import ScanRefusal
 
 logger = logging.getLogger("qatys.terminal.faces")
 
@@ -46,7 +47,7 @@ def enroll_command(home: Path, child_id: str, images: tuple[Path, ...],
         frames, verdicts = [], []
         for image, rgb, problem in _pictures(images):
             if rgb is None:
-                emit({"result": DoorResult.REJECTED, "reason": "unreadable_image",
+                emit({"result": DoorResult.REJECTED, "reason": ScanRefusal.UNREADABLE_IMAGE,
                       "message": problem, "image": str(image)})
                 raise SystemExit(EXIT_BAD_INPUT)
             frames.append(rgb)
@@ -92,7 +93,7 @@ def identify_command(home: Path, images: tuple[Path, ...], sequence: bool) -> No
                 if result is None:
                     failed = True
                     emit({"image": str(image), "result": FaceVerdict.NO_FACE, "child_id": None,
-                          "distance": None, "margin": None, "reason": "unreadable_image",
+                          "distance": None, "margin": None, "reason": ScanRefusal.UNREADABLE_IMAGE,
                           "message": problem})
                     continue
                 log(logger, "faces.identified", result=result.result)
@@ -118,7 +119,7 @@ def scan_command(home: Path, images: tuple[Path, ...], sequence: bool) -> None:
             for image, result, problem in _results(door, images, sequence):
                 line: dict[str, Any]
                 if result is None:
-                    line = {"result": DoorResult.REJECTED, "reason": "unreadable_image",
+                    line = {"result": DoorResult.REJECTED, "reason": ScanRefusal.UNREADABLE_IMAGE,
                             "message": problem}
                 else:
                     line = door.check_in(result)
