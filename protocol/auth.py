@@ -21,7 +21,7 @@ import binascii
 import re
 
 from protocol import crypto
-from protocol.errors import AnswerError, SignatureError
+from protocol.errors import AnswerError, AnswerRefusal, SignatureError
 
 HEADER_TERMINAL = "Qatys-Terminal"
 HEADER_TIME = "Qatys-Time"
@@ -83,9 +83,10 @@ def verify_answer(server_public: bytes, signing_input: bytes, header: str | None
     """Raise :class:`AnswerError` (``unsigned`` or ``bad_signature``) unless ``header``
     is the pinned server key's signature over ``signing_input``."""
     if not header:
-        raise AnswerError("unsigned", "the answer carries no server signature")
+        raise AnswerError(AnswerRefusal.UNSIGNED, "the answer carries no server signature")
     try:
         crypto.verify(server_public, signing_input, base64.b64decode(header, validate=True))
     except (SignatureError, binascii.Error, ValueError) as exc:
-        raise AnswerError("bad_signature", "the answer's signature does not verify under "
+        raise AnswerError(AnswerRefusal.BAD_SIGNATURE,
+                          "the answer's signature does not verify under "
                           "the server key pinned at enrolment") from exc

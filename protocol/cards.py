@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from protocol import MESSAGE_VERSION, canonical, crypto, events, fields
-from protocol.errors import CardRefused, EncodingError
+from protocol.errors import CardRefusal, CardRefused, EncodingError
 
 CARD_PREFIX = "QC1-"
 SERIAL_BYTES = 5
@@ -106,7 +106,7 @@ def read_card(text: str) -> tuple[Card, bytes, bytes]:
     text = text.strip().upper()
     match = _CARD_TEXT.match(text) if len(text) <= MAX_CARD_TEXT else None
     if match is None:
-        raise CardRefused("not_a_card", "this code is not a Qatys card")
+        raise CardRefused(CardRefusal.NOT_A_CARD, "this code is not a Qatys card")
     body = match.group(1)
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
@@ -121,9 +121,10 @@ def read_card(text: str) -> tuple[Card, bytes, bytes]:
         )
         signature = fields.blob(data, "g", size=64)
     except (binascii.Error, ValueError, EncodingError) as exc:
-        raise CardRefused("damaged_card", "this card's code is damaged or altered") from exc
+        raise CardRefused(CardRefusal.DAMAGED_CARD,
+                          "this card's code is damaged or altered") from exc
     if CARD_PREFIX + base64.b32encode(raw).decode("ascii").rstrip("=") != text:
-        raise CardRefused("damaged_card", "this card's code is damaged or altered")
+        raise CardRefused(CardRefusal.DAMAGED_CARD, "this card's code is damaged or altered")
     del data["g"]
     return card, _CARD_DOMAIN + canonical.encode(data), signature
 
@@ -132,16 +133,17 @@ def verify_card(text: str, door: DoorCredentials, today: date) -> Card:
     """The card, if it is genuine, of this kindergarten, not revoked and not expired."""
     card, signed, signature = read_card(text)
     if card.kindergarten != door.kindergarten:
-        raise CardRefused("foreign_card",
+        raise CardRefused(CardRefusal.FOREIGN_CARD,
                           f"this card belongs to another kindergarten ({card.kindergarten})")
     if not any(crypto.verifies(key, signed, signature) for key in door.card_keys):
-        raise CardRefused("forged_card", "this card's signature does not verify")
+        raise CardRefused(CardRefusal.FORGED_CARD, "this card's signature does not verify")
     if card.serial in door.revoked:
-        raise CardRefused("revoked_card", f"card {card.serial} was revoked")
+        raise CardRefused(CardRefusal.REVOKED_CARD, f"card {card.serial} was revoked")
     if today > card.expires:
-        raise CardRefused("expired_card", f"card {card.serial} expired on {card.expires}")
+        raise CardRefused(CardRefusal.EXPIRED_CARD, f"card {card.serial} expired on {card.expires}")
     if today < card.issued:
-        raise CardRefused("not_yet_valid", f"card {card.serial} is valid from {card.issued}")
+        raise CardRefused(CardRefusal.NOT_YET_VALID,
+                          f"card {card.serial} is valid from {card.issued}")
     return card
 
 

@@ -6,6 +6,8 @@ the message says precisely what failed for logs and developers.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class ProtocolError(Exception):
     """Root of every error raised by :mod:`protocol`."""
@@ -58,12 +60,27 @@ class TokenError(ProtocolError):
     code = "token_invalid"
 
 
+class CardRefusal(StrEnum):
+    """Why a scanned card or guardian's phone code is not valid at this door (docs/cli.md)."""
+    NOT_A_CARD = "not_a_card"
+    DAMAGED_CARD = "damaged_card"
+    """Altered or truncated."""
+    FOREIGN_CARD = "foreign_card"
+    FORGED_CARD = "forged_card"
+    REVOKED_CARD = "revoked_card"
+    EXPIRED_CARD = "expired_card"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED_CODE = "expired_code"
+    """A phone code of another 30-second window."""
+    NOT_GUARDIAN = "not_guardian"
+    """A phone not bound to this child here."""
+
+
 class CardRefused(ProtocolError):
     """A scanned code that is not a valid card for this door; ``code`` says why
-    (not_a_card, damaged_card, foreign_card, forged_card, revoked_card, expired_card,
-    not_yet_valid)."""
+    (:class:`CardRefusal`)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: CardRefusal, message: str) -> None:
         super().__init__(message, code=code)
 
 
@@ -76,11 +93,24 @@ class ReleaseRefused(ProtocolError):
         super().__init__(message, code=code)
 
 
-class AnswerError(ProtocolError):
-    """A server answer a terminal must not believe; ``code`` says why: ``unsigned``,
-    ``bad_signature`` (not signed by the pinned key, or altered, or made for another
-    request), ``foreign`` (for another terminal or kindergarten), ``older`` (brings state
-    older than what the terminal keeps) or ``malformed``."""
+class AnswerRefusal(StrEnum):
+    """Why a terminal did not believe a server answer: :class:`AnswerError`'s ``code``, the
+    ``reason`` a terminal logs and prints (docs/protocol.md, docs/cli.md)."""
+    UNSIGNED = "unsigned"
+    BAD_SIGNATURE = "bad_signature"
+    """Not signed by the pinned key, or altered, or made for another request."""
+    FOREIGN = "foreign"
+    """For another terminal or kindergarten."""
+    OLDER = "older"
+    """Brings state older than what the terminal keeps."""
+    MALFORMED = "malformed"
+    SERVER_KEY_MISMATCH = "server_key_mismatch"
+    """At enrolment: signed by another key than the one the token names."""
 
-    def __init__(self, code: str, message: str) -> None:
+
+class AnswerError(ProtocolError):
+    """A server answer a terminal must not believe; ``code`` says why (:class:`AnswerRefusal`:
+    ``unsigned``, ``bad_signature``, ``foreign``, ``older`` or ``malformed``)."""
+
+    def __init__(self, code: AnswerRefusal, message: str) -> None:
         super().__init__(message, code=code)

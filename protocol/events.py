@@ -9,6 +9,7 @@ an event after it was made.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from protocol import MESSAGE_VERSION, canonical, crypto, fields
@@ -17,11 +18,56 @@ from protocol.errors import EncodingError, VersionError
 GENESIS_HASH = bytes(32)
 """The previous-event hash carried by a terminal's first event (seq 1)."""
 
-KINDS = ("arrival", "departure", "correction", "system")
-METHODS = ("qr-card", "qr-phone", "face", "manual", "system")
-ASSURANCE_LEVELS = ("high", "medium", "low")
-DIRECTION_OF_KIND = {"arrival": "in", "departure": "out"}
+
+
+class EventKind(StrEnum):
+    ARRIVAL = "arrival"
+    DEPARTURE = "departure"
+    CORRECTION = "correction"
+    SYSTEM = "system"
+    """The terminal's own outage ledger (:class:`SystemEvent`): about no child."""
+
+
+class Method(StrEnum):
+    """How the child was recognised at the door."""
+    QR_CARD = "qr-card"
+    QR_PHONE = "qr-phone"
+    FACE = "face"
+    MANUAL = "manual"
+    SYSTEM = "system"
+
+
+class Assurance(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class SystemEvent(StrEnum):
+    """What a system event records (the first word of its sealed ``reason``)."""
+    POWER_ON = "power_on"
+    """The first start after a boot."""
+    KIOSK_START = "kiosk_start"
+    """A restart within the same boot."""
+    OFFLINE = "offline"
+    ONLINE = "online"
+    CAMERA_FAILED = "camera_failed"
+    CAMERA_OK = "camera_ok"
+
+
+KINDS = tuple(EventKind)
+METHODS = tuple(Method)
+ASSURANCE_LEVELS = tuple(Assurance)
+DIRECTION_OF_KIND = {EventKind.ARRIVAL: Direction.IN, EventKind.DEPARTURE: Direction.OUT}
 KIND_OF_DIRECTION = {v: k for k, v in DIRECTION_OF_KIND.items()}
+_KIND_OF_TEXT = {m.value: m for m in EventKind}
+_METHOD_OF_TEXT = {m.value: m for m in Method}
+_ASSURANCE_OF_TEXT = {m.value: m for m in Assurance}
 
 MAX_TERMINAL_ID = 32
 MAX_CHILD_ID = 64
@@ -52,9 +98,9 @@ class Event(NamedTuple):
     time_us: int
     boot_id: bytes
     mono_ns: int
-    kind: str
-    method: str
-    assurance: str
+    kind: EventKind
+    method: Method
+    assurance: Assurance
     body: bytes
 
     @property
@@ -62,7 +108,7 @@ class Event(NamedTuple):
         return event_id(self.terminal_id, self.seq)
 
     @property
-    def direction(self) -> str | None:
+    def direction(self) -> Direction | None:
         return DIRECTION_OF_KIND.get(self.kind)
 
 
@@ -127,9 +173,9 @@ def decode_event(raw: bytes) -> Event:
         time_us=fields.uint(data, "time_us"),
         boot_id=fields.blob(data, "boot", size=BOOT_ID_SIZE),
         mono_ns=fields.uint(data, "mono_ns"),
-        kind=fields.choice(data, "kind", KINDS),
-        method=fields.choice(data, "method", METHODS),
-        assurance=fields.choice(data, "assurance", ASSURANCE_LEVELS),
+        kind=fields.member(data, "kind", _KIND_OF_TEXT),
+        method=fields.member(data, "method", _METHOD_OF_TEXT),
+        assurance=fields.member(data, "assurance", _ASSURANCE_OF_TEXT),
         body=fields.blob(data, "body", max_len=MAX_SEALED_BODY),
     )
 

@@ -13,6 +13,7 @@ import math
 import re
 import struct
 from dataclasses import dataclass
+from enum import StrEnum
 
 from protocol import MESSAGE_VERSION, canonical, crypto, events, fields
 from protocol.errors import EncodingError
@@ -24,6 +25,24 @@ MAX_ENCODINGS = 10
 MAX_TEMPLATE_BLOB = 1024 + MAX_ENCODINGS * ENCODING_BYTES
 """An encrypted template is never larger than this; the server refuses bigger uploads."""
 MAX_KEY_WRAP = crypto.SEAL_OVERHEAD + 256
+
+
+class EraseReason(StrEnum):
+    """Why a face template was erased: the server says it in a face sync's ``erase`` list,
+    a terminal says it in its erasure receipts (docs/faces.md)."""
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    LEFT = "left"
+    """The child left the kindergarten (or the terminal's roster)."""
+    REPLACED = "replaced"
+    """A newer enrolment of the same child."""
+    NO_CONSENT = "no_consent"
+    """No grant of this child is in force under the record it names."""
+    REFUSED = "refused"
+    """The server refused the template, for a reason the terminal does not record."""
+    UNKNOWN = "unknown"
+    """The server knows no such template (said in a face sync only)."""
+
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")

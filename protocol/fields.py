@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from protocol.errors import EncodingError
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def require_keys(data: dict[str, Any], required: set[str], optional: set[str], what: str) -> None:
@@ -43,6 +47,16 @@ def blob(data: dict[str, Any], key: str, *, size: int | None = None,
     if len(value) > max_len:
         raise EncodingError(f"{key} is longer than {max_len} bytes")
     return value
+
+
+def member(data: dict[str, Any], key: str, members: Mapping[str, E]) -> E:
+    """The enum member a text field names; ``members`` maps each allowed text to its member
+    (a dict look-up: events are decoded on the hot path)."""
+    value = data.get(key)
+    found = members.get(value) if isinstance(value, str) else None
+    if found is None:
+        raise EncodingError(f"{key} must be one of {', '.join(members)}")
+    return found
 
 
 def choice(data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:

@@ -3,12 +3,26 @@ signed JSON body): counts and states for the fleet page, nothing about children.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 HEALTH_FIELDS: dict[str, type] = {
     "pending": int, "head_seq": int, "terminal_time_us": int, "software_version": str,
     "camera": str, "storage_free_bytes": int, "boot_id": str, "mono_ns": int,
 }
 """``boot_id`` (32 hex digits) and ``mono_ns`` are the terminal's boot and monotonic clock at
 the report: with the server's time they anchor that boot's events (clock corrections)."""
-CAMERA_STATES = ("ok", "failed", "ended", "none")
-"""ok: frames arrive; failed: the camera raised an error; ended: a clip ran out; none: the
-report comes from a command, not the running kiosk."""
+
+
+class CameraState(StrEnum):
+    """``camera`` in the health report."""
+    OK = "ok"
+    """Frames arrive."""
+    FAILED = "failed"
+    """The camera raised an error."""
+    ENDED = "ended"
+    """A clip ran out."""
+    NONE = "none"
+    """The report comes from a command, not the running kiosk."""
+
+
+CAMERA_STATES = tuple(CameraState)

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from protocol import crypto
-from protocol.errors import CardRefused, SignatureError
+from protocol.errors import CardRefusal, CardRefused, SignatureError
 
 PHONE_PREFIX = "QP1:"
 WINDOW_SECONDS = 30
@@ -115,11 +115,11 @@ def looks_like_phone_code(text: str) -> bool:
 def read_phone_code(text: str) -> PhoneCode:
     found = _TEXT.match(text.strip())
     if found is None:
-        raise CardRefused("damaged_card", "not a Qatys phone code")
+        raise CardRefused(CardRefusal.DAMAGED_CARD, "not a Qatys phone code")
     try:
         binding, signature = _unb64url(found.group(5)), _unb64url(found.group(6))
     except (binascii.Error, ValueError) as exc:
-        raise CardRefused("damaged_card",
+        raise CardRefused(CardRefusal.DAMAGED_CARD,
                           "the phone code's signatures are not base64url") from exc
     return PhoneCode(found.group(1), found.group(2), int(found.group(3)), found.group(4),
                      binding, signature)
@@ -131,14 +131,15 @@ def verify_phone_code(code: PhoneCode, spki: bytes, kindergarten: str,
     kindergarten and the code by the phone's key for a current window."""
     message = binding_message(code.key_id, code.child_id, kindergarten, code.serial)
     if not any(crypto.verifies(key, message, code.binding) for key in card_keys):
-        raise CardRefused("not_guardian", "this phone is not bound to this child here")
+        raise CardRefused(CardRefusal.NOT_GUARDIAN, "this phone is not bound to this child here")
     if code.window > now_window + GRACE_WINDOWS:
-        raise CardRefused("expired_code", "the phone's clock is ahead of the terminal's")
+        raise CardRefused(CardRefusal.EXPIRED_CODE, "the phone's clock is ahead of the terminal's")
     if code.window < now_window - GRACE_WINDOWS:
-        raise CardRefused("expired_code",
+        raise CardRefused(CardRefusal.EXPIRED_CODE,
                           "the code is from an earlier window (a photo or screenshot?)")
     try:
         verify_p1363(spki, code_message(code.key_id, code.child_id, code.window),
                      code.signature)
     except SignatureError as exc:
-        raise CardRefused("forged_card", "the phone code's signature does not verify") from exc
+        raise CardRefused(CardRefusal.FORGED_CARD,
+                          "the phone code's signature does not verify") from exc

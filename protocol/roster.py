@@ -9,6 +9,7 @@ wrapped for each of the kindergarten's unlock cards (see :mod:`protocol.unlock`)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from protocol import MESSAGE_VERSION, canonical, crypto, events, fields, unlock
 from protocol.errors import EncodingError
@@ -17,7 +18,17 @@ _AAD = b"qatys/v1/roster\x00"
 _KEYS = {"v", "type", "kindergarten", "version", "key", "children", "unlock"}
 
 
-CONSENT_STATUSES = ("granted", "withdrawn", "expired")
+class ConsentStatus(StrEnum):
+    """A child's face-check-in consent, as the ledger's latest record makes it."""
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    NONE = "none"
+    """No record at all; never sent (the roster then carries no consent)."""
+
+
+CONSENT_STATUSES = (ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN, ConsentStatus.EXPIRED)
+"""What a roster may carry."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +36,7 @@ class Consent:
     """The child's current face-check-in consent (the face issue reads it): its status, the
     ledger record it comes from, and until when a grant runs (YYYY-MM-DD)."""
 
-    status: str
+    status: ConsentStatus
     record: int
     until: str = ""
 
@@ -82,7 +93,8 @@ def _consent(item: dict[str, object]) -> Consent | None:
     if not isinstance(raw, dict):
         raise EncodingError("a consent is a map")
     fields.require_keys(raw, {"status", "record"}, {"until"}, "consent")
-    return Consent(fields.choice(raw, "status", CONSENT_STATUSES), fields.uint(raw, "record"),
+    return Consent(ConsentStatus(fields.choice(raw, "status", CONSENT_STATUSES)),
+                   fields.uint(raw, "record"),
                    fields.text(raw, "until", max_len=10, optional=True))
 
 

@@ -1,21 +1,33 @@
-"""The server's configuration, in one place: defaults, then ``DATA/server.toml``, then env.
+"""The server's typed configuration, in one place: defaults, then ``DATA/server.toml``, then env.
+
+Every setting is checked on load with its type (a bool is not a number, a number is not a
+bool) and its range; an unknown key is refused, so a typo never silently falls back to a
+default. A refusal is a :class:`SetupError` naming the key, the value and what is allowed
+(the CLI exits 2). The keys and ranges are listed in docs/cli.md ("Server settings").
 
 Environment variables (``QATYS_DATABASE_URL``, ``QATYS_PUBLIC_URL``,
 ``QATYS_QUEUE_CORE_URL``) override the
 file, so a container or systemd unit can point at another database without
-editing the data directory.
+editing the data directory; they are checked as strictly as the file.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
 import os
+import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import limits
 import tomli_w
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from qatys.urls import transport_problem
 from server.errors import SetupError
@@ -82,11 +94,22 @@ RATE_LIMITS = ("limit_finance_login_address", "limit_finance_login_account",
                "limit_parents_challenge_address", "limit_parents_login_address",
                "limit_parents_login_key")
 
-_FIELDS: dict[str, type] = {"database_url": str, "public_url": str, "max_body_bytes": int,
-           "token_ttl_seconds": int, "workers": int, "threads": int, "queue_core_url": str,
-           "queue_core_roster_minutes": int, "queue_core_timeout_seconds": int,
-           "session_hours": int, "fleet_silent_seconds": int, "trusted_proxies": list,
-           "allow_plain_http": bool, **{name: str for name in RATE_LIMITS}}
+BOUNDS: dict[str, tuple[int, int]] = {
+    "max_body_bytes": (64 * 1024, 1024 * 1024 * 1024),
+    "token_ttl_seconds": (60, 30 * 24 * 3600),
+    "workers": (0, 256),
+    "threads": (1, 64),
+    "queue_core_roster_minutes": (1, 7 * 24 * 60),
+    "queue_core_timeout_seconds": (1, 600),
+    "session_hours": (1, 168),
+    "fleet_silent_seconds": (1, 30 * 24 * 3600),
+}
+"""Whole-number settings and their inclusive ranges."""
+_FLAGS = ("allow_plain_http",)
+ENV_OVERRIDES = {"database_url": "QATYS_DATABASE_URL", "public_url": "QATYS_PUBLIC_URL",
+                 "queue_core_url": "QATYS_QUEUE_CORE_URL"}
+_KEYS = tuple(item.name for item in fields(ServerConfig) if item.name != "data_dir")
+_DATABASE_DIALECTS = ("sqlite", "postgresql", "postgres")
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -95,7 +118,8 @@ def default_database_url(data_dir: Path) -> str:
 
 def write_config(data_dir: Path, database_url: str | None, public_url: str | None,
                  queue_core_url: str | None = None) -> ServerConfig:
-    """Write ``server.toml``, keeping settings already there that are not given now."""
+    """Write ``server.toml``, keeping settings already there that are not given now. Nothing
+    is written when the result would not load."""
     path = data_dir / CONFIG_FILE
     body: dict[str, object] = {}
     if path.exists():
@@ -107,9 +131,10 @@ def write_config(data_dir: Path, database_url: str | None, public_url: str | Non
         str(body["queue_core_url"]), body.get("allow_plain_http") is True)
     if problem:
         raise SetupError(f"--queue-core-url: {problem}; nothing written")
-    data_dir.mkdir(parents=True, exist_ok=True)
     body.setdefault("database_url", default_database_url(data_dir))
     body.setdefault("public_url", ServerConfig.public_url)
+    validate(body, data_dir, f"{path} (nothing written)")
+    data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(tomli_w.dumps(body), encoding="utf-8")
     return load_config(data_dir)
 
@@ -123,45 +148,103 @@ def load_config(data_dir: Path) -> ServerConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SetupError(f"{path}: {exc}") from exc
-    values: dict[str, object] = {}
-    for key, value in raw.items():
-        expected = _FIELDS.get(key)
-        if expected is None:
-            raise SetupError(f"{path}: unknown setting {key!r}")
-        if not isinstance(value, expected):
-            raise SetupError(f"{path}: {key} must be {expected.__name__}")
-        values[key] = value
-    _check_limits(path, values)
-    for key in ("database_url", "public_url", "queue_core_url"):
-        env = os.environ.get(f"QATYS_{key.upper()}")
-        if env:
-            values[key] = env
-    if "database_url" not in values:
-        values["database_url"] = default_database_url(data_dir)
-    config = ServerConfig(data_dir=data_dir, **values)  # type: ignore[arg-type]
+    overrides = {key: os.environ[env] for key, env in ENV_OVERRIDES.items()
+                 if os.environ.get(env)}
+    return validate(raw, data_dir, str(path), overrides)
+
+
+def validate(values: Mapping[str, object], data_dir: Path, source: str,
+             overrides: Mapping[str, str] | None = None) -> ServerConfig:
+    """The configuration from the file's ``values`` and the environment's ``overrides``
+    (of the keys in :data:`ENV_OVERRIDES`), each setting checked; ``source`` names the file
+    in every refusal (an override is named by its variable)."""
+    checked: dict[str, object] = {}
+    for key, value in values.items():
+        if key not in _KEYS:
+            near = difflib.get_close_matches(key, _KEYS, n=1)
+            raise SetupError(f"{source}: unknown setting {key!r}"
+                             + (f" (did you mean {near[0]!r}?)" if near else "")
+                             + "; the settings are listed in docs/cli.md")
+        checked[key] = _check(key, value, source)
+    for key, value in (overrides or {}).items():
+        checked[key] = _check(key, value, f"environment {ENV_OVERRIDES[key]}")
+    checked.setdefault("database_url", default_database_url(data_dir))
+    config = ServerConfig(data_dir=data_dir, **checked)  # type: ignore[arg-type]
     problem = config.queue_core_url and transport_problem(config.queue_core_url,
                                                          config.allow_plain_http)
     if problem:
-        raise SetupError(f"{path}: queue_core_url: {problem}")
+        where = (f"environment {ENV_OVERRIDES['queue_core_url']}"
+                 if "queue_core_url" in (overrides or {}) else source)
+        raise SetupError(f"{where}: queue_core_url: {problem}")
     return config
 
 
-def _check_limits(path: Path, values: dict[str, object]) -> None:
-    """Rate limits parse, trusted proxies are addresses or networks; a list becomes a tuple."""
-    for key in RATE_LIMITS:
-        if key in values:
+def _shown(value: object) -> str:
+    """A value as the file would spell it: true, 3, "text", [...]."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _check(key: str, value: object, source: str) -> object:
+    """The value of one setting, checked (a list of proxies becomes a tuple)."""
+    def refuse(allowed: str) -> SetupError:
+        return SetupError(f"{source}: {key} = {_shown(value)}: must be {allowed}")
+
+    if key in BOUNDS:
+        low, high = BOUNDS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise refuse(f"a whole number within {low}..{high}")
+        return value
+    if key in _FLAGS:
+        if not isinstance(value, bool):
+            raise refuse("true or false")
+        return value
+    if key == "trusted_proxies":
+        allowed = "a list of addresses or networks, e.g. [\"127.0.0.1\", \"10.0.0.0/24\"]"
+        if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+            raise refuse(allowed)
+        for entry in value:
             try:
-                limits.parse(str(values[key]))
+                ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
-                raise SetupError(f"{path}: {key} is not a rate limit such as "
-                                 f"'10 per 15 minutes'") from exc
-    if "trusted_proxies" in values:
-        proxies = values["trusted_proxies"]
-        assert isinstance(proxies, list)
-        for entry in proxies:
-            try:
-                ipaddress.ip_network(str(entry), strict=False)
-            except ValueError as exc:
-                raise SetupError(f"{path}: trusted_proxies: {entry!r} is not an address "
-                                 f"or network") from exc
-        values["trusted_proxies"] = tuple(str(entry) for entry in proxies)
+                raise refuse(f"{allowed} ({entry!r} is neither)") from exc
+        return tuple(value)
+    if not isinstance(value, str):
+        raise refuse("text")
+    if key in RATE_LIMITS and not _is_rate_limit(value):
+        raise refuse("one rate limit such as \"10 per 15 minutes\" (at least 1 per "
+                     "at least 1 second, minute, hour or day)")
+    if key == "database_url" and not _is_database_url(value):
+        raise refuse("a database URL: sqlite:///PATH or postgresql://…")
+    if key in ("public_url", "queue_core_url") and not _is_http_url(value) and (
+            value or key == "public_url"):
+        raise refuse("an http(s) address with a host (port within 1..65535)"
+                     + (", or empty" if key == "queue_core_url" else ""))
+    return value
+
+
+def _is_rate_limit(text: str) -> bool:
+    try:
+        items = limits.parse_many(text)
+    except ValueError:
+        return False
+    # limits reads "5 per 0 minutes" as 5 per minute: a zero window is refused here.
+    windows = re.findall(r"(?:per|/)\s*(\d+)", text)
+    return len(items) == 1 and items[0].amount >= 1 and all(int(n) >= 1 for n in windows)
+
+
+def _is_database_url(text: str) -> bool:
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        return False
+    return url.get_backend_name() in _DATABASE_DIALECTS
+
+
+def _is_http_url(text: str) -> bool:
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and (
+        port is None or 1 <= port <= 65535)

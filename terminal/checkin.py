@@ -11,13 +11,15 @@ import os
 import re
 import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from protocol import crypto, events
+from protocol.events import Assurance, Direction, Method
 from qatys.logs import log
 from qatys.timeutil import iso_utc, local_date
 from terminal import clock, door, timekeeping
-from terminal.errors import CheckinRefused
+from terminal.errors import CheckinRefusal, CheckinRefused
 from terminal.home import Terminal
 from terminal.sealer import Sealer
 from terminal.store import get_meta
@@ -25,8 +27,26 @@ from terminal.store import get_meta
 logger = logging.getLogger("qatys.terminal.checkin")
 
 _CHILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-ASSURANCE_OF_METHOD = {"qr-phone": "high", "face": "medium", "qr-card": "medium",
-                       "manual": "low"}
+ASSURANCE_OF_METHOD = {Method.QR_PHONE: Assurance.HIGH, Method.FACE: Assurance.MEDIUM,
+                       Method.QR_CARD: Assurance.MEDIUM, Method.MANUAL: Assurance.LOW}
+
+
+class DoorResult(StrEnum):
+    """The ``result`` of a scan, a check-in or a kiosk action (docs/cli.md, docs/kiosk.md)."""
+    ACCEPTED = "accepted"
+    """Recorded (or a repeat acknowledged again), after commit."""
+    REJECTED = "rejected"
+    """Refused, with a ``reason``; nothing recorded."""
+    NONE = "none"
+    """No code (or no face) in the picture."""
+    UNLOCKED = "unlocked"
+    """A director's card unlocked the roster."""
+    STARTED = "started"
+    """A face enrolment began (the kiosk)."""
+    ENROLLED = "enrolled"
+    """A face enrolment finished."""
+    WITHDRAWN = "withdrawn"
+    """Face consent withdrawn at the terminal, templates erased."""
 
 
 def valid_child_id(child_id: str) -> bool:
@@ -36,10 +56,10 @@ def valid_child_id(child_id: str) -> bool:
 @dataclass(frozen=True)
 class CheckinRequest:
     child_id: str
-    method: str
+    method: Method
     reason: str = ""
     by: str = ""
-    direction: str | None = None
+    direction: Direction | None = None
     phone_code: str = ""
     """``SERIAL/WINDOW`` of a guardian's phone code (sealed in the body, for the server)."""
 
@@ -55,7 +75,8 @@ class CheckinService:
         self._validate(request)
         roster = t.roster()
         if roster is not None and request.child_id not in roster:
-            raise _refused("unknown_child", "this child is not on the kindergarten's roster")
+            raise _refused(CheckinRefusal.UNKNOWN_CHILD,
+                           "this child is not on the kindergarten's roster")
         reading = clock.read()
         receipt = door.receipt_code(os.urandom(8))
         sealed = self._sealer.seal(
@@ -64,7 +85,7 @@ class CheckinService:
         seq, decision, time_us = t.store.write(
             lambda conn: self._record(conn, request, reading, sealed, receipt))
         result: dict[str, Any] = {
-            "result": "accepted",
+            "result": DoorResult.ACCEPTED,
             "event_id": events.event_id(t.terminal_id, seq),
             "child_id": request.child_id,
             "direction": decision.direction,
@@ -82,16 +103,18 @@ class CheckinService:
 
     def _validate(self, request: CheckinRequest) -> None:
         if not valid_child_id(request.child_id):
-            raise _refused("bad_child_id", "a child id is 1-64 letters, digits, '.', '_' or '-'")
+            raise _refused(CheckinRefusal.BAD_CHILD_ID,
+                           "a child id is 1-64 letters, digits, '.', '_' or '-'")
         if request.method not in ASSURANCE_OF_METHOD:
-            raise _refused("bad_method", f"unknown method {request.method}")
-        if request.method == "manual" and not request.reason.strip():
-            raise _refused("reason_required", "a manual entry needs a reason")
+            raise _refused(CheckinRefusal.BAD_METHOD, f"unknown method {request.method}")
+        if request.method == Method.MANUAL and not request.reason.strip():
+            raise _refused(CheckinRefusal.REASON_REQUIRED, "a manual entry needs a reason")
         if len(request.reason) > events.MAX_TEXT or len(request.by) > events.MAX_TEXT:
-            raise _refused("too_long", f"reason and staff name are at most {events.MAX_TEXT} "
+            raise _refused(CheckinRefusal.TOO_LONG,
+                           f"reason and staff name are at most {events.MAX_TEXT} "
                            "characters")
-        if request.direction not in (None, "in", "out"):
-            raise _refused("bad_direction", "direction is in or out")
+        if request.direction not in (None, *Direction):
+            raise _refused(CheckinRefusal.BAD_DIRECTION, "direction is in or out")
 
     def _record(self, conn: sqlite3.Connection, request: CheckinRequest,
                 reading: clock.Reading, sealed: bytes,
@@ -99,7 +122,7 @@ class CheckinService:
         """Runs inside the writer's transaction, so day state and chain move together."""
         t = self._terminal
         if get_meta(conn, "revoked") == b"1":
-            raise _refused("terminal_revoked",
+            raise _refused(CheckinRefusal.TERMINAL_REVOKED,
                            "this terminal was revoked by the server; data is kept", 4)
         time_us = timekeeping.event_time(conn, reading)
         day = local_date(time_us, t.config.zone).isoformat()
@@ -132,6 +155,18 @@ class CheckinService:
         return appended.seq, decision, time_us
 
 
-def _refused(reason: str, message: str, exit_code: int | None = None) -> CheckinRefused:
+def parse_direction(value: object) -> Direction | None:
+    """A direction staff gave (the kiosk's form): none, ``in`` or ``out``; refused otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value in _DIRECTION_OF_TEXT:
+        return _DIRECTION_OF_TEXT[value]
+    raise _refused(CheckinRefusal.BAD_DIRECTION, "direction is in or out")
+
+
+_DIRECTION_OF_TEXT = {d.value: d for d in Direction}
+
+
+def _refused(reason: CheckinRefusal, message: str, exit_code: int | None = None) -> CheckinRefused:
     log(logger, "checkin.refused", logging.WARNING, reason=reason)
     return CheckinRefused(reason, message, exit_code)

@@ -13,22 +13,24 @@ from typing import TYPE_CHECKING
 
 import click
 
+from protocol.events import Method
 from qatys.cliutil import EXIT_BAD_INPUT, emit, fail
 from qatys.logs import configure as configure_logs
 from qatys.timeutil import iso_utc, local_date, now_us
-from terminal.checkin import CheckinRequest, CheckinService
+from terminal.checkin import CheckinRequest, CheckinService, DoorResult, parse_direction
 from terminal.config import CONFIG_FILE, TerminalConfig
 from terminal.consent.state import consent_states
 from terminal.enrol import enrol
 from terminal.errors import (
     AnswerRefused,
+    CheckinRefusal,
     CheckinRefused,
     ServerRefused,
     TerminalError,
     UnlockRefused,
 )
 from terminal.home import Terminal, open_terminal
-from terminal.sync import Syncer
+from terminal.sync import AnswerKind, Syncer, SyncResult
 
 if TYPE_CHECKING:  # the camera code (OpenCV) loads only for the commands that use it
     from terminal.capture.sources import FrameSource
@@ -75,10 +77,10 @@ def enroll_command(home: Path, server: str, token: str, allow_plain_http: bool =
     with opened(home) as terminal:
         syncer = Syncer(terminal)
         try:
-            state = syncer.refresh_roster()
+            state: str = syncer.refresh_roster()
             syncer.refresh_door()
         except AnswerRefused as exc:
-            syncer.refused_answer("roster", exc)
+            syncer.refused_answer(AnswerKind.ROSTER, exc)
             state = f"refused ({exc.reason})"
         except TerminalError as exc:
             state = f"not fetched ({exc})"
@@ -103,9 +105,10 @@ def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
     with opened(home) as terminal:
         try:
             result = CheckinService(terminal).checkin(
-                CheckinRequest(child, "manual", reason=reason, by=by, direction=direction))
+                CheckinRequest(child, Method.MANUAL, reason=reason, by=by,
+                               direction=parse_direction(direction)))
         except CheckinRefused as exc:
-            emit({"result": "rejected", "reason": exc.reason, "message": str(exc)})
+            emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
             raise SystemExit(exc.exit_code) from None
         emit(result)
 
@@ -133,12 +136,13 @@ def sync_command(home: Path, quiet: bool) -> None:
             report = syncer.sync(progress)
         except TerminalError as exc:
             counts = terminal.store.counts()
-            emit({"result": "refused" if isinstance(exc, ServerRefused) else "unreachable",
+            emit({"result": SyncResult.REFUSED if isinstance(exc, ServerRefused)
+                  else SyncResult.UNREACHABLE,
                   "code": getattr(exc, "code", "unreachable"), "message": str(exc),
                   "pending": counts.pending, "acked_seq": counts.acked_seq,
                   "refused": syncer.refused})
             raise SystemExit(exc.exit_code) from None
-        emit({"result": "ok", "sent": report.sent_events, "batches": report.batches,
+        emit({"result": SyncResult.OK, "sent": report.sent_events, "batches": report.batches,
               "acked_seq": report.acked_seq, "roster": report.roster, "faces": report.faces,
               "pending": terminal.store.counts().pending, "refused": list(report.refused)})
     if report.refused:
@@ -157,9 +161,9 @@ def unlock_command(home: Path, card: str) -> None:
         try:
             names = terminal.unlock(card)
         except UnlockRefused as exc:
-            emit({"result": "rejected", "reason": exc.reason, "message": str(exc)})
+            emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
             raise SystemExit(exc.exit_code) from None
-    emit({"result": "unlocked", "children": names})
+    emit({"result": DoorResult.UNLOCKED, "children": names})
 
 
 def _codes_in(images: tuple[Path, ...]) -> Iterator[tuple[Path, list[str] | None, str]]:
@@ -206,7 +210,7 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
     Read each image and act on the first code found; one JSON line per image, each
     accepted line only after its commit. Exit 0 when nothing was refused, 2 otherwise
     (4 when the terminal was revoked)."""
-    from terminal.scan import ScanService
+    from terminal.scan import ScanRefusal, ScanService
 
     exit_code = 0
     with opened(home) as terminal:
@@ -214,11 +218,12 @@ def scan_command(home: Path, images: tuple[Path, ...]) -> None:
         for image, texts, problem in _codes_in(images):
             result: dict[str, object]
             if texts is None:
-                result = {"result": "rejected", "reason": "unreadable_image", "message": problem}
+                result = {"result": DoorResult.REJECTED,
+                          "reason": ScanRefusal.UNREADABLE_IMAGE, "message": problem}
             else:
-                result = service.scan(texts[0]) if texts else {"result": "none"}
-            if result["result"] == "rejected":
-                exit_code = max(exit_code, 4 if result["reason"] == "terminal_revoked"
+                result = service.scan(texts[0]) if texts else {"result": DoorResult.NONE}
+            if result["result"] == DoorResult.REJECTED:
+                exit_code = max(exit_code, 4 if result["reason"] == CheckinRefusal.TERMINAL_REVOKED
                                 else EXIT_BAD_INPUT)
             emit({"image": str(image), **{k: None for k in SCAN_FIELDS}, **result})
     if exit_code:

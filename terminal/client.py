@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import requests
 
 from protocol import PROTOCOL_VERSION, auth, crypto
-from protocol.errors import AnswerError
+from protocol.errors import AnswerError, AnswerRefusal
 from qatys import __version__
 from terminal.errors import AnswerRefused, ServerRefused, ServerUnreachable
 
@@ -139,14 +139,16 @@ class ServerClient:
         try:
             auth.verify_answer(key, signed, response.headers.get(auth.HEADER_ANSWER))
         except AnswerError as exc:
-            raise AnswerRefused(exc.code, f"{exc.message} ({request.method} {request.path}, "
+            raise AnswerRefused(AnswerRefusal(exc.code),
+                                f"{exc.message} ({request.method} {request.path}, "
                                 f"HTTP {response.status_code}); nothing of it was used") from exc
         try:
             body = json.loads(response.content)
         except (ValueError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
-            raise AnswerRefused("malformed", f"{request.path}: the signed answer is not a "
+            raise AnswerRefused(AnswerRefusal.MALFORMED,
+                                f"{request.path}: the signed answer is not a "
                                 "JSON object")
         return body
 
@@ -162,5 +164,6 @@ def key_from_header(header: str | None) -> bytes:
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != 32:
-        raise AnswerRefused("unsigned", "the answer does not name the key that signed it")
+        raise AnswerRefused(AnswerRefusal.UNSIGNED,
+                            "the answer does not name the key that signed it")
     return key

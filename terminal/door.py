@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol.events import Direction
+
 RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """No 0/O, 1/I/L: a receipt is read off a screen and typed or compared by a parent."""
 
@@ -21,7 +23,7 @@ class DayState:
     """What the terminal remembers of one child today (under a pseudonymous tag)."""
 
     last_seq: int
-    last_direction: str
+    last_direction: Direction
     last_time_us: int
     receipt: str = ""
 
@@ -38,23 +40,24 @@ class Rules:
 class Decision:
     record: bool
     """False: acknowledge ``repeat_of`` (and its receipt) again instead of recording anew."""
-    direction: str
+    direction: Direction
     repeat_of: int | None = None
     receipt: str = ""
 
 
 def decide(previous: DayState | None, now_us: int, rules: Rules,
-           requested: str | None = None) -> Decision:
+           requested: Direction | None = None) -> Decision:
     if previous is None:
-        return Decision(True, requested or "in")
+        return Decision(True, requested or Direction.IN)
     since = now_us - previous.last_time_us
     if requested in (None, previous.last_direction) and 0 <= since < rules.dedupe_window_us:
         return _repeat(previous)
     if requested is not None:
         return Decision(True, requested)
-    if previous.last_direction == "in" and 0 <= since < rules.departure_gap_us:
+    if previous.last_direction == Direction.IN and 0 <= since < rules.departure_gap_us:
         return _repeat(previous)
-    return Decision(True, "out" if previous.last_direction == "in" else "in")
+    return Decision(True, Direction.OUT if previous.last_direction == Direction.IN
+                    else Direction.IN)
 
 
 def _repeat(previous: DayState) -> Decision:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import PROTOCOL_VERSION, crypto, enrolment
-from protocol.errors import TokenError
+from protocol.errors import AnswerRefusal, TokenError
 from qatys import __version__
 from qatys.logs import log
 from qatys.urls import transport_problem
@@ -83,7 +83,7 @@ def enrol(home: Path, server_url: str, token_text: str, client: ServerClient | N
 def _token_key(header: str | None, token: enrolment.Token) -> bytes:
     key = key_from_header(header)
     if crypto.fingerprint(key) != token.server_fingerprint:
-        raise AnswerRefused("server_key_mismatch",
+        raise AnswerRefused(AnswerRefusal.SERVER_KEY_MISMATCH,
                             "the server's key does not match the token's fingerprint; "
                             "this is not the server that issued the token")
     return key
@@ -97,14 +97,17 @@ def _pinned(answer: dict[str, Any], signed_by: bytes) -> tuple[bytes, bytes, str
         server_box = base64.b64decode(answer["server_box_pub"], validate=True)
         terminal_id, kindergarten = answer["terminal_id"], answer["kindergarten"]
     except (KeyError, TypeError, binascii.Error) as exc:
-        raise AnswerRefused("malformed", "the server's enrolment answer is incomplete") from exc
+        raise AnswerRefused(AnswerRefusal.MALFORMED,
+                            "the server's enrolment answer is incomplete") from exc
     if len(server_sign) != 32 or len(server_box) != 32 or not isinstance(terminal_id, str) \
             or not isinstance(kindergarten, str) or not terminal_id or not kindergarten:
-        raise AnswerRefused("malformed", "the server's enrolment answer has a bad field")
+        raise AnswerRefused(AnswerRefusal.MALFORMED,
+                            "the server's enrolment answer has a bad field")
     if server_sign != signed_by:
-        raise AnswerRefused("server_key_mismatch", "the answer names another signing key "
+        raise AnswerRefused(AnswerRefusal.SERVER_KEY_MISMATCH,
+                            "the answer names another signing key "
                             "than the one that signed it")
     if answer.get("protocol") != PROTOCOL_VERSION:
-        raise AnswerRefused("malformed", f"the server speaks protocol "
+        raise AnswerRefused(AnswerRefusal.MALFORMED, f"the server speaks protocol "
                             f"{answer.get('protocol')!r}, this terminal {PROTOCOL_VERSION}")
     return server_sign, server_box, terminal_id, kindergarten

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from protocol.errors import AnswerRefusal
+
 
 class TerminalError(Exception):
     """Root of every terminal error."""
@@ -21,12 +25,32 @@ class PlainHttpRefused(SetupError):
     reason = "plain_http"
 
 
+class CheckinRefusal(StrEnum):
+    """Why a check-in was not recorded (docs/cli.md, "Check-in output")."""
+    UNKNOWN_CHILD = "unknown_child"
+    BAD_CHILD_ID = "bad_child_id"
+    BAD_METHOD = "bad_method"
+    REASON_REQUIRED = "reason_required"
+    TOO_LONG = "too_long"
+    BAD_DIRECTION = "bad_direction"
+    TERMINAL_REVOKED = "terminal_revoked"
+
+
+class UnlockRefusal(StrEnum):
+    """Why an unlock card did not open the roster (docs/cli.md, "Unlock refusals")."""
+    NOT_UNLOCK_CARD = "not_unlock_card"
+    NO_ROSTER = "no_roster"
+    CARD_UNKNOWN = "card_unknown"
+    CARD_REVOKED = "card_revoked"
+    CARD_INVALID = "card_invalid"
+
+
 class CheckinRefused(TerminalError):
     """A check-in that was not recorded; ``reason`` is the stable code shown and printed."""
 
     exit_code = 2
 
-    def __init__(self, reason: str, message: str, exit_code: int | None = None) -> None:
+    def __init__(self, reason: CheckinRefusal, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         if exit_code is not None:
@@ -38,7 +62,7 @@ class UnlockRefused(TerminalError):
 
     exit_code = 2
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: UnlockRefusal, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -67,11 +91,11 @@ class AnswerRefused(TerminalError):
     """An answer the terminal did not believe: not signed by the server key pinned at
     enrolment, altered, made for another request, for another terminal or kindergarten, or
     bringing state older than what the terminal keeps. Nothing of it was used; ``reason``
-    is the stable code (protocol.errors.AnswerError)."""
+    is the stable code (protocol.errors.AnswerRefusal)."""
 
     exit_code = 5
 
-    def __init__(self, reason: str, message: str, exit_code: int | None = None) -> None:
+    def __init__(self, reason: AnswerRefusal, message: str, exit_code: int | None = None) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message

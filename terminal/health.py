@@ -6,17 +6,17 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from protocol.health import CAMERA_STATES
+from protocol.health import CAMERA_STATES, CameraState
 from qatys import __version__
 from terminal import clock
 from terminal.home import Terminal
 
 
-def health_report(terminal: Terminal, camera: str = "none") -> dict[str, Any]:
+def health_report(terminal: Terminal, camera: CameraState = CameraState.NONE) -> dict[str, Any]:
     counts = terminal.store.counts()
     reading = clock.read()
     return {"pending": counts.pending, "head_seq": counts.head_seq,
             "terminal_time_us": reading.time_us, "software_version": __version__,
-            "camera": camera if camera in CAMERA_STATES else "none",
+            "camera": camera if camera in CAMERA_STATES else CameraState.NONE,
             "storage_free_bytes": shutil.disk_usage(terminal.home).free,
             "boot_id": reading.boot_id.hex(), "mono_ns": reading.mono_ns}

@@ -13,7 +13,7 @@ from qatys import logs
 from terminal import config as config_file
 from terminal import keys as key_file
 from terminal.config import TerminalConfig
-from terminal.errors import SetupError, UnlockRefused
+from terminal.errors import SetupError, UnlockRefusal, UnlockRefused
 from terminal.faces import keyring
 from terminal.keys import TerminalKeys
 from terminal.runtime import RuntimeSecrets, resolve_dir
@@ -105,37 +105,41 @@ class Terminal:
         try:
             card = unlock.parse_card(card_text)
         except ProtocolError as exc:
-            raise _unlock_refused("not_unlock_card", str(exc)) from None
+            raise _unlock_refused(UnlockRefusal.NOT_UNLOCK_CARD, str(exc)) from None
         stored, kept = self.store.roster(), self.store.roster_unlock()
         if stored is None or kept is None or kept[0] != stored[0]:
-            raise _unlock_refused("no_roster", "this terminal has no roster yet; "
+            raise _unlock_refused(UnlockRefusal.NO_ROSTER, "this terminal has no roster yet; "
                                   "it needs one contact with the server first")
         try:
             unlock_set = unlock.decode_set(kept[1])
         except ProtocolError:
-            raise _unlock_refused("no_roster", "the stored unlock data is unreadable; "
+            raise _unlock_refused(UnlockRefusal.NO_ROSTER, "the stored unlock data is unreadable; "
                                   "connect to the server to fetch the roster again") from None
         if card.serial in unlock_set.revoked:
-            raise _unlock_refused("card_revoked", f"unlock card {card.serial} was revoked")
+            raise _unlock_refused(UnlockRefusal.CARD_REVOKED,
+                                  f"unlock card {card.serial} was revoked")
         wrap = unlock_set.wrap_for(card.serial)
         if wrap is None:
-            raise _unlock_refused("card_unknown", f"unlock card {card.serial} is not a card of "
+            raise _unlock_refused(UnlockRefusal.CARD_UNKNOWN,
+                                  f"unlock card {card.serial} is not a card of "
                                   f"kindergarten {self.config.kindergarten} (or it is newer "
                                   "than this terminal's roster)")
         try:
             key = unlock.unwrap_key(card, wrap, self.config.kindergarten, stored[0])
         except ProtocolError:
-            raise _unlock_refused("card_invalid", f"unlock card {card.serial} does not open "
+            raise _unlock_refused(UnlockRefusal.CARD_INVALID,
+                                  f"unlock card {card.serial} does not open "
                                   "this roster (altered or damaged code)") from None
         self.secrets.set_roster_key(key)
         names = self.roster()
         if names is None:  # pragma: no cover - a wrap always holds the key of its roster
-            raise _unlock_refused("card_invalid", "the roster does not open with this card")
+            raise _unlock_refused(UnlockRefusal.CARD_INVALID,
+                                  "the roster does not open with this card")
         logs.log(_logger, "unlock.accepted", terminal=self.terminal_id, card=card.serial)
         return len(names)
 
 
-def _unlock_refused(reason: str, message: str) -> UnlockRefused:
+def _unlock_refused(reason: UnlockRefusal, message: str) -> UnlockRefused:
     logs.log(_logger, "unlock.refused", logging.WARNING, reason=reason)
     return UnlockRefused(reason, message)
 

@@ -12,6 +12,7 @@ import logging
 import sqlite3
 
 from protocol import events
+from protocol.health import CameraState
 from qatys.logs import log
 from terminal import clock, timekeeping
 from terminal.home import Terminal
@@ -21,11 +22,11 @@ from terminal.store import Appended, get_meta, set_meta
 logger = logging.getLogger("qatys.terminal.outages")
 
 SYSTEM_CHILD = "-"
-WHAT = ("power_on", "kiosk_start", "offline", "online", "camera_failed", "camera_ok")
+WHAT = tuple(events.SystemEvent)
 """power_on: the first start after a boot; kiosk_start: a restart within the same boot."""
 
 
-def record_system(terminal: Terminal, what: str, detail: str = "") -> int:
+def record_system(terminal: Terminal, what: events.SystemEvent, detail: str = "") -> int:
     """Append one system event (after commit); returns its sequence number."""
     if what not in WHAT:
         raise ValueError(f"unknown system event {what!r}")
@@ -38,7 +39,8 @@ def record_system(terminal: Terminal, what: str, detail: str = "") -> int:
         appended = terminal.store.append(conn, lambda seq, prev: events.encode_event(
             events.Event(terminal_id=terminal.terminal_id, seq=seq, prev_hash=prev,
                          time_us=time_us, boot_id=reading.boot_id, mono_ns=reading.mono_ns,
-                         kind="system", method="system", assurance="high", body=sealed)))
+                         kind=events.EventKind.SYSTEM, method=events.Method.SYSTEM,
+                         assurance=events.Assurance.HIGH, body=sealed)))
         timekeeping.recorded(conn, time_us)
         return appended
 
@@ -47,11 +49,11 @@ def record_system(terminal: Terminal, what: str, detail: str = "") -> int:
     return appended.seq
 
 
-def record_start(terminal: Terminal) -> str:
+def record_start(terminal: Terminal) -> events.SystemEvent:
     """At kiosk start: ``power_on`` when this boot has not been seen, else ``kiosk_start``."""
     boot = clock.boot_id()
     seen = terminal.store.read(lambda conn: get_meta(conn, "last_boot_id"))
-    what = "kiosk_start" if seen == boot else "power_on"
+    what = events.SystemEvent.KIOSK_START if seen == boot else events.SystemEvent.POWER_ON
     record_system(terminal, what)
     terminal.store.write(lambda conn: set_meta(conn, "last_boot_id", boot))
     return what
@@ -63,19 +65,20 @@ class OutageWatch:
     def __init__(self, terminal: Terminal) -> None:
         self._terminal = terminal
         self._online: bool | None = None
-        self._camera: str | None = None
+        self._camera: CameraState | None = None
 
     def network(self, online: bool, detail: str = "") -> None:
         if self._online is not None and online != self._online:
-            record_system(self._terminal, "online" if online else "offline", detail)
+            record_system(self._terminal, events.SystemEvent.ONLINE if online
+                          else events.SystemEvent.OFFLINE, detail)
         elif self._online is None and not online:
-            record_system(self._terminal, "offline", detail)
+            record_system(self._terminal, events.SystemEvent.OFFLINE, detail)
         self._online = online
 
-    def camera(self, state: str) -> None:
-        failed = state == "failed"
-        if failed and self._camera != "failed":
-            record_system(self._terminal, "camera_failed")
-        elif not failed and self._camera == "failed" and state == "ok":
-            record_system(self._terminal, "camera_ok")
+    def camera(self, state: CameraState) -> None:
+        failed = state == CameraState.FAILED
+        if failed and self._camera != CameraState.FAILED:
+            record_system(self._terminal, events.SystemEvent.CAMERA_FAILED)
+        elif not failed and self._camera == CameraState.FAILED and state == CameraState.OK:
+            record_system(self._terminal, events.SystemEvent.CAMERA_OK)
         self._camera = state

@@ -4,18 +4,32 @@ a director's unlock card opens the roster, anything else is refused with a reaso
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 
 from protocol import cards, phone, unlock
 from protocol.crypto import sha256
-from protocol.errors import CardRefused
+from protocol.errors import CardRefusal, CardRefused
+from protocol.events import Method
 from qatys.logs import log
 from qatys.timeutil import local_date, now_us
-from terminal.checkin import CheckinRequest, CheckinService
-from terminal.errors import CheckinRefused, UnlockRefused
+from terminal.checkin import CheckinRequest, CheckinService, DoorResult
+from terminal.errors import CheckinRefused, UnlockRefusal, UnlockRefused
 from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.scan")
+
+
+class ScanRefusal(StrEnum):
+    """Why a scan was refused here, beyond the card's own checks (:class:`CardRefusal`) and
+    the check-in's (:class:`terminal.errors.CheckinRefusal`); docs/cli.md, "Scan refusals"."""
+    NO_CARD_KEYS = "no_card_keys"
+    """The terminal never synced."""
+    UNKNOWN_PHONE = "unknown_phone"
+    GUARDIAN_REMOVED = "guardian_removed"
+    REPLAYED_CODE = "replayed_code"
+    UNREADABLE_IMAGE = "unreadable_image"
+    """`qatys terminal scan` only: the picture could not be read."""
 
 
 class ScanService:
@@ -28,7 +42,7 @@ class ScanService:
         t = self._terminal
         if unlock.looks_like_card(text):
             try:
-                return {"result": "unlocked", "children": t.unlock(text)}
+                return {"result": DoorResult.UNLOCKED, "children": t.unlock(text)}
             except UnlockRefused as exc:
                 return _rejected(exc.reason, str(exc))
         door = t.door()
@@ -36,17 +50,17 @@ class ScanService:
             return self._phone(text, door)
         if door is None:
             if not cards.looks_like_card(text):
-                return _rejected("not_a_card", "this code is not a Qatys card")
-            return _rejected("no_card_keys", "this terminal has no card keys yet: "
+                return _rejected(CardRefusal.NOT_A_CARD, "this code is not a Qatys card")
+            return _rejected(ScanRefusal.NO_CARD_KEYS, "this terminal has no card keys yet: "
                              "it needs one contact with the server")
         try:
             card = cards.verify_card(text, door, local_date(now_us(), t.config.zone))
         except CardRefused as exc:
-            return _rejected(exc.code, exc.message)
+            return _rejected(CardRefusal(exc.code), exc.message)
         try:
-            result = self._checkins.checkin(CheckinRequest(card.child_id, "qr-card"))
+            result = self._checkins.checkin(CheckinRequest(card.child_id, Method.QR_CARD))
         except CheckinRefused as exc:
-            return {"result": "rejected", "reason": exc.reason, "message": str(exc)}
+            return {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)}
         result["card"] = card.serial
         return result
 
@@ -57,32 +71,34 @@ class ScanService:
         try:
             code = phone.read_phone_code(text)
         except CardRefused as exc:
-            return _rejected(exc.code, exc.message)
+            return _rejected(CardRefusal(exc.code), exc.message)
         key = door.phone_key(code.key_id) if door is not None else None
         if door is None or key is None:
             if door is not None and code.key_id in door.removed_phones:
-                return _rejected("guardian_removed", "this phone's access was removed")
-            return _rejected("unknown_phone", "this phone is not known here (yet): the "
+                return _rejected(ScanRefusal.GUARDIAN_REMOVED, "this phone's access was removed")
+            return _rejected(ScanRefusal.UNKNOWN_PHONE, "this phone is not known here (yet): the "
                              "terminal learns new phones at its next sync")
         if code.serial in door.revoked:
-            return _rejected("guardian_removed", "this phone was removed from this child")
+            return _rejected(ScanRefusal.GUARDIAN_REMOVED, "this phone was removed from this child")
         now_window = phone.window_at(now_us() / 1_000_000)
         try:
             phone.verify_phone_code(code, key.spki, door.kindergarten, door.card_keys,
                                     now_window)
         except CardRefused as exc:
-            return _rejected(exc.code, exc.message)
+            return _rejected(CardRefusal(exc.code), exc.message)
         token = sha256(phone.code_message(code.key_id, code.child_id, code.window))
         if not self._terminal.secrets.first_use(token, code.window,
                                                 now_window - phone.GRACE_WINDOWS - 1):
-            return _rejected("replayed_code", "this code was used already: wait for the next")
+            return _rejected(ScanRefusal.REPLAYED_CODE,
+                             "this code was used already: wait for the next")
         try:
             return self._checkins.checkin(CheckinRequest(
-                code.child_id, "qr-phone", phone_code=f"{code.serial}/{code.window}"))
+                code.child_id, Method.QR_PHONE, phone_code=f"{code.serial}/{code.window}"))
         except CheckinRefused as exc:
-            return {"result": "rejected", "reason": exc.reason, "message": str(exc)}
+            return {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)}
 
 
-def _rejected(reason: str, message: str) -> dict[str, Any]:
+def _rejected(reason: ScanRefusal | CardRefusal | UnlockRefusal,
+              message: str) -> dict[str, Any]:
     log(logger, "scan.rejected", logging.WARNING, reason=reason)
-    return {"result": "rejected", "reason": reason, "message": message}
+    return {"result": DoorResult.REJECTED, "reason": reason, "message": message}

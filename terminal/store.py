@@ -235,7 +235,7 @@ class TerminalStore:
     def day_state(conn: sqlite3.Connection, tag: bytes) -> DayState | None:
         row = conn.execute("SELECT last_seq, last_direction, last_time_us, receipt "
                            "FROM day_state WHERE tag = ?", (tag,)).fetchone()
-        return None if row is None else DayState(int(row[0]), str(row[1]), int(row[2]),
+        return None if row is None else DayState(int(row[0]), events.Direction(row[1]), int(row[2]),
                                                  str(row[3]))
 
     @staticmethod

@@ -22,11 +22,13 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
 from protocol import MAX_BATCH_EVENTS, acks, batches, cards, roster
-from protocol.errors import ProtocolError
+from protocol.errors import AnswerRefusal, ProtocolError
+from protocol.health import CameraState
 from qatys.logs import log
 from qatys.timeutil import now_us
 from terminal import clock
@@ -46,19 +48,52 @@ RETRIED_REFUSALS = ("stale_request", "replayed_request")
 off (it learns the time again first), or the network delivered a request twice."""
 
 
+class SyncResult(StrEnum):
+    """The ``result`` of `qatys terminal sync` (docs/cli.md)."""
+    OK = "ok"
+    REFUSED = "refused"
+    """The server refused the push (signed): its ``code`` says why."""
+    UNREACHABLE = "unreachable"
+
+
+class RosterStep(StrEnum):
+    """How the roster step of a sync ended (``"roster"`` in its report)."""
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    """The sealed roster could not be opened; the held one stays."""
+    REFUSED = "refused"
+    """The answer was not believed."""
+
+
+class FacesStep(StrEnum):
+    """How the face relay of a sync ended (``"faces"`` in its report)."""
+    OK = "ok"
+    FAILED = "failed"
+    """It did not finish; it is tried again next time."""
+    REFUSED = "refused"
+    """An answer of it was not believed."""
+
+
+class AnswerKind(StrEnum):
+    """Which answer of a sync was not believed (``"refused"`` in its report)."""
+    TIME = "time"
+    ACK = "ack"
+    ROSTER = "roster"
+    DOOR = "door"
+    FACES = "faces"
+    HEALTH = "health"
+
+
 @dataclass(frozen=True)
 class SyncReport:
     sent_events: int
     batches: int
     acked_seq: int
-    roster: str
-    """"updated", "unchanged", "failed" or "refused"."""
-    faces: str = "ok"
-    """"ok", "failed" when the face relay did not finish (it is tried again next time), or
-    "refused" when an answer of it was not believed."""
-    refused: tuple[str, ...] = ()
-    """The answers not believed in this run, by kind (time, ack, roster, door, faces,
-    health); each changed nothing here."""
+    roster: RosterStep
+    faces: FacesStep = FacesStep.OK
+    refused: tuple[AnswerKind, ...] = ()
+    """The answers not believed in this run; each changed nothing here."""
 
 
 def backoff_delays(attempts: int, base: float, cap: float,
@@ -70,7 +105,7 @@ def backoff_delays(attempts: int, base: float, cap: float,
 
 class Syncer:
     def __init__(self, terminal: Terminal, client: ServerClient | None = None, *,
-                 camera: str = "none",
+                 camera: CameraState = CameraState.NONE,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._t = terminal
         self._client = client or ServerClient(
@@ -78,7 +113,7 @@ class Syncer:
             server_key=terminal.keys.server_sign_public, clock_s=self.server_now_s)
         self._sleep = sleep
         self._camera = camera
-        self._refused: list[str] = []
+        self._refused: list[AnswerKind] = []
 
     def sync(self, progress: Progress | None = None) -> SyncReport:
         """Push everything pending, then take roster, door credentials and faces; raises on a
@@ -86,20 +121,21 @@ class Syncer:
         self._refused = []
         try:
             if self._anchored_us() is None:
-                self._believing("time", self.learn_time)
+                self._believing(AnswerKind.TIME, self.learn_time)
             sent, count, acked = self.push(progress)
-            roster_state = self._believing("roster", self.refresh_roster) or "refused"
-            self._believing("door", self.refresh_door)
+            roster_state = self._believing(AnswerKind.ROSTER, self.refresh_roster) \
+                or RosterStep.REFUSED
+            self._believing(AnswerKind.DOOR, self.refresh_door)
         except ServerRefused as exc:
             if exc.code == "terminal_revoked":  # signed, so it is the server's word
                 self._t.store.set_flag("revoked", "1")
                 log(logger, "sync.revoked", logging.ERROR, terminal=self._t.terminal_id)
             raise
         faces = self.relay_faces()
-        self._believing("health", self.report_health)
+        self._believing(AnswerKind.HEALTH, self.report_health)
         return SyncReport(sent, count, acked, roster_state, faces, tuple(self._refused))
 
-    def _believing(self, kind: str, step: Callable[[], T]) -> T | None:
+    def _believing(self, kind: AnswerKind, step: Callable[[], T]) -> T | None:
         """Run one step; an answer it did not believe is logged and named, not raised."""
         try:
             return step()
@@ -108,11 +144,11 @@ class Syncer:
             return None
 
     @property
-    def refused(self) -> list[str]:
+    def refused(self) -> list[AnswerKind]:
         """The kinds of answer not believed so far in this run."""
         return list(self._refused)
 
-    def refused_answer(self, kind: str, exc: AnswerRefused) -> None:
+    def refused_answer(self, kind: AnswerKind, exc: AnswerRefused) -> None:
         self._refused.append(kind)
         log(logger, "sync.answer_refused", logging.ERROR, terminal=self._t.terminal_id,
             kind=kind, reason=exc.reason, message=exc.message)
@@ -160,7 +196,7 @@ class Syncer:
                 answer = self._retrying(partial(self._client.post_batch, body, t.terminal_id))
                 ack = self._verified_ack(answer)
             except AnswerRefused as exc:
-                self.refused_answer("ack", exc)
+                self.refused_answer(AnswerKind.ACK, exc)
                 break
             last_seq = pending[-1][0]
             if ack.seq < last_seq:
@@ -187,15 +223,17 @@ class Syncer:
                                   base64.b64decode(answer["signature"]),
                                   self._t.keys.server_sign_public)
         except (ProtocolError, KeyError, ValueError, TypeError) as exc:
-            raise AnswerRefused("bad_signature", "the acknowledgement does not verify under "
+            raise AnswerRefused(AnswerRefusal.BAD_SIGNATURE,
+                                "the acknowledgement does not verify under "
                                 "the server key pinned at enrolment; nothing deleted") from exc
         if ack.terminal_id != self._t.terminal_id:
-            raise AnswerRefused("foreign", "the acknowledgement is for another terminal")
+            raise AnswerRefused(AnswerRefusal.FOREIGN,
+                                "the acknowledgement is for another terminal")
         return ack
 
     # --- what the server sends back -------------------------------------------
 
-    def refresh_roster(self) -> str:
+    def refresh_roster(self) -> RosterStep:
         """Fetch the roster when it changed or its key is gone (after a reboot); a roster of
         another kindergarten, or older than the one kept, is refused."""
         t = self._t
@@ -206,25 +244,27 @@ class Syncer:
         issued_us = _server_time(answer)
         if answer.get("unchanged") is True:
             if answer.get("version") != known:
-                raise AnswerRefused("malformed", "an unchanged roster names another version")
-            return "unchanged"
+                raise AnswerRefused(AnswerRefusal.MALFORMED,
+                                    "an unchanged roster names another version")
+            return RosterStep.UNCHANGED
         if issued_us < t.store.roster_issued_us():
-            raise AnswerRefused("older", "the roster is older than the one this terminal "
+            raise AnswerRefused(AnswerRefusal.OLDER,
+                                "the roster is older than the one this terminal "
                                 "holds; the held one stays")
         try:
             delivery = roster.open_roster(base64.b64decode(answer["sealed"]), t.terminal_id,
                                           t.keys.box_private)
         except (ProtocolError, KeyError, ValueError, TypeError) as exc:
             log(logger, "sync.roster_unreadable", logging.ERROR, error=type(exc).__name__)
-            return "failed"
+            return RosterStep.FAILED
         if delivery.kindergarten != t.config.kindergarten:
-            raise AnswerRefused("foreign", f"the roster is of kindergarten "
+            raise AnswerRefused(AnswerRefusal.FOREIGN, f"the roster is of kindergarten "
                                 f"{delivery.kindergarten}, not {t.config.kindergarten}")
         t.keep_roster(delivery, os.urandom(12), issued_us)
         log(logger, "sync.roster_updated", terminal=t.terminal_id, children=len(delivery.children))
-        return "updated"
+        return RosterStep.UPDATED
 
-    def refresh_door(self) -> str:
+    def refresh_door(self) -> None:
         """Fetch the card keys and revoked serials; keep them only if the server signed them
         for this kindergarten, and only if they are not older than those kept (an old copy
         would bring revoked cards back)."""
@@ -235,21 +275,23 @@ class Syncer:
             raw, signature = base64.b64decode(answer["door"]), base64.b64decode(answer["signature"])
             door = cards.verify_door(raw, signature, t.keys.server_sign_public)
         except (ProtocolError, KeyError, ValueError, TypeError) as exc:
-            raise AnswerRefused("bad_signature", "the door credentials do not verify under "
+            raise AnswerRefused(AnswerRefusal.BAD_SIGNATURE,
+                                "the door credentials do not verify under "
                                 f"the pinned server key ({type(exc).__name__})") from exc
         if door.kindergarten != t.config.kindergarten:
-            raise AnswerRefused("foreign", f"door credentials of {door.kindergarten}, not "
+            raise AnswerRefused(AnswerRefusal.FOREIGN,
+                                f"door credentials of {door.kindergarten}, not "
                                 f"{t.config.kindergarten}")
         held = t.door()
         if held is not None and door.issued_us < held.issued_us:
-            raise AnswerRefused("older", "the door credentials are older than those this "
+            raise AnswerRefused(AnswerRefusal.OLDER,
+                                "the door credentials are older than those this "
                                 "terminal holds; the held ones stay")
         t.store.put_door(raw, signature)
         log(logger, "sync.door_updated", terminal=t.terminal_id, card_keys=len(door.card_keys),
             revoked=len(door.revoked))
-        return "updated"
 
-    def relay_faces(self) -> str:
+    def relay_faces(self) -> FacesStep:
         """Withdrawals, templates, keys and erasures (terminal/faces/relay.py); a failure is
         logged and retried at the next sync, it never holds check-ins back."""
         from terminal.faces.relay import FaceRelay
@@ -257,13 +299,13 @@ class Syncer:
         try:
             FaceRelay(self._t, self._client, self._retrying).run()
         except AnswerRefused as exc:
-            self.refused_answer("faces", exc)
-            return "refused"
+            self.refused_answer(AnswerKind.FACES, exc)
+            return FacesStep.REFUSED
         except (ServerRefused, ServerUnreachable) as exc:
             log(logger, "sync.faces_failed", logging.WARNING, error=type(exc).__name__,
                 code=getattr(exc, "code", ""))
-            return "failed"
-        return "ok"
+            return FacesStep.FAILED
+        return FacesStep.OK
 
     def report_health(self) -> bool:
         """Tell the server how this terminal is (fleet page); a failure is only logged. The
@@ -308,5 +350,5 @@ class Syncer:
 def _server_time(answer: dict[str, Any]) -> int:
     value = answer.get("server_time_us")
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise AnswerRefused("malformed", "the answer carries no server time")
+        raise AnswerRefused(AnswerRefusal.MALFORMED, "the answer carries no server time")
     return value

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from protocol.events import Method
+
 BURST_WINDOW_US = 60_000_000
 BURST_MIN_CHILDREN = 8
 MANUAL_SHARE_LIMIT = 0.2
@@ -87,7 +89,7 @@ def manual_share(facts: Sequence[CheckinFact]) -> list[Flag]:
     for fact in facts:
         by_garden[fact.kindergarten].append(fact)
     for garden, items in sorted(by_garden.items()):
-        manual = [f for f in items if f.method == "manual"]
+        manual = [f for f in items if f.method == Method.MANUAL]
         if len(items) >= MANUAL_MIN_EVENTS and len(manual) / len(items) > MANUAL_SHARE_LIMIT:
             flags.append(Flag("manual_share", garden, None,
                               f"{len(manual)} of {len(items)} check-ins entered by hand "
@@ -143,7 +145,7 @@ class Outage:
     end_us: int | None
 
 
-CAMERA_METHODS = ("qr-card", "qr-phone", "face")
+CAMERA_METHODS = (Method.QR_CARD, Method.QR_PHONE, Method.FACE)
 
 
 def scans_while_camera_down(facts: Sequence[CheckinFact],
@@ -173,7 +175,7 @@ def phone_code_reused(facts: Iterable[CheckinFact]) -> list[Flag]:
     (a photo of the screen sent to someone at another door) shows here."""
     seen: dict[str, list[CheckinFact]] = defaultdict(list)
     for fact in facts:
-        if fact.method == "qr-phone" and fact.phone_code:
+        if fact.method == Method.QR_PHONE and fact.phone_code:
             seen[fact.phone_code].append(fact)
     flags = []
     for code, items in sorted(seen.items()):

@@ -8,9 +8,18 @@ import calendar as stdlib_calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from functools import cache
 
 import holidays
+
+
+class DayKind(StrEnum):
+    WORKING = "working"
+    WEEKEND = "weekend"
+    HOLIDAY = "holiday"
+    CLOSURE = "closure"
+    """A working day the kindergarten declared closed."""
 
 
 @dataclass(frozen=True)
@@ -40,21 +49,20 @@ def _public(country: str, year: int) -> holidays.HolidayBase:
 
 
 def day_kind(day: date, six_day: bool, rules: CalendarRules,
-             closures: Iterable[Closure] = ()) -> str:
-    """"working", "weekend", "holiday" or "closure"."""
+             closures: Iterable[Closure] = ()) -> DayKind:
     if day in rules.extra_working_days:
-        kind = "working"
+        kind = DayKind.WORKING
     elif day in rules.extra_days_off or day in _public(rules.country, day.year):
-        kind = "holiday"
+        kind = DayKind.HOLIDAY
     elif rules.transferred_workdays and day in getattr(
             _public(rules.country, day.year), "weekend_workdays", set()):
-        kind = "working"
+        kind = DayKind.WORKING
     elif day.weekday() >= (6 if six_day else 5):
-        kind = "weekend"
+        kind = DayKind.WEEKEND
     else:
-        kind = "working"
-    if kind == "working" and any(c.first <= day <= c.last for c in closures):
-        return "closure"
+        kind = DayKind.WORKING
+    if kind == DayKind.WORKING and any(c.first <= day <= c.last for c in closures):
+        return DayKind.CLOSURE
     return kind
 
 
@@ -62,7 +70,7 @@ def working_days(year: int, month: int, six_day: bool, rules: CalendarRules,
                  closures: Iterable[Closure] = ()) -> list[date]:
     closures = tuple(closures)
     return [d for d in month_days(year, month)
-            if day_kind(d, six_day, rules, closures) == "working"]
+            if day_kind(d, six_day, rules, closures) == DayKind.WORKING]
 
 
 def days_between(first: date, last: date) -> Iterable[date]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from protocol.faces import EraseReason
+
 
 @dataclass(frozen=True)
 class LedgerRecord:
@@ -23,17 +25,17 @@ class LedgerRecord:
 
 
 def template_standing(records: list[LedgerRecord], enrolled_under: int,
-                      today: date) -> str | None:
+                      today: date) -> EraseReason | None:
     """None while the template may be used; otherwise why not: no_consent (the record is
     not a grant of this child), withdrawn or expired."""
     chain = sorted((r for r in records if r.record >= enrolled_under), key=lambda r: r.record)
     if not chain or chain[0].record != enrolled_under or chain[0].action != "grant":
-        return "no_consent"
+        return EraseReason.NO_CONSENT
     until = chain[0].until
     for record in chain[1:]:
         if record.action == "withdraw":
-            return "withdrawn"
+            return EraseReason.WITHDRAWN
         if record.recorded_on > until:
-            return "expired"  # the earlier grant had run out before this one was given
+            return EraseReason.EXPIRED  # the earlier grant had run out before this one was given
         until = record.until  # the latest grant says until when, as in the consent state
-    return "expired" if until < today.isoformat() else None
+    return EraseReason.EXPIRED if until < today.isoformat() else None

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
-from server.domain.calendar import Closure, day_kind, month_days, working_days
+from server.domain.calendar import Closure, DayKind, day_kind, month_days, working_days
 from server.domain.policy import Policy
 
 
@@ -54,11 +55,21 @@ class AbsenceSpan:
     document: str = ""
 
 
+class DayMark(StrEnum):
+    """What a child's day is in the табель and the statement (``mark``)."""
+    PRESENT = "present"
+    PAID_ABSENCE = "paid_absence"
+    UNPAID_ABSENCE = "unpaid_absence"
+    ABSENT = "absent"
+    """Absent without a record."""
+    NON_WORKING = "non_working"
+    NOT_ENROLLED = "not_enrolled"
+
+
 @dataclass(frozen=True)
 class DayEntry:
     day: date
-    mark: str
-    """present | paid_absence | unpaid_absence | absent | non_working | not_enrolled"""
+    mark: DayMark
     reason: str = ""
     evidence: tuple[Evidence, ...] = ()
     absence_record: str = ""
@@ -126,11 +137,11 @@ def compute_statement(kindergarten: str, year: int, month: int, six_day: bool,
                                f"norm for funding category {child.funding_category!r}")
         days = _child_days(child, earlier, this_month, policy,
                            presence.get(child.child_id, {}), by_child.get(child.child_id, []))
-        present = sum(d.mark == "present" for d in days)
-        paid = sum(d.mark == "paid_absence" for d in days)
+        present = sum(d.mark == DayMark.PRESENT for d in days)
+        paid = sum(d.mark == DayMark.PAID_ABSENCE for d in days)
         lines.append(ChildLine(
             child_id=child.child_id, funding_category=child.funding_category, norm=norm,
-            working_days=sum(d.mark != "non_working" and d.mark != "not_enrolled"
+            working_days=sum(d.mark not in (DayMark.NON_WORKING, DayMark.NOT_ENROLLED)
                              for d in days),
             present_days=present, paid_absence_days=paid,
             amount=_amount(norm, present + paid, len(month_working), policy.rounding_step),
@@ -157,16 +168,16 @@ def _child_days(child: ChildInput, earlier: Sequence[tuple[date, str]],
     leave_used = 0
     if any(a.reason == "leave" for a in absences):
         for day, kind in earlier:
-            if kind == "working" and child.belongs(day) and not presence.get(day):
+            if kind == DayKind.WORKING and child.belongs(day) and not presence.get(day):
                 leave_used += _absence_day(day, absences, policy, leave_used)[1]
     entries: list[DayEntry] = []
     for day, kind in this_month:
-        if kind != "working":
-            entry = DayEntry(day, "non_working", kind)
+        if kind != DayKind.WORKING:
+            entry = DayEntry(day, DayMark.NON_WORKING, kind)
         elif not child.belongs(day):
-            entry = DayEntry(day, "not_enrolled")
+            entry = DayEntry(day, DayMark.NOT_ENROLLED)
         elif presence.get(day):
-            entry = DayEntry(day, "present", evidence=tuple(presence[day]))
+            entry = DayEntry(day, DayMark.PRESENT, evidence=tuple(presence[day]))
         else:
             entry, used = _absence_day(day, absences, policy, leave_used)
             leave_used += used
@@ -179,7 +190,7 @@ def _absence_day(day: date, absences: Sequence[AbsenceSpan], policy: Policy,
     """The day's absence mark and how many paid leave days it used (0 or 1)."""
     covering = [a for a in absences if a.first <= day <= a.last]
     if not covering:
-        return DayEntry(day, "absent"), 0
+        return DayEntry(day, DayMark.ABSENT), 0
     record = covering[-1]  # the latest record in effect for the day
     paid = record.reason in policy.paid_reasons
     if record.reason == "illness" and policy.illness_requires_document and not record.document:
@@ -190,7 +201,7 @@ def _absence_day(day: date, absences: Sequence[AbsenceSpan], policy: Policy,
             paid = False
         else:
             used = 1
-    return DayEntry(day, "paid_absence" if paid else "unpaid_absence", record.reason,
+    return DayEntry(day, DayMark.PAID_ABSENCE if paid else DayMark.UNPAID_ABSENCE, record.reason,
                     absence_record=record.record_id), used
 
 

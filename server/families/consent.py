@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select
 
 from protocol.errors import SignatureError
 from protocol.phone import verify_p1363
-from protocol.roster import Consent
+from protocol.roster import Consent, ConsentStatus
 from qatys.timeutil import iso_utc, local_date
 from server.errors import FamiliesError
 from server.families.face_templates import retire, trail
@@ -27,11 +28,28 @@ MAX_DAYS = 366
 SIGNED_CLOCK_SKEW_US = 10 * 60 * 1_000_000
 
 
+class ConsentAction(StrEnum):
+    """``consent_records.action``; also the line the phone signs (:func:`consent_message`)."""
+    GRANT = "grant"
+    WITHDRAW = "withdraw"
+
+
+class ConsentSource(StrEnum):
+    """``consent_records.source``: how the record came."""
+    PHONE = "phone"
+    """Signed on the guardian's phone."""
+    PAPER = "paper"
+    """A paper form, with its scan reference."""
+    DIRECTOR = "director"
+    """A withdrawal told to the director."""
+    TERMINAL = "terminal"
+    """A withdrawal taken at a terminal."""
+
+
 @dataclass(frozen=True)
 class ConsentState:
     child_id: str
-    status: str
-    """granted | withdrawn | expired | none"""
+    status: ConsentStatus
     since: str
     until: str
     source: str
@@ -49,8 +67,8 @@ def longest_until(today: date) -> date:
     return today + timedelta(days=MAX_DAYS - 1)
 
 
-def record_consent(conn: Connection, child_id: str, action: str, until: date | None,
-                   source: str, paper_ref: str, by: str, now_us: int,
+def record_consent(conn: Connection, child_id: str, action: ConsentAction, until: date | None,
+                   source: ConsentSource, paper_ref: str, by: str, now_us: int,
                    guardian: Row[Any] | None = None, signed_text: str | None = None,
                    signature: bytes | None = None) -> int:
     """Append one record; refuses a grant without a valid end date, or with nothing to end."""
@@ -58,17 +76,15 @@ def record_consent(conn: Connection, child_id: str, action: str, until: date | N
     if child is None:
         raise FamiliesError("unknown_child", f"child {child_id} is not on any roster")
     today = local_date(now_us)
-    if action == "grant":
+    if action == ConsentAction.GRANT:
         if until is None or not today <= until <= longest_until(today):
             raise FamiliesError("bad_consent_period",
                                 "a consent runs from today for at most one year")
-    elif action == "withdraw":
-        if state_of(conn, child_id, today).status != "granted":
+    else:
+        if state_of(conn, child_id, today).status != ConsentStatus.GRANTED:
             raise FamiliesError("nothing_to_withdraw", "there is no consent in force to withdraw")
         until = None
-    else:
-        raise FamiliesError("bad_request", "action must be grant or withdraw")
-    if source == "paper" and not paper_ref.strip():
+    if source == ConsentSource.PAPER and not paper_ref.strip():
         raise FamiliesError("bad_request", "a paper form needs its scan reference")
     inserted = conn.execute(db.consent_records.insert().values(
         child_id=child_id, kindergarten=child.kindergarten, action=action,
@@ -77,7 +93,7 @@ def record_consent(conn: Connection, child_id: str, action: str, until: date | N
         signed_text=signed_text, signature=signature, recorded_at_us=now_us,
         recorded_by=by)).inserted_primary_key
     assert inserted is not None
-    if action == "withdraw":  # the server's copies of the child's templates go at once
+    if action == ConsentAction.WITHDRAW:  # the server's copies of the child's templates go at once
         retire(conn, now_us, child_id=child_id)
     return int(inserted[0])
 
@@ -101,11 +117,15 @@ def record_signed(conn: Connection, guardian: Row[Any], child_id: str, action: s
         raise FamiliesError("bad_signature", "the consent signature does not verify") from exc
     _refuse_replay(conn, guardian.guardian_id, child_id, signed_at_ms, signature)
     try:
-        end = date.fromisoformat(until) if action == "grant" else None
+        kind = ConsentAction(action)
+    except ValueError as exc:
+        raise FamiliesError("bad_request", "action must be grant or withdraw") from exc
+    try:
+        end = date.fromisoformat(until) if kind == ConsentAction.GRANT else None
     except ValueError as exc:
         raise FamiliesError("bad_consent_period", "until must be YYYY-MM-DD") from exc
-    record = record_consent(conn, child_id, action, end, "phone", "", guardian.guardian_id,
-                            now_us, guardian, text, signature)
+    record = record_consent(conn, child_id, kind, end, ConsentSource.PHONE, "",
+                            guardian.guardian_id, now_us, guardian, text, signature)
     conn.execute(db.consent_signatures.insert().values(
         guardian_id=guardian.guardian_id, child_id=child_id, signed_at_ms=signed_at_ms,
         signature_sha256=hashlib.sha256(signature).digest(), record_id=record))
@@ -132,11 +152,11 @@ def _refuse_replay(conn: Connection, guardian_id: str, child_id: str, signed_at_
 
 def _state(row: Row[Any] | None, child_id: str, today: date) -> ConsentState:
     if row is None:
-        return ConsentState(child_id, "none", "", "", "", 0)
+        return ConsentState(child_id, ConsentStatus.NONE, "", "", "", 0)
     since = local_date(row.recorded_at_us).isoformat()
-    if row.action == "withdraw":
-        return ConsentState(child_id, "withdrawn", since, "", row.source, row.id)
-    status = "granted" if row.until >= today.isoformat() else "expired"
+    if row.action == ConsentAction.WITHDRAW:
+        return ConsentState(child_id, ConsentStatus.WITHDRAWN, since, "", row.source, row.id)
+    status = ConsentStatus.GRANTED if row.until >= today.isoformat() else ConsentStatus.EXPIRED
     return ConsentState(child_id, status, since, row.until, row.source, row.id)
 
 
@@ -162,7 +182,7 @@ def states(conn: Connection, kindergarten: str, today: date) -> list[ConsentStat
 
 def for_roster(state: ConsentState) -> Consent | None:
     """What a terminal learns of it (inside the sealed roster): nothing when there is none."""
-    if state.status == "none":
+    if state.status == ConsentStatus.NONE:
         return None
     return Consent(state.status, state.record, state.until)
 

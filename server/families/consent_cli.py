@@ -12,7 +12,15 @@ from qatys.cliutil import emit
 from qatys.timeutil import local_date, now_us
 from server.datadir import DataDir, with_data_dir
 from server.errors import FamiliesError
-from server.families.consent import as_json, ledger, longest_until, record_consent, states
+from server.families.consent import (
+    ConsentAction,
+    ConsentSource,
+    as_json,
+    ledger,
+    longest_until,
+    record_consent,
+    states,
+)
 from server.storage import db
 
 
@@ -48,8 +56,8 @@ def grant(data: DataDir, child_id: str, paper_ref: str, until: datetime | None,
     """Record a paper consent form (for a parent without a phone); prints the record id."""
     end = until.date() if until else longest_until(local_date(now_us()))
     with data.transaction() as conn:
-        record = record_consent(conn, child_id, "grant", end, "paper", paper_ref, by,
-                                now_us())
+        record = record_consent(conn, child_id, ConsentAction.GRANT, end, ConsentSource.PAPER,
+                                paper_ref, by, now_us())
     click.echo(record)
 
 
@@ -61,9 +69,9 @@ def grant(data: DataDir, child_id: str, paper_ref: str, until: datetime | None,
 def withdraw(data: DataDir, child_id: str, paper_ref: str, by: str) -> None:
     """Record a withdrawal (on paper, or told to the director); prints the record id."""
     with data.transaction() as conn:
-        record = record_consent(conn, child_id, "withdraw", None,
-                                "paper" if paper_ref else "director", paper_ref, by,
-                                now_us())
+        record = record_consent(conn, child_id, ConsentAction.WITHDRAW, None,
+                                ConsentSource.PAPER if paper_ref else ConsentSource.DIRECTOR,
+                                paper_ref, by, now_us())
     click.echo(record)
 
 

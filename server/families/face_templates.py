@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, select
 
 from protocol import faces
+from protocol.faces import EraseReason
 from qatys.logs import log
 from qatys.timeutil import iso_utc, local_date
 from server.domain.face_consent import LedgerRecord, template_standing
@@ -25,8 +27,7 @@ from server.storage import db
 
 logger = logging.getLogger("qatys.server.faces")
 
-REPORTED_REASONS = ("withdrawn", "expired", "left", "replaced", "no_consent", "refused",
-                    "unknown")
+REPORTED_REASONS = tuple(EraseReason)
 MAX_LIST = 5000
 """Template ids a terminal may list in one face sync (600 children, several each)."""
 MAX_ADD = 300
@@ -65,21 +66,22 @@ def _gone(conn: Connection, child_ids: set[str], now_us: int) -> set[str]:
 
 
 def _verdicts(conn: Connection, templates: list[tuple[str, str, int]],
-              now_us: int) -> dict[str, str | None]:
+              now_us: int) -> dict[str, EraseReason | None]:
     """Per (template id, child id, consent record): None while it stands, else why not."""
     children = {child for _, child, _ in templates}
     gone, ledgers, today = _gone(conn, children, now_us), _ledgers(conn, children), \
         local_date(now_us)
-    return {template_id: "left" if child in gone
+    return {template_id: EraseReason.LEFT if child in gone
             else template_standing(ledgers[child], record, today)
             for template_id, child, record in templates}
 
 
-def _why_not(conn: Connection, child_id: str, record: int, now_us: int) -> str | None:
+def _why_not(conn: Connection, child_id: str, record: int,
+             now_us: int) -> EraseReason | None:
     return _verdicts(conn, [("", child_id, record)], now_us)[""]
 
 
-def erase_on_server(conn: Connection, template_ids: list[str], reason: str,
+def erase_on_server(conn: Connection, template_ids: list[str], reason: EraseReason,
                     now_us: int) -> None:
     """Drop the bytes of these templates; the row stays as the trail."""
     if template_ids:
@@ -102,7 +104,7 @@ def retire(conn: Connection, now_us: int, *, kindergarten: str | None = None,
         query = query.where(db.face_templates.c.child_id == child_id)
     rows = [(r.template_id, r.child_id, r.consent_record) for r in conn.execute(query)]
     verdicts = _verdicts(conn, rows, now_us)
-    by_reason: dict[str, list[str]] = {}
+    by_reason: dict[EraseReason, list[str]] = {}
     for template_id, reason in verdicts.items():
         if reason is not None:
             by_reason.setdefault(reason, []).append(template_id)
@@ -125,8 +127,16 @@ def _has_wrap(conn: Connection, key_id: str, terminal_id: str) -> bool:
         db.face_key_wraps.c.terminal_id == terminal_id))).first() is not None
 
 
-def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: int) -> str:
-    """Keep a template a terminal enrolled; "stored" or "already". Refuses what the
+class UploadOutcome(StrEnum):
+    """The ``outcome`` of a template upload (docs/api.md)."""
+    STORED = "stored"
+    ALREADY = "already"
+    """The same template was kept before."""
+
+
+def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload,
+                  now_us: int) -> UploadOutcome:
+    """Keep a template a terminal enrolled; stored, or already kept. Refuses what the
     kindergarten's consent does not allow, what is not this kindergarten's, and conflicts."""
     if not faces.is_template_id(upload.template_id) or not faces.is_key_id(upload.key_id):
         raise FamiliesError("malformed", "template_id is 32 hex digits, key_id 16")
@@ -141,7 +151,7 @@ def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: 
             raise FamiliesError("template_conflict", "this template id is taken")
         if bytes(known.blob_sha256) != digest:
             raise FamiliesError("template_conflict", "a different template has this id")
-        return "already"
+        return UploadOutcome.ALREADY
     child = conn.execute(select(db.children).where(
         db.children.c.child_id == upload.child_id)).first()
     if child is None or child.kindergarten != terminal.kindergarten:
@@ -157,7 +167,7 @@ def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: 
     earlier = list(conn.execute(select(db.face_templates.c.template_id).where(and_(
         db.face_templates.c.child_id == upload.child_id,
         db.face_templates.c.erased_at_us.is_(None)))).scalars())
-    erase_on_server(conn, earlier, "replaced", now_us)
+    erase_on_server(conn, earlier, EraseReason.REPLACED, now_us)
     conn.execute(db.face_templates.insert().values(
         template_id=upload.template_id, kindergarten=terminal.kindergarten,
         child_id=upload.child_id, consent_record=upload.consent_record, key_id=upload.key_id,
@@ -165,7 +175,7 @@ def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload, now_us: 
         uploaded_at_us=now_us))
     log(logger, "faces.template_stored", terminal=terminal.terminal_id,
         template=upload.template_id, replaced=len(earlier))
-    return "stored"
+    return UploadOutcome.STORED
 
 
 def accept_wraps(conn: Connection, terminal: Row[Any], wraps: list[tuple[str, str, bytes]],
@@ -233,7 +243,7 @@ def face_sync(conn: Connection, terminal: Row[Any], have: list[str], keys_held: 
         db.face_key_wraps.c.terminal_id == terminal.terminal_id))}
     held, holding = set(have), set(keys_held)
     erase = [{"template_id": i, "reason": (by_id[i].erase_reason if i in by_id else None)
-              or "unknown"} for i in have if i not in standing]
+              or EraseReason.UNKNOWN} for i in have if i not in standing]
     missing = sorted(r.template_id for r in rows if r.template_id in standing
                      and r.template_id not in held and r.key_id in own_keys)
     add = [{"template_id": r.template_id, "key_id": r.key_id, "blob": bytes(r.blob)}

@@ -348,7 +348,7 @@ def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, A
         .where(db.events.c.child_id == child_id)
         .where(db.events.c.recorded_at_us >= local_midnight_us(first))
         .where(db.events.c.recorded_at_us < local_midnight_us(following))
-        .where(db.events.c.body_status == "ok")
+        .where(db.events.c.body_status == db.BodyStatus.OK)
         .order_by(db.events.c.recorded_at_us)).all()
     days: dict[str, dict[str, Any]] = {}
     for at_us, direction, method, receipt, kind in rows:

@@ -19,7 +19,19 @@ from server.storage import db
 from server.storage.db import writing
 from server.web.sessions import RevokeReason, SessionKind, revoke_subject
 
-ROLES = ("finance", "director", "auditor", "admin")
+
+class Role(StrEnum):
+    """A finance-page account's role (docs/finance.md)."""
+    FINANCE = "finance"
+    DIRECTOR = "director"
+    """Bound to one kindergarten."""
+    AUDITOR = "auditor"
+    """Reads everything, changes nothing."""
+    ADMIN = "admin"
+
+
+ROLES = tuple(role.value for role in Role)
+"""The roles as text (for the command line's choices)."""
 MIN_PASSWORD = 10
 MAX_FAILURES = 5
 LOCK_US = 15 * 60 * 1_000_000
@@ -37,20 +49,20 @@ class AccountError(FinanceError):
 @dataclass(frozen=True)
 class User:
     username: str
-    role: str
+    role: Role
     kindergarten: str | None
 
     @property
     def can_approve(self) -> bool:
-        return self.role == "finance"
+        return self.role == Role.FINANCE
 
     @property
     def can_compute(self) -> bool:
         """Refreshing the month overview writes cached totals: not for the read-only auditor."""
-        return self.role in ("finance", "admin")
+        return self.role in (Role.FINANCE, Role.ADMIN)
 
     def may_see(self, kindergarten: str) -> bool:
-        return self.role != "director" or self.kindergarten == kindergarten
+        return self.role != Role.DIRECTOR or self.kindergarten == kindergarten
 
 
 def add_user(conn: Connection, username: str, password: str, role: str,
@@ -59,7 +71,7 @@ def add_user(conn: Connection, username: str, password: str, role: str,
         raise AccountError("username must be 3-64 of a-z 0-9 . _ - (lower case)")
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if (role == "director") != (kindergarten is not None):
+    if (role == Role.DIRECTOR) != (kindergarten is not None):
         raise AccountError("a director needs --kindergarten; other roles must not have one")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
@@ -73,7 +85,7 @@ def add_user(conn: Connection, username: str, password: str, role: str,
     conn.execute(db.users.insert().values(
         username=username, password_hash=generate_password_hash(password), role=role,
         kindergarten=kindergarten, created_at_us=now_us, failed_logins=0))
-    return User(username, role, kindergarten)
+    return User(username, Role(role), kindergarten)
 
 
 def disable_user(conn: Connection, username: str, now_us: int) -> None:
@@ -89,7 +101,7 @@ def disable_user(conn: Connection, username: str, now_us: int) -> None:
 def active_user(conn: Connection, username: str) -> User | None:
     row = conn.execute(select(db.users).where(db.users.c.username == username)
                        .where(db.users.c.disabled_at_us.is_(None))).first()
-    return User(row.username, row.role, row.kindergarten) if row else None
+    return User(row.username, Role(row.role), row.kindergarten) if row else None
 
 
 class SignInRefusal(StrEnum):
@@ -136,7 +148,7 @@ def _count_outcome(conn: Connection, username: str, checked_hash: str, good: boo
     if row.failed_logins or row.locked_until_us:
         conn.execute(db.users.update().where(db.users.c.username == username)
                      .values(failed_logins=0, locked_until_us=None))
-    return User(row.username, row.role, row.kindergarten)
+    return User(row.username, Role(row.role), row.kindergarten)
 
 
 def list_users(conn: Connection) -> list[dict[str, object]]:

@@ -40,7 +40,7 @@ from server.errors import ApprovalError, MoneyInputError
 from server.families.confirmations import for_month
 from server.families.consent import state_of
 from server.families.guardians import create_invitation
-from server.finance.accounts import SignInRefusal, User, sign_in
+from server.finance.accounts import Role, SignInRefusal, User, sign_in
 from server.finance.sessions import (
     PageError,
     login_csrf_ok,
@@ -51,7 +51,7 @@ from server.finance.sessions import (
 from server.finance.sessions import end as end_session
 from server.finance.sessions import start as start_session
 from server.finance.texts import TEXTS, text
-from server.money.approvals import approve, idempotency_key, revisions
+from server.money.approvals import ApprovalStatus, approve, idempotency_key, revisions
 from server.money.exports import FORMATS, LEGEND, day_mark, write_statement, write_tabel
 from server.money.jobs import job_state, latest_job, start_month_job
 from server.money.outages import ledger_entries
@@ -180,7 +180,7 @@ def _month(text_value: str | None) -> str:
 def overview() -> WebResponse:
     user = _user()
     month = _month(request.args.get("month"))
-    if user.role == "director":
+    if user.role == Role.DIRECTOR:
         assert user.kindergarten is not None
         return redirect(url_for("finance.statement", code=user.kindergarten, month=month))
     with ctx().engine.connect() as conn:
@@ -198,10 +198,10 @@ def overview() -> WebResponse:
     for garden in gardens:
         figures = totals.get(garden.code)
         last = approved.get(garden.code)
-        status = "not_approved"
+        status = ApprovalStatus.NOT_APPROVED
         if last is not None:
-            status = "approved" if figures is None or \
-                figures.inputs_digest == last.inputs_digest else "changed"
+            status = ApprovalStatus.APPROVED if figures is None or \
+                figures.inputs_digest == last.inputs_digest else ApprovalStatus.CHANGED
         districts[garden.district].append({"garden": garden, "figures": figures,
                                            "approval": last, "status": status})
     sums = {name: sum((Decimal(r["figures"].total) for r in rows if r["figures"]),
@@ -236,7 +236,7 @@ def compute(month: str) -> WebResponse:
 @bp.get("/jobs/<int:job_id>")
 @signed_in
 def job(job_id: int) -> WebResponse:
-    if _user().role == "director":
+    if _user().role == Role.DIRECTOR:
         raise PageError(403, "forbidden")
     with ctx().engine.connect() as conn:
         state = job_state(conn, job_id)
@@ -258,7 +258,7 @@ def _statement(conn: Connection, code: str, month: str) -> Statement:
 
 def _names(conn: Connection, code: str) -> dict[str, str]:
     """Children's names, for the kindergarten's own director only."""
-    if _user().role != "director":
+    if _user().role != Role.DIRECTOR:
         return {}
     return {r.child_id: f"{r.last_name} {r.first_name}" for r in conn.execute(
         select(db.children.c.child_id, db.children.c.last_name, db.children.c.first_name)
@@ -347,7 +347,7 @@ def child(code: str, month: str, child_id: str) -> WebResponse:
 def invite_guardian(code: str, month: str, child_id: str) -> WebResponse:
     """The director invites a guardian of one of their children: a code and a QR to print."""
     user = _user()
-    if user.role != "director" or not user.may_see(code):
+    if user.role != Role.DIRECTOR or not user.may_see(code):
         raise PageError(403, "forbidden")
     context = ctx()
     with writing(context.engine) as conn:
@@ -381,7 +381,7 @@ def fleet() -> WebResponse:
              .outerjoin(db.terminal_health,
                         db.terminal_health.c.terminal_id == db.terminals.c.terminal_id)
              .order_by(db.terminals.c.kindergarten, db.terminals.c.terminal_id))
-    if user.role == "director":
+    if user.role == Role.DIRECTOR:
         query = query.where(db.terminals.c.kindergarten == user.kindergarten)
     with context.engine.connect() as conn:
         rows = conn.execute(query).all()

@@ -14,7 +14,7 @@ from werkzeug.wrappers.response import Response as WebResponse
 
 from qatys.timeutil import local_text
 from server.context import ctx
-from server.finance.accounts import User
+from server.finance.accounts import Role, User
 from server.finance.sessions import signed_in
 from server.storage import db
 
@@ -32,7 +32,7 @@ def overview() -> WebResponse:
     user: User = g.user
     gardens_query = select(db.kindergartens).order_by(db.kindergartens.c.code)
     terminals_query = select(db.terminals).order_by(db.terminals.c.terminal_id)
-    if user.role == "director":
+    if user.role == Role.DIRECTOR:
         gardens_query = gardens_query.where(db.kindergartens.c.code == user.kindergarten)
         terminals_query = terminals_query.where(db.terminals.c.kindergarten == user.kindergarten)
     with ctx().engine.connect() as conn:

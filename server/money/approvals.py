@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -23,6 +24,15 @@ from server.queue_core.outbox import enqueue
 from server.storage import db
 
 SUBMISSION_KIND = "funding-statement"
+
+
+class ApprovalStatus(StrEnum):
+    """A kindergarten's month on the month overview."""
+    NOT_APPROVED = "not_approved"
+    APPROVED = "approved"
+    """Approved, and the evidence is what it was then."""
+    CHANGED = "changed"
+    """Approved, but the evidence changed since: a correction is due."""
 
 
 @dataclass(frozen=True)

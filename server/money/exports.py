@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from server.domain.funding import ChildLine, DayEntry, Statement
+from protocol.events import Method
+from server.domain.funding import ChildLine, DayEntry, DayMark, Statement
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
 _FIXED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -26,7 +27,8 @@ STATEMENT_HEADINGS = [
     ("paid_absence_days", "Төленетін себепті күндер / Оплачиваемые дни отсутствия"),
     ("amount", "Сома, ₸ / Сумма, ₸"),
 ]
-METHOD_MARK = {"qr-card": "к", "qr-phone": "т", "face": "ф", "manual": "р"}
+METHOD_MARK: dict[str, str] = {Method.QR_CARD: "к", Method.QR_PHONE: "т", Method.FACE: "ф",
+                               Method.MANUAL: "р"}
 ABSENCE_MARK = {"illness": "Б", "quarantine": "К", "sanatorium": "С", "leave": "О"}
 LEGEND = ("+к карта / карта, +т телефон / телефон, +ф бет / лицо, +р қолмен / вручную; "
           "Б ауру / болезнь, К карантин, С санаторий, О демалыс / отпуск (кіші әріп — төленбейді / "
@@ -35,14 +37,14 @@ LEGEND = ("+к карта / карта, +т телефон / телефон, +ф
 
 
 def day_mark(entry: DayEntry) -> str:
-    if entry.mark == "present":
+    if entry.mark == DayMark.PRESENT:
         methods = sorted({METHOD_MARK.get(e.method, "?") for e in entry.evidence})
         return "+" + "".join(methods)
-    if entry.mark == "paid_absence":
+    if entry.mark == DayMark.PAID_ABSENCE:
         return ABSENCE_MARK.get(entry.reason, "?")
-    if entry.mark == "unpaid_absence":
+    if entry.mark == DayMark.UNPAID_ABSENCE:
         return ABSENCE_MARK.get(entry.reason, "?").lower()
-    return {"absent": "Н", "non_working": "·", "not_enrolled": "—"}[entry.mark]
+    return {DayMark.ABSENT: "Н", DayMark.NON_WORKING: "·", DayMark.NOT_ENROLLED: "—"}[entry.mark]
 
 
 def _statement_rows(statement: Statement) -> list[list[str]]:

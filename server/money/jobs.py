@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import Connection, Engine, select
 
@@ -31,11 +32,18 @@ SMALL_SHARE = 10
 """Kindergartens per process below which the job stays in one thread."""
 
 
+class JobStatus(StrEnum):
+    """A month job's ``status`` (the ``jobs`` table; ``GET /finance/api/jobs/…``)."""
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class JobState:
     id: int
     month: str
-    status: str
+    status: JobStatus
     done: int
     total: int
     error: str
@@ -60,16 +68,16 @@ def start_month_job(engine: Engine, month: str, by: str, policy_text: str | None
     with writing(engine) as conn:
         running = conn.execute(select(db.jobs).where(db.jobs.c.kind == KIND)
                                .where(db.jobs.c.month == month)
-                               .where(db.jobs.c.status == "running")).first()
+                               .where(db.jobs.c.status == JobStatus.RUNNING)).first()
         if running is not None and running.heartbeat_us > now - STALE_US:
             return int(running.id)
         if running is not None:
             conn.execute(db.jobs.update().where(db.jobs.c.id == running.id).values(
-                status="failed", finished_at_us=now, error="stopped: its worker went away"))
+                status=JobStatus.FAILED, finished_at_us=now, error="stopped: its worker went away"))
         codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
                                               .order_by(db.kindergartens.c.code)).scalars()]
         inserted = conn.execute(db.jobs.insert().values(
-            kind=KIND, month=month, status="running", done=0, total=len(codes),
+            kind=KIND, month=month, status=JobStatus.RUNNING, done=0, total=len(codes),
             started_by=by, started_at_us=now, heartbeat_us=now, error="")).inserted_primary_key
     assert inserted is not None
     job_id = int(inserted[0])
@@ -97,10 +105,10 @@ def _run(engine: Engine, job_id: int, year: int, month: int, codes: list[str],
                     flags=figures.flags, computed_at_us=clock()))
                 conn.execute(db.jobs.update().where(db.jobs.c.id == job_id)
                              .values(done=done, heartbeat_us=clock()))
-        status, error = "done", ""
+        status, error = JobStatus.DONE, ""
     except Exception as exc:  # the job reports any failure; the page shows it
         logger.exception("job.failed", extra={"fields": {"job": job_id}})
-        status, error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+        status, error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
     with writing(engine) as conn:
         conn.execute(db.jobs.update().where(db.jobs.c.id == job_id).values(
             status=status, error=error, finished_at_us=clock(), heartbeat_us=clock()))
@@ -154,7 +162,7 @@ def job_state(conn: Connection, job_id: int) -> JobState | None:
     row = conn.execute(select(db.jobs).where(db.jobs.c.id == job_id)).first()
     if row is None:
         return None
-    return JobState(row.id, row.month, row.status, row.done, row.total, row.error)
+    return JobState(row.id, row.month, JobStatus(row.status), row.done, row.total, row.error)
 
 
 def latest_job(conn: Connection, month: str) -> JobState | None:

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
+from protocol.events import EventKind, SystemEvent
 from server.domain.anomalies import Outage
 from server.storage import db
 
-_STARTS = {"offline": ("offline", "online"), "camera_failed": ("camera", "camera_ok")}
+_STARTS = {SystemEvent.OFFLINE: ("offline", SystemEvent.ONLINE),
+           SystemEvent.CAMERA_FAILED: ("camera", SystemEvent.CAMERA_OK)}
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,8 @@ def ledger_entries(conn: Connection, kindergarten: str, start_us: int,
     rows = conn.execute(
         select(db.events.c.terminal_id, db.events.c.recorded_at_us, db.events.c.note)
         .where(db.events.c.kindergarten == kindergarten)
-        .where(db.events.c.kind == "system").where(db.events.c.body_status == "ok")
+        .where(db.events.c.kind == EventKind.SYSTEM)
+        .where(db.events.c.body_status == db.BodyStatus.OK)
         .where(db.events.c.recorded_at_us >= start_us)
         .where(db.events.c.recorded_at_us < end_us)
         .order_by(db.events.c.terminal_id, db.events.c.seq)).all()

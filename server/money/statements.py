@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, or_, select
 
+from protocol.events import EventKind
 from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
 from server.domain.anomalies import CheckinFact, Flag, all_flags
 from server.domain.calendar import Closure, days_between, month_days
@@ -31,7 +32,7 @@ from server.errors import MoneyInputError
 from server.money.outages import ledger_entries, outage_periods
 from server.storage import db
 
-COUNTED_KINDS = ("arrival", "departure")
+COUNTED_KINDS = (EventKind.ARRIVAL, EventKind.DEPARTURE)
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -120,7 +121,7 @@ def _presence(conn: Connection, kindergarten: str, children: set[str], first: da
                       db.events.c.method, db.events.c.assurance)
                .where(db.events.c.kindergarten == kindergarten)
                .where(db.events.c.kind.in_(COUNTED_KINDS))
-               .where(db.events.c.body_status == "ok"))
+               .where(db.events.c.body_status == db.BodyStatus.OK))
     rows = conn.execute(counted.where(db.events.c.recorded_at_us >= midnights[0])
                         .where(db.events.c.recorded_at_us < midnights[-1])).all()
     corrected = time_corrections(conn, kindergarten)
@@ -210,7 +211,7 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
                .where(db.events.c.recorded_at_us >= start)
                .where(db.events.c.recorded_at_us < end)
                .where(db.events.c.kind.in_(COUNTED_KINDS))
-               .where(db.events.c.body_status == "ok"))
+               .where(db.events.c.body_status == db.BodyStatus.OK))
     # Two queries, each on its own index (kindergarten + time, child + time): an OR of the
     # two, or a sub-select of the children, reads far more of the table.
     rows = [*conn.execute(counted.where(db.events.c.kindergarten == kindergarten)),

@@ -17,8 +17,8 @@ from qatys.timeutil import iso_utc, now_us
 from server.datadir import DataDir, with_data_dir
 from server.errors import QueueCoreError
 from server.queue_core.client import QueueCoreClient
-from server.queue_core.outbox import deliver_due, outbox_rows, resend
-from server.queue_core.roster_pull import pull_roster
+from server.queue_core.outbox import OutboxStatus, deliver_due, outbox_rows, resend
+from server.queue_core.roster_pull import PullOutcome, pull_roster
 from server.storage import db
 
 logger = logging.getLogger("qatys.queue_core")
@@ -59,14 +59,15 @@ def pull_roster_command(data: DataDir, kindergarten: str | None) -> None:
             result = pull_roster(data.engine, client, code)
         except QueueCoreError as exc:
             worst = max(worst, EXIT_UNREACHABLE if exc.retry else EXIT_REFUSED)
-            emit({"kindergarten": code, "result": "failed", "error": str(exc)})
+            emit({"kindergarten": code, "result": PullOutcome.FAILED, "error": str(exc)})
             continue
         except ProvisioningError as exc:
             worst = max(worst, EXIT_REFUSED)
-            emit({"kindergarten": code, "result": "refused", "error": str(exc),
+            emit({"kindergarten": code, "result": PullOutcome.REFUSED, "error": str(exc),
                    "problems": getattr(exc, "problems", [])[:50]})
             continue
-        emit({"kindergarten": code, "result": "imported" if result.stored else "unchanged",
+        outcome = PullOutcome.IMPORTED if result.stored else PullOutcome.UNCHANGED
+        emit({"kindergarten": code, "result": outcome,
                "rows": result.rows, "added": result.added, "updated": result.updated})
     raise SystemExit(worst)
 
@@ -87,10 +88,10 @@ def deliver_command(data: DataDir, force: bool) -> None:
     run = deliver_due(data.engine, client, now_us, force=force)
     emit({"delivered": run.delivered, "retrying": run.retrying, "refused": run.refused})
     with data.engine.connect() as conn:
-        statuses = [r.status for r in outbox_rows(conn)]
-    if "refused" in statuses:
+        statuses = [OutboxStatus(r.status) for r in outbox_rows(conn)]
+    if OutboxStatus.REFUSED in statuses:
         raise SystemExit(EXIT_REFUSED)
-    if "pending" in statuses:
+    if OutboxStatus.PENDING in statuses:
         raise SystemExit(EXIT_UNREACHABLE)
 
 

@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, or_, select
@@ -30,6 +31,16 @@ MAX_RETRY_SECONDS = 3600
 BATCH = 20
 
 
+class OutboxStatus(StrEnum):
+    """An outbox row's ``status`` (docs/queue-core.md)."""
+    PENDING = "pending"
+    """Waiting to be sent, or to be sent again after a failure worth retrying."""
+    DELIVERED = "delivered"
+    """The core acknowledged it."""
+    REFUSED = "refused"
+    """The core refused it; it waits for a person (`qatys queue-core resend`)."""
+
+
 @dataclass(frozen=True)
 class DeliveryRun:
     delivered: int
@@ -41,7 +52,7 @@ def enqueue(conn: Connection, kind: str, kindergarten: str, month: str, key: str
             signature: str, now_us: int) -> None:
     conn.execute(db.outbox.insert().values(
         kind=kind, kindergarten=kindergarten, month=month, idempotency_key=key, body=body,
-        signature=signature, created_at_us=now_us, status="pending", attempts=0,
+        signature=signature, created_at_us=now_us, status=OutboxStatus.PENDING, attempts=0,
         next_attempt_at_us=now_us, last_error=""))
 
 
@@ -65,9 +76,9 @@ def deliver_due(engine: Engine, client: QueueCoreClient, clock: Callable[[], int
             return DeliveryRun(delivered, retrying, refused)
         for index, row in enumerate(rows):
             outcome = _send(engine, client, row, clock, rng)
-            delivered += outcome == "delivered"
-            refused += outcome == "refused"
-            if outcome == "pending":
+            delivered += outcome == OutboxStatus.DELIVERED
+            refused += outcome == OutboxStatus.REFUSED
+            if outcome == OutboxStatus.PENDING:
                 _release(engine, [r.id for r in rows[index + 1:]])
                 return DeliveryRun(delivered, 1, refused)
         if len(rows) < BATCH:
@@ -76,7 +87,7 @@ def deliver_due(engine: Engine, client: QueueCoreClient, clock: Callable[[], int
 
 def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Row[Any]]:
     """Due rows not yet tried in this pass, claimed for a while so other senders skip them."""
-    due = select(db.outbox).where(db.outbox.c.status == "pending").where(
+    due = select(db.outbox).where(db.outbox.c.status == OutboxStatus.PENDING).where(
         or_(db.outbox.c.claimed_until_us.is_(None), db.outbox.c.claimed_until_us < now_us))
     if tried:
         due = due.where(db.outbox.c.id.not_in(sorted(tried)))
@@ -99,12 +110,12 @@ def _release(engine: Engine, ids: list[int]) -> None:
 
 
 def _send(engine: Engine, client: QueueCoreClient, row: Row[Any], clock: Callable[[], int],
-          rng: random.Random | None) -> str:
+          rng: random.Random | None) -> OutboxStatus:
     attempts = row.attempts + 1
     try:
         receipt = client.submit_statement(bytes(row.body), row.idempotency_key, row.signature)
     except QueueCoreError as exc:
-        status = "pending" if exc.retry else "refused"
+        status = OutboxStatus.PENDING if exc.retry else OutboxStatus.REFUSED
         with writing(engine) as conn:
             conn.execute(db.outbox.update().where(db.outbox.c.id == row.id).values(
                 status=status, attempts=attempts, last_error=str(exc)[:500],
@@ -115,11 +126,11 @@ def _send(engine: Engine, client: QueueCoreClient, row: Row[Any], clock: Callabl
         return status
     with writing(engine) as conn:
         conn.execute(db.outbox.update().where(db.outbox.c.id == row.id).values(
-            status="delivered", attempts=attempts, delivered_at_us=clock(), last_error="",
-            claimed_until_us=None, core_reference=receipt.reference))
+            status=OutboxStatus.DELIVERED, attempts=attempts, delivered_at_us=clock(),
+            last_error="", claimed_until_us=None, core_reference=receipt.reference))
     log(logger, "outbox.delivered", id=row.id, key=row.idempotency_key, attempts=attempts,
         reference=receipt.reference, replayed=receipt.replayed)
-    return "delivered"
+    return OutboxStatus.DELIVERED
 
 
 def outbox_rows(conn: Connection, kindergarten: str | None = None,
@@ -139,7 +150,7 @@ def outbox_rows(conn: Connection, kindergarten: str | None = None,
 def resend(conn: Connection, outbox_id: int, now_us: int) -> bool:
     """Put a refused row back in the queue after a person fixed the cause; False if none."""
     result = conn.execute(db.outbox.update().where(db.outbox.c.id == outbox_id)
-                          .where(db.outbox.c.status == "refused")
-                          .values(status="pending", next_attempt_at_us=now_us,
+                          .where(db.outbox.c.status == OutboxStatus.REFUSED)
+                          .values(status=OutboxStatus.PENDING, next_attempt_at_us=now_us,
                                   claimed_until_us=None))
     return bool(result.rowcount)

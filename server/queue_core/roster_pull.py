@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import Engine, select
 
@@ -21,6 +22,17 @@ from server.storage.db import writing
 
 logger = logging.getLogger("qatys.roster_pull")
 SOURCE = "queue-core"
+
+
+class PullOutcome(StrEnum):
+    """The ``result`` of one kindergarten in `qatys queue-core pull-roster` (docs/queue-core.md)."""
+    IMPORTED = "imported"
+    UNCHANGED = "unchanged"
+    """Byte for byte the roster imported last: nothing written."""
+    REFUSED = "refused"
+    """A rule failed: nothing imported, the problems named."""
+    FAILED = "failed"
+    """The core did not answer, or refused the request."""
 
 
 @dataclass(frozen=True)

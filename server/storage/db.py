@@ -10,6 +10,7 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,14 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+class BodyStatus(StrEnum):
+    """``events.body_status``: whether the server could open the event's sealed body."""
+    OK = "ok"
+    UNREADABLE = "unreadable"
+    """Stored for the chain's sake, counted nowhere (no child, no receipt)."""
+
 
 
 kindergartens = Table(
@@ -109,7 +118,7 @@ events = Table(
     Column("assurance", String(10), nullable=False),
     Column("child_id", String(64), nullable=True),
     Column("direction", String(3), nullable=True),
-    Column("body_status", String(12), nullable=False),
+    Column("body_status", String(12), nullable=False),  # BodyStatus
     Column("recorded_at_us", BigInteger, nullable=False),
     Column("boot_id", LargeBinary(16), nullable=False),
     Column("mono_ns", BigInteger, nullable=False),

@@ -59,7 +59,7 @@ def upload() -> tuple[Response, int]:
     context = ctx()
     with db.writing(context.engine) as conn:
         status = face_templates.accept_upload(conn, terminal, item, context.clock())
-    return ok(201 if status == "stored" else 200, outcome=status)
+    return ok(201 if status == face_templates.UploadOutcome.STORED else 200, outcome=status)
 
 
 @bp.post("/faces/keys")

@@ -119,11 +119,12 @@ class Ingestor:
             receipt: str | None = body.receipt or None
             code: str | None = body.code or None
             note: str | None = None
-            status = "ok"
-            if ev.kind == "system":  # the terminal's outage ledger: about no child
+            status = db.BodyStatus.OK
+            if ev.kind == events.EventKind.SYSTEM:  # the terminal's outage ledger: about no child
                 child_id, note = None, body.reason[:200]
         except (SealError, ProtocolError):
-            child_id, receipt, code, note, status = None, None, None, None, "unreadable"
+            child_id, receipt, code, note = None, None, None, None
+            status = db.BodyStatus.UNREADABLE
             log(logger, "event.body_unreadable", logging.WARNING, event_id=ev.event_id)
         return (ev.event_id, ev.terminal_id, ev.seq, kindergarten, v.hash, v.raw, ev.kind,
                 ev.method, ev.assurance, child_id, ev.direction, status, ev.time_us,

@@ -10,29 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from protocol.roster import RosterEntry
+from protocol.roster import ConsentStatus, RosterEntry
 
 
 @dataclass(frozen=True)
 class TerminalConsent:
     child_id: str
-    status: str
-    """granted | withdrawn | expired | none"""
+    status: ConsentStatus
     until: str
     record: int
 
     @property
     def allows_face(self) -> bool:
-        return self.status == "granted"
+        return self.status == ConsentStatus.GRANTED
 
 
 def consent_of(entry: RosterEntry, today: date) -> TerminalConsent:
     consent = entry.consent
     if consent is None:
-        return TerminalConsent(entry.child_id, "none", "", 0)
+        return TerminalConsent(entry.child_id, ConsentStatus.NONE, "", 0)
     status = consent.status
-    if status == "granted" and consent.until and consent.until < today.isoformat():
-        status = "expired"
+    if status == ConsentStatus.GRANTED and consent.until and consent.until < today.isoformat():
+        status = ConsentStatus.EXPIRED
     return TerminalConsent(entry.child_id, status, consent.until, consent.record)
 
 

@@ -15,14 +15,17 @@ import numpy as np
 
 from qatys.cliutil import EXIT_BAD_INPUT, emit
 from qatys.logs import log
+from terminal.checkin import DoorResult
 from terminal.cli import opened
 from terminal.errors import FaceRefused
 from terminal.faces.door import FaceDoor, FaceResult
 from terminal.faces.engine import load_rgb
 from terminal.faces.enrolment import enrol_face
 from terminal.faces.liveness import Presentation
+from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
+from terminal.scan import ScanRefusal
 
 logger = logging.getLogger("qatys.terminal.faces")
 
@@ -44,20 +47,20 @@ def enroll_command(home: Path, child_id: str, images: tuple[Path, ...],
         frames, verdicts = [], []
         for image, rgb, problem in _pictures(images):
             if rgb is None:
-                emit({"result": "rejected", "reason": "unreadable_image", "message": problem,
-                      "image": str(image)})
+                emit({"result": DoorResult.REJECTED, "reason": ScanRefusal.UNREADABLE_IMAGE,
+                      "message": problem, "image": str(image)})
                 raise SystemExit(EXIT_BAD_INPUT)
             frames.append(rgb)
             verdicts.append(str(image))
         try:
             enrolled = enrol_face(terminal, vault, child_id, frames, require_liveness=liveness)
         except FaceRefused as exc:
-            emit({"result": "rejected", "reason": exc.reason, "message": str(exc),
+            emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc),
                   "child_id": child_id,
                   "frames": [{"image": i, "verdict": v} for i, v in zip(verdicts, exc.frames,
                                                                         strict=False)]})
             raise SystemExit(exc.exit_code) from None
-    emit({"result": "enrolled", "child_id": enrolled.child_id,
+    emit({"result": DoorResult.ENROLLED, "child_id": enrolled.child_id,
           "template_id": enrolled.template_id, "encodings": enrolled.encodings,
           "consent_record": enrolled.consent_record,
           "frames": [{"image": i, "verdict": v} for i, v in zip(verdicts, enrolled.frames,
@@ -89,14 +92,14 @@ def identify_command(home: Path, images: tuple[Path, ...], sequence: bool) -> No
             for image, result, problem in _results(door, images, sequence):
                 if result is None:
                     failed = True
-                    emit({"image": str(image), "result": "no_face", "child_id": None,
-                          "distance": None, "margin": None, "reason": "unreadable_image",
+                    emit({"image": str(image), "result": FaceVerdict.NO_FACE, "child_id": None,
+                          "distance": None, "margin": None, "reason": ScanRefusal.UNREADABLE_IMAGE,
                           "message": problem})
                     continue
                 log(logger, "faces.identified", result=result.result)
                 emit({"image": str(image), **result.as_json()})
         except FaceRefused as exc:
-            emit({"result": "rejected", "reason": exc.reason, "message": str(exc)})
+            emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
             raise SystemExit(exc.exit_code) from None
     if failed:
         raise SystemExit(EXIT_BAD_INPUT)
@@ -116,16 +119,16 @@ def scan_command(home: Path, images: tuple[Path, ...], sequence: bool) -> None:
             for image, result, problem in _results(door, images, sequence):
                 line: dict[str, Any]
                 if result is None:
-                    line = {"result": "rejected", "reason": "unreadable_image",
+                    line = {"result": DoorResult.REJECTED, "reason": ScanRefusal.UNREADABLE_IMAGE,
                             "message": problem}
                 else:
                     line = door.check_in(result)
-                if line["result"] == "rejected":
+                if line["result"] == DoorResult.REJECTED:
                     exit_code = max(exit_code, 4 if line["reason"] == "terminal_revoked"
                                     else EXIT_BAD_INPUT)
                 emit({"image": str(image), **{k: None for k in SCAN_FIELDS}, **line})
         except FaceRefused as exc:
-            emit({"result": "rejected", "reason": exc.reason, "message": str(exc)})
+            emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
             raise SystemExit(exc.exit_code) from None
     if exit_code:
         raise SystemExit(exit_code)
@@ -138,7 +141,7 @@ def withdraw_command(home: Path, child_id: str, by: str) -> None:
         try:
             emit(withdraw_here(terminal, FaceVault(terminal), child_id, by))
         except FaceRefused as exc:
-            emit({"result": "rejected", "reason": exc.reason, "message": str(exc)})
+            emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
             raise SystemExit(exc.exit_code) from None
 
 

@@ -13,26 +13,26 @@ from typing import Any
 
 import numpy as np
 
+from protocol.events import Method
 from qatys.logs import log
-from terminal.checkin import CheckinRequest, CheckinService
+from terminal.checkin import CheckinRequest, CheckinService, DoorResult
 from terminal.errors import CheckinRefused, FaceRefused
 from terminal.faces.engine import FaceReading, read_live_face
 from terminal.faces.liveness import Challenge, Presentation
-from terminal.faces.matching import Gallery, identify
+from terminal.faces.matching import FaceVerdict, Gallery, identify
 from terminal.faces.vault import FaceVault
 from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.faces")
 
-REASON_OF_RESULT = {"unknown": "face_unknown", "uncertain": "face_uncertain",
-                    "spoof": "face_spoof"}
+REASON_OF_RESULT = {FaceVerdict.UNKNOWN: "face_unknown",
+                    FaceVerdict.UNCERTAIN: "face_uncertain", FaceVerdict.SPOOF: "face_spoof"}
 """The refusal reason a check-in line carries for each result short of a match."""
 
 
 @dataclass(frozen=True)
 class FaceResult:
-    result: str
-    """match | unknown | uncertain | no_face | spoof"""
+    result: FaceVerdict
     child_id: str | None = None
     distance: float | None = None
     margin: float | None = None
@@ -64,9 +64,9 @@ class FaceDoor:
         try:
             reading = read_live_face(rgb, only_one=False, thorough=not camera)
             if reading.result == "spoof":
-                return FaceResult("spoof", reason="picture_edges"), reading
+                return FaceResult(FaceVerdict.SPOOF, reason="picture_edges"), reading
             if reading.encoding is None:
-                return FaceResult("no_face", reason=reading.result), reading
+                return FaceResult(FaceVerdict.NO_FACE, reason=reading.result), reading
         finally:
             rgb.fill(0)
         match = identify(reading.encoding, gallery)
@@ -78,33 +78,35 @@ class FaceDoor:
         """Add a frame to the presentation; a match counts only once the same child has
         blinked or turned (a picture held up cannot). A frame without a usable face (blurred,
         eyes shut mid-blink) leaves it as it is; anyone else, or a spoof, starts it again."""
-        if result.result == "no_face":
+        if result.result == FaceVerdict.NO_FACE:
             if reading.landmarks is not None and presentation.child_id is not None:
                 presentation.challenge.add(reading.landmarks)  # the middle of a blink
             return result
-        if result.result != "match" or reading.landmarks is None:
+        if result.result != FaceVerdict.MATCH or reading.landmarks is None:
             presentation.child_id, presentation.challenge = None, Challenge()
             return result
         if presentation.child_id != result.child_id:
             presentation.child_id, presentation.challenge = result.child_id, Challenge()
         if presentation.challenge.add(reading.landmarks):
             return result
-        return FaceResult("spoof", distance=result.distance, margin=result.margin,
+        return FaceResult(FaceVerdict.SPOOF, distance=result.distance, margin=result.margin,
                           reason="no_blink_or_turn")
 
     def check_in(self, result: FaceResult) -> dict[str, Any]:
         """The check-in line for a result: accepted (after commit) for a match, rejected with
         a reason otherwise, none when there was no face."""
         face = {"distance": result.distance, "margin": result.margin}
-        if result.result == "no_face":
-            return {"result": "none", "reason": result.reason or "no_face", **face}
-        if result.result != "match" or result.child_id is None:
+        if result.result == FaceVerdict.NO_FACE:
+            return {"result": DoorResult.NONE, "reason": result.reason or "no_face", **face}
+        if result.result != FaceVerdict.MATCH or result.child_id is None:
             reason = REASON_OF_RESULT[result.result]
             log(logger, "faces.scan_refused", logging.WARNING, reason=reason)
-            return {"result": "rejected", "reason": reason, "message": "face not recognised "
-                    "with certainty: please scan the QR card", **face}
+            return {"result": DoorResult.REJECTED, "reason": reason,
+                    "message": "face not recognised with certainty: please scan the QR card",
+                    **face}
         try:
-            line = self._checkins.checkin(CheckinRequest(result.child_id, "face"))
+            line = self._checkins.checkin(CheckinRequest(result.child_id, Method.FACE))
         except CheckinRefused as exc:
-            return {"result": "rejected", "reason": exc.reason, "message": str(exc), **face}
+            return {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc),
+                    **face}
         return {**line, **face}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from protocol.roster import ConsentStatus
 from qatys.logs import log
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import TerminalConsent, consent_of
@@ -59,10 +60,10 @@ def consent_for_enrolment(terminal: Terminal, vault: FaceVault,
     if vault.withdrawal_pending(child_id):
         raise FaceRefused("consent_withdrawn", "the consent was withdrawn at this terminal; "
                           "a parent must give it again before enrolment")
-    if consent.status == "none":
+    if consent.status == ConsentStatus.NONE:
         raise FaceRefused("no_consent", "there is no consent to face check-in for this child: "
                           "a parent gives it on the phone or on a paper form")
-    if consent.status != "granted":
+    if consent.status != ConsentStatus.GRANTED:
         raise FaceRefused(f"consent_{consent.status}", f"the consent to face check-in was "
                           f"{consent.status}: a parent must give it again before enrolment")
     return consent

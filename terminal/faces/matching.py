@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -20,10 +21,24 @@ MARGIN = 0.08
 """…and only when the next child is at least this much further away."""
 
 
+class FaceVerdict(StrEnum):
+    """What a face at the door is (``qatys face identify``'s ``result``, docs/cli.md)."""
+    MATCH = "match"
+    """One enrolled child, clearly."""
+    UNKNOWN = "unknown"
+    """Nobody enrolled is near enough."""
+    UNCERTAIN = "uncertain"
+    """Two children are too close to tell."""
+    NO_FACE = "no_face"
+    """No usable face in the picture (the door)."""
+    SPOOF = "spoof"
+    """A picture held up, or no blink or turn (the door)."""
+
+
 @dataclass(frozen=True)
 class Match:
-    result: str
-    """match | unknown | uncertain"""
+    result: FaceVerdict
+    """match, unknown or uncertain"""
     child_id: str | None
     distance: float | None
     margin: float | None
@@ -62,13 +77,13 @@ def identify(encoding: np.ndarray, gallery: Gallery | Mapping[str, Sequence[np.n
     if not isinstance(gallery, Gallery):
         gallery = Gallery(gallery)
     if not len(gallery):
-        return Match("unknown", None, None, None)
+        return Match(FaceVerdict.UNKNOWN, None, None, None)
     per_child = gallery.nearest(encoding)
     order = np.argsort(per_child)
     best = float(per_child[order[0]])
     gap = round(float(per_child[order[1]]) - best, 4) if len(order) > 1 else None
     if best >= threshold:
-        return Match("unknown", None, round(best, 4), gap)
+        return Match(FaceVerdict.UNKNOWN, None, round(best, 4), gap)
     if gap is not None and gap < margin:
-        return Match("uncertain", None, round(best, 4), gap)
-    return Match("match", gallery.children[int(order[0])], round(best, 4), gap)
+        return Match(FaceVerdict.UNCERTAIN, None, round(best, 4), gap)
+    return Match(FaceVerdict.MATCH, gallery.children[int(order[0])], round(best, 4), gap)

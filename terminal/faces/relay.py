@@ -17,6 +17,7 @@ from typing import Any
 
 from protocol import crypto, faces
 from protocol.errors import ProtocolError
+from protocol.faces import EraseReason
 from qatys.logs import log
 from qatys.timeutil import local_date, now_us
 from terminal.client import ServerClient
@@ -173,9 +174,10 @@ class FaceRelay:
         return len(wraps)
 
 
-def _erase_reason(said: object) -> str:
+def _erase_reason(said: object) -> EraseReason:
     """The server's reason, when it is one this terminal records; "refused" otherwise."""
-    return said if isinstance(said, str) and said in ERASE_REASONS else "refused"
+    return EraseReason(said) if isinstance(said, str) and said in ERASE_REASONS \
+        else EraseReason.REFUSED
 
 
 def _b64(data: bytes) -> str:

@@ -19,7 +19,8 @@ import numpy as np
 
 from protocol import crypto, faces
 from protocol.errors import ProtocolError
-from protocol.roster import RosterEntry
+from protocol.faces import EraseReason
+from protocol.roster import ConsentStatus, RosterEntry
 from qatys.logs import log
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import consent_of
@@ -31,9 +32,12 @@ from terminal.store import get_int, set_meta
 
 logger = logging.getLogger("qatys.terminal.faces")
 
-ERASE_REASONS = ("withdrawn", "expired", "left", "replaced", "no_consent", "refused")
-"""Why a template was erased: consent withdrawn or run out, the child left the roster, a new
-enrolment replaced it, there is no consent record, or the server refused it."""
+ERASE_REASONS = tuple(r for r in EraseReason if r != EraseReason.UNKNOWN)
+"""Why a template was erased here: consent withdrawn or run out, the child left the roster, a
+new enrolment replaced it, there is no consent record, or the server refused it."""
+_ERASE_OF_CONSENT = {ConsentStatus.NONE: EraseReason.NO_CONSENT,
+                     ConsentStatus.WITHDRAWN: EraseReason.WITHDRAWN,
+                     ConsentStatus.EXPIRED: EraseReason.EXPIRED}
 _TAG_INFO = b"qatys/v1/face-child-tag"
 
 
@@ -136,7 +140,7 @@ class FaceVault:
 
         def job(conn: sqlite3.Connection) -> int:
             earlier = templates_of(conn, tag)
-            delete_templates(conn, [(e, "replaced") for e in earlier])
+            delete_templates(conn, [(e, EraseReason.REPLACED) for e in earlier])
             conn.execute("INSERT INTO face_templates(template_id, child_tag, consent_record, "
                          "key_id, blob) VALUES (?, ?, ?, ?, ?)",
                          (template_id, tag, consent_record, key_id, blob))
@@ -221,7 +225,7 @@ class FaceVault:
 
     # --- erasure ---------------------------------------------------------------
 
-    def erase(self, reasons: list[tuple[str, str]]) -> int:
+    def erase(self, reasons: list[tuple[str, EraseReason]]) -> int:
         """Erase these templates (id, reason) for good; returns how many were here."""
         if not reasons:
             return 0
@@ -244,18 +248,17 @@ class FaceVault:
         by_tag = {self.child_tag(e.child_id): e for e in entries}
         rows = self._t.store.read(lambda conn: conn.execute(
             "SELECT template_id, child_tag FROM face_templates").fetchall())
-        doomed = []
+        doomed: list[tuple[str, EraseReason]] = []
         for template_id, tag in rows:
             entry = by_tag.get(bytes(tag))
             if entry is None:
-                doomed.append((str(template_id), "left"))
+                doomed.append((str(template_id), EraseReason.LEFT))
                 continue
             # a grant whose record is older than the template's means a roster older than
             # the enrolment: it is kept, and the server's face sync has the last word
             consent = consent_of(entry, today)
-            if consent.status != "granted":
-                doomed.append((str(template_id), {"none": "no_consent"}.get(
-                    consent.status, consent.status)))
+            if consent.status != ConsentStatus.GRANTED:
+                doomed.append((str(template_id), _ERASE_OF_CONSENT[consent.status]))
         return self.erase(doomed)
 
     def pending_erasures(self) -> list[tuple[str, int, str]]:
@@ -280,7 +283,7 @@ def templates_of(conn: sqlite3.Connection, tag: bytes) -> list[str]:
         "SELECT template_id FROM face_templates WHERE child_tag = ?", (tag,))]
 
 
-def delete_templates(conn: sqlite3.Connection, reasons: list[tuple[str, str]]) -> int:
+def delete_templates(conn: sqlite3.Connection, reasons: list[tuple[str, EraseReason]]) -> int:
     """Delete inside the caller's transaction, leaving a receipt for the server."""
     erased = 0
     at = now_us()

@@ -13,9 +13,10 @@ import os
 import sqlite3
 
 from protocol import consent, crypto
+from protocol.faces import EraseReason
 from qatys.logs import log
 from qatys.timeutil import now_us
-from terminal.checkin import valid_child_id
+from terminal.checkin import DoorResult, valid_child_id
 from terminal.errors import FaceRefused
 from terminal.faces.vault import FaceVault, delete_templates, templates_of
 from terminal.home import Terminal
@@ -42,13 +43,14 @@ def withdraw_here(terminal: Terminal, vault: FaceVault, child_id: str, by: str) 
     def job(conn: sqlite3.Connection) -> int:
         conn.execute("INSERT INTO consent_outbox(request_id, sealed, child_tag) "
                      "VALUES (?, ?, ?)", (request_id, sealed, tag))
-        return delete_templates(conn, [(i, "withdrawn") for i in templates_of(conn, tag)])
+        return delete_templates(conn, [(i, EraseReason.WITHDRAWN)
+                                       for i in templates_of(conn, tag)])
 
     erased = terminal.store.write(job)
     if erased:
         terminal.store.compact()
     log(logger, "faces.withdrawn_here", erased=erased)
-    return {"result": "withdrawn", "child_id": child_id, "erased": erased,
+    return {"result": DoorResult.WITHDRAWN, "child_id": child_id, "erased": erased,
             "request": request_id}
 
 

@@ -20,9 +20,10 @@ import numpy as np
 
 from qatys.logs import log
 from terminal.capture.sources import Frame
+from terminal.checkin import DoorResult
 from terminal.errors import FaceRefused
 from terminal.faces.liveness import Presentation
-from terminal.faces.matching import Gallery
+from terminal.faces.matching import FaceVerdict, Gallery
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
 from terminal.kiosk.texts import say
@@ -119,7 +120,7 @@ class FaceWatch:
         log(logger, "faces.enrolment_started")
         self._kiosk.events.publish("face", {"prompt": "face_enrolling",
                                             "text": say("face_enrolling")})
-        return {"result": "started", "text": say("face_enrolling")}
+        return {"result": DoorResult.STARTED, "text": say("face_enrolling")}
 
     def withdraw(self, child_id: str, by: str) -> dict[str, Any]:
         try:
@@ -169,12 +170,12 @@ class FaceWatch:
         now = time.monotonic()
         if result.child_id and self._cooldown.get(result.child_id, 0) > now:
             return
-        if result.result == "match":
+        if result.result == FaceVerdict.MATCH:
             if self._presentation.child_id is None or now - self._seen > AWAY_S:
                 self._presentation, self._started = Presentation(), now  # a new visit
             self._seen = now
         result = self._door.follow(self._presentation, result, reading)
-        if result.result == "match" and result.child_id is not None:
+        if result.result == FaceVerdict.MATCH and result.child_id is not None:
             self._cooldown[result.child_id] = now + COOLDOWN_S
             self._presentation = Presentation()
             self._kiosk.show(self._door.check_in(result), frame.captured_ns)
@@ -185,7 +186,7 @@ class FaceWatch:
                 self._prompt("face_scan_qr")
             else:
                 self._prompt("face_turn")
-        elif result.result == "uncertain":
+        elif result.result == FaceVerdict.UNCERTAIN:
             self._prompt("face_scan_qr")
 
     def _prompt(self, key: str) -> None:
@@ -200,11 +201,11 @@ class FaceWatch:
             return
         try:
             enrolled = enrolment.session.finish()
-            line: dict[str, Any] = {"result": "enrolled", "reason": "face_enrolled",
+            line: dict[str, Any] = {"result": DoorResult.ENROLLED, "reason": "face_enrolled",
                                     "child_id": enrolled.child_id,
                                     "template_id": enrolled.template_id}
         except FaceRefused as exc:
-            line = {"result": "rejected", "reason": exc.reason, "message": str(exc)}
+            line = {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)}
         finally:
             with self._lock:
                 self._enrolment = None
@@ -214,4 +215,5 @@ class FaceWatch:
 
 def _refusal(reason: str, message: str) -> dict[str, Any]:
     log(logger, "faces.kiosk_refused", logging.WARNING, reason=reason)
-    return {"result": "rejected", "reason": reason, "message": message, "text": say(reason)}
+    return {"result": DoorResult.REJECTED, "reason": reason, "message": message,
+            "text": say(reason)}

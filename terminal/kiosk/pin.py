@@ -7,6 +7,7 @@ import hmac
 import os
 import threading
 import time
+from enum import StrEnum
 
 _N, _R, _P = 2**14, 8, 1
 MAX_TRIES = 5
@@ -33,6 +34,15 @@ def pin_matches(pin: str, stored: str) -> bool:
     return hmac.compare_digest(digest.hex(), digest_hex)
 
 
+class PinVerdict(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"
+    """Too many wrong PINs: manual entry waits a while."""
+    DISABLED = "disabled"
+    """No staff PIN is set."""
+
+
 class PinGuard:
     """Five wrong PINs lock manual entry for five minutes (a child poking the screen)."""
 
@@ -46,19 +56,18 @@ class PinGuard:
     def enabled(self) -> bool:
         return bool(self._stored)
 
-    def check(self, pin: str, now: float | None = None) -> str:
-        """"ok", "wrong", "locked" or "disabled"."""
+    def check(self, pin: str, now: float | None = None) -> PinVerdict:
         now = time.monotonic() if now is None else now
         with self._lock:
             if not self._stored:
-                return "disabled"
+                return PinVerdict.DISABLED
             if now < self._locked_until:
-                return "locked"
+                return PinVerdict.LOCKED
             if pin_matches(pin, self._stored):
                 self._wrong = 0
-                return "ok"
+                return PinVerdict.OK
             self._wrong += 1
             if self._wrong >= MAX_TRIES:
                 self._wrong, self._locked_until = 0, now + LOCKOUT_SECONDS
-                return "locked"
-            return "wrong"
+                return PinVerdict.LOCKED
+            return PinVerdict.WRONG

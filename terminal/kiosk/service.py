@@ -15,15 +15,17 @@ from typing import Any
 
 import cv2
 
+from protocol.events import Method
+from protocol.health import CameraState
 from qatys import __version__
 from qatys.logs import log
 from terminal.capture.pipeline import CapturePipeline
 from terminal.capture.sources import Frame
-from terminal.checkin import CheckinRequest, CheckinService
+from terminal.checkin import CheckinRequest, CheckinService, DoorResult, parse_direction
 from terminal.errors import CheckinRefused, ServerRefused, TerminalError
 from terminal.home import Terminal
 from terminal.kiosk.face_watch import FaceWatch
-from terminal.kiosk.pin import PinGuard
+from terminal.kiosk.pin import PinGuard, PinVerdict
 from terminal.kiosk.texts import say
 from terminal.outages import OutageWatch
 from terminal.scan import ScanService
@@ -102,13 +104,13 @@ class Kiosk:
         self.show(result, frame.captured_ns)
 
     def show(self, result: dict[str, Any], captured_ns: int | None = None) -> None:
-        if result["result"] == "accepted":
+        if result["result"] == DoorResult.ACCEPTED:
             key = "repeat" if result.get("repeat") else str(result.get("direction", "accepted"))
             screen = {"colour": "green", "first_name": result.get("first_name", ""),
                       "receipt": result.get("receipt", ""), "direction": result.get("direction")}
-        elif result["result"] == "unlocked":
+        elif result["result"] == DoorResult.UNLOCKED:
             key, screen = "unlocked", {"colour": "green", "first_name": ""}
-        elif result["result"] == "enrolled":
+        elif result["result"] == DoorResult.ENROLLED:
             key, screen = "face_enrolled", {"colour": "green", "first_name": ""}
         else:
             key, screen = str(result.get("reason", "")), {"colour": "red", "first_name": ""}
@@ -130,11 +132,11 @@ class Kiosk:
     def staff_pin(self, pin: str) -> dict[str, Any] | None:
         """None when the staff PIN is right; otherwise the refusal to answer with."""
         verdict = self.pin.check(pin)
-        if verdict == "ok":
+        if verdict == PinVerdict.OK:
             return None
-        key = {"locked": "pin_locked", "disabled": "pin_wrong"}.get(verdict, "pin_wrong")
+        key = "pin_locked" if verdict == PinVerdict.LOCKED else "pin_wrong"
         log(logger, "staff.pin_refused", logging.WARNING, reason=key)
-        return {"result": "rejected", "reason": key, "text": say(key)}
+        return {"result": DoorResult.REJECTED, "reason": key, "text": say(key)}
 
     def face_enrolment(self, pin: str, child_id: str) -> dict[str, Any]:
         """Staff start enrolling a child's face (consent checked first); the result shows on
@@ -147,8 +149,9 @@ class Kiosk:
         if refused is not None:
             return refused
         result = self.faces.withdraw(child_id, by or "kiosk staff")
-        self.events.publish("face", {"prompt": result["reason"] if result["result"] ==
-                                     "rejected" else "face_withdrawn", "text": result["text"]})
+        prompt = result["reason"] if result["result"] == DoorResult.REJECTED \
+            else "face_withdrawn"
+        self.events.publish("face", {"prompt": prompt, "text": result["text"]})
         return result
 
     def manual(self, pin: str, child_id: str, reason: str, direction: str | None) -> dict[
@@ -157,11 +160,11 @@ class Kiosk:
         if refused is not None:
             return refused
         try:
-            result = self.checkins.checkin(CheckinRequest(child_id, "manual", reason=reason,
-                                                          by="kiosk staff",
-                                                          direction=direction))
+            result = self.checkins.checkin(CheckinRequest(child_id, Method.MANUAL,
+                                                          reason=reason, by="kiosk staff",
+                                                          direction=parse_direction(direction)))
         except CheckinRefused as exc:
-            result = {"result": "rejected", "reason": exc.reason, "message": str(exc)}
+            result = {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)}
         self.show(result)
         return result
 
@@ -198,12 +201,12 @@ class Kiosk:
         if self.signals is not None:
             self.signals.close()
 
-    def _camera_state(self) -> str:
+    def _camera_state(self) -> CameraState:
         if self.pipeline is None:
-            return "none"
+            return CameraState.NONE
         if self.pipeline.stats.source_error:
-            return "failed"
-        return "ended" if self.pipeline.stats.source_ended else "ok"
+            return CameraState.FAILED
+        return CameraState.ENDED if self.pipeline.stats.source_ended else CameraState.OK
 
     def _pause(self, seconds: float) -> None:
         """The sync's backoff sleep, cut short when the kiosk stops."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 
+from terminal.checkin import DoorResult
 from terminal.kiosk.service import Kiosk, jpeg_of, sse_message
 
 PREVIEW_INTERVAL_S = 0.2
@@ -66,27 +67,27 @@ def create_kiosk_app(kiosk: Kiosk) -> Flask:
     def manual() -> tuple[Response, int]:
         body: Any = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return jsonify({"result": "rejected", "reason": "bad_request"}), 400
+            return jsonify({"result": DoorResult.REJECTED, "reason": "bad_request"}), 400
         direction = body.get("direction") or None
         result = kiosk.manual(str(body.get("pin", "")), str(body.get("child_id", "")),
                               str(body.get("reason", "")), direction)
-        return jsonify(result), 200 if result["result"] == "accepted" else 400
+        return jsonify(result), 200 if result["result"] == DoorResult.ACCEPTED else 400
 
     @app.post("/face/enrol")
     def face_enrol() -> tuple[Response, int]:
         body: Any = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return jsonify({"result": "rejected", "reason": "bad_request"}), 400
+            return jsonify({"result": DoorResult.REJECTED, "reason": "bad_request"}), 400
         result = kiosk.face_enrolment(str(body.get("pin", "")), str(body.get("child_id", "")))
-        return jsonify(result), 202 if result["result"] == "started" else 400
+        return jsonify(result), 202 if result["result"] == DoorResult.STARTED else 400
 
     @app.post("/face/withdraw")
     def face_withdraw() -> tuple[Response, int]:
         body: Any = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return jsonify({"result": "rejected", "reason": "bad_request"}), 400
+            return jsonify({"result": DoorResult.REJECTED, "reason": "bad_request"}), 400
         result = kiosk.face_withdrawal(str(body.get("pin", "")), str(body.get("child_id", "")),
                                        str(body.get("by", ""))[:200])
-        return jsonify(result), 200 if result["result"] == "withdrawn" else 400
+        return jsonify(result), 200 if result["result"] == DoorResult.WITHDRAWN else 400
 
     return app

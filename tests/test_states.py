@@ -1,0 +1,158 @@
+"""The typed states (StrEnums) keep the values the docs list, byte for byte: they are stored in
+the databases, sent in JSON and CBOR, and printed by the commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from protocol import canonical
+from protocol.errors import AnswerRefusal, CardRefusal
+from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
+from protocol.faces import EraseReason
+from protocol.health import CameraState
+from protocol.roster import CONSENT_STATUSES, ConsentStatus
+from server.domain.calendar import DayKind
+from server.domain.funding import DayMark
+from server.families.consent import ConsentAction, ConsentSource
+from server.families.face_templates import UploadOutcome
+from server.families.withdrawals import NoticeOutcome
+from server.finance.accounts import ROLES, Role
+from server.money.approvals import ApprovalStatus
+from server.money.jobs import JobStatus
+from server.queue_core.outbox import OutboxStatus
+from server.queue_core.roster_pull import PullOutcome
+from server.storage.db import BodyStatus, make_engine
+from terminal.checkin import DoorResult
+from terminal.errors import CheckinRefusal, UnlockRefusal
+from terminal.faces.matching import FaceVerdict
+from terminal.faces.vault import ERASE_REASONS
+from terminal.kiosk.pin import PinVerdict
+from terminal.scan import ScanRefusal
+from terminal.sync import AnswerKind, FacesStep, RosterStep, SyncResult
+from tests.postgres import Cluster
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _doc(name: str) -> str:
+    return " ".join((DOCS / name).read_text(encoding="utf-8").split())
+
+
+def _alternatives(values: Iterable[object], quoted: bool = True) -> str:
+    """How the docs write a choice of values: "a"\\|"b"\\|"c" (a table cell escapes the bar)."""
+    return "\\|".join(f'"{v}"' if quoted else str(v) for v in values)
+
+
+def _ticked(values: Iterable[object]) -> str:
+    return ", ".join(f"`{v}`" for v in values)
+
+
+@pytest.mark.parametrize(("doc", "listed"), [
+    ("cli.md", f'"roster": {_alternatives(RosterStep)}'),
+    ("cli.md", f'"faces": {_alternatives(FacesStep)}'),
+    ("cli.md", f"({_ticked(AnswerKind)})"),
+    ("cli.md", f"status: {_alternatives(ConsentStatus, quoted=False)}"),
+    ("cli.md", f"`reason` {_alternatives(ERASE_REASONS, quoted=False)}"),
+    ("cli.md", f'"result": {_alternatives(FaceVerdict)}'),
+    ("cli.md", f"--role {_alternatives(Role, quoted=False)}"),
+    ("queue-core.md", f'"result": {_alternatives(PullOutcome)}'),
+    ("queue-core.md", f'"status": {_alternatives(OutboxStatus)}'),
+    ("finance.md", f'"status": {"|".join(f"{chr(34)}{s}{chr(34)}" for s in JobStatus)}'),
+    ("api.md", f'"camera": {_alternatives(CameraState)}'),
+    ("api.md", f'{{"outcome": {_alternatives(NoticeOutcome)}}}'),
+    ("api.md", f'`201 {{"outcome": "{UploadOutcome.STORED}"}}`, the same again '
+               f'`200 {{"outcome": "{UploadOutcome.ALREADY}"}}`'),
+    ("protocol.md", f"| `kind` | text | {_ticked(EventKind)} |"),
+    ("protocol.md", f"| `method` | text | {_ticked(Method)} |"),
+    ("protocol.md", f"| `assurance` | text | {_ticked(Assurance)} |"),
+])
+def test_the_docs_list_exactly_these_values(doc: str, listed: str) -> None:
+    assert listed in _doc(doc)
+
+
+def test_the_values_the_docs_name_one_by_one() -> None:
+    cli, protocol = _doc("cli.md"), _doc("protocol.md")
+    happened = re.search(r"`reason` says what happened: (.*?)\. ", protocol)
+    assert happened is not None
+    assert [w.split()[0] for w in re.findall(r"`([^`]+)`", happened.group(1))] == \
+        [e.value for e in SystemEvent]
+    for refusal in AnswerRefusal:
+        assert f"`{refusal}`" in protocol + cli, refusal
+    for listed in re.findall(r'"result": ((?:"[a-z_]+"(?:\\\|)?)+)', cli):
+        values = set(re.findall(r'"([a-z_]+)"', listed))
+        if DoorResult.ACCEPTED in values:  # `terminal scan`, `face scan`
+            assert values <= {r.value for r in DoorResult}, values
+    for result in (DoorResult.ENROLLED, DoorResult.WITHDRAWN):
+        assert f'"result": "{result}"' in cli
+    assert '"direction": ' + "|".join(f'"{d}"' for d in Direction) in cli
+
+
+def _section(doc: str, title: str) -> set[str]:
+    """The codes (`like_this`) a section of a doc names."""
+    text = (DOCS / doc).read_text(encoding="utf-8").split(f"## {title}\n", 1)[1].split("\n## ")[0]
+    return set(re.findall(r"`([a-z_]+)`", text))
+
+
+def test_the_refusals_are_those_the_docs_list() -> None:
+    assert _section("cli.md", "Scan refusals") == {*CardRefusal, *ScanRefusal,
+                                                   CheckinRefusal.UNKNOWN_CHILD,
+                                                   CheckinRefusal.TERMINAL_REVOKED}
+    assert _section("cli.md", "Unlock refusals") == set(UnlockRefusal)
+    refused = _doc("cli.md").split("Refused: `{\"result\": \"rejected\"", 1)[1].split("(exit 4)")[0]
+    # bad_method only guards the code's own callers: no command or page can send another
+    assert set(re.findall(r"`([a-z_]+)`", refused)) == set(CheckinRefusal) - {"bad_method"}
+
+
+def test_wire_and_storage_sets_hold_the_values() -> None:
+    assert CONSENT_STATUSES == ("granted", "withdrawn", "expired")
+    assert ERASE_REASONS == ("withdrawn", "expired", "left", "replaced", "no_consent",
+                             "refused")
+    assert ROLES == ("finance", "director", "auditor", "admin")
+    assert all(type(role) is str for role in ROLES)  # click's choices take text, not members
+    assert EraseReason.UNKNOWN not in ERASE_REASONS
+
+
+ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, EraseReason,
+       CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
+       FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
+       ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
+       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal)
+
+
+@pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)
+def test_a_state_is_its_value_everywhere(enum: type[StrEnum]) -> None:
+    """JSON, CBOR, f-strings and SQLite all see the plain value."""
+    for member in enum:
+        assert json.dumps({"k": member}) == json.dumps({"k": member.value})
+        assert canonical.encode({"k": member}) == canonical.encode({"k": member.value})
+        assert f"{member}" == str(member) == member.value
+        with sqlite3.connect(":memory:") as conn:
+            conn.execute("CREATE TABLE t (v TEXT)")
+            conn.execute("INSERT INTO t VALUES (?)", (member,))
+            assert conn.execute("SELECT v, typeof(v) FROM t WHERE v = ?",
+                                (member.value,)).fetchone() == (member.value, "text")
+
+
+@pytest.mark.postgres
+def test_postgresql_stores_a_state_as_its_value(pg_cluster: Cluster) -> None:
+    engine = make_engine(pg_cluster.create_database("states"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (v TEXT)"))
+            for enum in ALL:
+                for member in enum:
+                    conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": member})
+            stored = list(conn.execute(text("SELECT v FROM t")).scalars())
+            assert stored == [m.value for enum in ALL for m in enum]
+            assert conn.execute(text("SELECT count(*) FROM t WHERE v = :v"),
+                                {"v": OutboxStatus.PENDING}).scalar() == 1
+    finally:
+        engine.dispose()
