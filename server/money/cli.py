@@ -219,7 +219,8 @@ def approvals_command(data_dir: Path, kindergarten: str, month: str) -> None:
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
 def anomalies_command(data_dir: Path, kindergarten: str, month: str) -> None:
-    """Anomaly flags for the month: one JSON line each (rule, day, summary, event ids)."""
+    """Anomaly flags for the month: one JSON line each (rule, day, summary, event ids, code,
+    params)."""
     with errors_as_exit(_ERRORS):
         data = open_data_dir(data_dir)
         year, number = parse_month(month)
@@ -229,7 +230,8 @@ def anomalies_command(data_dir: Path, kindergarten: str, month: str) -> None:
         sys.stdout.write(json.dumps({
             "rule": flag.rule, "kindergarten": flag.kindergarten,
             "day": flag.day.isoformat() if flag.day else None, "summary": flag.summary,
-            "event_ids": list(flag.event_ids)}, ensure_ascii=False) + "\n")
+            "event_ids": list(flag.event_ids), "code": flag.code, "params": dict(flag.params)},
+            ensure_ascii=False) + "\n")
 
 
 @funding_group.command("why")
