@@ -31,7 +31,7 @@ from flask import (
     request,
     send_file,
 )
-from flask_babel import get_translations, ngettext
+from flask_babel import get_translations
 from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
@@ -174,8 +174,10 @@ def home() -> WebResponse:
 def _seconds_left() -> str:
     """The countdown's sentence for each number of seconds left, with ``{n}`` where the
     number goes (JSON for the page's script): plural forms need the whole sentence."""
-    return json.dumps({n: ngettext("%(num)s second left", "%(num)s seconds left", n, num="{n}")
-                       for n in range(1, WINDOW_SECONDS + 1)}, ensure_ascii=False)
+    tr = get_translations()
+    return json.dumps({n: tr.ngettext("%(num)s second left", "%(num)s seconds left", n)
+                       % {"num": "{n}"} for n in range(1, WINDOW_SECONDS + 1)},
+                      ensure_ascii=False)
 
 
 @bp.get("/invite/<code>")

@@ -92,6 +92,13 @@ class Words:
         """What the табель's letters mean, in this catalogue's language."""
         return _legend(lambda words: words(self.tr))
 
+    def camera(self, state: str) -> str:
+        """A terminal's camera as its last health report says (protocol/health.py)."""
+        tr = self.tr
+        return {"ok": tr.gettext("camera working"), "failed": tr.gettext("camera failed"),
+                "ended": tr.gettext("video clip ended"),
+                "none": tr.gettext("no camera")}.get(state, state)
+
     def ledger(self, what: str) -> str:
         """An entry of a terminal's own outage ledger."""
         tr = self.tr
