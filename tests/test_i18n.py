@@ -17,6 +17,7 @@ import sys
 import tomllib
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
@@ -74,7 +75,8 @@ def test_every_message_has_its_translation_in_every_plural_form(name: str, lang:
             assert len(message.string) == catalog.num_plurals, message.id
             assert all(s.strip() for s in message.string), message.id
         else:
-            assert isinstance(message.string, str) and message.string.strip(), message.id
+            assert isinstance(message.string, str), message.id
+            assert message.string.strip(), message.id
     problems = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check()]
     assert problems == []  # placeholders the same as the msgid's, Python format kept
 
@@ -213,7 +215,8 @@ def test_anomaly_flags_speak_the_readers_language() -> None:
         words = Words(catalogue(lang))
         for flag in FLAGS:
             said, heading = words.flag(flag), words.rule(flag.rule)
-            assert said and heading != flag.rule, (lang, flag.rule)
+            assert said, (lang, flag.rule)
+            assert heading != flag.rule, (lang, flag.rule)
             assert _english_in(said) == set() == _english_in(heading), (lang, said)
     ru = Words(catalogue("ru"))
     assert ru.flag(FLAGS[0]) == ("на терминале T-A за 60 с способом «карта» отмечен 21 ребёнок")
@@ -224,8 +227,8 @@ def test_anomaly_flags_speak_the_readers_language() -> None:
 
 
 def test_exports_print_both_languages_from_the_catalogue() -> None:
-    from server.money.exports import STATEMENT_HEADINGS, legend
     from server.i18n import both
+    from server.money.exports import STATEMENT_HEADINGS, legend
 
     assert [both(words) for _, words in STATEMENT_HEADINGS][:3] == [
         "Бала ID / ID ребёнка", "Санат / Категория", "Норматив / Норматив"]
@@ -240,7 +243,7 @@ class _Visible(html.parser.HTMLParser):
     attributes shown (title, alt, aria-label, placeholder), the texts the page's script shows
     (the ``#texts`` element's data, ``data-sent``) and, on the door screen, ``data-<lang>``."""
 
-    SHOWN = {"title", "alt", "aria-label", "placeholder", "data-sent"}
+    SHOWN: ClassVar[set[str]] = {"title", "alt", "aria-label", "placeholder", "data-sent"}
 
     def __init__(self, lang: str) -> None:
         super().__init__()
@@ -334,10 +337,12 @@ def test_the_statement_shows_its_flags_in_the_readers_language(
     ru = session.get(march.url + path + "?lang=ru", timeout=30).text
     kk = session.get(march.url + path + "?lang=kk", timeout=30).text
     assert 'data-rule="present_on_closure"' in ru
-    assert "в день закрытия отмечен" in ru and "жабық күні" in kk
+    assert "в день закрытия отмечен" in ru
+    assert "жабық күні" in kk
     assert "checked in" not in ru + kk
     child = session.get(march.url + f"{path}/child/{CHILDREN[2]}?lang=ru", timeout=30).text
-    assert "нерабочий день: выходной" in child and "weekend" not in child
+    assert "нерабочий день: выходной" in child
+    assert "weekend" not in child
 
 
 class _Kiosk:
@@ -359,7 +364,8 @@ def test_no_english_on_the_door_screen(lang: str) -> None:
     assert "Картаны немесе телефонды камераға көрсетіңіз" in text if lang == "kk" else \
         "Покажите карту или телефон камере" in text
     assert _english_in(text) == set()
-    assert '"pending": ["{n} ' in body and "(n%10==1 && n%100!=11" in body
+    assert '"pending": ["{n} ' in body
+    assert "(n%10==1 && n%100!=11" in body
 
 
 def test_the_kiosk_says_both_languages_from_its_catalogue() -> None:
