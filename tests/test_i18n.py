@@ -243,7 +243,8 @@ class _Visible(html.parser.HTMLParser):
     attributes shown (title, alt, aria-label, placeholder), the texts the page's script shows
     (the ``#texts`` element's data, ``data-sent``) and, on the door screen, ``data-<lang>``."""
 
-    SHOWN: ClassVar[set[str]] = {"title", "alt", "aria-label", "placeholder", "data-sent"}
+    SHOWN: ClassVar[set[str]] = {"title", "alt", "aria-label", "placeholder", "data-sent",
+                                 "data-failed", "data-closed", "data-bad-dispute"}
 
     def __init__(self, lang: str) -> None:
         super().__init__()

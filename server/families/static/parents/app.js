@@ -241,7 +241,12 @@ var QatysParents = (function () {
         .then(function (answer) {
           var el = document.getElementById("status");
           if (answer.ok) { el.textContent = el.dataset.sent; location.reload(); }
-          else { el.textContent = answer.error.message; el.className = "status bad"; }
+          else {  // in the page's language: the answer's message is for developers
+            el.textContent = {confirmation_closed: el.dataset.closed,
+                              bad_dispute: el.dataset.badDispute}[answer.error.code] ||
+              el.dataset.failed;
+            el.className = "status bad";
+          }
         });
     }
     var confirm = document.getElementById("confirm-month"),
