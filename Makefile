@@ -1,5 +1,5 @@
 # The two commands a newcomer needs are `make run` and `make test`; the rest serve them.
-.PHONY: install install-test run test lint typecheck bench clean
+.PHONY: install install-test run test lint typecheck bench clean translations
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,6 +23,18 @@ test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	QATYS_REQUIRE_POSTGRES=1 QATYS_REQUIRE_BROWSER=1 QATYS_REQUIRE_FAKETIME=1 QATYS_REQUIRE_CHROOT=1 $(BIN)/pytest -n 2 --dist loadfile
+
+# After adding or changing a text (docs/i18n.md): extract the messages, merge them into the
+# kk and ru catalogues, translate the new ones there, then run this again to compile.
+EXTRACT := $(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-output --no-wrap
+UPDATE := $(BIN)/pybabel update --no-wrap --no-fuzzy-matching --ignore-obsolete
+translations: install
+	$(EXTRACT) --project Qatys --copyright-holder Qatys -o server/i18n/messages.pot server
+	$(UPDATE) -i server/i18n/messages.pot -d server/i18n/translations
+	$(BIN)/pybabel compile --statistics -d server/i18n/translations
+	$(EXTRACT) --project Qatys --copyright-holder Qatys -o terminal/kiosk/translations/kiosk.pot terminal/kiosk
+	$(UPDATE) -D kiosk -i terminal/kiosk/translations/kiosk.pot -d terminal/kiosk/translations
+	$(BIN)/pybabel compile --statistics -D kiosk -d terminal/kiosk/translations
 
 bench: install-test
 	$(BIN)/python -m bench

@@ -7,6 +7,7 @@ pages or API and their templates):
 - ``families/``: guardians, the consent ledger, face templates, confirmations, parents' pages
 - ``finance/``: staff accounts and sessions, the finance pages, the system overview
 - ``web/``: what pages and APIs share (answers, headers, sessions, limits, language, OpenAPI)
+- ``i18n/``: the gettext catalogue (kk, ru) of the pages and exports, words for the codes
 - ``storage/``: the schema and its frozen migrations; ``domain/``: the pure rules
 
 At the top: the app factory, configuration, keys, the data directory (``with_data_dir``

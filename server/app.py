@@ -27,6 +27,7 @@ from server.sync import batches_api as ingest_api
 from server.sync.ingest import Ingestor
 from server.web import errors as web_errors
 from server.web import guard as web_guard
+from server.web import language
 from server.web import meta as meta_api
 from server.web.rate_limits import Guard, Limits
 
@@ -52,6 +53,7 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
         load_session_secret(config.session_secret_file),
         Guard(engine, clock=lambda: clock() / 1_000_000), Limits.from_config(config))
     web_guard.install(app, config.public_url, config.trusted_proxies)
+    language.install(app)
     for blueprint in (ingest_api.bp, terminal_api.bp, face_api.bp, meta_api.bp, pages.bp,
                       finance_pages.bp, parents_pages.bp):
         app.register_blueprint(blueprint)

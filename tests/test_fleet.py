@@ -63,7 +63,8 @@ def test_fleet_page_shows_a_terminal_going_silent_and_back(
         open_page(page, fleet_server.url + "/finance/fleet")
         assert _row(page, terminal_id, "dataset.silent") == "no"
         assert _row(page, terminal_id, "querySelector('.pending').textContent") == "0"
-        assert _row(page, terminal_id, "querySelector('.camera').textContent") == "none"
+        assert _row(page, terminal_id, "querySelector('.camera').dataset.camera") == "none"
+        assert _row(page, terminal_id, "querySelector('.camera').textContent") == "камера жоқ"
         assert abs(float(_row(page, terminal_id, "querySelector('.skew').textContent"))) < 5
         assert page.evaluate("document.getElementById('all-reporting') !== null")
         time.sleep(4)  # longer than the threshold of this server

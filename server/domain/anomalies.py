@@ -1,14 +1,18 @@
 """Anomaly flags over a month of check-ins (pure): patterns finance staff should look at before
 paying. A flag is a question, not a verdict; each says what it saw and why it matters
 (docs/anomalies.md).
+
+A flag carries its rule (its code) and the parameters of what it saw; the pages and exports
+put those into the reader's language (server/i18n/words.py). ``summary`` is the same in
+English, for logs and the JSON of ``qatys funding anomalies``.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from protocol.events import Method
@@ -44,6 +48,13 @@ class Flag:
     day: date | None
     summary: str
     event_ids: tuple[str, ...]
+    params: Mapping[str, str | int] = field(default_factory=dict, hash=False)
+    """What the flag saw, by name (numbers as int): the words' placeholders."""
+
+    @property
+    def code(self) -> str:
+        """The flag's stable code: its rule's name."""
+        return self.rule
 
 
 def stack_of_cards(facts: Sequence[CheckinFact]) -> list[Flag]:
@@ -63,10 +74,12 @@ def stack_of_cards(facts: Sequence[CheckinFact]) -> list[Flag]:
             window = items[start:end + 1]
             children = {f.child_id for f in window}
             if len(children) >= BURST_MIN_CHILDREN and start > reported_until:
+                seconds = BURST_WINDOW_US // 1_000_000
                 flags.append(Flag("stack_of_cards", window[0].kindergarten, window[0].local_day,
                                   f"{len(children)} children by {method} on {terminal} within "
-                                  f"{BURST_WINDOW_US // 1_000_000} s",
-                                  tuple(f.event_id for f in window)))
+                                  f"{seconds} s", tuple(f.event_id for f in window),
+                                  {"children": len(children), "method": method,
+                                   "terminal": terminal, "seconds": seconds}))
                 reported_until = end
     return flags
 
@@ -79,7 +92,8 @@ def present_on_closure(facts: Iterable[CheckinFact], closed_days: set[date]) -> 
             by_day[fact.local_day].append(fact)
     return [Flag("present_on_closure", items[0].kindergarten, day,
                  f"{len({f.child_id for f in items})} children checked in on a closure day",
-                 tuple(f.event_id for f in items)) for day, items in sorted(by_day.items())]
+                 tuple(f.event_id for f in items), {"children": len({f.child_id for f in items})})
+            for day, items in sorted(by_day.items())]
 
 
 def manual_share(facts: Sequence[CheckinFact]) -> list[Flag]:
@@ -91,10 +105,12 @@ def manual_share(facts: Sequence[CheckinFact]) -> list[Flag]:
     for garden, items in sorted(by_garden.items()):
         manual = [f for f in items if f.method == Method.MANUAL]
         if len(items) >= MANUAL_MIN_EVENTS and len(manual) / len(items) > MANUAL_SHARE_LIMIT:
+            share, limit = f"{len(manual) / len(items):.0%}", f"{MANUAL_SHARE_LIMIT:.0%}"
             flags.append(Flag("manual_share", garden, None,
                               f"{len(manual)} of {len(items)} check-ins entered by hand "
-                              f"({len(manual) / len(items):.0%}, limit "
-                              f"{MANUAL_SHARE_LIMIT:.0%})", tuple(f.event_id for f in manual)))
+                              f"({share}, limit {limit})", tuple(f.event_id for f in manual),
+                              {"manual": len(manual), "total": len(items),
+                               "percent": int(share[:-1]), "limit": int(limit[:-1])}))
     return flags
 
 
@@ -107,10 +123,11 @@ def two_kindergartens(facts: Iterable[CheckinFact]) -> list[Flag]:
     for (child, day), gardens in sorted(seen.items()):
         if len(gardens) > 1:
             for garden in sorted(gardens):
+                others = ", ".join(sorted(g for g in gardens if g != garden))
                 flags.append(Flag("two_kindergartens", garden, day,
-                                  f"child {child} also checked in at "
-                                  f"{', '.join(sorted(g for g in gardens if g != garden))}",
-                                  tuple(e for g in sorted(gardens) for e in gardens[g])))
+                                  f"child {child} also checked in at {others}",
+                                  tuple(e for g in sorted(gardens) for e in gardens[g]),
+                                  {"child": child, "others": others}))
     return flags
 
 
@@ -127,10 +144,11 @@ def clock_jumps(facts: Sequence[CheckinFact]) -> list[Flag]:
             wall = after.recorded_at_us - before.recorded_at_us
             mono = (after.mono_ns - before.mono_ns) // 1000
             if abs(wall - mono) > CLOCK_JUMP_US:
+                shift = f"{(wall - mono) / 60_000_000:+.0f}"
                 flags.append(Flag("clock_jump", after.kindergarten, after.local_day,
-                                  f"terminal {terminal}: wall clock moved "
-                                  f"{(wall - mono) / 60_000_000:+.0f} min against its "
-                                  "monotonic clock", (before.event_id, after.event_id)))
+                                  f"terminal {terminal}: wall clock moved {shift} min against "
+                                  "its monotonic clock", (before.event_id, after.event_id),
+                                  {"terminal": terminal, "minutes": int(shift)}))
     return flags
 
 
@@ -165,7 +183,8 @@ def scans_while_camera_down(facts: Sequence[CheckinFact],
                               inside[0].local_day,
                               f"terminal {outage.terminal_id}: {len(inside)} camera check-ins "
                               "while it reported its camera failed",
-                              tuple(f.event_id for f in inside)))
+                              tuple(f.event_id for f in inside),
+                              {"terminal": outage.terminal_id, "scans": len(inside)}))
     return flags
 
 
@@ -182,9 +201,11 @@ def phone_code_reused(facts: Iterable[CheckinFact]) -> list[Flag]:
         terminals = sorted({f.terminal_id for f in items})
         if len(terminals) > 1:
             serial, _, window = code.partition("/")
+            taken_at = ", ".join(terminals)
             flags.append(Flag("phone_code_reused", items[0].kindergarten, items[0].local_day,
                               f"one phone code (binding {serial}, window {window}) taken at "
-                              f"{', '.join(terminals)}", tuple(f.event_id for f in items)))
+                              f"{taken_at}", tuple(f.event_id for f in items),
+                              {"binding": serial, "window": window, "terminals": taken_at}))
     return flags
 
 

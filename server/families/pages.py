@@ -13,6 +13,7 @@ for a child that does not exist, so nobody learns which ids are real.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -30,10 +31,11 @@ from flask import (
     request,
     send_file,
 )
+from flask_babel import get_translations
 from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
-from protocol.phone import b64url
+from protocol.phone import WINDOW_SECONDS, b64url
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server.context import ctx
@@ -51,7 +53,7 @@ from server.families.guardians import (
     normalise_code,
     sign_in,
 )
-from server.families.texts import text
+from server.i18n.words import Words
 from server.money.statements import (
     local_midnight_us,
     next_month_start,
@@ -86,9 +88,9 @@ QR_LIBRARY = Path("/usr/share/javascript/qrcode-generator/qrcode.js")
 
 
 def _page(template: str, status: int = 200, **values: Any) -> WebResponse:
-    lang = request_language()
     response = make_response(render_template(
-        f"parents/{template}", t=lambda key: text(key, lang), lang=lang, **values), status)
+        f"parents/{template}", lang=request_language(), words=Words(get_translations()),
+        **values), status)
     remember_language(response)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -165,7 +167,16 @@ def _address() -> str:
 
 @bp.get("/")
 def home() -> WebResponse:
-    return _page("home.html", signed_in=_guardian() is not None)
+    return _page("home.html", signed_in=_guardian() is not None, seconds_left=_seconds_left())
+
+
+def _seconds_left() -> str:
+    """The countdown's sentence for each number of seconds left, with ``{n}`` where the
+    number goes (JSON for the page's script): plural forms need the whole sentence."""
+    tr = get_translations()
+    return json.dumps({n: tr.ngettext("%(num)s second left", "%(num)s seconds left", n)
+                       % {"num": "{n}"} for n in range(1, WINDOW_SECONDS + 1)},
+                      ensure_ascii=False)
 
 
 @bp.get("/invite/<code>")

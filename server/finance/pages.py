@@ -29,6 +29,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_translations, gettext, ngettext
 from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
@@ -50,9 +51,9 @@ from server.finance.sessions import (
 )
 from server.finance.sessions import end as end_session
 from server.finance.sessions import start as start_session
-from server.finance.texts import TEXTS, text
+from server.i18n.words import Words
 from server.money.approvals import ApprovalStatus, approve, idempotency_key, revisions
-from server.money.exports import FORMATS, LEGEND, day_mark, write_statement, write_tabel
+from server.money.exports import FORMATS, day_mark, write_statement, write_tabel
 from server.money.jobs import job_state, latest_job, start_month_job
 from server.money.outages import ledger_entries
 from server.money.statements import (
@@ -84,10 +85,26 @@ def _remember_language(response: WebResponse) -> WebResponse:
     return response
 
 
+def _problems() -> dict[str, str]:
+    """What a refusal's key (a sign-in problem, a PageError, an ApprovalError) says."""
+    return {
+        "login_wrong": gettext("Wrong username or password."),
+        "login_locked": gettext("Too many failed attempts: try again in 15 minutes."),
+        "session_expired": gettext("Your session ended; please sign in again."),
+        "forbidden": gettext("You have no access to this page."),
+        "not_found": gettext("There is no such page."),
+        "bad_request": gettext("The request is wrong."),
+        "read_only": gettext("Read only: changes are not possible."),
+        "not_over": gettext("The month is not over yet: it cannot be approved."),
+        "unchanged": gettext("This statement is already approved and nothing has changed "
+                             "since."),
+        "note_required": gettext("Write the reason for the correction."),
+    }
+
+
 def _render(template: str, status: int = 200, **values: Any) -> WebResponse:
-    lang = request_language()
-    body = render_template(f"finance/{template}", t=lambda key: text(key, lang), lang=lang,
-                           known_texts=TEXTS,
+    body = render_template(f"finance/{template}", lang=request_language(),
+                           words=Words(get_translations()), problems=_problems(),
                            user=g.get("user"), csrf=g.get("csrf", ""), money=_money,
                            **values)
     return make_response(body, status)
@@ -146,11 +163,13 @@ def _rate_limited(exc: RateLimited) -> WebResponse:
     if exc.worth_logging:
         log(logger, "login.refused", logging.WARNING, reason="rate_limited", limit=exc.rule,
             repeat=exc.repeat)
-    lang = request_language()
-    message = text("rate_limited", lang).replace("{n}", str(max(1, -(-exc.retry_after // 60))))
-    response = make_response(render_template("finance/rate_limited.html", lang=lang,
-                                             t=lambda key: text(key, lang), message=message),
-                             429)
+    minutes = max(1, -(-exc.retry_after // 60))
+    message = ngettext("Too many sign-in attempts from this address or with this username: "
+                       "try again in %(num)s minute.",
+                       "Too many sign-in attempts from this address or with this username: "
+                       "try again in %(num)s minutes.", minutes)
+    response = make_response(render_template("finance/rate_limited.html",
+                                             lang=request_language(), message=message), 429)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -324,7 +343,8 @@ def tabel(code: str, month: str) -> WebResponse:
         names = _names(conn, code)
     days = [d.day for d in current.children[0].days] if current.children else []
     return _render("tabel.html", statement=current, month=month, code=code, days=days,
-                   names=names, mark=day_mark, legend=LEGEND)
+                   names=names, mark=day_mark,
+                   legend=Words(get_translations()).legend())
 
 
 @bp.get("/k/<code>/<month>/child/<child_id>")

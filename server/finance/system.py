@@ -16,6 +16,7 @@ from qatys.timeutil import local_text
 from server.context import ctx
 from server.finance.accounts import Role, User
 from server.finance.sessions import signed_in
+from server.i18n import LANGUAGES, catalogue
 from server.storage import db
 
 bp = Blueprint("pages", __name__, template_folder="templates")
@@ -46,8 +47,14 @@ def overview() -> WebResponse:
             .group_by(db.events.c.terminal_id)).all())
     body = render_template(
         "overview.html", gardens=gardens, children=children, terminals=terminals,
-        events=events, when=lambda us: local_text(us) if us else "—",
+        events=events, when=lambda us: local_text(us) if us else "—", say=_both,
+        N_=lambda message: message,
     )
     response = WebResponse(body, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _both(message: str) -> dict[str, str]:
+    """``message`` in each language (the overview shows both at once, Kazakh first)."""
+    return {lang: catalogue(lang).gettext(message) for lang in LANGUAGES}

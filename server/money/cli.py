@@ -199,7 +199,8 @@ def approvals_command(data: DataDir, kindergarten: str, month: str) -> None:
 @click.option("--kindergarten", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
 def anomalies_command(data: DataDir, kindergarten: str, month: str) -> None:
-    """Anomaly flags for the month: one JSON line each (rule, day, summary, event ids)."""
+    """Anomaly flags for the month: one JSON line each (rule, day, summary, event ids, code,
+    params)."""
     year, number = parse_month(month)
     with data.engine.connect() as conn:
         flags = anomaly_flags(conn, kindergarten, year, number)
@@ -207,7 +208,8 @@ def anomalies_command(data: DataDir, kindergarten: str, month: str) -> None:
         sys.stdout.write(json.dumps({
             "rule": flag.rule, "kindergarten": flag.kindergarten,
             "day": flag.day.isoformat() if flag.day else None, "summary": flag.summary,
-            "event_ids": list(flag.event_ids)}, ensure_ascii=False) + "\n")
+            "event_ids": list(flag.event_ids), "code": flag.code, "params": dict(flag.params)},
+            ensure_ascii=False) + "\n")
 
 
 @funding_group.command("why")

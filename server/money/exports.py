@@ -1,4 +1,6 @@
-"""Statements and табели as files finance staff open: JSON, CSV, XLSX, PDF; KZ and RU headings.
+"""Statements and табели as files finance staff open: JSON, CSV, XLSX, PDF; KZ and RU headings
+from the server's catalogue (server/i18n/), both on one sheet: a file is passed on and read by
+people of either language.
 
 Every format is written deterministically (fixed order, fixed metadata dates), so the same
 statement gives the same bytes (brief, invariant 7).
@@ -9,31 +11,38 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from protocol.events import Method
 from server.domain.funding import ChildLine, DayEntry, DayMark, Statement
+from server.i18n import Catalogue, both
+from server.i18n.words import bilingual_legend
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
 _FIXED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 """Creation date written into XLSX/PDF metadata: a real clock would change the bytes."""
 
-STATEMENT_HEADINGS = [
-    ("child_id", "Бала ID / ID ребёнка"), ("funding_category", "Санат / Категория"),
-    ("norm", "Норматив / Норматив"), ("working_days", "Жұмыс күндері / Рабочие дни"),
-    ("present_days", "Келген күндер / Дни посещения"),
-    ("paid_absence_days", "Төленетін себепті күндер / Оплачиваемые дни отсутствия"),
-    ("amount", "Сома, ₸ / Сумма, ₸"),
+STATEMENT_HEADINGS: list[tuple[str, Callable[[Catalogue], str]]] = [
+    ("child_id", lambda c: c.gettext("Child ID")),
+    ("funding_category", lambda c: c.gettext("Category")),
+    ("norm", lambda c: c.gettext("Norm")),
+    ("working_days", lambda c: c.gettext("Working days")),
+    ("present_days", lambda c: c.gettext("Days present")),
+    ("paid_absence_days", lambda c: c.gettext("Paid days absent")),
+    ("amount", lambda c: c.gettext("Amount, ₸")),
 ]
+"""Each column's field and heading; the sheets print the heading in Kazakh / Russian."""
 METHOD_MARK: dict[str, str] = {Method.QR_CARD: "к", Method.QR_PHONE: "т", Method.FACE: "ф",
                                Method.MANUAL: "р"}
 ABSENCE_MARK = {"illness": "Б", "quarantine": "К", "sanatorium": "С", "leave": "О"}
-LEGEND = ("+к карта / карта, +т телефон / телефон, +ф бет / лицо, +р қолмен / вручную; "
-          "Б ауру / болезнь, К карантин, С санаторий, О демалыс / отпуск (кіші әріп — төленбейді / "
-          "строчная — без оплаты); Н себепсіз / без причины; · демалыс күні / нерабочий день; "
-          "— тізімде жоқ / не числится")
+"""The табель's letters, the same in Kazakh and Russian (the legend says what they mean)."""
+
+
+def legend() -> str:
+    """What the letters mean, Kazakh / Russian (server/i18n/words.py)."""
+    return bilingual_legend()
 
 
 def day_mark(entry: DayEntry) -> str:
@@ -50,24 +59,26 @@ def day_mark(entry: DayEntry) -> str:
 def _statement_rows(statement: Statement) -> list[list[str]]:
     rows = [[f"{getattr(c, key):.2f}" if key in ("norm", "amount") else str(getattr(c, key))
              for key, _ in STATEMENT_HEADINGS] for c in statement.children]
-    rows.append(["Барлығы / Итого", "", "", "", "", "", f"{statement.total:.2f}"])
+    rows.append([both(lambda c: c.pgettext("sheet", "Total")), "", "", "", "", "",
+                 f"{statement.total:.2f}"])
     return rows
 
 
 def _tabel_rows(statement: Statement) -> tuple[list[str], list[list[str]]]:
     lines: Sequence[ChildLine] = statement.children
     days = [d.day for d in lines[0].days] if lines else []
-    header = ["Бала ID / ID ребёнка", *[str(d.day) for d in days],
-              "Келді / Присут.", "Төленетін / Оплач. отс."]
+    header = [both(STATEMENT_HEADINGS[0][1]), *[str(d.day) for d in days],
+              both(lambda c: c.pgettext("tabel column", "Present")),
+              both(lambda c: c.pgettext("tabel column", "Paid absent"))]
     rows = [[c.child_id, *[day_mark(d) for d in c.days], str(c.present_days),
              str(c.paid_absence_days)] for c in lines]
     return header, rows
 
 
 def write_statement(statement: Statement, fmt: str, out: Path) -> None:
-    title = (f"Қаржыландыру есебі / Расчёт финансирования — {statement.kindergarten}, "
+    title = (f"{both(lambda c: c.gettext('Funding statement'))} — {statement.kindergarten}, "
              f"{statement.month}, {statement.policy_version}")
-    headings = [h for _, h in STATEMENT_HEADINGS]
+    headings = [both(words) for _, words in STATEMENT_HEADINGS]
     if fmt == "json":
         out.write_bytes(statement.to_json())
     elif fmt == "csv":
@@ -82,12 +93,13 @@ def write_statement(statement: Statement, fmt: str, out: Path) -> None:
 
 
 def write_tabel(statement: Statement, fmt: str, out: Path) -> None:
-    title = (f"Келу табелі / Табель посещаемости — {statement.kindergarten}, "
+    title = (f"{both(lambda c: c.gettext('Attendance sheet'))} — {statement.kindergarten}, "
              f"{statement.month}")
     header, rows = _tabel_rows(statement)
+    key = legend()
     if fmt == "json":
         body = {"kindergarten": statement.kindergarten, "month": statement.month,
-                "working_days": statement.working_days, "legend": LEGEND,
+                "working_days": statement.working_days, "legend": key,
                 "children": [{"child_id": c.child_id, "present_days": c.present_days,
                               "paid_absence_days": c.paid_absence_days,
                               "days": [{"date": d.day.isoformat(), "mark": d.mark,
@@ -97,11 +109,11 @@ def write_tabel(statement: Statement, fmt: str, out: Path) -> None:
                                        for d in c.days]} for c in statement.children]}
         out.write_bytes((json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode())
     elif fmt == "csv":
-        out.write_bytes(_csv([header, *rows, [LEGEND]]))
+        out.write_bytes(_csv([header, *rows, [key]]))
     elif fmt == "xlsx":
-        _xlsx(out, title, header, rows, statement.inputs_digest, legend=LEGEND)
+        _xlsx(out, title, header, rows, statement.inputs_digest, legend=key)
     elif fmt == "pdf":
-        _pdf(out, title, header, rows, statement.inputs_digest, landscape=True, legend=LEGEND)
+        _pdf(out, title, header, rows, statement.inputs_digest, landscape=True, legend=key)
     else:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
 

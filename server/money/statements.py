@@ -244,8 +244,12 @@ def _corrected_clock_flags(conn: Connection, kindergarten: str, start: int,
     groups: dict[tuple[str, date], list[tuple[str, int]]] = defaultdict(list)
     for terminal_id, event_id, at_us, offset_us in rows:
         groups[(terminal_id, local_date(at_us))].append((event_id, offset_us))
-    return [Flag("clock_corrected", kindergarten, day,
-                 f"terminal {terminal}: {len(items)} events recorded with its clock "
-                 f"{items[0][1] / 86_400_000_000:+.1f} days off; their times were corrected",
-                 tuple(event_id for event_id, _ in items))
-            for (terminal, day), items in sorted(groups.items())]
+    flags = []
+    for (terminal, day), items in sorted(groups.items()):
+        days = f"{items[0][1] / 86_400_000_000:+.1f}"
+        flags.append(Flag("clock_corrected", kindergarten, day,
+                          f"terminal {terminal}: {len(items)} events recorded with its clock "
+                          f"{days} days off; their times were corrected",
+                          tuple(event_id for event_id, _ in items),
+                          {"terminal": terminal, "events": len(items), "days": days}))
+    return flags

@@ -34,15 +34,12 @@ from terminal.errors import (
 )
 from terminal.kiosk.service import jpeg_of
 from terminal.kiosk.serving import LocalPage
-from terminal.kiosk.texts import say
+from terminal.kiosk.texts import ENROLMENT_REFUSED, say
 
 logger = logging.getLogger("qatys.terminal.first_boot")
 
 FIRST_BOOT_PORT = TerminalConfig.kiosk_port
 """The kiosk port before there is a terminal.toml: its default ``kiosk_port``."""
-
-ENROLMENT_REFUSED = ("Тіркеу сәтсіз — әкімшіге айтыңыз",
-                     "Регистрация не удалась — сообщите администратору")
 
 
 @dataclass

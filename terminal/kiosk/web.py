@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from markupsafe import Markup
 
 from terminal.checkin import DoorResult
 from terminal.kiosk.service import Kiosk, jpeg_of, sse_message
+from terminal.kiosk.texts import LANGUAGES, PAGE_WORDS, both, pending_forms, plural_rule
 
 PREVIEW_INTERVAL_S = 0.2
 HEARTBEAT_S = 10.0
@@ -26,8 +28,10 @@ def create_kiosk_app(kiosk: Kiosk) -> Flask:
     @app.get("/")
     def page() -> str:
         lang = request.args.get("lang", "kk")
-        return render_template("kiosk.html", lang=lang if lang in ("kk", "ru") else "kk",
-                               status=kiosk.status())
+        return render_template("kiosk.html", lang=lang if lang in LANGUAGES else "kk",
+                               status=kiosk.status(), _=_marked, words=_attributes,
+                               script=_script_words(),
+                               plural={lang: _script_expression(lang) for lang in LANGUAGES})
 
     @app.get("/events")
     def events() -> Response:
@@ -91,3 +95,28 @@ def create_kiosk_app(kiosk: Kiosk) -> Flask:
         return jsonify(result), 200 if result["result"] == DoorResult.WITHDRAWN else 400
 
     return app
+
+
+def _marked(message: str) -> str:
+    """``_`` in the door page: marks a message for the catalogue (the page holds both
+    languages and switches between them itself, so ``words`` looks each up)."""
+    return message
+
+
+def _attributes(message: str) -> Markup:
+    """``data-kk="…" data-ru="…"``: the page shows the one of its language."""
+    said = both(message)
+    return Markup('data-kk="{}" data-ru="{}"').format(said["kk"], said["ru"])
+
+
+def _script_expression(lang: str) -> Markup:
+    """The catalogue's plural rule as the page's script code: ``plural_rule`` lets through
+    only ``n``, digits and operators, so it cannot end the script or inject any."""
+    return Markup(plural_rule(lang))  # noqa: S704
+
+
+def _script_words() -> dict[str, dict[str, object]]:
+    words = {key: both(message) for key, message in PAGE_WORDS.items()}
+    pending = pending_forms()
+    return {lang: {**{key: said[lang] for key, said in words.items()}, "pending": pending[lang]}
+            for lang in LANGUAGES}

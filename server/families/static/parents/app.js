@@ -133,7 +133,7 @@ var QatysParents = (function () {
   function consentBox(child, record) {
     var box = document.createElement("div"), state = child.consent, t = texts();
     box.className = "consent";
-    var label = {granted: t.consentGranted + " " + state.until, none: t.consentNone,
+    var label = {granted: t.consentGranted.replace("{until}", state.until), none: t.consentNone,
                  withdrawn: t.consentWithdrawn, expired: t.consentExpired}[state.status];
     box.innerHTML = "<strong></strong> <span class='consent-status'></span><br>" +
       "<small class='hint'></small><br>";
@@ -143,9 +143,9 @@ var QatysParents = (function () {
     box.querySelector("small").textContent = t.consentHint;
     var face = state.face, line = null;
     if (face && face.enrolled) {
-      line = t.faceKept + " " + face.enrolled_at.slice(0, 10);
+      line = t.faceKept.replace("{since}", face.enrolled_at.slice(0, 10));
     } else if (face && face.erased_at) {
-      line = t.faceErased + " " + face.erased_at.slice(0, 10) +
+      line = t.faceErased.replace("{date}", face.erased_at.slice(0, 10)) +
         (face.erased_on_terminals ?
           " (" + t.faceErasedOn.replace("{n}", face.erased_on_terminals) + ")" : "");
     }
@@ -186,7 +186,12 @@ var QatysParents = (function () {
     if (timer) { clearInterval(timer); }
     function tick() {
       var now = Date.now(), win = Math.floor(now / WINDOW_MS);
-      document.getElementById("countdown").textContent = Math.ceil((WINDOW_MS - now % WINDOW_MS) / 1000);
+      // one sentence per number of seconds, in the page's language and its plural forms
+      var left = Math.ceil((WINDOW_MS - now % WINDOW_MS) / 1000),
+          parts = (JSON.parse(texts().secondsLeft)[left] || "{n}").split("{n}");
+      document.getElementById("countdown-before").textContent = parts[0];
+      document.getElementById("countdown").textContent = left;
+      document.getElementById("countdown-after").textContent = parts.slice(1).join("");
       if (win === shown) { return; }
       shown = win;
       var message = "qatys-phone-v1\n" + record.keyId + "\n" + child.child_id + "\n" + win;
@@ -236,7 +241,12 @@ var QatysParents = (function () {
         .then(function (answer) {
           var el = document.getElementById("status");
           if (answer.ok) { el.textContent = el.dataset.sent; location.reload(); }
-          else { el.textContent = answer.error.message; el.className = "status bad"; }
+          else {  // in the page's language: the answer's message is for developers
+            el.textContent = {confirmation_closed: el.dataset.closed,
+                              bad_dispute: el.dataset.badDispute}[answer.error.code] ||
+              el.dataset.failed;
+            el.className = "status bad";
+          }
         });
     }
     var confirm = document.getElementById("confirm-month"),
