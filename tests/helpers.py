@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -15,8 +16,10 @@ import sys
 import threading
 import time
 import tomllib
+import traceback
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,6 +75,73 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = True,
         raise AssertionError(f"qatys {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")
     return result
+
+
+@dataclass(frozen=True)
+class LastLine:
+    """In a `qatys_batch` command line: the last line printed by an earlier command of the
+    batch (by its index), e.g. the token `qatys terminal token` printed."""
+    step: int
+
+
+@dataclass
+class Command:
+    """One `qatys` command line of a batch, with the environment it runs in."""
+    args: Sequence[str | Path | LastLine]
+    env: dict[str, str] = field(default_factory=dict)
+    input_text: str | None = None
+
+
+def qatys_batch(*commands: Command, check: bool = True,
+                timeout: float = 300) -> list[subprocess.CompletedProcess[str]]:
+    """Run ``commands`` one after another through the `qatys` command's own entry point, in
+    one process instead of one each (a test's setup: a kindergarten, its roster, its
+    terminals, …). Stops at the first that fails; ``check``: raise then, as `run` does."""
+    spec = [{"args": [{"last_line_of": a.step} if isinstance(a, LastLine) else str(a)
+                      for a in c.args], "env": c.env, "input": c.input_text}
+            for c in commands]
+    done = subprocess.run([sys.executable, "-m", "tests.helpers"], input=json.dumps(spec),
+                          capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise AssertionError(f"the qatys batch exited {done.returncode}:\n{done.stderr}")
+    results = [subprocess.CompletedProcess([*QATYS, *r["args"]], r["code"], r["stdout"],
+                                           r["stderr"])
+               for r in json.loads(done.stdout.splitlines()[-1])]
+    if check and (len(results) < len(commands) or results[-1].returncode != 0):
+        last = results[-1]
+        raise AssertionError(f"qatys {' '.join(last.args[len(QATYS):])} exited "
+                             f"{last.returncode}:\n{last.stdout}\n{last.stderr}")
+    return results
+
+
+def _run_batch() -> None:
+    """`python -m tests.helpers`: the other end of `qatys_batch` (a JSON list on stdin, the
+    results as a JSON list on stdout). Each command runs as click runs it from a command line;
+    what one leaves in the process (log handlers, umask) is undone before the next."""
+    from click.testing import CliRunner
+
+    from qatys.cli import cli
+
+    results: list[dict[str, Any]] = []
+    for step in json.load(sys.stdin):
+        args = [results[a["last_line_of"]]["stdout"].strip().splitlines()[-1]
+                if isinstance(a, dict) else a for a in step["args"]]
+        umask = os.umask(0o022)
+        os.umask(umask)
+        outcome = CliRunner().invoke(cli, args, env=step["env"], input=step["input"])
+        os.umask(umask)
+        logger = logging.getLogger("qatys")
+        for handler in logger.handlers:
+            handler.close()
+        logger.handlers.clear()
+        stderr = outcome.stderr
+        if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
+            stderr += "".join(traceback.format_exception(outcome.exception))
+        results.append({"args": args, "code": outcome.exit_code, "stdout": outcome.stdout,
+                        "stderr": stderr})
+        if outcome.exit_code != 0:
+            break
+    print("\n" + json.dumps(results))  # last: a library may have written to stdout too
 
 
 @dataclass
@@ -395,3 +465,7 @@ def make_checkins(home: Path, count: int, start: int = 0) -> None:
             assert result["result"] == "accepted", result
     finally:
         terminal.close()
+
+
+if __name__ == "__main__":
+    _run_batch()
