@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -92,21 +93,20 @@ class Command:
     input_text: str | None = None
 
 
-def qatys_batch(*commands: Command, check: bool = True,
-                timeout: float = 300) -> list[subprocess.CompletedProcess[str]]:
-    """Run ``commands`` one after another through the `qatys` command's own entry point, in
-    one process instead of one each (a test's setup: a kindergarten, its roster, its
-    terminals, …). Stops at the first that fails; ``check``: raise then, as `run` does."""
-    spec = [{"args": [{"last_line_of": a.step} if isinstance(a, LastLine) else str(a)
-                      for a in c.args], "env": c.env, "input": c.input_text}
-            for c in commands]
-    done = subprocess.run([sys.executable, "-m", "tests.helpers"], input=json.dumps(spec),
-                          capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise AssertionError(f"the qatys batch exited {done.returncode}:\n{done.stderr}")
+BATCH_ANSWER = "qatys-batch-answer "
+"""Begins the line a batch's results are on (a library may write to stdout too)."""
+
+
+def _batch_request(commands: Sequence[Command]) -> str:
+    return json.dumps([{"args": [{"last_line_of": a.step} if isinstance(a, LastLine) else str(a)
+                                 for a in c.args], "env": c.env, "input": c.input_text}
+                       for c in commands]) + "\n"
+
+
+def _batch_results(answer: list[dict[str, Any]], commands: Sequence[Command],
+                   check: bool) -> list[subprocess.CompletedProcess[str]]:
     results = [subprocess.CompletedProcess([*QATYS, *r["args"]], r["code"], r["stdout"],
-                                           r["stderr"])
-               for r in json.loads(done.stdout.splitlines()[-1])]
+                                           r["stderr"]) for r in answer]
     if check and (len(results) < len(commands) or results[-1].returncode != 0):
         last = results[-1]
         raise AssertionError(f"qatys {' '.join(last.args[len(QATYS):])} exited "
@@ -114,34 +114,87 @@ def qatys_batch(*commands: Command, check: bool = True,
     return results
 
 
-def _run_batch() -> None:
-    """`python -m tests.helpers`: the other end of `qatys_batch` (a JSON list on stdin, the
-    results as a JSON list on stdout). Each command runs as click runs it from a command line;
-    what one leaves in the process (log handlers, umask) is undone before the next."""
+def qatys_batch(*commands: Command, check: bool = True,
+                timeout: float = 300) -> list[subprocess.CompletedProcess[str]]:
+    """Run ``commands`` one after another through the `qatys` command's own entry point, in
+    one process instead of one each (a test's setup: a kindergarten, its roster, its
+    terminals, …). Stops at the first that fails; ``check``: raise then, as `run` does."""
+    done = subprocess.run([sys.executable, "-m", "tests.helpers"],
+                          input=_batch_request(commands), capture_output=True, text=True,
+                          timeout=timeout)
+    answers = [line for line in done.stdout.splitlines() if line.startswith(BATCH_ANSWER)]
+    if done.returncode != 0 or not answers:
+        raise AssertionError(f"the qatys batch exited {done.returncode}:\n{done.stderr}")
+    return _batch_results(json.loads(answers[-1][len(BATCH_ANSWER):]), commands, check)
+
+
+class QatysWorker:
+    """One process that runs batches of `qatys` commands (as `qatys_batch` does), one batch
+    after another, for a module's tests: their setups then cost no process start and no
+    imports each. Its stderr goes to ``log``."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log.open("w")
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.helpers"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True)
+
+    def batch(self, *commands: Command,
+              check: bool = True) -> list[subprocess.CompletedProcess[str]]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(_batch_request(commands))
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith(BATCH_ANSWER):
+                return _batch_results(json.loads(line[len(BATCH_ANSWER):]), commands, check)
+        raise AssertionError("the qatys worker ended:\n" + Path(self.log.name).read_text())
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def _run_batches() -> None:
+    """`python -m tests.helpers`: the other end of `qatys_batch` and `QatysWorker`: a batch
+    (a JSON list) a line on stdin, its results a line on stdout, until stdin ends. Each
+    command runs as click runs it from a command line; what one leaves in the process (log
+    handlers, umask, database connections) is undone before the next."""
     from click.testing import CliRunner
 
     from qatys.cli import cli
 
-    results: list[dict[str, Any]] = []
-    for step in json.load(sys.stdin):
-        args = [results[a["last_line_of"]]["stdout"].strip().splitlines()[-1]
-                if isinstance(a, dict) else a for a in step["args"]]
-        umask = os.umask(0o022)
-        os.umask(umask)
-        outcome = CliRunner().invoke(cli, args, env=step["env"], input=step["input"])
-        os.umask(umask)
-        logger = logging.getLogger("qatys")
-        for handler in logger.handlers:
-            handler.close()
-        logger.handlers.clear()
-        stderr = outcome.stderr
-        if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
-            stderr += "".join(traceback.format_exception(outcome.exception))
-        results.append({"args": args, "code": outcome.exit_code, "stdout": outcome.stdout,
-                        "stderr": stderr})
-        if outcome.exit_code != 0:
-            break
-    print("\n" + json.dumps(results))  # last: a library may have written to stdout too
+    requests_in, answers_out = sys.stdin, sys.stdout
+    for request in requests_in:
+        results: list[dict[str, Any]] = []
+        for step in json.loads(request):
+            args = [results[a["last_line_of"]]["stdout"].strip().splitlines()[-1]
+                    if isinstance(a, dict) else a for a in step["args"]]
+            umask = os.umask(0o022)
+            os.umask(umask)
+            outcome = CliRunner().invoke(cli, args, env=step["env"], input=step["input"])
+            os.umask(umask)
+            logger = logging.getLogger("qatys")
+            for handler in logger.handlers:
+                handler.close()
+            logger.handlers.clear()
+            gc.collect()  # the engines a command opened, and their connections
+            stderr = outcome.stderr
+            if outcome.exception is not None and not isinstance(outcome.exception,
+                                                                SystemExit):
+                stderr += "".join(traceback.format_exception(outcome.exception))
+            results.append({"args": args, "code": outcome.exit_code,
+                            "stdout": outcome.stdout, "stderr": stderr})
+            if outcome.exit_code != 0:
+                break
+        answers_out.write("\n" + BATCH_ANSWER + json.dumps(results) + "\n")
+        answers_out.flush()
 
 
 @dataclass
@@ -468,4 +521,4 @@ def make_checkins(home: Path, count: int, start: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    _run_batch()
+    _run_batches()

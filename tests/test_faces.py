@@ -41,12 +41,12 @@ from tests.helpers import (
     QATYS,
     Command,
     LastLine,
+    QatysWorker,
     ServerProcess,
     claim_in_browser,
     exported,
     invite_url,
     need_faketime,
-    qatys_batch,
     roster_csv,
     run,
     server_rows,
@@ -71,6 +71,8 @@ class Kindergarten:
     prefix: str
     doors: dict[str, Door]
     terminal_ids: dict[str, str]
+    worker: QatysWorker
+    """Runs this kindergarten's setup commands (the module's, see `Kindergartens`)."""
 
     def child(self, place: int) -> str:
         return f"{self.prefix}-{place:05d}-x7q"
@@ -95,10 +97,11 @@ def synced_fine(done: subprocess.CompletedProcess[str]) -> None:
 
 class Kindergartens:
     """Makes each test a kindergarten of its own on the module's server, which the tests
-    share only to read: one process for the whole setup (`qatys_batch`)."""
+    share only to read; the setup's commands run in the module's `QatysWorker` (no process
+    start each)."""
 
-    def __init__(self, server: ServerProcess, base: Path) -> None:
-        self.server, self.base = server, base
+    def __init__(self, server: ServerProcess, base: Path, worker: QatysWorker) -> None:
+        self.server, self.base, self.worker = server, base, worker
         self.numbers = itertools.count(1)
 
     def new(self, *, foreign: bool = False, obama: str = "") -> Kindergarten:
@@ -130,11 +133,11 @@ class Kindergartens:
             commands.append(Command(["terminal", "enroll", "--home", str(doors[name][0]),
                                      "--server", self.server.url, "--token",
                                      LastLine(len(commands) - 1)], doors[name][1]))
-        kg = Kindergarten(self.server, code, prefix, doors, {})
+        kg = Kindergarten(self.server, code, prefix, doors, {}, self.worker)
         commands += [Command(["consent", "grant", "--data", data, "--child", kg.child(c),
                               "--paper", f"form-{kg.child(c)}"]) for c in CONSENTED]
         commands += [sync_command(doors["A"]), sync_command(doors["B"])]
-        done = qatys_batch(*commands)
+        done = self.worker.batch(*commands)
         for synced in done[-2:]:
             synced_fine(synced)
         kg.terminal_ids.update({name: done[step].stdout.strip().splitlines()[-1]
@@ -142,7 +145,7 @@ class Kindergartens:
         if obama:
             enrol_here(doors["A"], kg.child(OBAMA), FR / "tests__test_images__obama.jpg")
         if obama == "everywhere":
-            for synced in qatys_batch(sync_command(doors["A"]), sync_command(doors["B"])):
+            for synced in self.worker.batch(sync_command(doors["A"]), sync_command(doors["B"])):
                 synced_fine(synced)
         return kg
 
@@ -170,8 +173,11 @@ def enrol_here(door: Door, child: str, picture: Path) -> None:
 
 @pytest.fixture(scope="module")
 def kindergartens(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
-                  ) -> Kindergartens:
-    return Kindergartens(server, tmp_path_factory.mktemp("face-kindergartens"))
+                  ) -> Iterator[Kindergartens]:
+    base = tmp_path_factory.mktemp("face-kindergartens")
+    worker = QatysWorker(base / "worker.log")
+    yield Kindergartens(server, base, worker)
+    worker.close()
 
 
 @pytest.fixture
@@ -432,9 +438,9 @@ def test_withdrawal_at_a_terminal_erases_there_at_once_and_reaches_the_ledger(
     data = str(server.data_dir)
     # OBAMA's consent withdrawn, his template erased everywhere: A keeps its face key, and
     # the roster has changed since that key was made.
-    done = qatys_batch(Command(["consent", "withdraw", "--data", data, "--child",
-                                kg.child(OBAMA)]),
-                       sync_command(kg.doors["A"]), sync_command(kg.doors["B"]))
+    done = kg.worker.batch(Command(["consent", "withdraw", "--data", data, "--child",
+                                    kg.child(OBAMA)]),
+                           sync_command(kg.doors["A"]), sync_command(kg.doors["B"]))
     for synced in done[1:]:
         synced_fine(synced)
     picture = FR / "examples__knn_examples__train__rose_leslie__img1.jpg"
@@ -689,11 +695,12 @@ def test_the_guardian_sees_that_the_face_was_erased_and_where(
     only shows it)."""
     server, rose = kg.server, kg.child(ROSE)
     a, b = kg.doors["A"], kg.doors["B"]
-    done = qatys_batch(face_command(a, "enroll", "--child", rose,
-                                    FR / "examples__knn_examples__train__rose_leslie__img1.jpg"),
-                       sync_command(a), sync_command(b),
-                       face_command(b, "withdraw", "--child", rose, "--by", "Айгүл"),
-                       sync_command(b), sync_command(a))
+    done = kg.worker.batch(
+        face_command(a, "enroll", "--child", rose,
+                     FR / "examples__knn_examples__train__rose_leslie__img1.jpg"),
+        sync_command(a), sync_command(b),
+        face_command(b, "withdraw", "--child", rose, "--by", "Айгүл"),
+        sync_command(b), sync_command(a))
     for step in (1, 2, 4, 5):
         synced_fine(done[step])
     data = open_data_dir(server.data_dir)
