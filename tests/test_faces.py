@@ -31,9 +31,6 @@ from server.storage import db
 from terminal.client import ServerClient
 from terminal.errors import ServerRefused
 from terminal.faces.engine import load_rgb, read_face
-from terminal.faces.enrolment import enrol_face
-from terminal.faces.vault import FaceVault
-from terminal.home import open_terminal
 from terminal.keys import load as load_keys
 from tests.browser import Page, chromium
 from tests.face_pictures import FACES, FR, held_up, save
@@ -136,39 +133,20 @@ class Kindergartens:
         kg = Kindergarten(self.server, code, prefix, doors, {}, self.worker)
         commands += [Command(["consent", "grant", "--data", data, "--child", kg.child(c),
                               "--paper", f"form-{kg.child(c)}"]) for c in CONSENTED]
+        syncs = [len(commands), len(commands) + 1]
         commands += [sync_command(doors["A"]), sync_command(doors["B"])]
+        if obama:
+            commands.append(face_command(doors["A"], "enroll", "--child", kg.child(OBAMA),
+                                         FR / "tests__test_images__obama.jpg"))
+        if obama == "everywhere":
+            syncs += [len(commands), len(commands) + 1]
+            commands += [sync_command(doors["A"]), sync_command(doors["B"])]
         done = self.worker.batch(*commands)
-        for synced in done[-2:]:
-            synced_fine(synced)
+        for step in syncs:
+            synced_fine(done[step])
         kg.terminal_ids.update({name: done[step].stdout.strip().splitlines()[-1]
                                 for name, step in enrolled.items()})
-        if obama:
-            enrol_here(doors["A"], kg.child(OBAMA), FR / "tests__test_images__obama.jpg")
-        if obama == "everywhere":
-            for synced in self.worker.batch(sync_command(doors["A"]), sync_command(doors["B"])):
-                synced_fine(synced)
         return kg
-
-
-def enrol_here(door: Door, child: str, picture: Path) -> None:
-    """`qatys face enroll` without its process start (and the face models' loading, which
-    this process has done already): the same terminal code, the same files."""
-    home, env = door
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        terminal = open_terminal(home, log=False)
-        try:
-            enrol_face(terminal, FaceVault(terminal), child, [load_rgb(picture)],
-                       require_liveness=False)
-        finally:
-            terminal.close()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name)
-            else:
-                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
