@@ -495,7 +495,10 @@ def checkin_at(moment: str, home: Path, env: dict[str, str], child: str) -> dict
     out = subprocess.run(["faketime", moment, *QATYS, "terminal", "checkin", "--home", str(home),
                           "--child", child, "--manual", "--reason", "test"],
                          capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **env, "TZ": "UTC"}, check=True)
+                         env={**os.environ, **env, "TZ": "UTC"})
+    if out.returncode != 0:
+        raise AssertionError(f"check-in at {moment} exited {out.returncode}:\n{out.stdout}\n"
+                             f"{out.stderr}")
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
