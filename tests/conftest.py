@@ -58,8 +58,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+TEST_ORDER = "QATYS_TEST_ORDER"
+"""``reverse``: run the tests of each module in reverse order (the modules in their usual
+order), to show that no test depends on one before it having run (see tests/run_alone.py)."""
+
+
+def _reversed_within_modules(items: list[pytest.Item]) -> list[pytest.Item]:
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    return [item for module in modules.values() for item in reversed(module)]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the install-script test last, to give its chroot the most time to be built."""
+    """Run the install-script test last, to give its chroot the most time to be built; with
+    QATYS_TEST_ORDER=reverse, each module's tests from its last to its first."""
+    order = os.environ.get(TEST_ORDER, "")
+    if order not in ("", "reverse"):
+        raise pytest.UsageError(f"{TEST_ORDER} is 'reverse' or unset, not {order!r}")
+    if order == "reverse":
+        items[:] = _reversed_within_modules(items)
     chosen = [item for item in items if "test_install_script.py" in item.nodeid]
     items[:] = [item for item in items if item not in chosen] + chosen
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import json
+import logging
 import os
 import re
 import shutil
@@ -15,8 +17,10 @@ import sys
 import threading
 import time
 import tomllib
+import traceback
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,6 +76,125 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = True,
         raise AssertionError(f"qatys {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")
     return result
+
+
+@dataclass(frozen=True)
+class LastLine:
+    """In a `qatys_batch` command line: the last line printed by an earlier command of the
+    batch (by its index), e.g. the token `qatys terminal token` printed."""
+    step: int
+
+
+@dataclass
+class Command:
+    """One `qatys` command line of a batch, with the environment it runs in."""
+    args: Sequence[str | Path | LastLine]
+    env: dict[str, str] = field(default_factory=dict)
+    input_text: str | None = None
+
+
+BATCH_ANSWER = "qatys-batch-answer "
+"""Begins the line a batch's results are on (a library may write to stdout too)."""
+
+
+def _batch_request(commands: Sequence[Command]) -> str:
+    return json.dumps([{"args": [{"last_line_of": a.step} if isinstance(a, LastLine) else str(a)
+                                 for a in c.args], "env": c.env, "input": c.input_text}
+                       for c in commands]) + "\n"
+
+
+def _batch_results(answer: list[dict[str, Any]], commands: Sequence[Command],
+                   check: bool) -> list[subprocess.CompletedProcess[str]]:
+    results = [subprocess.CompletedProcess([*QATYS, *r["args"]], r["code"], r["stdout"],
+                                           r["stderr"]) for r in answer]
+    if check and (len(results) < len(commands) or results[-1].returncode != 0):
+        last = results[-1]
+        raise AssertionError(f"qatys {' '.join(last.args[len(QATYS):])} exited "
+                             f"{last.returncode}:\n{last.stdout}\n{last.stderr}")
+    return results
+
+
+def qatys_batch(*commands: Command, check: bool = True,
+                timeout: float = 300) -> list[subprocess.CompletedProcess[str]]:
+    """Run ``commands`` one after another through the `qatys` command's own entry point, in
+    one process instead of one each (a test's setup: a kindergarten, its roster, its
+    terminals, …). Stops at the first that fails; ``check``: raise then, as `run` does."""
+    done = subprocess.run([sys.executable, "-m", "tests.helpers"],
+                          input=_batch_request(commands), capture_output=True, text=True,
+                          timeout=timeout)
+    answers = [line for line in done.stdout.splitlines() if line.startswith(BATCH_ANSWER)]
+    if done.returncode != 0 or not answers:
+        raise AssertionError(f"the qatys batch exited {done.returncode}:\n{done.stderr}")
+    return _batch_results(json.loads(answers[-1][len(BATCH_ANSWER):]), commands, check)
+
+
+class QatysWorker:
+    """One process that runs batches of `qatys` commands (as `qatys_batch` does), one batch
+    after another, for a module's tests: their setups then cost no process start and no
+    imports each. Its stderr goes to ``log``."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log.open("w")
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.helpers"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True)
+
+    def batch(self, *commands: Command,
+              check: bool = True) -> list[subprocess.CompletedProcess[str]]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(_batch_request(commands))
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith(BATCH_ANSWER):
+                return _batch_results(json.loads(line[len(BATCH_ANSWER):]), commands, check)
+        raise AssertionError("the qatys worker ended:\n" + Path(self.log.name).read_text())
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def _run_batches() -> None:
+    """`python -m tests.helpers`: the other end of `qatys_batch` and `QatysWorker`: a batch
+    (a JSON list) a line on stdin, its results a line on stdout, until stdin ends. Each
+    command runs as click runs it from a command line; what one leaves in the process (log
+    handlers, umask, database connections) is undone before the next."""
+    from click.testing import CliRunner
+
+    from qatys.cli import cli
+
+    requests_in, answers_out = sys.stdin, sys.stdout
+    for request in requests_in:
+        results: list[dict[str, Any]] = []
+        for step in json.loads(request):
+            args = [results[a["last_line_of"]]["stdout"].strip().splitlines()[-1]
+                    if isinstance(a, dict) else a for a in step["args"]]
+            umask = os.umask(0o022)
+            os.umask(umask)
+            outcome = CliRunner().invoke(cli, args, env=step["env"], input=step["input"])
+            os.umask(umask)
+            logger = logging.getLogger("qatys")
+            for handler in logger.handlers:
+                handler.close()
+            logger.handlers.clear()
+            gc.collect()  # the engines a command opened, and their connections
+            stderr = outcome.stderr
+            if outcome.exception is not None and not isinstance(outcome.exception,
+                                                                SystemExit):
+                stderr += "".join(traceback.format_exception(outcome.exception))
+            results.append({"args": args, "code": outcome.exit_code,
+                            "stdout": outcome.stdout, "stderr": stderr})
+            if outcome.exit_code != 0:
+                break
+        answers_out.write("\n" + BATCH_ANSWER + json.dumps(results) + "\n")
+        answers_out.flush()
 
 
 @dataclass
@@ -372,7 +495,10 @@ def checkin_at(moment: str, home: Path, env: dict[str, str], child: str) -> dict
     out = subprocess.run(["faketime", moment, *QATYS, "terminal", "checkin", "--home", str(home),
                           "--child", child, "--manual", "--reason", "test"],
                          capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **env, "TZ": "UTC"}, check=True)
+                         env={**os.environ, **env, "TZ": "UTC"})
+    if out.returncode != 0:
+        raise AssertionError(f"check-in at {moment} exited {out.returncode}:\n{out.stdout}\n"
+                             f"{out.stderr}")
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -395,3 +521,7 @@ def make_checkins(home: Path, count: int, start: int = 0) -> None:
             assert result["result"] == "accepted", result
     finally:
         terminal.close()
+
+
+if __name__ == "__main__":
+    _run_batches()

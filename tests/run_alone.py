@@ -1,5 +1,12 @@
 """Run a random sample of tests one by one, each in a pytest process of its own, to show that
-none depends on another having run: ``python -m tests.run_alone [COUNT] [SEED]``."""
+none depends on another having run: ``python -m tests.run_alone [COUNT] [SEED]``.
+
+Its companion: ``QATYS_TEST_ORDER=reverse pytest tests/test_X.py`` runs each module's tests
+from the last to the first (modules keep their order; see ``pytest_collection_modifyitems``
+in tests/conftest.py), which shows that no test relies on one before it having run in the
+same process (through a module fixture it changed). A module fixture is there only for what
+its tests read, or where each test works in its own namespace (its own child, kindergarten
+or terminal)."""
 
 from __future__ import annotations
 

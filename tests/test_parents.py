@@ -4,11 +4,13 @@ guardian of one child cannot see another."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,26 +38,38 @@ def server(sqlite_server: ServerProcess) -> ServerProcess:
 
 
 
-@pytest.fixture(scope="module")
-def phone(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Page:
-    page = Page(tmp_path_factory.mktemp("phone"))
-    claim_in_browser(page, invite_url(server, "child-00001-x7q"))
-    yield page  # type: ignore[misc]
-    page.close()
+_CHILDREN = itertools.count(10)
+"""Each phone its own child of KG1's roster (child-00010-x7q …), each test its own phone."""
 
 
-def test_invitation_makes_a_phone_key_and_shows_the_child(server: ServerProcess,
-                                                          phone: Page) -> None:
+@pytest.fixture
+def child() -> str:
+    return f"child-{next(_CHILDREN):05d}-x7q"
+
+
+@pytest.fixture
+def phone(server: ServerProcess, child: str, tmp_path: Path) -> Iterator[Page]:
+    """A phone that has just claimed an invitation of the only guardian of ``child``."""
+    page = Page(tmp_path / "phone")
+    try:
+        claim_in_browser(page, invite_url(server, child))
+        yield page
+    finally:
+        page.close()
+
+
+def test_invitation_makes_a_phone_key_and_shows_the_child(server: ServerProcess, phone: Page,
+                                                          child: str) -> None:
     names = phone.evaluate("[...document.querySelectorAll('#children li')]"
                            ".map(li => li.dataset.child)")
-    assert names == ["child-00001-x7q"]
+    assert names == [child]
     listed = [json.loads(x) for x in run("guardian", "list", "--data", str(server.data_dir),
-                                         "--child", "child-00001-x7q").stdout.splitlines()]
+                                         "--child", child).stdout.splitlines()]
     assert len(listed) == 1
     assert listed[0]["removed_at"] is None
     phone.evaluate("document.querySelector('#children li button').click(); true")
     text = phone.wait_for("document.getElementById('qr').dataset.text")
-    assert re.fullmatch(r"QP1:[0-9a-f]{16}:child-00001-x7q:\d+:[A-Z2-7]{8}:"
+    assert re.fullmatch(r"QP1:[0-9a-f]{16}:" + re.escape(child) + r":\d+:[A-Z2-7]{8}:"
                         r"[A-Za-z0-9_-]{86}:[A-Za-z0-9_-]{86}", text)
     assert text.split(":")[1] == listed[0]["key_id"]
     phone.screenshot(artefact("parents-code-kk.png"))
@@ -97,8 +111,9 @@ def test_an_invitation_works_once(server: ServerProcess, tmp_path: Path) -> None
         second.close()
 
 
-def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page) -> None:
-    open_page(phone, server.url + "/parents/child/child-00001-x7q")
+def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page,
+                                             child: str) -> None:
+    open_page(phone, server.url + f"/parents/child/{child}")
     assert phone.evaluate("document.getElementById('month') !== null")
     # This month can be confirmed only from the 1st to the 7th of the next one.
     assert phone.evaluate("document.getElementById('closed').textContent") == "Мерзім жабық."
@@ -113,22 +128,28 @@ def test_a_guardian_sees_only_their_children(server: ServerProcess, phone: Page)
         ".then(r => r.status)")
     assert other_consent == 404
     me = phone.evaluate("fetch('/parents/api/me').then(r => r.json())")
-    assert [c["child_id"] for c in me["children"]] == ["child-00001-x7q"]
+    assert [c["child_id"] for c in me["children"]] == [child]
     assert requests.get(server.url + "/parents/api/me", timeout=5).status_code == 401
-    anonymous = requests.get(server.url + "/parents/child/child-00001-x7q", timeout=5)
-    assert "child-00001-x7q" not in anonymous.text
+    anonymous = requests.get(server.url + f"/parents/child/{child}", timeout=5)
+    assert child not in anonymous.text
     assert "Testovbayev" not in anonymous.text
 
 
 @pytest.fixture(scope="module")
-def door(server: ServerProcess, phone: Page, tmp_path_factory: pytest.TempPathFactory
-         ) -> tuple[Path, dict[str, str]]:
-    """A terminal of KG1, enrolled after the phone was registered: it knows the phone key."""
+def terminal(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+             ) -> tuple[Path, dict[str, str]]:
+    """A terminal of KG1; each test's phone is its own child's, so they share it."""
     base = tmp_path_factory.mktemp("door")
     env = {"QATYS_RUNTIME_DIR": str(base / "run")}
     enrol(server, base / "home", env)
-    run("terminal", "sync", "--home", str(base / "home"), "--quiet", env=env)
     return base / "home", env
+
+
+@pytest.fixture
+def door(terminal: tuple[Path, dict[str, str]], phone: Page) -> tuple[Path, dict[str, str]]:
+    """The terminal, synced after the phone was registered: it knows the phone key."""
+    run("terminal", "sync", "--home", str(terminal[0]), "--quiet", env=terminal[1])
+    return terminal
 
 
 def _code_picture(phone: Page, out: Path) -> str:
@@ -151,7 +172,7 @@ def _scan(home: Path, env: dict[str, str], picture: Path,
 
 
 def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
-        server: ServerProcess, phone: Page, door: tuple[Path, dict[str, str]],
+        server: ServerProcess, phone: Page, child: str, door: tuple[Path, dict[str, str]],
         tmp_path: Path) -> None:
     home, env = door
     open_page(phone, server.url + "/parents/")
@@ -161,7 +182,7 @@ def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
     assert accepted["result"] == "accepted", accepted
     assert accepted["method"] == "qr-phone"
     assert accepted["assurance"] == "high"
-    assert accepted["child_id"] == "child-00001-x7q"
+    assert accepted["child_id"] == child
     replayed = _scan(home, env, tmp_path / "screen.png")
     assert (replayed["result"], replayed["reason"]) == ("rejected", "replayed_code")
 
@@ -174,26 +195,26 @@ def test_the_phone_code_opens_the_door_once_and_only_in_its_window(
 
     run("terminal", "sync", "--home", str(home), "--quiet", env=env)
     month = time.strftime("%Y-%m", time.gmtime())
-    open_page(phone, server.url + f"/parents/child/child-00001-x7q?month={month}")
+    open_page(phone, server.url + f"/parents/child/{child}?month={month}")
     receipts = phone.evaluate("[...document.querySelectorAll('code.receipt')]"
                               ".map(c => c.textContent)")
     assert accepted["receipt"] in receipts
     for path in home.rglob("*"):  # the stolen-disk rule holds for phones too
         if path.is_file():
-            assert b"child-00001-x7q" not in path.read_bytes(), path
+            assert child.encode() not in path.read_bytes(), path
     phone.screenshot(artefact("parents-record-kk.png"), full_page=True)
 
 
-def test_a_removed_guardians_code_is_refused(server: ServerProcess, phone: Page,
+def test_a_removed_guardians_code_is_refused(server: ServerProcess, phone: Page, child: str,
                                             door: tuple[Path, dict[str, str]],
                                             tmp_path: Path) -> None:
     home, env = door
     guardian = json.loads(run("guardian", "list", "--data", str(server.data_dir), "--child",
-                              "child-00001-x7q").stdout.splitlines()[0])["guardian_id"]
+                              child).stdout.splitlines()[0])["guardian_id"]
     open_page(phone, server.url + "/parents/")
     phone.wait_for("document.querySelectorAll('#children li').length > 0")
     run("guardian", "remove", "--data", str(server.data_dir), "--guardian", guardian,
-        "--child", "child-00001-x7q")
+        "--child", child)
     run("terminal", "sync", "--home", str(home), "--quiet", env=env)
     _code_picture(phone, tmp_path / "screen.png")
     refused = _scan(home, env, tmp_path / "screen.png")

@@ -4,6 +4,7 @@ core goes down, answers get lost on the way and a request arrives twice."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from server.datadir import open_data_dir
 from server.storage import db
 from tests.faulty_proxy import FaultyProxy
-from tests.helpers import ServerProcess, free_port, roster_csv, run
+from tests.helpers import Command, ServerProcess, free_port, qatys_batch, roster_csv, run
 
 
 @dataclass
@@ -66,17 +67,46 @@ class StandIn:
 
 
 @pytest.fixture(scope="module")
-def core(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[StandIn, FaultyProxy]]:
-    """The stand-in trusting this server's key, reached through a proxy that can lose answers."""
+def core_address(server: ServerProcess) -> Iterator[tuple[int, str, FaultyProxy]]:
+    """Where the core is (a port, reached through a proxy that can lose answers; the server
+    is set up to use it) and the server key it trusts; each test starts its own core there."""
     key = run("server", "public-key", "--data", str(server.data_dir)).stdout.strip()
-    standin = StandIn(tmp_path_factory.mktemp("core"), free_port(), key)
-    standin.start()
-    proxy = FaultyProxy(standin.url, seed=5)
+    port = free_port()
+    proxy = FaultyProxy(f"http://127.0.0.1:{port}", seed=5)
     run("server", "init", "--data", str(server.data_dir), "--queue-core-url", proxy.url)
-    yield standin, proxy
+    yield port, key, proxy
     proxy.close()
+
+
+@pytest.fixture
+def core(core_address: tuple[int, str, FaultyProxy], tmp_path: Path
+         ) -> Iterator[tuple[StandIn, FaultyProxy]]:
+    """A fresh stand-in trusting this server's key (no statements yet), behind the proxy."""
+    port, key, proxy = core_address
+    (tmp_path / "core").mkdir()
+    standin = StandIn(tmp_path / "core", port, key)
+    standin.start()
+    proxy.scripted.clear()
+    yield standin, proxy
     standin.stop()
+
+
+_KINDERGARTENS = itertools.count(1)
+
+
+def _kindergarten(server: ServerProcess, tmp_path: Path, roster: bool = True) -> str:
+    """A kindergarten of the test's own (its children ``{code}-00000-x7q`` …, lower case)."""
+    code = f"QS{next(_KINDERGARTENS)}"
+    data = str(server.data_dir)
+    commands = [Command(["kindergarten", "add", "--data", data, "--code", code, "--name",
+                         f"Балабақша {code}"])]
+    if roster:
+        text, _ = roster_csv(6, prefix=code.lower())
+        (tmp_path / "roster.csv").write_text(text, encoding="utf-8")
+        commands.append(Command(["roster", "import", "--data", data, "--kindergarten", code,
+                                 str(tmp_path / "roster.csv")]))
+    qatys_batch(*commands)
+    return code
 
 
 def _lines(text: str) -> list[dict[str, object]]:
@@ -132,28 +162,30 @@ def test_roster_pull_imports_with_the_csv_rules(server: ServerProcess,
     assert "503" in str(_lines(down.stdout)[0]["error"])
 
 
-def _outbox(data: str) -> list[dict[str, object]]:
-    return _lines(run("queue-core", "outbox", "--data", data).stdout)
+def _outbox(data: str, kindergarten: str) -> list[dict[str, object]]:
+    return [r for r in _lines(run("queue-core", "outbox", "--data", data).stdout)
+            if r["kindergarten"] == kindergarten]
 
 
 def test_statement_reaches_the_core_once_through_outages_and_lost_answers(
-        server: ServerProcess, core: tuple[StandIn, FaultyProxy]) -> None:
+        server: ServerProcess, core: tuple[StandIn, FaultyProxy], tmp_path: Path) -> None:
     standin, proxy = core
     data = str(server.data_dir)
-    not_over = run("funding", "approve", "--data", data, "--kindergarten", "KG1", "--month",
+    kg = _kindergarten(server, tmp_path)
+    not_over = run("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
                    time.strftime("%Y-%m"), "--by", "finance-1", check=False)
     assert not_over.returncode == 2
     assert "not over" in not_over.stderr
 
-    approved = json.loads(run("funding", "approve", "--data", data, "--kindergarten", "KG1",
+    approved = json.loads(run("funding", "approve", "--data", data, "--kindergarten", kg,
                               "--month", "2026-03", "--by", "finance-1").stdout)
     assert approved["revision"] == 1
-    assert [r["status"] for r in _outbox(data)] == ["pending"]
+    assert [r["status"] for r in _outbox(data, kg)] == ["pending"]
 
     standin.stop()  # the core is down
     down = run("queue-core", "deliver", "--data", data, check=False)
     assert down.returncode == 3
-    row = _outbox(data)[0]
+    row = _outbox(data, kg)[0]
     assert row["status"] == "pending"
     assert row["attempts"] == 1
     assert "unreachable" in str(row["last_error"])
@@ -163,28 +195,28 @@ def test_statement_reaches_the_core_once_through_outages_and_lost_answers(
     lost = run("queue-core", "deliver", "--data", data, "--now", check=False)
     assert lost.returncode == 3
     assert len(standin.statements()) == 1  # the core has it; Qatys does not know yet
-    assert _outbox(data)[0]["status"] == "pending"
+    assert _outbox(data, kg)[0]["status"] == "pending"
 
     sent = run("queue-core", "deliver", "--data", data, "--now")
     assert _lines(sent.stdout) == [{"delivered": 1, "retrying": 0, "refused": 0}]
-    row = _outbox(data)[0]
+    row = _outbox(data, kg)[0]
     assert row["status"] == "delivered"
     assert row["attempts"] == 3
     assert row["core_reference"] == "QC-000001"
     assert [s["idempotency_key"] for s in standin.statements()] == [approved["idempotency_key"]]
 
-    same = run("funding", "approve", "--data", data, "--kindergarten", "KG1", "--month",
+    same = run("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
                "2026-03", "--by", "finance-1", check=False)
     assert same.returncode == 2
     assert "nothing changed" in same.stderr
 
-    run("absence", "add", "--data", data, "--child", "child-00001-x7q", "--from", "2026-03-02",
-        "--to", "2026-03-06", "--reason", "illness", "--document", "cert-7")
-    no_note = run("funding", "approve", "--data", data, "--kindergarten", "KG1", "--month",
+    run("absence", "add", "--data", data, "--child", f"{kg.lower()}-00001-x7q", "--from",
+        "2026-03-02", "--to", "2026-03-06", "--reason", "illness", "--document", "cert-7")
+    no_note = run("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
                   "2026-03", "--by", "finance-1", check=False)
     assert no_note.returncode == 2
     assert "note" in no_note.stderr
-    correction = json.loads(run("funding", "approve", "--data", data, "--kindergarten", "KG1",
+    correction = json.loads(run("funding", "approve", "--data", data, "--kindergarten", kg,
                                 "--month", "2026-03", "--by", "finance-1", "--note",
                                 "late medical certificate").stdout)
     assert correction["revision"] == 2
@@ -193,7 +225,7 @@ def test_statement_reaches_the_core_once_through_outages_and_lost_answers(
     stored = standin.statements()
     assert [(s["revision"], s["idempotency_key"]) for s in stored] == [
         (1, approved["idempotency_key"]), (2, correction["idempotency_key"])]
-    trail = _lines(run("funding", "approvals", "--data", data, "--kindergarten", "KG1",
+    trail = _lines(run("funding", "approvals", "--data", data, "--kindergarten", kg,
                        "--month", "2026-03").stdout)
     assert [(t["revision"], t["note"]) for t in trail] == [
         (1, ""), (2, "late medical certificate")]
@@ -202,19 +234,20 @@ def test_statement_reaches_the_core_once_through_outages_and_lost_answers(
 
 
 def test_a_core_that_refuses_the_signature_keeps_the_row_for_a_person(
-        server: ServerProcess, core: tuple[StandIn, FaultyProxy]) -> None:
+        server: ServerProcess, core: tuple[StandIn, FaultyProxy], tmp_path: Path) -> None:
     standin, _ = core
     data = str(server.data_dir)
+    kg = _kindergarten(server, tmp_path, roster=False)
     trusted = standin.trust_key
     standin.stop()
     standin.trust_key = "A" * 43 + "="  # the core was configured with another key
     standin.start()
     try:
-        run("funding", "approve", "--data", data, "--kindergarten", "KG2", "--month",
+        run("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
             "2026-03", "--by", "finance-1")
         refused = run("queue-core", "deliver", "--data", data, check=False)
         assert refused.returncode == 4
-        row = next(r for r in _outbox(data) if r["kindergarten"] == "KG2")
+        row = _outbox(data, kg)[0]
         assert row["status"] == "refused"
         assert "unknown_key" in str(row["last_error"])
         assert run("queue-core", "deliver", "--data", data, "--now",
@@ -223,23 +256,26 @@ def test_a_core_that_refuses_the_signature_keeps_the_row_for_a_person(
         standin.stop()
         standin.trust_key = trusted
         standin.start()
-    assert run("queue-core", "resend", "--data", data, "1", check=False).returncode == 2
     run("queue-core", "resend", "--data", data, str(row["id"]))
     run("queue-core", "deliver", "--data", data)
-    assert [s["kindergarten"] for s in standin.statements()][-1] == "KG2"
+    assert [s["kindergarten"] for s in standin.statements()][-1] == kg
+    # only a refused row is queued again: this one is delivered now
+    assert run("queue-core", "resend", "--data", data, str(row["id"]),
+               check=False).returncode == 2
 
 
 def test_a_pass_stops_at_the_first_outage_and_the_rest_follow(
-        server: ServerProcess, core: tuple[StandIn, FaultyProxy]) -> None:
+        server: ServerProcess, core: tuple[StandIn, FaultyProxy], tmp_path: Path) -> None:
     standin, _ = core
     data = str(server.data_dir)
+    kg = _kindergarten(server, tmp_path)
     before = len(standin.statements())
     for month in ("2026-01", "2026-02"):
-        run("funding", "approve", "--data", data, "--kindergarten", "KG1", "--month", month,
+        run("funding", "approve", "--data", data, "--kindergarten", kg, "--month", month,
             "--by", "finance-1")
     requests.post(standin.url + "/stand-in/faults", json={"unavailable": 1}, timeout=5)
     assert run("queue-core", "deliver", "--data", data, check=False).returncode == 3
-    waiting = [r for r in _outbox(data) if r["month"] in ("2026-01", "2026-02")]
+    waiting = [r for r in _outbox(data, kg) if r["month"] in ("2026-01", "2026-02")]
     assert [(r["status"], r["attempts"]) for r in waiting] == [("pending", 1), ("pending", 0)]
     assert run("queue-core", "deliver", "--data", data, "--now").returncode == 0
     assert len(standin.statements()) == before + 2
