@@ -83,82 +83,100 @@ def document() -> dict[str, Any]:
             "/api/v1/openapi.json": {"get": {"summary": "This document",
                                              "responses": {"200": {"description": "OpenAPI"}}}},
             **_parents_api(),
-            "/api/v1/batches": {"post": {
-                "summary": "Deliver a signed batch of up to 500 events (canonical CBOR)",
-                "parameters": [{"name": "Qatys-Protocol", "in": "header",
-                                "schema": {"type": "string", "enum": ["1", "2"]}}],
-                "requestBody": {"required": True, "content": {
-                    "application/cbor": {"schema": {"type": "string", "format": "binary"}}}},
-                "responses": {"200": {"description": "stored (or already stored)",
-                                      "content": {"application/json": {
-                                          "schema": {"$ref": "#/components/schemas/Ack"}}}},
-                              **_errors(400, 403, 409, 413, 415)}}},
-            "/api/v1/terminals/enrol": {"post": {
-                "summary": "Enrol a terminal with a one-time token",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["token", "sign_pub", "box_pub", "proof"],
-                    "properties": {k: {"type": "string"} for k in
-                                   ("token", "sign_pub", "box_pub", "proof",
-                                    "software_version")}}}}},
-                "responses": {"201": {"description": "enrolled"}, **_errors(400, 403)}}},
-            "/api/v1/terminal/time": {"get": {
-                "summary": "The server's clock, for a terminal whose own is off (signed "
-                           "request; freshness not checked; changes nothing)",
-                "responses": {"200": {"description": "terminal_id, server_time_us"},
-                              **_errors(401, 403)}}},
-            "/api/v1/terminal/roster": {"get": {
-                "summary": "Roster ids and first names, sealed to the asking terminal",
-                "parameters": [{"name": "known", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "sealed roster or unchanged"},
-                              **_errors(401, 403)}}},
-            "/api/v1/terminal/door": {"get": {
-                "summary": "Card keys and revoked card serials of the terminal's kindergarten, "
-                           "signed by the server (base64 CBOR + Ed25519 signature)",
-                "responses": {"200": {"description": "door credentials"}, **_errors(401, 403)}}},
-            "/api/v1/terminal/status": {"get": {
-                "summary": "What the server holds for the asking terminal",
-                "responses": {"200": {"description": "status"}, **_errors(401, 403)}}},
-            "/api/v1/terminal/health": {"post": {
-                "summary": "The terminal's health report at each sync (signed JSON: pending, "
-                           "head_seq, terminal_time_us, software_version, camera, "
-                           "storage_free_bytes); shown on the fleet page",
-                "responses": {"200": {"description": "stored; server_time_us"},
-                              **_errors(400, 401, 403)}}},
-            "/api/v1/terminal/faces/templates": {"post": {
-                "summary": "A face template enrolled at the terminal, encrypted under the "
-                           "kindergarten's face key (signed JSON: template_id, key_id, child_id, "
-                           "consent_record, blob); the server cannot open it",
-                "responses": {"201": {"description": "stored (outcome stored)"},
-                              "200": {"description": "already stored (outcome already)"},
-                              **_errors(400, 401, 403, 404, 409, 413)}}},
-            "/api/v1/terminal/faces/keys": {"post": {
-                "summary": "Face keys sealed to the sender or to siblings that lack them "
-                           "(signed JSON: wraps of key_id, terminal_id, sealed)",
-                "responses": {"200": {"description": "added"}, **_errors(400, 401, 403, 409)}}},
-            "/api/v1/terminal/faces/sync": {"post": {
-                "summary": "The terminal's templates, keys and erasure receipts in; what to "
-                           "erase, add and pass on out (signed JSON)",
-                "responses": {"200": {"description": "erase, add, more, key_wraps, wrap_for"},
-                              **_errors(400, 401, 403)}}},
-            "/api/v1/terminal/consent/withdrawals": {"post": {
-                "summary": "A withdrawal of face consent taken at the terminal, sealed to the "
-                           "server (signed JSON: request_id, sealed); counts once",
-                "responses": {"200": {"description": "outcome recorded, already or no_effect"},
-                              **_errors(400, 401, 403, 404)}}},
+            **_terminal_api(),
         },
-        "components": {"schemas": {
-            "Error": {"type": "object", "required": ["ok", "error"], "properties": {
-                "ok": {"const": False},
-                "error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string", "enum": sorted(ERROR_CODES)},
-                    "message": {"type": "string"}}}}},
-            "Ack": {"type": "object", "properties": {
-                "ok": {"const": True}, "ack": {"type": "string", "contentEncoding": "base64"},
-                "signature": {"type": "string", "contentEncoding": "base64"},
-                "terminal_id": {"type": "string"}, "acked_seq": {"type": "integer"},
-                "stored": {"type": "integer"}}},
-        }},
+        "components": _components(),
     }
+
+
+def _terminal_api() -> dict[str, Any]:
+    """What terminals call: batches, enrolment and the signed requests of a sync."""
+    return {
+    "/api/v1/batches": {"post": {
+        "summary": "Deliver a signed batch of up to 500 events (canonical CBOR)",
+        "parameters": [{"name": "Qatys-Protocol", "in": "header",
+                        "schema": {"type": "string", "enum": ["1", "2"]}}],
+        "requestBody": {"required": True, "content": {
+            "application/cbor": {"schema": {"type": "string", "format": "binary"}}}},
+        "responses": {"200": {"description": "stored (or already stored)",
+                              "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Ack"}}}},
+                      **_errors(400, 403, 409, 413, 415)}}},
+    "/api/v1/terminals/enrol": {"post": {
+        "summary": "Enrol a terminal with a one-time token",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["token", "sign_pub", "box_pub", "proof"],
+            "properties": {k: {"type": "string"} for k in
+                           ("token", "sign_pub", "box_pub", "proof",
+                            "software_version")}}}}},
+        "responses": {"201": {"description": "enrolled"}, **_errors(400, 403)}}},
+    "/api/v1/terminal/time": {"get": {
+        "summary": "The server's clock, for a terminal whose own is off (signed "
+                   "request; freshness not checked; changes nothing)",
+        "responses": {"200": {"description": "terminal_id, server_time_us"},
+                      **_errors(401, 403)}}},
+    "/api/v1/terminal/roster": {"get": {
+        "summary": "Roster ids and first names, sealed to the asking terminal",
+        "parameters": [{"name": "known", "in": "query", "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "sealed roster or unchanged"},
+                      **_errors(401, 403)}}},
+    "/api/v1/terminal/door": {"get": {
+        "summary": "Card keys and revoked card serials of the terminal's kindergarten, "
+                   "signed by the server (base64 CBOR + Ed25519 signature)",
+        "responses": {"200": {"description": "door credentials"}, **_errors(401, 403)}}},
+    "/api/v1/terminal/status": {"get": {
+        "summary": "What the server holds for the asking terminal",
+        "responses": {"200": {"description": "status"}, **_errors(401, 403)}}},
+    "/api/v1/terminal/health": {"post": {
+        "summary": "The terminal's health report at each sync (signed JSON: pending, "
+                   "head_seq, terminal_time_us, software_version, camera, "
+                   "storage_free_bytes); shown on the fleet page",
+        "responses": {"200": {"description": "stored; server_time_us"},
+                      **_errors(400, 401, 403)}}},
+    **_faces_api(),
+    }
+
+
+def _faces_api() -> dict[str, Any]:
+    """The face relay and consent withdrawals taken at the door (docs/faces.md)."""
+    return {
+    "/api/v1/terminal/faces/templates": {"post": {
+        "summary": "A face template enrolled at the terminal, encrypted under the "
+                   "kindergarten's face key (signed JSON: template_id, key_id, child_id, "
+                   "consent_record, blob); the server cannot open it",
+        "responses": {"201": {"description": "stored (outcome stored)"},
+                      "200": {"description": "already stored (outcome already)"},
+                      **_errors(400, 401, 403, 404, 409, 413)}}},
+    "/api/v1/terminal/faces/keys": {"post": {
+        "summary": "Face keys sealed to the sender or to siblings that lack them "
+                   "(signed JSON: wraps of key_id, terminal_id, sealed)",
+        "responses": {"200": {"description": "added"}, **_errors(400, 401, 403, 409)}}},
+    "/api/v1/terminal/faces/sync": {"post": {
+        "summary": "The terminal's templates, keys and erasure receipts in; what to "
+                   "erase, add and pass on out (signed JSON)",
+        "responses": {"200": {"description": "erase, add, more, key_wraps, wrap_for"},
+                      **_errors(400, 401, 403)}}},
+    "/api/v1/terminal/consent/withdrawals": {"post": {
+        "summary": "A withdrawal of face consent taken at the terminal, sealed to the "
+                   "server (signed JSON: request_id, sealed); counts once",
+        "responses": {"200": {"description": "outcome recorded, already or no_effect"},
+                      **_errors(400, 401, 403, 404)}}},
+    }
+
+
+def _components() -> dict[str, Any]:
+    return {"schemas": {
+        "Error": {"type": "object", "required": ["ok", "error"], "properties": {
+            "ok": {"const": False},
+            "error": {"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "string", "enum": sorted(ERROR_CODES)},
+                "message": {"type": "string"}}}}},
+        "Ack": {"type": "object", "properties": {
+            "ok": {"const": True}, "ack": {"type": "string", "contentEncoding": "base64"},
+            "signature": {"type": "string", "contentEncoding": "base64"},
+            "terminal_id": {"type": "string"}, "acked_seq": {"type": "integer"},
+            "stored": {"type": "integer"}}},
+    }}
 
 
 def _json_post(summary: str, fields: tuple[str, ...], *statuses: int) -> dict[str, Any]:

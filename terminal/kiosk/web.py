@@ -24,6 +24,13 @@ HEARTBEAT_S = 10.0
 def create_kiosk_app(kiosk: Kiosk) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
+    _screen_routes(app, kiosk)
+    _staff_routes(app, kiosk)
+    return app
+
+
+def _screen_routes(app: Flask, kiosk: Kiosk) -> None:
+    """What the door screen reads: the page, its events, the camera preview, the status."""
 
     @app.get("/")
     def page() -> str:
@@ -35,43 +42,51 @@ def create_kiosk_app(kiosk: Kiosk) -> Flask:
 
     @app.get("/events")
     def events() -> Response:
-        inbox = kiosk.events.subscribe()
-
-        def stream() -> Iterator[str]:
-            try:
-                yield sse_message("status", kiosk.status())
-                while True:
-                    try:
-                        yield inbox.get(timeout=HEARTBEAT_S)
-                    except queue.Empty:
-                        yield sse_message("status", kiosk.status())
-            finally:
-                kiosk.events.unsubscribe(inbox)
-
-        return Response(stream(), mimetype="text/event-stream",
+        return Response(_event_stream(kiosk), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.get("/preview.mjpg")
     def preview() -> Response:
-        def stream() -> Iterator[bytes]:
-            while True:
-                data = jpeg_of(kiosk.pipeline.latest if kiosk.pipeline else None)
-                if data is not None:
-                    yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                           + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
-                time.sleep(PREVIEW_INTERVAL_S)
-
-        return Response(stream(), mimetype="multipart/x-mixed-replace; boundary=frame")
+        return Response(_preview_stream(kiosk),
+                        mimetype="multipart/x-mixed-replace; boundary=frame")
 
     @app.get("/status")
     def status() -> Response:
         return jsonify(kiosk.status())
 
+
+def _event_stream(kiosk: Kiosk) -> Iterator[str]:
+    """The kiosk's events as they happen, and its status at least every HEARTBEAT_S."""
+    inbox = kiosk.events.subscribe()
+    try:
+        yield sse_message("status", kiosk.status())
+        while True:
+            try:
+                yield inbox.get(timeout=HEARTBEAT_S)
+            except queue.Empty:
+                yield sse_message("status", kiosk.status())
+    finally:
+        kiosk.events.unsubscribe(inbox)
+
+
+def _preview_stream(kiosk: Kiosk) -> Iterator[bytes]:
+    while True:
+        data = jpeg_of(kiosk.pipeline.latest if kiosk.pipeline else None)
+        if data is not None:
+            yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                   + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
+        time.sleep(PREVIEW_INTERVAL_S)
+
+
+def _staff_routes(app: Flask, kiosk: Kiosk) -> None:
+    """What staff do at the screen with their PIN: a manual entry, a face enrolment or
+    withdrawal. A body that is not a JSON object is refused before the PIN is looked at."""
+
     @app.post("/manual")
     def manual() -> tuple[Response, int]:
-        body: Any = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return jsonify({"result": DoorResult.REJECTED, "reason": "bad_request"}), 400
+        body = _json_object()
+        if body is None:
+            return _bad_request()
         direction = body.get("direction") or None
         result = kiosk.manual(str(body.get("pin", "")), str(body.get("child_id", "")),
                               str(body.get("reason", "")), direction)
@@ -79,22 +94,29 @@ def create_kiosk_app(kiosk: Kiosk) -> Flask:
 
     @app.post("/face/enrol")
     def face_enrol() -> tuple[Response, int]:
-        body: Any = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return jsonify({"result": DoorResult.REJECTED, "reason": "bad_request"}), 400
+        body = _json_object()
+        if body is None:
+            return _bad_request()
         result = kiosk.face_enrolment(str(body.get("pin", "")), str(body.get("child_id", "")))
         return jsonify(result), 202 if result["result"] == DoorResult.STARTED else 400
 
     @app.post("/face/withdraw")
     def face_withdraw() -> tuple[Response, int]:
-        body: Any = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return jsonify({"result": DoorResult.REJECTED, "reason": "bad_request"}), 400
+        body = _json_object()
+        if body is None:
+            return _bad_request()
         result = kiosk.face_withdrawal(str(body.get("pin", "")), str(body.get("child_id", "")),
                                        str(body.get("by", ""))[:200])
         return jsonify(result), 200 if result["result"] == DoorResult.WITHDRAWN else 400
 
-    return app
+
+def _json_object() -> dict[str, Any] | None:
+    body: Any = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _bad_request() -> tuple[Response, int]:
+    return jsonify({"result": DoorResult.REJECTED, "reason": "bad_request"}), 400
 
 
 def _marked(message: str) -> str:
