@@ -77,6 +77,12 @@ def _measuring_font(bold: bool) -> Any:
     return ImageFont.truetype(str(font_path(bold)), 100)
 
 
+def save_qr_png(text: str, path: Path) -> None:
+    """A QR code of ``text`` as a PNG to print or show on a screen (error correction M, eight
+    pixels a module, the standard quiet zone): enrolment tokens, unlock cards, invitations."""
+    segno.make(text, error="m").save(str(path), scale=8, border=4)
+
+
 def _matrix(text: str) -> list[list[bool]]:
     qr = segno.make(text, error="m")
     return [[bool(m) for m in row] for row in qr.matrix_iter(scale=1, border=4)]

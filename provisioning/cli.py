@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from protocol import enrolment
-from provisioning.card_print import write_card, write_pdf
+from provisioning.card_print import save_qr_png, write_card, write_pdf
 from provisioning.cards import children_for_sheet, issue_card, revoke_card
 from provisioning.errors import InvalidInput
 from provisioning.kindergartens import add_kindergarten
@@ -75,9 +75,7 @@ def unlock_card_issue(data: DataDir, kindergarten: str, qr: Path | None) -> None
     with data.transaction() as conn:
         card = issue_unlock_card(conn, kindergarten, now_us())
     if qr is not None:
-        import segno
-
-        segno.make(str(card), error="m").save(str(qr), scale=8, border=4)
+        save_qr_png(str(card), qr)
         click.echo(f"QR code written to {qr}", err=True)
     click.echo(f"unlock card {card.serial} for kindergarten {kindergarten}; terminals accept it "
                "after their next roster sync", err=True)
@@ -119,10 +117,7 @@ def token_command(data: DataDir, kindergarten: str, qr: Path | None) -> None:
         token = issue_token(conn, kindergarten, data.keys.sign_public, now,
                             data.config.token_ttl_seconds)
     if qr is not None:
-        import segno
-
-        uri = enrolment.enrolment_uri(data.config.public_url, token)
-        segno.make(uri, error="m").save(str(qr), scale=8, border=4)
+        save_qr_png(enrolment.enrolment_uri(data.config.public_url, token), qr)
         click.echo(f"QR code written to {qr}", err=True)
     expires = iso_utc(now + data.config.token_ttl_seconds * 1_000_000)
     click.echo(f"valid until {expires}, once, for kindergarten {kindergarten}", err=True)

@@ -220,3 +220,16 @@ def test_a_removed_guardians_code_is_refused(server: ServerProcess, phone: Page,
     refused = _scan(home, env, tmp_path / "screen.png")
     assert (refused["result"], refused["reason"]) == ("rejected", "guardian_removed")
     assert phone.evaluate("fetch('/parents/api/me').then(r => r.json())")["children"] == []
+
+
+def test_the_invitation_qr_reads_back_the_printed_url(server: ServerProcess,
+                                                       tmp_path: Path) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    picture = tmp_path / "invite.png"
+    out = run("guardian", "invite", "--data", str(server.data_dir), "--child",
+              "child-00003-x7q", "--qr", str(picture))
+    url = out.stdout.strip().splitlines()[-1]
+    assert "/parents/invite/" in url
+    assert [r.text for r in zxingcpp.read_barcodes(Image.open(picture))] == [url]

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from provisioning.card_print import save_qr_png
 from qatys.cliutil import emit
 from qatys.timeutil import iso_utc, now_us
 from server.datadir import DataDir, with_data_dir
@@ -32,9 +33,7 @@ def invite(data: DataDir, child_id: str, days: int, by: str, qr: Path | None) ->
         invitation = create_invitation(conn, child_id, by, now_us(), days)
     url = f"{data.config.public_url.rstrip('/')}/parents/invite/{invitation.code}"
     if qr is not None:
-        import segno
-
-        segno.make(url, error="m").save(str(qr), scale=8, border=4)
+        save_qr_png(url, qr)
     click.echo(f"code {invitation.code}, valid until {iso_utc(invitation.expires_at_us)}, once")
     click.echo(url)
 
