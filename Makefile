@@ -28,6 +28,8 @@ test: install-test
 # kk and ru catalogues, translate the new ones there, then run this again to compile.
 EXTRACT := $(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-output --no-wrap
 UPDATE := $(BIN)/pybabel update --no-wrap --no-fuzzy-matching --ignore-obsolete
+# The commands' catalogue holds only Sentence(...) and plural_sentence(...) (qatys/sentences.py).
+CLI_KEYWORDS := --no-default-keywords -k Sentence -k plural_sentence:1,2
 translations: install
 	$(EXTRACT) --project Qatys --copyright-holder Qatys -o server/i18n/messages.pot server
 	$(UPDATE) -i server/i18n/messages.pot -d server/i18n/translations
@@ -35,6 +37,9 @@ translations: install
 	$(EXTRACT) --project Qatys --copyright-holder Qatys -o terminal/kiosk/translations/kiosk.pot terminal/kiosk
 	$(UPDATE) -D kiosk -i terminal/kiosk/translations/kiosk.pot -d terminal/kiosk/translations
 	$(BIN)/pybabel compile --statistics -D kiosk -d terminal/kiosk/translations
+	$(EXTRACT) $(CLI_KEYWORDS) --project Qatys --copyright-holder Qatys -o qatys/translations/cli.pot qatys server provisioning terminal
+	$(UPDATE) -D cli -i qatys/translations/cli.pot -d qatys/translations
+	$(BIN)/pybabel compile --statistics -D cli -d qatys/translations
 
 bench: install-test
 	$(BIN)/python -m bench

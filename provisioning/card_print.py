@@ -17,6 +17,7 @@ import segno
 
 from provisioning.cards import IssuedCard
 from provisioning.errors import InvalidInput
+from qatys.sentences import Sentence
 
 CARD_W, CARD_H = 85.6, 54.0
 QR_BOX = (2.0, 4.0, 46.0)  # x, y, side in mm, quiet zone included
@@ -93,7 +94,8 @@ def font_path(bold: bool = False) -> Path:
     for directory in FONT_DIRS:
         if (directory / name).exists():
             return directory / name
-    raise InvalidInput(f"font {name} not found: install the Debian package fonts-dejavu-core")
+    raise InvalidInput(Sentence("font %(name)s not found: install the Debian package "
+                                "fonts-dejavu-core", name=name))
 
 
 def write_png(issued: IssuedCard, out: Path, dpi: int = 300) -> None:
@@ -177,4 +179,4 @@ def write_card(issued: IssuedCard, out: Path) -> None:
     elif suffix == ".pdf":
         write_pdf([issued], out, sheet=False)
     else:
-        raise InvalidInput("the card file must end in .png or .pdf")
+        raise InvalidInput(Sentence("the card file must end in .png or .pdf"))

@@ -13,6 +13,7 @@ from protocol import cards, crypto
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.kindergartens import require_kindergarten
 from provisioning.revocation import revoke_once
+from qatys.sentences import Sentence
 from server.storage import db
 
 DEFAULT_VALIDITY = timedelta(days=2 * 365)
@@ -45,14 +46,15 @@ def issue_card(conn: Connection, child_id: str, today: date, now_us: int,
     """A new card (new serial) for a child on the roster; older cards stay valid until revoked."""
     child = conn.execute(select(db.children).where(db.children.c.child_id == child_id)).first()
     if child is None:
-        raise NotFound(f"no child with id {child_id} on any roster")
+        raise NotFound(Sentence("no child with id %(child_id)s on any roster", child_id=child_id))
     if child.withdrawn_on is not None and child.withdrawn_on <= today.isoformat():
-        raise InvalidInput(f"child {child_id} left the kindergarten on {child.withdrawn_on}")
+        raise InvalidInput(Sentence("child %(child_id)s left the kindergarten on %(withdrawn_on)s",
+                                    child_id=child_id, withdrawn_on=child.withdrawn_on))
     until = expires or today + DEFAULT_VALIDITY
     if child.withdrawn_on is not None and expires is None:
         until = min(until, date.fromisoformat(child.withdrawn_on))
     if until < today:
-        raise InvalidInput("a card cannot expire before today")
+        raise InvalidInput(Sentence("a card cannot expire before today"))
     kindergarten_name = require_kindergarten(conn, child.kindergarten)
     card = cards.Card(child.kindergarten, child_id, cards.serial_text(os.urandom(5)), today,
                       until)
@@ -76,8 +78,11 @@ def children_for_sheet(conn: Connection, kindergarten: str, today: date,
         query = query.where(db.children.c.group_name == group)
     ids = [str(r) for r in conn.execute(query).scalars()]
     if not ids:
-        raise NotFound(f"no enrolled children in {kindergarten}"
-                       + (f", group {group}" if group else ""))
+        if group is not None:
+            raise NotFound(Sentence("no enrolled children in %(kindergarten)s, group %(group)s",
+                                    kindergarten=kindergarten, group=group))
+        raise NotFound(Sentence("no enrolled children in %(kindergarten)s",
+                                kindergarten=kindergarten))
     return ids
 
 
@@ -85,7 +90,7 @@ def revoke_card(conn: Connection, serial: str, reason: str, now_us: int) -> bool
     """Revoke a card by serial; False when it already was. Terminals learn it at sync."""
     serial = serial.strip().upper()
     return revoke_once(conn, db.cards, "serial", serial, "revoked_reason", reason, now_us,
-                       f"no card with serial {serial}")
+                       Sentence("no card with serial %(serial)s", serial=serial))
 
 
 def door_credentials(conn: Connection, kindergarten: str, today: date,

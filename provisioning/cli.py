@@ -19,6 +19,7 @@ from provisioning.terminals import issue_token, revoke_terminal
 from provisioning.unlock_cards import issue_card as issue_unlock_card
 from provisioning.unlock_cards import list_cards
 from provisioning.unlock_cards import revoke_card as revoke_unlock_card
+from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import iso_utc, local_date, now_us
 from server.datadir import DataDir, with_data_dir
 
@@ -39,7 +40,7 @@ def kindergarten_add(data: DataDir, code: str, name: str, six_day: bool, distric
     """Add a kindergarten."""
     with data.transaction() as conn:
         add_kindergarten(conn, code, name, six_day, district)
-    click.echo(f"kindergarten {code} added")
+    echo(Sentence("kindergarten %(code)s added", code=code))
 
 
 @click.group("roster")
@@ -56,8 +57,9 @@ def roster_import(data: DataDir, kindergarten: str, csv_file: Path) -> None:
     text = csv_file.read_text(encoding="utf-8")
     with data.transaction() as conn:
         summary = import_roster(conn, kindergarten, text, csv_file.name)
-    click.echo(f"roster of {kindergarten}: {summary.added} added, {summary.updated} updated, "
-               f"{summary.unchanged} unchanged")
+    echo(Sentence("roster of %(kindergarten)s: %(added)s added, %(updated)s updated, "
+                  "%(unchanged)s unchanged", kindergarten=kindergarten, added=summary.added,
+                  updated=summary.updated, unchanged=summary.unchanged))
 
 
 @click.group("unlock-card")
@@ -76,9 +78,10 @@ def unlock_card_issue(data: DataDir, kindergarten: str, qr: Path | None) -> None
         card = issue_unlock_card(conn, kindergarten, now_us())
     if qr is not None:
         save_qr_png(str(card), qr)
-        click.echo(f"QR code written to {qr}", err=True)
-    click.echo(f"unlock card {card.serial} for kindergarten {kindergarten}; terminals accept it "
-               "after their next roster sync", err=True)
+        echo(Sentence("QR code written to %(path)s", path=qr), err=True)
+    echo(Sentence("unlock card %(serial)s for kindergarten %(kindergarten)s; terminals accept "
+                  "it after their next roster sync", serial=card.serial,
+                  kindergarten=kindergarten), err=True)
     click.echo(str(card))
 
 
@@ -90,7 +93,7 @@ def unlock_card_revoke(data: DataDir, serial: str, reason: str) -> None:
     """Revoke a lost card; terminals refuse it from their next roster sync on."""
     with data.transaction() as conn:
         changed = revoke_unlock_card(conn, serial, reason, now_us())
-    click.echo(f"unlock card {serial} {'revoked' if changed else 'was already revoked'}")
+    echo(_revoked(changed, Sentence("unlock card %(serial)s", serial=serial)))
 
 
 @unlock_card_group.command("list")
@@ -101,8 +104,13 @@ def unlock_card_list(data: DataDir, kindergarten: str) -> None:
     with data.engine.connect() as conn:
         cards = list_cards(conn, kindergarten)
     for c in cards:
-        state = f"revoked {iso_utc(c.revoked_at_us)}" if c.revoked_at_us else "valid"
-        click.echo(f"{c.serial}  issued {iso_utc(c.issued_at_us)}  {state}")
+        issued = iso_utc(c.issued_at_us)
+        if c.revoked_at_us:
+            echo(Sentence("%(serial)s  issued %(issued)s  revoked %(revoked)s", serial=c.serial,
+                          issued=issued, revoked=iso_utc(c.revoked_at_us)))
+        else:
+            echo(Sentence("%(serial)s  issued %(issued)s  valid", serial=c.serial,
+                          issued=issued))
 
 
 @click.command("token")
@@ -118,9 +126,10 @@ def token_command(data: DataDir, kindergarten: str, qr: Path | None) -> None:
                             data.config.token_ttl_seconds)
     if qr is not None:
         save_qr_png(enrolment.enrolment_uri(data.config.public_url, token), qr)
-        click.echo(f"QR code written to {qr}", err=True)
+        echo(Sentence("QR code written to %(path)s", path=qr), err=True)
     expires = iso_utc(now + data.config.token_ttl_seconds * 1_000_000)
-    click.echo(f"valid until {expires}, once, for kindergarten {kindergarten}", err=True)
+    echo(Sentence("valid until %(expires)s, once, for kindergarten %(kindergarten)s",
+                  expires=expires, kindergarten=kindergarten), err=True)
     click.echo(str(token))
 
 
@@ -132,7 +141,7 @@ def revoke_command(data: DataDir, terminal_id: str, reason: str) -> None:
     """Revoke a terminal at once (server side)."""
     with data.transaction() as conn:
         changed = revoke_terminal(conn, terminal_id, reason, now_us())
-    click.echo(f"terminal {terminal_id} {'revoked' if changed else 'was already revoked'}")
+    echo(_revoked(changed, Sentence("terminal %(terminal_id)s", terminal_id=terminal_id)))
 
 
 @click.group("card")
@@ -150,13 +159,14 @@ def card_group() -> None:
 def card_issue(data: DataDir, child_id: str, out: Path, expires: datetime | None) -> None:
     """Issue a new card for a child and write it; the card's serial is the last line."""
     if out.suffix.lower() not in (".png", ".pdf"):
-        raise InvalidInput("the card file must end in .png or .pdf")
+        raise InvalidInput(Sentence("the card file must end in .png or .pdf"))
     now = now_us()
     with data.transaction() as conn:
         issued = issue_card(conn, child_id, local_date(now), now,
                             expires.date() if expires else None)
         write_card(issued, out)  # inside: a card that cannot be written is not issued
-    click.echo(f"card written to {out}; valid until {issued.card.expires}", err=True)
+    echo(Sentence("card written to %(out)s; valid until %(expires)s", out=out,
+                  expires=issued.card.expires), err=True)
     click.echo(issued.card.serial)
 
 
@@ -169,14 +179,15 @@ def card_issue(data: DataDir, child_id: str, out: Path, expires: datetime | None
 def card_sheet(data: DataDir, kindergarten: str, group: str | None, out: Path) -> None:
     """Issue a new card for every enrolled child (of a group) on A4 sheets."""
     if out.suffix.lower() != ".pdf":
-        raise InvalidInput("the sheet file must end in .pdf")
+        raise InvalidInput(Sentence("the sheet file must end in .pdf"))
     now = now_us()
     today = local_date(now)
     with data.transaction() as conn:
         issued = [issue_card(conn, child, today, now)
                   for child in children_for_sheet(conn, kindergarten, today, group)]
         write_pdf(issued, out, sheet=True)
-    click.echo(f"{len(issued)} cards written to {out}")
+    echo(plural_sentence("%(count)s card written to %(out)s", "%(count)s cards written to %(out)s",
+                         len(issued), out=out))
 
 
 @card_group.command("revoke")
@@ -187,4 +198,11 @@ def card_revoke(data: DataDir, serial: str, reason: str) -> None:
     """Revoke a card by serial; terminals refuse it from their next sync on."""
     with data.transaction() as conn:
         changed = revoke_card(conn, serial, reason, now_us())
-    click.echo(f"card {serial} {'revoked' if changed else 'was already revoked'}")
+    echo(_revoked(changed, Sentence("card %(serial)s", serial=serial)))
+
+def _revoked(changed: bool, what: Sentence) -> Sentence:
+    """What a revoke command says: revoked now, or already (nothing changed)."""
+    if changed:
+        return Sentence("%(what)s revoked", what=what)
+    return Sentence("%(what)s was already revoked", what=what)
+

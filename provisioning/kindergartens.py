@@ -7,6 +7,7 @@ import re
 from sqlalchemy import Connection, select
 
 from provisioning.errors import InvalidInput, NotFound
+from qatys.sentences import Sentence
 from qatys.timeutil import now_us
 from server.storage import db
 
@@ -16,14 +17,14 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 def add_kindergarten(conn: Connection, code: str, name: str, six_day: bool,
                      district: str = "") -> None:
     if not _CODE.match(code):
-        raise InvalidInput("kindergarten code must be 1-32 letters, digits, '_' or '-'")
+        raise InvalidInput(Sentence("kindergarten code must be 1-32 letters, digits, '_' or '-'"))
     if not name.strip() or len(name) > 200:
-        raise InvalidInput("kindergarten name must be 1-200 characters")
+        raise InvalidInput(Sentence("kindergarten name must be 1-200 characters"))
     if len(district) > 100:
-        raise InvalidInput("district must be at most 100 characters")
+        raise InvalidInput(Sentence("district must be at most 100 characters"))
     if conn.execute(select(db.kindergartens.c.code)
                     .where(db.kindergartens.c.code == code)).first():
-        raise InvalidInput(f"kindergarten {code} already exists")
+        raise InvalidInput(Sentence("kindergarten %(code)s already exists", code=code))
     conn.execute(db.kindergartens.insert().values(
         code=code, name=name.strip(), six_day=six_day, created_at_us=now_us(),
         district=district.strip()))
@@ -34,5 +35,5 @@ def require_kindergarten(conn: Connection, code: str) -> str:
     row = conn.execute(select(db.kindergartens.c.name)
                        .where(db.kindergartens.c.code == code)).first()
     if row is None:
-        raise NotFound(f"kindergarten {code} does not exist")
+        raise NotFound(Sentence("kindergarten %(code)s does not exist", code=code))
     return str(row.name)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.kindergartens import require_kindergarten
+from qatys.sentences import Sentence
 from server.storage import db
 
 ABSENCE_REASONS = ("illness", "quarantine", "sanatorium", "leave")
@@ -20,9 +21,11 @@ MAX_SPAN_DAYS = 366
 
 def _check_span(first: date, last: date) -> None:
     if last < first:
-        raise InvalidInput(f"--to ({last}) is before --from ({first})")
+        raise InvalidInput(Sentence("--to (%(last)s) is before --from (%(first)s)", last=last,
+                                    first=first))
     if (last - first).days >= MAX_SPAN_DAYS:
-        raise InvalidInput(f"a record spans at most {MAX_SPAN_DAYS} days")
+        raise InvalidInput(Sentence("a record spans at most %(max_span_days)s days",
+                                    max_span_days=MAX_SPAN_DAYS))
 
 
 def add_closure(conn: Connection, kindergarten: str, first: date, last: date, reason: str,
@@ -30,7 +33,7 @@ def add_closure(conn: Connection, kindergarten: str, first: date, last: date, re
     require_kindergarten(conn, kindergarten)
     _check_span(first, last)
     if not reason.strip():
-        raise InvalidInput("a closure needs a reason")
+        raise InvalidInput(Sentence("a closure needs a reason"))
     result = conn.execute(db.closures.insert().values(
         kindergarten=kindergarten, first_day=first.isoformat(), last_day=last.isoformat(),
         reason=reason.strip(), recorded_at_us=now_us, recorded_by=by))
@@ -40,19 +43,21 @@ def add_closure(conn: Connection, kindergarten: str, first: date, last: date, re
 def add_absence(conn: Connection, child_id: str, first: date, last: date, reason: str,
                 document: str, by: str, now_us: int, replaces: int | None = None) -> int:
     if reason not in (*ABSENCE_REASONS, "cancelled"):
-        raise InvalidInput(f"reason must be one of {', '.join(ABSENCE_REASONS)}")
+        raise InvalidInput(Sentence("reason must be one of %(reasons)s",
+                                    reasons=', '.join(ABSENCE_REASONS)))
     if reason == "cancelled" and replaces is None:
-        raise InvalidInput("a cancellation names the record it cancels (--replaces ID)")
+        raise InvalidInput(Sentence("a cancellation names the record it cancels (--replaces ID)"))
     _check_span(first, last)
     child = conn.execute(select(db.children.c.child_id)
                          .where(db.children.c.child_id == child_id)).first()
     if child is None:
-        raise NotFound(f"no child with id {child_id} on any roster")
+        raise NotFound(Sentence("no child with id %(child_id)s on any roster", child_id=child_id))
     if replaces is not None:
         earlier = conn.execute(select(db.absences.c.child_id)
                                .where(db.absences.c.id == replaces)).first()
         if earlier is None or earlier.child_id != child_id:
-            raise NotFound(f"no absence record {replaces} of child {child_id} to replace")
+            raise NotFound(Sentence("no absence record %(replaces)s of child %(child_id)s to "
+                                    "replace", replaces=replaces, child_id=child_id))
     result = conn.execute(db.absences.insert().values(
         child_id=child_id, first_day=first.isoformat(), last_day=last.isoformat(),
         reason=reason, document=document.strip(), replaces=replaces, recorded_at_us=now_us,

@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 
 from provisioning.errors import NotFound
+from qatys.sentences import Sentence
 
 
 def revoke_once(conn: Connection, table: Table, key: str, value: str, reason_column: str,
-                reason: str, now_us: int, missing: str) -> bool:
+                reason: str, now_us: int, missing: Sentence) -> bool:
     """Mark the row revoked now; False when it already was (nothing changes then).
     ``missing`` is the message when there is no such row."""
     column: Any = table.c[key]

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from provisioning import iin as iin_rules
 from provisioning.errors import InvalidInput, NotFound
+from qatys.sentences import Sentence, plural_sentence
 from qatys.timeutil import now_us
 from server.storage import db
 
@@ -53,13 +54,15 @@ def parse_csv(text: str) -> list[Child]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = tuple(reader.fieldnames or ())
     if set(header) != set(COLUMNS) or len(header) != len(COLUMNS):
-        raise InvalidInput("line 1: the header must be " + ",".join(COLUMNS),
-                           ["line 1: header is " + ",".join(header)])
-    rows: list[tuple[str, dict[str, str]]] = []
+        raise InvalidInput(Sentence("line 1: the header must be %(columns)s",
+                                    columns=",".join(COLUMNS)),
+                           [Sentence("line 1: header is %(header)s", header=",".join(header))])
+    rows: list[tuple[Sentence | str, dict[str, str]]] = []
     for row in reader:
         if len(rows) >= MAX_ROWS:
-            raise InvalidInput(f"the roster has more than {MAX_ROWS} rows")
-        label = f"line {reader.line_num}"
+            raise InvalidInput(Sentence("the roster has more than %(max_rows)s rows",
+                                        max_rows=MAX_ROWS))
+        label = Sentence("line %(line)s", line=reader.line_num)
         if None in row or any(v is None for v in row.values()):
             rows.append((label, {}))
             continue
@@ -72,10 +75,11 @@ def parse_records(payload: object) -> list[Child]:
     answer); the same rules and all-or-nothing as the CSV, problems named ``children[i]``."""
     items = payload.get("children") if isinstance(payload, dict) else None
     if not isinstance(items, list):
-        raise InvalidInput('the roster must be a JSON object with a "children" list')
+        raise InvalidInput(Sentence('the roster must be a JSON object with a "children" list'))
     if len(items) > MAX_ROWS:
-        raise InvalidInput(f"the roster has more than {MAX_ROWS} rows")
-    rows: list[tuple[str, dict[str, str]]] = []
+        raise InvalidInput(Sentence("the roster has more than %(max_rows)s rows",
+                                    max_rows=MAX_ROWS))
+    rows: list[tuple[Sentence | str, dict[str, str]]] = []
     for i, item in enumerate(items):
         label = f"children[{i}]"
         if (not isinstance(item, dict) or set(item) != set(COLUMNS)
@@ -87,43 +91,51 @@ def parse_records(payload: object) -> list[Child]:
     return _parse_all(rows)
 
 
-def _parse_all(rows: list[tuple[str, dict[str, str]]]) -> list[Child]:
+def _parse_all(rows: list[tuple[Sentence | str, dict[str, str]]]) -> list[Child]:
+    """Each row's problems are named by its label: ``line 3`` of a CSV, ``children[2]`` of
+    the queue core's JSON (a place in the document, shown as it is)."""
     children: list[Child] = []
-    problems: list[str] = []
-    seen_ids: dict[str, str] = {}
-    seen_iins: dict[str, str] = {}
+    problems: list[Sentence | str] = []
+    seen_ids: dict[str, Sentence | str] = {}
+    seen_iins: dict[str, Sentence | str] = {}
     for label, row in rows:
         if not row:
-            problems.append(f"{label}: wrong fields (expected {', '.join(COLUMNS)})")
+            problems.append(Sentence("%(where)s: wrong fields (expected %(columns)s)", where=label,
+                                     columns=", ".join(COLUMNS)))
             continue
         errors, child = _parse_row(row)
         if child is not None:
             if child.child_id in seen_ids:
-                errors.append(f"duplicate child_id (first at {seen_ids[child.child_id]})")
+                errors.append(Sentence("duplicate child_id (first at %(where)s)",
+                                       where=seen_ids[child.child_id]))
             if child.iin in seen_iins:
-                errors.append(f"duplicate iin (first at {seen_iins[child.iin]})")
+                errors.append(Sentence("duplicate iin (first at %(where)s)",
+                                       where=seen_iins[child.iin]))
             seen_ids.setdefault(child.child_id, label)
             seen_iins.setdefault(child.iin, label)
         if errors:
-            problems.extend(f"{label}: {e}" for e in errors)
+            problems.extend(Sentence("%(where)s: %(problem)s", where=label, problem=e)
+                            for e in errors)
         elif child is not None:
             children.append(child)
     if problems:
-        raise InvalidInput(f"{len(problems)} problem(s) in the roster; nothing imported", problems)
+        raise InvalidInput(plural_sentence("%(count)s problem in the roster; nothing imported",
+                                           "%(count)s problems in the roster; nothing imported",
+                                           len(problems)), problems)
     if not children:
-        raise InvalidInput("the roster has no rows")
+        raise InvalidInput(Sentence("the roster has no rows"))
     return children
 
 
-def _parse_row(row: dict[str, str]) -> tuple[list[str], Child | None]:
-    errors: list[str] = []
+def _parse_row(row: dict[str, str]) -> tuple[list[Sentence], Child | None]:
+    errors: list[Sentence] = []
     if not _CHILD_ID.match(row["child_id"]):
-        errors.append("child_id must be 1-64 letters, digits, '.', '_' or '-'")
+        errors.append(Sentence("child_id must be 1-64 letters, digits, '.', '_' or '-'"))
     if not iin_rules.is_valid(row["iin"]):
-        errors.append("iin is not a valid 12-digit IIN (bad checksum or format)")
+        errors.append(Sentence("iin is not a valid 12-digit IIN (bad checksum or format)"))
     for name in ("last_name", "first_name", "group", "funding_category"):
         if not row[name] or len(row[name]) > 200:
-            errors.append(f"{name} must be 1-200 characters")
+            errors.append(Sentence("%(field)s must be 1-200 characters", field=name))
     dates: dict[str, date | None] = {}
     for name in ("birth_date", "enrolled_on", "withdrawn_on"):
         value = row[name]
@@ -135,10 +147,11 @@ def _parse_row(row: dict[str, str]) -> tuple[list[str], Child | None]:
             if len(value) != 10:
                 raise ValueError(value)
         except ValueError:
-            errors.append(f"{name} {value!r} is not a date (YYYY-MM-DD)")
+            errors.append(Sentence('%(field)s "%(value)s" is not a date (YYYY-MM-DD)', field=name,
+                                   value=value))
     enrolled, withdrawn = dates.get("enrolled_on"), dates.get("withdrawn_on")
     if enrolled and withdrawn and withdrawn < enrolled:
-        errors.append("withdrawn_on is before enrolled_on")
+        errors.append(Sentence("withdrawn_on is before enrolled_on"))
     if errors:
         return errors, None
     born, enrolled_on = dates["birth_date"], dates["enrolled_on"]
@@ -159,14 +172,18 @@ def import_children(conn: Connection, kindergarten: str, children: list[Child], 
     """Store checked children in the caller's transaction, recording where they came from."""
     if conn.execute(select(db.kindergartens.c.code)
                     .where(db.kindergartens.c.code == kindergarten)).first() is None:
-        raise NotFound(f"kindergarten {kindergarten} does not exist")
+        raise NotFound(Sentence("kindergarten %(kindergarten)s does not exist",
+                                kindergarten=kindergarten))
     ids = [c.child_id for c in children]
     existing = {r.child_id: r for r in conn.execute(
         select(db.children).where(db.children.c.child_id.in_(ids)))}
-    foreign = [f"child_id {cid} belongs to kindergarten {r.kindergarten}"
-               for cid, r in existing.items() if r.kindergarten != kindergarten]
+    foreign: list[Sentence | str] = [
+        Sentence("child_id %(child_id)s belongs to kindergarten %(kindergarten)s", child_id=cid,
+                 kindergarten=r.kindergarten)
+        for cid, r in existing.items() if r.kindergarten != kindergarten]
     if foreign:
-        raise InvalidInput("some children belong to another kindergarten; nothing imported",
+        raise InvalidInput(Sentence("some children belong to another kindergarten; nothing "
+                                    "imported"),
                            foreign)
     inserted = conn.execute(db.roster_imports.insert().values(
         kindergarten=kindergarten, imported_at_us=now_us(), rows=len(children),

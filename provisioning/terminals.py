@@ -18,6 +18,7 @@ from protocol.errors import SignatureError, TokenError
 from provisioning.errors import InvalidInput, TokenRefused
 from provisioning.kindergartens import require_kindergarten
 from provisioning.revocation import revoke_once
+from qatys.sentences import Sentence
 from server.storage import db
 
 MAX_TOKEN_TTL_SECONDS = 3600
@@ -34,7 +35,8 @@ def issue_token(conn: Connection, kindergarten: str, server_sign_public: bytes, 
                 ttl_seconds: int = MAX_TOKEN_TTL_SECONDS) -> enrolment.Token:
     require_kindergarten(conn, kindergarten)
     if not 0 < ttl_seconds <= MAX_TOKEN_TTL_SECONDS:
-        raise InvalidInput(f"a token is valid for 1..{MAX_TOKEN_TTL_SECONDS} seconds")
+        raise InvalidInput(Sentence("a token is valid for 1..%(max_token_ttl_seconds)s seconds",
+                                    max_token_ttl_seconds=MAX_TOKEN_TTL_SECONDS))
     token = enrolment.make_token(os.urandom(enrolment.SECRET_BYTES), server_sign_public)
     conn.execute(db.terminal_tokens.insert().values(
         digest=token.digest, kindergarten=kindergarten, created_at_us=now_us,
@@ -52,25 +54,27 @@ def enrol_terminal(conn: Connection, token_text: str, sign_pub: bytes, box_pub: 
     try:
         token = enrolment.parse_token(token_text)
     except TokenError as exc:
-        raise TokenRefused("token_invalid", str(exc)) from exc
+        raise TokenRefused("token_invalid", Sentence("this is not an enrolment token: %(problem)s",
+                                                     problem=exc)) from exc
     if len(sign_pub) != 32 or len(box_pub) != 32:
-        raise InvalidInput("public keys must be 32 bytes each")
+        raise InvalidInput(Sentence("public keys must be 32 bytes each"))
     try:
         crypto.verify(sign_pub, enrolment.proof_input(token_text, sign_pub, box_pub), proof)
     except SignatureError as exc:
-        raise TokenRefused("bad_proof", "the enrolment proof does not verify") from exc
+        raise TokenRefused("bad_proof", Sentence("the enrolment proof does not verify")) from exc
     row = conn.execute(select(db.terminal_tokens)
                        .where(db.terminal_tokens.c.digest == token.digest)
                        .with_for_update()).first()
     if row is None:
-        raise TokenRefused("token_unknown", "this enrolment token was never issued here")
+        raise TokenRefused("token_unknown", Sentence("this enrolment token was never issued here"))
     if row.used_at_us is not None:
-        raise TokenRefused("token_used", "this enrolment token has already been used")
+        raise TokenRefused("token_used", Sentence("this enrolment token has already been used"))
     if now_us >= row.expires_at_us:
-        raise TokenRefused("token_expired", "this enrolment token has expired; issue a new one")
+        raise TokenRefused("token_expired", Sentence("this enrolment token has expired; issue a "
+                                                     "new one"))
     if conn.execute(select(db.terminals.c.terminal_id)
                     .where(db.terminals.c.sign_pub == sign_pub)).first():
-        raise TokenRefused("key_reused", "this terminal key is already enrolled")
+        raise TokenRefused("key_reused", Sentence("this terminal key is already enrolled"))
     terminal_id = new_terminal_id()
     conn.execute(db.terminals.insert().values(
         terminal_id=terminal_id, kindergarten=row.kindergarten, sign_pub=sign_pub,
@@ -84,4 +88,5 @@ def enrol_terminal(conn: Connection, token_text: str, sign_pub: bytes, box_pub: 
 def revoke_terminal(conn: Connection, terminal_id: str, reason: str, now_us: int) -> bool:
     """Revoke at once; returns False when it was already revoked (nothing changes then)."""
     return revoke_once(conn, db.terminals, "terminal_id", terminal_id, "revoke_reason", reason,
-                       now_us, f"terminal {terminal_id} does not exist")
+                       now_us, Sentence("terminal %(terminal_id)s does not exist",
+                                        terminal_id=terminal_id))

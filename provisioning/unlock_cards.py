@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 from protocol import unlock
 from provisioning.kindergartens import require_kindergarten
 from provisioning.revocation import revoke_once
+from qatys.sentences import Sentence
 from server.storage import db
 
 
@@ -36,7 +37,7 @@ def revoke_card(conn: Connection, serial: str, reason: str, now_us: int) -> bool
     """Revoke a card by serial; False when it was already revoked."""
     serial = serial.strip().upper()
     return revoke_once(conn, db.unlock_cards, "serial", serial, "revoked_reason", reason, now_us,
-                       f"no unlock card with serial {serial}")
+                       Sentence("no unlock card with serial %(serial)s", serial=serial))
 
 
 def list_cards(conn: Connection, kindergarten: str) -> list[CardRecord]:

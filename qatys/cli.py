@@ -7,6 +7,8 @@ import click
 
 from provisioning import cli as provisioning_cli
 from qatys import __version__
+from qatys.cliutil import EXIT_BAD_INPUT, fail
+from qatys.sentences import Sentence, unknown_language_setting
 from server import cli as server_cli
 from server.families import consent_cli, guardians_cli
 from server.finance import accounts_cli
@@ -19,7 +21,14 @@ from terminal.faces import commands as face_commands
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qatys")
 def cli() -> None:
-    """Qatys: kindergarten attendance terminals and their sync server."""
+    """Qatys: kindergarten attendance terminals and their sync server.
+
+    Messages for people are in the reader's language: QATYS_LANG=kk|ru|en, else the
+    locale's (LANG=ru_RU.UTF-8); English when it is neither Kazakh nor Russian."""
+    unknown = unknown_language_setting()
+    if unknown is not None:
+        fail(Sentence('QATYS_LANG is "%(value)s": it must be kk, ru or en', value=unknown),
+             EXIT_BAD_INPUT)
 
 
 terminal_cli.terminal_group.add_command(provisioning_cli.token_command)

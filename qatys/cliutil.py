@@ -15,6 +15,8 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
+from qatys.sentences import Sentence, say, told
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
@@ -33,11 +35,13 @@ def emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def fail(message: str, code: int = EXIT_BAD_INPUT,
-         problems: list[str] | None = None) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+def fail(message: Sentence | str, code: int = EXIT_BAD_INPUT,
+         problems: list[Sentence | str] | None = None) -> NoReturn:
+    """``error: message`` (and each problem, indented) on stderr in the reader's language
+    (qatys/sentences.py), then exit with ``code``."""
+    click.echo(say(Sentence("error: %(message)s", message=message)), err=True)
     for problem in problems or []:
-        click.echo(f"  {problem}", err=True)
+        click.echo(f"  {say(problem)}", err=True)
     raise SystemExit(code)
 
 
@@ -69,4 +73,5 @@ def _exit_or_raise(exc: BaseException, mapping: ExitCodes) -> NoReturn:
     code = exit_code_of(exc, mapping)
     if code is None:
         raise exc
-    fail(str(exc), code, getattr(exc, "problems", None))
+    fail(told(exc), code, getattr(exc, "problem_sentences", None)
+         or getattr(exc, "problems", None))

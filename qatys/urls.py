@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from qatys.sentences import Sentence
+
 PLAIN_HTTP_SETTING = "allow_plain_http"
 
 
@@ -24,12 +26,12 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def transport_problem(url: str, allow_plain_http: bool) -> str:
-    """Why ``url`` may not be used, or "" when it may."""
+def transport_problem(url: str, allow_plain_http: bool) -> Sentence | None:
+    """Why ``url`` may not be used, or None when it may."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https") or not urlsplit(url).hostname:
-        return f"{url!r} is not an http(s) address"
+        return Sentence('"%(url)s" is not an http(s) address', url=url)
     if scheme == "http" and not is_loopback(url) and not allow_plain_http:
-        return (f"{url} is plain http to another machine: use https, or set "
-                f"{PLAIN_HTTP_SETTING} = true (for labs only)")
-    return ""
+        return Sentence("%(url)s is plain http to another machine: use https, or set %(setting)s "
+                        "= true (for labs only)", url=url, setting=PLAIN_HTTP_SETTING)
+    return None

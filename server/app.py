@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from qatys.sentences import Sentence
 from qatys.timeutil import now_us
 from server.config import ServerConfig, load_config
 from server.context import ServerContext
@@ -41,7 +42,8 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
     engine = make_engine(config.database_url)
     missing = pending(engine)
     if missing:
-        raise SetupError(f"the database needs `qatys server init` (pending: {', '.join(missing)})")
+        raise SetupError(Sentence("the database needs `qatys server init` (pending: %(steps)s)",
+                                  steps=', '.join(missing)))
     keys = load_keys(config.keys_file)
     app = Flask(__name__, static_folder=None)  # each page package serves its own
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes

@@ -11,6 +11,7 @@ import click
 
 from qatys import logs
 from qatys.cliutil import exit_codes
+from qatys.sentences import Sentence, echo
 from server.config import DEFAULT_PORT
 from server.datadir import (
     DATA,
@@ -43,10 +44,14 @@ def init(data_dir: Path, database_url: str | None, public_url: str | None,
          queue_core_url: str | None) -> None:
     """Create or upgrade a data directory: config, server keys and database schema."""
     config, applied = init_data_dir(data_dir, database_url, public_url, queue_core_url)
-    click.echo(f"data directory {data_dir} ready; database migrations applied: "
-               f"{', '.join(applied) or 'none needed'}")
-    click.echo(f"server key fingerprint: {_fingerprint(data_dir)}")
-    click.echo(f"database: {config.database_url.split('@')[-1]}")
+    if applied:
+        echo(Sentence("data directory %(data_dir)s ready; database migrations applied: "
+                      "%(steps)s", data_dir=data_dir, steps=", ".join(applied)))
+    else:
+        echo(Sentence("data directory %(data_dir)s ready; no database migration was needed",
+                      data_dir=data_dir))
+    echo(Sentence("server key fingerprint: %(fingerprint)s", fingerprint=_fingerprint(data_dir)))
+    echo(Sentence("database: %(database)s", database=config.database_url.split("@")[-1]))
 
 
 def _fingerprint(data_dir: Path) -> str:

@@ -29,6 +29,7 @@ import tomli_w
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from qatys.sentences import Sentence
 from qatys.urls import transport_problem
 from server.errors import SetupError
 
@@ -127,10 +128,11 @@ def write_config(data_dir: Path, database_url: str | None, public_url: str | Non
     given = {"database_url": database_url, "public_url": public_url,
              "queue_core_url": queue_core_url}
     body.update({key: value for key, value in given.items() if value is not None})
-    problem = body.get("queue_core_url") and transport_problem(
-        str(body["queue_core_url"]), body.get("allow_plain_http") is True)
+    problem = transport_problem(str(body["queue_core_url"]), body.get("allow_plain_http") is True) \
+        if body.get("queue_core_url") else None
     if problem:
-        raise SetupError(f"--queue-core-url: {problem}; nothing written")
+        raise SetupError(Sentence("--queue-core-url: %(problem)s; nothing written",
+                                  problem=problem))
     body.setdefault("database_url", default_database_url(data_dir))
     body.setdefault("public_url", ServerConfig.public_url)
     validate(body, data_dir, f"{path} (nothing written)")
@@ -142,12 +144,12 @@ def write_config(data_dir: Path, database_url: str | None, public_url: str | Non
 def load_config(data_dir: Path) -> ServerConfig:
     path = data_dir / CONFIG_FILE
     if not path.exists():
-        raise SetupError(f"{data_dir} is not a Qatys server data directory: "
-                         f"run `qatys server init --data {data_dir}` first")
+        raise SetupError(Sentence("%(data_dir)s is not a Qatys server data directory: run `qatys "
+                                  "server init --data %(data_dir)s` first", data_dir=data_dir))
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise SetupError(f"{path}: {exc}") from exc
+        raise SetupError(Sentence("%(path)s: %(exc)s", path=path, exc=exc)) from exc
     overrides = {key: os.environ[env] for key, env in ENV_OVERRIDES.items()
                  if os.environ.get(env)}
     return validate(raw, data_dir, str(path), overrides)
@@ -162,20 +164,24 @@ def validate(values: Mapping[str, object], data_dir: Path, source: str,
     for key, value in values.items():
         if key not in _KEYS:
             near = difflib.get_close_matches(key, _KEYS, n=1)
-            raise SetupError(f"{source}: unknown setting {key!r}"
-                             + (f" (did you mean {near[0]!r}?)" if near else "")
-                             + "; the settings are listed in docs/cli.md")
+            if near:
+                raise SetupError(Sentence('%(source)s: unknown setting "%(key)s" (did you mean '
+                                          '"%(near)s"?); the settings are listed in docs/cli.md',
+                                          source=source, key=key, near=near[0]))
+            raise SetupError(Sentence('%(source)s: unknown setting "%(key)s"; the settings are '
+                                      'listed in docs/cli.md', source=source, key=key))
         checked[key] = _check(key, value, source)
     for key, value in (overrides or {}).items():
         checked[key] = _check(key, value, f"environment {ENV_OVERRIDES[key]}")
     checked.setdefault("database_url", default_database_url(data_dir))
     config = ServerConfig(data_dir=data_dir, **checked)  # type: ignore[arg-type]
-    problem = config.queue_core_url and transport_problem(config.queue_core_url,
-                                                         config.allow_plain_http)
+    problem = transport_problem(config.queue_core_url, config.allow_plain_http) \
+        if config.queue_core_url else None
     if problem:
         where = (f"environment {ENV_OVERRIDES['queue_core_url']}"
                  if "queue_core_url" in (overrides or {}) else source)
-        raise SetupError(f"{where}: queue_core_url: {problem}")
+        raise SetupError(Sentence("%(where)s: queue_core_url: %(problem)s", where=where,
+                                  problem=problem))
     return config
 
 
@@ -186,39 +192,44 @@ def _shown(value: object) -> str:
 
 def _check(key: str, value: object, source: str) -> object:
     """The value of one setting, checked (a list of proxies becomes a tuple)."""
-    def refuse(allowed: str) -> SetupError:
-        return SetupError(f"{source}: {key} = {_shown(value)}: must be {allowed}")
+    def refuse(allowed: Sentence) -> SetupError:
+        return SetupError(Sentence("%(source)s: %(key)s = %(value)s: must be %(allowed)s",
+                                   source=source, key=key, value=_shown(value), allowed=allowed))
 
     if key in BOUNDS:
         low, high = BOUNDS[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise refuse(f"a whole number within {low}..{high}")
+            raise refuse(Sentence("a whole number within %(low)s..%(high)s", low=low, high=high))
         return value
     if key in _FLAGS:
         if not isinstance(value, bool):
-            raise refuse("true or false")
+            raise refuse(Sentence("true or false"))
         return value
     if key == "trusted_proxies":
-        allowed = "a list of addresses or networks, e.g. [\"127.0.0.1\", \"10.0.0.0/24\"]"
         if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
-            raise refuse(allowed)
+            raise refuse(Sentence('a list of addresses or networks, e.g. ["127.0.0.1", '
+                                  '"10.0.0.0/24"]'))
         for entry in value:
             try:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
-                raise refuse(f"{allowed} ({entry!r} is neither)") from exc
+                raise refuse(Sentence('a list of addresses or networks, e.g. ["127.0.0.1", '
+                                      '"10.0.0.0/24"] ("%(entry)s" is neither)',
+                                      entry=entry)) from exc
         return tuple(value)
     if not isinstance(value, str):
-        raise refuse("text")
+        raise refuse(Sentence("text"))
     if key in RATE_LIMITS and not _is_rate_limit(value):
-        raise refuse("one rate limit such as \"10 per 15 minutes\" (at least 1 per "
-                     "at least 1 second, minute, hour or day)")
+        raise refuse(Sentence('one rate limit such as "10 per 15 minutes" (at least 1 per at '
+                              'least 1 second, minute, hour or day)'))
     if key == "database_url" and not _is_database_url(value):
-        raise refuse("a database URL: sqlite:///PATH or postgresql://…")
+        raise refuse(Sentence("a database URL: sqlite:///PATH or postgresql://…"))
     if key in ("public_url", "queue_core_url") and not _is_http_url(value) and (
             value or key == "public_url"):
-        raise refuse("an http(s) address with a host (port within 1..65535)"
-                     + (", or empty" if key == "queue_core_url" else ""))
+        if key == "queue_core_url":
+            raise refuse(Sentence("an http(s) address with a host (port within 1..65535), or "
+                                  "empty"))
+        raise refuse(Sentence("an http(s) address with a host (port within 1..65535)"))
     return value
 
 

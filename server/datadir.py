@@ -20,6 +20,7 @@ import click
 from sqlalchemy import Connection, Engine, make_url
 
 from qatys.cliutil import EXIT_BAD_INPUT, ExitCodes, exit_codes
+from qatys.sentences import Sentence
 from server import keys as key_store
 from server.config import ServerConfig, load_config, write_config
 from server.domain.funding import FundingError
@@ -113,8 +114,9 @@ def open_data_dir(data_dir: Path) -> DataDir:
     engine = make_engine(config.database_url)
     missing = pending(engine)
     if missing:
-        raise SetupError(f"the database needs `qatys server init --data {data_dir}` "
-                         f"(pending: {', '.join(missing)})")
+        raise SetupError(Sentence("the database needs `qatys server init --data %(data_dir)s` "
+                                  "(pending: %(steps)s)", data_dir=data_dir,
+                                  steps=', '.join(missing)))
     return DataDir(config, engine, key_store.load_keys(config.keys_file))
 
 

@@ -21,15 +21,21 @@ consent, 401 for a phone's sign-in): the table tells them apart by family.
 
 from __future__ import annotations
 
+from qatys.sentences import Sentence
+
 
 class ServiceError(Exception):
     """Root of the server's errors: ``code`` is stable (docs/api.md), ``message`` is for
-    people, ``details`` go into the answer beside them (e.g. ``expected_seq``)."""
+    people, ``details`` go into the answer beside them (e.g. ``expected_seq``).
 
-    def __init__(self, code: str, message: str, **details: object) -> None:
-        super().__init__(message)
+    ``message`` is a :class:`~qatys.sentences.Sentence`: the web answer and the logs carry it
+    in English, and a command shows it in its reader's language."""
+
+    def __init__(self, code: str, message: Sentence, **details: object) -> None:
+        super().__init__(str(message))
         self.code = code
-        self.message = message
+        self.message = str(message)
+        self.sentence = message
         self.details = details
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -41,7 +47,13 @@ class ServiceError(Exception):
 class RequestError(ServiceError):
     """A request not of the documented form, refused by the web layer itself before any
     service is asked (``malformed``, ``unsupported_media_type``, ``csrf_invalid``,
-    ``not_signed_in``, ``not_found``, ``bad_request``, ``rate_limited``)."""
+    ``not_signed_in``, ``not_found``, ``bad_request``, ``rate_limited``).
+
+    Its message is for the developer of a client, in English: no command shows it."""
+
+    def __init__(self, code: str, message: Sentence | str, **details: object) -> None:
+        super().__init__(code, message if isinstance(message, Sentence) else Sentence(message),
+                         **details)
 
 
 class SyncError(ServiceError):
@@ -65,7 +77,7 @@ class MoneyError(ServiceError):
 class MoneyInputError(MoneyError, ValueError):
     """A month, kindergarten or child the money commands and pages cannot work with."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: Sentence) -> None:
         super().__init__("bad_request", message)
 
 
@@ -74,7 +86,7 @@ class ApprovalError(MoneyError):
     text to show: ``not_over``, ``unchanged`` or ``note_required``. Answered by the finance
     pages, never as JSON."""
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: Sentence, reason: str) -> None:
         super().__init__(reason, message)
 
     @property
@@ -95,7 +107,7 @@ class QueueCoreError(ServiceError):
     ``queue_core_refused``). ``status`` is the core's own answer, when there was one.
     """
 
-    def __init__(self, message: str, *, retry: bool, status: int | None = None) -> None:
+    def __init__(self, message: Sentence, *, retry: bool, status: int | None = None) -> None:
         super().__init__("queue_core_unreachable" if retry else "queue_core_refused", message)
         self.retry = retry
         self.status = status
@@ -104,7 +116,7 @@ class QueueCoreError(ServiceError):
 class SetupError(ServiceError):
     """The data directory or configuration is missing or unusable (code ``setup``)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: Sentence) -> None:
         super().__init__("setup", message)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from protocol import crypto
 from qatys.files import is_private, write_private
+from qatys.sentences import Sentence
 from server.errors import SetupError
 
 
@@ -44,9 +45,10 @@ def create_keys(path: Path) -> ServerKeys:
 
 def load_keys(path: Path) -> ServerKeys:
     if not path.exists():
-        raise SetupError(f"server keys not found at {path}; run `qatys server init` first")
+        raise SetupError(Sentence("server keys not found at %(path)s; run `qatys server init` "
+                                  "first", path=path))
     if not is_private(path):
-        raise SetupError(f"{path} is readable by others; chmod 600 it")
+        raise SetupError(Sentence("%(path)s is readable by others; chmod 600 it", path=path))
     try:
         body = json.loads(path.read_text())
         keys = ServerKeys(base64.b64decode(body["sign_seed"]),
@@ -54,7 +56,7 @@ def load_keys(path: Path) -> ServerKeys:
         crypto.signing_public_key(keys.sign_seed)
         crypto.box_public_key(keys.box_private)
     except (ValueError, KeyError, TypeError) as exc:
-        raise SetupError(f"{path} is not a valid server key file") from exc
+        raise SetupError(Sentence("%(path)s is not a valid server key file", path=path)) from exc
     return keys
 
 
@@ -68,10 +70,10 @@ def create_session_secret(path: Path) -> bytes:
 
 def load_session_secret(path: Path) -> bytes:
     if not path.exists():
-        raise SetupError(f"{path} is missing; run `qatys server init` again")
+        raise SetupError(Sentence("%(path)s is missing; run `qatys server init` again", path=path))
     if not is_private(path):
-        raise SetupError(f"{path} is readable by others; chmod 600 it")
+        raise SetupError(Sentence("%(path)s is readable by others; chmod 600 it", path=path))
     secret = path.read_bytes()
     if len(secret) != 32:
-        raise SetupError(f"{path} is not a session secret")
+        raise SetupError(Sentence("%(path)s is not a session secret", path=path))
     return secret

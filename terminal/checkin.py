@@ -17,6 +17,7 @@ from typing import Any
 from protocol import crypto, events
 from protocol.events import Assurance, Direction, Method
 from qatys.logs import log
+from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from terminal import clock, door, timekeeping
 from terminal.errors import CheckinRefusal, CheckinRefused
@@ -76,7 +77,7 @@ class CheckinService:
         roster = t.roster()
         if roster is not None and request.child_id not in roster:
             raise _refused(CheckinRefusal.UNKNOWN_CHILD,
-                           "this child is not on the kindergarten's roster")
+                           Sentence("this child is not on the kindergarten's roster"))
         reading = clock.read()
         receipt = door.receipt_code(os.urandom(8))
         sealed = self._sealer.seal(
@@ -104,17 +105,19 @@ class CheckinService:
     def _validate(self, request: CheckinRequest) -> None:
         if not valid_child_id(request.child_id):
             raise _refused(CheckinRefusal.BAD_CHILD_ID,
-                           "a child id is 1-64 letters, digits, '.', '_' or '-'")
+                           Sentence("a child id is 1-64 letters, digits, '.', '_' or '-'"))
         if request.method not in ASSURANCE_OF_METHOD:
-            raise _refused(CheckinRefusal.BAD_METHOD, f"unknown method {request.method}")
+            raise _refused(CheckinRefusal.BAD_METHOD, Sentence("unknown method %(method)s",
+                                                               method=request.method))
         if request.method == Method.MANUAL and not request.reason.strip():
-            raise _refused(CheckinRefusal.REASON_REQUIRED, "a manual entry needs a reason")
+            raise _refused(CheckinRefusal.REASON_REQUIRED,
+                           Sentence("a manual entry needs a reason"))
         if len(request.reason) > events.MAX_TEXT or len(request.by) > events.MAX_TEXT:
             raise _refused(CheckinRefusal.TOO_LONG,
-                           f"reason and staff name are at most {events.MAX_TEXT} "
-                           "characters")
+                           Sentence("reason and staff name are at most %(max_text)s characters",
+                                    max_text=events.MAX_TEXT))
         if request.direction not in (None, *Direction):
-            raise _refused(CheckinRefusal.BAD_DIRECTION, "direction is in or out")
+            raise _refused(CheckinRefusal.BAD_DIRECTION, Sentence("direction is in or out"))
 
     def _record(self, conn: sqlite3.Connection, request: CheckinRequest,
                 reading: clock.Reading, sealed: bytes,
@@ -123,7 +126,7 @@ class CheckinService:
         t = self._terminal
         if get_meta(conn, "revoked") == b"1":
             raise _refused(CheckinRefusal.TERMINAL_REVOKED,
-                           "this terminal was revoked by the server; data is kept", 4)
+                           Sentence("this terminal was revoked by the server; data is kept"), 4)
         time_us = timekeeping.event_time(conn, reading)
         day = local_date(time_us, t.config.zone).isoformat()
         day_key = t.secrets.day_key()
@@ -161,12 +164,13 @@ def parse_direction(value: object) -> Direction | None:
         return None
     if isinstance(value, str) and value in _DIRECTION_OF_TEXT:
         return _DIRECTION_OF_TEXT[value]
-    raise _refused(CheckinRefusal.BAD_DIRECTION, "direction is in or out")
+    raise _refused(CheckinRefusal.BAD_DIRECTION, Sentence("direction is in or out"))
 
 
 _DIRECTION_OF_TEXT = {d.value: d for d in Direction}
 
 
-def _refused(reason: CheckinRefusal, message: str, exit_code: int | None = None) -> CheckinRefused:
+def _refused(reason: CheckinRefusal, message: Sentence,
+             exit_code: int | None = None) -> CheckinRefused:
     log(logger, "checkin.refused", logging.WARNING, reason=reason)
     return CheckinRefused(reason, message, exit_code)

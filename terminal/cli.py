@@ -16,6 +16,7 @@ import click
 from protocol.events import Method
 from qatys.cliutil import EXIT_BAD_INPUT, emit, fail
 from qatys.logs import configure as configure_logs
+from qatys.sentences import Sentence, echo, told
 from qatys.timeutil import iso_utc, local_date, now_us
 from terminal.checkin import CheckinRequest, CheckinService, DoorResult, parse_direction
 from terminal.config import CONFIG_FILE, TerminalConfig
@@ -30,7 +31,7 @@ from terminal.errors import (
     UnlockRefused,
 )
 from terminal.home import Terminal, open_terminal
-from terminal.sync import AnswerKind, Syncer, SyncResult
+from terminal.sync import AnswerKind, RosterStep, Syncer, SyncResult
 
 if TYPE_CHECKING:  # the camera code (OpenCV) loads only for the commands that use it
     from terminal.capture.sources import FrameSource
@@ -45,12 +46,27 @@ def terminal_group() -> None:
     """Terminals: tokens and revocation (server side), enrolment, check-ins and sync."""
 
 
+def _enrolled(kindergarten: str, step: RosterStep) -> Sentence:
+    """What `enroll` says of the roster it fetched right after enrolment."""
+    if step == RosterStep.UPDATED:
+        return Sentence("enrolled in kindergarten %(kindergarten)s; roster fetched",
+                        kindergarten=kindergarten)
+    if step == RosterStep.UNCHANGED:
+        return Sentence("enrolled in kindergarten %(kindergarten)s; roster unchanged",
+                        kindergarten=kindergarten)
+    if step == RosterStep.FAILED:
+        return Sentence("enrolled in kindergarten %(kindergarten)s; the roster could not be "
+                        "opened", kindergarten=kindergarten)
+    return Sentence("enrolled in kindergarten %(kindergarten)s; the roster's answer was "
+                    "refused", kindergarten=kindergarten)
+
+
 @contextmanager
 def opened(home: Path) -> Iterator[Terminal]:
     try:
         terminal = open_terminal(home)
     except TerminalError as exc:
-        fail(str(exc), exc.exit_code)
+        fail(told(exc), exc.exit_code)
     try:
         yield terminal
     finally:
@@ -73,18 +89,23 @@ def enroll_command(home: Path, server: str, token: str, allow_plain_http: bool =
     try:
         config = enrol(home, server, token, allow_plain_http=allow_plain_http)
     except TerminalError as exc:
-        fail(str(exc), exc.exit_code)
+        fail(told(exc), exc.exit_code)
     with opened(home) as terminal:
         syncer = Syncer(terminal)
         try:
-            state: str = syncer.refresh_roster()
+            step = syncer.refresh_roster()
             syncer.refresh_door()
+            said = _enrolled(config.kindergarten, step)
         except AnswerRefused as exc:
             syncer.refused_answer(AnswerKind.ROSTER, exc)
-            state = f"refused ({exc.reason})"
+            said = Sentence("enrolled in kindergarten %(kindergarten)s; the roster's answer was "
+                            "refused (%(reason)s)", kindergarten=config.kindergarten,
+                            reason=exc.reason)
         except TerminalError as exc:
-            state = f"not fetched ({exc})"
-    click.echo(f"enrolled in kindergarten {config.kindergarten}; roster {state}", err=True)
+            said = Sentence("enrolled in kindergarten %(kindergarten)s; roster not fetched "
+                            "(%(problem)s)", kindergarten=config.kindergarten,
+                            problem=told(exc))
+    echo(said, err=True)
     click.echo(config.terminal_id)
 
 
@@ -100,8 +121,8 @@ def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
                     direction: str | None) -> None:
     """Record a manual check-in; one JSON line, printed only after commit."""
     if not manual:
-        fail("only --manual entries are recorded from the command line; "
-             "scans come from the camera", EXIT_BAD_INPUT)
+        fail(Sentence("only --manual entries are recorded from the command line; scans come "
+                      "from the camera"), EXIT_BAD_INPUT)
     with opened(home) as terminal:
         try:
             result = CheckinService(terminal).checkin(
@@ -128,7 +149,8 @@ def sync_command(home: Path, quiet: bool) -> None:
     def progress(done: int, total: int) -> None:
         if not quiet:
             rate = done / max(time.monotonic() - started, 1e-6)
-            click.echo(f"sync: {done}/{total} events acknowledged ({rate:,.0f}/s)", err=True)
+            echo(Sentence("sync: %(done)s/%(total)s events acknowledged (%(rate)s/s)",
+                          done=done, total=total, rate=f"{rate:,.0f}"), err=True)
 
     with opened(home) as terminal:
         syncer = Syncer(terminal)
@@ -253,17 +275,17 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
         try:
             return open_source(camera, clip)
         except TerminalError as exc:
-            fail(str(exc), exc.exit_code)
+            fail(told(exc), exc.exit_code)
 
     if not (home / CONFIG_FILE).exists():
         configure_logs()  # structured lines on stderr until the home has its log file
-        click.echo(f"first boot: enrolment screen on http://127.0.0.1:"
-                   f"{port or FIRST_BOOT_PORT}/", err=True)
+        echo(Sentence("first boot: enrolment screen on %(url)s",
+                      url=f"http://127.0.0.1:{port or FIRST_BOOT_PORT}/"), err=True)
         if not run_first_boot(home, source(), port, allow_plain_http=allow_plain_http):
             return
     with opened(home) as terminal:
         url = f"http://127.0.0.1:{port or terminal.config.kiosk_port}/"
-        click.echo(f"kiosk on {url}; Ctrl-C stops", err=True)
+        echo(Sentence("kiosk on %(url)s; Ctrl-C stops", url=url), err=True)
         run_kiosk(terminal, source(), port)
 
 
@@ -349,10 +371,11 @@ def config_command(home: Path, validate_only: bool, settings: tuple[str, ...]) -
             config = config_file.validate(values, "--set")
             config_file.save(home, config)
     except tomllib.TOMLDecodeError as exc:
-        fail(f"--set: a value is not TOML ({exc}); text needs quotes", EXIT_BAD_INPUT)
+        fail(Sentence("--set: a value is not TOML (%(problem)s); text needs quotes",
+                      problem=exc), EXIT_BAD_INPUT)
         return
     except TerminalError as exc:
-        fail(str(exc), exc.exit_code)
+        fail(told(exc), exc.exit_code)
         return
     if validate_only and not settings:
         emit({"ok": True, "config": str(home / config_file.CONFIG_FILE)})
@@ -378,12 +401,12 @@ def set_pin_command(home: Path, pin: str) -> None:
     try:
         stored = hash_pin(pin)
         config = config_file.load(home)
-    except ValueError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
+    except ValueError:
+        fail(Sentence("a PIN is 4-12 digits"), EXIT_BAD_INPUT)
     except TerminalError as exc:
-        fail(str(exc), exc.exit_code)
+        fail(told(exc), exc.exit_code)
     config_file.save(home, replace(config, staff_pin_hash=stored))
-    click.echo("staff PIN set; manual entry is on at the kiosk")
+    echo(Sentence("staff PIN set; manual entry is on at the kiosk"))
 
 
 @terminal_group.command("consent")
@@ -397,7 +420,8 @@ def consent_command(home: Path) -> None:
         entries = terminal.roster_entries()
         today = local_date(now_us(), terminal.config.zone)
     if entries is None:
-        fail("the roster is locked: sync with the server or unlock with a director's card")
+        fail(Sentence("the roster is locked: sync with the server or unlock with a director's "
+                      "card"))
         return
     for state in consent_states(entries, today):
         emit({"child_id": state.child_id, "status": state.status,

@@ -26,6 +26,7 @@ import requests
 from protocol import PROTOCOL_VERSION, auth, crypto
 from protocol.errors import AnswerError, AnswerRefusal
 from qatys import __version__
+from qatys.sentences import Sentence
 from terminal.errors import AnswerRefused, ServerRefused, ServerUnreachable
 
 USER_AGENT = f"qatys-terminal/{__version__}"
@@ -115,10 +116,13 @@ class ServerClient:
                                             headers=headers, timeout=self.timeout,
                                             allow_redirects=False)
         except requests.RequestException as exc:
-            raise ServerUnreachable(f"{self.base_url} did not answer: "
-                                    f"{type(exc).__name__}") from exc
+            raise ServerUnreachable(Sentence("%(base_url)s did not answer: %(kind)s",
+                                             base_url=self.base_url,
+                                             kind=type(exc).__name__)) from exc
         if response.status_code >= 500:
-            raise ServerUnreachable(f"{self.base_url} answered {response.status_code}")
+            raise ServerUnreachable(Sentence("%(base_url)s answered %(status_code)s",
+                                             base_url=self.base_url,
+                                             status_code=response.status_code))
         body = self._believed(request, response, key_check)
         if response.status_code >= 400 or not body.get("ok"):
             err = body.get("error") or {}
@@ -140,16 +144,19 @@ class ServerClient:
             auth.verify_answer(key, signed, response.headers.get(auth.HEADER_ANSWER))
         except AnswerError as exc:
             raise AnswerRefused(AnswerRefusal(exc.code),
-                                f"{exc.message} ({request.method} {request.path}, "
-                                f"HTTP {response.status_code}); nothing of it was used") from exc
+                                Sentence("%(message)s (%(method)s %(path)s, HTTP "
+                                         "%(status_code)s); nothing of it was used",
+                                         message=exc.message, method=request.method,
+                                         path=request.path,
+                                         status_code=response.status_code)) from exc
         try:
             body = json.loads(response.content)
         except (ValueError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
             raise AnswerRefused(AnswerRefusal.MALFORMED,
-                                f"{request.path}: the signed answer is not a "
-                                "JSON object")
+                                Sentence("%(path)s: the signed answer is not a JSON object",
+                                         path=request.path))
         return body
 
 
@@ -165,5 +172,5 @@ def key_from_header(header: str | None) -> bytes:
         key = b""
     if len(key) != 32:
         raise AnswerRefused(AnswerRefusal.UNSIGNED,
-                            "the answer does not name the key that signed it")
+                            Sentence("the answer does not name the key that signed it"))
     return key

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 
 from qatys.files import write_private
+from qatys.sentences import Sentence
 from qatys.urls import transport_problem
 from terminal.errors import SetupError
 
@@ -86,31 +87,38 @@ def validate(values: dict[str, Any], source: str) -> TerminalConfig:
     known = {f.name: f for f in fields(TerminalConfig)}
     for key in values:
         if key not in known:
-            raise SetupError(f"{source}: unknown setting {key!r}")
+            raise SetupError(Sentence('%(source)s: unknown setting "%(key)s"', source=source,
+                                      key=key))
     try:
         config = TerminalConfig(**values)
     except TypeError as exc:
-        raise SetupError(f"{source}: {exc}") from exc
+        raise SetupError(Sentence("%(source)s: %(exc)s", source=source, exc=exc)) from exc
     for item in fields(TerminalConfig):
         value = getattr(config, item.name)
         if item.name in _BOUNDS:
             low, high = _BOUNDS[item.name]
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not low <= value <= high:
-                raise SetupError(f"{source}: {item.name} must be a number within {low}..{high}")
+                raise SetupError(Sentence("%(source)s: %(name)s must be a number within "
+                                          "%(low)s..%(high)s", source=source, name=item.name,
+                                          low=low, high=high))
         elif item.name in _FLAGS:
             if not isinstance(value, bool):
-                raise SetupError(f"{source}: {item.name} must be true or false")
+                raise SetupError(Sentence("%(source)s: %(name)s must be true or false",
+                                          source=source, name=item.name))
         elif item.name not in GPIO_PINS and not isinstance(value, str):
-            raise SetupError(f"{source}: {item.name} must be text")
+            raise SetupError(Sentence("%(source)s: %(name)s must be text", source=source,
+                                      name=item.name))
     _check_pins(config, source)
     problem = transport_problem(config.server_url, config.allow_plain_http)
     if problem:
-        raise SetupError(f"{source}: server_url: {problem}")
+        raise SetupError(Sentence("%(source)s: server_url: %(problem)s", source=source,
+                                  problem=problem))
     try:
         config.zone  # noqa: B018 - validates the zone name
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SetupError(f"{source}: unknown timezone {config.timezone!r}") from exc
+        raise SetupError(Sentence('%(source)s: unknown timezone "%(timezone)s"', source=source,
+                                  timezone=config.timezone)) from exc
     return config
 
 
@@ -121,20 +129,23 @@ def _check_pins(config: TerminalConfig, source: str) -> None:
         pin = getattr(config, name)
         if isinstance(pin, bool) or not isinstance(pin, int) or (
                 pin != -1 and pin not in _BCM_USABLE):
-            raise SetupError(f"{source}: {name} must be -1 (none) or a BCM pin 2..27")
+            raise SetupError(Sentence("%(source)s: %(name)s must be -1 (none) or a BCM pin 2..27",
+                                      source=source, name=name))
         if pin != -1 and pin in used:
-            raise SetupError(f"{source}: {name} uses pin {pin}, already {used[pin]}")
+            raise SetupError(Sentence("%(source)s: %(name)s uses pin %(pin)s, already %(used)s",
+                                      source=source, name=name, pin=pin, used=used[pin]))
         used.setdefault(pin, name)
 
 
 def load(home: Path) -> TerminalConfig:
     path = home / CONFIG_FILE
     if not path.exists():
-        raise SetupError(f"{home} is not an enrolled terminal home: run `qatys terminal enroll`")
+        raise SetupError(Sentence("%(home)s is not an enrolled terminal home: run `qatys terminal "
+                                  "enroll`", home=home))
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise SetupError(f"{path}: {exc}") from exc
+        raise SetupError(Sentence("%(path)s: %(exc)s", path=path, exc=exc)) from exc
     return validate(values, str(path))
 
 

@@ -19,6 +19,7 @@ from protocol import PROTOCOL_VERSION, crypto, enrolment
 from protocol.errors import AnswerRefusal, TokenError
 from qatys import __version__
 from qatys.logs import log
+from qatys.sentences import Sentence
 from qatys.urls import transport_problem
 from terminal import config as config_file
 from terminal import keys as key_file
@@ -37,14 +38,16 @@ def enrol(home: Path, server_url: str, token_text: str, client: ServerClient | N
     home = Path(home)
     if (home / config_file.CONFIG_FILE).exists():
         existing = config_file.load(home)
-        raise SetupError(f"{home} is already enrolled as {existing.terminal_id}")
+        raise SetupError(Sentence("%(home)s is already enrolled as %(terminal_id)s", home=home,
+                                  terminal_id=existing.terminal_id))
     problem = transport_problem(server_url, allow_plain_http)
     if problem:
         raise PlainHttpRefused(problem)
     try:
         token = enrolment.parse_token(token_text)
     except TokenError as exc:
-        raise SetupError(str(exc)) from exc
+        raise SetupError(Sentence("this is not an enrolment token: %(problem)s",
+                                  problem=exc)) from exc
     keys = key_file.generate()
     proof = crypto.sign(keys.sign_seed, enrolment.proof_input(
         token_text.strip(), keys.sign_public, keys.box_public))
@@ -66,7 +69,7 @@ def enrol(home: Path, server_url: str, token_text: str, client: ServerClient | N
         server_sign, server_box, terminal_id, kindergarten = _pinned(answer, signed_by[-1])
     except AnswerRefused as exc:
         log(logger, "terminal.enrol_answer_refused", logging.ERROR, reason=exc.reason)
-        raise AnswerRefused(exc.reason, exc.message, EXIT_REFUSED_ANSWER) from exc
+        raise AnswerRefused(exc.reason, exc.said, EXIT_REFUSED_ANSWER) from exc
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     home.chmod(0o700)
     key_file.save(home, key_file.TerminalKeys(keys.sign_seed, keys.box_private,
@@ -84,8 +87,8 @@ def _token_key(header: str | None, token: enrolment.Token) -> bytes:
     key = key_from_header(header)
     if crypto.fingerprint(key) != token.server_fingerprint:
         raise AnswerRefused(AnswerRefusal.SERVER_KEY_MISMATCH,
-                            "the server's key does not match the token's fingerprint; "
-                            "this is not the server that issued the token")
+                            Sentence("the server's key does not match the token's fingerprint; "
+                                     "this is not the server that issued the token"))
     return key
 
 
@@ -98,16 +101,19 @@ def _pinned(answer: dict[str, Any], signed_by: bytes) -> tuple[bytes, bytes, str
         terminal_id, kindergarten = answer["terminal_id"], answer["kindergarten"]
     except (KeyError, TypeError, binascii.Error) as exc:
         raise AnswerRefused(AnswerRefusal.MALFORMED,
-                            "the server's enrolment answer is incomplete") from exc
+                            Sentence("the server's enrolment answer is incomplete")) from exc
     if len(server_sign) != 32 or len(server_box) != 32 or not isinstance(terminal_id, str) \
             or not isinstance(kindergarten, str) or not terminal_id or not kindergarten:
         raise AnswerRefused(AnswerRefusal.MALFORMED,
-                            "the server's enrolment answer has a bad field")
+                            Sentence("the server's enrolment answer has a bad field"))
     if server_sign != signed_by:
         raise AnswerRefused(AnswerRefusal.SERVER_KEY_MISMATCH,
-                            "the answer names another signing key "
-                            "than the one that signed it")
+                            Sentence("the answer names another signing key than the one that "
+                                     "signed it"))
     if answer.get("protocol") != PROTOCOL_VERSION:
-        raise AnswerRefused(AnswerRefusal.MALFORMED, f"the server speaks protocol "
-                            f"{answer.get('protocol')!r}, this terminal {PROTOCOL_VERSION}")
+        raise AnswerRefused(AnswerRefusal.MALFORMED, Sentence('the server speaks protocol '
+                                                              '"%(theirs)s", this terminal '
+                                                              '%(protocol_version)s',
+                                                              theirs=answer.get('protocol'),
+                                                              protocol_version=PROTOCOL_VERSION))
     return server_sign, server_box, terminal_id, kindergarten

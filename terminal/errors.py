@@ -5,12 +5,18 @@ from __future__ import annotations
 from enum import StrEnum
 
 from protocol.errors import AnswerRefusal
+from qatys.sentences import Sentence
 
 
 class TerminalError(Exception):
-    """Root of every terminal error."""
+    """Root of every terminal error: its message is a :class:`~qatys.sentences.Sentence`,
+    logged in English and shown by the commands in their reader's language."""
 
     exit_code = 1
+
+    def __init__(self, message: Sentence) -> None:
+        super().__init__(str(message))
+        self.sentence = message
 
 
 class SetupError(TerminalError):
@@ -50,7 +56,8 @@ class CheckinRefused(TerminalError):
 
     exit_code = 2
 
-    def __init__(self, reason: CheckinRefusal, message: str, exit_code: int | None = None) -> None:
+    def __init__(self, reason: CheckinRefusal, message: Sentence,
+                 exit_code: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         if exit_code is not None:
@@ -62,7 +69,7 @@ class UnlockRefused(TerminalError):
 
     exit_code = 2
 
-    def __init__(self, reason: UnlockRefusal, message: str) -> None:
+    def __init__(self, reason: UnlockRefusal, message: Sentence) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -78,11 +85,14 @@ class ServerRefused(TerminalError):
 
     exit_code = 4
 
-    def __init__(self, code: str, message: str,
+    def __init__(self, code: str, message: Sentence | str,
                  details: dict[str, object] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
+        """``message`` is the server's own (English, for developers) shown as it came, or
+        what the terminal found wrong with an answer (a Sentence)."""
+        super().__init__(Sentence("the server refused: %(code)s: %(message)s", code=code,
+                                  message=message))
         self.code = code
-        self.message = message
+        self.message = str(message)
         self.details = details or {}
         """The error's other fields, e.g. the ``reason`` a template was refused for."""
 
@@ -95,10 +105,13 @@ class AnswerRefused(TerminalError):
 
     exit_code = 5
 
-    def __init__(self, reason: AnswerRefusal, message: str, exit_code: int | None = None) -> None:
-        super().__init__(f"{reason}: {message}")
+    def __init__(self, reason: AnswerRefusal, message: Sentence,
+                 exit_code: int | None = None) -> None:
+        super().__init__(Sentence("%(reason)s: %(message)s", reason=reason, message=message))
         self.reason = reason
-        self.message = message
+        self.said = message
+        """What was wrong, without the reason in front."""
+        self.message = str(message)
         if exit_code is not None:
             self.exit_code = exit_code
 
@@ -109,7 +122,7 @@ class FaceRefused(TerminalError):
 
     exit_code = 2
 
-    def __init__(self, reason: str, message: str, frames: list[str] | None = None) -> None:
+    def __init__(self, reason: str, message: Sentence, frames: list[str] | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.frames = frames or []

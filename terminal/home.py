@@ -10,6 +10,7 @@ from protocol import cards, crypto, unlock
 from protocol import roster as roster_format
 from protocol.errors import ProtocolError
 from qatys import logs
+from qatys.sentences import Sentence
 from terminal import config as config_file
 from terminal import keys as key_file
 from terminal.config import TerminalConfig
@@ -105,41 +106,49 @@ class Terminal:
         try:
             card = unlock.parse_card(card_text)
         except ProtocolError as exc:
-            raise _unlock_refused(UnlockRefusal.NOT_UNLOCK_CARD, str(exc)) from None
+            raise _unlock_refused(UnlockRefusal.NOT_UNLOCK_CARD,
+                                  Sentence("this is not an unlock card: %(problem)s",
+                                           problem=exc)) from None
         stored, kept = self.store.roster(), self.store.roster_unlock()
         if stored is None or kept is None or kept[0] != stored[0]:
-            raise _unlock_refused(UnlockRefusal.NO_ROSTER, "this terminal has no roster yet; "
-                                  "it needs one contact with the server first")
+            raise _unlock_refused(UnlockRefusal.NO_ROSTER, Sentence("this terminal has no roster "
+                                                                    "yet; it needs one contact "
+                                                                    "with the server first"))
         try:
             unlock_set = unlock.decode_set(kept[1])
         except ProtocolError:
-            raise _unlock_refused(UnlockRefusal.NO_ROSTER, "the stored unlock data is unreadable; "
-                                  "connect to the server to fetch the roster again") from None
+            raise _unlock_refused(UnlockRefusal.NO_ROSTER, Sentence("the stored unlock data is "
+                                                                    "unreadable; connect to the "
+                                                                    "server to fetch the roster "
+                                                                    "again")) from None
         if card.serial in unlock_set.revoked:
             raise _unlock_refused(UnlockRefusal.CARD_REVOKED,
-                                  f"unlock card {card.serial} was revoked")
+                                  Sentence("unlock card %(serial)s was revoked",
+                                           serial=card.serial))
         wrap = unlock_set.wrap_for(card.serial)
         if wrap is None:
             raise _unlock_refused(UnlockRefusal.CARD_UNKNOWN,
-                                  f"unlock card {card.serial} is not a card of "
-                                  f"kindergarten {self.config.kindergarten} (or it is newer "
-                                  "than this terminal's roster)")
+                                  Sentence("unlock card %(serial)s is not a card of kindergarten "
+                                           "%(kindergarten)s (or it is newer than this terminal's "
+                                           "roster)", serial=card.serial,
+                                           kindergarten=self.config.kindergarten))
         try:
             key = unlock.unwrap_key(card, wrap, self.config.kindergarten, stored[0])
         except ProtocolError:
             raise _unlock_refused(UnlockRefusal.CARD_INVALID,
-                                  f"unlock card {card.serial} does not open "
-                                  "this roster (altered or damaged code)") from None
+                                  Sentence("unlock card %(serial)s does not open this roster "
+                                           "(altered or damaged code)",
+                                           serial=card.serial)) from None
         self.secrets.set_roster_key(key)
         names = self.roster()
         if names is None:  # pragma: no cover - a wrap always holds the key of its roster
             raise _unlock_refused(UnlockRefusal.CARD_INVALID,
-                                  "the roster does not open with this card")
+                                  Sentence("the roster does not open with this card"))
         logs.log(_logger, "unlock.accepted", terminal=self.terminal_id, card=card.serial)
         return len(names)
 
 
-def _unlock_refused(reason: UnlockRefusal, message: str) -> UnlockRefused:
+def _unlock_refused(reason: UnlockRefusal, message: Sentence) -> UnlockRefused:
     logs.log(_logger, "unlock.refused", logging.WARNING, reason=reason)
     return UnlockRefused(reason, message)
 
@@ -154,7 +163,8 @@ def open_terminal(home: Path, *, log: bool = True) -> Terminal:
         runtime_dir = resolve_dir(config.terminal_id, config.runtime_dir)
         runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        raise SetupError(f"no runtime directory for RAM-held secrets: {exc}") from exc
+        raise SetupError(Sentence("no runtime directory for RAM-held secrets: %(exc)s",
+                                  exc=exc)) from exc
     logging.getLogger("qatys.terminal").debug("opened", extra={"fields": {
         "terminal": config.terminal_id}})
     return Terminal(home, config, keys, TerminalStore(home), RuntimeSecrets(runtime_dir))

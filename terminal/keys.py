@@ -15,6 +15,7 @@ from pathlib import Path
 
 from protocol import crypto
 from qatys.files import is_private, write_private
+from qatys.sentences import Sentence
 from terminal.errors import SetupError
 
 KEY_FILE = Path("keys") / "terminal-keys.json"
@@ -49,13 +50,15 @@ def save(home: Path, keys: TerminalKeys) -> None:
 def load(home: Path) -> TerminalKeys:
     path = home / KEY_FILE
     if not path.exists():
-        raise SetupError(f"no key file at {path}: this terminal is not enrolled")
+        raise SetupError(Sentence("no key file at %(path)s: this terminal is not enrolled",
+                                  path=path))
     if not is_private(path):
-        raise SetupError(f"{path} is readable by others; it must be mode 0600")
+        raise SetupError(Sentence("%(path)s is readable by others; it must be mode 0600",
+                                  path=path))
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
         keys = TerminalKeys(**{k: base64.b64decode(v) for k, v in body.items()})
         crypto.signing_public_key(keys.sign_seed)
     except (ValueError, TypeError) as exc:
-        raise SetupError(f"{path} is not a valid key file") from exc
+        raise SetupError(Sentence("%(path)s is not a valid key file", path=path)) from exc
     return keys

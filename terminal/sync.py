@@ -30,6 +30,7 @@ from protocol import MAX_BATCH_EVENTS, acks, batches, cards, roster
 from protocol.errors import AnswerRefusal, ProtocolError
 from protocol.health import CameraState
 from qatys.logs import log
+from qatys.sentences import Sentence
 from qatys.timeutil import now_us
 from terminal import clock
 from terminal.client import ServerClient
@@ -200,14 +201,17 @@ class Syncer:
                 break
             last_seq = pending[-1][0]
             if ack.seq < last_seq:
-                raise ServerRefused("short_ack", f"server acknowledged {ack.seq}, "
-                                    f"not {last_seq}")
+                raise ServerRefused("short_ack", Sentence(
+                    "the server acknowledged up to %(acked)s, not %(sent)s", acked=ack.seq,
+                    sent=last_seq))
             try:
                 t.store.acknowledge(ack.seq, ack.head_hash, base64.b64decode(answer["ack"]),
                                     base64.b64decode(answer["signature"]), now_us(),
                                     ack.server_time_us)
             except ValueError as exc:
-                raise ServerRefused("bad_ack", f"{exc}; nothing deleted") from exc
+                raise ServerRefused("bad_ack", Sentence(
+                    "the acknowledgement does not fit this terminal's events (%(problem)s); "
+                    "nothing deleted", problem=exc)) from exc
             sent += len(pending)
             count += 1
             acked = ack.seq
@@ -224,11 +228,11 @@ class Syncer:
                                   self._t.keys.server_sign_public)
         except (ProtocolError, KeyError, ValueError, TypeError) as exc:
             raise AnswerRefused(AnswerRefusal.BAD_SIGNATURE,
-                                "the acknowledgement does not verify under "
-                                "the server key pinned at enrolment; nothing deleted") from exc
+                                Sentence("the acknowledgement does not verify under the server "
+                                         "key pinned at enrolment; nothing deleted")) from exc
         if ack.terminal_id != self._t.terminal_id:
             raise AnswerRefused(AnswerRefusal.FOREIGN,
-                                "the acknowledgement is for another terminal")
+                                Sentence("the acknowledgement is for another terminal"))
         return ack
 
     # --- what the server sends back -------------------------------------------
@@ -245,12 +249,12 @@ class Syncer:
         if answer.get("unchanged") is True:
             if answer.get("version") != known:
                 raise AnswerRefused(AnswerRefusal.MALFORMED,
-                                    "an unchanged roster names another version")
+                                    Sentence("an unchanged roster names another version"))
             return RosterStep.UNCHANGED
         if issued_us < t.store.roster_issued_us():
             raise AnswerRefused(AnswerRefusal.OLDER,
-                                "the roster is older than the one this terminal "
-                                "holds; the held one stays")
+                                Sentence("the roster is older than the one this terminal holds; "
+                                         "the held one stays"))
         try:
             delivery = roster.open_roster(base64.b64decode(answer["sealed"]), t.terminal_id,
                                           t.keys.box_private)
@@ -258,8 +262,10 @@ class Syncer:
             log(logger, "sync.roster_unreadable", logging.ERROR, error=type(exc).__name__)
             return RosterStep.FAILED
         if delivery.kindergarten != t.config.kindergarten:
-            raise AnswerRefused(AnswerRefusal.FOREIGN, f"the roster is of kindergarten "
-                                f"{delivery.kindergarten}, not {t.config.kindergarten}")
+            raise AnswerRefused(AnswerRefusal.FOREIGN,
+                                Sentence("the roster is of kindergarten %(theirs)s, not %(ours)s",
+                                         theirs=delivery.kindergarten,
+                                         ours=t.config.kindergarten))
         t.keep_roster(delivery, os.urandom(12), issued_us)
         log(logger, "sync.roster_updated", terminal=t.terminal_id, children=len(delivery.children))
         return RosterStep.UPDATED
@@ -276,17 +282,17 @@ class Syncer:
             door = cards.verify_door(raw, signature, t.keys.server_sign_public)
         except (ProtocolError, KeyError, ValueError, TypeError) as exc:
             raise AnswerRefused(AnswerRefusal.BAD_SIGNATURE,
-                                "the door credentials do not verify under "
-                                f"the pinned server key ({type(exc).__name__})") from exc
+                                Sentence("the door credentials do not verify under the pinned "
+                                         "server key (%(kind)s)", kind=type(exc).__name__)) from exc
         if door.kindergarten != t.config.kindergarten:
             raise AnswerRefused(AnswerRefusal.FOREIGN,
-                                f"door credentials of {door.kindergarten}, not "
-                                f"{t.config.kindergarten}")
+                                Sentence("door credentials of %(theirs)s, not %(ours)s",
+                                         theirs=door.kindergarten, ours=t.config.kindergarten))
         held = t.door()
         if held is not None and door.issued_us < held.issued_us:
             raise AnswerRefused(AnswerRefusal.OLDER,
-                                "the door credentials are older than those this "
-                                "terminal holds; the held ones stay")
+                                Sentence("the door credentials are older than those this terminal "
+                                         "holds; the held ones stay"))
         t.store.put_door(raw, signature)
         log(logger, "sync.door_updated", terminal=t.terminal_id, card_keys=len(door.card_keys),
             revoked=len(door.revoked))
@@ -350,5 +356,5 @@ class Syncer:
 def _server_time(answer: dict[str, Any]) -> int:
     value = answer.get("server_time_us")
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise AnswerRefused(AnswerRefusal.MALFORMED, "the answer carries no server time")
+        raise AnswerRefused(AnswerRefusal.MALFORMED, Sentence("the answer carries no server time"))
     return value

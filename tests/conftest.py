@@ -18,6 +18,10 @@ from tests import chroot_install
 from tests.helpers import ServerProcess, checkin_at, enrol, roster_csv, run, start_server
 from tests.postgres import Cluster, find_bin_dir, start_cluster
 
+os.environ["QATYS_LANG"] = "en"
+"""The commands speak the reader's language (qatys/sentences.py): tests read their English,
+whatever the machine's locale, unless a test chooses one (tests/test_cli_language.py)."""
+
 CHROOT_WORK = "QATYS_CHROOT_WORK"
 """Where the background chroot build writes; set by the main pytest process for its workers."""
 CHROOT_BUILD = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()

@@ -40,8 +40,15 @@ from tests.helpers import (
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUES = {"server": (ROOT / "server" / "i18n" / "translations", "messages"),
-              "kiosk": (ROOT / "terminal" / "kiosk" / "translations", "kiosk")}
-SOURCES = {"server": ROOT / "server", "kiosk": ROOT / "terminal" / "kiosk"}
+              "kiosk": (ROOT / "terminal" / "kiosk" / "translations", "kiosk"),
+              "cli": (ROOT / "qatys" / "translations", "cli")}
+PAGE_CATALOGUES = ("server", "kiosk")
+"""What pages show; the commands' catalogue names options, formats and files in its ids."""
+CLI_KEYWORDS = ["--no-default-keywords", "-k", "Sentence", "-k", "plural_sentence:1,2"]
+SOURCES = {"server": ([], [ROOT / "server"]), "kiosk": ([], [ROOT / "terminal" / "kiosk"]),
+           "cli": (CLI_KEYWORDS, [ROOT / d for d in ("qatys", "server", "provisioning",
+                                                     "terminal")])}
+"""Each catalogue's extraction, as `make translations` runs it: keywords, folders."""
 PLURAL_FORMS = {
     "kk": "nplurals=2; plural=(n != 1);",
     "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && "
@@ -67,7 +74,7 @@ def test_every_message_has_its_translation_in_every_plural_form(name: str, lang:
     catalog = _po(name, lang)
     assert catalog.plural_forms == PLURAL_FORMS[lang]
     messages = [m for m in catalog if m.id]
-    assert len(messages) > (150 if name == "server" else 60)
+    assert len(messages) > {"server": 150, "kiosk": 60, "cli": 200}[name]
     for message in messages:
         assert not message.fuzzy, message.id
         if isinstance(message.id, tuple):
@@ -124,8 +131,9 @@ def test_committed_mo_is_the_po_compiled(name: str, lang: str) -> None:
 def test_the_catalogue_holds_exactly_the_messages_of_the_code(name: str,
                                                               tmp_path: Path) -> None:
     out = tmp_path / f"{name}.pot"
+    keywords, folders = SOURCES[name]
     subprocess.run([str(Path(sys.executable).with_name("pybabel")), "extract", "-F",
-                    str(ROOT / "babel.cfg"), "-o", str(out), str(SOURCES[name])],
+                    str(ROOT / "babel.cfg"), *keywords, "-o", str(out), *map(str, folders)],
                    cwd=ROOT, check=True, capture_output=True, timeout=120)
     with out.open("rb") as handle:
         extracted = {(m.id, m.context) for m in read_po(handle) if m.id}
@@ -189,7 +197,7 @@ def _english_words() -> set[str]:
     """Words of three or more Latin letters in the catalogues' message ids (placeholders,
     the brand and contexts apart)."""
     words: set[str] = set()
-    for name in CATALOGUES:
+    for name in PAGE_CATALOGUES:
         for message in _po(name, "kk"):
             for text in message.id if isinstance(message.id, tuple) else (message.id,):
                 text = re.sub(r"%\(\w+\)[sd]|\{\w+\}", " ", text)

@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlalchemy import Connection, select
 
+from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from server.domain.calendar import month_days
 from server.domain.policy import Policy
@@ -47,18 +48,22 @@ def record_confirmation(conn: Connection, guardian_id: str, child_id: str, month
     today = local_date(now_us)
     if not first <= today <= last:
         raise FamiliesError("confirmation_closed",
-                            f"{month} can be confirmed or disputed from {first} to {last}")
+                            Sentence("%(month)s can be confirmed or disputed from %(first)s to "
+                                     "%(last)s", month=month, first=first, last=last))
     if kind not in ("confirm", "dispute"):
-        raise FamiliesError("bad_request", "kind must be confirm or dispute")
+        raise FamiliesError("bad_request", Sentence("kind must be confirm or dispute"))
     year, number = parse_month(month)
     in_month = {d.isoformat() for d in month_days(year, number)}
     if kind == "dispute" and (not days or not set(days) <= in_month or not comment.strip()):
         raise FamiliesError("bad_dispute",
-                            "a dispute names days of that month and says what is wrong")
+                            Sentence("a dispute names days of that month and says what is wrong"))
     if kind == "confirm" and days:
-        raise FamiliesError("bad_request", "a confirmation names no days")
+        raise FamiliesError("bad_request",
+                            Sentence("a confirmation names no days; only a dispute does"))
     if len(comment) > MAX_COMMENT:
-        raise FamiliesError("bad_request", f"the comment is longer than {MAX_COMMENT}")
+        raise FamiliesError("bad_request",
+                            Sentence("the comment is longer than %(max_comment)s characters",
+                                     max_comment=MAX_COMMENT))
     kindergarten = conn.execute(select(db.children.c.kindergarten)
                                 .where(db.children.c.child_id == child_id)).scalar_one()
     inserted = conn.execute(db.month_confirmations.insert().values(

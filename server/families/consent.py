@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, func, select
 from protocol.errors import SignatureError
 from protocol.phone import verify_p1363
 from protocol.roster import Consent, ConsentStatus
+from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from server.errors import FamiliesError
 from server.families.face_templates import retire, trail
@@ -74,18 +75,20 @@ def record_consent(conn: Connection, child_id: str, action: ConsentAction, until
     """Append one record; refuses a grant without a valid end date, or with nothing to end."""
     child = conn.execute(select(db.children).where(db.children.c.child_id == child_id)).first()
     if child is None:
-        raise FamiliesError("unknown_child", f"child {child_id} is not on any roster")
+        raise FamiliesError("unknown_child", Sentence("child %(child_id)s is not on any roster",
+                                                      child_id=child_id))
     today = local_date(now_us)
     if action == ConsentAction.GRANT:
         if until is None or not today <= until <= longest_until(today):
             raise FamiliesError("bad_consent_period",
-                                "a consent runs from today for at most one year")
+                                Sentence("a consent runs from today for at most one year"))
     else:
         if state_of(conn, child_id, today).status != ConsentStatus.GRANTED:
-            raise FamiliesError("nothing_to_withdraw", "there is no consent in force to withdraw")
+            raise FamiliesError("nothing_to_withdraw", Sentence("there is no consent in force to "
+                                                                "withdraw"))
         until = None
     if source == ConsentSource.PAPER and not paper_ref.strip():
-        raise FamiliesError("bad_request", "a paper form needs its scan reference")
+        raise FamiliesError("bad_request", Sentence("a paper form needs its scan reference"))
     inserted = conn.execute(db.consent_records.insert().values(
         child_id=child_id, kindergarten=child.kindergarten, action=action,
         until=until.isoformat() if until else None, source=source, paper_ref=paper_ref.strip(),
@@ -107,23 +110,24 @@ def record_signed(conn: Connection, guardian: Row[Any], child_id: str, action: s
     stamps each with its own time in milliseconds, so no recorded grant or withdrawal (nor an
     older one held back) can be sent again to undo a later one (``replayed_consent``)."""
     if abs(signed_at_ms * 1000 - now_us) > SIGNED_CLOCK_SKEW_US:
-        raise FamiliesError("stale_signature", "the phone signed this too long ago")
+        raise FamiliesError("stale_signature", Sentence("the phone signed this too long ago"))
     kindergarten = conn.execute(select(db.children.c.kindergarten)
                                 .where(db.children.c.child_id == child_id)).scalar()
     text = consent_message(action, child_id, str(kindergarten), until, signed_at_ms)
     try:
         verify_p1363(bytes(guardian.public_key), text.encode("utf-8"), signature)
     except SignatureError as exc:
-        raise FamiliesError("bad_signature", "the consent signature does not verify") from exc
+        raise FamiliesError("bad_signature",
+                            Sentence("the consent signature does not verify")) from exc
     _refuse_replay(conn, guardian.guardian_id, child_id, signed_at_ms, signature)
     try:
         kind = ConsentAction(action)
     except ValueError as exc:
-        raise FamiliesError("bad_request", "action must be grant or withdraw") from exc
+        raise FamiliesError("bad_request", Sentence("action must be grant or withdraw")) from exc
     try:
         end = date.fromisoformat(until) if kind == ConsentAction.GRANT else None
     except ValueError as exc:
-        raise FamiliesError("bad_consent_period", "until must be YYYY-MM-DD") from exc
+        raise FamiliesError("bad_consent_period", Sentence("until must be YYYY-MM-DD")) from exc
     record = record_consent(conn, child_id, kind, end, ConsentSource.PHONE, "",
                             guardian.guardian_id, now_us, guardian, text, signature)
     conn.execute(db.consent_signatures.insert().values(
@@ -145,8 +149,9 @@ def _refuse_replay(conn: Connection, guardian_id: str, child_id: str, signed_at_
     seen = conn.execute(select(db.consent_signatures.c.record_id).where(
         db.consent_signatures.c.signature_sha256 == hashlib.sha256(signature).digest())).first()
     if seen is not None or (latest is not None and signed_at_ms <= latest):
-        raise FamiliesError("replayed_consent", "this signed consent message was sent before, or a "
-                            "later one of this phone is recorded already: sign it anew",
+        raise FamiliesError("replayed_consent", Sentence("this signed consent message was sent "
+                                                         "before, or a later one of this phone is "
+                                                         "recorded already: sign it anew"),
                             latest_signed_at_ms=latest)
 
 

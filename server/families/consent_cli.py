@@ -9,6 +9,7 @@ import click
 from sqlalchemy import select
 
 from qatys.cliutil import emit
+from qatys.sentences import Sentence
 from qatys.timeutil import local_date, now_us
 from server.datadir import DataDir, with_data_dir
 from server.errors import FamiliesError
@@ -39,7 +40,8 @@ def list_command(data: DataDir, kindergarten: str, fmt: str) -> None:
     with data.engine.connect() as conn:
         if conn.execute(select(db.kindergartens.c.code)
                         .where(db.kindergartens.c.code == kindergarten)).first() is None:
-            raise FamiliesError("not_found", f"kindergarten {kindergarten} does not exist")
+            raise FamiliesError("not_found", Sentence("kindergarten %(kindergarten)s does not "
+                                                      "exist", kindergarten=kindergarten))
         found = states(conn, kindergarten, local_date(now_us()))
     click.echo(json.dumps([as_json(s) for s in found], ensure_ascii=False, indent=1))
 

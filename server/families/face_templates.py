@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Row, and_, select
 from protocol import faces
 from protocol.faces import EraseReason
 from qatys.logs import log
+from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from server.domain.face_consent import LedgerRecord, template_standing
 from server.errors import FamiliesError
@@ -139,31 +140,35 @@ def accept_upload(conn: Connection, terminal: Row[Any], upload: Upload,
     """Keep a template a terminal enrolled; stored, or already kept. Refuses what the
     kindergarten's consent does not allow, what is not this kindergarten's, and conflicts."""
     if not faces.is_template_id(upload.template_id) or not faces.is_key_id(upload.key_id):
-        raise FamiliesError("malformed", "template_id is 32 hex digits, key_id 16")
+        raise FamiliesError("malformed", Sentence("template_id is 32 hex digits, key_id 16"))
     if not 0 < len(upload.blob) <= faces.MAX_TEMPLATE_BLOB:
         raise FamiliesError("template_too_large",
-                            f"an encrypted template is at most {faces.MAX_TEMPLATE_BLOB} bytes")
+                            Sentence("an encrypted template is at most %(max_bytes)s bytes",
+                                     max_bytes=faces.MAX_TEMPLATE_BLOB))
     digest = hashlib.sha256(upload.blob).digest()
     known = conn.execute(select(db.face_templates).where(
         db.face_templates.c.template_id == upload.template_id)).first()
     if known is not None:
         if known.kindergarten != terminal.kindergarten:
-            raise FamiliesError("template_conflict", "this template id is taken")
+            raise FamiliesError("template_conflict", Sentence("this template id is taken"))
         if bytes(known.blob_sha256) != digest:
-            raise FamiliesError("template_conflict", "a different template has this id")
+            raise FamiliesError("template_conflict", Sentence("a different template has this id"))
         return UploadOutcome.ALREADY
     child = conn.execute(select(db.children).where(
         db.children.c.child_id == upload.child_id)).first()
     if child is None or child.kindergarten != terminal.kindergarten:
-        raise FamiliesError("unknown_child", "this child is not on this kindergarten's roster")
+        raise FamiliesError("unknown_child", Sentence("this child is not on this kindergarten's "
+                                                      "roster"))
     reason = _why_not(conn, upload.child_id, upload.consent_record, now_us)
     if reason is not None:
         log(logger, "faces.upload_refused", logging.WARNING, terminal=terminal.terminal_id,
             reason=reason)
-        raise FamiliesError("consent_not_in_force", f"the consent this template depends on "
-                            f"does not hold ({reason}): erase it", reason=reason)
+        raise FamiliesError("consent_not_in_force",
+                            Sentence("the consent this template depends on does not hold "
+                                     "(%(reason)s): erase it", reason=reason), reason=reason)
     if not _has_wrap(conn, upload.key_id, terminal.terminal_id):
-        raise FamiliesError("unknown_face_key", "register the face key before its templates")
+        raise FamiliesError("unknown_face_key", Sentence("register the face key before its "
+                                                         "templates"))
     earlier = list(conn.execute(select(db.face_templates.c.template_id).where(and_(
         db.face_templates.c.child_id == upload.child_id,
         db.face_templates.c.erased_at_us.is_(None)))).scalars())
@@ -185,17 +190,20 @@ def accept_wraps(conn: Connection, terminal: Row[Any], wraps: list[tuple[str, st
     added = 0
     for key_id, recipient, sealed in wraps:
         if not faces.is_key_id(key_id) or not 0 < len(sealed) <= faces.MAX_KEY_WRAP:
-            raise FamiliesError("malformed", "a wrap is a 16-hex-digit key id and its sealed key")
+            raise FamiliesError("malformed", Sentence("a wrap is a 16-hex-digit key id and its "
+                                                      "sealed key"))
         if recipient not in siblings:
-            raise FamiliesError("foreign_terminal", f"terminal {recipient} is not an active "
-                                "terminal of this kindergarten")
+            raise FamiliesError("foreign_terminal", Sentence("terminal %(recipient)s is not an "
+                                                             "active terminal of this kindergarten",
+                                                             recipient=recipient))
         holder = conn.execute(select(db.face_key_wraps.c.kindergarten).where(
             db.face_key_wraps.c.key_id == key_id)).first()
         if holder is not None and holder.kindergarten != terminal.kindergarten:
-            raise FamiliesError("template_conflict", "this key id belongs elsewhere")
+            raise FamiliesError("template_conflict", Sentence("this key id belongs elsewhere"))
         if recipient != terminal.terminal_id and not _has_wrap(conn, key_id,
                                                                 terminal.terminal_id):
-            raise FamiliesError("unknown_face_key", "a terminal passes on only keys it holds")
+            raise FamiliesError("unknown_face_key", Sentence("a terminal passes on only keys it "
+                                                             "holds"))
         if _has_wrap(conn, key_id, recipient):
             continue
         conn.execute(db.face_key_wraps.insert().values(

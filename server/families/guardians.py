@@ -22,6 +22,7 @@ from protocol.cards import SERIAL_BYTES, serial_text
 from protocol.errors import SignatureError
 from protocol.phone import key_id, public_key_from_spki, sign_binding, verify_p1363
 from provisioning.cards import card_key
+from qatys.sentences import Sentence
 from qatys.timeutil import local_date
 from server.errors import FamiliesError, SignInError
 from server.storage import db
@@ -62,12 +63,16 @@ def create_invitation(conn: Connection, child_id: str, by: str, now_us: int,
                       days: int = INVITATION_DAYS) -> Invitation:
     """A one-time invitation for a guardian of ``child_id``, valid ``days`` (at most 7)."""
     if not 1 <= days <= INVITATION_DAYS:
-        raise FamiliesError("bad_request", f"an invitation is valid 1 to {INVITATION_DAYS} days")
+        raise FamiliesError("bad_request", Sentence("an invitation is valid 1 to "
+                                                    "%(invitation_days)s days",
+                                                    invitation_days=INVITATION_DAYS))
     child = conn.execute(select(db.children).where(db.children.c.child_id == child_id)).first()
     if child is None:
-        raise FamiliesError("unknown_child", f"child {child_id} is not on any roster")
+        raise FamiliesError("unknown_child", Sentence("child %(child_id)s is not on any roster",
+                                                      child_id=child_id))
     if child.withdrawn_on and child.withdrawn_on <= local_date(now_us).isoformat():
-        raise FamiliesError("child_withdrawn", f"child {child_id} has left the kindergarten")
+        raise FamiliesError("child_withdrawn", Sentence("child %(child_id)s has left the "
+                                                        "kindergarten", child_id=child_id))
     code = new_code()
     expires = now_us + days * _DAY_US
     conn.execute(db.guardian_invitations.insert().values(
@@ -90,11 +95,11 @@ def _open_invitation(conn: Connection, code: str, now_us: int, lock: bool = Fals
         db.guardian_invitations.c.code_digest == _digest(code))
     row = conn.execute(query.with_for_update() if lock else query).first() if code else None
     if row is None:
-        raise FamiliesError("invitation_unknown", "no such invitation")
+        raise FamiliesError("invitation_unknown", Sentence("no such invitation"))
     if row.used_at_us is not None:
-        raise FamiliesError("invitation_used", "this invitation has been used already")
+        raise FamiliesError("invitation_used", Sentence("this invitation has been used already"))
     if row.expires_at_us <= now_us:
-        raise FamiliesError("invitation_expired", "this invitation has expired")
+        raise FamiliesError("invitation_expired", Sentence("this invitation has expired"))
     return row
 
 
@@ -108,7 +113,7 @@ def check_claim(engine: Engine, code_text: str, spki: bytes, proof: bytes, now_u
         public_key_from_spki(spki)
         verify_p1363(spki, claim_message(code), proof)
     except SignatureError as exc:
-        raise FamiliesError(exc.code, "the phone's key or proof is not valid") from exc
+        raise FamiliesError(exc.code, Sentence("the phone's key or proof is not valid")) from exc
     return code
 
 
@@ -119,7 +124,7 @@ def claim_invitation(conn: Connection, code: str, spki: bytes, now_us: int) -> t
     guardian = conn.execute(select(db.guardians)
                             .where(db.guardians.c.key_id == key_id(spki))).first()
     if guardian is not None and guardian.removed_at_us is not None:
-        raise FamiliesError("guardian_removed", "this phone's access was removed")
+        raise FamiliesError("guardian_removed", Sentence("this phone's access was removed"))
     guardian_id = guardian.guardian_id if guardian else f"G-{secrets.token_hex(8)}"
     if guardian is None:
         conn.execute(db.guardians.insert().values(
@@ -168,13 +173,16 @@ def sign_in(engine: Engine, key: str, nonce: str, signature: bytes, now_us: int,
                            .where(db.guardian_nonces.c.nonce == nonce)).first()
         guardian = conn.execute(select(db.guardians).where(db.guardians.c.key_id == key)).first()
     if row is None or row.used_at_us is not None or row.expires_at_us <= now_us:
-        raise SignInError("challenge_invalid", "the sign-in challenge is unknown, used or old")
+        raise SignInError("challenge_invalid", Sentence("the sign-in challenge is unknown, used "
+                                                        "or old"))
     if guardian is None or guardian.removed_at_us is not None:
-        raise SignInError("unknown_phone", "this phone has no access (ask for an invitation)")
+        raise SignInError("unknown_phone", Sentence("this phone has no access (ask for an "
+                                                    "invitation)"))
     try:
         verify_p1363(bytes(guardian.public_key), login_message(nonce), signature)
     except SignatureError as exc:
-        raise SignInError("bad_signature", "the sign-in signature does not verify") from exc
+        raise SignInError("bad_signature",
+                          Sentence("the sign-in signature does not verify")) from exc
     with writing(engine) as conn:
         used = conn.execute(db.guardian_nonces.update()
                             .where(db.guardian_nonces.c.nonce == nonce)
@@ -183,13 +191,13 @@ def sign_in(engine: Engine, key: str, nonce: str, signature: bytes, now_us: int,
                             .values(used_at_us=now_us))
         if not used.rowcount:
             raise SignInError("challenge_invalid",
-                              "the sign-in challenge is unknown, used or old")
+                              Sentence("the sign-in challenge is unknown, used or old"))
         removed = conn.execute(select(db.guardians.c.removed_at_us)
                                .where(db.guardians.c.guardian_id == guardian.guardian_id)
                                ).scalar_one()
         if removed is not None:
             raise SignInError("unknown_phone",
-                              "this phone has no access (ask for an invitation)")
+                              Sentence("this phone has no access (ask for an invitation)"))
         token = open_session(conn, SessionKind.GUARDIAN, str(guardian.guardian_id), now_us,
                              lifetime_us)
     return str(guardian.guardian_id), token
@@ -224,4 +232,6 @@ def remove_binding(conn: Connection, guardian_id: str, child_id: str, by: str,
                           .where(db.guardian_children.c.removed_at_us.is_(None))
                           .values(removed_at_us=now_us, removed_by=by))
     if not result.rowcount:
-        raise FamiliesError("not_bound", f"{guardian_id} is not a guardian of {child_id}")
+        raise FamiliesError("not_bound", Sentence("%(guardian_id)s is not a guardian of "
+                                                  "%(child_id)s", guardian_id=guardian_id,
+                                                  child_id=child_id))

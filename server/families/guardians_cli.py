@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from provisioning.card_print import save_qr_png
 from qatys.cliutil import emit
+from qatys.sentences import Sentence, echo
 from qatys.timeutil import iso_utc, now_us
 from server.datadir import DataDir, with_data_dir
 from server.families.guardians import create_invitation, remove_binding
@@ -34,7 +35,8 @@ def invite(data: DataDir, child_id: str, days: int, by: str, qr: Path | None) ->
     url = f"{data.config.public_url.rstrip('/')}/parents/invite/{invitation.code}"
     if qr is not None:
         save_qr_png(url, qr)
-    click.echo(f"code {invitation.code}, valid until {iso_utc(invitation.expires_at_us)}, once")
+    echo(Sentence("code %(code)s, valid until %(until)s, once", code=invitation.code,
+                  until=iso_utc(invitation.expires_at_us)))
     click.echo(url)
 
 
@@ -65,4 +67,5 @@ def remove(data: DataDir, guardian_id: str, child_id: str, by: str) -> None:
     """Remove a guardian from a child: pages at once, phone codes at terminals' next sync."""
     with data.transaction() as conn:
         remove_binding(conn, guardian_id, child_id, by, now_us())
-    click.echo(f"{guardian_id} removed from {child_id}")
+    echo(Sentence("%(guardian_id)s removed from %(child_id)s", guardian_id=guardian_id,
+                  child_id=child_id))

@@ -13,6 +13,7 @@ from protocol.consent import open_withdrawal
 from protocol.errors import ProtocolError
 from protocol.roster import ConsentStatus
 from qatys.logs import log
+from qatys.sentences import Sentence
 from qatys.timeutil import local_date
 from server.errors import FamiliesError
 from server.families.consent import ConsentAction, ConsentSource, record_consent, state_of
@@ -36,17 +37,18 @@ def accept_notice(conn: Connection, terminal: Row[Any], request_id: str, sealed:
     try:
         notice = open_withdrawal(sealed, terminal.terminal_id, server_box_private)
     except ProtocolError as exc:
-        raise FamiliesError("bad_notice", "the withdrawal notice does not open for this "
-                            "terminal") from exc
+        raise FamiliesError("bad_notice", Sentence("the withdrawal notice does not open for this "
+                                                   "terminal")) from exc
     if notice.request_id != request_id:
-        raise FamiliesError("bad_notice", "the notice carries another request id")
+        raise FamiliesError("bad_notice", Sentence("the notice carries another request id"))
     if conn.execute(select(db.consent_notices.c.request_id).where(
             db.consent_notices.c.request_id == request_id)).first() is not None:
         return NoticeOutcome.ALREADY
     child = conn.execute(select(db.children).where(
         db.children.c.child_id == notice.child_id)).first()
     if child is None or child.kindergarten != terminal.kindergarten:
-        raise FamiliesError("unknown_child", "this child is not on this kindergarten's roster")
+        raise FamiliesError("unknown_child", Sentence("this child is not on this kindergarten's "
+                                                      "roster"))
     record = None
     latest = conn.execute(select(db.consent_records.c.recorded_at_us).where(
         db.consent_records.c.child_id == notice.child_id).order_by(

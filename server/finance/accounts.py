@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, Engine, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from qatys.sentences import Sentence
 from server.errors import FinanceError
 from server.storage import db
 from server.storage.db import writing
@@ -42,7 +43,7 @@ _DUMMY_HASH = generate_password_hash("not a password of anyone")
 class AccountError(FinanceError):
     """An account that cannot be created or changed as asked (code ``bad_account``)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: Sentence) -> None:
         super().__init__("bad_account", message)
 
 
@@ -68,20 +69,23 @@ class User:
 def add_user(conn: Connection, username: str, password: str, role: str,
              kindergarten: str | None, now_us: int) -> User:
     if not _USERNAME.match(username):
-        raise AccountError("username must be 3-64 of a-z 0-9 . _ - (lower case)")
+        raise AccountError(Sentence("username must be 3-64 of a-z 0-9 . _ - (lower case)"))
     if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        raise AccountError(Sentence("role must be one of %(roles)s", roles=", ".join(ROLES)))
     if (role == Role.DIRECTOR) != (kindergarten is not None):
-        raise AccountError("a director needs --kindergarten; other roles must not have one")
+        raise AccountError(Sentence("a director needs --kindergarten; other roles must not have "
+                                    "one"))
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise AccountError(Sentence("the password must have at least %(min_password)s characters",
+                                    min_password=MIN_PASSWORD))
     if kindergarten is not None and conn.execute(
             select(db.kindergartens.c.code)
             .where(db.kindergartens.c.code == kindergarten)).first() is None:
-        raise AccountError(f"kindergarten {kindergarten} does not exist")
+        raise AccountError(Sentence("kindergarten %(kindergarten)s does not exist",
+                                    kindergarten=kindergarten))
     if conn.execute(select(db.users.c.username)
                     .where(db.users.c.username == username)).first() is not None:
-        raise AccountError(f"user {username} already exists")
+        raise AccountError(Sentence("user %(username)s already exists", username=username))
     conn.execute(db.users.insert().values(
         username=username, password_hash=generate_password_hash(password), role=role,
         kindergarten=kindergarten, created_at_us=now_us, failed_logins=0))
@@ -94,7 +98,7 @@ def disable_user(conn: Connection, username: str, now_us: int) -> None:
                           .where(db.users.c.disabled_at_us.is_(None))
                           .values(disabled_at_us=now_us))
     if not result.rowcount:
-        raise AccountError(f"no active user {username}")
+        raise AccountError(Sentence("no active user %(username)s", username=username))
     revoke_subject(conn, SessionKind.STAFF, username, RevokeReason.ACCOUNT_DISABLED, now_us)
 
 

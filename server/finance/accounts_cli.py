@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from qatys.sentences import Sentence, echo
 from qatys.timeutil import now_us
 from server.datadir import DataDir, with_data_dir
 from server.finance.accounts import ROLES, add_user, disable_user, list_users
@@ -33,7 +34,7 @@ def user_add(data: DataDir, username: str, role: str, kindergarten: str | None,
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with data.transaction() as conn:
         add_user(conn, username, password, role, kindergarten, now_us())
-    click.echo(f"user {username} added ({role})")
+    echo(Sentence("user %(username)s added (%(role)s)", username=username, role=role))
 
 
 @user_group.command("disable")
@@ -43,7 +44,7 @@ def user_disable(data: DataDir, username: str) -> None:
     """Disable an account at once; its open sessions are revoked in the same transaction."""
     with data.transaction() as conn:
         disable_user(conn, username, now_us())
-    click.echo(f"user {username} disabled")
+    echo(Sentence("user %(username)s disabled", username=username))
 
 
 @user_group.command("list")

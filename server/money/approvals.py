@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from protocol.submissions import sign_submission
+from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from server.domain.funding import Statement
 from server.errors import ApprovalError
@@ -59,15 +60,18 @@ def approve(conn: Connection, statement: Statement, by: str, note: str, now_us: 
     """Approve ``statement`` in the caller's transaction and queue it for the queue core."""
     over_on = next_month_start(statement.month)
     if local_date(now_us) < over_on:
-        raise ApprovalError(f"{statement.month} is not over yet; approve it from "
-                            f"{over_on.isoformat()}", "not_over")
+        raise ApprovalError(Sentence("%(month)s is not over yet; approve it from %(first_day)s",
+                                     month=statement.month,
+                                     first_day=over_on.isoformat()), "not_over")
     trail = revisions(conn, statement.kindergarten, statement.month)
     if trail and trail[-1].inputs_digest == statement.inputs_digest \
             and bytes(trail[-1].statement) == statement.to_json():
-        raise ApprovalError(f"revision {trail[-1].revision} already approves this statement; "
-                            "nothing changed since", "unchanged")
+        raise ApprovalError(Sentence("revision %(revision)s already approves this statement; "
+                                     "nothing changed since", revision=trail[-1].revision),
+                            "unchanged")
     if trail and not note.strip():
-        raise ApprovalError("a correction needs a note saying why the approved amount changes",
+        raise ApprovalError(Sentence("a correction needs a note saying why the approved amount "
+                                     "changes"),
                             "note_required")
     revision = len(trail) + 1
     key = idempotency_key(statement.kindergarten, statement.month, revision,

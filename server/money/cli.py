@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from provisioning.records import ABSENCE_REASONS, add_absence, add_closure
 from qatys.cliutil import emit
+from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import iso_utc, now_us
 from server.datadir import DataDir, with_data_dir
 from server.domain.funding import Statement
@@ -114,7 +115,7 @@ def tabel_command(data: DataDir, kindergarten: str, month: str, group: str | Non
                   out: Path, policy_file: Path | None) -> None:
     """The monthly attendance sheet: children × days, marks with method or absence reason."""
     write_tabel(_statement(data, kindergarten, month, policy_file, group), fmt, out)
-    click.echo(f"табель written to {out}")
+    echo(Sentence("attendance sheet written to %(out)s", out=out))
 
 
 @click.group("funding")
@@ -134,7 +135,8 @@ def statement_command(data: DataDir, kindergarten: str, month: str, fmt: str, ou
     """One kindergarten's statement for a month; the total is printed on the last line."""
     statement = _statement(data, kindergarten, month, policy_file)
     write_statement(statement, fmt, out)
-    click.echo(f"statement written to {out}; inputs sha256 {statement.inputs_digest}", err=True)
+    echo(Sentence("statement written to %(out)s; inputs sha256 %(digest)s", out=out,
+                  digest=statement.inputs_digest), err=True)
     click.echo(f"{statement.total:.2f}")
 
 
@@ -157,7 +159,8 @@ def statements_command(data: DataDir, month: str, out_dir: Path, workers: int | 
             data.config.database_url, codes, year, number, policy_text, workers), start=1):
         (out_dir / f"{code}-{month}.json").write_bytes(body)
         click.echo(f"{done}/{len(codes)} {code}", err=True)
-    click.echo(f"{len(codes)} statements written to {out_dir}")
+    echo(plural_sentence("%(count)s statement written to %(out)s",
+                         "%(count)s statements written to %(out)s", len(codes), out=out_dir))
 
 
 @funding_group.command("approve")
@@ -224,8 +227,9 @@ def why_command(data: DataDir, child_id: str, kindergarten: str, month: str,
     statement = _statement(data, kindergarten, month, policy_file)
     line = next((c for c in statement.children if c.child_id == child_id), None)
     if line is None:
-        raise MoneyInputError(f"child {child_id} is not in {kindergarten}'s statement "
-                              f"for {month}")
+        raise MoneyInputError(Sentence("child %(child_id)s is not in %(kindergarten)s's statement "
+                                       "for %(month)s", child_id=child_id,
+                                       kindergarten=kindergarten, month=month))
     for day in line.days:
         sys.stdout.write(json.dumps({
             "date": day.day.isoformat(), "mark": day.mark, "code": day_mark(day),

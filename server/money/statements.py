@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Row, or_, select
 
 from protocol.events import EventKind
+from qatys.sentences import Sentence
 from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
 from server.domain.anomalies import CheckinFact, Flag, all_flags
 from server.domain.calendar import Closure, days_between, month_days
@@ -39,7 +40,7 @@ def parse_month(text: str) -> tuple[int, int]:
     try:
         moment = datetime.strptime(text, "%Y-%m")
     except ValueError as exc:
-        raise MoneyInputError(f"month must be YYYY-MM, not {text!r}") from exc
+        raise MoneyInputError(Sentence('month must be YYYY-MM, not "%(text)s"', text=text)) from exc
     return moment.year, moment.month
 
 
@@ -66,7 +67,8 @@ def _garden(conn: Connection, kindergarten: str) -> Row[Any]:
     garden = conn.execute(select(db.kindergartens)
                           .where(db.kindergartens.c.code == kindergarten)).first()
     if garden is None:
-        raise MoneyInputError(f"kindergarten {kindergarten} does not exist")
+        raise MoneyInputError(Sentence("kindergarten %(kindergarten)s does not exist",
+                                       kindergarten=kindergarten))
     return garden
 
 

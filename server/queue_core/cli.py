@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from provisioning.errors import ProvisioningError
 from qatys import logs
-from qatys.cliutil import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, emit
+from qatys.cliutil import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, emit, fail
+from qatys.sentences import Sentence, echo
 from qatys.timeutil import iso_utc, now_us
 from server.datadir import DataDir, with_data_dir
 from server.errors import QueueCoreError
@@ -20,6 +21,8 @@ from server.queue_core.client import QueueCoreClient
 from server.queue_core.outbox import OutboxStatus, deliver_due, outbox_rows, resend
 from server.queue_core.roster_pull import PullOutcome, pull_roster
 from server.storage import db
+
+NO_QUEUE_CORE = Sentence("no queue core is configured (qatys server init --queue-core-url)")
 
 logger = logging.getLogger("qatys.queue_core")
 
@@ -50,9 +53,7 @@ def pull_roster_command(data: DataDir, kindergarten: str | None) -> None:
     codes = [kindergarten] if kindergarten else _codes(data)
     client = _client(data) if data.config.queue_core_url else None
     if client is None:
-        click.echo("error: no queue core is configured (qatys server init --queue-core-url)",
-                   err=True)
-        raise SystemExit(EXIT_BAD_INPUT)
+        fail(NO_QUEUE_CORE, EXIT_BAD_INPUT)
     worst = 0
     for code in codes:
         try:
@@ -82,9 +83,8 @@ def deliver_command(data: DataDir, force: bool) -> None:
     Exit 0 nothing left, 3 some still waiting (core down), 4 some refused by the core."""
     client = _client(data) if data.config.queue_core_url else None
     if client is None:
-        click.echo("error: no queue core is configured; statements wait in the outbox",
-                   err=True)
-        raise SystemExit(EXIT_UNREACHABLE)
+        fail(Sentence("no queue core is configured; statements wait in the outbox"),
+             EXIT_UNREACHABLE)
     run = deliver_due(data.engine, client, now_us, force=force)
     emit({"delivered": run.delivered, "retrying": run.retrying, "refused": run.refused})
     with data.engine.connect() as conn:
@@ -118,9 +118,9 @@ def resend_command(data: DataDir, outbox_id: int) -> None:
     """Queue a refused row again once its cause is fixed (e.g. the core's key list)."""
     with data.transaction() as conn:
         if not resend(conn, outbox_id, now_us()):
-            click.echo(f"error: outbox row {outbox_id} is not a refused row", err=True)
-            raise SystemExit(EXIT_BAD_INPUT)
-    click.echo(f"outbox row {outbox_id} queued again")
+            fail(Sentence("outbox row %(row)s is not a refused row", row=outbox_id),
+                 EXIT_BAD_INPUT)
+    echo(Sentence("outbox row %(row)s queued again", row=outbox_id))
 
 
 @queue_core_group.command("run")
@@ -131,9 +131,7 @@ def run_command(data: DataDir, every_seconds: float) -> None:
     """Keep exchanging until stopped: outbox every few seconds, rosters on their schedule."""
     logs.configure(data.config.log_file.with_name("queue-core.log"))
     if not data.config.queue_core_url:
-        click.echo("error: no queue core is configured (qatys server init --queue-core-url)",
-                   err=True)
-        raise SystemExit(EXIT_BAD_INPUT)
+        fail(NO_QUEUE_CORE, EXIT_BAD_INPUT)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = _client(data)

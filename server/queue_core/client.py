@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from protocol.submissions import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
+from qatys.sentences import Sentence
 from qatys.urls import transport_problem
 from server.errors import QueueCoreError
 
@@ -32,8 +33,8 @@ class QueueCoreClient:
                  session: requests.Session | None = None, *,
                  allow_plain_http: bool = False) -> None:
         if not base_url:
-            raise QueueCoreError("no queue core is configured (queue_core_url in server.toml "
-                                 "or QATYS_QUEUE_CORE_URL)", retry=True)
+            raise QueueCoreError(Sentence("no queue core is configured (queue_core_url in "
+                                          "server.toml or QATYS_QUEUE_CORE_URL)"), retry=True)
         problem = transport_problem(base_url, allow_plain_http)
         if problem:
             raise QueueCoreError(problem, retry=False)
@@ -47,19 +48,20 @@ class QueueCoreClient:
         response = self._call("GET", url, headers={"Accept": "application/json"})
         body = response.content
         if len(body) > MAX_ROSTER_BYTES:
-            raise QueueCoreError(f"the roster answer is larger than {MAX_ROSTER_BYTES} bytes",
+            raise QueueCoreError(Sentence("the roster answer is larger than %(max_roster_bytes)s "
+                                          "bytes", max_roster_bytes=MAX_ROSTER_BYTES),
                                  retry=False)
-        return _json_object(body, "roster"), body
+        return _json_object(body, ROSTER_ANSWER), body
 
     def submit_statement(self, body: bytes, idempotency_key: str, signature: str) -> Delivery:
         response = self._call("POST", f"{self.base_url}/v1/funding-statements", data=body,
                               headers={"Content-Type": "application/json",
                                        IDEMPOTENCY_HEADER: idempotency_key,
                                        SIGNATURE_HEADER: signature})
-        answer = _json_object(response.content, "statement receipt", retry=True)
+        answer = _json_object(response.content, RECEIPT, retry=True)
         reference = answer.get("reference")
         if not isinstance(reference, str) or not reference:
-            raise QueueCoreError("the queue core's receipt has no reference", retry=True,
+            raise QueueCoreError(Sentence("the queue core's receipt has no reference"), retry=True,
                                  status=response.status_code)
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         return Delivery(reference, replayed)
@@ -68,22 +70,33 @@ class QueueCoreClient:
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise QueueCoreError(f"queue core unreachable: {type(exc).__name__}",
+            raise QueueCoreError(Sentence("queue core unreachable: %(kind)s",
+                                          kind=type(exc).__name__),
                                  retry=True) from exc
         if response.status_code >= 300:
             raise QueueCoreError(
-                f"queue core answered {response.status_code}: {_error_text(response)}",
+                Sentence("queue core answered %(status_code)s: %(answer)s",
+                         status_code=response.status_code, answer=_error_text(response)),
                 retry=response.status_code in _RETRY_STATUSES, status=response.status_code)
         return response
 
 
-def _json_object(body: bytes, what: str, retry: bool = False) -> dict[str, Any]:
+ROSTER_ANSWER = (Sentence("the queue core's roster answer is not JSON"),
+                 Sentence("the queue core's roster answer is not a JSON object"))
+RECEIPT = (Sentence("the queue core's statement receipt is not JSON"),
+           Sentence("the queue core's statement receipt is not a JSON object"))
+"""What to say of an answer that is not JSON, and of one that is JSON but not an object."""
+
+
+def _json_object(body: bytes, refusals: tuple[Sentence, Sentence],
+                 retry: bool = False) -> dict[str, Any]:
+    not_json, not_object = refusals
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise QueueCoreError(f"the queue core's {what} is not JSON", retry=retry) from exc
+        raise QueueCoreError(not_json, retry=retry) from exc
     if not isinstance(value, dict):
-        raise QueueCoreError(f"the queue core's {what} is not a JSON object", retry=retry)
+        raise QueueCoreError(not_object, retry=retry)
     return value
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.roster import import_children, parse_records
 from qatys.logs import log
+from qatys.sentences import Sentence
 from server.queue_core.client import QueueCoreClient
 from server.storage import db
 from server.storage.db import writing
@@ -51,12 +52,14 @@ def pull_roster(engine: Engine, client: QueueCoreClient, kindergarten: str) -> P
     with engine.connect() as conn:
         if conn.execute(select(db.kindergartens.c.code)
                         .where(db.kindergartens.c.code == kindergarten)).first() is None:
-            raise NotFound(f"kindergarten {kindergarten} does not exist")
+            raise NotFound(Sentence("kindergarten %(kindergarten)s does not exist",
+                                    kindergarten=kindergarten))
     document, raw = client.roster(kindergarten)
     named = document.get("kindergarten")
     if named not in (None, kindergarten):
-        raise InvalidInput(f"the queue core answered with the roster of {named!r}, "
-                           f"not {kindergarten}; nothing imported")
+        raise InvalidInput(Sentence('the queue core answered with the roster of "%(named)s", not '
+                                    '%(kindergarten)s; nothing imported', named=named,
+                                    kindergarten=kindergarten))
     children = parse_records(document)
     digest = hashlib.sha256(raw).hexdigest()
     with writing(engine) as conn:

@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, column, inspect, select, table, text
 
+from qatys.sentences import Sentence
 from server.errors import SetupError
 from server.storage import db
 
@@ -86,7 +87,8 @@ def _legacy_revision(conn: Connection) -> str | None:
                                        .select_from(table(LEGACY_TABLE))).scalars())
     missing = [step for step in LEGACY_STEPS if step not in names]
     if missing:
-        raise SetupError(f"this database was made by a release older than the last one before "
-                         f"frozen migrations (it lacks step {missing[0]}): upgrade it with that "
-                         "release (commit 6029b19) first")
+        raise SetupError(Sentence("this database was made by a release older than the last one "
+                                  "before frozen migrations (it lacks step %(missing)s): upgrade "
+                                  "it with that release (commit 6029b19) first",
+                                  missing=missing[0]))
     return max(LEGACY_REVISIONS[n] for n in names if n in LEGACY_REVISIONS)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from protocol import PROTOCOL_VERSION, auth, crypto
 from protocol.errors import SignatureError
 from qatys.logs import log
+from qatys.sentences import Sentence
 from server.context import ctx
 from server.errors import SyncError
 from server.storage import db
@@ -36,8 +37,9 @@ def authenticated_terminal(*, fresh: bool = True) -> Row[Any]:
     version = request.headers.get(auth.HEADER_PROTOCOL, "")
     if version and version != str(PROTOCOL_VERSION):
         raise SyncError("unsupported_version",
-                        f"this server speaks protocol {PROTOCOL_VERSION}, not {version}: "
-                        "update the terminal's software")
+                        Sentence("this server speaks protocol %(protocol_version)s, not "
+                                 "%(version)s: update the terminal's software",
+                                 protocol_version=PROTOCOL_VERSION, version=version))
     terminal_id = request.headers.get(auth.HEADER_TERMINAL, "")
     nonce = request.headers.get(auth.HEADER_NONCE, "")
     try:
@@ -46,22 +48,24 @@ def authenticated_terminal(*, fresh: bool = True) -> Row[Any]:
         time_s = int(request.headers.get(auth.HEADER_TIME, ""))
     except (binascii.Error, ValueError) as exc:
         raise SyncError("unauthenticated",
-                        "the request lacks a valid terminal signature") from exc
+                        Sentence("the request lacks a valid terminal signature")) from exc
     if not auth.is_nonce(nonce):
-        raise SyncError("unauthenticated", "the request lacks a nonce (32 hex digits)")
+        raise SyncError("unauthenticated", Sentence("the request lacks a nonce (32 hex digits)"))
     with ctx().engine.connect() as conn:
         row = conn.execute(select(db.terminals)
                            .where(db.terminals.c.terminal_id == terminal_id)).first()
     if row is None:
-        raise SyncError("unknown_terminal", f"terminal {terminal_id} is not enrolled")
+        raise SyncError("unknown_terminal", Sentence("terminal %(terminal_id)s is not enrolled",
+                                                     terminal_id=terminal_id))
     message = auth.request_signing_input(request.method, request.path, _query(), terminal_id,
                                          time_s, nonce, request.get_data())
     try:
         crypto.verify(row.sign_pub, message, signature)
     except SignatureError as exc:
-        raise SyncError("bad_signature", "the request signature does not verify") from exc
+        raise SyncError("bad_signature", Sentence("the request signature does not verify")) from exc
     if row.revoked_at_us is not None:
-        raise SyncError("terminal_revoked", f"terminal {terminal_id} was revoked")
+        raise SyncError("terminal_revoked", Sentence("terminal %(terminal_id)s was revoked",
+                                                     terminal_id=terminal_id))
     if fresh:
         _require_fresh(terminal_id, time_s, signature)
     return row
@@ -78,9 +82,11 @@ def _require_fresh(terminal_id: str, time_s: int, signature: bytes) -> None:
     if not auth.is_fresh(time_s, now):
         log(logger, "request.stale", logging.WARNING, terminal=terminal_id, path=request.path,
             off_s=time_s - now // 1_000_000)
-        raise SyncError("stale_request", "the request's signed time is more than "
-                        f"{auth.FRESHNESS_S // 60} minutes off the server's clock; ask "
-                        "/api/v1/terminal/time first", server_time_us=now)
+        raise SyncError("stale_request", Sentence("the request's signed time is more than "
+                                                  "%(minutes)s minutes off the server's clock; "
+                                                  "ask /api/v1/terminal/time first",
+                                                  minutes=auth.FRESHNESS_S // 60),
+                        server_time_us=now)
     try:
         with db.writing(context.engine) as conn:
             first = replays.first_sight(conn, terminal_id, signature, time_s, now)
@@ -93,4 +99,4 @@ def _require_fresh(terminal_id: str, time_s: int, signature: bytes) -> None:
     if not first:
         log(logger, "request.replayed", logging.WARNING, terminal=terminal_id,
             path=request.path)
-        raise SyncError("replayed_request", "this signed request was already taken")
+        raise SyncError("replayed_request", Sentence("this signed request was already taken"))

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, Row, select
 from protocol import acks, batches, crypto, events
 from protocol.errors import ChainError, ProtocolError, SealError, SignatureError, VersionError
 from qatys.logs import log
+from qatys.sentences import Sentence
 from server.errors import SyncError
 from server.keys import ServerKeys
 from server.storage import db
@@ -60,8 +61,9 @@ class Ingestor:
         except _Equivocation as eq:
             self._keep_evidence(eq, body, now)
             raise _refuse("equivocation",
-                          f"event {events.event_id(batch.terminal_id, eq.seq)} differs from the "
-                          "one already stored; both are kept as evidence",
+                          Sentence("event %(event_id)s differs from the one already stored; both "
+                                   "are kept as evidence",
+                                   event_id=events.event_id(batch.terminal_id, eq.seq)),
                           batch.terminal_id) from None
         ack = acks.Ack(batch.terminal_id, head_seq, head_hash, stored, self._clock())
         ack_raw, signature = acks.sign_ack(ack, self._keys.sign_seed)
@@ -104,7 +106,8 @@ class Ingestor:
             row = conn.execute(
                 select(db.terminals).where(db.terminals.c.terminal_id == terminal_id)).first()
         if row is None:
-            raise _refuse("unknown_terminal", f"terminal {terminal_id} is not enrolled",
+            raise _refuse("unknown_terminal", Sentence("terminal %(terminal_id)s is not enrolled",
+                                                       terminal_id=terminal_id),
                           terminal_id)
         return row
 
@@ -141,20 +144,24 @@ def _parse(body: bytes) -> batches.Batch:
     try:
         return batches.parse_batch(body)
     except VersionError as exc:
-        raise _refuse(exc.code, exc.message) from exc
+        raise _refuse(exc.code, Sentence("the batch is refused: %(problem)s",
+                                         problem=exc.message)) from exc
     except ProtocolError as exc:
-        raise _refuse("malformed", f"not a valid batch: {exc.message}") from exc
+        raise _refuse("malformed", Sentence("not a valid batch: %(message)s",
+                                            message=exc.message)) from exc
 
 
 def _check_terminal(terminal: Row[Any], batch: batches.Batch) -> None:
     if terminal.revoked_at_us is not None:
         raise _refuse("terminal_revoked",
-                      f"terminal {terminal.terminal_id} was revoked; its batches are refused",
+                      Sentence("terminal %(terminal_id)s was revoked; its batches are refused",
+                               terminal_id=terminal.terminal_id),
                       terminal.terminal_id)
     if terminal.kindergarten != batch.kindergarten:
         raise _refuse("wrong_kindergarten",
-                      f"terminal {terminal.terminal_id} is not enrolled in kindergarten "
-                      f"{batch.kindergarten}", terminal.terminal_id)
+                      Sentence("terminal %(terminal_id)s is not enrolled in kindergarten "
+                               "%(kindergarten)s", terminal_id=terminal.terminal_id,
+                               kindergarten=batch.kindergarten), terminal.terminal_id)
 
 
 def _verify(batch: batches.Batch, public_key: bytes) -> list[batches.VerifiedEvent]:
@@ -162,14 +169,14 @@ def _verify(batch: batches.Batch, public_key: bytes) -> list[batches.VerifiedEve
         return batches.verify_batch(batch, public_key)
     except SignatureError as exc:
         raise _refuse("bad_signature",
-                      "the batch signature does not verify under this terminal's key",
+                      Sentence("the batch signature does not verify under this terminal's key"),
                       batch.terminal_id) from exc
-    except ChainError as exc:
-        raise _refuse(exc.code, exc.message, batch.terminal_id) from exc
-    except VersionError as exc:
-        raise _refuse(exc.code, exc.message, batch.terminal_id) from exc
+    except (ChainError, VersionError) as exc:
+        raise _refuse(exc.code, Sentence("the batch is refused: %(problem)s",
+                                         problem=exc.message), batch.terminal_id) from exc
     except ProtocolError as exc:
-        raise _refuse("malformed", f"an event is not valid: {exc.message}",
+        raise _refuse("malformed", Sentence("an event is not valid: %(message)s",
+                                            message=exc.message),
                       batch.terminal_id) from exc
 
 
@@ -220,17 +227,20 @@ def _new_rows(conn: Any, terminal: Row[Any], verified: list[batches.VerifiedEven
     first_new = fresh[0][0]
     if first_new.event.seq != head + 1:
         raise _refuse("sequence_gap",
-                      f"the server holds events up to {head}; send from {head + 1}",
+                      Sentence("the server holds events up to %(head)s; send from %(next)s",
+                               head=head, next=head + 1),
                       terminal.terminal_id, expected_seq=head + 1)
     try:
         batches.check_link(first_new.event, terminal.head_hash)
     except ChainError as exc:
-        raise _refuse("broken_chain", exc.message, terminal.terminal_id) from exc
+        raise _refuse("broken_chain", Sentence("the batch does not continue the terminal's chain: "
+                                               "%(problem)s", problem=exc.message),
+                      terminal.terminal_id) from exc
     return [r for _, r in fresh]
 
 
-def _refuse(code: str, message: str, terminal_id: str | None = None,
+def _refuse(code: str, message: Sentence, terminal_id: str | None = None,
             **details: object) -> SyncError:
     log(logger, "batch.refused", logging.WARNING, code=code, terminal=terminal_id,
-        detail=message)
+        detail=str(message))
     return SyncError(code, message, **details)

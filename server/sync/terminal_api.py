@@ -43,7 +43,7 @@ def enrol() -> tuple[Response, int]:
                 str(body.get("software_version", "")), context.clock())
     except TokenRefused as exc:
         log(logger, "terminal.enrol_refused", logging.WARNING, code=exc.code)
-        raise SyncError(exc.code, str(exc)) from exc
+        raise SyncError(exc.code, exc.sentence) from exc
     except InvalidInput as exc:
         raise RequestError("malformed", str(exc)) from exc
     log(logger, "terminal.enrolled", terminal=result.terminal_id,

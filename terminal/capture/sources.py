@@ -12,6 +12,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from qatys.sentences import Sentence
 from terminal.capture.decoders import read_image, to_gray
 from terminal.errors import SetupError
 
@@ -50,7 +51,7 @@ class CameraSource:
     def __init__(self, index: int) -> None:
         self._capture = cv2.VideoCapture(index, cv2.CAP_V4L2)
         if not self._capture.isOpened():
-            raise SetupError(f"camera /dev/video{index} cannot be opened")
+            raise SetupError(Sentence("camera /dev/video%(index)s cannot be opened", index=index))
         self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, FRAME_WIDTH)
         self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, FRAME_HEIGHT)
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a backlog
@@ -59,7 +60,7 @@ class CameraSource:
     def read(self) -> Frame | None:
         ok, image = self._capture.read()
         if not ok:
-            raise SetupError(f"{self.name} stopped delivering frames")
+            raise SetupError(Sentence("%(name)s stopped delivering frames", name=self.name))
         return frame_of(image)
 
     def close(self) -> None:
@@ -74,7 +75,7 @@ class ClipSource:
         self._path = path
         self._capture = cv2.VideoCapture(str(path))
         if not self._capture.isOpened():
-            raise SetupError(f"{path} is not a readable video clip")
+            raise SetupError(Sentence("%(path)s is not a readable video clip", path=path))
         fps = self._capture.get(cv2.CAP_PROP_FPS) or 15.0
         self._interval_ns = int(1e9 / fps) if paced else 0
         self._next_ns = time.monotonic_ns()
@@ -120,7 +121,7 @@ def write_clip(frames: Sequence[np.ndarray], path: Path, fps: float = 15.0) -> P
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
     if not writer.isOpened():
-        raise SetupError(f"cannot write a clip to {path}")
+        raise SetupError(Sentence("cannot write a clip to %(path)s", path=path))
     try:
         for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame)
