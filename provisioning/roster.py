@@ -147,7 +147,7 @@ def _parse_row(row: dict[str, str]) -> tuple[list[Sentence], Child | None]:
             if len(value) != 10:
                 raise ValueError(value)
         except ValueError:
-            errors.append(Sentence('%(field)s "%(value)s" is not a date (YYYY-MM-DD)', field=name,
+            errors.append(Sentence("%(field)s '%(value)s' is not a date (YYYY-MM-DD)", field=name,
                                    value=value))
     enrolled, withdrawn = dates.get("enrolled_on"), dates.get("withdrawn_on")
     if enrolled and withdrawn and withdrawn < enrolled:

@@ -27,7 +27,7 @@ def cli() -> None:
     locale's (LANG=ru_RU.UTF-8); English when it is neither Kazakh nor Russian."""
     unknown = unknown_language_setting()
     if unknown is not None:
-        fail(Sentence('QATYS_LANG is "%(value)s": it must be kk, ru or en', value=unknown),
+        fail(Sentence("QATYS_LANG is '%(value)s': it must be kk, ru or en", value=unknown),
              EXIT_BAD_INPUT)
 
 

@@ -30,7 +30,7 @@ def transport_problem(url: str, allow_plain_http: bool) -> Sentence | None:
     """Why ``url`` may not be used, or None when it may."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https") or not urlsplit(url).hostname:
-        return Sentence('"%(url)s" is not an http(s) address', url=url)
+        return Sentence("'%(url)s' is not an http(s) address", url=url)
     if scheme == "http" and not is_loopback(url) and not allow_plain_http:
         return Sentence("%(url)s is plain http to another machine: use https, or set %(setting)s "
                         "= true (for labs only)", url=url, setting=PLAIN_HTTP_SETTING)

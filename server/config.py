@@ -165,10 +165,10 @@ def validate(values: Mapping[str, object], data_dir: Path, source: str,
         if key not in _KEYS:
             near = difflib.get_close_matches(key, _KEYS, n=1)
             if near:
-                raise SetupError(Sentence('%(source)s: unknown setting "%(key)s" (did you mean '
-                                          '"%(near)s"?); the settings are listed in docs/cli.md',
+                raise SetupError(Sentence("%(source)s: unknown setting '%(key)s' (did you mean "
+                                          "'%(near)s'?); the settings are listed in docs/cli.md",
                                           source=source, key=key, near=near[0]))
-            raise SetupError(Sentence('%(source)s: unknown setting "%(key)s"; the settings are '
+            raise SetupError(Sentence("%(source)s: unknown setting '%(key)s'; the settings are "
                                       'listed in docs/cli.md', source=source, key=key))
         checked[key] = _check(key, value, source)
     for key, value in (overrides or {}).items():
@@ -214,7 +214,7 @@ def _check(key: str, value: object, source: str) -> object:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
                 raise refuse(Sentence('a list of addresses or networks, e.g. ["127.0.0.1", '
-                                      '"10.0.0.0/24"] ("%(entry)s" is neither)',
+                                      '"10.0.0.0/24"] (\'%(entry)s\' is neither)',
                                       entry=entry)) from exc
         return tuple(value)
     if not isinstance(value, str):

@@ -87,7 +87,7 @@ def validate(values: dict[str, Any], source: str) -> TerminalConfig:
     known = {f.name: f for f in fields(TerminalConfig)}
     for key in values:
         if key not in known:
-            raise SetupError(Sentence('%(source)s: unknown setting "%(key)s"', source=source,
+            raise SetupError(Sentence("%(source)s: unknown setting '%(key)s'", source=source,
                                       key=key))
     try:
         config = TerminalConfig(**values)
@@ -117,7 +117,7 @@ def validate(values: dict[str, Any], source: str) -> TerminalConfig:
     try:
         config.zone  # noqa: B018 - validates the zone name
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SetupError(Sentence('%(source)s: unknown timezone "%(timezone)s"', source=source,
+        raise SetupError(Sentence("%(source)s: unknown timezone '%(timezone)s'", source=source,
                                   timezone=config.timezone)) from exc
     return config
 

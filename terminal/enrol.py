@@ -112,7 +112,7 @@ def _pinned(answer: dict[str, Any], signed_by: bytes) -> tuple[bytes, bytes, str
                                      "signed it"))
     if answer.get("protocol") != PROTOCOL_VERSION:
         raise AnswerRefused(AnswerRefusal.MALFORMED, Sentence('the server speaks protocol '
-                                                              '"%(theirs)s", this terminal '
+                                                              "'%(theirs)s', this terminal "
                                                               '%(protocol_version)s',
                                                               theirs=answer.get('protocol'),
                                                               protocol_version=PROTOCOL_VERSION))

@@ -162,5 +162,5 @@ def test_an_unknown_qatys_lang_stops_the_command_before_it_does_anything(tmp_pat
     data = str(tmp_path / "data")
     refused = run("server", "init", "--data", data, env={"QATYS_LANG": "de"}, check=False)
     assert refused.returncode == 2
-    assert 'QATYS_LANG is "de": it must be kk, ru or en' in refused.stderr
+    assert "QATYS_LANG is 'de': it must be kk, ru or en" in refused.stderr
     assert not (tmp_path / "data").exists()

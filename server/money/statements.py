@@ -40,7 +40,7 @@ def parse_month(text: str) -> tuple[int, int]:
     try:
         moment = datetime.strptime(text, "%Y-%m")
     except ValueError as exc:
-        raise MoneyInputError(Sentence('month must be YYYY-MM, not "%(text)s"', text=text)) from exc
+        raise MoneyInputError(Sentence("month must be YYYY-MM, not '%(text)s'", text=text)) from exc
     return moment.year, moment.month
 
 

@@ -57,7 +57,7 @@ def pull_roster(engine: Engine, client: QueueCoreClient, kindergarten: str) -> P
     document, raw = client.roster(kindergarten)
     named = document.get("kindergarten")
     if named not in (None, kindergarten):
-        raise InvalidInput(Sentence('the queue core answered with the roster of "%(named)s", not '
+        raise InvalidInput(Sentence("the queue core answered with the roster of '%(named)s', not "
                                     '%(kindergarten)s; nothing imported', named=named,
                                     kindergarten=kindergarten))
     children = parse_records(document)
