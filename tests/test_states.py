@@ -31,7 +31,8 @@ from server.queue_core.outbox import OutboxStatus
 from server.queue_core.roster_pull import PullOutcome
 from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult
-from terminal.errors import CheckinRefusal, UnlockRefusal
+from terminal.errors import CheckinRefusal, FaceRefusal, UnlockRefusal
+from terminal.faces.enrolment import CONSENT_REFUSAL
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import ERASE_REASONS
 from terminal.kiosk.pin import PinVerdict
@@ -111,6 +112,24 @@ def test_the_refusals_are_those_the_docs_list() -> None:
     assert set(re.findall(r"`([a-z_]+)`", refused)) == set(CheckinRefusal) - {"bad_method"}
 
 
+def _first_cells(doc: str, title: str) -> set[str]:
+    """The codes in the first column of a section's table."""
+    text = (DOCS / doc).read_text(encoding="utf-8").split(f"## {title}\n", 1)[1].split("\n## ")[0]
+    return {code for line in text.splitlines() if line.startswith("| `")
+            for code in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+
+
+def test_the_face_refusals_are_those_the_docs_list() -> None:
+    withdrawal = {FaceRefusal.BAD_CHILD_ID, FaceRefusal.TOO_LONG}
+    assert _first_cells("faces.md", "Enrolment") == set(FaceRefusal) - withdrawal | {"face_busy"}
+    refuses = _doc("faces.md").split("The terminal refuses a withdrawal", 1)[1].split(". ")[0]
+    assert set(re.findall(r"`([a-z][a-z_]+)`", refuses)) == withdrawal | {FaceRefusal.UNKNOWN_CHILD}
+    # every status but granted has its refusal; withdrawn and expired read consent_<status>
+    assert set(CONSENT_REFUSAL) == set(ConsentStatus) - {ConsentStatus.GRANTED}
+    for status in (ConsentStatus.WITHDRAWN, ConsentStatus.EXPIRED):
+        assert CONSENT_REFUSAL[status] == f"consent_{status}"
+
+
 def test_wire_and_storage_sets_hold_the_values() -> None:
     assert CONSENT_STATUSES == ("granted", "withdrawn", "expired")
     assert ERASE_REASONS == ("withdrawn", "expired", "left", "replaced", "no_consent",
@@ -124,7 +143,7 @@ ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, Eras
        CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
-       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal)
+       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)

@@ -20,7 +20,7 @@ from protocol.roster import ConsentStatus
 from qatys.logs import log
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import TerminalConsent, consent_of
-from terminal.errors import FaceRefused
+from terminal.errors import FaceRefusal, FaceRefused
 from terminal.faces.engine import read_live_face
 from terminal.faces.landmarks import Landmarks
 from terminal.faces.liveness import Challenge
@@ -34,6 +34,12 @@ KEEP_ENCODINGS = 5
 """At most this many encodings per template: the frames nearest the child's average face."""
 READY_FRAMES = 5
 """The kiosk finishes an enrolment once this many good frames are in and it saw liveness."""
+CONSENT_REFUSAL = {
+    ConsentStatus.NONE: FaceRefusal.NO_CONSENT,
+    ConsentStatus.WITHDRAWN: FaceRefusal.CONSENT_WITHDRAWN,
+    ConsentStatus.EXPIRED: FaceRefusal.CONSENT_EXPIRED,
+}
+"""The refusal for each consent status that does not allow enrolment (every one but granted)."""
 
 
 @dataclass(frozen=True)
@@ -51,20 +57,24 @@ def consent_for_enrolment(terminal: Terminal, vault: FaceVault,
     """The child's consent if it allows enrolment now; otherwise :class:`FaceRefused`."""
     entries = terminal.roster_entries()
     if entries is None:
-        raise FaceRefused("roster_locked", "the roster is locked: sync with the server or "
+        raise FaceRefused(FaceRefusal.ROSTER_LOCKED,
+                          "the roster is locked: sync with the server or "
                           "unlock with a director's card, so the consent can be checked")
     entry = next((e for e in entries if e.child_id == child_id), None)
     if entry is None:
-        raise FaceRefused("unknown_child", "this child is not on the kindergarten's roster")
+        raise FaceRefused(FaceRefusal.UNKNOWN_CHILD,
+                          "this child is not on the kindergarten's roster")
     consent = consent_of(entry, local_date(now_us(), terminal.config.zone))
     if vault.withdrawal_pending(child_id):
-        raise FaceRefused("consent_withdrawn", "the consent was withdrawn at this terminal; "
+        raise FaceRefused(FaceRefusal.CONSENT_WITHDRAWN,
+                          "the consent was withdrawn at this terminal; "
                           "a parent must give it again before enrolment")
     if consent.status == ConsentStatus.NONE:
-        raise FaceRefused("no_consent", "there is no consent to face check-in for this child: "
+        raise FaceRefused(CONSENT_REFUSAL[consent.status],
+                          "there is no consent to face check-in for this child: "
                           "a parent gives it on the phone or on a paper form")
     if consent.status != ConsentStatus.GRANTED:
-        raise FaceRefused(f"consent_{consent.status}", f"the consent to face check-in was "
+        raise FaceRefused(CONSENT_REFUSAL[consent.status], f"the consent to face check-in was "
                           f"{consent.status}: a parent must give it again before enrolment")
     return consent
 
@@ -106,14 +116,16 @@ class EnrolmentSession:
         encodings, verdicts = self._encodings, self.verdicts
         try:
             if not encodings:
-                raise _refused("no_usable_frame", "no picture showed exactly one face, large, "
+                raise _refused(FaceRefusal.NO_USABLE_FRAME,
+                               "no picture showed exactly one face, large, "
                                "sharp and with eyes open: " + ", ".join(verdicts), verdicts)
             if any(np.linalg.norm(a - b) >= THRESHOLD
                    for a, b in itertools.combinations(encodings, 2)):
-                raise _refused("several_people", "the pictures do not all show the same "
+                raise _refused(FaceRefusal.SEVERAL_PEOPLE, "the pictures do not all show the same "
                                "person", verdicts)
             if self._require_liveness and not self._challenge.passed:
-                raise _refused("no_liveness", "no blink or head turn was seen: a live child "
+                raise _refused(FaceRefusal.NO_LIVENESS,
+                               "no blink or head turn was seen: a live child "
                                "must look at the camera", verdicts)
             _refuse_lookalike(self._vault, self.child_id, encodings, verdicts)
             kept = _nearest_to_mean(encodings, KEEP_ENCODINGS)
@@ -150,7 +162,8 @@ def _refuse_lookalike(vault: FaceVault, child_id: str, encodings: list[np.ndarra
         return
     nearest = min(float(gallery.nearest(e)[others].min()) for e in encodings)
     if nearest < THRESHOLD:
-        raise _refused("looks_like_another_child", "this face is too near another enrolled "
+        raise _refused(FaceRefusal.LOOKS_LIKE_ANOTHER_CHILD,
+                       "this face is too near another enrolled "
                        "child's: the door could confuse them, so this child uses QR", verdicts)
 
 
@@ -159,6 +172,6 @@ def _nearest_to_mean(encodings: list[np.ndarray], keep: int) -> list[np.ndarray]
     return sorted(encodings, key=lambda e: float(np.linalg.norm(e - mean)))[:keep]
 
 
-def _refused(reason: str, message: str, verdicts: list[str]) -> FaceRefused:
+def _refused(reason: FaceRefusal, message: str, verdicts: list[str]) -> FaceRefused:
     log(logger, "faces.enrol_refused", logging.WARNING, reason=reason, frames=len(verdicts))
     return FaceRefused(reason, message, verdicts)

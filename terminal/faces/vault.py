@@ -24,7 +24,7 @@ from protocol.roster import ConsentStatus, RosterEntry
 from qatys.logs import log
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import consent_of
-from terminal.errors import FaceRefused
+from terminal.errors import FaceRefusal, FaceRefused
 from terminal.faces import keyring
 from terminal.faces.matching import Gallery
 from terminal.home import Terminal
@@ -81,7 +81,8 @@ class FaceVault:
         a terminal with no key makes one (siblings receive it at their next sync)."""
         keys = self.keys()
         if keys is None:
-            raise FaceRefused("roster_locked", "the roster is locked: sync with the server or "
+            raise FaceRefused(FaceRefusal.ROSTER_LOCKED,
+                              "the roster is locked: sync with the server or "
                               "unlock with a director's card first")
         if keys:
             key_id = min(keys)
@@ -96,7 +97,7 @@ class FaceVault:
         terminal's key, for the server to hold until the key comes back after a reboot."""
         unlocked = self._roster_key()
         if unlocked is None:
-            raise FaceRefused("roster_locked", "the roster is locked")
+            raise FaceRefused(FaceRefusal.ROSTER_LOCKED, "the roster is locked")
         t = self._t
         wrapped = keyring.wrap(face_key, key_id, unlocked[0], unlocked[1])
         own_wrap = faces.wrap_face_key(face_key, key_id, t.config.kindergarten, t.terminal_id,
