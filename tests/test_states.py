@@ -19,8 +19,10 @@ from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
 from protocol.faces import EraseReason
 from protocol.health import CameraState
 from protocol.roster import CONSENT_STATUSES, ConsentStatus
+from provisioning.records import ABSENCE_CHOICES, ABSENCE_REASONS, AbsenceReason
 from server.domain.calendar import DayKind
 from server.domain.funding import DayMark
+from server.domain.policy import REASONS as POLICY_REASONS
 from server.families.consent import ConsentAction, ConsentSource
 from server.families.face_templates import UploadOutcome
 from server.families.withdrawals import NoticeOutcome
@@ -64,6 +66,8 @@ def _ticked(values: Iterable[object]) -> str:
     ("cli.md", f"`reason` {_alternatives(ERASE_REASONS, quoted=False)}"),
     ("cli.md", f'"result": {_alternatives(FaceVerdict)}'),
     ("cli.md", f"--role {_alternatives(Role, quoted=False)}"),
+    ("cli.md", f"--reason {_alternatives(ABSENCE_REASONS, quoted=False)} "),
+    ("cli.md", f"(or `--reason {AbsenceReason.CANCELLED}`)"),
     ("queue-core.md", f'"result": {_alternatives(PullOutcome)}'),
     ("queue-core.md", f'"status": {_alternatives(OutboxStatus)}'),
     ("finance.md", f'"status": {"|".join(f"{chr(34)}{s}{chr(34)}" for s in JobStatus)}'),
@@ -137,13 +141,16 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
     assert ROLES == ("finance", "director", "auditor", "admin")
     assert all(type(role) is str for role in ROLES)  # click's choices take text, not members
     assert EraseReason.UNKNOWN not in ERASE_REASONS
+    assert ABSENCE_CHOICES == ("illness", "quarantine", "sanatorium", "leave", "cancelled")
+    assert all(type(reason) is str for reason in ABSENCE_CHOICES)
+    assert ABSENCE_REASONS == POLICY_REASONS == ABSENCE_CHOICES[:-1]  # the policy's own list
 
 
 ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, EraseReason,
        CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
-       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal)
+       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)
