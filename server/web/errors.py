@@ -89,6 +89,22 @@ NOT_ANSWERED = frozenset({
 """Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
 their own text. One reaching the handler is a bug: 500 ``internal_error``."""
 
+PAGE_STATUS: dict[str, int] = {
+    "bad_request": 400,
+    "forbidden": 403,
+    "read_only": 403,
+    "not_found": 404,
+    # an approval the month refuses (ApprovalError's code, docs/finance.md)
+    "not_over": 409,
+    "unchanged": 409,
+    "note_required": 409,
+}
+"""The HTTP status of each refusal the finance pages show as a page of their own
+(``server.finance.sessions.PageError``'s key; the page says it in words), never as a JSON
+answer. Beside :data:`STATUS` rather than in it: ``forbidden`` and ``read_only`` are no
+API's codes and the approval codes are :data:`NOT_ANSWERED`; a code in both tables has the
+same status in each (tests/test_layers.py)."""
+
 HTTP_CODES = {
     400: "bad_request", 404: "not_found", 405: "method_not_allowed",
     413: "payload_too_large", 415: "unsupported_media_type",
@@ -107,6 +123,11 @@ def status_of(exc: ServiceError) -> int | None:
     if isinstance(entry, dict):
         return next((entry[kind] for kind in type(exc).__mro__ if kind in entry), None)
     return entry
+
+
+def page_status(key: str) -> int:
+    """The HTTP status of a finance page's refusal (:data:`PAGE_STATUS`)."""
+    return PAGE_STATUS[key]
 
 
 def install(app: Flask) -> None:
