@@ -20,6 +20,7 @@ from protocol.faces import EraseReason
 from protocol.health import CameraState
 from protocol.roster import CONSENT_STATUSES, ConsentStatus
 from provisioning.records import ABSENCE_CHOICES, ABSENCE_REASONS, AbsenceReason
+from server.domain.anomalies import OutageKind
 from server.domain.calendar import DayKind
 from server.domain.funding import DayMark
 from server.domain.policy import REASONS as POLICY_REASONS
@@ -100,6 +101,13 @@ def test_the_values_the_docs_name_one_by_one() -> None:
     assert '"direction": ' + "|".join(f'"{d}"' for d in Direction) in cli
 
 
+def test_the_outage_periods_are_those_the_docs_list() -> None:
+    periods = re.findall(r"`([a-z_]+)` \(from `([a-z_]+)` to `([a-z_]+)`\)", _doc("anomalies.md"))
+    assert [kind for kind, _, _ in periods] == list(OutageKind)
+    assert {e for _, start, end in periods for e in (start, end)} == set(SystemEvent) - {
+        SystemEvent.POWER_ON, SystemEvent.KIOSK_START}
+
+
 def _section(doc: str, title: str) -> set[str]:
     """The codes (`like_this`) a section of a doc names."""
     text = (DOCS / doc).read_text(encoding="utf-8").split(f"## {title}\n", 1)[1].split("\n## ")[0]
@@ -150,7 +158,8 @@ ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, Eras
        CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
-       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason)
+       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason,
+       OutageKind)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)
