@@ -30,7 +30,7 @@ from server.families.withdrawals import NoticeOutcome
 from server.finance.accounts import ROLES, Role
 from server.money.approvals import ApprovalStatus
 from server.money.jobs import JobStatus
-from server.queue_core.outbox import OutboxStatus
+from server.queue_core.outbox import OutboxStatus, SubmissionKind
 from server.queue_core.roster_pull import PullOutcome
 from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult
@@ -71,6 +71,8 @@ def _ticked(values: Iterable[object]) -> str:
     ("cli.md", f"(or `--reason {AbsenceReason.CANCELLED}`)"),
     ("queue-core.md", f'"result": {_alternatives(PullOutcome)}'),
     ("queue-core.md", f'"status": {_alternatives(OutboxStatus)}'),
+    ("queue-core.md", f'`"kind": {_alternatives(SubmissionKind)}` (the one kind'),
+    ("queue-core.md", f'{{"kind": "{SubmissionKind.FUNDING_STATEMENT}", "kindergarten"'),
     ("finance.md", f'"status": {"|".join(f"{chr(34)}{s}{chr(34)}" for s in JobStatus)}'),
     ("api.md", f'"camera": {_alternatives(CameraState)}'),
     ("api.md", f'{{"outcome": {_alternatives(NoticeOutcome)}}}'),
@@ -159,7 +161,7 @@ ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, Eras
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
        CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason,
-       OutageKind)
+       OutageKind, SubmissionKind)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)
