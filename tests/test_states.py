@@ -3,18 +3,20 @@ the databases, sent in JSON and CBOR, and printed by the commands."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import sqlite3
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from sqlalchemy import text
 
 from protocol import canonical
-from protocol.errors import AnswerRefusal, CardRefusal
+from protocol.errors import AnswerRefusal, CardRefusal, ReleaseRefusal
 from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
 from protocol.faces import EraseReason
 from protocol.health import CameraState
@@ -41,9 +43,26 @@ from terminal.faces.vault import ERASE_REASONS
 from terminal.kiosk.pin import PinVerdict
 from terminal.scan import ScanRefusal
 from terminal.sync import AnswerKind, FacesStep, RosterStep, SyncResult
+from terminal.updater import UpdateResult
 from tests.postgres import Cluster
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def _check_bundle() -> ModuleType:
+    """hardware/check-bundle.py, which imports nothing of Qatys and so has its own codes."""
+    spec = importlib.util.spec_from_file_location("check_bundle",
+                                                  ROOT / "hardware" / "check-bundle.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHECK_BUNDLE = _check_bundle()
+BundleRefusal: type[StrEnum] = CHECK_BUNDLE.Refusal
 
 
 def _doc(name: str) -> str:
@@ -67,6 +86,7 @@ def _ticked(values: Iterable[object]) -> str:
     ("cli.md", f"`reason` {_alternatives(ERASE_REASONS, quoted=False)}"),
     ("cli.md", f'"result": {_alternatives(FaceVerdict)}'),
     ("cli.md", f"--role {_alternatives(Role, quoted=False)}"),
+    ("cli.md", f'`"result": {_alternatives(UpdateResult)}`'),
     ("cli.md", f"--reason {_alternatives(ABSENCE_REASONS, quoted=False)} "),
     ("cli.md", f"(or `--reason {AbsenceReason.CANCELLED}`)"),
     ("queue-core.md", f'"result": {_alternatives(PullOutcome)}'),
@@ -144,6 +164,15 @@ def test_the_face_refusals_are_those_the_docs_list() -> None:
         assert CONSENT_REFUSAL[status] == f"consent_{status}"
 
 
+def test_the_release_refusals_are_those_the_docs_list() -> None:
+    readme = " ".join((ROOT / "hardware" / "README.md").read_text(encoding="utf-8").split())
+    assert f"2 refused (`code`: {', '.join(ReleaseRefusal)})" in readme
+    # the installer's check, before any Qatys code runs, says some of the same codes
+    assert {r.value for r in BundleRefusal} <= {r.value for r in ReleaseRefusal}
+    said = " ".join((CHECK_BUNDLE.__doc__ or "").split())
+    assert f"(CODE one of {', '.join(BundleRefusal)})" in said
+
+
 def test_wire_and_storage_sets_hold_the_values() -> None:
     assert CONSENT_STATUSES == ("granted", "withdrawn", "expired")
     assert ERASE_REASONS == ("withdrawn", "expired", "left", "replaced", "no_consent",
@@ -161,7 +190,7 @@ ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, Eras
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
        CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason,
-       OutageKind, SubmissionKind)
+       OutageKind, SubmissionKind, ReleaseRefusal, UpdateResult, BundleRefusal)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)
