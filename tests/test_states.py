@@ -36,6 +36,7 @@ from server.queue_core.outbox import OutboxStatus, SubmissionKind
 from server.queue_core.roster_pull import PullOutcome
 from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult
+from terminal.cli import SelfcheckResult
 from terminal.errors import CheckinRefusal, FaceRefusal, UnlockRefusal
 from terminal.faces.enrolment import CONSENT_REFUSAL
 from terminal.faces.matching import FaceVerdict
@@ -87,6 +88,7 @@ def _ticked(values: Iterable[object]) -> str:
     ("cli.md", f'"result": {_alternatives(FaceVerdict)}'),
     ("cli.md", f"--role {_alternatives(Role, quoted=False)}"),
     ("cli.md", f'`"result": {_alternatives(UpdateResult)}`'),
+    ("cli.md", f'`{{"result": {_alternatives(SelfcheckResult)}, "version"'),
     ("cli.md", f"--reason {_alternatives(ABSENCE_REASONS, quoted=False)} "),
     ("cli.md", f"(or `--reason {AbsenceReason.CANCELLED}`)"),
     ("queue-core.md", f'"result": {_alternatives(PullOutcome)}'),
@@ -190,7 +192,8 @@ ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, Eras
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
        CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason,
-       OutageKind, SubmissionKind, ReleaseRefusal, UpdateResult, BundleRefusal)
+       OutageKind, SubmissionKind, ReleaseRefusal, UpdateResult, SelfcheckResult,
+       BundleRefusal)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)
