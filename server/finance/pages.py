@@ -150,7 +150,7 @@ def login() -> WebResponse:
         context.guard.count(*spent)
         log(logger, "login.refused", logging.WARNING, reason=outcome.value)
         problem = "login_locked" if outcome is SignInRefusal.LOCKED else "login_wrong"
-        status = 401
+        status = page_status(problem)
     elif request.args.get("expired") == "1":
         problem = "session_expired"
     g.csrf, new_cookie = login_form_token()
@@ -161,7 +161,8 @@ def login() -> WebResponse:
 
 
 def _rate_limited(exc: RateLimited) -> WebResponse:
-    """429 in the reader's language: a small page of its own, as cheap to make as can be."""
+    """A sign-in flood refused (429) in the reader's language: a small page of its own, as
+    cheap to make as can be."""
     if exc.worth_logging:
         log(logger, "login.refused", logging.WARNING, reason="rate_limited", limit=exc.rule,
             repeat=exc.repeat)
@@ -171,7 +172,8 @@ def _rate_limited(exc: RateLimited) -> WebResponse:
                        "Too many sign-in attempts from this address or with this username: "
                        "try again in %(num)s minutes.", minutes)
     response = make_response(render_template("finance/rate_limited.html",
-                                             lang=request_language(), message=message), 429)
+                                             lang=request_language(), message=message),
+                             page_status("rate_limited"))
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
