@@ -21,6 +21,7 @@ import json
 import re
 import sys
 import tarfile
+from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
@@ -32,8 +33,17 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 _VERSION = re.compile(r"\d{1,4}(\.\d{1,4}){1,3}")
 
 
+class Refusal(StrEnum):
+    """The CODE printed for a bundle refused (protocol.errors.ReleaseRefusal's values: this
+    file imports nothing of Qatys)."""
+    MALFORMED_RELEASE = "malformed_release"
+    UNLISTED_FILE = "unlisted_file"
+    MISSING_FILE = "missing_file"
+    DIGEST_MISMATCH = "digest_mismatch"
+
+
 class Refused(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: Refusal, message: str) -> None:
         super().__init__(f"{code} {message}")
 
 
@@ -42,19 +52,20 @@ def listed_files(manifest_path: Path) -> tuple[str, str, dict[str, str]]:
     try:
         manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
     except ValueError as exc:
-        raise Refused("malformed_release", "release.json is not JSON") from exc
+        raise Refused(Refusal.MALFORMED_RELEASE, "release.json is not JSON") from exc
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or manifest.get("format") != FORMAT:
-        raise Refused("malformed_release", f"release.json is not a {FORMAT} manifest")
+        raise Refused(Refusal.MALFORMED_RELEASE, f"release.json is not a {FORMAT} manifest")
     for name, digest in files.items():
         if not _FILE.fullmatch(name) or not _DIGEST.fullmatch(str(digest)):
-            raise Refused("malformed_release", f"release.json: bad entry {name!r}")
+            raise Refused(Refusal.MALFORMED_RELEASE, f"release.json: bad entry {name!r}")
     version = str(manifest.get("version"))
     if not _VERSION.fullmatch(version):
-        raise Refused("malformed_release", f"version {version!r} is not dotted numbers")
+        raise Refused(Refusal.MALFORMED_RELEASE, f"version {version!r} is not dotted numbers")
     own = [name for name in files if _OWN.fullmatch(name)]
     if len(own) != 1:
-        raise Refused("malformed_release", "release.json does not list exactly one qatys wheel")
+        raise Refused(Refusal.MALFORMED_RELEASE,
+                      "release.json does not list exactly one qatys wheel")
     return version, own[0], files
 
 
@@ -66,23 +77,24 @@ def check(bundle: Path, manifest_path: Path, out_dir: Path) -> str:
             for member in tar:
                 name = member.name
                 if name in seen:
-                    raise Refused("malformed_release", f"the bundle holds {name} twice")
+                    raise Refused(Refusal.MALFORMED_RELEASE, f"the bundle holds {name} twice")
                 seen.add(name)
                 if name in SIGNED and member.isfile():
                     continue
                 if name not in files:
-                    raise Refused("unlisted_file", f"the bundle holds unlisted {name}")
+                    raise Refused(Refusal.UNLISTED_FILE, f"the bundle holds unlisted {name}")
                 stream = tar.extractfile(member) if member.isfile() else None
                 if stream is None:
-                    raise Refused("malformed_release", f"{name} is not a regular file")
+                    raise Refused(Refusal.MALFORMED_RELEASE, f"{name} is not a regular file")
                 copy_to = out_dir / Path(own).name if name == own else None
                 if _sha256(stream, copy_to) != files[name]:
-                    raise Refused("digest_mismatch", f"{name} is not the file the release signed")
+                    raise Refused(Refusal.DIGEST_MISMATCH,
+                                  f"{name} is not the file the release signed")
     except tarfile.TarError as exc:
-        raise Refused("malformed_release", f"the bundle is not a tar file: {exc}") from exc
+        raise Refused(Refusal.MALFORMED_RELEASE, f"the bundle is not a tar file: {exc}") from exc
     missing = sorted(set(files) - seen)
     if missing:
-        raise Refused("missing_file", f"the bundle lacks {missing[0]}")
+        raise Refused(Refusal.MISSING_FILE, f"the bundle lacks {missing[0]}")
     return f"ok {version} {own}"
 
 

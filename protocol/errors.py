@@ -84,12 +84,23 @@ class CardRefused(ProtocolError):
         super().__init__(message, code=code)
 
 
-class ReleaseRefused(ProtocolError):
-    """A software release bundle a terminal must not install; ``code`` says why
-    (malformed_release, unknown_key, bad_signature, digest_mismatch, missing_file,
-    unlisted_file, older_version, same_version)."""
+class ReleaseRefusal(StrEnum):
+    """Why a terminal must not install a release bundle: :class:`ReleaseRefused`'s ``code``,
+    printed by ``qatys-update`` (hardware/README.md)."""
+    MALFORMED_RELEASE = "malformed_release"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    DIGEST_MISMATCH = "digest_mismatch"
+    MISSING_FILE = "missing_file"
+    UNLISTED_FILE = "unlisted_file"
+    OLDER_VERSION = "older_version"
+    SAME_VERSION = "same_version"
 
-    def __init__(self, code: str, message: str) -> None:
+
+class ReleaseRefused(ProtocolError):
+    """A software release bundle a terminal must not install; ``code`` says why."""
+
+    def __init__(self, code: ReleaseRefusal, message: str) -> None:
         super().__init__(message, code=code)
 
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from protocol import crypto
-from protocol.errors import ReleaseRefused, SignatureError
+from protocol.errors import ReleaseRefusal, ReleaseRefused, SignatureError
 
 FORMAT = "qatys-release-1"
 MANIFEST_NAME = "release.json"
@@ -44,7 +44,8 @@ class Manifest:
 def version_key(version: str) -> tuple[int, ...]:
     """Dotted numbers compared as numbers: 0.10.0 is newer than 0.9.3."""
     if not _VERSION.match(version):
-        raise ReleaseRefused("malformed_release", f"version {version!r} is not dotted numbers")
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE,
+                             f"version {version!r} is not dotted numbers")
     return tuple(int(part) for part in version.split("."))
 
 
@@ -60,15 +61,18 @@ def parse_manifest(data: bytes) -> Manifest:
     try:
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReleaseRefused("malformed_release", f"{MANIFEST_NAME} is not JSON") from exc
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE,
+                             f"{MANIFEST_NAME} is not JSON") from exc
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ReleaseRefused("malformed_release", f"{MANIFEST_NAME} is not a {FORMAT} manifest")
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE,
+                             f"{MANIFEST_NAME} is not a {FORMAT} manifest")
     files = raw.get("files")
     if not isinstance(files, dict) or not files:
-        raise ReleaseRefused("malformed_release", f"{MANIFEST_NAME} lists no files")
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE, f"{MANIFEST_NAME} lists no files")
     for name, digest in files.items():
         if not _FILE.match(str(name)) or not _DIGEST.match(str(digest)):
-            raise ReleaseRefused("malformed_release", f"{MANIFEST_NAME}: bad entry {name!r}")
+            raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE,
+                                 f"{MANIFEST_NAME}: bad entry {name!r}")
     version = str(raw.get("version", ""))
     version_key(version)
     return Manifest(version=version, created=str(raw.get("created", "")),
@@ -87,15 +91,16 @@ def verify_manifest(data: bytes, signature_text: str,
     """The manifest, if signed by one of ``trusted_keys``; :class:`ReleaseRefused` if not."""
     found = _HEADER.match(signature_text.strip())
     if found is None:
-        raise ReleaseRefused("bad_signature", f"{SIGNATURE_NAME} is not 'ed25519 keyid=… sig=…'")
+        raise ReleaseRefused(ReleaseRefusal.BAD_SIGNATURE,
+                             f"{SIGNATURE_NAME} is not 'ed25519 keyid=… sig=…'")
     key = next((k for k in trusted_keys if crypto.fingerprint(k) == found.group(1)), None)
     if key is None:
-        raise ReleaseRefused("unknown_key",
+        raise ReleaseRefused(ReleaseRefusal.UNKNOWN_KEY,
                              f"signed by key {found.group(1)}, which this terminal does not trust")
     try:
         crypto.verify(key, _DOMAIN + data, base64.b64decode(found.group(2), validate=True))
     except (SignatureError, binascii.Error) as exc:
-        raise ReleaseRefused("bad_signature",
+        raise ReleaseRefused(ReleaseRefusal.BAD_SIGNATURE,
                              f"{SIGNATURE_NAME} does not verify over {MANIFEST_NAME}") from exc
     return parse_manifest(data)
 
@@ -104,12 +109,14 @@ def check_members(manifest: Manifest, digests: dict[str, str]) -> None:
     """Every listed file present with its digest and nothing else besides manifest and sig."""
     extra = set(digests) - set(manifest.files)
     if extra:
-        raise ReleaseRefused("unlisted_file", f"the bundle holds unlisted {sorted(extra)[0]}")
+        raise ReleaseRefused(ReleaseRefusal.UNLISTED_FILE,
+                             f"the bundle holds unlisted {sorted(extra)[0]}")
     for name, digest in manifest.files.items():
         if name not in digests:
-            raise ReleaseRefused("missing_file", f"the bundle lacks {name}")
+            raise ReleaseRefused(ReleaseRefusal.MISSING_FILE, f"the bundle lacks {name}")
         if digests[name] != digest:
-            raise ReleaseRefused("digest_mismatch", f"{name} is not the file the release signed")
+            raise ReleaseRefused(ReleaseRefusal.DIGEST_MISMATCH,
+                                 f"{name} is not the file the release signed")
 
 
 def check_upgrade(current: str | None, offered: str) -> None:
@@ -117,8 +124,8 @@ def check_upgrade(current: str | None, offered: str) -> None:
     if current is None:
         return
     if version_key(offered) == version_key(current):
-        raise ReleaseRefused("same_version", f"version {offered} is already installed")
+        raise ReleaseRefused(ReleaseRefusal.SAME_VERSION, f"version {offered} is already installed")
     if version_key(offered) < version_key(current):
-        raise ReleaseRefused("older_version",
+        raise ReleaseRefused(ReleaseRefusal.OLDER_VERSION,
                              f"version {offered} is older than the running {current}; "
                              "use rollback to go back to the previous release")

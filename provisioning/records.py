@@ -7,6 +7,7 @@ the reason "cancelled"; the earlier record stays, with who and when (brief, inva
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 
 from sqlalchemy import Connection, select
 
@@ -15,7 +16,23 @@ from provisioning.kindergartens import require_kindergarten
 from qatys.sentences import Sentence
 from server.storage import db
 
-ABSENCE_REASONS = ("illness", "quarantine", "sanatorium", "leave")
+
+class AbsenceReason(StrEnum):
+    """Why a child was absent, as the director records it (docs/cli.md, `qatys absence add`);
+    stored in ``absences.reason``. The domain's policy names the same four as paid reasons."""
+    ILLNESS = "illness"
+    QUARANTINE = "quarantine"
+    SANATORIUM = "sanatorium"
+    LEAVE = "leave"
+    CANCELLED = "cancelled"
+    """Not a reason: a record that cancels the one it replaces."""
+
+
+ABSENCE_REASONS = tuple(r.value for r in AbsenceReason if r != AbsenceReason.CANCELLED)
+"""The reasons a child is absent for, as text."""
+ABSENCE_CHOICES = tuple(r.value for r in AbsenceReason)
+"""What ``--reason`` takes (click's choices take text, not members): the reasons, then
+"cancelled"."""
 MAX_SPAN_DAYS = 366
 
 
@@ -40,12 +57,13 @@ def add_closure(conn: Connection, kindergarten: str, first: date, last: date, re
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def add_absence(conn: Connection, child_id: str, first: date, last: date, reason: str,
-                document: str, by: str, now_us: int, replaces: int | None = None) -> int:
-    if reason not in (*ABSENCE_REASONS, "cancelled"):
+def add_absence(conn: Connection, child_id: str, first: date, last: date,
+                reason: AbsenceReason, document: str, by: str, now_us: int,
+                replaces: int | None = None) -> int:
+    if reason not in ABSENCE_CHOICES:  # a caller's text that is no member
         raise InvalidInput(Sentence("reason must be one of %(reasons)s",
-                                    reasons=', '.join(ABSENCE_REASONS)))
-    if reason == "cancelled" and replaces is None:
+                                    reasons=", ".join(ABSENCE_REASONS)))
+    if reason == AbsenceReason.CANCELLED and replaces is None:
         raise InvalidInput(Sentence("a cancellation names the record it cancels (--replaces ID)"))
     _check_span(first, last)
     child = conn.execute(select(db.children.c.child_id)

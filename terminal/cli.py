@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -289,6 +290,13 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
         run_kiosk(terminal, source(), port)
 
 
+class SelfcheckResult(StrEnum):
+    """The ``result`` ``qatys terminal selfcheck`` prints (docs/cli.md): exit 0 or 1."""
+    OK = "ok"
+    FAILED = "failed"
+    """``problems`` says what: ``qatys-update`` then switches back."""
+
+
 @terminal_group.command("selfcheck")
 @HOME
 @click.option("--expect-version", default=None, help="Fail unless this software is that version.")
@@ -325,8 +333,8 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
             terminal.close()
     if kiosk:
         problems.extend(_kiosk_problems(port, __version__))
-    emit({"result": "ok" if not problems else "failed", "version": __version__,
-          "enrolled": enrolled, "problems": problems})
+    emit({"result": SelfcheckResult.FAILED if problems else SelfcheckResult.OK,
+          "version": __version__, "enrolled": enrolled, "problems": problems})
     if problems:
         raise SystemExit(1)
 

@@ -116,13 +116,30 @@ class AnswerRefused(TerminalError):
             self.exit_code = exit_code
 
 
+class FaceRefusal(StrEnum):
+    """Why a face enrolment or a withdrawal at the terminal was not done (docs/faces.md,
+    "Enrolment"; a withdrawal's own checks, docs/cli.md)."""
+    ROSTER_LOCKED = "roster_locked"
+    UNKNOWN_CHILD = "unknown_child"
+    NO_CONSENT = "no_consent"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CONSENT_EXPIRED = "consent_expired"
+    NO_USABLE_FRAME = "no_usable_frame"
+    SEVERAL_PEOPLE = "several_people"
+    NO_LIVENESS = "no_liveness"
+    LOOKS_LIKE_ANOTHER_CHILD = "looks_like_another_child"
+    BAD_CHILD_ID = "bad_child_id"
+    TOO_LONG = "too_long"
+
+
 class FaceRefused(TerminalError):
     """A face enrolment, identification or withdrawal that could not be done; ``reason`` is
     the stable code shown on the kiosk and printed by ``qatys face``."""
 
     exit_code = 2
 
-    def __init__(self, reason: str, message: Sentence, frames: list[str] | None = None) -> None:
+    def __init__(self, reason: FaceRefusal, message: Sentence,
+                 frames: list[str] | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.frames = frames or []

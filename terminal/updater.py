@@ -36,11 +36,12 @@ import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
 from protocol import releases
-from protocol.errors import ReleaseRefused
+from protocol.errors import ReleaseRefusal, ReleaseRefused
 from qatys.logs import configure, log
 
 logger = logging.getLogger("qatys.terminal.updater")
@@ -56,6 +57,21 @@ NO_DEPS_WHEELS = "face_recognition-*.whl"
 SERVICE_USER = "qatys"
 EXIT_REFUSED = 2
 EXIT_ROLLED_BACK = 3
+
+
+class UpdateResult(StrEnum):
+    """The ``result`` of the one JSON line ``qatys-update`` prints (docs/cli.md)."""
+    VERIFIED = "verified"
+    """``verify``: the bundle is signed by a trusted key and whole; nothing was written."""
+    INSTALLED = "installed"
+    UPDATED = "updated"
+    """``apply``: the new release runs and proved itself."""
+    ROLLED_BACK = "rolled_back"
+    """``apply``: the new release did not prove itself (exit 3), or ``rollback`` was asked."""
+    REFUSED = "refused"
+    """The bundle must not be installed (``code``, exit 2)."""
+    FAILED = "failed"
+    """The installation failed; nothing was switched (exit 1)."""
 
 
 class UpdateFailed(Exception):
@@ -116,13 +132,14 @@ def _member_name(member: tarfile.TarInfo) -> str:
         name.startswith(releases.WHEEL_DIR) and "/" not in name[len(releases.WHEEL_DIR):]
         and ".." not in name)
     if not allowed or not member.isfile():
-        raise ReleaseRefused("malformed_release", f"the bundle holds an unexpected entry {name!r}")
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE,
+                             f"the bundle holds an unexpected entry {name!r}")
     return name
 
 
 def _read_small(bundle: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     if member.size > MAX_MANIFEST_BYTES:
-        raise ReleaseRefused("malformed_release", f"{member.name} is too large")
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE, f"{member.name} is too large")
     stream = bundle.extractfile(member)
     assert stream is not None  # a regular file, checked by _member_name
     return stream.read()
@@ -145,14 +162,15 @@ def verify_bundle(bundle_path: Path, keys: list[bytes], unpack_to: Path | None =
     """Check a bundle without installing it; with ``unpack_to``, leave its wheels there. With
     ``running``, an older or equal version is refused before any wheel is read."""
     if not bundle_path.is_file():
-        raise ReleaseRefused("malformed_release", f"{bundle_path} is not a file")
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE, f"{bundle_path} is not a file")
     if bundle_path.stat().st_size > MAX_BUNDLE_BYTES:
-        raise ReleaseRefused("malformed_release", "the bundle is larger than 1 GiB")
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE, "the bundle is larger than 1 GiB")
     try:
         with tarfile.open(bundle_path, "r:") as bundle:
             members = {_member_name(m): m for m in bundle.getmembers() if not m.isdir()}
             if releases.MANIFEST_NAME not in members or releases.SIGNATURE_NAME not in members:
-                raise ReleaseRefused("malformed_release", "the bundle has no signed manifest")
+                raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE,
+                                     "the bundle has no signed manifest")
             manifest = releases.verify_manifest(
                 _read_small(bundle, members[releases.MANIFEST_NAME]),
                 _read_small(bundle, members[releases.SIGNATURE_NAME]).decode("ascii", "replace"),
@@ -166,7 +184,8 @@ def verify_bundle(bundle_path: Path, keys: list[bytes], unpack_to: Path | None =
                     digests[name] = _digest(stream, unpack_to / name.rsplit("/", 1)[-1]
                                             if unpack_to is not None else None)
     except tarfile.TarError as exc:
-        raise ReleaseRefused("malformed_release", f"the bundle is not a tar file: {exc}") from exc
+        raise ReleaseRefused(ReleaseRefusal.MALFORMED_RELEASE,
+                             f"the bundle is not a tar file: {exc}") from exc
     releases.check_members(manifest, digests)
     return manifest
 
@@ -288,7 +307,7 @@ def install(root: Path, bundle_path: Path, keys: list[bytes], python: str) -> di
     _switch(layout, manifest.version)
     _prune(layout)
     log(logger, "update.installed", version=manifest.version)
-    return {"result": "installed", "version": manifest.version}
+    return {"result": UpdateResult.INSTALLED, "version": manifest.version}
 
 
 def apply(root: Path, bundle_path: Path, keys: list[bytes], python: str,
@@ -302,7 +321,7 @@ def apply(root: Path, bundle_path: Path, keys: list[bytes], python: str,
     if _proven(layout, manifest.version, checks):
         _prune(layout)
         log(logger, "update.applied", version=manifest.version, previous=before)
-        return {"result": "updated", "version": manifest.version, "previous": before}
+        return {"result": UpdateResult.UPDATED, "version": manifest.version, "previous": before}
     if before is not None:
         _point(layout.current, layout.release_dir(before))
         if previous_before is not None:
@@ -311,7 +330,7 @@ def apply(root: Path, bundle_path: Path, keys: list[bytes], python: str,
             _run(checks.restart, timeout=120)
     log(logger, "update.rolled_back", level=logging.WARNING, version=manifest.version,
         running=before)
-    return {"result": "rolled_back", "version": before, "failed": manifest.version}
+    return {"result": UpdateResult.ROLLED_BACK, "version": before, "failed": manifest.version}
 
 
 def rollback(root: Path, restart: list[str] | None) -> dict[str, Any]:
@@ -326,7 +345,7 @@ def rollback(root: Path, restart: list[str] | None) -> dict[str, Any]:
     if restart:
         _run(restart, timeout=120)
     log(logger, "update.rollback", version=previous, from_version=running)
-    return {"result": "rolled_back", "version": previous, "previous": running}
+    return {"result": UpdateResult.ROLLED_BACK, "version": previous, "previous": running}
 
 
 def status(root: Path) -> dict[str, Any]:
@@ -381,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             keys = trusted_keys(args.keys)
             if args.command == "verify":
                 manifest = verify_bundle(args.bundle, keys)
-                answer = {"result": "verified", "version": manifest.version,
+                answer = {"result": UpdateResult.VERIFIED, "version": manifest.version,
                           "platform": manifest.platform, "created": manifest.created}
             elif args.command == "install":
                 answer = install(args.root, args.bundle, keys, args.python)
@@ -390,14 +409,14 @@ def main(argv: list[str] | None = None) -> int:
                 checks = Checks(restart, selfcheck_ready(args.home, kiosk=restart is not None),
                                 args.ready_seconds)
                 answer = apply(args.root, args.bundle, keys, args.python, checks)
-                code = EXIT_ROLLED_BACK if answer["result"] == "rolled_back" else 0
+                code = EXIT_ROLLED_BACK if answer["result"] == UpdateResult.ROLLED_BACK else 0
     except ReleaseRefused as exc:
         log(logger, "update.refused", level=logging.WARNING, code=exc.code)
-        answer, code = {"result": "refused", "code": exc.code, "message": exc.message}, \
+        answer, code = {"result": UpdateResult.REFUSED, "code": exc.code, "message": exc.message}, \
             EXIT_REFUSED
     except UpdateFailed as exc:
         log(logger, "update.failed", level=logging.ERROR)
-        answer, code = {"result": "failed", "message": str(exc)}, 1
+        answer, code = {"result": UpdateResult.FAILED, "message": str(exc)}, 1
     sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
     return code
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 import server.errors
 from provisioning import errors as provisioning_errors
 from qatys.cliutil import EXIT_BAD_INPUT, EXIT_REFUSED, exit_codes
-from server.web.errors import HTTP_CODES, NOT_ANSWERED, STATUS, status_of
+from server.web.errors import HTTP_CODES, NOT_ANSWERED, PAGE_STATUS, STATUS, status_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ROOTS = ("server", "provisioning")
@@ -97,6 +97,55 @@ def test_the_check_sees_http_in_a_service(tmp_path: Path) -> None:
                       encoding="utf-8")
     problems = _http_problems(module)
     assert len(problems) == 3, problems  # the import, the name, the status; not the mode
+
+
+def _page_errors(path: Path) -> list[tuple[int, ast.expr | None]]:
+    """Each ``PageError(...)`` made in a module: its line and first argument (the key)."""
+    return [(node.lineno, node.args[0] if node.args else None)
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("PageError")]
+
+
+def _page_status_problems(path: Path) -> list[str]:
+    """A finance page's refusal carries a code, never a status: the status is looked up in
+    ``server.web.errors.PAGE_STATUS``, beside ``STATUS`` (web layer or not)."""
+    problems = []
+    for lineno, first in _page_errors(path):
+        if first is None or (isinstance(first, ast.Constant) and type(first.value) is int):
+            problems.append(f"{path.name}:{lineno} makes a PageError with a status")
+        elif isinstance(first, ast.Constant) and first.value not in PAGE_STATUS:
+            problems.append(f"{path.name}:{lineno} PageError {first.value!r} has no status")
+    return problems
+
+
+def test_a_page_refusal_names_a_code_that_has_a_status() -> None:
+    made = [key for path in _sources() for _, key in _page_errors(path)]
+    assert len(made) >= 10
+    assert [problem for path in _sources() for problem in _page_status_problems(path)] == []
+
+
+def test_the_check_sees_a_status_in_a_page_refusal(tmp_path: Path) -> None:
+    module = tmp_path / "pages.py"
+    module.write_text("def refuse():\n    raise PageError(403, 'forbidden')\n\n"
+                      "def other():\n    raise sessions.PageError('no_such_code')\n\n"
+                      "def fine():\n    raise PageError('forbidden', 'detail')\n",
+                      encoding="utf-8")
+    assert len(_page_status_problems(module)) == 2, _page_status_problems(module)
+
+
+def test_the_page_table_agrees_with_the_answers_table() -> None:
+    """The approval codes the finance pages show (ApprovalError's, passed on as a page's key)
+    have a page status; a code in both tables has one status."""
+    approval_codes = set()
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "ApprovalError" \
+                    and isinstance(node.args[-1], ast.Constant):
+                approval_codes.add(node.args[-1].value)
+    assert approval_codes == {"not_over", "unchanged", "note_required"}
+    assert approval_codes <= set(PAGE_STATUS) & NOT_ANSWERED
+    assert {code: (status, STATUS[code]) for code, status in PAGE_STATUS.items()
+            if code in STATUS and STATUS[code] != status} == {}
 
 
 def _families() -> dict[str, type[server.errors.ServiceError]]:

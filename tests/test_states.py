@@ -3,43 +3,67 @@ the databases, sent in JSON and CBOR, and printed by the commands."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import sqlite3
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from sqlalchemy import text
 
 from protocol import canonical
-from protocol.errors import AnswerRefusal, CardRefusal
+from protocol.errors import AnswerRefusal, CardRefusal, ReleaseRefusal
 from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
 from protocol.faces import EraseReason
 from protocol.health import CameraState
 from protocol.roster import CONSENT_STATUSES, ConsentStatus
+from provisioning.records import ABSENCE_CHOICES, ABSENCE_REASONS, AbsenceReason
+from server.domain.anomalies import OutageKind
 from server.domain.calendar import DayKind
 from server.domain.funding import DayMark
+from server.domain.policy import REASONS as POLICY_REASONS
 from server.families.consent import ConsentAction, ConsentSource
 from server.families.face_templates import UploadOutcome
 from server.families.withdrawals import NoticeOutcome
 from server.finance.accounts import ROLES, Role
 from server.money.approvals import ApprovalStatus
 from server.money.jobs import JobStatus
-from server.queue_core.outbox import OutboxStatus
+from server.queue_core.outbox import OutboxStatus, SubmissionKind
 from server.queue_core.roster_pull import PullOutcome
 from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult
-from terminal.errors import CheckinRefusal, UnlockRefusal
+from terminal.cli import SelfcheckResult
+from terminal.errors import CheckinRefusal, FaceRefusal, UnlockRefusal
+from terminal.faces.enrolment import CONSENT_REFUSAL
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import ERASE_REASONS
 from terminal.kiosk.pin import PinVerdict
 from terminal.scan import ScanRefusal
 from terminal.sync import AnswerKind, FacesStep, RosterStep, SyncResult
+from terminal.updater import UpdateResult
 from tests.postgres import Cluster
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def _check_bundle() -> ModuleType:
+    """hardware/check-bundle.py, which imports nothing of Qatys and so has its own codes."""
+    spec = importlib.util.spec_from_file_location("check_bundle",
+                                                  ROOT / "hardware" / "check-bundle.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHECK_BUNDLE = _check_bundle()
+BundleRefusal: type[StrEnum] = CHECK_BUNDLE.Refusal
 
 
 def _doc(name: str) -> str:
@@ -63,8 +87,14 @@ def _ticked(values: Iterable[object]) -> str:
     ("cli.md", f"`reason` {_alternatives(ERASE_REASONS, quoted=False)}"),
     ("cli.md", f'"result": {_alternatives(FaceVerdict)}'),
     ("cli.md", f"--role {_alternatives(Role, quoted=False)}"),
+    ("cli.md", f'`"result": {_alternatives(UpdateResult)}`'),
+    ("cli.md", f'`{{"result": {_alternatives(SelfcheckResult)}, "version"'),
+    ("cli.md", f"--reason {_alternatives(ABSENCE_REASONS, quoted=False)} "),
+    ("cli.md", f"(or `--reason {AbsenceReason.CANCELLED}`)"),
     ("queue-core.md", f'"result": {_alternatives(PullOutcome)}'),
     ("queue-core.md", f'"status": {_alternatives(OutboxStatus)}'),
+    ("queue-core.md", f'`"kind": {_alternatives(SubmissionKind)}` (the one kind'),
+    ("queue-core.md", f'{{"kind": "{SubmissionKind.FUNDING_STATEMENT}", "kindergarten"'),
     ("finance.md", f'"status": {"|".join(f"{chr(34)}{s}{chr(34)}" for s in JobStatus)}'),
     ("api.md", f'"camera": {_alternatives(CameraState)}'),
     ("api.md", f'{{"outcome": {_alternatives(NoticeOutcome)}}}'),
@@ -95,6 +125,13 @@ def test_the_values_the_docs_name_one_by_one() -> None:
     assert '"direction": ' + "|".join(f'"{d}"' for d in Direction) in cli
 
 
+def test_the_outage_periods_are_those_the_docs_list() -> None:
+    periods = re.findall(r"`([a-z_]+)` \(from `([a-z_]+)` to `([a-z_]+)`\)", _doc("anomalies.md"))
+    assert [kind for kind, _, _ in periods] == list(OutageKind)
+    assert {e for _, start, end in periods for e in (start, end)} == set(SystemEvent) - {
+        SystemEvent.POWER_ON, SystemEvent.KIOSK_START}
+
+
 def _section(doc: str, title: str) -> set[str]:
     """The codes (`like_this`) a section of a doc names."""
     text = (DOCS / doc).read_text(encoding="utf-8").split(f"## {title}\n", 1)[1].split("\n## ")[0]
@@ -111,6 +148,33 @@ def test_the_refusals_are_those_the_docs_list() -> None:
     assert set(re.findall(r"`([a-z_]+)`", refused)) == set(CheckinRefusal) - {"bad_method"}
 
 
+def _first_cells(doc: str, title: str) -> set[str]:
+    """The codes in the first column of a section's table."""
+    text = (DOCS / doc).read_text(encoding="utf-8").split(f"## {title}\n", 1)[1].split("\n## ")[0]
+    return {code for line in text.splitlines() if line.startswith("| `")
+            for code in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+
+
+def test_the_face_refusals_are_those_the_docs_list() -> None:
+    withdrawal = {FaceRefusal.BAD_CHILD_ID, FaceRefusal.TOO_LONG}
+    assert _first_cells("faces.md", "Enrolment") == set(FaceRefusal) - withdrawal | {"face_busy"}
+    refuses = _doc("faces.md").split("The terminal refuses a withdrawal", 1)[1].split(". ")[0]
+    assert set(re.findall(r"`([a-z][a-z_]+)`", refuses)) == withdrawal | {FaceRefusal.UNKNOWN_CHILD}
+    # every status but granted has its refusal; withdrawn and expired read consent_<status>
+    assert set(CONSENT_REFUSAL) == set(ConsentStatus) - {ConsentStatus.GRANTED}
+    for status in (ConsentStatus.WITHDRAWN, ConsentStatus.EXPIRED):
+        assert CONSENT_REFUSAL[status] == f"consent_{status}"
+
+
+def test_the_release_refusals_are_those_the_docs_list() -> None:
+    readme = " ".join((ROOT / "hardware" / "README.md").read_text(encoding="utf-8").split())
+    assert f"2 refused (`code`: {', '.join(ReleaseRefusal)})" in readme
+    # the installer's check, before any Qatys code runs, says some of the same codes
+    assert {r.value for r in BundleRefusal} <= {r.value for r in ReleaseRefusal}
+    said = " ".join((CHECK_BUNDLE.__doc__ or "").split())
+    assert f"(CODE one of {', '.join(BundleRefusal)})" in said
+
+
 def test_wire_and_storage_sets_hold_the_values() -> None:
     assert CONSENT_STATUSES == ("granted", "withdrawn", "expired")
     assert ERASE_REASONS == ("withdrawn", "expired", "left", "replaced", "no_consent",
@@ -118,13 +182,18 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
     assert ROLES == ("finance", "director", "auditor", "admin")
     assert all(type(role) is str for role in ROLES)  # click's choices take text, not members
     assert EraseReason.UNKNOWN not in ERASE_REASONS
+    assert ABSENCE_CHOICES == ("illness", "quarantine", "sanatorium", "leave", "cancelled")
+    assert all(type(reason) is str for reason in ABSENCE_CHOICES)
+    assert ABSENCE_REASONS == POLICY_REASONS == ABSENCE_CHOICES[:-1]  # the policy's own list
 
 
 ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, EraseReason,
        CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
-       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal)
+       CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason,
+       OutageKind, SubmissionKind, ReleaseRefusal, UpdateResult, SelfcheckResult,
+       BundleRefusal)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from protocol.events import Method
 
@@ -152,13 +153,21 @@ def clock_jumps(facts: Sequence[CheckinFact]) -> list[Flag]:
     return flags
 
 
+class OutageKind(StrEnum):
+    """What a period of a terminal's own outage ledger was (docs/anomalies.md)."""
+    OFFLINE = "offline"
+    """From ``offline`` to ``online``: no sync got through."""
+    CAMERA = "camera"
+    """From ``camera_failed`` to ``camera_ok``: the camera gave no frames."""
+
+
 @dataclass(frozen=True)
 class Outage:
-    """A period a terminal itself reported (its outage ledger): ``what`` is ``camera`` or
-    ``offline``; ``end_us`` None while it had not ended by the month's end."""
+    """A period a terminal itself reported (its outage ledger); ``end_us`` None while it had
+    not ended by the month's end."""
 
     terminal_id: str
-    what: str
+    what: OutageKind
     start_us: int
     end_us: int | None
 
@@ -172,7 +181,7 @@ def scans_while_camera_down(facts: Sequence[CheckinFact],
     failed: impossible at a real door, so its clock or its records are wrong."""
     flags = []
     for outage in outages:
-        if outage.what != "camera":
+        if outage.what != OutageKind.CAMERA:
             continue
         inside = [f for f in facts
                   if f.terminal_id == outage.terminal_id and f.method in CAMERA_METHODS

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
 from protocol.phone import WINDOW_SECONDS, b64url
+from provisioning.records import AbsenceReason
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server.context import ctx
@@ -373,7 +374,7 @@ def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, A
                             .order_by(db.absences.c.id)).all()
     replaced = {a.replaces for a in absences if a.replaces is not None}
     for absence in absences:
-        if absence.id in replaced or absence.reason == "cancelled":
+        if absence.id in replaced or absence.reason == AbsenceReason.CANCELLED:
             continue
         day_cursor = max(date.fromisoformat(absence.first_day), first)
         last = min(date.fromisoformat(absence.last_day), following - timedelta(days=1))

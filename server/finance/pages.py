@@ -68,6 +68,7 @@ from server.money.statements import (
 from server.queue_core.outbox import outbox_rows
 from server.storage import db
 from server.storage.db import writing
+from server.web.errors import page_status
 from server.web.language import remember_language, request_language
 from server.web.rate_limits import RateLimited
 
@@ -112,9 +113,10 @@ def _render(template: str, status: int = 200, **values: Any) -> WebResponse:
 
 @bp.errorhandler(PageError)
 def _page_error(exc: PageError) -> WebResponse:
-    log(logger, "page.refused", logging.WARNING, path=request.path, status=exc.status,
+    status = page_status(exc.key)
+    log(logger, "page.refused", logging.WARNING, path=request.path, status=status,
         reason=exc.key)
-    return _render("error.html", exc.status, key=exc.key, detail=exc.detail)
+    return _render("error.html", status, key=exc.key, detail=exc.detail)
 
 
 def _user() -> User:
@@ -135,7 +137,7 @@ def login() -> WebResponse:
         except RateLimited as exc:
             return _rate_limited(exc)
         if not login_csrf_ok():
-            raise PageError(400, "bad_request", "csrf")
+            raise PageError("bad_request", "csrf")
         outcome = sign_in(context.engine, username, request.form.get("password", "")[:1024],
                           context.clock())
         if isinstance(outcome, User):
@@ -148,7 +150,7 @@ def login() -> WebResponse:
         context.guard.count(*spent)
         log(logger, "login.refused", logging.WARNING, reason=outcome.value)
         problem = "login_locked" if outcome is SignInRefusal.LOCKED else "login_wrong"
-        status = 401
+        status = page_status(problem)
     elif request.args.get("expired") == "1":
         problem = "session_expired"
     g.csrf, new_cookie = login_form_token()
@@ -159,7 +161,8 @@ def login() -> WebResponse:
 
 
 def _rate_limited(exc: RateLimited) -> WebResponse:
-    """429 in the reader's language: a small page of its own, as cheap to make as can be."""
+    """A sign-in flood refused (429) in the reader's language: a small page of its own, as
+    cheap to make as can be."""
     if exc.worth_logging:
         log(logger, "login.refused", logging.WARNING, reason="rate_limited", limit=exc.rule,
             repeat=exc.repeat)
@@ -169,7 +172,8 @@ def _rate_limited(exc: RateLimited) -> WebResponse:
                        "Too many sign-in attempts from this address or with this username: "
                        "try again in %(num)s minutes.", minutes)
     response = make_response(render_template("finance/rate_limited.html",
-                                             lang=request_language(), message=message), 429)
+                                             lang=request_language(), message=message),
+                             page_status("rate_limited"))
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -190,7 +194,7 @@ def _month(text_value: str | None) -> str:
     try:
         parse_month(text_value)
     except MoneyInputError as exc:
-        raise PageError(400, "bad_request", str(exc)) from exc
+        raise PageError("bad_request", str(exc)) from exc
     return text_value
 
 
@@ -246,7 +250,7 @@ def _chart(sums: dict[str, Decimal]) -> list[dict[str, Any]]:
 def compute(month: str) -> WebResponse:
     user = _user()
     if not user.can_compute:
-        raise PageError(403, "read_only")
+        raise PageError("read_only")
     month = _month(month)
     job_id = start_month_job(ctx().engine, month, user.username, None, ctx().clock)
     return redirect(url_for("finance.overview", month=month, job=job_id))
@@ -256,23 +260,23 @@ def compute(month: str) -> WebResponse:
 @signed_in
 def job(job_id: int) -> WebResponse:
     if _user().role == Role.DIRECTOR:
-        raise PageError(403, "forbidden")
+        raise PageError("forbidden")
     with ctx().engine.connect() as conn:
         state = job_state(conn, job_id)
     if state is None:
-        raise PageError(404, "not_found")
+        raise PageError("not_found")
     return jsonify({"id": state.id, "month": state.month, "status": state.status,
                     "done": state.done, "total": state.total, "error": state.error})
 
 
 def _statement(conn: Connection, code: str, month: str) -> Statement:
     if not _user().may_see(code):
-        raise PageError(403, "forbidden")
+        raise PageError("forbidden")
     year, number = parse_month(_month(month))
     try:
         return statement_for(conn, code, year, number, shipped_policy())
     except MoneyInputError as exc:
-        raise PageError(404, "not_found", str(exc)) from exc
+        raise PageError("not_found", str(exc)) from exc
 
 
 def _names(conn: Connection, code: str) -> dict[str, str]:
@@ -320,7 +324,7 @@ def statement(code: str, month: str) -> WebResponse:
 def approve_statement(code: str, month: str) -> WebResponse:
     user = _user()
     if not user.can_approve:
-        raise PageError(403, "read_only")
+        raise PageError("read_only")
     context = ctx()
     with context.engine.connect() as conn:
         current = _statement(conn, code, month)
@@ -329,7 +333,7 @@ def approve_statement(code: str, month: str) -> WebResponse:
             approved = approve(conn, current, user.username, request.form.get("note", "")[:1000],
                                context.clock(), context.keys.sign_seed)
     except ApprovalError as exc:
-        raise PageError(409, exc.reason) from exc
+        raise PageError(exc.reason) from exc
     log(logger, "statement.approved", kindergarten=code, month=month,
         revision=approved.revision, total=approved.total)
     return redirect(url_for("finance.statement", code=code, month=month))
@@ -355,7 +359,7 @@ def child(code: str, month: str, child_id: str) -> WebResponse:
         names = _names(conn, code)
     line = next((c for c in current.children if c.child_id == child_id), None)
     if line is None:
-        raise PageError(404, "not_found")
+        raise PageError("not_found")
     with ctx().engine.connect() as conn:
         consent = state_of(conn, child_id, local_date(ctx().clock()))
     return _render("child.html", statement=current, line=line, month=month, code=code,
@@ -368,13 +372,13 @@ def invite_guardian(code: str, month: str, child_id: str) -> WebResponse:
     """The director invites a guardian of one of their children: a code and a QR to print."""
     user = _user()
     if user.role != Role.DIRECTOR or not user.may_see(code):
-        raise PageError(403, "forbidden")
+        raise PageError("forbidden")
     context = ctx()
     with writing(context.engine) as conn:
         child_row = conn.execute(select(db.children.c.kindergarten)
                                  .where(db.children.c.child_id == child_id)).first()
         if child_row is None or child_row.kindergarten != code:
-            raise PageError(404, "not_found")
+            raise PageError("not_found")
         invitation = create_invitation(conn, child_id, user.username, context.clock())
     url = f"{context.config.public_url.rstrip('/')}/parents/invite/{invitation.code}"
     log(logger, "guardian.invited", kindergarten=code)
@@ -417,7 +421,7 @@ def fleet() -> WebResponse:
 @signed_in
 def export(code: str, month: str, what: str, fmt: str) -> WebResponse:
     if what not in ("statement", "tabel") or fmt not in FORMATS:
-        raise PageError(404, "not_found")
+        raise PageError("not_found")
     with ctx().engine.connect() as conn:
         current = _statement(conn, code, month)
     with tempfile.TemporaryDirectory() as folder:
@@ -437,11 +441,11 @@ def export(code: str, month: str, what: str, fmt: str) -> WebResponse:
 def approved_copy(code: str, month: str, revision: int) -> WebResponse:
     """The approved statement exactly as approved (the bytes sent to the queue core)."""
     if not _user().may_see(code):
-        raise PageError(403, "forbidden")
+        raise PageError("forbidden")
     with ctx().engine.connect() as conn:
         row = next((r for r in revisions(conn, code, month) if r.revision == revision), None)
     if row is None:
-        raise PageError(404, "not_found")
+        raise PageError("not_found")
     response = make_response(bytes(row.statement))
     response.headers["Content-Type"] = _MIME["json"]
     response.headers["Content-Disposition"] = \

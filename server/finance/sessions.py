@@ -43,11 +43,12 @@ P = ParamSpec("P")
 
 
 class PageError(Exception):
-    """A refusal shown as a finance page (server/finance/templates/finance/error.html)."""
+    """A refusal shown as a finance page (server/finance/templates/finance/error.html):
+    ``key`` names its text and, in ``server.web.errors.PAGE_STATUS``, its HTTP status."""
 
-    def __init__(self, status: int, key: str, detail: str = "") -> None:
+    def __init__(self, key: str, detail: str = "") -> None:
         super().__init__(key)
-        self.status, self.key, self.detail = status, key, detail
+        self.key, self.detail = key, detail
 
 
 def _lifetime_us(context: ServerContext) -> int:
@@ -82,7 +83,7 @@ def signed_in(view: Callable[P, WebResponse]) -> Callable[P, WebResponse]:
         g.csrf = csrf_token(context.session_secret, "staff", token)
         if request.method == "POST" and not csrf_matches(
                 context.session_secret, "staff", token, request.form.get("csrf", "")):
-            raise PageError(400, "bad_request", "csrf")
+            raise PageError("bad_request", "csrf")
         return view(*args, **kwargs)
     return wrapper
 

@@ -21,10 +21,8 @@ from qatys.timeutil import iso_utc, local_date
 from server.domain.funding import Statement
 from server.errors import ApprovalError
 from server.money.statements import next_month_start
-from server.queue_core.outbox import enqueue
+from server.queue_core.outbox import SubmissionKind, enqueue
 from server.storage import db
-
-SUBMISSION_KIND = "funding-statement"
 
 
 class ApprovalStatus(StrEnum):
@@ -84,15 +82,15 @@ def approve(conn: Connection, statement: Statement, by: str, note: str, now_us: 
     replaces = (idempotency_key(statement.kindergarten, statement.month, trail[-1].revision,
                                 trail[-1].inputs_digest) if trail else None)
     body = submission_body(statement, revision, replaces, now_us)
-    enqueue(conn, SUBMISSION_KIND, statement.kindergarten, statement.month, key, body,
-            sign_submission(sign_seed, key, body), now_us)
+    enqueue(conn, SubmissionKind.FUNDING_STATEMENT, statement.kindergarten, statement.month,
+            key, body, sign_submission(sign_seed, key, body), now_us)
     return Approved(revision, key, f"{statement.total:.2f}")
 
 
 def submission_body(statement: Statement, revision: int, replaces: str | None,
                     approved_at_us: int) -> bytes:
     """What the queue core receives: the statement as approved, with its revision."""
-    body = {"kind": SUBMISSION_KIND, "kindergarten": statement.kindergarten,
+    body = {"kind": SubmissionKind.FUNDING_STATEMENT, "kindergarten": statement.kindergarten,
             "month": statement.month, "revision": revision, "replaces": replaces,
             "approved_at": iso_utc(approved_at_us), "policy_version": statement.policy_version,
             "inputs_digest": statement.inputs_digest, "total": f"{statement.total:.2f}",

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from provisioning.records import ABSENCE_REASONS, add_absence, add_closure
+from provisioning.records import ABSENCE_CHOICES, AbsenceReason, add_absence, add_closure
 from qatys.cliutil import emit
 from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import iso_utc, now_us
@@ -89,7 +89,7 @@ def absence_group() -> None:
 @click.option("--child", "child_id", required=True)
 @click.option("--from", "first", required=True, type=DATE)
 @click.option("--to", "last", required=True, type=DATE, help="Last day (inclusive).")
-@click.option("--reason", required=True, type=click.Choice([*ABSENCE_REASONS, "cancelled"]))
+@click.option("--reason", required=True, type=click.Choice(ABSENCE_CHOICES))
 @click.option("--document", default="", help="Medical certificate or order reference.")
 @click.option("--by", default="director", show_default=True, help="Who records it.")
 @click.option("--replaces", type=int, default=None,
@@ -98,8 +98,8 @@ def absence_add(data: DataDir, child_id: str, first: datetime, last: datetime, r
                 document: str, by: str, replaces: int | None) -> None:
     """Record an absence (or its correction); prints the record's id."""
     with data.transaction() as conn:
-        record = add_absence(conn, child_id, first.date(), last.date(), reason, document,
-                             by, now_us(), replaces)
+        record = add_absence(conn, child_id, first.date(), last.date(),
+                             AbsenceReason(reason), document, by, now_us(), replaces)
     click.echo(record)
 
 

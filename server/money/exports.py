@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from protocol.events import Method
+from provisioning.records import AbsenceReason
 from server.domain.funding import ChildLine, DayEntry, DayMark, Statement
 from server.i18n import Catalogue, both
 from server.i18n.words import bilingual_legend
@@ -36,7 +37,8 @@ STATEMENT_HEADINGS: list[tuple[str, Callable[[Catalogue], str]]] = [
 """Each column's field and heading; the sheets print the heading in Kazakh / Russian."""
 METHOD_MARK: dict[str, str] = {Method.QR_CARD: "к", Method.QR_PHONE: "т", Method.FACE: "ф",
                                Method.MANUAL: "р"}
-ABSENCE_MARK = {"illness": "Б", "quarantine": "К", "sanatorium": "С", "leave": "О"}
+ABSENCE_MARK: dict[str, str] = {AbsenceReason.ILLNESS: "Б", AbsenceReason.QUARANTINE: "К",
+                                AbsenceReason.SANATORIUM: "С", AbsenceReason.LEAVE: "О"}
 """The табель's letters, the same in Kazakh and Russian (the legend says what they mean)."""
 
 

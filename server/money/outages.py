@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from protocol.events import EventKind, SystemEvent
-from server.domain.anomalies import Outage
+from server.domain.anomalies import Outage, OutageKind
 from server.storage import db
 
-_STARTS = {SystemEvent.OFFLINE: ("offline", SystemEvent.ONLINE),
-           SystemEvent.CAMERA_FAILED: ("camera", SystemEvent.CAMERA_OK)}
+_STARTS = {SystemEvent.OFFLINE: (OutageKind.OFFLINE, SystemEvent.ONLINE),
+           SystemEvent.CAMERA_FAILED: (OutageKind.CAMERA, SystemEvent.CAMERA_OK)}
+"""The event that starts each kind of period, and the one that ends it."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def outage_periods(entries: list[LedgerEntry]) -> list[Outage]:
     """Offline and camera periods from the start and end events, per terminal; a power-on
     ends nothing (the terminal says again when it is offline)."""
     periods: list[Outage] = []
-    open_since: dict[tuple[str, str], int] = {}
+    open_since: dict[tuple[str, OutageKind], int] = {}
     by_terminal: dict[str, list[LedgerEntry]] = defaultdict(list)
     for entry in entries:
         by_terminal[entry.terminal_id].append(entry)

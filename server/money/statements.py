@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Row, or_, select
 
 from protocol.events import EventKind
+from provisioning.records import AbsenceReason
 from qatys.sentences import Sentence
 from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
 from server.domain.anomalies import CheckinFact, Flag, all_flags
@@ -165,7 +166,7 @@ def _absences(conn: Connection, children: set[str], first: date,
     return [AbsenceSpan(f"ABS-{r.id}", r.child_id, date.fromisoformat(r.first_day),
                         date.fromisoformat(r.last_day), r.reason, r.document)
             for r in rows
-            if r.id not in replaced and r.reason != "cancelled"]
+            if r.id not in replaced and r.reason != AbsenceReason.CANCELLED]
 
 
 def _worker_statements(database_url: str, codes: Sequence[str], year: int, month: int,

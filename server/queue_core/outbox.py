@@ -31,6 +31,13 @@ MAX_RETRY_SECONDS = 3600
 BATCH = 20
 
 
+class SubmissionKind(StrEnum):
+    """What an outbox row carries to the queue core, its ``kind`` (docs/queue-core.md): also
+    the ``kind`` of the body sent."""
+    FUNDING_STATEMENT = "funding-statement"
+    """An approved month's funding statement (`POST /v1/funding-statements`)."""
+
+
 class OutboxStatus(StrEnum):
     """An outbox row's ``status`` (docs/queue-core.md)."""
     PENDING = "pending"
@@ -48,8 +55,8 @@ class DeliveryRun:
     refused: int
 
 
-def enqueue(conn: Connection, kind: str, kindergarten: str, month: str, key: str, body: bytes,
-            signature: str, now_us: int) -> None:
+def enqueue(conn: Connection, kind: SubmissionKind, kindergarten: str, month: str, key: str,
+            body: bytes, signature: str, now_us: int) -> None:
     conn.execute(db.outbox.insert().values(
         kind=kind, kindergarten=kindergarten, month=month, idempotency_key=key, body=body,
         signature=signature, created_at_us=now_us, status=OutboxStatus.PENDING, attempts=0,

@@ -89,6 +89,26 @@ NOT_ANSWERED = frozenset({
 """Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
 their own text. One reaching the handler is a bug: 500 ``internal_error``."""
 
+PAGE_STATUS: dict[str, int] = {
+    "bad_request": 400,
+    "login_wrong": 401,
+    "login_locked": 401,
+    "forbidden": 403,
+    "read_only": 403,
+    "not_found": 404,
+    "rate_limited": 429,
+    # an approval the month refuses (ApprovalError's code, server/money/approvals.py)
+    "not_over": 409,
+    "unchanged": 409,
+    "note_required": 409,
+}
+"""The HTTP status of each refusal the finance pages show as a page of their own, never as a
+JSON answer: ``server.finance.sessions.PageError``'s key (the error page says it in words),
+the sign-in form's problem and the sign-in flood's page. Beside :data:`STATUS` rather than
+in it: ``forbidden``, ``read_only`` and the sign-in problems are no API's codes and the
+approval codes are :data:`NOT_ANSWERED`; a code in both tables has the same status in each
+(tests/test_layers.py)."""
+
 HTTP_CODES = {
     400: "bad_request", 404: "not_found", 405: "method_not_allowed",
     413: "payload_too_large", 415: "unsupported_media_type",
@@ -107,6 +127,11 @@ def status_of(exc: ServiceError) -> int | None:
     if isinstance(entry, dict):
         return next((entry[kind] for kind in type(exc).__mro__ if kind in entry), None)
     return entry
+
+
+def page_status(key: str) -> int:
+    """The HTTP status of a finance page's refusal (:data:`PAGE_STATUS`)."""
+    return PAGE_STATUS[key]
 
 
 def install(app: Flask) -> None:

@@ -17,7 +17,7 @@ from protocol.events import Method
 from qatys.logs import log
 from qatys.sentences import Sentence
 from terminal.checkin import CheckinRequest, CheckinService, DoorResult
-from terminal.errors import CheckinRefused, FaceRefused
+from terminal.errors import CheckinRefused, FaceRefusal, FaceRefused
 from terminal.faces.engine import FaceReading, read_live_face
 from terminal.faces.liveness import Challenge, Presentation
 from terminal.faces.matching import FaceVerdict, Gallery, identify
@@ -60,9 +60,9 @@ class FaceDoor:
         if gallery is None:
             gallery = self.vault.gallery()
         if gallery is None:
-            raise FaceRefused("roster_locked", Sentence("the roster is locked: face check-in "
-                                                        "works once the terminal has synced or "
-                                                        "been unlocked"))
+            raise FaceRefused(FaceRefusal.ROSTER_LOCKED,
+                              Sentence("the roster is locked: face check-in works once the "
+                                       "terminal has synced or been unlocked"))
         try:
             reading = read_live_face(rgb, only_one=False, thorough=not camera)
             if reading.result == "spoof":

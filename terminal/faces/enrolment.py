@@ -21,7 +21,7 @@ from qatys.logs import log
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import TerminalConsent, consent_of
-from terminal.errors import FaceRefused
+from terminal.errors import FaceRefusal, FaceRefused
 from terminal.faces.engine import read_live_face
 from terminal.faces.landmarks import Landmarks
 from terminal.faces.liveness import Challenge
@@ -35,6 +35,12 @@ KEEP_ENCODINGS = 5
 """At most this many encodings per template: the frames nearest the child's average face."""
 READY_FRAMES = 5
 """The kiosk finishes an enrolment once this many good frames are in and it saw liveness."""
+CONSENT_REFUSAL = {
+    ConsentStatus.NONE: FaceRefusal.NO_CONSENT,
+    ConsentStatus.WITHDRAWN: FaceRefusal.CONSENT_WITHDRAWN,
+    ConsentStatus.EXPIRED: FaceRefusal.CONSENT_EXPIRED,
+}
+"""The refusal for each consent status that does not allow enrolment (every one but granted)."""
 
 
 @dataclass(frozen=True)
@@ -52,27 +58,24 @@ def consent_for_enrolment(terminal: Terminal, vault: FaceVault,
     """The child's consent if it allows enrolment now; otherwise :class:`FaceRefused`."""
     entries = terminal.roster_entries()
     if entries is None:
-        raise FaceRefused("roster_locked", Sentence("the roster is locked: sync with the server "
-                                                    "or unlock with a director's card, so the "
-                                                    "consent can be checked"))
+        raise FaceRefused(FaceRefusal.ROSTER_LOCKED,
+                          Sentence("the roster is locked: sync with the server or unlock with a "
+                                   "director's card, so the consent can be checked"))
     entry = next((e for e in entries if e.child_id == child_id), None)
     if entry is None:
-        raise FaceRefused("unknown_child", Sentence("this child is not on the kindergarten's "
-                                                    "roster"))
+        raise FaceRefused(FaceRefusal.UNKNOWN_CHILD,
+                          Sentence("this child is not on the kindergarten's roster"))
     consent = consent_of(entry, local_date(now_us(), terminal.config.zone))
     if vault.withdrawal_pending(child_id):
-        raise FaceRefused("consent_withdrawn", Sentence("the consent was withdrawn at this "
-                                                        "terminal; a parent must give it again "
-                                                        "before enrolment"))
+        raise FaceRefused(FaceRefusal.CONSENT_WITHDRAWN,
+                          Sentence("the consent was withdrawn at this terminal; a parent must "
+                                   "give it again before enrolment"))
     if consent.status == ConsentStatus.NONE:
-        raise FaceRefused("no_consent", Sentence("there is no consent to face check-in for this "
-                                                 "child: a parent gives it on the phone or on a "
-                                                 "paper form"))
+        raise FaceRefused(FaceRefusal.NO_CONSENT,
+                          Sentence("there is no consent to face check-in for this child: a parent "
+                                   "gives it on the phone or on a paper form"))
     if consent.status != ConsentStatus.GRANTED:
-        raise FaceRefused(f"consent_{consent.status}", Sentence("the consent to face check-in was "
-                                                                "%(status)s: a parent must give "
-                                                                "it again before enrolment",
-                                                                status=consent.status))
+        raise FaceRefused(CONSENT_REFUSAL[consent.status], _not_in_force(consent.status))
     return consent
 
 
@@ -113,17 +116,18 @@ class EnrolmentSession:
         encodings, verdicts = self._encodings, self.verdicts
         try:
             if not encodings:
-                raise _refused("no_usable_frame", Sentence("no picture showed exactly one face, "
-                                                           "large, sharp and with eyes open: "
-                                                           "%(verdicts)s",
-                                                           verdicts=", ".join(verdicts)), verdicts)
+                raise _refused(FaceRefusal.NO_USABLE_FRAME,
+                               Sentence("no picture showed exactly one face, large, sharp and "
+                                        "with eyes open: %(verdicts)s",
+                                        verdicts=", ".join(verdicts)), verdicts)
             if any(np.linalg.norm(a - b) >= THRESHOLD
                    for a, b in itertools.combinations(encodings, 2)):
-                raise _refused("several_people", Sentence("the pictures do not all show the same "
-                                                          "person"), verdicts)
+                raise _refused(FaceRefusal.SEVERAL_PEOPLE,
+                               Sentence("the pictures do not all show the same person"), verdicts)
             if self._require_liveness and not self._challenge.passed:
-                raise _refused("no_liveness", Sentence("no blink or head turn was seen: a live "
-                                                       "child must look at the camera"), verdicts)
+                raise _refused(FaceRefusal.NO_LIVENESS,
+                               Sentence("no blink or head turn was seen: a live child must look "
+                                        "at the camera"), verdicts)
             _refuse_lookalike(self._vault, self.child_id, encodings, verdicts)
             kept = _nearest_to_mean(encodings, KEEP_ENCODINGS)
             template_id = self._vault.add(self.child_id, self.consent.record, kept)
@@ -159,7 +163,7 @@ def _refuse_lookalike(vault: FaceVault, child_id: str, encodings: list[np.ndarra
         return
     nearest = min(float(gallery.nearest(e)[others].min()) for e in encodings)
     if nearest < THRESHOLD:
-        raise _refused("looks_like_another_child",
+        raise _refused(FaceRefusal.LOOKS_LIKE_ANOTHER_CHILD,
                        Sentence("this face is too near another enrolled child's: the door could "
                                 "confuse them, so this child uses QR"), verdicts)
 
@@ -169,6 +173,14 @@ def _nearest_to_mean(encodings: list[np.ndarray], keep: int) -> list[np.ndarray]
     return sorted(encodings, key=lambda e: float(np.linalg.norm(e - mean)))[:keep]
 
 
-def _refused(reason: str, message: Sentence, verdicts: list[str]) -> FaceRefused:
+def _not_in_force(status: ConsentStatus) -> Sentence:
+    if status == ConsentStatus.EXPIRED:
+        return Sentence("the consent to face check-in has expired: a parent must give it again "
+                        "before enrolment")
+    return Sentence("the consent to face check-in was withdrawn: a parent must give it again "
+                    "before enrolment")
+
+
+def _refused(reason: FaceRefusal, message: Sentence, verdicts: list[str]) -> FaceRefused:
     log(logger, "faces.enrol_refused", logging.WARNING, reason=reason, frames=len(verdicts))
     return FaceRefused(reason, message, verdicts)

@@ -25,7 +25,7 @@ from qatys.logs import log
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import consent_of
-from terminal.errors import FaceRefused
+from terminal.errors import FaceRefusal, FaceRefused
 from terminal.faces import keyring
 from terminal.faces.matching import Gallery
 from terminal.home import Terminal
@@ -82,9 +82,9 @@ class FaceVault:
         a terminal with no key makes one (siblings receive it at their next sync)."""
         keys = self.keys()
         if keys is None:
-            raise FaceRefused("roster_locked", Sentence("the roster is locked: sync with the "
-                                                        "server or unlock with a director's card "
-                                                        "first"))
+            raise FaceRefused(FaceRefusal.ROSTER_LOCKED,
+                              Sentence("the roster is locked: sync with the server or unlock with "
+                                       "a director's card first"))
         if keys:
             key_id = min(keys)
             return key_id, keys[key_id]
@@ -98,7 +98,8 @@ class FaceVault:
         terminal's key, for the server to hold until the key comes back after a reboot."""
         unlocked = self._roster_key()
         if unlocked is None:
-            raise FaceRefused("roster_locked", Sentence("the roster is locked"))
+            raise FaceRefused(FaceRefusal.ROSTER_LOCKED,
+                              Sentence("the roster is locked"))
         t = self._t
         wrapped = keyring.wrap(face_key, key_id, unlocked[0], unlocked[1])
         own_wrap = faces.wrap_face_key(face_key, key_id, t.config.kindergarten, t.terminal_id,

@@ -18,7 +18,7 @@ from qatys.logs import log
 from qatys.sentences import Sentence
 from qatys.timeutil import now_us
 from terminal.checkin import DoorResult, valid_child_id
-from terminal.errors import FaceRefused
+from terminal.errors import FaceRefusal, FaceRefused
 from terminal.faces.vault import FaceVault, delete_templates, templates_of
 from terminal.home import Terminal
 
@@ -29,14 +29,15 @@ def withdraw_here(terminal: Terminal, vault: FaceVault, child_id: str, by: str) 
         str, object]:
     """Erase the child's templates now and queue the withdrawal for the consent ledger."""
     if not valid_child_id(child_id):
-        raise FaceRefused("bad_child_id", Sentence("a child id is 1-64 letters, digits, '.', '_' "
-                                                   "or '-'"))
+        raise FaceRefused(FaceRefusal.BAD_CHILD_ID,
+                          Sentence("a child id is 1-64 letters, digits, '.', '_' or '-'"))
     if len(by) > 200:
-        raise FaceRefused("too_long", Sentence("the staff name is at most 200 characters"))
+        raise FaceRefused(FaceRefusal.TOO_LONG,
+                          Sentence("the staff name is at most 200 characters"))
     names = terminal.roster()
     if names is not None and child_id not in names:
-        raise FaceRefused("unknown_child", Sentence("this child is not on the kindergarten's "
-                                                    "roster"))
+        raise FaceRefused(FaceRefusal.UNKNOWN_CHILD,
+                          Sentence("this child is not on the kindergarten's roster"))
     request_id = os.urandom(16).hex()
     sealed = consent.seal_withdrawal(
         consent.Withdrawal(request_id, child_id, by.strip(), now_us()), terminal.terminal_id,
