@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from protocol.errors import AnswerRefusal
@@ -139,8 +140,8 @@ class FaceRefused(TerminalError):
     exit_code = 2
 
     def __init__(self, reason: FaceRefusal, message: Sentence,
-                 frames: list[str] | None = None) -> None:
+                 frames: Sequence[str] | None = None) -> None:
         super().__init__(message)
         self.reason = reason
-        self.frames = frames or []
+        self.frames = list(frames or [])
         """For an enrolment: what each frame was (ok, or why it was not used)."""

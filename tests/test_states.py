@@ -39,6 +39,7 @@ from terminal.checkin import DoorResult
 from terminal.cli import SelfcheckResult
 from terminal.errors import CheckinRefusal, FaceRefusal, UnlockRefusal
 from terminal.faces.enrolment import CONSENT_REFUSAL
+from terminal.faces.engine import FrameReading
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import ERASE_REASONS
 from terminal.kiosk.pin import PinVerdict
@@ -103,6 +104,8 @@ def _ticked(values: Iterable[object]) -> str:
     ("protocol.md", f"| `kind` | text | {_ticked(EventKind)} |"),
     ("protocol.md", f"| `method` | text | {_ticked(Method)} |"),
     ("protocol.md", f"| `assurance` | text | {_ticked(Assurance)} |"),
+    ("faces.md", "`frames` says what each was "
+                 f"({_ticked(r for r in FrameReading if r != FrameReading.OK)})"),
 ])
 def test_the_docs_list_exactly_these_values(doc: str, listed: str) -> None:
     assert listed in _doc(doc)
@@ -193,7 +196,7 @@ ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, Eras
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
        CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason,
        OutageKind, SubmissionKind, ReleaseRefusal, UpdateResult, SelfcheckResult,
-       BundleRefusal)
+       BundleRefusal, FrameReading)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)

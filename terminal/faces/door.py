@@ -18,7 +18,7 @@ from qatys.logs import log
 from qatys.sentences import Sentence
 from terminal.checkin import CheckinRequest, CheckinService, DoorResult
 from terminal.errors import CheckinRefused, FaceRefusal, FaceRefused
-from terminal.faces.engine import FaceReading, read_live_face
+from terminal.faces.engine import FaceReading, FrameReading, read_live_face
 from terminal.faces.liveness import Challenge, Presentation
 from terminal.faces.matching import FaceVerdict, Gallery, identify
 from terminal.faces.vault import FaceVault
@@ -65,7 +65,7 @@ class FaceDoor:
                                        "terminal has synced or been unlocked"))
         try:
             reading = read_live_face(rgb, only_one=False, thorough=not camera)
-            if reading.result == "spoof":
+            if reading.result == FrameReading.SPOOF:
                 return FaceResult(FaceVerdict.SPOOF, reason="picture_edges"), reading
             if reading.encoding is None:
                 return FaceResult(FaceVerdict.NO_FACE, reason=reading.result), reading

@@ -7,6 +7,7 @@ encoder). Pictures stay in memory; the caller drops them after encoding.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import cv2
@@ -31,10 +32,24 @@ MIN_EYE_OPENNESS = 0.13
 
 
 
+class FrameReading(StrEnum):
+    """What one picture or camera frame showed: a usable face, or why not (an enrolment's
+    ``frames``, docs/faces.md; the door's ``reason`` for ``no_face``)."""
+    OK = "ok"
+    NO_FACE = "no_face"
+    SEVERAL_FACES = "several_faces"
+    TOO_SMALL = "too_small"
+    BLURRED = "blurred"
+    PARTIAL = "partial"
+    """Part of the face is out of the picture."""
+    EYES_CLOSED = "eyes_closed"
+    SPOOF = "spoof"
+    """A face inside the edges of a held-up print or phone."""
+
+
 @dataclass(frozen=True)
 class FaceReading:
-    result: str
-    """ok | no_face | several_faces | too_small | blurred | partial | eyes_closed | spoof"""
+    result: FrameReading
     box: Box | None = None
     encoding: np.ndarray | None = None
     landmarks: Landmarks | None = None
@@ -81,29 +96,30 @@ def read_face(rgb: np.ndarray, *, only_one: bool, thorough: bool = True) -> Face
     ``thorough``: see :func:`find_faces` (the kiosk's camera frames pass False)."""
     boxes = find_faces(rgb, thorough=thorough)
     if not boxes:
-        return FaceReading("no_face")
+        return FaceReading(FrameReading.NO_FACE)
     if only_one and len(boxes) > 1:
-        return FaceReading("several_faces")
+        return FaceReading(FrameReading.SEVERAL_FACES)
     box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
     if box[2] - box[0] < MIN_FACE_PX:
-        return FaceReading("too_small", box)
+        return FaceReading(FrameReading.TOO_SMALL, box)
     if _blurred(rgb, box):
-        return FaceReading("blurred", box)
+        return FaceReading(FrameReading.BLURRED, box)
     marks = face_recognition.face_landmarks(rgb, [box])[0]
     height, width = rgb.shape[:2]
     if any(not (0 <= x < width and 0 <= y < height) for points in marks.values()
            for x, y in points):
-        return FaceReading("partial", box)  # part of the face is out of the picture
+        return FaceReading(FrameReading.PARTIAL, box)
     if openness(marks) < MIN_EYE_OPENNESS:
-        return FaceReading("eyes_closed", box, landmarks=marks)
+        return FaceReading(FrameReading.EYES_CLOSED, box, landmarks=marks)
     encoding = face_recognition.face_encodings(rgb, [box], num_jitters=1, model="small")[0]
-    return FaceReading("ok", box, np.asarray(encoding, dtype=np.float64), marks)
+    return FaceReading(FrameReading.OK, box, np.asarray(encoding, dtype=np.float64), marks)
 
 
 def read_live_face(rgb: np.ndarray, *, only_one: bool, thorough: bool = True) -> FaceReading:
     """:func:`read_face`, with a face inside the edges of a held-up print or phone turned into
     ``spoof`` (its encoding dropped): what enrolment and the door both go by."""
     reading = read_face(rgb, only_one=only_one, thorough=thorough)
-    if reading.result == "ok" and reading.box is not None and held_up_picture(rgb, reading.box):
-        return FaceReading("spoof", reading.box)
+    if (reading.result == FrameReading.OK and reading.box is not None
+            and held_up_picture(rgb, reading.box)):
+        return FaceReading(FrameReading.SPOOF, reading.box)
     return reading

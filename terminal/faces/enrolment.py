@@ -22,7 +22,7 @@ from qatys.sentences import Sentence
 from qatys.timeutil import local_date, now_us
 from terminal.consent.state import TerminalConsent, consent_of
 from terminal.errors import FaceRefusal, FaceRefused
-from terminal.faces.engine import read_live_face
+from terminal.faces.engine import FrameReading, read_live_face
 from terminal.faces.landmarks import Landmarks
 from terminal.faces.liveness import Challenge
 from terminal.faces.matching import THRESHOLD
@@ -49,7 +49,7 @@ class Enrolled:
     template_id: str
     encodings: int
     consent_record: int
-    frames: list[str] = field(default_factory=list)
+    frames: list[FrameReading] = field(default_factory=list)
     """What each frame was: ok, or why it was not used (no_face, blurred, spoof, …)."""
 
 
@@ -80,7 +80,7 @@ def consent_for_enrolment(terminal: Terminal, vault: FaceVault,
 
 
 def frame_verdict(rgb: np.ndarray, *, camera: bool = False
-                  ) -> tuple[str, np.ndarray | None, Landmarks | None]:
+                  ) -> tuple[FrameReading, np.ndarray | None, Landmarks | None]:
     """(ok or the problem, the encoding, the landmarks) of one enrolment frame."""
     reading = read_live_face(rgb, only_one=True, thorough=not camera)
     return reading.result, reading.encoding, reading.landmarks  # landmarks also mid-blink
@@ -95,7 +95,7 @@ class EnrolmentSession:
         self.consent = consent_for_enrolment(terminal, vault, child_id)
         self._require_liveness = require_liveness
         self._camera = camera
-        self.verdicts: list[str] = []
+        self.verdicts: list[FrameReading] = []
         self._encodings: list[np.ndarray] = []
         self._challenge = Challenge()
 
@@ -153,7 +153,7 @@ def enrol_face(terminal: Terminal, vault: FaceVault, child_id: str,
 
 
 def _refuse_lookalike(vault: FaceVault, child_id: str, encodings: list[np.ndarray],
-                      verdicts: list[str]) -> None:
+                      verdicts: list[FrameReading]) -> None:
     """Another enrolled child this near would be confused with this one at the door."""
     gallery = vault.gallery()
     if gallery is None or not len(gallery):
@@ -181,6 +181,6 @@ def _not_in_force(status: ConsentStatus) -> Sentence:
                     "before enrolment")
 
 
-def _refused(reason: FaceRefusal, message: Sentence, verdicts: list[str]) -> FaceRefused:
+def _refused(reason: FaceRefusal, message: Sentence, verdicts: list[FrameReading]) -> FaceRefused:
     log(logger, "faces.enrol_refused", logging.WARNING, reason=reason, frames=len(verdicts))
     return FaceRefused(reason, message, verdicts)
