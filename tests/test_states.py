@@ -38,8 +38,8 @@ from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult
 from terminal.cli import SelfcheckResult
 from terminal.errors import CheckinRefusal, FaceRefusal, UnlockRefusal
-from terminal.faces.enrolment import CONSENT_REFUSAL
 from terminal.faces.engine import FrameReading
+from terminal.faces.enrolment import CONSENT_REFUSAL
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import ERASE_REASONS
 from terminal.kiosk.pin import PinVerdict
