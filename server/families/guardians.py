@@ -60,10 +60,10 @@ def normalise_code(text: str) -> str:
     """``XXXX-XXXX-XXXX-XXXX`` from a code as typed (any case, dashes and spaces anywhere),
     or "" for anything that cannot be one: another alphabet's look-alike letters (Cyrillic
     А, В …) or other scripts' digits (٣, ²) are no code's characters, never an error."""
-    if len(text) > 4 * _CODE_CHARS:
+    if len(text) > 4 * _CODE_CHARS or not text.isascii():  # before upper(): ß → SS
         return ""
     plain = _SPACING.sub("", text).upper()
-    if not plain.isascii() or _CODE.fullmatch(plain) is None:
+    if _CODE.fullmatch(plain) is None:
         return ""
     return "-".join(plain[i:i + 4] for i in range(0, _CODE_CHARS, 4))
 
