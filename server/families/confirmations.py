@@ -18,7 +18,7 @@ from qatys.timeutil import iso_utc, local_date
 from server.domain.calendar import month_days
 from server.domain.policy import Policy
 from server.errors import FamiliesError
-from server.money.statements import parse_month, shift_month
+from server.money.statements import next_month_start, parse_month
 from server.storage import db
 
 MAX_COMMENT = 2000
@@ -37,8 +37,8 @@ class Confirmation:
 
 def window(month: str, policy: Policy) -> tuple[date, date]:
     """First and last day on which ``month`` can be confirmed or disputed."""
-    year, number = parse_month(shift_month(month, 1))
-    return date(year, number, policy.confirm_from_day), date(year, number, policy.confirm_to_day)
+    start = next_month_start(month)
+    return start.replace(day=policy.confirm_from_day), start.replace(day=policy.confirm_to_day)
 
 
 def record_confirmation(conn: Connection, guardian_id: str, child_id: str, month: str,

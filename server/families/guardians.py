@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy.exc import IntegrityError
 
 from protocol.cards import SERIAL_BYTES, serial_text
 from protocol.errors import SignatureError
@@ -48,9 +51,19 @@ def new_code() -> str:
     return "-".join(raw[i:i + 4] for i in range(0, _CODE_CHARS, 4))
 
 
+_CODE = re.compile(f"[A-Z2-7]{{{_CODE_CHARS}}}")
+"""A code's characters without the dashes: base32's alphabet, ASCII only."""
+_SPACING = re.compile(r"[-\s]")
+
+
 def normalise_code(text: str) -> str:
-    plain = "".join(ch for ch in text.upper() if ch.isalnum())
-    if len(plain) != _CODE_CHARS:
+    """``XXXX-XXXX-XXXX-XXXX`` from a code as typed (any case, dashes and spaces anywhere),
+    or "" for anything that cannot be one: another alphabet's look-alike letters (Cyrillic
+    А, В …) or other scripts' digits (٣, ²) are no code's characters, never an error."""
+    if len(text) > 4 * _CODE_CHARS or not text.isascii():  # before upper(): ß → SS
+        return ""
+    plain = _SPACING.sub("", text).upper()
+    if _CODE.fullmatch(plain) is None:
         return ""
     return "-".join(plain[i:i + 4] for i in range(0, _CODE_CHARS, 4))
 
@@ -153,26 +166,58 @@ def claim_invitation(conn: Connection, code: str, spki: bytes, now_us: int) -> t
     return guardian_id, str(row.child_id)
 
 
-def new_nonce(conn: Connection, now_us: int) -> str:
-    nonce = secrets.token_urlsafe(24)
-    conn.execute(db.guardian_nonces.delete().where(db.guardian_nonces.c.expires_at_us < now_us))
-    conn.execute(db.guardian_nonces.insert().values(
-        nonce=nonce, expires_at_us=now_us + NONCE_SECONDS * 1_000_000))
-    return nonce
+_NONCE = re.compile(r"([0-9]{1,16})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{24})")
+"""``<issued, ms since the epoch>.<16 random characters>.<its MAC, 24 characters>``"""
+_NONCE_SKEW_US = 5 * 1_000_000
+"""How far in the future an issue time may lie (another node's clock)."""
 
 
-def sign_in(engine: Engine, key: str, nonce: str, signature: bytes, now_us: int,
-            lifetime_us: int) -> tuple[str, str]:
-    """A session for a valid signature over a fresh, unused nonce: (guardian id, session id).
+def _nonce_mac(secret: bytes, issued_ms: str, random_part: str) -> str:
+    mac = hmac.new(secret, f"qatys-challenge-v1\n{issued_ms}\n{random_part}".encode("ascii"),
+                   hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(mac).decode("ascii")
 
-    The signature is checked with no lock held; the nonce is then used up, and the session
-    opened, in one short write transaction (a nonce opens one session, however many arrive
-    at once). A refused sign-in leaves the nonce as it was."""
+
+def new_nonce(secret: bytes, now_us: int) -> str:
+    """A sign-in challenge that needs no storage: a random part and the time it was issued,
+    with their HMAC under the server's session secret (every node has the same). Asking for
+    one changes nothing; :func:`sign_in` checks the MAC and the age and remembers the nonce
+    only when a sign-in uses it up, so it opens one session at most."""
+    issued = str(now_us // 1000)
+    random_part = base64.urlsafe_b64encode(os.urandom(12)).decode("ascii")
+    return f"{issued}.{random_part}.{_nonce_mac(secret, issued, random_part)}"
+
+
+def _nonce_expiry_us(secret: bytes, nonce: str, now_us: int) -> int | None:
+    """When a challenge this server issued ends, or None for a forged, old or odd one."""
+    found = _NONCE.fullmatch(nonce)
+    if found is None:
+        return None
+    issued, random_part, mac = found.groups()
+    if not hmac.compare_digest(mac, _nonce_mac(secret, issued, random_part)):
+        return None
+    issued_us = int(issued) * 1000
+    expires = issued_us + NONCE_SECONDS * 1_000_000
+    if issued_us > now_us + _NONCE_SKEW_US or expires <= now_us:
+        return None
+    return expires
+
+
+def sign_in(engine: Engine, secret: bytes, key: str, nonce: str, signature: bytes,
+            now_us: int, lifetime_us: int) -> tuple[str, str]:
+    """A session for a valid signature over a fresh, unused challenge: (guardian id, session
+    id).
+
+    The challenge and the signature are checked with no lock held; the nonce is then
+    remembered as used, and the session opened, in one short write transaction (a nonce
+    opens one session, however many arrive at once). A refused sign-in writes nothing."""
+    expires = _nonce_expiry_us(secret, nonce, now_us)
     with engine.connect() as conn:
-        row = conn.execute(select(db.guardian_nonces)
-                           .where(db.guardian_nonces.c.nonce == nonce)).first()
+        used = expires is not None and conn.execute(
+            select(db.guardian_nonces.c.nonce)
+            .where(db.guardian_nonces.c.nonce == nonce)).first() is not None
         guardian = conn.execute(select(db.guardians).where(db.guardians.c.key_id == key)).first()
-    if row is None or row.used_at_us is not None or row.expires_at_us <= now_us:
+    if expires is None or used:
         raise SignInError("challenge_invalid", Sentence("the sign-in challenge is unknown, used "
                                                         "or old"))
     if guardian is None or guardian.removed_at_us is not None:
@@ -183,23 +228,28 @@ def sign_in(engine: Engine, key: str, nonce: str, signature: bytes, now_us: int,
     except SignatureError as exc:
         raise SignInError("bad_signature",
                           Sentence("the sign-in signature does not verify")) from exc
-    with writing(engine) as conn:
-        used = conn.execute(db.guardian_nonces.update()
-                            .where(db.guardian_nonces.c.nonce == nonce)
-                            .where(db.guardian_nonces.c.used_at_us.is_(None))
-                            .where(db.guardian_nonces.c.expires_at_us > now_us)
-                            .values(used_at_us=now_us))
-        if not used.rowcount:
-            raise SignInError("challenge_invalid",
-                              Sentence("the sign-in challenge is unknown, used or old"))
-        removed = conn.execute(select(db.guardians.c.removed_at_us)
-                               .where(db.guardians.c.guardian_id == guardian.guardian_id)
-                               ).scalar_one()
-        if removed is not None:
-            raise SignInError("unknown_phone",
-                              Sentence("this phone has no access (ask for an invitation)"))
-        token = open_session(conn, SessionKind.GUARDIAN, str(guardian.guardian_id), now_us,
-                             lifetime_us)
+    try:
+        with writing(engine) as conn:
+            conn.execute(db.guardian_nonces.delete()
+                         .where(db.guardian_nonces.c.expires_at_us < now_us))
+            taken = conn.execute(select(db.guardian_nonces.c.nonce)
+                                 .where(db.guardian_nonces.c.nonce == nonce)).first()
+            if taken is not None:
+                raise SignInError("challenge_invalid",
+                                  Sentence("the sign-in challenge is unknown, used or old"))
+            conn.execute(db.guardian_nonces.insert().values(nonce=nonce, expires_at_us=expires,
+                                                            used_at_us=now_us))
+            removed = conn.execute(select(db.guardians.c.removed_at_us)
+                                   .where(db.guardians.c.guardian_id == guardian.guardian_id)
+                                   ).scalar_one()
+            if removed is not None:
+                raise SignInError("unknown_phone",
+                                  Sentence("this phone has no access (ask for an invitation)"))
+            token = open_session(conn, SessionKind.GUARDIAN, str(guardian.guardian_id), now_us,
+                                 lifetime_us)
+    except IntegrityError as exc:  # the same nonce used up by another worker just now
+        raise SignInError("challenge_invalid",
+                          Sentence("the sign-in challenge is unknown, used or old")) from exc
     return str(guardian.guardian_id), token
 
 

@@ -42,7 +42,7 @@ from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server.context import ctx
 from server.domain.calendar import month_days
 from server.errors import MoneyInputError, RequestError, ServiceError
-from server.families.confirmations import for_month, record_confirmation, window
+from server.families.confirmations import MAX_COMMENT, for_month, record_confirmation, window
 from server.families.consent import longest_until, record_signed, state_of
 from server.families.face_templates import face_state
 from server.families.guardians import (
@@ -64,6 +64,7 @@ from server.money.statements import (
 )
 from server.storage import db
 from server.storage.db import writing
+from server.web.bodies import INT64_MAX, integer, json_object, optional_text, text, texts
 from server.web.guard import secure_cookies
 from server.web.language import remember_language, request_language
 from server.web.responses import base64_field
@@ -84,6 +85,10 @@ STATIC = Path(__file__).resolve().parent / "static" / "parents"
 GUARDIAN_COOKIE = "qatys_guardian"
 GUARDIAN_PATH = "/parents/"
 CSRF_HEADER = "X-Qatys-CSRF"
+CODE_MAX = 64
+"""An invitation code as typed, spaces and dashes included."""
+KEY_MAX = 512
+"""A public key's or a signature's base64 (P-256: about 124 and 88 characters)."""
 QR_LIBRARY = Path("/usr/share/javascript/qrcode-generator/qrcode.js")
 """Kazuhiko Arase's QR generator from the Debian package node-qrcode-generator."""
 
@@ -140,13 +145,6 @@ def guardian_only(view: Callable[P, WebResponse | tuple[Response, int]]
     return wrapper
 
 
-def _json_body(*names: str) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not set(names) <= set(body):
-        raise RequestError("malformed", f"send {', '.join(names)} as JSON")
-    return body
-
-
 def _signed_in_answer(guardian_id: str, token: str) -> tuple[Response, int]:
     """The answer of a claim or sign-in: the session's cookie and its CSRF token."""
     context = ctx()
@@ -182,22 +180,28 @@ def _seconds_left() -> str:
 
 @bp.get("/invite/<code>")
 def invitation(code: str) -> WebResponse:
-    return _page("invite.html", code=normalise_code(code))
+    """The invitation's page; a code that cannot be one (wrong length, look-alike letters of
+    another alphabet, other scripts' digits) is answered 404 with the page's own words."""
+    normal = normalise_code(code)
+    return _page("invite.html", 200 if normal else 404, code=normal)
 
 
 @bp.post("/api/claim")
 def claim() -> tuple[Response, int]:
     context = ctx()
     body = request.get_json(silent=True)
-    code = normalise_code(str(body.get("code", ""))) if isinstance(body, dict) else ""
+    typed = body.get("code") if isinstance(body, dict) else None
+    code = normalise_code(typed) if isinstance(typed, str) else ""
     spent = ((context.limits.parents_claim_address, _address()),
              (context.limits.parents_claim_code, code))
     context.guard.check(*spent)
     try:
-        body = _json_body("code", "public_key", "proof")
-        spki = base64_field(body["public_key"], "public_key")
-        code = check_claim(context.engine, str(body["code"]), spki,
-                           base64_field(body["proof"], "proof"), context.clock())
+        body = json_object("code", "public_key", "proof")
+        typed = text(body, "code", CODE_MAX)
+        spki = base64_field(text(body, "public_key", KEY_MAX), "public_key")
+        code = check_claim(context.engine, typed, spki,
+                           base64_field(text(body, "proof", KEY_MAX), "proof"),
+                           context.clock())
         with writing(context.engine) as conn:
             guardian_id, _ = claim_invitation(conn, code, spki, context.clock())
             token = open_session(conn, SessionKind.GUARDIAN, guardian_id, context.clock(),
@@ -212,25 +216,31 @@ def claim() -> tuple[Response, int]:
 
 @bp.get("/api/challenge")
 def challenge() -> tuple[Response, int]:
+    """A one-time sign-in challenge: made, not stored (guardians.new_nonce), so GET and HEAD
+    change nothing but the address's rate-limit count."""
     context = ctx()
     context.guard.take(context.limits.parents_challenge_address, _address())
-    with writing(context.engine) as conn:
-        nonce = new_nonce(conn, context.clock())
-    return jsonify({"ok": True, "nonce": nonce}), 200
+    response = jsonify({"ok": True, "nonce": new_nonce(context.session_secret,
+                                                       context.clock())})
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200
 
 
 @bp.post("/api/login")
 def login() -> tuple[Response, int]:
     context = ctx()
     body = request.get_json(silent=True)
-    key = str(body.get("key_id", ""))[:64] if isinstance(body, dict) else ""
+    typed = body.get("key_id") if isinstance(body, dict) else None
+    key = typed[:64] if isinstance(typed, str) else ""
     spent = ((context.limits.parents_login_address, _address()),
              (context.limits.parents_login_key, key))
     context.guard.check(*spent)
     try:
-        body = _json_body("key_id", "nonce", "signature")
-        guardian_id, token = sign_in(context.engine, str(body["key_id"]), str(body["nonce"]),
-                                     base64_field(body["signature"], "signature"),
+        body = json_object("key_id", "nonce", "signature")
+        guardian_id, token = sign_in(context.engine, context.session_secret,
+                                     text(body, "key_id", 64), text(body, "nonce", 64),
+                                     base64_field(text(body, "signature", KEY_MAX),
+                                                  "signature"),
                                      context.clock(), _lifetime_us())
     except ServiceError as exc:
         context.guard.count(*spent)
@@ -278,19 +288,19 @@ def me() -> tuple[Response, int]:
 @guardian_only
 def consent() -> tuple[Response, int]:
     """A grant or withdrawal of face-check-in consent, signed on the phone."""
-    body = _json_body("child_id", "action", "until", "signed_at_ms", "signature")
+    body = json_object("child_id", "action", "until", "signed_at_ms", "signature")
+    child_id, action = text(body, "child_id"), text(body, "action", 16)
+    until = optional_text(body, "until", 10)
+    signed_at_ms = integer(body, "signed_at_ms", 0, INT64_MAX // 1000)
+    signature = base64_field(text(body, "signature", KEY_MAX), "signature")
     context = ctx()
-    child_id = str(body["child_id"])
     with writing(context.engine) as conn:
         if not is_guardian_of(conn, g.guardian, child_id):
             raise RequestError("not_found", "no such child")
         guardian = conn.execute(select(db.guardians)
                                 .where(db.guardians.c.guardian_id == g.guardian)).one()
-        if not isinstance(body["signed_at_ms"], int):
-            raise RequestError("malformed", "signed_at_ms must be an integer")
-        record = record_signed(conn, guardian, child_id, str(body["action"]),
-                               str(body["until"] or ""), body["signed_at_ms"],
-                               base64_field(body["signature"], "signature"), context.clock())
+        record = record_signed(conn, guardian, child_id, action, until, signed_at_ms,
+                               signature, context.clock())
     log(logger, "parents.consent", guardian=g.guardian, action=body["action"], record=record)
     return jsonify({"ok": True, "record": record}), 200
 
@@ -308,7 +318,10 @@ def _month(value: str | None) -> str:
 @bp.get("/child/<child_id>")
 @guardian_only
 def record(child_id: str) -> WebResponse:
-    month = _month(request.args.get("month"))
+    try:
+        month = _month(request.args.get("month"))
+    except RequestError as exc:  # a page: its own words, in the reader's language
+        return _page("wrong.html", 400, key=exc.code, detail=exc.message)
     context = ctx()
     with context.engine.connect() as conn:
         if not is_guardian_of(conn, g.guardian, child_id):
@@ -332,18 +345,17 @@ def record(child_id: str) -> WebResponse:
 @guardian_only
 def confirm_month() -> tuple[Response, int]:
     """Confirm the month, or dispute named days with a comment (only in the window)."""
-    body = _json_body("child_id", "month", "kind")
+    body = json_object("child_id", "month", "kind")
     context = ctx()
-    child_id, month = str(body["child_id"]), _month(str(body["month"]))
-    days = body.get("days") or []
-    if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
-        raise RequestError("malformed", "days must be a list of YYYY-MM-DD")
+    child_id, kind = text(body, "child_id"), text(body, "kind", 16)
+    month = _month(text(body, "month", 16))
+    days = texts(body, "days", 31, 10)
+    comment = optional_text(body, "comment", MAX_COMMENT)
     with writing(context.engine) as conn:
         if not is_guardian_of(conn, g.guardian, child_id):
             raise RequestError("not_found", "no such child")
-        record_id = record_confirmation(conn, g.guardian, child_id, month, str(body["kind"]),
-                                        days, str(body.get("comment") or ""), shipped_policy(),
-                                        context.clock())
+        record_id = record_confirmation(conn, g.guardian, child_id, month, kind, days, comment,
+                                        shipped_policy(), context.clock())
     log(logger, "parents.month", guardian=g.guardian, kind=body["kind"], record=record_id)
     return jsonify({"ok": True, "record": record_id}), 200
 

@@ -442,6 +442,7 @@ def approved_copy(code: str, month: str, revision: int) -> WebResponse:
     """The approved statement exactly as approved (the bytes sent to the queue core)."""
     if not _user().may_see(code):
         raise PageError("forbidden")
+    month = _month(month)
     with ctx().engine.connect() as conn:
         row = next((r for r in revisions(conn, code, month) if r.revision == revision), None)
     if row is None:

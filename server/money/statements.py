@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -37,12 +38,33 @@ from server.storage import db
 COUNTED_KINDS = (EventKind.ARRIVAL, EventKind.DEPARTURE)
 
 
-def parse_month(text: str) -> tuple[int, int]:
-    try:
-        moment = datetime.strptime(text, "%Y-%m")
-    except ValueError as exc:
-        raise MoneyInputError(Sentence("month must be YYYY-MM, not '%(text)s'", text=text)) from exc
-    return moment.year, moment.month
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+"""The years a month may name (docs/finance.md, "Months"): well inside what the shipped
+policy's calendar knows (Kazakhstan's holidays, 1991–2100), so a month, the one before it
+and the next one (its confirmation window) always have a calendar."""
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def _month_parts(text: object) -> tuple[int, int]:
+    """(year, month) of ``YYYY-MM`` in ASCII digits, any year; else MoneyInputError."""
+    found = _MONTH.fullmatch(text) if isinstance(text, str) else None
+    if found is None or not 1 <= int(found[2]) <= 12:
+        shown = text[:24] if isinstance(text, str) else type(text).__name__
+        raise MoneyInputError(Sentence("month must be YYYY-MM, not '%(text)s'", text=shown))
+    return int(found[1]), int(found[2])
+
+
+def parse_month(text: object) -> tuple[int, int]:
+    """The one parser of months (pages, exports, the parents' API, the commands, the job):
+    ``YYYY-MM`` in ASCII digits (never full-width or other scripts' digits, never
+    ``2026-1``), from :data:`FIRST_YEAR` to :data:`LAST_YEAR`; anything else, of any type,
+    is a MoneyInputError (``bad_request``)."""
+    year, month = _month_parts(text)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise MoneyInputError(Sentence("month %(month)s is outside the years %(first)s to "
+                                       "%(last)s", month=text, first=FIRST_YEAR,
+                                       last=LAST_YEAR))
+    return year, month
 
 
 @functools.cache
@@ -54,7 +76,7 @@ def shipped_policy() -> Policy:
 
 def shift_month(month: str, by: int) -> str:
     """The month ``by`` months after (or before) ``month``, both YYYY-MM."""
-    year, number = parse_month(month)
+    year, number = _month_parts(month)
     index = year * 12 + number - 1 + by
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 

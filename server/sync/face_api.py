@@ -9,22 +9,20 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from server.context import ctx
 from server.errors import RequestError
 from server.families import face_templates, withdrawals
 from server.storage import db
 from server.sync.auth import authenticated_terminal
+from server.web.bodies import INT64_MAX, json_object
 from server.web.responses import base64_field, ok
 
 bp = Blueprint("faces", __name__, url_prefix="/api/v1/terminal")
 
 def _body(*required: str) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not set(required) <= set(body):
-        raise RequestError("malformed", "send " + ", ".join(required) + " as JSON")
-    return body
+    return json_object(*required)
 
 
 def _text(value: Any, name: str, max_len: int = 64) -> str:
@@ -50,7 +48,7 @@ def upload() -> tuple[Response, int]:
     terminal = authenticated_terminal()
     body = _body("template_id", "key_id", "child_id", "consent_record", "blob")
     record = body["consent_record"]
-    if isinstance(record, bool) or not isinstance(record, int) or record < 1:
+    if isinstance(record, bool) or not isinstance(record, int) or not 0 < record <= INT64_MAX:
         raise RequestError("malformed", "consent_record must be a positive integer")
     item = face_templates.Upload(_text(body["template_id"], "template_id", 32),
                                  _text(body["key_id"], "key_id", 16),
@@ -88,7 +86,9 @@ def sync() -> tuple[Response, int]:
     erased = body["erased"]
     if not isinstance(erased, list) or len(erased) > face_templates.MAX_LIST or not all(
             isinstance(e, dict) and isinstance(e.get("erased_at_us"), int)
-            and e.get("reason") in face_templates.REPORTED_REASONS for e in erased):
+            and not isinstance(e["erased_at_us"], bool) and 0 <= e["erased_at_us"] <= INT64_MAX
+            and isinstance(e.get("reason"), str)
+            and e["reason"] in face_templates.REPORTED_REASONS for e in erased):
         raise RequestError("malformed", "erased is a list of {template_id, erased_at_us, "
                            "reason}; reason one of " + ", ".join(face_templates.REPORTED_REASONS))
     receipts = [(_text(e.get("template_id"), "template_id", 32), int(e["erased_at_us"]),

@@ -23,6 +23,7 @@ from server.storage import db
 from server.sync import roster_delivery
 from server.sync.auth import authenticated_terminal
 from server.sync.clock_corrections import correct_boot
+from server.web.bodies import integer, json_object, optional_text, text
 from server.web.responses import base64_field, ok
 
 bp = Blueprint("terminal", __name__, url_prefix="/api/v1")
@@ -31,16 +32,17 @@ logger = logging.getLogger("qatys.server.terminal")
 
 @bp.post("/terminals/enrol")
 def enrol() -> tuple[Response, int]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not {"token", "sign_pub", "box_pub", "proof"} <= set(body):
-        raise RequestError("malformed", "send token, sign_pub, box_pub and proof as JSON")
+    body = json_object("token", "sign_pub", "box_pub", "proof")
+    token = text(body, "token", 256)
+    sign_pub = base64_field(text(body, "sign_pub", 256), "sign_pub")
+    box_pub = base64_field(text(body, "box_pub", 256), "box_pub")
+    proof = base64_field(text(body, "proof", 256), "proof")
+    software = optional_text(body, "software_version", 40)
     context = ctx()
     try:
         with db.writing(context.engine) as conn:
-            result = enrol_terminal(
-                conn, str(body["token"]), base64_field(body["sign_pub"], "sign_pub"),
-                base64_field(body["box_pub"], "box_pub"), base64_field(body["proof"], "proof"),
-                str(body.get("software_version", "")), context.clock())
+            result = enrol_terminal(conn, token, sign_pub, box_pub, proof, software,
+                                    context.clock())
     except TokenRefused as exc:
         log(logger, "terminal.enrol_refused", logging.WARNING, code=exc.code)
         raise SyncError(exc.code, exc.sentence) from exc
@@ -108,7 +110,10 @@ def door() -> tuple[Response, int]:
               signature=base64.b64encode(signature).decode("ascii"), server_time_us=now)
 
 
-_BOOT_ID = re.compile(r"^[0-9a-f]{32}$")
+_BOOT_ID = re.compile(r"[0-9a-f]{32}")
+TIME_MAX_US = 2**62
+"""A terminal's clock (µs since the epoch) in a health report: its skew from the server's
+must still fit the 64-bit column."""
 
 
 @bp.post("/terminal/health")
@@ -120,9 +125,11 @@ def health() -> tuple[Response, int]:
             isinstance(body[k], bool) or not isinstance(body[k], kind)
             for k, kind in HEALTH_FIELDS.items()):
         raise RequestError("malformed", "send " + ", ".join(HEALTH_FIELDS) + " as JSON")
+    for name in ("pending", "head_seq", "storage_free_bytes", "mono_ns"):
+        integer(body, name)
+    integer(body, "terminal_time_us", 0, TIME_MAX_US)
     if body["camera"] not in CAMERA_STATES or len(body["software_version"]) > 40 \
-            or min(body["pending"], body["head_seq"], body["storage_free_bytes"],
-                   body["mono_ns"]) < 0 or not _BOOT_ID.match(body["boot_id"]):
+            or not _BOOT_ID.fullmatch(body["boot_id"]):
         raise RequestError("malformed", "a health field is out of range")
     context = ctx()
     now = context.clock()

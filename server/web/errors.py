@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from flask.globals import request_ctx
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from qatys.logs import log
 from server.errors import FamiliesError, ServiceError, SignInError, SyncError
+from server.web import bodies
 from server.web.rate_limits import LOG_EVERY
-from server.web.responses import error
+from server.web.responses import error, ok
 
 logger = logging.getLogger("qatys.server")
 
@@ -135,6 +137,10 @@ def page_status(key: str) -> int:
 
 
 def install(app: Flask) -> None:
+    """Every answer JSON: the handlers below, the JSON bodies' parser (server/web/bodies.py)
+    and OPTIONS answered with the path's methods."""
+    bodies.install(app)
+    app.before_request(_options)
     app.register_error_handler(ServiceError, _refused)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -157,9 +163,37 @@ def _refused(exc: ServiceError) -> tuple[Response, int]:
     return response, status
 
 
+def _allowed() -> list[str]:
+    """The methods the request's path takes (OPTIONS included), as ``Allow`` names them."""
+    adapter = getattr(request_ctx, "url_adapter", None)
+    if adapter is None:
+        return []
+    try:
+        return sorted(adapter.allowed_methods())
+    except HTTPException:
+        return []
+
+
+def _options() -> tuple[Response, int] | None:
+    """OPTIONS on a path that exists: a JSON answer with ``Allow`` (Flask's own is an empty
+    HTML body). Other paths fall through to 404."""
+    if request.method != "OPTIONS" or request.routing_exception is not None:
+        return None
+    allowed = _allowed()
+    response, status = ok(allow=allowed)
+    response.headers["Allow"] = ", ".join(allowed)
+    return response, status
+
+
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     status = exc.code or 500
     code = HTTP_CODES.get(status, "http_error")
+    if isinstance(exc, MethodNotAllowed):
+        allowed = sorted(exc.valid_methods or _allowed())
+        response, status = error(405, code, "the path does not take this method; see Allow",
+                                 allow=allowed)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response, status
     if status == 413:
         log(logger, "request.too_large", logging.WARNING, path=request.path,
             length=request.content_length)

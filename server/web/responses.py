@@ -22,8 +22,11 @@ def error(status: int, code: str, message: str, **details: Any) -> tuple[Respons
 
 
 def base64_field(value: Any, name: str) -> bytes:
-    """A base64 field of a JSON request, or a 400 ``malformed`` naming it."""
+    """A base64 field of a JSON request (text, never coerced), or a 400 ``malformed`` naming
+    it (``details.field``)."""
+    if not isinstance(value, str):
+        raise RequestError("malformed", f"{name} must be base64", field=name)
     try:
-        return base64.b64decode(str(value), validate=True)
+        return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise RequestError("malformed", f"{name} must be base64") from exc
+        raise RequestError("malformed", f"{name} must be base64", field=name) from exc
