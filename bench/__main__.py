@@ -25,6 +25,7 @@ from bench.kiosk_latency import bench_kiosk_latency
 from bench.phone import bench_phone_verification
 from bench.region import bench_region
 from bench.sign_in_flood import bench_sign_in_flood
+from bench.slow_clients import bench_slow_clients
 from bench.terminal_resources import bench_terminal_resources
 from protocol import batches, events
 from server.datadir import open_data_dir
@@ -181,7 +182,8 @@ def main() -> None:
     `python -m bench terminal` only the terminal's start-up, idle and morning-peak figures,
     `python -m bench faces` only face accuracy, liveness, speed and door to greeting,
     `python -m bench before-after` only protocol 2 beside the code before it,
-    `python -m bench flood` only a sync beside a flood of wrong passwords."""
+    `python -m bench flood` only a sync beside a flood of wrong passwords,
+    `python -m bench slow` only health probes beside slow clients, per worker class."""
     region_only = sys.argv[1:] == ["region"]
     if sys.argv[1:] == ["before-after"]:
         _before_after()
@@ -190,6 +192,11 @@ def main() -> None:
         flood_base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
         bench_sign_in_flood(flood_base)
         shutil.rmtree(flood_base, ignore_errors=True)
+        return
+    if sys.argv[1:] == ["slow"]:
+        slow_base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
+        bench_slow_clients(slow_base)
+        shutil.rmtree(slow_base, ignore_errors=True)
         return
     if sys.argv[1:] == ["phone"]:
         bench_phone_verification()
@@ -249,6 +256,7 @@ def _terminal_and_ingest(base: Path) -> None:
     finally:
         sqlite_server.stop()
     bench_sign_in_flood(base)
+    bench_slow_clients(base)
 
 
 def _before_after() -> None:

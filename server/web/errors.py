@@ -33,6 +33,14 @@ STATUS: dict[str, int | dict[type[ServiceError], int]] = {
     "not_signed_in": 401,
     "csrf_invalid": 403,
     "rate_limited": 429,
+    # what gunicorn refuses before the app (server/web/gunicorn_workers.py)
+    "request_line_too_long": 414,
+    "headers_too_large": 431,
+    "malformed_request": 400,
+    "invalid_method": 400,
+    "unsupported_transfer_coding": 501,
+    "expectation_failed": 417,
+    "proxy_forbidden": 403,
     # terminals: signed requests, enrolment, batches (server/sync/)
     "unauthenticated": 401,
     "stale_request": 401,
