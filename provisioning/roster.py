@@ -40,7 +40,6 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 characters, and line/paragraph separators: never part of a name, refused by line."""
 _CP1251_EXTRA = frozenset("№«»–—‘’‚“”„•…\u00a0")
 """Non-letters a Windows-1251 roster from Excel may hold besides Cyrillic letters."""
-_SAVE_AS_UTF8 = 'save it from Excel as "CSV UTF-8 (comma delimited)"'
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def decode_roster(data: bytes) -> str:
         if data.startswith(b"\xef\xbb\xbf"):  # says UTF-8 but is not
             raise InvalidInput(Sentence("line %(line)s is not UTF-8 although the file begins as "
                                         "UTF-8; %(advice)s", line=line,
-                                        advice=Sentence(_SAVE_AS_UTF8))) from exc
+                                        advice=_save_as_utf8())) from exc
     try:
         text = data.decode("cp1251")
     except UnicodeDecodeError:  # 0x98 is no Windows-1251 character
@@ -88,14 +87,18 @@ def decode_roster(data: bytes) -> str:
     if not text or strange is not None:
         raise InvalidInput(Sentence("line %(line)s is neither UTF-8 nor Windows-1251 text; "
                                     "%(advice)s", line=strange or line,
-                                    advice=Sentence(_SAVE_AS_UTF8)))
+                                    advice=_save_as_utf8()))
     lost = [Sentence("line %(line)s has '?' where Windows-1251 has no letter (Kazakh "
                      "ә, ғ, қ, ң, ө, ұ, ү, һ)", line=n)
             for n, raw in enumerate(text.splitlines(), start=1) if n > 1 and "?" in raw]
     if lost:
         raise InvalidInput(Sentence("the roster was saved as Windows-1251, which lost letters; "
-                                    "%(advice)s", advice=Sentence(_SAVE_AS_UTF8)), list(lost))
+                                    "%(advice)s", advice=_save_as_utf8()), list(lost))
     return text
+
+
+def _save_as_utf8() -> Sentence:
+    return Sentence('save it from Excel as "CSV UTF-8 (comma delimited)"')
 
 
 def _cp1251_roster_char(char: str) -> bool:
