@@ -54,9 +54,9 @@ def roster_group() -> None:
 @click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def roster_import(data: DataDir, kindergarten: str, csv_file: Path) -> None:
     """Import a roster CSV (all rows or none; every bad line is named)."""
-    text = csv_file.read_text(encoding="utf-8")
+    raw = csv_file.read_bytes()  # decoded by the roster's rules: UTF-8, or Excel's cp1251
     with data.transaction() as conn:
-        summary = import_roster(conn, kindergarten, text, csv_file.name)
+        summary = import_roster(conn, kindergarten, raw, csv_file.name, local_date(now_us()))
     echo(Sentence("roster of %(kindergarten)s: %(added)s added, %(updated)s updated, "
                   "%(unchanged)s unchanged", kindergarten=kindergarten, added=summary.added,
                   updated=summary.updated, unchanged=summary.unchanged))

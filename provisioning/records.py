@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Column, Connection, select
 
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.kindergartens import require_kindergarten
@@ -34,6 +34,19 @@ ABSENCE_CHOICES = tuple(r.value for r in AbsenceReason)
 """What ``--reason`` takes (click's choices take text, not members): the reasons, then
 "cancelled"."""
 MAX_SPAN_DAYS = 366
+MAX_REASON = 1_000
+"""A closure's reason is stored as text without a limit; longer than this is no reason."""
+
+
+def check_length(option: str, value: str, column: Column[str] | int) -> None:
+    """Refuse ``value`` (given as ``option``) longer than ``column`` holds: PostgreSQL would
+    refuse it with an error and SQLite store it whole, so the length is checked here, once,
+    for both (``column``: a bounded column of server/storage/db.py, or a length)."""
+    limit = column if isinstance(column, int) else getattr(column.type, "length", None)
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(Sentence("%(option)s is %(length)s characters long; at most "
+                                    "%(limit)s are stored", option=option, length=len(value),
+                                    limit=limit))
 
 
 def _check_span(first: date, last: date) -> None:
@@ -51,6 +64,8 @@ def add_closure(conn: Connection, kindergarten: str, first: date, last: date, re
     _check_span(first, last)
     if not reason.strip():
         raise InvalidInput(Sentence("a closure needs a reason"))
+    check_length("--reason", reason.strip(), MAX_REASON)
+    check_length("--by", by, db.closures.c.recorded_by)
     result = conn.execute(db.closures.insert().values(
         kindergarten=kindergarten, first_day=first.isoformat(), last_day=last.isoformat(),
         reason=reason.strip(), recorded_at_us=now_us, recorded_by=by))
@@ -66,6 +81,8 @@ def add_absence(conn: Connection, child_id: str, first: date, last: date,
     if reason == AbsenceReason.CANCELLED and replaces is None:
         raise InvalidInput(Sentence("a cancellation names the record it cancels (--replaces ID)"))
     _check_span(first, last)
+    check_length("--document", document.strip(), db.absences.c.document)
+    check_length("--by", by, db.absences.c.recorded_by)
     child = conn.execute(select(db.children.c.child_id)
                          .where(db.children.c.child_id == child_id)).first()
     if child is None:

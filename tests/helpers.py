@@ -21,6 +21,7 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,12 +45,15 @@ QATYS = [sys.executable, "-m", "qatys"]
 SHARED_TESTDATA = Path(os.environ.get(
     "QATYS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "testdata"
 """Public QR and face images with their licences (../shared/testdata beside the checkout)."""
+ROSTER_TODAY = date(2026, 3, 2)
+"""The server's local date a test checks a roster on (parse_csv/parse_records take it)."""
 HEADER = ("child_id,iin,last_name,first_name,birth_date,group,funding_category,enrolled_on,"
           "withdrawn_on")
 
 
 def roster_csv(count: int, prefix: str = "child") -> tuple[str, list[dict[str, str]]]:
-    """A generated roster with valid IINs and distinctive names (no real people)."""
+    """A generated roster with valid IINs and distinctive names (no real people); each IIN
+    begins with the birth date (2020-03-15: ``200315`` and the century digit 5)."""
     rows, people = [HEADER], []
     for i, iin in zip(range(count), generated("2003155"), strict=False):
         person = {"child_id": f"{prefix}-{i:05d}-x7q", "iin": iin,

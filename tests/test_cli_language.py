@@ -20,7 +20,7 @@ from qatys.sentences import (
     say,
     unknown_language_setting,
 )
-from tests.helpers import HEADER, Command, qatys_batch, run
+from tests.helpers import HEADER, ROSTER_TODAY, Command, qatys_batch, run
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / d for d in ("qatys", "server", "provisioning", "terminal")]
@@ -122,7 +122,7 @@ def test_roster_problems_are_whole_sentences_in_the_readers_language() -> None:
     text = "\n".join([HEADER, "c1,123,Ivanova,Aru,2021-13-01,A,state,2024-09-01,",
                       "c1,123,Ivanova,Aru,2021-01-01,A,state,2024-09-01,"]) + "\n"
     with pytest.raises(InvalidInput) as refused:
-        parse_csv(text)
+        parse_csv(text, ROSTER_TODAY)
     assert refused.value.problems[0].startswith("line 2: ")  # English for the JSON answers
     russian = [say(p, "ru") for p in refused.value.problem_sentences]
     assert len(russian) == len(refused.value.problems) >= 3

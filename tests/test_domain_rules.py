@@ -10,7 +10,7 @@ from provisioning import iin
 from provisioning.errors import InvalidInput
 from provisioning.roster import parse_csv
 from terminal.door import RECEIPT_ALPHABET, DayState, Rules, decide, receipt_code
-from tests.helpers import HEADER, roster_csv
+from tests.helpers import HEADER, ROSTER_TODAY, roster_csv
 
 
 def test_iin_checksum() -> None:
@@ -24,7 +24,7 @@ def test_iin_checksum() -> None:
 
 def test_roster_parses_generated_file() -> None:
     text, people = roster_csv(5)
-    children = parse_csv(text)
+    children = parse_csv(text, ROSTER_TODAY)
     assert [c.child_id for c in children] == [p["child_id"] for p in people]
 
 
@@ -35,7 +35,7 @@ def test_roster_names_every_bad_line() -> None:
     bad_date = lines[2].replace("2020-03-15", "2020-02-30")
     duplicate = lines[3].split(",", 1)[0] + "," + lines[1].split(",", 1)[1]
     with pytest.raises(InvalidInput) as info:
-        parse_csv("\n".join([HEADER, bad_iin, bad_date, duplicate, lines[3]]) + "\n")
+        parse_csv("\n".join([HEADER, bad_iin, bad_date, duplicate, lines[3]]) + "\n", ROSTER_TODAY)
     text_of = "\n".join(info.value.problems)
     assert "line 2: iin" in text_of
     assert "line 3: birth_date" in text_of

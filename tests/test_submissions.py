@@ -11,7 +11,7 @@ from protocol.errors import SignatureError
 from protocol.submissions import sign_submission, verify_submission
 from provisioning.errors import InvalidInput
 from provisioning.roster import COLUMNS, parse_records
-from tests.helpers import roster_csv
+from tests.helpers import ROSTER_TODAY, roster_csv
 
 SEED = bytes(range(32))
 KEY = "qatys:KG1:2026-03:r1:0123456789ab"
@@ -57,7 +57,7 @@ def _records(count: int) -> list[dict[str, str | None]]:
 
 def test_json_roster_follows_the_csv_rules() -> None:
     records = _records(3)
-    assert [c.child_id for c in parse_records({"children": records})] == \
+    assert [c.child_id for c in parse_records({"children": records}, ROSTER_TODAY)] == \
         [r["child_id"] for r in records]
     for payload, problem in [
         ([], "JSON object"),
@@ -69,5 +69,5 @@ def test_json_roster_follows_the_csv_rules() -> None:
         ({"children": []}, "no rows"),
     ]:
         with pytest.raises(InvalidInput) as refused:
-            parse_records(payload)
+            parse_records(payload, ROSTER_TODAY)
         assert problem in " ".join([str(refused.value), *refused.value.problems]), payload

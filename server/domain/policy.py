@@ -15,11 +15,15 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any
 
+import holidays
+
 from server.domain.calendar import CalendarRules
 
 DEFAULT_POLICY = "kz-default-2026.toml"
 REASONS = ("illness", "quarantine", "sanatorium", "leave")
 _MONEY = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
+MAX_VERSION = 40
+"""Statements store the version (``month_totals.policy_version``, 40 characters)."""
 
 
 class PolicyError(ValueError):
@@ -49,6 +53,17 @@ def default_policy_text() -> str:
         encoding="utf-8")
 
 
+def decode_policy(data: bytes) -> str:
+    """A policy file's text: UTF-8 (a BOM is dropped); any other encoding (e.g. a copy saved
+    as Windows-1251) is refused with the first line that is not UTF-8."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise PolicyError(f"line {line}: the file is not UTF-8 text (saved as Windows-1251?); "
+                          "save it as UTF-8") from exc
+
+
 def load_policy(text: str | None = None) -> Policy:
     """The policy in ``text`` (the shipped default when None)."""
     text = default_policy_text() if text is None else text
@@ -58,8 +73,15 @@ def load_policy(text: str | None = None) -> Policy:
         raise PolicyError(f"not valid TOML: {exc}") from exc
     reader = _Reader(text, data)
     version = reader.text("", "version")
+    if len(version) > MAX_VERSION:
+        raise reader.error("", "version", f"must be at most {MAX_VERSION} characters")
+    country = reader.text("calendar", "country")
+    if country not in holidays.list_supported_countries():
+        raise reader.error("calendar", "country",
+                           f"{country[:20]!r} is not a country code the holiday calendar knows "
+                           '(e.g. "KZ")')
     calendar_rules = CalendarRules(
-        country=reader.text("calendar", "country"),
+        country=country,
         transferred_workdays=reader.boolean("calendar", "transferred_workdays"),
         extra_days_off=reader.dates("calendar", "extra_days_off"),
         extra_working_days=reader.dates("calendar", "extra_working_days"),
@@ -159,7 +181,7 @@ class _Reader:
 
     def dates(self, section: str, key: str) -> frozenset[date]:
         value = self._value(section, key)
-        if not isinstance(value, list) or not all(isinstance(v, date) for v in value):
+        if not isinstance(value, list) or not all(type(v) is date for v in value):
             raise self.error(section, key, "must be a list of dates (2026-05-27, no quotes)")
         return frozenset(value)
 

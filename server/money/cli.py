@@ -16,7 +16,7 @@ from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import iso_utc, now_us
 from server.datadir import DataDir, with_data_dir
 from server.domain.funding import Statement
-from server.domain.policy import Policy, PolicyError, load_policy
+from server.domain.policy import Policy, PolicyError, decode_policy, load_policy
 from server.errors import MoneyInputError
 from server.money.approvals import approve, revisions
 from server.money.exports import FORMATS, day_mark, write_statement, write_tabel
@@ -38,8 +38,8 @@ def _policy_text(path: Path | None) -> str | None:
     """The policy file's text (None: the shipped one), refused at once when invalid."""
     if path is None:
         return None
-    text = path.read_text(encoding="utf-8")
     try:
+        text = decode_policy(path.read_bytes())
         load_policy(text)
     except PolicyError as exc:
         raise PolicyError(f"{path}: {exc}") from exc

@@ -17,6 +17,7 @@ from provisioning.errors import InvalidInput, NotFound
 from provisioning.roster import import_children, parse_records
 from qatys.logs import log
 from qatys.sentences import Sentence
+from qatys.timeutil import local_date, now_us
 from server.queue_core.client import QueueCoreClient
 from server.storage import db
 from server.storage.db import writing
@@ -60,7 +61,7 @@ def pull_roster(engine: Engine, client: QueueCoreClient, kindergarten: str) -> P
         raise InvalidInput(Sentence("the queue core answered with the roster of '%(named)s', not "
                                     '%(kindergarten)s; nothing imported', named=named,
                                     kindergarten=kindergarten))
-    children = parse_records(document)
+    children = parse_records(document, local_date(now_us()))
     digest = hashlib.sha256(raw).hexdigest()
     with writing(engine) as conn:
         last = conn.execute(select(db.roster_imports.c.sha256)
