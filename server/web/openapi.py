@@ -1,9 +1,20 @@
-"""The OpenAPI 3.1 description of the API, served at ``/api/v1/openapi.json``."""
+"""The OpenAPI 3.1 description of the API, served at ``/api/v1/openapi.json``.
+
+One document for the terminals' API (``/api/v1/``) and the parents' pages' JSON API
+(``/parents/api/``): every field as the server checks it (patterns, lengths, integer ranges,
+required fields), the batch as the canonical CBOR map it is, and every status each operation
+answers with, each refusal in the one JSON error shape. tests/test_docs.py checks it against
+the app's routes both ways; tests/test_fuzz_api.py fuzzes a real server with it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from protocol import MAX_BATCH_EVENTS
+from protocol.events import MAX_TERMINAL_ID
+from protocol.faces import EraseReason
+from protocol.health import CAMERA_STATES
 from qatys import __version__
 
 ERROR_CODES = {
@@ -63,25 +74,89 @@ ERROR_CODES = {
     "bad_notice": "the withdrawal notice does not open for the sending terminal",
 }
 
+INT64 = 2**63 - 1
+"""The largest integer a BIGINT column (SQLite and PostgreSQL) holds."""
+MAX_FACE_LIST = 5000
+"""Ids a terminal may list in one face sync (server/families/face_templates.py MAX_LIST)."""
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_BASE64 = {"type": "string", "contentEncoding": "base64",
+           "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
+_HEX32 = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+_MONTH = {"type": "string", "pattern": "^[0-9]{4}-(?:0[1-9]|1[0-2])$",
+          "description": "ASCII YYYY-MM within the funding policy's years"}
+_DAY = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+_REFUSED = {
+    400: "not of the documented form (malformed, bad_request, …)",
+    401: "not signed in, or the signature or sign-in does not hold",
+    403: "refused for who is asking (unknown or revoked terminal, CSRF token, …)",
+    404: "no such thing, or not this caller's",
+    409: "conflicts with what the server holds",
+    410: "expired",
+    413: "the body is larger than the server accepts",
+    414: "the request line (path and query) is longer than the server reads",
+    415: "the body is not of the expected media type",
+    429: "too many attempts; see Retry-After",
+}
+
+
+def _text(max_len: int, min_len: int = 1, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "minLength": min_len, "maxLength": max_len, **extra}
+
+
+def _int(minimum: int = 0, maximum: int = INT64) -> dict[str, Any]:
+    return {"type": "integer", "format": "int64", "minimum": minimum, "maximum": maximum}
+
+
+def _object(properties: dict[str, Any], required: tuple[str, ...] | None = None,
+            closed: bool = False) -> dict[str, Any]:
+    """A JSON object; ``required`` all its properties unless named; ``closed``: no others."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "required": list(properties if required is None else required)}
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _done(description: str, properties: dict[str, Any], status: int = 200) -> dict[str, Any]:
+    return {str(status): {"description": description, "content": {"application/json": {
+        "schema": _object({"ok": {"const": True}, **properties},
+                          required=("ok", *properties))}}}}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"description": "refused", "content": {"application/json": {"schema": _ERROR}}}
+    retry = {"Retry-After": {"description": "seconds to wait",
+                             "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+    return {str(s): {"description": _REFUSED[s], **({"headers": retry} if s == 429 else {}),
+                     "content": {"application/json": {"schema": _ERROR}}}
             for s in statuses}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Qatys sync server", "version": __version__,
-                 "description": "Terminals deliver signed batches of check-ins; see docs/api.md "
-                                "and docs/protocol.md."},
+                 "description": "Terminals deliver signed batches of check-ins and sign every "
+                                "other request (docs/protocol.md); the parents' pages call "
+                                "/parents/api/ with a signed-in phone's session (docs/"
+                                "parents.md). Every refusal is {ok: false, error: {code, "
+                                "message, …}} (docs/api.md)."},
         "paths": {
-            "/api/v1/health": {"get": {"summary": "Liveness, versions and server time",
-                                       "responses": {"200": {"description": "up"}}}},
-            "/api/v1/openapi.json": {"get": {"summary": "This document",
-                                             "responses": {"200": {"description": "OpenAPI"}}}},
+            "/api/v1/health": {"get": {
+                "summary": "Liveness, versions and server time",
+                "responses": _done("up", {
+                    "version": {"type": "string"}, "protocol": {"type": "integer"},
+                    "max_batch_events": {"const": MAX_BATCH_EVENTS},
+                    "server_time_us": {"type": "integer"}})}},
+            "/api/v1/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {
+                    "application/json": {"schema": {"type": "object",
+                                                    "required": ["openapi", "paths"]}}}}}}},
             **_parents_api(),
             **_terminal_api(),
         },
@@ -89,121 +164,213 @@ def document() -> dict[str, Any]:
     }
 
 
+_SIGNED: list[dict[str, list[str]]] = [{"terminalSignature": []}]
+_FACE_ID = _text(32)
+
+
+def _signed(summary: str, responses: dict[str, Any], statuses: tuple[int, ...],
+            body: dict[str, Any] | None = None, method: str = "post",
+            **extra: Any) -> dict[str, Any]:
+    """A request signed by an enrolled terminal (protocol/auth.py): 400 for another protocol
+    version, 401 unsigned, stale or replayed, 403 unknown, revoked or forged."""
+    operation: dict[str, Any] = {"summary": summary, "security": _SIGNED, **extra,
+                                 "responses": {**responses, **_errors(400, 401, 403, *statuses)}}
+    if body is not None:
+        operation["requestBody"] = _json_body(body)
+    return {method: operation}
+
+
 def _terminal_api() -> dict[str, Any]:
     """What terminals call: batches, enrolment and the signed requests of a sync."""
     return {
     "/api/v1/batches": {"post": {
-        "summary": "Deliver a signed batch of up to 500 events (canonical CBOR)",
+        "summary": f"Deliver a signed batch of 1..{MAX_BATCH_EVENTS} events: a canonical CBOR "
+                   "map whose signature (sig) covers the rest; byte strings are CBOR byte "
+                   "strings. The batch carries its own signature: no request headers",
         "parameters": [{"name": "Qatys-Protocol", "in": "header",
                         "schema": {"type": "string", "enum": ["1", "2"]}}],
-        "requestBody": {"required": True, "content": {
-            "application/cbor": {"schema": {"type": "string", "format": "binary"}}}},
-        "responses": {"200": {"description": "stored (or already stored)",
-                              "content": {"application/json": {
-                                  "schema": {"$ref": "#/components/schemas/Ack"}}}},
+        "requestBody": {"required": True, "content": {"application/cbor": {
+            "schema": {"$ref": "#/components/schemas/Batch"}}}},
+        "responses": {**_done("stored (or already stored)", {
+            "ack": _BASE64, "signature": _BASE64, "terminal_id": {"type": "string"},
+            "acked_seq": {"type": "integer"}, "stored": {"type": "integer"}}),
                       **_errors(400, 403, 409, 413, 415)}}},
     "/api/v1/terminals/enrol": {"post": {
         "summary": "Enrol a terminal with a one-time token",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["token", "sign_pub", "box_pub", "proof"],
-            "properties": {k: {"type": "string"} for k in
-                           ("token", "sign_pub", "box_pub", "proof",
-                            "software_version")}}}}},
-        "responses": {"201": {"description": "enrolled"}, **_errors(400, 403)}}},
-    "/api/v1/terminal/time": {"get": {
-        "summary": "The server's clock, for a terminal whose own is off (signed "
-                   "request; freshness not checked; changes nothing)",
-        "responses": {"200": {"description": "terminal_id, server_time_us"},
-                      **_errors(401, 403)}}},
-    "/api/v1/terminal/roster": {"get": {
-        "summary": "Roster ids and first names, sealed to the asking terminal",
-        "parameters": [{"name": "known", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "sealed roster or unchanged"},
-                      **_errors(401, 403)}}},
-    "/api/v1/terminal/door": {"get": {
-        "summary": "Card keys and revoked card serials of the terminal's kindergarten, "
-                   "signed by the server (base64 CBOR + Ed25519 signature)",
-        "responses": {"200": {"description": "door credentials"}, **_errors(401, 403)}}},
-    "/api/v1/terminal/status": {"get": {
-        "summary": "What the server holds for the asking terminal",
-        "responses": {"200": {"description": "status"}, **_errors(401, 403)}}},
-    "/api/v1/terminal/health": {"post": {
-        "summary": "The terminal's health report at each sync (signed JSON: pending, "
-                   "head_seq, terminal_time_us, software_version, camera, "
-                   "storage_free_bytes); shown on the fleet page",
-        "responses": {"200": {"description": "stored; server_time_us"},
-                      **_errors(400, 401, 403)}}},
+        "requestBody": _json_body(_object({
+            "token": {"type": "string", "pattern": "^QTK1-[A-Z2-7]{32}-[A-Z2-7]{16}$"},
+            "sign_pub": _BASE64, "box_pub": _BASE64, "proof": _BASE64,
+            "software_version": _text(40, 0)}, ("token", "sign_pub", "box_pub", "proof"))),
+        "responses": {**_done("enrolled", {
+            "terminal_id": {"type": "string"}, "kindergarten": {"type": "string"},
+            "kindergarten_name": {"type": "string"}, "server_sign_pub": _BASE64,
+            "server_box_pub": _BASE64, "server_time_us": {"type": "integer"},
+            "protocol": {"type": "integer"}}, 201), **_errors(400, 403, 413)}}},
+    "/api/v1/terminal/time": _signed(
+        "The server's clock, for a terminal whose own is off (signed request; freshness not "
+        "checked; changes nothing)",
+        _done("the server's time", {"terminal_id": {"type": "string"},
+                                    "server_time_us": {"type": "integer"}}), (), method="get"),
+    "/api/v1/terminal/roster": _signed(
+        "Roster ids and first names, sealed to the asking terminal",
+        {"200": {"description": "sealed roster, or unchanged when known is its version",
+                 "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["ok", "unchanged", "version",
+                                                    "server_time_us"],
+                     "properties": {"ok": {"const": True}, "unchanged": {"type": "boolean"},
+                                    "version": {"type": "string"},
+                                    "server_time_us": {"type": "integer"},
+                                    "sealed": _BASE64}}}}}}, (414,), method="get",
+        parameters=[{"name": "known", "in": "query", "schema": _text(128, 0),
+                     "description": "the roster version the terminal holds"}]),
+    "/api/v1/terminal/door": _signed(
+        "Card keys and revoked card serials of the terminal's kindergarten, signed by the "
+        "server (base64 CBOR + Ed25519 signature)",
+        _done("door credentials", {"door": _BASE64, "signature": _BASE64,
+                                   "server_time_us": {"type": "integer"}}), (), method="get"),
+    "/api/v1/terminal/status": _signed(
+        "What the server holds for the asking terminal",
+        _done("status", {"terminal_id": {"type": "string"},
+                         "kindergarten": {"type": "string"}, "head_seq": {"type": "integer"},
+                         "server_time_us": {"type": "integer"},
+                         "server_version": {"type": "string"}}), (), method="get"),
+    "/api/v1/terminal/health": _signed(
+        "The terminal's health report at each sync (exactly these fields); shown on the "
+        "fleet page",
+        _done("stored", {"server_time_us": {"type": "integer"}}), (413,),
+        _object({"pending": _int(), "head_seq": _int(), "terminal_time_us": _int(),
+                 "software_version": _text(40, 0),
+                 "camera": {"type": "string", "enum": list(CAMERA_STATES)},
+                 "storage_free_bytes": _int(), "boot_id": _HEX32, "mono_ns": _int()},
+                closed=True)),
     **_faces_api(),
     }
 
 
 def _faces_api() -> dict[str, Any]:
     """The face relay and consent withdrawals taken at the door (docs/faces.md)."""
+    id_list = {"type": "array", "maxItems": MAX_FACE_LIST, "items": _FACE_ID}
     return {
-    "/api/v1/terminal/faces/templates": {"post": {
-        "summary": "A face template enrolled at the terminal, encrypted under the "
-                   "kindergarten's face key (signed JSON: template_id, key_id, child_id, "
-                   "consent_record, blob); the server cannot open it",
-        "responses": {"201": {"description": "stored (outcome stored)"},
-                      "200": {"description": "already stored (outcome already)"},
-                      **_errors(400, 401, 403, 404, 409, 413)}}},
-    "/api/v1/terminal/faces/keys": {"post": {
-        "summary": "Face keys sealed to the sender or to siblings that lack them "
-                   "(signed JSON: wraps of key_id, terminal_id, sealed)",
-        "responses": {"200": {"description": "added"}, **_errors(400, 401, 403, 409)}}},
-    "/api/v1/terminal/faces/sync": {"post": {
-        "summary": "The terminal's templates, keys and erasure receipts in; what to "
-                   "erase, add and pass on out (signed JSON)",
-        "responses": {"200": {"description": "erase, add, more, key_wraps, wrap_for"},
-                      **_errors(400, 401, 403)}}},
-    "/api/v1/terminal/consent/withdrawals": {"post": {
-        "summary": "A withdrawal of face consent taken at the terminal, sealed to the "
-                   "server (signed JSON: request_id, sealed); counts once",
-        "responses": {"200": {"description": "outcome recorded, already or no_effect"},
-                      **_errors(400, 401, 403, 404)}}},
+    "/api/v1/terminal/faces/templates": _signed(
+        "A face template enrolled at the terminal, encrypted under the kindergarten's face "
+        "key; the server cannot open it",
+        {**_done("stored", {"outcome": {"const": "stored"}}, 201),
+         **_done("already stored", {"outcome": {"const": "already"}})},
+        (404, 409, 413),
+        _object({"template_id": _FACE_ID, "key_id": _text(16), "child_id": _text(64),
+                 "consent_record": _int(1), "blob": _BASE64})),
+    "/api/v1/terminal/faces/keys": _signed(
+        "Face keys sealed to the sender or to siblings that lack them",
+        _done("added", {"added": {"type": "integer", "minimum": 0}}), (409, 413),
+        _object({"wraps": {"type": "array", "minItems": 1, "maxItems": 100, "items": _object(
+            {"key_id": _text(16), "terminal_id": _text(MAX_TERMINAL_ID),
+             "sealed": _BASE64})}})),
+    "/api/v1/terminal/faces/sync": _signed(
+        "The terminal's templates, keys and erasure receipts in; what to erase, add and "
+        "pass on out",
+        _done("what to do", {"erasures_recorded": {"type": "integer"},
+                             "erase": {"type": "array"}, "add": {"type": "array"},
+                             "more": {"type": "boolean"}, "key_wraps": {"type": "array"},
+                             "wrap_for": {"type": "array"}}), (413,),
+        _object({"have": id_list, "keys": {**id_list, "items": _text(32)},
+                 "erased": {"type": "array", "maxItems": MAX_FACE_LIST, "items": _object({
+                     "template_id": _FACE_ID, "erased_at_us": _int(),
+                     "reason": {"type": "string", "enum": list(EraseReason)}})}})),
+    "/api/v1/terminal/consent/withdrawals": _signed(
+        "A withdrawal of face consent taken at the terminal, sealed to the server; counts "
+        "once",
+        _done("recorded", {"outcome": {"type": "string"}}), (404, 413),
+        _object({"request_id": _text(32), "sealed": _BASE64})),
     }
 
 
 def _components() -> dict[str, Any]:
-    return {"schemas": {
-        "Error": {"type": "object", "required": ["ok", "error"], "properties": {
-            "ok": {"const": False},
-            "error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "enum": sorted(ERROR_CODES)},
-                "message": {"type": "string"}}}}},
-        "Ack": {"type": "object", "properties": {
-            "ok": {"const": True}, "ack": {"type": "string", "contentEncoding": "base64"},
-            "signature": {"type": "string", "contentEncoding": "base64"},
-            "terminal_id": {"type": "string"}, "acked_seq": {"type": "integer"},
-            "stored": {"type": "integer"}}},
-    }}
+    blob = {"type": "string", "contentMediaType": "application/octet-stream",
+            "description": "a CBOR byte string"}
+    return {
+        "securitySchemes": {"terminalSignature": {
+            "type": "apiKey", "in": "header", "name": "Qatys-Signature",
+            "description": "An enrolled terminal's Ed25519 signature (base64) over method, "
+                           "path, query, Qatys-Terminal, Qatys-Time (unix seconds, within 5 "
+                           "minutes of the server's clock), Qatys-Nonce (32 hex digits, used "
+                           "once) and the body's SHA-256 (protocol/auth.py). The answer is "
+                           "signed back in Qatys-Answer-Signature."}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["ok", "error"], "properties": {
+                "ok": {"const": False},
+                "error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string", "enum": sorted(ERROR_CODES)},
+                    "message": {"type": "string"}}}}},
+            "Batch": _object({
+                "v": {"type": "integer", "minimum": 1, "maximum": 255},
+                "type": {"const": "batch"},
+                "terminal": _text(MAX_TERMINAL_ID),
+                "kindergarten": _text(64),
+                "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_EVENTS,
+                           "items": {**blob, "description": "one event's canonical CBOR"}},
+                "sig": {**blob, "description": "Ed25519 signature, 64 bytes"}}, closed=True),
+        }}
 
 
-def _json_post(summary: str, fields: tuple[str, ...], *statuses: int) -> dict[str, Any]:
-    return {"post": {"summary": summary, "requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object", "required": list(fields)}}}},
-        "responses": {"200": {"description": "done"}, **_errors(*statuses)}}}
+def _parents_post(summary: str, body: dict[str, Any], done: dict[str, Any],
+                  *statuses: int, signed_in: bool = True) -> dict[str, Any]:
+    refusals = (401, 403, *statuses) if signed_in else statuses
+    operation: dict[str, Any] = {"summary": summary, "requestBody": _json_body(body),
+                                 "responses": {**done, **_errors(400, 413, *refusals)}}
+    if signed_in:
+        operation["parameters"] = [_CSRF]
+    return {"post": operation}
+
+
+_CSRF = {"name": "X-Qatys-CSRF", "in": "header", "required": True, "schema": _text(128),
+         "description": "this session's CSRF token (the csrf of the claim, login or me "
+                        "answer)"}
+_SIGNED_IN = {"guardian_id": {"type": "string"}, "csrf": {"type": "string"}}
+_CODE = {"type": "string", "minLength": 16, "maxLength": 64,
+         "description": "XXXX-XXXX-XXXX-XXXX; case, dashes and spaces do not matter"}
+_CHILD = _text(64)
 
 
 def _parents_api() -> dict[str, Any]:
     """The parents' pages' own API (docs/parents.md): a signed-in phone, its session cookie
     (``qatys_guardian``) and the header ``X-Qatys-CSRF`` on every POST but claim and login."""
     return {
-        "/parents/api/claim": _json_post(
-            "Claim an invitation with the phone's new key (and open a session)",
-            ("code", "public_key", "proof"), 400, 403, 404, 409, 410, 429),
+        "/parents/api/claim": _parents_post(
+            "Claim an invitation with the phone's new key (P-256 SubjectPublicKeyInfo, DER) "
+            "and a proof signed with it (r ‖ s); opens a session (cookie qatys_guardian)",
+            _object({"code": _CODE, "public_key": _BASE64, "proof": _BASE64}),
+            _done("claimed and signed in", _SIGNED_IN), 403, 404, 409, 410, 429,
+            signed_in=False),
         "/parents/api/challenge": {"get": {
-            "summary": "A one-time sign-in challenge for the phone to sign",
-            "responses": {"200": {"description": "nonce"}, **_errors(429)}}},
-        "/parents/api/login": _json_post("Sign in with a signature of the challenge",
-                                         ("key_id", "nonce", "signature"), 400, 401, 429),
-        "/parents/api/logout": _json_post("End this phone's session", (), 400),
+            "summary": "A one-time sign-in challenge for the phone to sign (two minutes)",
+            "responses": {**_done("nonce", {"nonce": {"type": "string"}}),
+                          **_errors(429)}}},
+        "/parents/api/login": _parents_post(
+            "Sign in with a signature of the challenge (r ‖ s); opens a session",
+            _object({"key_id": _text(64), "nonce": _text(64), "signature": _BASE64}),
+            _done("signed in", _SIGNED_IN), 401, 403, 429, signed_in=False),
+        "/parents/api/logout": _parents_post(
+            "End this phone's session", {"type": "object"}, _done("signed out", {})),
         "/parents/api/me": {"get": {
             "summary": "The guardian's children, their codes' bindings and consent states",
-            "responses": {"200": {"description": "children"}, **_errors(401)}}},
-        "/parents/api/consent": _json_post(
-            "A face-consent grant or withdrawal signed on the phone",
-            ("child_id", "action", "until", "signed_at_ms", "signature"), 400, 401, 404, 409),
-        "/parents/api/month": _json_post("Confirm or dispute a month of the child's record",
-                                         ("child_id", "month", "kind"), 400, 401, 404, 409),
+            "responses": {**_done("children", {**_SIGNED_IN, "children": {
+                "type": "array", "items": {"type": "object", "required": [
+                    "child_id", "first_name", "kindergarten", "kindergarten_code", "serial",
+                    "binding", "consent"]}}}), **_errors(401)}}},
+        "/parents/api/consent": _parents_post(
+            "A face-consent grant (until a day at most a year ahead) or withdrawal, signed "
+            "on the phone",
+            _object({"child_id": _CHILD, "action": {"type": "string",
+                                                    "enum": ["grant", "withdraw"]},
+                     "until": {"anyOf": [_DAY, {"type": "null"}, {"const": ""}]},
+                     "signed_at_ms": _int(), "signature": _BASE64}),
+            _done("recorded", {"record": {"type": "integer"}}), 404, 409),
+        "/parents/api/month": _parents_post(
+            "Confirm a month of the child's record, or dispute named days of it with a "
+            "comment (only in the month's window)",
+            _object({"child_id": _CHILD, "month": _MONTH,
+                     "kind": {"type": "string", "enum": ["confirm", "dispute"]},
+                     "days": {"type": "array", "maxItems": 31, "items": _DAY},
+                     "comment": _text(2000, 0)}, ("child_id", "month", "kind")),
+            _done("recorded", {"record": {"type": "integer"}}), 404, 409),
     }
