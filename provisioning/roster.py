@@ -88,8 +88,8 @@ def decode_roster(data: bytes) -> str:
         raise InvalidInput(Sentence("line %(line)s is neither UTF-8 nor Windows-1251 text; "
                                     "%(advice)s", line=strange or line,
                                     advice=_save_as_utf8()))
-    lost = [Sentence("line %(line)s has '?' where Windows-1251 has no letter (Kazakh "
-                     "ә, ғ, қ, ң, ө, ұ, ү, һ)", line=n)
+    lost = [Sentence("line %(line)s has '?' where Windows-1251 has no letter (the Kazakh "
+                     "letters %(letters)s)", line=n, letters="ә, ғ, қ, ң, ө, ұ, ү, һ")
             for n, raw in enumerate(text.splitlines(), start=1) if n > 1 and "?" in raw]
     if lost:
         raise InvalidInput(Sentence("the roster was saved as Windows-1251, which lost letters; "

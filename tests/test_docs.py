@@ -32,6 +32,16 @@ def test_every_command_has_help_and_a_doc_entry() -> None:
         assert f"`{path} " in text or f"`{path}`" in text, f"{path} missing from docs/cli.md"
 
 
+def test_every_code_the_server_answers_is_in_the_openapi_document() -> None:
+    """The document's Error schema lists its codes as an enum: a code answered but missing
+    there is a schema violation to every client that validates (and to the fuzzer)."""
+    from server.web.errors import HTTP_CODES, STATUS
+    from server.web.gunicorn_workers import INTERNAL
+
+    answered = {*STATUS, *HTTP_CODES.values(), "http_error", INTERNAL[0]}
+    assert answered - set(ERROR_CODES) == set()
+
+
 def test_every_error_code_is_in_the_api_doc() -> None:
     text = (DOCS / "api.md").read_text()
     for code in ERROR_CODES:

@@ -22,7 +22,6 @@ from typing import Any
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 
-from qatys.sentences import Sentence
 from server.errors import RequestError
 
 MAX_DEPTH = 32
@@ -77,14 +76,14 @@ def json_object(*required: str) -> dict[str, Any]:
     """The request's JSON object with at least these fields, else 400 ``malformed``."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not set(required) <= set(body):
-        raise RequestError("malformed", Sentence("send %(fields)s as a JSON object",
-                                                 fields=", ".join(required) or "{}"))
+        raise RequestError("malformed",
+                           f"send {', '.join(required) or '{}'} as a JSON object")
     return body
 
 
 def _wrong(name: str, what: str) -> RequestError:
-    return RequestError("malformed", Sentence("the field %(field)s must be %(what)s",
-                                              field=name, what=what), field=name)
+    """A client's field of the wrong type: said to the client's developer, in English."""
+    return RequestError("malformed", f"the field {name} must be {what}", field=name)
 
 
 def text(body: dict[str, Any], name: str, max_len: int = 64, *, pattern: str | None = None,

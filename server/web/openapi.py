@@ -72,6 +72,14 @@ ERROR_CODES = {
     "foreign_terminal": "the face key is sealed to a terminal that is not an active terminal "
                         "of the sender's kindergarten",
     "bad_notice": "the withdrawal notice does not open for the sending terminal",
+    "http_error": "an HTTP refusal of the web framework that has no code of its own",
+    "request_line_too_long": "the request line is longer than gunicorn reads (4094 bytes)",
+    "headers_too_large": "more than 100 header fields, or one longer than 8190 bytes",
+    "malformed_request": "not well-formed HTTP/1.1 (request line, header, chunk or version)",
+    "invalid_method": "the method is not an HTTP method token",
+    "unsupported_transfer_coding": "a Transfer-Encoding other than chunked",
+    "expectation_failed": "an Expect header other than 100-continue",
+    "proxy_forbidden": "a PROXY-protocol or forwarded request from an address not trusted",
 }
 
 INT64 = 2**63 - 1
@@ -83,8 +91,12 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 _BASE64 = {"type": "string", "contentEncoding": "base64",
            "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
 _HEX32 = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
-_MONTH = {"type": "string", "pattern": "^[0-9]{4}-(?:0[1-9]|1[0-2])$",
-          "description": "ASCII YYYY-MM within the funding policy's years"}
+_MONTH = {"type": "string", "pattern": "^20[0-9]{2}-(?:0[1-9]|1[0-2])$",
+          "description": "ASCII YYYY-MM from 2000-01 to 2099-12 (docs/finance.md, Months)"}
+_NONCE = {"type": "string",
+          "pattern": "^[0-9]{1,16}\\.[A-Za-z0-9_-]{16}\\.[A-Za-z0-9_-]{24}$",
+          "description": "issued time (ms), a random part and the server's MAC over both: "
+                         "valid two minutes, used once (docs/parents.md)"}
 _DAY = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 _REFUSED = {
     400: "not of the documented form (malformed, bad_request, …)",
@@ -300,7 +312,12 @@ def _components() -> dict[str, Any]:
                 "ok": {"const": False},
                 "error": {"type": "object", "required": ["code", "message"], "properties": {
                     "code": {"type": "string", "enum": sorted(ERROR_CODES)},
-                    "message": {"type": "string"}}}}},
+                    "message": {"type": "string"},
+                    "field": {"type": "string",
+                              "description": "the body's field that is not of its form"},
+                    "allow": {"type": "array", "items": {"type": "string"},
+                              "description": "405: the methods the path takes (also "
+                                             "the Allow header)"}}}}},
             "Batch": _object({
                 "v": {"type": "integer", "minimum": 1, "maximum": 255},
                 "type": {"const": "batch"},
@@ -343,7 +360,7 @@ def _parents_api() -> dict[str, Any]:
             signed_in=False),
         "/parents/api/challenge": {"get": {
             "summary": "A one-time sign-in challenge for the phone to sign (two minutes)",
-            "responses": {**_done("nonce", {"nonce": {"type": "string"}}),
+            "responses": {**_done("nonce", {"nonce": _NONCE}),
                           **_errors(429)}}},
         "/parents/api/login": _parents_post(
             "Sign in with a signature of the challenge (r ‖ s); opens a session",
