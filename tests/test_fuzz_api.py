@@ -79,7 +79,6 @@ class Tally:
 
 
 WHO = Identities()
-TALLY = Tally()
 
 
 class SigningSession(requests.Session):
@@ -192,8 +191,11 @@ OPERATIONS = [(method.upper(), path) for path, operations in document()["paths"]
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_the_api_answers_every_case_as_documented(method: str, path: str, api_schema: Any,
                                                   session: SigningSession) -> None:
+    """Each operation on its own: any 5xx, schema violation or undocumented status fails it,
+    with every failing case as a curl line. ``QATYS_FUZZ_REPORT=FILE`` appends the counts."""
     operation = api_schema[path][method]
     label = f"{method} {path}"
+    tally = Tally()
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
                       operation.as_strategy(GenerationMode.NEGATIVE))
 
@@ -201,37 +203,42 @@ def test_the_api_answers_every_case_as_documented(method: str, path: str, api_sc
     @settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     def fuzz(case: Any) -> None:
-        TALLY.cases[label] += 1
+        tally.cases[label] += 1
         try:
             response = case.call_and_validate(session=session, checks=CHECKS, timeout=30)
-            TALLY.statuses[(label, response.status_code)] += 1
+            tally.statuses[(label, response.status_code)] += 1
         except (Failure, FailureGroup) as exc:
             failures = exc.exceptions if isinstance(exc, FailureGroup) else (exc,)
             for failure in failures:
                 status = getattr(getattr(failure, "response", None), "status_code", 0) or \
                     getattr(failure, "status_code", 0)
                 key = (label, f"{type(failure).__name__}: {failure.title}", status)
-                TALLY.failures[key] += 1
-                TALLY.examples.setdefault(
+                tally.failures[key] += 1
+                tally.examples.setdefault(
                     key, f"{case.as_curl_command()}\n{failure.message}"[:1500])
 
     fuzz()
+    report = _report(tally)
+    with Path(os.environ.get("QATYS_FUZZ_REPORT", os.devnull)).open("a",
+                                                                    encoding="utf-8") as out:
+        out.write(report + "\n")
+    assert tally.cases[label] > 0, report
+    assert not tally.failures, report
 
 
-def test_the_fuzzing_found_nothing() -> None:
-    """Runs after the fuzzing (same module, in file order): the counts, and every failure."""
-    elapsed = time.monotonic() - TALLY.started
-    lines = [f"schemathesis {schemathesis.__version__}: {len(TALLY.cases)} operations, "
-             f"{sum(TALLY.cases.values())} cases, {sum(TALLY.failures.values())} failures, "
-             f"{elapsed:.0f} s"]
-    lines += [f"  {label}: {count} cases" for label, count in sorted(TALLY.cases.items())]
+def _report(tally: Tally) -> str:
+    elapsed = time.monotonic() - tally.started
+    lines = [f"schemathesis {schemathesis.__version__}: {sum(tally.cases.values())} cases, "
+             f"{sum(tally.failures.values())} failures, {elapsed:.1f} s"]
+    lines += [f"  {label}: {count} cases" for label, count in sorted(tally.cases.items())]
     lines += [f"  status {label} -> {status}: {count}"
-              for (label, status), count in sorted(TALLY.statuses.items())]
-    lines += [f"FAILED {label} [{check}] status {status}: {count}\n{TALLY.examples[key]}"
-              for key in sorted(TALLY.failures) for label, check, status in [key]
-              for count in [TALLY.failures[key]]]
-    report = "\n".join(lines)
-    Path(os.environ.get("QATYS_FUZZ_REPORT", os.devnull)).write_text(report, encoding="utf-8")
-    print(report)
-    assert len(TALLY.cases) >= 20, report
-    assert not TALLY.failures, report
+              for (label, status), count in sorted(tally.statuses.items())]
+    lines += [f"FAILED {label} [{check}] status {status}: {count}\n{tally.examples[key]}"
+              for key in sorted(tally.failures) for label, check, status in [key]
+              for count in [tally.failures[key]]]
+    return "\n".join(lines)
+
+
+def test_the_fuzzer_covers_every_operation_of_the_document() -> None:
+    assert len(OPERATIONS) >= 20
+    assert {path for _, path in OPERATIONS} == set(document()["paths"])
