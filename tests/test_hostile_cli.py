@@ -36,7 +36,9 @@ class Data:
 
     def stored(self) -> dict[str, int]:
         return {t.name: self.count(t) for t in (db.children, db.roster_imports, db.absences,
-                                                db.closures)}
+                                                db.closures, db.consent_records,
+                                                db.guardian_invitations, db.approvals,
+                                                db.outbox)}
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +218,20 @@ def test_a_closure_text_longer_than_its_column_is_refused(data: Data, option: st
                            "--to", "2026-01-13", "--reason", args["--reason"], "--by",
                            args["--by"]])
     assert f"{option} is {length} characters long; at most {limit} are stored" in told
+
+
+@pytest.mark.parametrize(("args", "option", "limit"), [
+    (["consent", "grant", "--paper", "p" * 201], "--paper", 200),
+    (["consent", "grant", "--paper", "scan-1", "--by", "d" * 65], "--by", 64),
+    (["guardian", "invite", "--by", "d" * 65], "--by", 64),
+])
+def test_a_families_text_longer_than_its_column_is_refused(data: Data, args: list[str],
+                                                           option: str, limit: int) -> None:
+    told = _refused(data, [*args, "--child", data.child])
+    assert f"{option} is {limit + 1} characters long; at most {limit} are stored" in told
+
+
+def test_an_approver_longer_than_its_column_is_refused(data: Data) -> None:
+    told = _refused(data, ["funding", "approve", "--kindergarten", "HK", "--month", "2026-01",
+                           "--by", "f" * 65])
+    assert "--by is 65 characters long; at most 64 are stored" in told

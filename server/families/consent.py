@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, func, select
 from protocol.errors import SignatureError
 from protocol.phone import verify_p1363
 from protocol.roster import Consent, ConsentStatus
+from provisioning.records import check_length
 from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from server.errors import FamiliesError
@@ -73,6 +74,8 @@ def record_consent(conn: Connection, child_id: str, action: ConsentAction, until
                    guardian: Row[Any] | None = None, signed_text: str | None = None,
                    signature: bytes | None = None) -> int:
     """Append one record; refuses a grant without a valid end date, or with nothing to end."""
+    check_length("--paper", paper_ref, db.consent_records.c.paper_ref)
+    check_length("--by", by, db.consent_records.c.recorded_by)
     child = conn.execute(select(db.children).where(db.children.c.child_id == child_id)).first()
     if child is None:
         raise FamiliesError("unknown_child", Sentence("child %(child_id)s is not on any roster",

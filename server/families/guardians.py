@@ -25,6 +25,7 @@ from protocol.cards import SERIAL_BYTES, serial_text
 from protocol.errors import SignatureError
 from protocol.phone import key_id, public_key_from_spki, sign_binding, verify_p1363
 from provisioning.cards import card_key
+from provisioning.records import check_length
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date
 from server.errors import FamiliesError, SignInError
@@ -75,6 +76,7 @@ def _digest(code: str) -> bytes:
 def create_invitation(conn: Connection, child_id: str, by: str, now_us: int,
                       days: int = INVITATION_DAYS) -> Invitation:
     """A one-time invitation for a guardian of ``child_id``, valid ``days`` (at most 7)."""
+    check_length("--by", by, db.guardian_invitations.c.created_by)
     if not 1 <= days <= INVITATION_DAYS:
         raise FamiliesError("bad_request", Sentence("an invitation is valid 1 to "
                                                     "%(invitation_days)s days",
@@ -276,6 +278,7 @@ def remove_binding(conn: Connection, guardian_id: str, child_id: str, by: str,
                    now_us: int) -> None:
     """A director removes a guardian from a child: the phone's codes stop opening the door
     at the terminals' next sync, and its pages stop showing the child at once."""
+    check_length("--by", by, db.guardian_children.c.removed_by)
     result = conn.execute(db.guardian_children.update()
                           .where(db.guardian_children.c.guardian_id == guardian_id)
                           .where(db.guardian_children.c.child_id == child_id)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from protocol.submissions import sign_submission
+from provisioning.records import check_length
 from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from server.domain.funding import Statement
@@ -56,6 +57,7 @@ def idempotency_key(kindergarten: str, month: str, revision: int, digest: str) -
 def approve(conn: Connection, statement: Statement, by: str, note: str, now_us: int,
             sign_seed: bytes) -> Approved:
     """Approve ``statement`` in the caller's transaction and queue it for the queue core."""
+    check_length("--by", by, db.approvals.c.approved_by)
     over_on = next_month_start(statement.month)
     if local_date(now_us) < over_on:
         raise ApprovalError(Sentence("%(month)s is not over yet; approve it from %(first_day)s",
