@@ -192,6 +192,18 @@ def test_impossible_months_on_the_parents_record_and_api(
     assert counts(sqlite_server) == before
 
 
+@pytest.mark.parametrize(("month", "gone"), [("2000-01", "1999-12"), ("2099-12", "2100-01")])
+def test_the_record_page_at_the_edge_of_the_months_links_no_further(
+        sqlite_server: ServerProcess, month: str, gone: str) -> None:
+    guardian = guardian_client(sqlite_server, CHILD)
+    page = guardian.http.get(sqlite_server.url + f"/parents/child/{CHILD}", timeout=10,
+                             params={"month": month, "lang": "ru"})
+    assert page.status_code == 200
+    assert f'<strong id="month">{month}</strong>' in page.text
+    assert f"?month={gone}" not in page.text
+    assert page.text.count("?month=") == 1  # the other way still links
+
+
 def test_month_commands_refuse_impossible_months(sqlite_server: ServerProcess,
                                                 tmp_path: Path) -> None:
     for month in ("9999-12", "２０２６-11", "0001-01"):

@@ -93,6 +93,16 @@ QR_LIBRARY = Path("/usr/share/javascript/qrcode-generator/qrcode.js")
 """Kazuhiko Arase's QR generator from the Debian package node-qrcode-generator."""
 
 
+def _within(month: str) -> str | None:
+    """``month`` if a record page can show it (docs/finance.md, "Months"), else None: the
+    first and last months of the range link no further."""
+    try:
+        parse_month(month)
+    except MoneyInputError:
+        return None
+    return month
+
+
 def _page(template: str, status: int = 200, **values: Any) -> WebResponse:
     response = make_response(render_template(
         f"parents/{template}", lang=request_language(), words=Words(get_translations()),
@@ -334,7 +344,8 @@ def record(child_id: str) -> WebResponse:
     first, last = window(month, shipped_policy())
     year, number = parse_month(month)
     return _page("record.html", child=child, month=month, days=days,
-                 previous=shift_month(month, -1), next_month=shift_month(month, 1),
+                 previous=_within(shift_month(month, -1)),
+                 next_month=_within(shift_month(month, 1)),
                  window_first=first, window_last=last,
                  window_open=first <= local_date(context.clock()) <= last,
                  all_days=month_days(year, number), standing=mine[-1] if mine else None,
