@@ -86,3 +86,15 @@ def test_gunicorn_refusals_answer_json(server: ServerProcess, request_bytes: byt
     assert answer["error"]["code"] == code
     assert answer["error"]["message"].endswith(".")
     assert _rows(server.data_dir) == before
+
+
+def test_the_default_server_starts_without_warnings_in_its_log(server: ServerProcess) -> None:
+    """gevent's workers patch the standard library after the master imported it: the log of
+    `qatys server run` (and of `make run`) stays free of that warning, and of tracebacks."""
+    import requests
+
+    assert requests.get(server.url + "/api/v1/health", timeout=10).status_code == 200
+    server.log.flush()
+    log = Path(server.log.name).read_text(encoding="utf-8", errors="replace")
+    assert "MonkeyPatchWarning" not in log
+    assert "Traceback" not in log

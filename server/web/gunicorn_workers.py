@@ -15,8 +15,10 @@ one of a few threads); :class:`ThreadWorker` the thread pool it replaced.
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
+from gevent.monkey import MonkeyPatchWarning  # type: ignore[import-untyped]
 from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.ggevent import GeventWorker as _GeventWorker
@@ -96,3 +98,13 @@ class ThreadWorker(JsonErrors, _ThreadWorker):  # type: ignore[misc]
 
 class GeventWorker(JsonErrors, _GeventWorker):  # type: ignore[misc]
     """gunicorn's gevent worker (one greenlet per connection) answering JSON refusals."""
+
+    def patch(self) -> None:
+        """gevent's patching, without its warning that modules the master imported before the
+        fork (requests, and with it ``ssl``) keep the unpatched ``ssl``: a web worker opens no
+        TLS connection of its own (the queue core is called by `qatys queue-core run`, another
+        process), so the warning says nothing about this server and would only alarm whoever
+        reads its log or starts `make run`."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=MonkeyPatchWarning)
+            super().patch()
