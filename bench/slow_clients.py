@@ -19,9 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
-from tests.helpers import ServerProcess, free_port, run
+from tests.helpers import ServerProcess, free_port, run, wait_until_up
 from tests.slow_clients import probe_health, slow_clients
 
 CANDIDATES = (("gthread", 4), ("gthread", 64), ("gevent", 4))
@@ -35,16 +33,7 @@ def _start(data_dir: Path, worker_class: str, threads: int) -> ServerProcess:
     process = subprocess.Popen([sys.executable, "-m", "bench.slow_clients", "serve", str(data_dir),
                                 str(port), worker_class, str(threads)],
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = ServerProcess(data_dir, port, process, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(server.url + "/api/v1/health", timeout=1).ok:
-                return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError((data_dir / "process.log").read_text())
+    return wait_until_up(ServerProcess(data_dir, port, process, log))
 
 
 def bench_slow_clients(base: Path, connections: tuple[int, ...] = (50, 200, 600),

@@ -278,8 +278,13 @@ def start_node(data_dir: Path, *, port: int | None = None,
     process = subprocess.Popen([*wrapper, *QATYS, "server", "run", "--data", str(data_dir),
                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
                                cwd=cwd, start_new_session=True)
-    server = ServerProcess(data_dir, port, process, log)
-    deadline = time.monotonic() + 30
+    return wait_until_up(ServerProcess(data_dir, port, process, log))
+
+
+def wait_until_up(server: ServerProcess, seconds: float = 30) -> ServerProcess:
+    """``server`` once its health answers; stopped, with its log in the error, if it does not
+    within ``seconds`` (the tests' nodes and the bench's candidate servers alike)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             if requests.get(server.url + "/api/v1/health", timeout=1).ok:
@@ -287,7 +292,7 @@ def start_node(data_dir: Path, *, port: int | None = None,
         except requests.RequestException:
             time.sleep(0.1)
     server.stop()
-    raise AssertionError("server did not start:\n" + Path(log.name).read_text())
+    raise AssertionError("server did not start:\n" + Path(server.log.name).read_text())
 
 
 def enrol(server: ServerProcess, home: Path, env: dict[str, str], kg: str = "KG1",
