@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -215,8 +214,8 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        """The whole process group: a wrapper such as ``faketime`` does not pass SIGTERM on
-        to the server it started, which would outlive the test."""
+        """The whole process group: the web workers, and a wrapper's child that a signal to
+        the wrapper alone would leave running past the test."""
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=15)
@@ -270,14 +269,15 @@ def start_server(data_dir: Path, database_url: str | None = None,
 
 
 def start_node(data_dir: Path, *, port: int | None = None,
-               wrapper: tuple[str, ...] = (), cwd: Path | None = None) -> ServerProcess:
+               env: dict[str, str] | None = None, cwd: Path | None = None) -> ServerProcess:
     """One more `qatys server run` of an initialised data directory (another node on the
-    same database, when the first still runs); ``wrapper`` runs it under e.g. ``faketime``."""
+    same database, when the first still runs); ``env`` is added to its environment (e.g. a
+    :func:`faked_clock`)."""
     port = port or free_port()
     log = open(data_dir / f"process-{port}.log", "wb")  # noqa: SIM115 - lives with the process
-    process = subprocess.Popen([*wrapper, *QATYS, "server", "run", "--data", str(data_dir),
+    process = subprocess.Popen([*QATYS, "server", "run", "--data", str(data_dir),
                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                               cwd=cwd, start_new_session=True)
+                               cwd=cwd, start_new_session=True, env={**os.environ, **(env or {})})
     return wait_until_up(ServerProcess(data_dir, port, process, log))
 
 
@@ -492,21 +492,41 @@ def claim_in_browser(page: Page, url: str) -> None:
                   "document.querySelectorAll('#children li').length > 0", timeout=30)
 
 
+def libfaketime() -> Path | None:
+    """The preloadable libfaketime of this machine (Debian's multiarch folder), if any."""
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    found += [p for p in [Path("/usr/lib/faketime/libfaketime.so.1")] if p.exists()]
+    return found[0] if found else None
+
+
 def need_faketime() -> None:
     """Skip without libfaketime, except where `make test` requires it (then fail)."""
-    if shutil.which("faketime") is None:
+    if libfaketime() is None:
         if os.environ.get("QATYS_REQUIRE_FAKETIME") == "1":
-            pytest.fail("faketime is required here (make test installs it) but is missing")
-        pytest.skip("faketime not installed")
+            pytest.fail("libfaketime is required here (make test installs it) but is missing")
+        pytest.skip("libfaketime not installed")
+
+
+def faked_clock(clock: str) -> dict[str, str]:
+    """The environment that starts a process's wall clock at ``clock`` (``YYYY-MM-DD
+    HH:MM:SS``, UTC) or shifts it by an offset (``-1h``, ``+6m``), the clock then running.
+
+    libfaketime is preloaded directly rather than through the ``faketime`` wrapper: the
+    wrapper makes a named semaphore per process id, and one left by a wrapper that was killed
+    makes a later wrapper with the same recycled id refuse to start ("sem_open: File
+    exists"), which failed a CI run."""
+    need_faketime()
+    offset = clock[:1] in "+-"
+    return {"LD_PRELOAD": str(libfaketime()), "FAKETIME": clock if offset else "@" + clock,
+            **({} if offset else {"TZ": "UTC"})}
 
 
 def checkin_at(moment: str, home: Path, env: dict[str, str], child: str) -> dict[str, object]:
     """A manual check-in by a terminal whose clock reads ``moment`` (UTC)."""
-    need_faketime()
-    out = subprocess.run(["faketime", moment, *QATYS, "terminal", "checkin", "--home", str(home),
+    out = subprocess.run([*QATYS, "terminal", "checkin", "--home", str(home),
                           "--child", child, "--manual", "--reason", "test"],
                          capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **env, "TZ": "UTC"})
+                         env={**os.environ, **env, **faked_clock(moment)})
     if out.returncode != 0:
         raise AssertionError(f"check-in at {moment} exited {out.returncode}:\n{out.stdout}\n"
                              f"{out.stderr}")

@@ -20,17 +20,16 @@ from sqlalchemy import select
 from qatys.timeutil import from_datetime, local_date, now_us
 from server.datadir import open_data_dir
 from server.storage import db
-from tests.helpers import QATYS, ServerProcess, enrol, need_faketime, run
+from tests.helpers import QATYS, ServerProcess, enrol, faked_clock, run
 
 DAY_US = 86_400 * 1_000_000
 NEAR_US = 10 * 60 * 1_000_000
 
 
 def _faked(moment: str, env: dict[str, str], *args: str) -> dict[str, object]:
-    need_faketime()
-    out = subprocess.run(["faketime", moment, *QATYS, *args], capture_output=True, text=True,
+    out = subprocess.run([*QATYS, *args], capture_output=True, text=True,
                          timeout=60, check=True,
-                         env={**os.environ, **env, "TZ": "UTC",
+                         env={**os.environ, **env, **faked_clock(moment),
                               "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
     lines = out.stdout.strip().splitlines()
     return json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}

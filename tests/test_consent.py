@@ -17,6 +17,7 @@ from tests.helpers import (
     ServerProcess,
     claim_in_browser,
     enrol,
+    faked_clock,
     invite_url,
     need_faketime,
     open_page,
@@ -35,10 +36,9 @@ def _states(server: ServerProcess) -> dict[str, dict[str, object]]:
 def _terminal_states(home: Path, env: dict[str, str], faked: str | None = None
                      ) -> dict[str, dict[str, object]]:
     command = [*QATYS, "terminal", "consent", "--home", str(home)]
-    if faked:
-        command = ["faketime", faked, *command]
     out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True,
-                         env={**os.environ, **env, "TZ": "UTC"})
+                         env={**os.environ, **env, "TZ": "UTC",
+                              **(faked_clock(faked) if faked else {})})
     return {s["child_id"]: s for s in map(json.loads, out.stdout.splitlines())}
 
 
@@ -87,9 +87,9 @@ def test_consent_expires_on_the_server_and_on_an_offline_terminal(
     assert _terminal_states(home, env)["child-00009-x7q"]["status"] == "granted"
     later = (datetime.now(UTC) + timedelta(days=4)).strftime("%Y-%m-%d %H:%M:%S")
     assert _terminal_states(home, env, later)["child-00009-x7q"]["status"] == "expired"
-    out = subprocess.run(["faketime", later, *QATYS, "consent", "list", "--data", data,
+    out = subprocess.run([*QATYS, "consent", "list", "--data", data,
                           "--kindergarten", "KG1"], capture_output=True, text=True,
-                         timeout=60, check=True, env={**os.environ, "TZ": "UTC"})
+                         timeout=60, check=True, env={**os.environ, **faked_clock(later)})
     assert {s["child_id"]: s["status"] for s in json.loads(out.stdout)}[
         "child-00009-x7q"] == "expired"
 

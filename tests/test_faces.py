@@ -42,6 +42,7 @@ from tests.helpers import (
     ServerProcess,
     claim_in_browser,
     exported,
+    faked_clock,
     invite_url,
     need_faketime,
     roster_csv,
@@ -188,10 +189,9 @@ def face(door: tuple[Path, dict[str, str]], *args: str | Path,
          faked: str | None = None) -> tuple[int, list[dict[str, Any]]]:
     home, env = door
     command = [*QATYS, "face", str(args[0]), "--home", str(home), *map(str, args[1:])]
-    if faked:
-        command = ["faketime", faked, *command]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env, "TZ": "UTC"})
+                          env={**os.environ, **env, "TZ": "UTC",
+                               **(faked_clock(faked) if faked else {})})
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
 
 

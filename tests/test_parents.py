@@ -23,6 +23,7 @@ from tests.helpers import (
     ServerProcess,
     claim_in_browser,
     enrol,
+    faked_clock,
     invite_url,
     need_faketime,
     open_page,
@@ -163,10 +164,9 @@ def _code_picture(phone: Page, out: Path) -> str:
 def _scan(home: Path, env: dict[str, str], picture: Path,
           faked: str | None = None) -> dict[str, object]:
     command = [*QATYS, "terminal", "scan", "--home", str(home), str(picture)]
-    if faked is not None:
-        command = ["faketime", faked, *command]
     out = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **env, "TZ": "UTC"})
+                         env={**os.environ, **env, "TZ": "UTC",
+                              **(faked_clock(faked) if faked is not None else {})})
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

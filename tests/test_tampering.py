@@ -29,7 +29,7 @@ from tests.helpers import (
     ServerProcess,
     checkin,
     enrol,
-    need_faketime,
+    faked_clock,
     run,
     server_rows,
     start_node,
@@ -195,11 +195,10 @@ def test_a_genuine_answer_older_than_the_held_state_is_refused(
         server: ServerProcess, proxy: TamperingProxy, tmp_path: Path,
         runtime_env: dict[str, str]) -> None:
     """A node whose clock went back an hour signs door credentials older than those held."""
-    need_faketime()
     home = tmp_path / "o"
     enrol(server, home, runtime_env, via=proxy.url)
     assert sync(home, runtime_env)[0] == 0
-    behind = start_node(server.data_dir, wrapper=("faketime", "-f", "-1h"))
+    behind = start_node(server.data_dir, env=faked_clock("-1h"))
     try:
         proxy.upstream = behind.url
         code, line = sync(home, runtime_env)
@@ -299,8 +298,7 @@ def test_a_replayed_or_stale_health_report_is_refused_and_changes_nothing(
                              headers=recorded.headers)
 
     assert _code(replay(server.url)) == (401, "replayed_request")
-    need_faketime()
-    later = start_node(server.data_dir, wrapper=("faketime", "-f", "+6m"))
+    later = start_node(server.data_dir, env=faked_clock("+6m"))
     try:
         assert _code(replay(later.url)) == (401, "stale_request")
     finally:
