@@ -11,9 +11,9 @@ from qatys.cliutil import EXIT_BAD_INPUT, fail
 from qatys.sentences import Sentence, unknown_language_setting
 from server import cli as server_cli
 from server.families import consent_cli, guardians_cli
-from server.finance import accounts_cli
 from server.money import cli as money_cli
 from server.queue_core import cli as queue_core_cli
+from server.staff import accounts_cli
 from terminal import cli as terminal_cli
 from terminal.faces import commands as face_commands
 

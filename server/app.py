@@ -21,6 +21,7 @@ from server.families import pages as parents_pages
 from server.finance import pages as finance_pages
 from server.finance import system as pages
 from server.keys import load_keys, load_session_secret
+from server.office import pages as office_pages
 from server.storage.db import make_engine
 from server.storage.migrations import pending
 from server.sync import answers, face_api, terminal_api
@@ -57,7 +58,7 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
     web_guard.install(app, config.public_url, config.trusted_proxies)
     language.install(app)
     for blueprint in (ingest_api.bp, terminal_api.bp, face_api.bp, meta_api.bp, pages.bp,
-                      finance_pages.bp, parents_pages.bp):
+                      finance_pages.bp, office_pages.bp, parents_pages.bp):
         app.register_blueprint(blueprint)
     app.after_request(answers.sign_terminal_answer)
     web_errors.install(app)

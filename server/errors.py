@@ -98,6 +98,16 @@ class FinanceError(ServiceError):
     """Staff accounts and the finance pages' services (server/finance/)."""
 
 
+class OfficeError(ServiceError):
+    """An office form's input the office refuses (server/office/); nothing was written. The
+    page shows the code's text in the reader's language; ``field`` names the form's field at
+    fault, when one is."""
+
+    def __init__(self, code: str, message: Sentence, field: str = "") -> None:
+        super().__init__(code, message)
+        self.field = field
+
+
 class QueueCoreError(ServiceError):
     """The queue core could not be reached, or answered something other than agreed
     (server/queue_core/).

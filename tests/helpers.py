@@ -327,8 +327,13 @@ def server_rows(server: ServerProcess, table: Any) -> list[Any]:
 
 
 def add_user(server: ServerProcess, username: str, role: str, password: str,
-             kindergarten: str | None = None) -> None:
+             kindergarten: str | None = None, *, groups: Sequence[str] = (),
+             district: str | None = None) -> None:
+    """A staff account made with the real command (a teacher's ``groups``, an operator's
+    ``district``)."""
     extra = ["--kindergarten", kindergarten] if kindergarten else []
+    extra += [arg for group in groups for arg in ("--group", group)]
+    extra += ["--district", district] if district else []
     run("user", "add", "--data", str(server.data_dir), "--username", username, "--role", role,
         *extra, "--password-stdin", input_text=password + "\n")
 

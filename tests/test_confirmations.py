@@ -19,7 +19,7 @@ from server.app import create_app
 from server.config import load_config
 from server.datadir import init_data_dir, open_data_dir
 from server.families.guardians import claim_message, create_invitation
-from server.finance.accounts import add_user
+from server.staff.accounts import add_user
 from server.storage import db
 from tests.helpers import Phone, roster_csv, run
 

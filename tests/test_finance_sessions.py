@@ -15,7 +15,7 @@ from qatys.timeutil import now_us
 from server.app import create_app
 from server.config import load_config
 from server.datadir import init_data_dir, open_data_dir
-from server.finance.accounts import AccountError, add_user, disable_user
+from server.staff.accounts import AccountError, add_user, disable_user
 from server.storage import db
 
 HOUR_US = 3600 * 1_000_000

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ROOTS = ("server", "provisioning")
 WEB_LAYER = (
     "server/app.py", "server/serve.py", "server/context.py", "server/web/*.py",
-    "server/*/pages.py", "server/finance/system.py", "server/finance/sessions.py",
+    "server/*/pages.py", "server/finance/system.py", "server/staff/sessions.py",
     "server/sync/answers.py", "server/sync/auth.py", "server/sync/batches_api.py",
     "server/sync/face_api.py", "server/sync/terminal_api.py",
 )
@@ -35,7 +35,7 @@ WEB_LAYER = (
 checks of a signed request (``auth``) and of a signed answer (``answers``), the page
 sessions. Everything else under server/ and provisioning/ is a service or a command."""
 ALLOWED_IMPORTS = {"werkzeug.security"}
-"""Password hashing (server/finance/accounts.py): werkzeug's, but no HTTP."""
+"""Password hashing (server/staff/accounts.py): werkzeug's, but no HTTP."""
 
 
 def _is_web(path: Path) -> bool:

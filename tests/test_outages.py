@@ -15,7 +15,7 @@ from qatys.timeutil import local_date, now_us
 from server.app import create_app
 from server.config import load_config
 from server.datadir import open_data_dir
-from server.finance.accounts import add_user
+from server.staff.accounts import add_user
 from server.storage import db
 from terminal.home import open_terminal
 from terminal.outages import record_start, record_system

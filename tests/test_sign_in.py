@@ -18,8 +18,8 @@ from server.app import create_app
 from server.config import load_config
 from server.context import ctx
 from server.datadir import init_data_dir
-from server.finance import accounts
-from server.finance.accounts import SignInRefusal, User, add_user, sign_in
+from server.staff import accounts
+from server.staff.accounts import SignInRefusal, User, add_user, sign_in
 from server.storage import db
 from server.storage.migrations import migrate
 from tests.postgres import Cluster

@@ -29,11 +29,11 @@ from server.domain.policy import REASONS as POLICY_REASONS
 from server.families.consent import ConsentAction, ConsentSource
 from server.families.face_templates import UploadOutcome
 from server.families.withdrawals import NoticeOutcome
-from server.finance.accounts import ROLES, Role
 from server.money.approvals import ApprovalStatus
 from server.money.jobs import JobStatus
 from server.queue_core.outbox import OutboxStatus, SubmissionKind
 from server.queue_core.roster_pull import PullOutcome
+from server.staff.accounts import ROLES, Role
 from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult
 from terminal.cli import SelfcheckResult

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from server.app import create_app
 from server.config import load_config
 from server.datadir import init_data_dir, open_data_dir
-from server.finance.accounts import add_user as add_account
+from server.staff.accounts import add_user as add_account
 from server.storage import db
 from tests.browser import Page
 from tests.helpers import (

@@ -1,7 +1,7 @@
 """The finance pages: sign-in by role, the district month overview, табель, statement with
 drill-down to evidence, anomaly flags, exports and approval (server-rendered, KZ/RU).
 
-Roles (server/finance/accounts.py): a finance officer sees every kindergarten and approves; a
+Roles (server/staff/accounts.py): a finance officer sees every kindergarten and approves; a
 director sees only their own kindergarten, with children's names; an auditor reads
 everything and changes nothing; an administrator reads and refreshes the month overview.
 Finance staff and auditors see child ids, not names: paying needs no names.
@@ -41,16 +41,6 @@ from server.errors import ApprovalError, MoneyInputError
 from server.families.confirmations import for_month
 from server.families.consent import state_of
 from server.families.guardians import create_invitation
-from server.finance.accounts import Role, SignInRefusal, User, sign_in
-from server.finance.sessions import (
-    PageError,
-    login_csrf_ok,
-    login_form_token,
-    set_login_cookie,
-    signed_in,
-)
-from server.finance.sessions import end as end_session
-from server.finance.sessions import start as start_session
 from server.i18n.words import Words
 from server.money.approvals import ApprovalStatus, approve, idempotency_key, revisions
 from server.money.exports import FORMATS, day_mark, write_statement, write_tabel
@@ -66,12 +56,27 @@ from server.money.statements import (
     statement_for,
 )
 from server.queue_core.outbox import outbox_rows
+from server.staff.accounts import FINANCE_ROLES, Role, SignInRefusal, User, sign_in
+from server.staff.sessions import (
+    PageError,
+    login_csrf_ok,
+    login_form_token,
+    set_login_cookie,
+    signed_in,
+    signed_in_as,
+)
+from server.staff.sessions import end as end_session
+from server.staff.sessions import start as start_session
 from server.storage import db
 from server.storage.db import writing
 from server.web.errors import page_status
 from server.web.language import remember_language, request_language
 from server.web.rate_limits import RateLimited
 
+finance_page = signed_in_as(FINANCE_ROLES)
+"""Money is for finance staff, directors, auditors and administrators."""
+fleet_page = signed_in_as(FINANCE_ROLES | {Role.OPERATOR})
+"""The terminals: an operator's too (the office's terminal pages link back here)."""
 bp = Blueprint("finance", __name__, url_prefix="/finance", template_folder="templates",
                static_folder="static", static_url_path="/static")
 logger = logging.getLogger("qatys.finance")
@@ -143,8 +148,8 @@ def login() -> WebResponse:
         if isinstance(outcome, User):
             log(logger, "login.ok", role=outcome.role)
             target = request.args.get("next", "")
-            response = redirect(target if target.startswith("/finance/") else
-                                url_for("finance.overview"))
+            response = redirect(target if target.startswith(("/finance/", "/office/")) else
+                                _landing(outcome))
             start_session(response, outcome)
             return response
         context.guard.count(*spent)
@@ -158,6 +163,14 @@ def login() -> WebResponse:
     if new_cookie:
         set_login_cookie(response, new_cookie)
     return response
+
+
+def _landing(user: User) -> str:
+    """Where a sign-in leads when it names no page: the office for those who work there
+    only, the month for the others."""
+    if user.role in FINANCE_ROLES:
+        return url_for("finance.overview")
+    return "/office/today" if user.role == Role.TEACHER else "/office/"
 
 
 def _rate_limited(exc: RateLimited) -> WebResponse:
@@ -199,7 +212,7 @@ def _month(text_value: str | None) -> str:
 
 
 @bp.get("/")
-@signed_in
+@finance_page
 def overview() -> WebResponse:
     user = _user()
     month = _month(request.args.get("month"))
@@ -246,7 +259,7 @@ def _chart(sums: dict[str, Decimal]) -> list[dict[str, Any]]:
 
 
 @bp.post("/month/<month>/compute")
-@signed_in
+@finance_page
 def compute(month: str) -> WebResponse:
     user = _user()
     if not user.can_compute:
@@ -257,7 +270,7 @@ def compute(month: str) -> WebResponse:
 
 
 @bp.get("/jobs/<int:job_id>")
-@signed_in
+@finance_page
 def job(job_id: int) -> WebResponse:
     if _user().role == Role.DIRECTOR:
         raise PageError("forbidden")
@@ -281,7 +294,7 @@ def _statement(conn: Connection, code: str, month: str) -> Statement:
 
 def _names(conn: Connection, code: str) -> dict[str, str]:
     """Children's names, for the kindergarten's own director only."""
-    if _user().role != Role.DIRECTOR:
+    if not _user().sees_names:
         return {}
     return {r.child_id: f"{r.last_name} {r.first_name}" for r in conn.execute(
         select(db.children.c.child_id, db.children.c.last_name, db.children.c.first_name)
@@ -289,7 +302,7 @@ def _names(conn: Connection, code: str) -> dict[str, str]:
 
 
 @bp.get("/k/<code>/<month>")
-@signed_in
+@finance_page
 def statement(code: str, month: str) -> WebResponse:
     with ctx().engine.connect() as conn:
         current = _statement(conn, code, month)
@@ -320,7 +333,7 @@ def statement(code: str, month: str) -> WebResponse:
 
 
 @bp.post("/k/<code>/<month>/approve")
-@signed_in
+@finance_page
 def approve_statement(code: str, month: str) -> WebResponse:
     user = _user()
     if not user.can_approve:
@@ -340,7 +353,7 @@ def approve_statement(code: str, month: str) -> WebResponse:
 
 
 @bp.get("/k/<code>/<month>/tabel")
-@signed_in
+@finance_page
 def tabel(code: str, month: str) -> WebResponse:
     with ctx().engine.connect() as conn:
         current = _statement(conn, code, month)
@@ -352,7 +365,7 @@ def tabel(code: str, month: str) -> WebResponse:
 
 
 @bp.get("/k/<code>/<month>/child/<child_id>")
-@signed_in
+@finance_page
 def child(code: str, month: str, child_id: str) -> WebResponse:
     with ctx().engine.connect() as conn:
         current = _statement(conn, code, month)
@@ -367,7 +380,7 @@ def child(code: str, month: str, child_id: str) -> WebResponse:
 
 
 @bp.post("/k/<code>/<month>/child/<child_id>/invite")
-@signed_in
+@finance_page
 def invite_guardian(code: str, month: str, child_id: str) -> WebResponse:
     """The director invites a guardian of one of their children: a code and a QR to print."""
     user = _user()
@@ -389,7 +402,7 @@ def invite_guardian(code: str, month: str, child_id: str) -> WebResponse:
 
 
 @bp.get("/fleet")
-@signed_in
+@fleet_page
 def fleet() -> WebResponse:
     """Every terminal (a director: their kindergarten's) with its last report; alerts for
     terminals silent longer than ``fleet_silent_seconds``."""
@@ -405,10 +418,8 @@ def fleet() -> WebResponse:
              .outerjoin(db.terminal_health,
                         db.terminal_health.c.terminal_id == db.terminals.c.terminal_id)
              .order_by(db.terminals.c.kindergarten, db.terminals.c.terminal_id))
-    if user.role == Role.DIRECTOR:
-        query = query.where(db.terminals.c.kindergarten == user.kindergarten)
     with context.engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = [r for r in conn.execute(query) if user.may_see(r.kindergarten)]
     limit = context.config.fleet_silent_seconds * 1_000_000
     terminals = [{"row": r, "silent": r.revoked_at_us is None and (
         r.last_contact_us is None or now - r.last_contact_us > limit)} for r in rows]
@@ -418,7 +429,7 @@ def fleet() -> WebResponse:
 
 
 @bp.get("/k/<code>/<month>/export/<what>.<fmt>")
-@signed_in
+@finance_page
 def export(code: str, month: str, what: str, fmt: str) -> WebResponse:
     if what not in ("statement", "tabel") or fmt not in FORMATS:
         raise PageError("not_found")
@@ -437,7 +448,7 @@ def export(code: str, month: str, what: str, fmt: str) -> WebResponse:
 
 
 @bp.get("/k/<code>/<month>/approved/r<int:revision>.json")
-@signed_in
+@finance_page
 def approved_copy(code: str, month: str, revision: int) -> WebResponse:
     """The approved statement exactly as approved (the bytes sent to the queue core)."""
     if not _user().may_see(code):

@@ -2,8 +2,8 @@
 
 It names kindergartens, terminals and their counts, so it is for signed-in staff only: ``/``
 sends everyone to ``/finance/system``, which (like every finance page) sends whoever is not
-signed in to the finance sign-in. The staff cookie is sent only to ``/finance/``, so the page
-lives there. A director sees their own kindergarten only.
+signed in to the staff sign-in. Each account sees the kindergartens its role covers (a
+director their own, an operator their district's).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from werkzeug.wrappers.response import Response as WebResponse
 
 from qatys.timeutil import local_text
 from server.context import ctx
-from server.finance.accounts import Role, User
-from server.finance.sessions import signed_in
 from server.i18n import LANGUAGES, catalogue
+from server.staff.accounts import User
+from server.staff.sessions import signed_in
 from server.storage import db
 
 bp = Blueprint("pages", __name__, template_folder="templates")
@@ -33,15 +33,12 @@ def overview() -> WebResponse:
     user: User = g.user
     gardens_query = select(db.kindergartens).order_by(db.kindergartens.c.code)
     terminals_query = select(db.terminals).order_by(db.terminals.c.terminal_id)
-    if user.role == Role.DIRECTOR:
-        gardens_query = gardens_query.where(db.kindergartens.c.code == user.kindergarten)
-        terminals_query = terminals_query.where(db.terminals.c.kindergarten == user.kindergarten)
     with ctx().engine.connect() as conn:
-        gardens = conn.execute(gardens_query).all()
+        gardens = [r for r in conn.execute(gardens_query) if user.may_see(r.code)]
         children: dict[str, int] = dict(conn.execute(
             select(db.children.c.kindergarten, func.count())
             .group_by(db.children.c.kindergarten)).all())
-        terminals = conn.execute(terminals_query).all()
+        terminals = [r for r in conn.execute(terminals_query) if user.may_see(r.kindergarten)]
         events: dict[str, int] = dict(conn.execute(
             select(db.events.c.terminal_id, func.count())
             .group_by(db.events.c.terminal_id)).all())

@@ -22,6 +22,7 @@ class Words:
     def role(self, role: str) -> str:
         tr = self.tr
         return {"finance": tr.gettext("finance officer"), "director": tr.gettext("director"),
+                "teacher": tr.gettext("teacher"), "operator": tr.gettext("district operator"),
                 "auditor": tr.gettext("auditor (read only)"),
                 "admin": tr.gettext("administrator")}.get(role, role)
 

@@ -109,7 +109,7 @@ def statement_for(conn: Connection, kindergarten: str, year: int, month: int,
     return compute_statement(kindergarten, year, month, bool(garden.six_day),
                              _closures(conn, kindergarten, first, last), policy, children,
                              _presence(conn, kindergarten, ids, first, last),
-                             _absences(conn, ids, first, last))
+                             absences_in_effect(conn, ids, first, last))
 
 
 def _children(conn: Connection, kindergarten: str, first: date, last: date,
@@ -176,8 +176,8 @@ def time_corrections(conn: Connection, kindergarten: str) -> dict[str, int]:
         .where(db.event_time_corrections.c.kindergarten == kindergarten)).all())
 
 
-def _absences(conn: Connection, children: set[str], first: date,
-              last: date) -> list[AbsenceSpan]:
+def absences_in_effect(conn: Connection, children: set[str], first: date,
+                       last: date) -> list[AbsenceSpan]:
     """Records in effect: not replaced by a later record, and not cancellations."""
     rows = list(conn.execute(select(db.absences)
                              .where(db.absences.c.child_id.in_(sorted(children)))

@@ -52,6 +52,9 @@ kindergartens = Table(
     Column("created_at_us", BigInteger, nullable=False),
     # The education department's district: finance staff read the month per district.
     Column("district", String(100), nullable=False, default="", server_default=""),
+    # When the day ends (local "HH:MM", 0016): the office's "still here" list starts then;
+    # none means the default of server/office/today.py.
+    Column("closes_at", String(5), nullable=True),
 )
 
 children = Table(
@@ -78,6 +81,10 @@ roster_imports = Table(
     Column("rows", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("source", String(200), nullable=False),
+    # What the import changed (0016; unknown for imports before it): the office shows it.
+    Column("added", Integer, nullable=True),
+    Column("updated", Integer, nullable=True),
+    Column("unchanged", Integer, nullable=True),
 )
 
 terminal_tokens = Table(
@@ -126,7 +133,8 @@ events = Table(
     Column("batch_hash", LargeBinary(32), nullable=False),
     # The code shown at the door for this scan; the parent finds it in the child's record.
     Column("receipt", String(16), nullable=True),
-    # For a terminal's own system events (outage ledger): what happened, e.g. "offline".
+    # For a terminal's own system events (outage ledger): what happened, e.g. "offline"; for
+    # a manual entry at the door, the staff's reason (since 0016: the office lists them).
     Column("note", String(200), nullable=True),
     # For a guardian's phone code: its binding serial and window (a code taken at two
     # terminals is flagged phone_code_reused).
@@ -209,6 +217,8 @@ absences = Table(
     Column("replaces", Integer, ForeignKey("absences.id"), nullable=True),
     Column("recorded_at_us", BigInteger, nullable=False),
     Column("recorded_by", String(200), nullable=False),
+    # The certificate itself, uploaded in the office (0016): a sealed document.
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=True),
     Index("ix_absences_child", "child_id"),
 )
 
@@ -239,12 +249,21 @@ users = Table(
     "users", metadata,
     Column("username", String(64), primary_key=True),
     Column("password_hash", String(200), nullable=False),
-    Column("role", String(20), nullable=False),  # finance | director | auditor | admin
+    Column("role", String(20), nullable=False),  # server.staff.accounts.Role
+    # A director's or teacher's kindergarten; an operator's district (0016).
     Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
     Column("disabled_at_us", BigInteger, nullable=True),
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until_us", BigInteger, nullable=True),
+    Column("district", String(100), nullable=True),
+)
+
+# The groups a teacher's account covers (0016): today's list and absences of these only.
+user_groups = Table(
+    "user_groups", metadata,
+    Column("username", String(64), ForeignKey("users.username"), primary_key=True),
+    Column("group_name", String(100), primary_key=True),
 )
 
 # An approved statement, byte for byte. A change after approval is a new revision that
@@ -356,6 +375,8 @@ consent_records = Table(
     Column("signature", LargeBinary(64), nullable=True),
     Column("recorded_at_us", BigInteger, nullable=False),
     Column("recorded_by", String(64), nullable=False),
+    # The paper form's scan, uploaded in the office (0016): a sealed document.
+    Column("scan_document_id", Integer, ForeignKey("documents.id"), nullable=True),
     Index("ix_consent_child", "child_id"),
 )
 
@@ -518,6 +539,40 @@ request_replays = Table(
 )
 
 
+# Documents uploaded in the office (0016): medical certificates, consent forms' scans. The
+# bytes are sealed to the server's box key (server/office/documents.py), so a copy of the
+# database alone shows none; the type is the one read from the content, never the name.
+documents = Table(
+    "documents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("child_id", String(64), ForeignKey("children.child_id"), nullable=False),
+    Column("purpose", String(20), nullable=False),  # server.office.documents.Purpose
+    Column("media_type", String(40), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("uploaded_at_us", BigInteger, nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    Index("ix_documents_child", "child_id"),
+)
+
+# What staff did in the browser, with who and when (0016): each office form's action writes
+# its line in the transaction of the change itself (server/staff/audit.py).
+audit_trail = Table(
+    "audit_trail", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("action", String(40), nullable=False),  # server.staff.audit.Action
+    Column("kindergarten", String(32), nullable=True),
+    Column("subject", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_audit_trail_kindergarten", "kindergarten", "at_us"),
+)
+
+
 def normalise_url(url: str) -> str:
     """Accept the plain ``postgresql://`` form and use the psycopg 3 driver for it."""
     for prefix in ("postgresql://", "postgres://"):
@@ -591,3 +646,4 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+

@@ -125,6 +125,8 @@ class Ingestor:
             status = db.BodyStatus.OK
             if ev.kind == events.EventKind.SYSTEM:  # the terminal's outage ledger: about no child
                 child_id, note = None, body.reason[:200]
+            elif ev.method == events.Method.MANUAL:  # the staff's reason, for the director
+                note = body.reason[:200] or None
         except (SealError, ProtocolError):
             child_id, receipt, code, note = None, None, None, None
             status = db.BodyStatus.UNREADABLE

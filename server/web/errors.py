@@ -95,6 +95,10 @@ NOT_ANSWERED = frozenset({
     "bad_account",  # AccountError: `qatys user …`
     "queue_core_unreachable", "queue_core_refused",  # QueueCoreError: the outbox, the commands
     "not_over", "unchanged", "note_required",  # ApprovalError: the finance page's own texts
+    # OfficeError: the office's forms show their own texts (server/office/)
+    "bad_form", "future_date", "span_reversed", "span_too_long", "overlapping_absence",
+    "unknown_child", "not_your_child", "document_type", "document_too_large",
+    "document_missing", "unknown_record", "roster_refused",
 })
 """Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
 their own text. One reaching the handler is a bug: 500 ``internal_error``."""
@@ -111,9 +115,22 @@ PAGE_STATUS: dict[str, int] = {
     "not_over": 409,
     "unchanged": 409,
     "note_required": 409,
+    # an office form's refusal (OfficeError's code, server/office/): the form again, with why
+    "bad_form": 400,
+    "future_date": 400,
+    "span_reversed": 400,
+    "span_too_long": 400,
+    "overlapping_absence": 409,
+    "unknown_child": 404,
+    "not_your_child": 403,
+    "document_type": 415,
+    "document_too_large": 413,
+    "document_missing": 400,
+    "unknown_record": 404,
+    "roster_refused": 400,
 }
 """The HTTP status of each refusal the finance pages show as a page of their own, never as a
-JSON answer: ``server.finance.sessions.PageError``'s key (the error page says it in words),
+JSON answer: ``server.staff.sessions.PageError``'s key (the error page says it in words),
 the sign-in form's problem and the sign-in flood's page. Beside :data:`STATUS` rather than
 in it: ``forbidden``, ``read_only`` and the sign-in problems are no API's codes and the
 approval codes are :data:`NOT_ANSWERED`; a code in both tables has the same status in each

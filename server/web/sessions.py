@@ -6,7 +6,7 @@ ends and whether it was revoked. So logging out, or disabling an account, ends a
 once: a cookie copied before opens nothing afterwards. The CSRF token of a session is an HMAC
 of its id under the server's session secret: bound to the session, nothing more to store.
 
-No HTTP here: the pages set and read the cookies (server/finance/sessions.py,
+No HTTP here: the pages set and read the cookies (server/staff/sessions.py,
 server/families/pages.py).
 """
 

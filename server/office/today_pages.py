@@ -1,0 +1,93 @@
+"""The office's home and today's list, with its live updates (server-sent events).
+
+The stream does not hold a database connection: every second it asks when the
+kindergarten's terminals last brought events and, when that changes, tells the page, which
+fetches its rows again. It ends after a few minutes; the browser's EventSource reconnects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from flask import Response, redirect, request, stream_with_context, url_for
+from werkzeug.wrappers.response import Response as WebResponse
+
+from qatys.timeutil import LOCAL_ZONE, to_datetime
+from server.context import ctx
+from server.office.blueprint import bp, garden, gardens_of, office_page, render, user
+from server.office.today import ChildState, Today, last_sync, today_list
+from server.staff.accounts import Role
+
+STREAM_SECONDS = 300
+"""How long one stream lasts before the browser reconnects (a worker is not held forever)."""
+POLL_SECONDS = 1.0
+
+
+@bp.get("/")
+@office_page
+def home() -> WebResponse:
+    """A director or teacher goes to today's list; an operator chooses a kindergarten."""
+    who = user()
+    if who.role in (Role.DIRECTOR, Role.TEACHER):
+        return redirect(url_for("office.today"))
+    with ctx().engine.connect() as conn:
+        gardens = gardens_of(conn, who)
+    return render("home.html", gardens=gardens)
+
+
+def _today() -> Today:
+    who = user()
+    with ctx().engine.connect() as conn:
+        chosen = garden(conn)
+        groups = who.groups if who.role == Role.TEACHER else None
+        return today_list(conn, chosen.code, groups, ctx().clock(), chosen.closes_at)
+
+
+def clock_text(us: int | None) -> str:
+    """A time of today as the door showed it (HH:MM, Asia/Almaty)."""
+    return to_datetime(us).astimezone(LOCAL_ZONE).strftime("%H:%M") if us else ""
+
+
+@bp.get("/today")
+@office_page
+def today() -> WebResponse:
+    listed = _today()
+    return render("today.html", today=listed, states=ChildState, clock=clock_text,
+                  kindergarten=listed.kindergarten)
+
+
+@bp.get("/today/rows")
+@office_page
+def today_rows() -> WebResponse:
+    """The list's body alone, for the live page to put in place."""
+    listed = _today()
+    return render("today_rows.html", today=listed, states=ChildState, clock=clock_text,
+                  kindergarten=listed.kindergarten)
+
+
+@bp.get("/today/stream")
+@office_page
+def today_stream() -> WebResponse:
+    context = ctx()
+    with context.engine.connect() as conn:
+        code = garden(conn).code
+    since = request.args.get("since", "")
+
+    def events() -> Iterator[str]:
+        seen = since
+        yield "retry: 2000\n\n"
+        deadline = time.monotonic() + STREAM_SECONDS
+        while time.monotonic() < deadline:
+            with context.engine.connect() as conn:
+                latest = str(last_sync(conn, code) or 0)
+            if latest != seen:
+                seen = latest
+                yield f"event: synced\ndata: {latest}\n\n"
+            else:
+                yield ": waiting\n\n"
+            time.sleep(POLL_SECONDS)
+
+    response = Response(stream_with_context(events()), mimetype="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy in front passes each event on
+    return response
