@@ -201,6 +201,8 @@ closures = Table(
     Column("reason", Text, nullable=False),
     Column("recorded_at_us", BigInteger, nullable=False),
     Column("recorded_by", String(200), nullable=False),
+    # One group closed rather than the whole kindergarten (0016); none: every group.
+    Column("group_name", String(100), nullable=True),
     Index("ix_closures_kindergarten", "kindergarten"),
 )
 

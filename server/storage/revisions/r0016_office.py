@@ -1,7 +1,7 @@
 """0016: the office in the browser (issue 17): teachers' groups and operators' districts,
-each kindergarten's closing time, documents sealed at rest (certificates, consent forms'
-scans) linked from absences and paper consent records, the staff's audit trail, and what
-each roster import changed."""
+each kindergarten's closing time, closures of one group, documents sealed at rest
+(certificates, consent forms' scans) linked from absences and paper consent records, the
+staff's audit trail, and what each roster import changed."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("kindergartens", sa.Column("closes_at", sa.String(length=5), nullable=True))
+    op.add_column("closures", sa.Column("group_name", sa.String(length=100), nullable=True))
     op.add_column("users", sa.Column("district", sa.String(length=100), nullable=True))
     op.create_table(
         "user_groups",
