@@ -13,7 +13,7 @@ from protocol import enrolment
 from provisioning.card_print import save_qr_png, write_card, write_pdf
 from provisioning.cards import children_for_sheet, issue_card, revoke_card
 from provisioning.errors import InvalidInput
-from provisioning.kindergartens import add_kindergarten
+from provisioning.kindergartens import add_kindergarten, set_closing_time
 from provisioning.roster import import_roster
 from provisioning.terminals import issue_token, revoke_terminal
 from provisioning.unlock_cards import issue_card as issue_unlock_card
@@ -41,6 +41,18 @@ def kindergarten_add(data: DataDir, code: str, name: str, six_day: bool, distric
     with data.transaction() as conn:
         add_kindergarten(conn, code, name, six_day, district)
     echo(Sentence("kindergarten %(code)s added", code=code))
+
+
+@kindergarten_group.command("closing")
+@with_data_dir
+@click.option("--kindergarten", required=True)
+@click.option("--at", "closes_at", required=True, help="Local time HH:MM the day ends.")
+def kindergarten_closing(data: DataDir, kindergarten: str, closes_at: str) -> None:
+    """Set the closing time (the office's "still here" list starts then; default 19:00)."""
+    with data.transaction() as conn:
+        set_closing_time(conn, kindergarten, closes_at)
+    echo(Sentence("kindergarten %(code)s closes at %(closes_at)s", code=kindergarten,
+                  closes_at=closes_at))
 
 
 @click.group("roster")

@@ -12,6 +12,7 @@ from qatys.timeutil import now_us
 from server.storage import db
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 def add_kindergarten(conn: Connection, code: str, name: str, six_day: bool,
@@ -37,3 +38,14 @@ def require_kindergarten(conn: Connection, code: str) -> str:
     if row is None:
         raise NotFound(Sentence("kindergarten %(code)s does not exist", code=code))
     return str(row.name)
+
+
+def set_closing_time(conn: Connection, code: str, closes_at: str) -> None:
+    """When the kindergarten's day ends (local ``HH:MM``): from then, the office lists the
+    children still there. A setting, not a record: the latest one holds."""
+    require_kindergarten(conn, code)
+    if not _CLOCK.match(closes_at):
+        raise InvalidInput(Sentence("the closing time must be HH:MM (00:00-23:59), not "
+                                    "%(closes_at)s", closes_at=closes_at[:20]))
+    conn.execute(db.kindergartens.update().where(db.kindergartens.c.code == code)
+                 .values(closes_at=closes_at))

@@ -50,16 +50,18 @@ HEADER = ("child_id,iin,last_name,first_name,birth_date,group,funding_category,e
           "withdrawn_on")
 
 
-def roster_csv(count: int, prefix: str = "child") -> tuple[str, list[dict[str, str]]]:
+def roster_csv(count: int, prefix: str = "child", groups: Sequence[str] = ("Group A",)
+               ) -> tuple[str, list[dict[str, str]]]:
     """A generated roster with valid IINs and distinctive names (no real people); each IIN
-    begins with the birth date (2020-03-15: ``200315`` and the century digit 5)."""
+    begins with the birth date (2020-03-15: ``200315`` and the century digit 5); children are
+    dealt to ``groups`` in turn."""
     rows, people = [HEADER], []
     for i, iin in zip(range(count), generated("2003155"), strict=False):
         person = {"child_id": f"{prefix}-{i:05d}-x7q", "iin": iin,
                   "last_name": f"Testovbayev{i:04d}", "first_name": f"Aruzhanka{i:04d}"}
         people.append(person)
         rows.append(f"{person['child_id']},{iin},{person['last_name']},{person['first_name']},"
-                    f"2020-03-15,Group A,age3-full-state,2025-09-01,")
+                    f"2020-03-15,{groups[i % len(groups)]},age3-full-state,2025-09-01,")
     return "\n".join(rows) + "\n", people
 
 

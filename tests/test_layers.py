@@ -27,11 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ROOTS = ("server", "provisioning")
 WEB_LAYER = (
     "server/app.py", "server/serve.py", "server/context.py", "server/web/*.py",
-    "server/*/pages.py", "server/finance/system.py", "server/staff/sessions.py",
+    "server/*/pages.py", "server/*/*_pages.py", "server/office/blueprint.py",
+    "server/finance/system.py", "server/staff/sessions.py",
     "server/sync/answers.py", "server/sync/auth.py", "server/sync/batches_api.py",
     "server/sync/face_api.py", "server/sync/terminal_api.py",
 )
-"""Modules that speak HTTP: the app and its handlers, blueprints (pages, ``*_api``), the
+"""Modules that speak HTTP: the app and its handlers, blueprints (pages, ``*_pages``, ``*_api``,
+the office's shared ``blueprint``), the
 checks of a signed request (``auth``) and of a signed answer (``answers``), the page
 sessions. Everything else under server/ and provisioning/ is a service or a command."""
 ALLOWED_IMPORTS = {"werkzeug.security"}

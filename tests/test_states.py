@@ -182,7 +182,7 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
     assert CONSENT_STATUSES == ("granted", "withdrawn", "expired")
     assert ERASE_REASONS == ("withdrawn", "expired", "left", "replaced", "no_consent",
                              "refused")
-    assert ROLES == ("finance", "director", "auditor", "admin")
+    assert ROLES == ("finance", "director", "teacher", "operator", "auditor", "admin")
     assert all(type(role) is str for role in ROLES)  # click's choices take text, not members
     assert EraseReason.UNKNOWN not in ERASE_REASONS
     assert ABSENCE_CHOICES == ("illness", "quarantine", "sanatorium", "leave", "cancelled")

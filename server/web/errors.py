@@ -95,9 +95,10 @@ NOT_ANSWERED = frozenset({
     "bad_account",  # AccountError: `qatys user …`
     "queue_core_unreachable", "queue_core_refused",  # QueueCoreError: the outbox, the commands
     "not_over", "unchanged", "note_required",  # ApprovalError: the finance page's own texts
-    # OfficeError: the office's forms show their own texts (server/office/)
+    # OfficeError: the office's forms show their own texts (server/office/); unknown_child is
+    # an API code as well, with the same status
     "bad_form", "future_date", "span_reversed", "span_too_long", "overlapping_absence",
-    "unknown_child", "not_your_child", "document_type", "document_too_large",
+    "not_your_child", "document_type", "document_too_large",
     "document_missing", "unknown_record", "roster_refused",
 })
 """Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
