@@ -22,6 +22,7 @@ from bench.face_accuracy import bench_face_accuracy
 from bench.face_door import bench_face_door
 from bench.face_relay import bench_face_relay
 from bench.kiosk_latency import bench_kiosk_latency
+from bench.office_today import bench_office_today
 from bench.phone import bench_phone_verification
 from bench.region import bench_region
 from bench.sign_in_flood import bench_sign_in_flood
@@ -183,7 +184,8 @@ def main() -> None:
     `python -m bench faces` only face accuracy, liveness, speed and door to greeting,
     `python -m bench before-after` only protocol 2 beside the code before it,
     `python -m bench flood` only a sync beside a flood of wrong passwords,
-    `python -m bench slow` only health probes beside slow clients, per worker class."""
+    `python -m bench slow` only health probes beside slow clients, per worker class,
+    `python -m bench office` only the office's today list (600 children) and its live delay."""
     region_only = sys.argv[1:] == ["region"]
     if sys.argv[1:] == ["before-after"]:
         _before_after()
@@ -197,6 +199,9 @@ def main() -> None:
         slow_base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
         bench_slow_clients(slow_base)
         shutil.rmtree(slow_base, ignore_errors=True)
+        return
+    if sys.argv[1:] == ["office"]:
+        _office()
         return
     if sys.argv[1:] == ["phone"]:
         bench_phone_verification()
@@ -257,6 +262,20 @@ def _terminal_and_ingest(base: Path) -> None:
         sqlite_server.stop()
     bench_sign_in_flood(base)
     bench_slow_clients(base)
+    _office()
+
+
+def _office() -> None:
+    base = Path(tempfile.mkdtemp(prefix="qatys-bench-office-"))
+    base.chmod(0o755)
+    try:
+        if find_bin_dir() is None:
+            bench_office_today(base)
+            return
+        with postgres_cluster(base) as cluster:
+            bench_office_today(base, cluster.create_database("office"))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _before_after() -> None:
