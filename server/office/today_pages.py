@@ -22,6 +22,9 @@ from server.staff.accounts import Role
 STREAM_SECONDS = 300
 """How long one stream lasts before the browser reconnects (a worker is not held forever)."""
 POLL_SECONDS = 1.0
+HEARTBEAT_POLLS = 5
+"""A comment line every this many quiet polls, so that a proxy keeps the stream open and a
+closed browser is noticed."""
 
 
 @bp.get("/")
@@ -75,16 +78,16 @@ def today_stream() -> WebResponse:
     since = request.args.get("since", "")
 
     def events() -> Iterator[str]:
-        seen = since
+        seen, quiet = since, 0
         yield "retry: 2000\n\n"
         deadline = time.monotonic() + STREAM_SECONDS
         while time.monotonic() < deadline:
             with context.engine.connect() as conn:
                 latest = str(last_sync(conn, code) or 0)
             if latest != seen:
-                seen = latest
+                seen, quiet = latest, 0
                 yield f"event: synced\ndata: {latest}\n\n"
-            else:
+            elif (quiet := quiet + 1) % HEARTBEAT_POLLS == 0:
                 yield ": waiting\n\n"
             time.sleep(POLL_SECONDS)
 
