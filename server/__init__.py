@@ -5,7 +5,9 @@ pages or API and their templates):
 - ``money/``: табель, statements, exports, flags, approvals, jobs
 - ``queue_core/``: the regional queue core's client, outbox and roster pull
 - ``families/``: guardians, the consent ledger, face templates, confirmations, parents' pages
-- ``finance/``: staff accounts and sessions, the finance pages, the system overview
+- ``staff/``: staff accounts and roles, the staff session, the audit trail
+- ``finance/``: the finance pages, the system overview
+- ``office/``: the kindergarten's office in the browser (today, absences, cards, roster, …)
 - ``web/``: what pages and APIs share (answers, headers, sessions, limits, language, OpenAPI)
 - ``i18n/``: the gettext catalogue (kk, ru) of the pages and exports, words for the codes
 - ``storage/``: the schema and its frozen migrations; ``domain/``: the pure rules
