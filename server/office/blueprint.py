@@ -99,6 +99,14 @@ def problems() -> dict[str, str]:
         "document_missing": gettext("Attach the document."),
         "unknown_record": gettext("There is no such record."),
         "roster_refused": gettext("The roster was not imported: nothing changed."),
+        "already_revoked": gettext("This card was already revoked."),
+        "unknown_group": gettext("There is no such group with enrolled children."),
+        "child_withdrawn": gettext("This child has left the kindergarten."),
+        "reference_missing": gettext("Enter the paper form's reference."),
+        "bad_consent_period": gettext("A consent runs from today for at most one year: "
+                                      "choose a last day between today and a year ahead."),
+        "nothing_to_withdraw": gettext("There is no consent in force to withdraw."),
+        "not_bound": gettext("This person is not a guardian of this child."),
     }
 
 

@@ -100,6 +100,7 @@ NOT_ANSWERED = frozenset({
     "bad_form", "future_date", "span_reversed", "span_too_long", "overlapping_absence",
     "not_your_child", "document_type", "document_too_large",
     "document_missing", "unknown_record", "roster_refused",
+    "already_revoked", "unknown_group", "reference_missing",  # cards, consent forms
 })
 """Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
 their own text. One reaching the handler is a bug: 500 ``internal_error``."""
@@ -129,6 +130,14 @@ PAGE_STATUS: dict[str, int] = {
     "document_missing": 400,
     "unknown_record": 404,
     "roster_refused": 400,
+    # cards, consent forms, guardians (server/office/cards.py, consent_forms.py, guardian_forms.py)
+    "already_revoked": 409,
+    "unknown_group": 404,
+    "child_withdrawn": 409,
+    "reference_missing": 400,
+    "bad_consent_period": 400,
+    "nothing_to_withdraw": 409,
+    "not_bound": 404,
 }
 """The HTTP status of each refusal the finance pages show as a page of their own, never as a
 JSON answer: ``server.staff.sessions.PageError``'s key (the error page says it in words),

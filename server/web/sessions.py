@@ -44,6 +44,8 @@ class RevokeReason(StrEnum):
     ACCOUNT_DISABLED = "account_disabled"
     SIGNED_IN_AGAIN = "signed_in_again"
     """The browser signed in again: the session its cookie held before ends."""
+    GUARDIAN_REMOVED = "guardian_removed"
+    """A director removed the guardian from a child (server/office/guardian_forms.py)."""
 
 
 @dataclass(frozen=True)
