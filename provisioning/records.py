@@ -19,11 +19,14 @@ from server.storage import db
 
 class AbsenceReason(StrEnum):
     """Why a child was absent, as the director records it (docs/cli.md, `qatys absence add`);
-    stored in ``absences.reason``. The domain's policy names the same four as paid reasons."""
+    stored in ``absences.reason``. The domain's policy may name the first four as paid
+    reasons; "other" is never paid (docs/policy.md)."""
     ILLNESS = "illness"
     QUARANTINE = "quarantine"
     SANATORIUM = "sanatorium"
     LEAVE = "leave"
+    OTHER = "other"
+    """Any other reason (a family's trip, a move): recorded, never paid."""
     CANCELLED = "cancelled"
     """Not a reason: a record that cancels the one it replaces."""
 
@@ -59,22 +62,35 @@ def _check_span(first: date, last: date) -> None:
 
 
 def add_closure(conn: Connection, kindergarten: str, first: date, last: date, reason: str,
-                by: str, now_us: int) -> int:
+                by: str, now_us: int, group: str | None = None) -> int:
+    """A closure of the whole kindergarten, or of one ``group`` on its roster (its
+    children's days only)."""
     require_kindergarten(conn, kindergarten)
     _check_span(first, last)
     if not reason.strip():
         raise InvalidInput(Sentence("a closure needs a reason"))
     check_length("--reason", reason.strip(), MAX_REASON)
     check_length("--by", by, db.closures.c.recorded_by)
+    group = group.strip() if group is not None else None
+    if group is not None:
+        on_roster = conn.execute(select(db.children.c.child_id)
+                                 .where(db.children.c.kindergarten == kindergarten)
+                                 .where(db.children.c.group_name == group).limit(1)).first()
+        if on_roster is None:
+            raise NotFound(Sentence("kindergarten %(kindergarten)s has no group '%(group)s' on "
+                                    "its roster", kindergarten=kindergarten, group=group[:100]))
     result = conn.execute(db.closures.insert().values(
         kindergarten=kindergarten, first_day=first.isoformat(), last_day=last.isoformat(),
-        reason=reason.strip(), recorded_at_us=now_us, recorded_by=by))
+        reason=reason.strip(), recorded_at_us=now_us, recorded_by=by, group_name=group))
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def add_absence(conn: Connection, child_id: str, first: date, last: date,
                 reason: AbsenceReason, document: str, by: str, now_us: int,
-                replaces: int | None = None) -> int:
+                replaces: int | None = None, document_id: int | None = None) -> int:
+    """One absence record (a correction when it ``replaces`` an earlier one of the child);
+    ``document``: a reference as text, ``document_id``: the uploaded document itself
+    (server/office/documents.py)."""
     if reason not in ABSENCE_CHOICES:  # a caller's text that is no member
         raise InvalidInput(Sentence("reason must be one of %(reasons)s",
                                     reasons=", ".join(ABSENCE_REASONS)))
@@ -96,5 +112,5 @@ def add_absence(conn: Connection, child_id: str, first: date, last: date,
     result = conn.execute(db.absences.insert().values(
         child_id=child_id, first_day=first.isoformat(), last_day=last.isoformat(),
         reason=reason, document=document.strip(), replaces=replaces, recorded_at_us=now_us,
-        recorded_by=by))
+        recorded_by=by, document_id=document_id))
     return int(result.inserted_primary_key[0])  # type: ignore[index]

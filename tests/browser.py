@@ -117,12 +117,14 @@ class Page:
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {expression}")
 
-    def set_file(self, selector: str, path: Path) -> None:
-        """Choose ``path`` in the file input at ``selector``, as a person picking a file."""
-        found = self.call("Runtime.evaluate",
-                          expression=f"document.querySelector({json.dumps(selector)})")
-        self.call("DOM.setFileInputFiles", files=[str(path)],
-                  objectId=found["result"]["objectId"])
+    def set_files(self, selector: str, *paths: Path) -> None:
+        """Choose ``paths`` in the file input at ``selector``, as a person picking files (or
+        taking a photo) would: the form then sends their bytes."""
+        root = self.call("DOM.getDocument", depth=0)["root"]["nodeId"]
+        node = self.call("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+        if not node:
+            raise AssertionError(f"no element {selector}")
+        self.call("DOM.setFileInputFiles", nodeId=node, files=[str(p) for p in paths])
 
     def screenshot(self, out: Path, full_page: bool = False) -> Path:
         params: dict[str, Any] = {"format": "png"}

@@ -357,7 +357,7 @@ def test_a_director_revokes_a_card_and_records_a_paper_form_in_the_browser(
                       f"{json.dumps(CHILD)};"
                       "document.querySelector('#consent-paper [name=reference]').value = "
                       "'Өтініш 5'; true")
-        page.set_file("#consent-paper [name=scan]", tmp_path / "form.png")
+        page.set_files("#consent-paper [name=scan]", tmp_path / "form.png")
         submit_form(page, "#consent-paper")
         assert page.evaluate("document.getElementById('done') !== null")
         assert page.evaluate("document.querySelectorAll('#ledger tr[data-action=grant]')"

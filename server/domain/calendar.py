@@ -36,6 +36,13 @@ class Closure:
     first: date
     last: date  # inclusive
     reason: str
+    group: str | None = None
+    """One group closed (its children's days only); ``None``: the whole kindergarten."""
+
+    def closes(self, group: str | None) -> bool:
+        """Whether it closes the days of a child of ``group`` (``None``: the kindergarten's
+        own days, which only a whole-kindergarten closure closes)."""
+        return self.group is None or self.group == group
 
 
 def month_days(year: int, month: int) -> list[date]:
@@ -49,7 +56,9 @@ def _public(country: str, year: int) -> holidays.HolidayBase:
 
 
 def day_kind(day: date, six_day: bool, rules: CalendarRules,
-             closures: Iterable[Closure] = ()) -> DayKind:
+             closures: Iterable[Closure] = (), group: str | None = None) -> DayKind:
+    """What ``day`` is for a child of ``group`` (``None``: the whole kindergarten, which a
+    closure of one group does not close)."""
     if day in rules.extra_working_days:
         kind = DayKind.WORKING
     elif day in rules.extra_days_off or day in _public(rules.country, day.year):
@@ -61,16 +70,17 @@ def day_kind(day: date, six_day: bool, rules: CalendarRules,
         kind = DayKind.WEEKEND
     else:
         kind = DayKind.WORKING
-    if kind == DayKind.WORKING and any(c.first <= day <= c.last for c in closures):
+    if kind == DayKind.WORKING and any(c.first <= day <= c.last for c in closures
+                                       if c.closes(group)):
         return DayKind.CLOSURE
     return kind
 
 
 def working_days(year: int, month: int, six_day: bool, rules: CalendarRules,
-                 closures: Iterable[Closure] = ()) -> list[date]:
+                 closures: Iterable[Closure] = (), group: str | None = None) -> list[date]:
     closures = tuple(closures)
     return [d for d in month_days(year, month)
-            if day_kind(d, six_day, rules, closures) == DayKind.WORKING]
+            if day_kind(d, six_day, rules, closures, group) == DayKind.WORKING]
 
 
 def days_between(first: date, last: date) -> Iterable[date]:

@@ -31,6 +31,8 @@ class ChildInput:
     enrolled_on: date
     withdrawn_on: date | None = None
     """The first day the child no longer belongs (exclusive)."""
+    group: str = ""
+    """The child's group: a closure of that group closes the child's days."""
 
     def belongs(self, day: date) -> bool:
         return self.enrolled_on <= day and (self.withdrawn_on is None or day < self.withdrawn_on)
@@ -53,6 +55,14 @@ class AbsenceSpan:
     last: date
     reason: str
     document: str = ""
+    """The document's reference as text (a certificate's number), if one was given."""
+    document_id: int | None = None
+    """The document itself, uploaded in the office (a sealed photo or PDF), if one was."""
+
+    @property
+    def documented(self) -> bool:
+        """Backed by a document: a reference or an uploaded photo or PDF."""
+        return bool(self.document) or self.document_id is not None
 
 
 class DayMark(StrEnum):
@@ -122,10 +132,12 @@ def compute_statement(kindergarten: str, year: int, month: int, six_day: bool,
     """The statement for one month; ``presence`` and ``absences`` cover 1 January to the
     month's end (earlier months only feed the yearly leave cap)."""
     month_working = working_days(year, month, six_day, policy.calendar, closures)
-    kinds = [(day, day_kind(day, six_day, policy.calendar, closures))  # once, not per child
-             for m in range(1, month + 1) for day in month_days(year, m)]
-    earlier = [(day, kind) for day, kind in kinds if day.month != month]
-    this_month = [(day, kind) for day, kind in kinds if day.month == month]
+    # once per group, not per child: a group's closure closes its children's days only
+    grouped = {c.group for c in closures if c.group is not None}
+    calendars = {group: _year_kinds(year, month, six_day, policy, closures, group)
+                 for group in {None, *grouped}}
+    denominators = {group: len(working_days(year, month, six_day, policy.calendar, closures,
+                                            group)) for group in calendars}
     by_child: dict[str, list[AbsenceSpan]] = {}
     for absence in absences:
         by_child.setdefault(absence.child_id, []).append(absence)
@@ -135,6 +147,8 @@ def compute_statement(kindergarten: str, year: int, month: int, six_day: bool,
         if norm is None:
             raise FundingError(f"child {child.child_id}: the policy {policy.version} has no "
                                f"norm for funding category {child.funding_category!r}")
+        group = child.group if child.group in grouped else None
+        earlier, this_month = calendars[group]
         days = _child_days(child, earlier, this_month, policy,
                            presence.get(child.child_id, {}), by_child.get(child.child_id, []))
         present = sum(d.mark == DayMark.PRESENT for d in days)
@@ -144,13 +158,61 @@ def compute_statement(kindergarten: str, year: int, month: int, six_day: bool,
             working_days=sum(d.mark not in (DayMark.NON_WORKING, DayMark.NOT_ENROLLED)
                              for d in days),
             present_days=present, paid_absence_days=paid,
-            amount=_amount(norm, present + paid, len(month_working), policy.rounding_step),
+            amount=_amount(norm, present + paid, denominators[group], policy.rounding_step),
             days=tuple(days)))
     total = sum((line.amount for line in lines), Decimal("0.00"))
     return Statement(kindergarten, f"{year:04d}-{month:02d}", policy.version,
                      len(month_working), total, tuple(lines),
                      inputs_digest(kindergarten, year, month, six_day, closures, policy,
                                    children, presence, absences))
+
+
+Kinds = list[tuple[date, str]]
+
+
+def _year_kinds(year: int, month: int, six_day: bool, policy: Policy,
+                closures: Sequence[Closure], group: str | None) -> tuple[Kinds, Kinds]:
+    """Each day's kind from 1 January for a child of ``group``: the earlier months' days
+    (they feed the yearly leave cap) and the month's own."""
+    kinds = [(day, day_kind(day, six_day, policy.calendar, closures, group))
+             for m in range(1, month + 1) for day in month_days(year, m)]
+    return ([(day, kind) for day, kind in kinds if day.month != month],
+            [(day, kind) for day, kind in kinds if day.month == month])
+
+
+def leave_days_used(year: int, month: int, six_day: bool, closures: Sequence[Closure],
+                    policy: Policy, children: Sequence[ChildInput], presence: Presence,
+                    absences: Sequence[AbsenceSpan]) -> dict[str, int]:
+    """Each child's paid leave days from 1 January to the end of ``month``, counted as the
+    statement counts them (working days absent on leave, up to the policy's yearly cap)."""
+    grouped = {c.group for c in closures if c.group is not None}
+    calendars = {group: _year_kinds(year, month, six_day, policy, closures, group)
+                 for group in {None, *grouped}}
+    by_child: dict[str, list[AbsenceSpan]] = {}
+    for absence in absences:
+        by_child.setdefault(absence.child_id, []).append(absence)
+    used = {}
+    for child in children:
+        earlier, this_month = calendars[child.group if child.group in grouped else None]
+        days = _child_days(child, earlier, this_month, policy,
+                           presence.get(child.child_id, {}), by_child.get(child.child_id, []))
+        used[child.child_id] = _leave_before(child, earlier, policy,
+                                             presence.get(child.child_id, {}),
+                                             by_child.get(child.child_id, [])) + sum(
+            d.mark == DayMark.PAID_ABSENCE and d.reason == "leave" for d in days)
+    return used
+
+
+def _leave_before(child: ChildInput, earlier: Sequence[tuple[date, str]], policy: Policy,
+                  presence: Mapping[date, Sequence[Evidence]],
+                  absences: Sequence[AbsenceSpan]) -> int:
+    """Paid leave days of the months before this one (the yearly cap counts from them)."""
+    leave_used = 0
+    if any(a.reason == "leave" for a in absences):
+        for day, kind in earlier:
+            if kind == DayKind.WORKING and child.belongs(day) and not presence.get(day):
+                leave_used += _absence_day(day, absences, policy, leave_used)[1]
+    return leave_used
 
 
 def _amount(norm: Decimal, paid_days: int, month_working_days: int, step: Decimal) -> Decimal:
@@ -165,11 +227,7 @@ def _child_days(child: ChildInput, earlier: Sequence[tuple[date, str]],
                 absences: Sequence[AbsenceSpan]) -> list[DayEntry]:
     """Every day of the month for one child. Paid leave is capped per calendar year in date
     order, so earlier months are walked first, only to count the leave already paid."""
-    leave_used = 0
-    if any(a.reason == "leave" for a in absences):
-        for day, kind in earlier:
-            if kind == DayKind.WORKING and child.belongs(day) and not presence.get(day):
-                leave_used += _absence_day(day, absences, policy, leave_used)[1]
+    leave_used = _leave_before(child, earlier, policy, presence, absences)
     entries: list[DayEntry] = []
     for day, kind in this_month:
         if kind != DayKind.WORKING:
@@ -193,7 +251,7 @@ def _absence_day(day: date, absences: Sequence[AbsenceSpan], policy: Policy,
         return DayEntry(day, DayMark.ABSENT), 0
     record = covering[-1]  # the latest record in effect for the day
     paid = record.reason in policy.paid_reasons
-    if record.reason == "illness" and policy.illness_requires_document and not record.document:
+    if record.reason == "illness" and policy.illness_requires_document and not record.documented:
         paid = False
     used = 0
     if paid and record.reason == "leave":
@@ -221,10 +279,15 @@ def inputs_digest(kindergarten: str, year: int, month: int, six_day: bool,
 
     section("statement", [json.dumps([kindergarten, f"{year:04d}-{month:02d}", six_day,
                                       policy.digest])])
-    section("closures", (json.dumps([c.first.isoformat(), c.last.isoformat(), c.reason],
+    # A group (of a closure, of a child) and an uploaded document enter the listing only
+    # where they matter, so a month without them keeps the digest it always had.
+    grouped = any(c.group is not None for c in closures)
+    section("closures", (json.dumps([c.first.isoformat(), c.last.isoformat(), c.reason,
+                                     *([c.group] if c.group is not None else [])],
                                     ensure_ascii=False) for c in closures))
     section("children", (json.dumps([c.child_id, c.funding_category, c.enrolled_on.isoformat(),
-                                     c.withdrawn_on.isoformat() if c.withdrawn_on else None])
+                                     c.withdrawn_on.isoformat() if c.withdrawn_on else None,
+                                     *([c.group] if grouped else [])], ensure_ascii=False)
                          for c in children))
     # ids and dates hold no tab or comma: plain joins here, the bulk of the listing
     section("presence", (f"{child}\t{day.isoformat()}\t"
@@ -232,6 +295,7 @@ def inputs_digest(kindergarten: str, year: int, month: int, six_day: bool,
                          for child, days in presence.items()
                          for day, evidence in days.items() if evidence))
     section("absences", (json.dumps([a.record_id, a.child_id, a.first.isoformat(),
-                                     a.last.isoformat(), a.reason, a.document],
+                                     a.last.isoformat(), a.reason, a.document,
+                                     *([a.document_id] if a.document_id is not None else [])],
                                     ensure_ascii=False) for a in absences))
     return digest.hexdigest()

@@ -373,10 +373,18 @@ def child(code: str, month: str, child_id: str) -> WebResponse:
     line = next((c for c in current.children if c.child_id == child_id), None)
     if line is None:
         raise PageError("not_found")
+    records = sorted({int(d.absence_record.removeprefix("ABS-")) for d in line.days
+                      if d.absence_record.startswith("ABS-")})
     with ctx().engine.connect() as conn:
         consent = state_of(conn, child_id, local_date(ctx().clock()))
+        # which records have an uploaded certificate: its director opens it (the office's
+        # page, audited); finance staff only see that there is one (medical data)
+        documented = {f"ABS-{r.id}": r.id for r in conn.execute(
+            select(db.absences.c.id).where(db.absences.c.id.in_(records))
+            .where(db.absences.c.document_id.is_not(None)))}
     return _render("child.html", statement=current, line=line, month=month, code=code,
-                   name=names.get(child_id, ""), mark=day_mark, consent=consent)
+                   name=names.get(child_id, ""), mark=day_mark, consent=consent,
+                   documented=documented, opens_documents=_user().role == Role.DIRECTOR)
 
 
 @bp.post("/k/<code>/<month>/child/<child_id>/invite")

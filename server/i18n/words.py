@@ -67,7 +67,8 @@ class Words:
         tr = self.tr
         return {"illness": tr.gettext("illness"), "quarantine": tr.gettext("quarantine"),
                 "sanatorium": tr.gettext("sanatorium"), "leave": tr.gettext("leave"),
-                "weekend": tr.gettext("weekend"), "holiday": tr.gettext("public holiday"),
+                "other": tr.gettext("another reason"), "weekend": tr.gettext("weekend"),
+                "holiday": tr.gettext("public holiday"),
                 "closure": tr.gettext("the kindergarten is closed")}.get(reason, reason)
 
     def day(self, entry: DayEntry) -> str:
@@ -196,7 +197,8 @@ def _legend(say: Callable[[Callable[[Catalogue], str]], str]) -> str:
     reasons = ", ".join([mark("Б", lambda c: c.pgettext("legend", "illness")),
                          mark("К", lambda c: c.pgettext("legend", "quarantine")),
                          mark("С", lambda c: c.pgettext("legend", "sanatorium")),
-                         mark("О", lambda c: c.pgettext("legend", "leave"))])
+                         mark("О", lambda c: c.pgettext("legend", "leave")),
+                         mark("П", lambda c: c.pgettext("legend", "another reason"))])
     unpaid = say(lambda c: c.pgettext("legend", "lower case — not paid"))
     return "; ".join([methods, f"{reasons} ({unpaid})",
                       mark("Н", lambda c: c.pgettext("legend", "no reason")),

@@ -70,12 +70,14 @@ def closure_group() -> None:
 @click.option("--to", "last", required=True, type=DATE, help="Last closed day (inclusive).")
 @click.option("--reason", required=True)
 @click.option("--by", default="administrator", show_default=True, help="Who records it.")
+@click.option("--group", default=None,
+              help="Close one group on the roster only (default: the whole kindergarten).")
 def closure_add(data: DataDir, kindergarten: str, first: datetime, last: datetime,
-                reason: str, by: str) -> None:
+                reason: str, by: str, group: str | None) -> None:
     """Declare a closure; prints the record's id."""
     with data.transaction() as conn:
         record = add_closure(conn, kindergarten, first.date(), last.date(), reason, by,
-                             now_us())
+                             now_us(), group)
     click.echo(record)
 
 

@@ -38,7 +38,8 @@ STATEMENT_HEADINGS: list[tuple[str, Callable[[Catalogue], str]]] = [
 METHOD_MARK: dict[str, str] = {Method.QR_CARD: "к", Method.QR_PHONE: "т", Method.FACE: "ф",
                                Method.MANUAL: "р"}
 ABSENCE_MARK: dict[str, str] = {AbsenceReason.ILLNESS: "Б", AbsenceReason.QUARANTINE: "К",
-                                AbsenceReason.SANATORIUM: "С", AbsenceReason.LEAVE: "О"}
+                                AbsenceReason.SANATORIUM: "С", AbsenceReason.LEAVE: "О",
+                                AbsenceReason.OTHER: "П"}
 """The табель's letters, the same in Kazakh and Russian (the legend says what they mean)."""
 
 

@@ -29,6 +29,7 @@ from server.domain.funding import (
     Presence,
     Statement,
     compute_statement,
+    leave_days_used,
 )
 from server.domain.policy import Policy, load_policy
 from server.errors import MoneyInputError
@@ -112,6 +113,20 @@ def statement_for(conn: Connection, kindergarten: str, year: int, month: int,
                              absences_in_effect(conn, ids, first, last))
 
 
+def leave_used(conn: Connection, kindergarten: str, year: int, month: int, policy: Policy,
+               group: str | None = None) -> dict[str, int]:
+    """Each child's paid leave days from 1 January to the end of ``month``, as the
+    statements count them (of the policy's yearly cap)."""
+    garden = _garden(conn, kindergarten)
+    first, last = date(year, 1, 1), month_days(year, month)[-1]
+    children = _children(conn, kindergarten, first, last, group)
+    ids = {c.child_id for c in children}
+    return leave_days_used(year, month, bool(garden.six_day),
+                           _closures(conn, kindergarten, first, last), policy, children,
+                           _presence(conn, kindergarten, ids, first, last),
+                           absences_in_effect(conn, ids, first, last))
+
+
 def _children(conn: Connection, kindergarten: str, first: date, last: date,
               group: str | None) -> list[ChildInput]:
     query = (select(db.children)
@@ -122,17 +137,21 @@ def _children(conn: Connection, kindergarten: str, first: date, last: date,
     if group is not None:
         query = query.where(db.children.c.group_name == group)
     return [ChildInput(r.child_id, r.funding_category, date.fromisoformat(r.enrolled_on),
-                       date.fromisoformat(r.withdrawn_on) if r.withdrawn_on else None)
+                       date.fromisoformat(r.withdrawn_on) if r.withdrawn_on else None,
+                       r.group_name)
             for r in conn.execute(query)]
 
 
 def _closures(conn: Connection, kindergarten: str, first: date, last: date) -> list[Closure]:
+    """The kindergarten's closures over the days, its groups' too (each closes its own
+    children's days only), in the order they were recorded."""
     rows = conn.execute(select(db.closures)
                         .where(db.closures.c.kindergarten == kindergarten)
                         .where(db.closures.c.first_day <= last.isoformat())
                         .where(db.closures.c.last_day >= first.isoformat())
                         .order_by(db.closures.c.id))
-    return [Closure(date.fromisoformat(r.first_day), date.fromisoformat(r.last_day), r.reason)
+    return [Closure(date.fromisoformat(r.first_day), date.fromisoformat(r.last_day), r.reason,
+                    r.group_name or None)
             for r in rows]
 
 
@@ -186,7 +205,7 @@ def absences_in_effect(conn: Connection, children: set[str], first: date,
                              .order_by(db.absences.c.id)))
     replaced = {r.replaces for r in rows if r.replaces is not None}
     return [AbsenceSpan(f"ABS-{r.id}", r.child_id, date.fromisoformat(r.first_day),
-                        date.fromisoformat(r.last_day), r.reason, r.document)
+                        date.fromisoformat(r.last_day), r.reason, r.document, r.document_id)
             for r in rows
             if r.id not in replaced and r.reason != AbsenceReason.CANCELLED]
 
@@ -246,7 +265,8 @@ def anomaly_flags(conn: Connection, kindergarten: str, year: int, month: int) ->
                          local_date(at_us), bytes(boot), mono, code or "")
              for event_id, terminal, garden_code, child, method, at_us, boot, mono, code
              in rows]
-    closed = {day for c in _closures(conn, kindergarten, first, last)
+    # a day closed for one group only is still a day the door opens for the others
+    closed = {day for c in _closures(conn, kindergarten, first, last) if c.group is None
               for day in days_between(max(c.first, first), min(c.last, last))}
     outages = outage_periods(ledger_entries(conn, kindergarten, start, end))
     flags = all_flags(facts, closed, outages)

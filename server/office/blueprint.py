@@ -9,23 +9,28 @@ the field at fault; a refusal of the page itself (``PageError``) as an error pag
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 from flask import Blueprint, current_app, g, make_response, render_template, request
 from flask_babel import get_translations, gettext
 from sqlalchemy import Connection, select
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers.response import Response as WebResponse
 
 from qatys.logs import log
 from server.i18n.words import Words
+from server.office.documents import MAX_BYTES
 from server.staff.accounts import OFFICE_ROLES, Role, User
 from server.staff.sessions import PageError, signed_in_as
 from server.storage import db
 from server.web.errors import page_status
 from server.web.language import remember_language, request_language
 
+P = ParamSpec("P")
 bp = Blueprint("office", __name__, url_prefix="/office", template_folder="templates",
                static_folder="static", static_url_path="/static")
 logger = logging.getLogger("qatys.office")
@@ -148,3 +153,26 @@ def garden(conn: Connection) -> Garden:
     if row is None:
         raise PageError("not_found")
     return Garden(row.code, row.name, row.district, row.closes_at)
+
+
+UPLOAD_LIMIT = MAX_BYTES + 256 * 1024
+"""A form with a document: the document's limit and room for the form's other fields (a
+larger file is refused by its size before it is read: ``document_too_large``)."""
+
+
+def takes_upload(view: Callable[P, WebResponse]) -> Callable[P, WebResponse]:
+    """A form that carries a document: its body may be as large as a document may be (the
+    server's usual limit is smaller). Outside the sign-in check, which reads the form."""
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> WebResponse:
+        request.max_content_length = UPLOAD_LIMIT
+        return view(*args, **kwargs)
+    return wrapper
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> WebResponse:
+    """A form's body over its limit: the file is too large, said on the office's page."""
+    log(logger, "page.refused", logging.WARNING, path=request.path, status=413,
+        reason="document_too_large")
+    return render("error.html", page_status("document_too_large"), key="document_too_large")

@@ -13,23 +13,12 @@ from server.context import ctx
 from server.errors import OfficeError
 from server.families.consent import ConsentAction, longest_until, states
 from server.office import consent_forms, documents
-from server.office.blueprint import bp, garden, render, user
+from server.office.blueprint import bp, garden, render, takes_upload, user
 from server.office.card_pages import code_of_request, director_page
 from server.staff.sessions import PageError
 from server.storage import db
 from server.storage.db import writing
 from server.web.errors import page_status
-
-FORM_MARGIN = 64 * 1024
-"""What a form with a scan of :data:`documents.MAX_BYTES` carries beside the scan."""
-
-
-@bp.before_app_request
-def _room_for_a_scan() -> None:
-    """A consent form's scan may be as large as a document (10 MB), above the server's body
-    limit for everything else; a larger one is refused by the document's own check."""
-    if request.endpoint == "office.consent_paper":
-        request.max_content_length = documents.MAX_BYTES + FORM_MARGIN
 
 
 def _page(code: str, child_id: str, status: int = 200, problem: str = "", field: str = "",
@@ -64,6 +53,7 @@ def consent() -> WebResponse:
 
 
 @bp.post("/consent/paper")
+@takes_upload
 @director_page
 def consent_paper() -> WebResponse:
     """Record a paper form: a grant (until a day at most a year ahead) or a withdrawal."""

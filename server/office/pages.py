@@ -3,11 +3,13 @@ this one object)."""
 
 from __future__ import annotations
 
-from server.office import (
-    card_pages,  # noqa: F401 - its routes join the blueprint
-    consent_pages,  # noqa: F401 - its routes join the blueprint
-    guardian_pages,  # noqa: F401 - its routes join the blueprint
-    today_pages,  # noqa: F401 - its routes join the blueprint
+from server.office import (  # each module's routes join the blueprint
+    absence_pages,  # noqa: F401
+    card_pages,  # noqa: F401
+    closure_pages,  # noqa: F401
+    consent_pages,  # noqa: F401
+    guardian_pages,  # noqa: F401
+    today_pages,  # noqa: F401
 )
 from server.office.blueprint import bp
 
