@@ -185,7 +185,8 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
     assert ROLES == ("finance", "director", "teacher", "operator", "auditor", "admin")
     assert all(type(role) is str for role in ROLES)  # click's choices take text, not members
     assert EraseReason.UNKNOWN not in ERASE_REASONS
-    assert ABSENCE_CHOICES == ("illness", "quarantine", "sanatorium", "leave", "cancelled")
+    assert ABSENCE_CHOICES == ("illness", "quarantine", "sanatorium", "leave", "other",
+                              "cancelled")
     assert all(type(reason) is str for reason in ABSENCE_CHOICES)
     assert ABSENCE_REASONS == POLICY_REASONS == ABSENCE_CHOICES[:-1]  # the policy's own list
 
