@@ -99,6 +99,10 @@ def problems() -> dict[str, str]:
         "document_missing": gettext("Attach the document."),
         "unknown_record": gettext("There is no such record."),
         "roster_refused": gettext("The roster was not imported: nothing changed."),
+        "role_not_managed": gettext("You do not make accounts of this role."),
+        "outside_scope": gettext("This kindergarten is not one of yours."),
+        "unknown_group": gettext("This group is not on the kindergarten's roster."),
+        "username_taken": gettext("This username is taken: choose another."),
     }
 
 

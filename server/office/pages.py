@@ -3,7 +3,13 @@ this one object)."""
 
 from __future__ import annotations
 
-from server.office import today_pages  # noqa: F401 - its routes join the blueprint
+from server.office import (
+    account_pages,  # noqa: F401
+    audit_pages,  # noqa: F401
+    roster_pages,  # noqa: F401
+    terminal_pages,  # noqa: F401
+    today_pages,  # noqa: F401 - its routes join the blueprint
+)
 from server.office.blueprint import bp
 
 __all__ = ["bp"]

@@ -99,6 +99,7 @@ NOT_ANSWERED = frozenset({
     "bad_form", "future_date", "span_reversed", "span_too_long", "overlapping_absence",
     "unknown_child", "not_your_child", "document_type", "document_too_large",
     "document_missing", "unknown_record", "roster_refused",
+    "role_not_managed", "outside_scope", "unknown_group", "username_taken",  # accounts
 })
 """Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
 their own text. One reaching the handler is a bug: 500 ``internal_error``."""
@@ -128,6 +129,10 @@ PAGE_STATUS: dict[str, int] = {
     "document_missing": 400,
     "unknown_record": 404,
     "roster_refused": 400,
+    "role_not_managed": 403,
+    "outside_scope": 403,
+    "unknown_group": 400,
+    "username_taken": 409,
 }
 """The HTTP status of each refusal the finance pages show as a page of their own, never as a
 JSON answer: ``server.staff.sessions.PageError``'s key (the error page says it in words),
