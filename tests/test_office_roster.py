@@ -11,10 +11,12 @@ the page, the terminal is refused at its next sync. One Chromium session for the
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -61,7 +63,7 @@ def counts(server: ServerProcess) -> tuple[int, ...]:
     return result
 
 
-def rows_of(server: ServerProcess, table: db.Table) -> list[object]:
+def rows_of(server: ServerProcess, table: Any) -> list[Any]:
     engine = open_data_dir(server.data_dir).engine
     with engine.connect() as conn:
         rows = list(conn.execute(select(table)))
@@ -116,11 +118,11 @@ def test_cp1251_roster_imports_and_the_history_says_what_changed(office: ServerP
     assert after[0] == before[0] + 3  # children
     assert after[1] == before[1] + 1  # one import
     assert after[4] == before[4] + 1  # its audit line
-    names = {r.child_id: r for r in rows_of(office, db.children)}  # type: ignore[attr-defined]
+    names = {r.child_id: r for r in rows_of(office, db.children)}
     assert names["new-0-x7q"].last_name == "Ахметова"
     assert names["new-0-x7q"].group_name == NEW_GROUP
     assert names["child-00000-x7q"].last_name == "Сериков"
-    imports = sorted(rows_of(office, db.roster_imports), key=lambda r: r.id)  # type: ignore
+    imports = sorted(rows_of(office, db.roster_imports), key=lambda r: r.id)
     assert (imports[-1].added, imports[-1].updated, imports[-1].unchanged) == (3, 1, 1)
     assert (imports[0].added, imports[0].updated, imports[0].unchanged) == (20, 0, 0)  # the CLI
     page = director.get(office.url + "/office/roster", timeout=10).text
@@ -140,7 +142,7 @@ def test_roster_with_three_bad_lines_names_each_and_imports_nothing(
     good = people[2]
     text = "\n".join([
         HEADER,
-        f"bad-1-x7q,123456789012,Бекова,Дана,2020-03-15,Group A,age3-full-state,2025-09-01,",
+        "bad-1-x7q,123456789012,Бекова,Дана,2020-03-15,Group A,age3-full-state,2025-09-01,",
         f"bad-2-x7q,{people[0]['iin']},Бекова,Дана,2020-13-45,Group A,age3-full-state,"
         "2025-09-01,",
         "bad-3-x7q,only,three",
@@ -248,8 +250,8 @@ def test_director_makes_a_teacher_who_sees_only_their_groups(office: ServerProce
     assert actions[:3] == [("account_disabled", "dir-one"), ("account_created", "dir-one"),
                            ("roster_imported", "dir-one")]
     assert "ромашка.csv" in trail
-    lines = [json.loads(r.detail) for r in rows_of(office, db.audit_trail)  # type: ignore
-             if r.action == "account_created"]  # type: ignore[attr-defined]
+    lines = [json.loads(r.detail) for r in rows_of(office, db.audit_trail)
+             if r.action == "account_created"]
     assert {"role": "teacher", "district": None, "groups": [NEW_GROUP]} in lines
 
 
@@ -272,10 +274,11 @@ def test_operator_enrols_a_terminal_from_the_code_on_the_page_and_revokes_it(
     svg = answer.text.split('<div id="terminal-qr">', 1)[1].split("</div>", 1)[0]
     token = re.search(r'id="terminal-token">([^<]+)<', answer.text)
     assert token is not None
-    trail = [r for r in rows_of(east, db.audit_trail)  # type: ignore[attr-defined]
-             if r.action == "terminal_code_issued"]  # type: ignore[attr-defined]
+    trail = [r for r in rows_of(east, db.audit_trail)
+             if r.action == "terminal_code_issued"]
     assert len(trail) == 1
-    assert token.group(1) not in trail[0].detail and token.group(1) not in trail[0].subject
+    assert token.group(1) not in trail[0].detail
+    assert token.group(1) not in trail[0].subject
 
     # The new kiosk's camera sees the screen's QR at first boot.
     picture = read_image(str(qr_svg_png(svg, tmp_path / "screen.png")))
@@ -318,13 +321,11 @@ def test_operator_enrols_a_terminal_from_the_code_on_the_page_and_revokes_it(
     sync = run("terminal", "sync", "--home", str(home), env=runtime_env, check=False)
     assert sync.returncode == 4
     assert json.loads(sync.stdout)["code"] == "terminal_revoked"
-    actions = [r.action for r in rows_of(east, db.audit_trail)]  # type: ignore[attr-defined]
+    actions = [r.action for r in rows_of(east, db.audit_trail)]
     assert actions.count("terminal_revoked") == 1
 
 
 def _env(runtime_env: dict[str, str]) -> dict[str, str]:
-    import os
-
     return {**os.environ, **runtime_env}
 
 
