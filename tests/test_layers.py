@@ -30,6 +30,7 @@ WEB_LAYER = (
     "server/*/pages.py", "server/finance/system.py", "server/staff/sessions.py",
     "server/sync/answers.py", "server/sync/auth.py", "server/sync/batches_api.py",
     "server/sync/face_api.py", "server/sync/terminal_api.py",
+    "server/office/blueprint.py", "server/office/*_pages.py",
 )
 """Modules that speak HTTP: the app and its handlers, blueprints (pages, ``*_api``), the
 checks of a signed request (``auth``) and of a signed answer (``answers``), the page
