@@ -268,16 +268,17 @@ def _birth_problems(born: date, enrolled: date | None, iin: str | None,
 
 
 def import_roster(conn: Connection, kindergarten: str, data: bytes, source: str,
-                  today: date) -> ImportSummary:
+                  today: date, at_us: int | None = None) -> ImportSummary:
     """Check and store a roster file's bytes in the caller's transaction; all rows or none."""
     children = parse_csv(decode_roster(data), today)
     return import_children(conn, kindergarten, children, hashlib.sha256(data).hexdigest(),
-                           source)
+                           source, at_us)
 
 
 def import_children(conn: Connection, kindergarten: str, children: list[Child], sha256: str,
-                    source: str) -> ImportSummary:
-    """Store checked children in the caller's transaction, recording where they came from."""
+                    source: str, at_us: int | None = None) -> ImportSummary:
+    """Store checked children in the caller's transaction, recording where they came from
+    and what the import changed (``roster_imports.added/updated/unchanged``)."""
     if conn.execute(select(db.kindergartens.c.code)
                     .where(db.kindergartens.c.code == kindergarten)).first() is None:
         raise NotFound(Sentence("kindergarten %(kindergarten)s does not exist",
@@ -294,7 +295,8 @@ def import_children(conn: Connection, kindergarten: str, children: list[Child], 
                                     "imported"),
                            foreign)
     inserted = conn.execute(db.roster_imports.insert().values(
-        kindergarten=kindergarten, imported_at_us=now_us(), rows=len(children),
+        kindergarten=kindergarten, imported_at_us=now_us() if at_us is None else at_us,
+        rows=len(children),
         sha256=sha256, source=source[:200],
     )).inserted_primary_key
     assert inserted is not None
@@ -314,6 +316,8 @@ def import_children(conn: Connection, kindergarten: str, children: list[Child], 
             updated += 1
         else:
             unchanged += 1
+    conn.execute(db.roster_imports.update().where(db.roster_imports.c.id == import_id)
+                 .values(added=added, updated=updated, unchanged=unchanged))
     return ImportSummary(kindergarten, added, updated, unchanged)
 
 

@@ -563,3 +563,37 @@ def make_checkins(home: Path, count: int, start: int = 0) -> None:
 
 if __name__ == "__main__":
     _run_batches()
+
+
+def qr_svg_png(svg: str, out: Path, module_px: int = 10) -> Path:
+    """Draw the QR of a page's inline SVG (segno's one-path form: ``M``/``m`` moves and ``h``
+    runs of dark modules, optionally ``scale(n)``) as a PNG, as a screen would show it to a
+    camera."""
+    import numpy as np
+    from PIL import Image
+
+    width = int(re.search(r'width="(\d+)"', svg).group(1))  # type: ignore[union-attr]
+    scaled = re.search(r"scale\((\d+)\)", svg)
+    modules = width // (int(scaled.group(1)) if scaled else 1)
+    path = re.search(r' d="([^"]+)"', svg)
+    assert path is not None, svg[:200]
+    grid = np.full((modules, modules), 255, dtype=np.uint8)
+    tokens = re.findall(r"[Mmh]|-?\d+(?:\.\d+)?", path.group(1))
+    x = y = 0.0
+    i = 0
+    while i < len(tokens):
+        op = tokens[i]
+        if op in ("M", "m"):
+            dx, dy = float(tokens[i + 1]), float(tokens[i + 2])
+            x, y = (dx, dy) if op == "M" else (x + dx, y + dy)
+            i += 3
+        elif op == "h":
+            run_length = float(tokens[i + 1])
+            grid[int(y), int(x):int(x + run_length)] = 0
+            x += run_length
+            i += 2
+        else:
+            raise AssertionError(f"unexpected path command {op!r}")
+    picture = np.kron(grid, np.ones((module_px, module_px), dtype=np.uint8))
+    Image.fromarray(picture).save(out)
+    return out

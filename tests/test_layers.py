@@ -31,6 +31,7 @@ WEB_LAYER = (
     "server/finance/system.py", "server/staff/sessions.py",
     "server/sync/answers.py", "server/sync/auth.py", "server/sync/batches_api.py",
     "server/sync/face_api.py", "server/sync/terminal_api.py",
+    "server/office/blueprint.py", "server/office/*_pages.py",
 )
 """Modules that speak HTTP: the app and its handlers, blueprints (pages, ``*_pages``, ``*_api``,
 the office's shared ``blueprint``), the

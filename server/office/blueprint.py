@@ -105,13 +105,16 @@ def problems() -> dict[str, str]:
         "unknown_record": gettext("There is no such record."),
         "roster_refused": gettext("The roster was not imported: nothing changed."),
         "already_revoked": gettext("This card was already revoked."),
-        "unknown_group": gettext("There is no such group with enrolled children."),
+        "unknown_group": gettext("This group is not on the kindergarten's roster."),
         "child_withdrawn": gettext("This child has left the kindergarten."),
         "reference_missing": gettext("Enter the paper form's reference."),
         "bad_consent_period": gettext("A consent runs from today for at most one year: "
                                       "choose a last day between today and a year ahead."),
         "nothing_to_withdraw": gettext("There is no consent in force to withdraw."),
         "not_bound": gettext("This person is not a guardian of this child."),
+        "role_not_managed": gettext("You do not make accounts of this role."),
+        "outside_scope": gettext("This kindergarten is not one of yours."),
+        "username_taken": gettext("This username is taken: choose another."),
     }
 
 

@@ -101,6 +101,7 @@ NOT_ANSWERED = frozenset({
     "not_your_child", "document_type", "document_too_large",
     "document_missing", "unknown_record", "roster_refused",
     "already_revoked", "unknown_group", "reference_missing",  # cards, consent forms
+    "role_not_managed", "outside_scope", "username_taken",  # accounts
 })
 """Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
 their own text. One reaching the handler is a bug: 500 ``internal_error``."""
@@ -138,6 +139,9 @@ PAGE_STATUS: dict[str, int] = {
     "bad_consent_period": 400,
     "nothing_to_withdraw": 409,
     "not_bound": 404,
+    "role_not_managed": 403,
+    "outside_scope": 403,
+    "username_taken": 409,
 }
 """The HTTP status of each refusal the finance pages show as a page of their own, never as a
 JSON answer: ``server.staff.sessions.PageError``'s key (the error page says it in words),
