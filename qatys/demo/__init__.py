@@ -5,6 +5,11 @@ Starts a server on 127.0.0.1 with a demo kindergarten and a generated roster
 prints cards for a few children and runs the terminal's kiosk: on the camera
 when the machine has one, otherwise on a simulated camera, a clip of those
 cards held up at the door in varied conditions. Ctrl-C stops everything.
+
+A fresh demo directory also gets the previous calendar month of attendance (qatys/demo/
+month.py plans it, qatys/demo/seed.py records it through the terminal and a sync), with its
+absences, a closure and the month's totals, so the finance, office and parents' pages show
+real content; today stays for the live clip.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ import click
 import requests
 
 from provisioning.iin import generated as generated_iins
+from qatys.demo.seed import seed_previous_month
+from qatys.timeutil import local_date, now_us
 
-SOURCE_TREE = Path(__file__).resolve().parent.parent
+SOURCE_TREE = Path(__file__).resolve().parents[2]
 """The checkout this package is installed from (editable), where tools/ lives."""
 DEMO_CODE = "DEMO-001"
 DEMO_PIN = "1234"
@@ -36,11 +43,19 @@ _FIRST = ["Айару", "Нұрлан", "Алихан", "Томирис", "Да�
 _LAST = ["Демоұлы", "Тестова", "Үлгіұлы", "Мысалова"]
 
 
-def demo_roster(count: int = 24) -> str:
+DEMO_CHILDREN = 24
+
+
+def demo_children(count: int = DEMO_CHILDREN) -> list[str]:
+    return [f"DEMO-{i + 1:03d}" for i in range(count)]
+
+
+def demo_roster(count: int = DEMO_CHILDREN) -> str:
     lines = ["child_id,iin,last_name,first_name,birth_date,group,funding_category,"
              "enrolled_on,withdrawn_on"]
-    for i, iin in zip(range(count), generated_iins("2104105"), strict=False):
-        lines.append(f"DEMO-{i + 1:03d},{iin},{_LAST[i % 4]},{_FIRST[i % 12]},2021-04-10,"
+    for i, (child, iin) in enumerate(zip(demo_children(count), generated_iins("2104105"),
+                                         strict=False)):
+        lines.append(f"{child},{iin},{_LAST[i % 4]},{_FIRST[i % 12]},2021-04-10,"
                      f"{'Ботақан' if i % 2 else 'Күншуақ'},age3-full-state,2025-09-01,")
     return "\n".join(lines) + "\n"
 
@@ -79,6 +94,11 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
         children.append(subprocess.Popen([sys.executable, "-m", "qatys", "queue-core", "run",
                                           "--data", str(data)]))
         _enrol_terminal(data, home, port)
+        seeded = seed_previous_month(base, data, home, demo_children(), DEMO_CODE,
+                                     local_date(now_us()))
+        if seeded is not None:
+            click.echo(f"demo: {len(seeded.scans)} check-ins of {seeded.label} recorded and "
+                       "synced; absences, a closure and the month's totals added")
         source = _camera_or_clip(data, base)
         kiosk = subprocess.Popen([sys.executable, "-m", "qatys", "terminal", "run", "--home",
                                   str(home), *source, "--port", str(kiosk_port)])
