@@ -14,19 +14,32 @@ real content; today stays for the live clip.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import requests
+from sqlalchemy import select
 
+from provisioning.card_print import save_qr_png, write_card
+from provisioning.cards import issue_card
 from provisioning.iin import generated as generated_iins
+from provisioning.kindergartens import add_kindergarten
+from provisioning.roster import import_roster
+from provisioning.terminals import issue_token
+from provisioning.unlock_cards import issue_card as issue_unlock_card
 from qatys.demo.seed import seed_previous_month
 from qatys.timeutil import local_date, now_us
+from server.datadir import DataDir, open_data_dir
+from server.finance.accounts import add_user
+from server.storage import db
 
 SOURCE_TREE = Path(__file__).resolve().parents[2]
 """The checkout this package is installed from (editable), where tools/ lives."""
@@ -116,30 +129,42 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
 
 def _prepare_server(data: Path, base: Path, port: int, core_port: int) -> None:
     """The server's data directory, the demo kindergarten and its roster (made once), and the
-    demo accounts."""
+    demo accounts. What follows `qatys server init` runs here, through the same services as
+    the commands (a process each would cost the demo's start seconds apiece)."""
     fresh = not (data / "server.toml").exists()
     _qatys("server", "init", "--data", str(data), "--public-url", f"http://127.0.0.1:{port}",
            "--queue-core-url", f"http://127.0.0.1:{core_port}")
-    if fresh:
-        _qatys("kindergarten", "add", "--data", str(data), "--code", DEMO_CODE,
-               "--name", DEMO_NAME, "--district", DEMO_DISTRICT)
-        (base / "roster.csv").write_text(demo_roster(), encoding="utf-8")
-        _qatys("roster", "import", "--data", str(data), "--kindergarten", DEMO_CODE,
-               str(base / "roster.csv"))
-        card = _qatys("unlock-card", "issue", "--data", str(data), "--kindergarten", DEMO_CODE,
-                      "--qr", str(base / "unlock-card.png")).stdout.strip().splitlines()[-1]
-        (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
-    _demo_users(data)
+    with _opened(data) as server:
+        if fresh:
+            (base / "roster.csv").write_text(demo_roster(), encoding="utf-8")
+            with server.transaction() as conn:
+                add_kindergarten(conn, DEMO_CODE, DEMO_NAME, False, DEMO_DISTRICT)
+                import_roster(conn, DEMO_CODE, (base / "roster.csv").read_bytes(),
+                              "roster.csv", local_date(now_us()))
+                card = str(issue_unlock_card(conn, DEMO_CODE, now_us()))
+            save_qr_png(card, base / "unlock-card.png")
+            (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
+        _demo_users(server)
+
+
+@contextmanager
+def _opened(data: Path) -> Iterator[DataDir]:
+    server = open_data_dir(data)
+    try:
+        yield server
+    finally:
+        server.engine.dispose()
 
 
 def _enrol_terminal(data: Path, home: Path, port: int) -> None:
     """The demo's door terminal, enrolled against the running server once."""
     if (home / "terminal.toml").exists():
         return
-    token = _qatys("terminal", "token", "--data", str(data), "--kindergarten",
-                   DEMO_CODE).stdout.strip().splitlines()[-1]
+    with _opened(data) as server, server.transaction() as conn:
+        token = issue_token(conn, DEMO_CODE, server.keys.sign_public, now_us(),
+                            server.config.token_ttl_seconds)
     _qatys("terminal", "enroll", "--home", str(home), "--server",
-           f"http://127.0.0.1:{port}", "--token", token)
+           f"http://127.0.0.1:{port}", "--token", str(token))
     _qatys("terminal", "set-pin", "--home", str(home), "--pin", DEMO_PIN)
 
 
@@ -168,14 +193,14 @@ def _addresses(base: Path, data: Path, home: Path, source: list[str], port: int,
             "Ctrl-C stops everything.\n")
 
 
-def _demo_users(data: Path) -> None:
+def _demo_users(server: DataDir) -> None:
     """The demo's finance-page accounts, made once."""
-    if _qatys("user", "list", "--data", str(data)).stdout.strip():
-        return
-    for username, role, password in DEMO_USERS:
-        garden = ["--kindergarten", DEMO_CODE] if role == "director" else []
-        _qatys("user", "add", "--data", str(data), "--username", username, "--role", role,
-               *garden, "--password-stdin", stdin=password + "\n")
+    with server.transaction() as conn:
+        if conn.execute(select(db.users.c.username).limit(1)).first() is not None:
+            return
+        for username, role, password in DEMO_USERS:
+            add_user(conn, username, password, role,
+                     DEMO_CODE if role == "director" else None, now_us())
 
 
 def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:
@@ -183,7 +208,8 @@ def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:
     rosters = base / "core" / "rosters"
     rosters.mkdir(parents=True, exist_ok=True)
     (rosters / f"{DEMO_CODE}.csv").write_text(demo_roster(), encoding="utf-8")
-    key = _qatys("server", "public-key", "--data", str(data)).stdout.strip()
+    with _opened(data) as server:
+        key = base64.b64encode(server.keys.sign_public).decode("ascii")
     if not (SOURCE_TREE / "tools" / "queue_core_standin.py").is_file():
         raise click.ClickException("the demo runs from a source checkout: its queue-core "
                                    "stand-in (tools/) is not part of the installed package")
@@ -199,9 +225,10 @@ def _camera_or_clip(data: Path, base: Path) -> list[str]:
     cards = base / "cards"
     if not cards.exists():
         cards.mkdir()
-        for child in DEMO_CARD_CHILDREN:
-            _qatys("card", "issue", "--data", str(data), "--child", child, "--out",
-                   str(cards / f"{child}.png"))
+        now = now_us()
+        with _opened(data) as server, server.transaction() as conn:
+            for child in DEMO_CARD_CHILDREN:
+                write_card(issue_card(conn, child, local_date(now), now), cards / f"{child}.png")
     if Path("/dev/video0").exists():
         return ["--camera", "0"]
     clip = base / "door-clip.avi"
