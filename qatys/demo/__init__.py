@@ -20,8 +20,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -37,7 +35,7 @@ from provisioning.terminals import issue_token
 from provisioning.unlock_cards import issue_card as issue_unlock_card
 from qatys.demo.seed import seed_previous_month
 from qatys.timeutil import local_date, now_us
-from server.datadir import DataDir, open_data_dir
+from server.datadir import DataDir, with_data_dir
 from server.finance.accounts import add_user
 from server.storage import db
 
@@ -134,38 +132,38 @@ def _prepare_server(data: Path, base: Path, port: int, core_port: int) -> None:
     fresh = not (data / "server.toml").exists()
     _qatys("server", "init", "--data", str(data), "--public-url", f"http://127.0.0.1:{port}",
            "--queue-core-url", f"http://127.0.0.1:{core_port}")
-    with _opened(data) as server:
-        if fresh:
-            (base / "roster.csv").write_text(demo_roster(), encoding="utf-8")
-            with server.transaction() as conn:
-                add_kindergarten(conn, DEMO_CODE, DEMO_NAME, False, DEMO_DISTRICT)
-                import_roster(conn, DEMO_CODE, (base / "roster.csv").read_bytes(),
-                              "roster.csv", local_date(now_us()))
-                card = str(issue_unlock_card(conn, DEMO_CODE, now_us()))
-            save_qr_png(card, base / "unlock-card.png")
-            (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
-        _demo_users(server)
+    _demo_kindergarten(data, base, fresh)
 
 
-@contextmanager
-def _opened(data: Path) -> Iterator[DataDir]:
-    server = open_data_dir(data)
-    try:
-        yield server
-    finally:
-        server.engine.dispose()
+@with_data_dir
+def _demo_kindergarten(server: DataDir, base: Path, fresh: bool) -> None:
+    if fresh:
+        (base / "roster.csv").write_text(demo_roster(), encoding="utf-8")
+        with server.transaction() as conn:
+            add_kindergarten(conn, DEMO_CODE, DEMO_NAME, False, DEMO_DISTRICT)
+            import_roster(conn, DEMO_CODE, (base / "roster.csv").read_bytes(), "roster.csv",
+                          local_date(now_us()))
+            card = str(issue_unlock_card(conn, DEMO_CODE, now_us()))
+        save_qr_png(card, base / "unlock-card.png")
+        (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
+    _demo_users(server)
 
 
 def _enrol_terminal(data: Path, home: Path, port: int) -> None:
     """The demo's door terminal, enrolled against the running server once."""
     if (home / "terminal.toml").exists():
         return
-    with _opened(data) as server, server.transaction() as conn:
-        token = issue_token(conn, DEMO_CODE, server.keys.sign_public, now_us(),
-                            server.config.token_ttl_seconds)
+    token = _enrolment_token(data)
     _qatys("terminal", "enroll", "--home", str(home), "--server",
-           f"http://127.0.0.1:{port}", "--token", str(token))
+           f"http://127.0.0.1:{port}", "--token", token)
     _qatys("terminal", "set-pin", "--home", str(home), "--pin", DEMO_PIN)
+
+
+@with_data_dir
+def _enrolment_token(server: DataDir) -> str:
+    with server.transaction() as conn:
+        return str(issue_token(conn, DEMO_CODE, server.keys.sign_public, now_us(),
+                               server.config.token_ttl_seconds))
 
 
 def _addresses(base: Path, data: Path, home: Path, source: list[str], port: int,
@@ -208,8 +206,7 @@ def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:
     rosters = base / "core" / "rosters"
     rosters.mkdir(parents=True, exist_ok=True)
     (rosters / f"{DEMO_CODE}.csv").write_text(demo_roster(), encoding="utf-8")
-    with _opened(data) as server:
-        key = base64.b64encode(server.keys.sign_public).decode("ascii")
+    key = _public_key(data)
     if not (SOURCE_TREE / "tools" / "queue_core_standin.py").is_file():
         raise click.ClickException("the demo runs from a source checkout: its queue-core "
                                    "stand-in (tools/) is not part of the installed package")
@@ -225,10 +222,7 @@ def _camera_or_clip(data: Path, base: Path) -> list[str]:
     cards = base / "cards"
     if not cards.exists():
         cards.mkdir()
-        now = now_us()
-        with _opened(data) as server, server.transaction() as conn:
-            for child in DEMO_CARD_CHILDREN:
-                write_card(issue_card(conn, child, local_date(now), now), cards / f"{child}.png")
+        _demo_cards(data, cards)
     if Path("/dev/video0").exists():
         return ["--camera", "0"]
     clip = base / "door-clip.avi"
@@ -243,6 +237,19 @@ def _camera_or_clip(data: Path, base: Path) -> list[str]:
         write_clip(simulated.door_clip(pictures, np.random.default_rng(2026), idle_frames=30),
                    clip)
     return ["--clip", str(clip)]
+
+
+@with_data_dir
+def _public_key(server: DataDir) -> str:
+    return base64.b64encode(server.keys.sign_public).decode("ascii")
+
+
+@with_data_dir
+def _demo_cards(server: DataDir, cards: Path) -> None:
+    now = now_us()
+    with server.transaction() as conn:
+        for child in DEMO_CARD_CHILDREN:
+            write_card(issue_card(conn, child, local_date(now), now), cards / f"{child}.png")
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

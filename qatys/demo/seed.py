@@ -20,7 +20,7 @@ from protocol.events import Method
 from provisioning.records import add_absence, add_closure
 from qatys.demo.month import MonthPlan, Scan, plan_month, previous_month
 from qatys.timeutil import from_datetime, now_us
-from server.datadir import open_data_dir
+from server.datadir import DataDir, with_data_dir
 from server.money.jobs import JobStatus, job_state, start_month_job
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.clock import Reading
@@ -83,27 +83,24 @@ def _record(terminal: Terminal, scans: tuple[Scan, ...]) -> None:
                                        by=scan.by, direction=forced))
 
 
-def _add_records(data: Path, kindergarten: str, plan: MonthPlan) -> None:
+@with_data_dir
+def _add_records(server: DataDir, kindergarten: str, plan: MonthPlan) -> None:
     """The absences and the closure, then the month's totals (as the overview's button)."""
-    server = open_data_dir(data)
-    try:
-        with server.transaction() as conn:
-            for closure in plan.closures:
-                add_closure(conn, kindergarten, closure.first, closure.last, closure.reason,
-                            DIRECTOR, now_us())
-            for absence in plan.absences:
-                add_absence(conn, absence.child_id, absence.first, absence.last,
-                            absence.reason, absence.document, DIRECTOR, now_us())
-        job = start_month_job(server.engine, plan.label, "demo", None, now_us, workers=1)
-        deadline = time.monotonic() + JOB_SECONDS
-        while time.monotonic() < deadline:
-            with server.engine.connect() as conn:
-                state = job_state(conn, job)
-            if state is not None and state.status != JobStatus.RUNNING:
-                if state.status == JobStatus.FAILED:
-                    raise RuntimeError(f"the demo month's totals failed: {state.error}")
-                return
-            time.sleep(0.1)
-        raise RuntimeError("the demo month's totals did not finish")
-    finally:
-        server.engine.dispose()
+    with server.transaction() as conn:
+        for closure in plan.closures:
+            add_closure(conn, kindergarten, closure.first, closure.last, closure.reason,
+                        DIRECTOR, now_us())
+        for absence in plan.absences:
+            add_absence(conn, absence.child_id, absence.first, absence.last,
+                        absence.reason, absence.document, DIRECTOR, now_us())
+    job = start_month_job(server.engine, plan.label, "demo", None, now_us, workers=1)
+    deadline = time.monotonic() + JOB_SECONDS
+    while time.monotonic() < deadline:
+        with server.engine.connect() as conn:
+            state = job_state(conn, job)
+        if state is not None and state.status != JobStatus.RUNNING:
+            if state.status == JobStatus.FAILED:
+                raise RuntimeError(f"the demo month's totals failed: {state.error}")
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the demo month's totals did not finish")
