@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -95,6 +96,7 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
     data, home = base / "server", base / "terminal"
     os.environ.setdefault("QATYS_RUNTIME_DIR", str(base / "runtime"))
     _prepare_server(data, base, port, core_port)
+    door = ThreadPoolExecutor(1).submit(_camera_or_clip, data, base)  # while the rest starts
     core = _start_core(data, base, core_port)
     server = subprocess.Popen([sys.executable, "-m", "qatys", "server", "run", "--data",
                                str(data), "--port", str(port)])
@@ -110,7 +112,7 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
         if seeded is not None:
             click.echo(f"demo: {len(seeded.scans)} check-ins of {seeded.label} recorded and "
                        "synced; absences, a closure and the month's totals added")
-        source = _camera_or_clip(data, base)
+        source = door.result()
         kiosk = subprocess.Popen([sys.executable, "-m", "qatys", "terminal", "run", "--home",
                                   str(home), *source, "--port", str(kiosk_port)])
         children.append(kiosk)
