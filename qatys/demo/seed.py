@@ -56,11 +56,15 @@ class PastClock:
 
 def seed_previous_month(base: Path, data: Path, home: Path, children: list[str],
                         kindergarten: str, today: date) -> MonthPlan | None:
-    """Record the month before ``today`` once per demo directory; None when already done."""
+    """Record the month before ``today`` once per demo directory; None when already done, or
+    when its terminal has recorded check-ins already (a demo directory older than this: a
+    past time there would be recorded at that terminal's latest, see terminal/timekeeping.py)."""
     if (base / MARKER).exists():
         return None
     terminal = open_terminal(home, log=False)
     try:
+        if terminal.store.counts().head_seq > 0:
+            return None
         plan = plan_month(*previous_month(today), children, terminal.config.zone)
         _record(terminal, plan.scans)
         Syncer(terminal).sync()
