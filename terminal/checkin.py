@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -66,9 +67,15 @@ class CheckinRequest:
 
 
 class CheckinService:
-    def __init__(self, terminal: Terminal) -> None:
+    def __init__(self, terminal: Terminal,
+                 read_clock: Callable[[], clock.Reading] = clock.read) -> None:
+        """``read_clock`` gives each check-in its wall time, boot id and monotonic time: the
+        machine's clocks at a door; a given history's (``qatys demo run`` records a past
+        month of its terminal before the kiosk starts). The recorded time still follows
+        :func:`terminal.timekeeping.event_time`."""
         self._terminal = terminal
         self._sealer = Sealer(terminal.keys.server_box_public)
+        self._read_clock = read_clock
 
     def checkin(self, request: CheckinRequest) -> dict[str, Any]:
         """Record (or re-acknowledge) a check-in; raises :class:`CheckinRefused` otherwise."""
@@ -78,7 +85,7 @@ class CheckinService:
         if roster is not None and request.child_id not in roster:
             raise _refused(CheckinRefusal.UNKNOWN_CHILD,
                            Sentence("this child is not on the kindergarten's roster"))
-        reading = clock.read()
+        reading = self._read_clock()
         receipt = door.receipt_code(os.urandom(8))
         sealed = self._sealer.seal(
             events.Body(request.child_id, reason=request.reason, by=request.by,

@@ -105,7 +105,7 @@ class Kiosk:
 
     def show(self, result: dict[str, Any], captured_ns: int | None = None) -> None:
         if result["result"] == DoorResult.ACCEPTED:
-            key = "repeat" if result.get("repeat") else str(result.get("direction", "accepted"))
+            key = _green_words(result)
             screen = {"colour": "green", "first_name": result.get("first_name", ""),
                       "receipt": result.get("receipt", ""), "direction": result.get("direction")}
         elif result["result"] == DoorResult.UNLOCKED:
@@ -252,3 +252,13 @@ def jpeg_of(frame: Frame | None, width: int = 480) -> bytes | None:
     small = cv2.resize(frame.gray, (width, height), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 60])
     return bytes(data) if ok else None
+
+
+def _green_words(result: dict[str, Any]) -> str:
+    """The words of an accepted check-in: arrival or departure, also when it repeats one
+    already recorded (a parent who scans twice reads what the door has, not only that
+    something is)."""
+    direction = str(result.get("direction") or "")
+    if direction not in ("in", "out"):
+        return "repeat" if result.get("repeat") else "accepted"
+    return f"repeat_{direction}" if result.get("repeat") else direction

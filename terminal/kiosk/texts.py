@@ -26,6 +26,8 @@ MESSAGES: dict[str, str] = {
     "in": N_("Welcome!"),
     "out": N_("Goodbye!"),
     "repeat": N_("Already checked in"),
+    "repeat_in": N_("Welcome! Your arrival is already recorded"),
+    "repeat_out": N_("Goodbye! Your departure is already recorded"),
     "accepted": N_("Checked in"),
     "unlocked": N_("The list is open"),
     "not_a_card": N_("This is not a Qatys card"),

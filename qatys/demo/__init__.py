@@ -5,23 +5,42 @@ Starts a server on 127.0.0.1 with a demo kindergarten and a generated roster
 prints cards for a few children and runs the terminal's kiosk: on the camera
 when the machine has one, otherwise on a simulated camera, a clip of those
 cards held up at the door in varied conditions. Ctrl-C stops everything.
+
+A fresh demo directory also gets the previous calendar month of attendance (qatys/demo/
+month.py plans it, qatys/demo/seed.py records it through the terminal and a sync), with its
+absences, a closure and the month's totals, so the finance, office and parents' pages show
+real content; today stays for the live clip.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
 import requests
+from sqlalchemy import select
 
+from provisioning.card_print import save_qr_png, write_card
+from provisioning.cards import issue_card
 from provisioning.iin import generated as generated_iins
+from provisioning.kindergartens import add_kindergarten
+from provisioning.roster import import_roster
+from provisioning.terminals import issue_token
+from provisioning.unlock_cards import issue_card as issue_unlock_card
+from qatys.demo.seed import seed_previous_month
+from qatys.timeutil import local_date, now_us
+from server.datadir import DataDir, with_data_dir
+from server.finance.accounts import add_user
+from server.storage import db
 
-SOURCE_TREE = Path(__file__).resolve().parent.parent
+SOURCE_TREE = Path(__file__).resolve().parents[2]
 """The checkout this package is installed from (editable), where tools/ lives."""
 DEMO_CODE = "DEMO-001"
 DEMO_PIN = "1234"
@@ -36,11 +55,19 @@ _FIRST = ["Айару", "Нұрлан", "Алихан", "Томирис", "Да�
 _LAST = ["Демоұлы", "Тестова", "Үлгіұлы", "Мысалова"]
 
 
-def demo_roster(count: int = 24) -> str:
+DEMO_CHILDREN = 24
+
+
+def demo_children(count: int = DEMO_CHILDREN) -> list[str]:
+    return [f"DEMO-{i + 1:03d}" for i in range(count)]
+
+
+def demo_roster(count: int = DEMO_CHILDREN) -> str:
     lines = ["child_id,iin,last_name,first_name,birth_date,group,funding_category,"
              "enrolled_on,withdrawn_on"]
-    for i, iin in zip(range(count), generated_iins("2104105"), strict=False):
-        lines.append(f"DEMO-{i + 1:03d},{iin},{_LAST[i % 4]},{_FIRST[i % 12]},2021-04-10,"
+    for i, (child, iin) in enumerate(zip(demo_children(count), generated_iins("2104105"),
+                                         strict=False)):
+        lines.append(f"{child},{iin},{_LAST[i % 4]},{_FIRST[i % 12]},2021-04-10,"
                      f"{'Ботақан' if i % 2 else 'Күншуақ'},age3-full-state,2025-09-01,")
     return "\n".join(lines) + "\n"
 
@@ -69,6 +96,7 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
     data, home = base / "server", base / "terminal"
     os.environ.setdefault("QATYS_RUNTIME_DIR", str(base / "runtime"))
     _prepare_server(data, base, port, core_port)
+    door = ThreadPoolExecutor(1).submit(_camera_or_clip, data, base)  # while the rest starts
     core = _start_core(data, base, core_port)
     server = subprocess.Popen([sys.executable, "-m", "qatys", "server", "run", "--data",
                                str(data), "--port", str(port)])
@@ -79,7 +107,12 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
         children.append(subprocess.Popen([sys.executable, "-m", "qatys", "queue-core", "run",
                                           "--data", str(data)]))
         _enrol_terminal(data, home, port)
-        source = _camera_or_clip(data, base)
+        seeded = seed_previous_month(base, data, home, demo_children(), DEMO_CODE,
+                                     local_date(now_us()))
+        if seeded is not None:
+            click.echo(f"demo: {len(seeded.scans)} check-ins of {seeded.label} recorded and "
+                       "synced; absences, a closure and the month's totals added")
+        source = door.result()
         kiosk = subprocess.Popen([sys.executable, "-m", "qatys", "terminal", "run", "--home",
                                   str(home), *source, "--port", str(kiosk_port)])
         children.append(kiosk)
@@ -96,31 +129,43 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
 
 def _prepare_server(data: Path, base: Path, port: int, core_port: int) -> None:
     """The server's data directory, the demo kindergarten and its roster (made once), and the
-    demo accounts."""
+    demo accounts. What follows `qatys server init` runs here, through the same services as
+    the commands (a process each would cost the demo's start seconds apiece)."""
     fresh = not (data / "server.toml").exists()
     _qatys("server", "init", "--data", str(data), "--public-url", f"http://127.0.0.1:{port}",
            "--queue-core-url", f"http://127.0.0.1:{core_port}")
+    _demo_kindergarten(data, base, fresh)
+
+
+@with_data_dir
+def _demo_kindergarten(server: DataDir, base: Path, fresh: bool) -> None:
     if fresh:
-        _qatys("kindergarten", "add", "--data", str(data), "--code", DEMO_CODE,
-               "--name", DEMO_NAME, "--district", DEMO_DISTRICT)
         (base / "roster.csv").write_text(demo_roster(), encoding="utf-8")
-        _qatys("roster", "import", "--data", str(data), "--kindergarten", DEMO_CODE,
-               str(base / "roster.csv"))
-        card = _qatys("unlock-card", "issue", "--data", str(data), "--kindergarten", DEMO_CODE,
-                      "--qr", str(base / "unlock-card.png")).stdout.strip().splitlines()[-1]
+        with server.transaction() as conn:
+            add_kindergarten(conn, DEMO_CODE, DEMO_NAME, False, DEMO_DISTRICT)
+            import_roster(conn, DEMO_CODE, (base / "roster.csv").read_bytes(), "roster.csv",
+                          local_date(now_us()))
+            card = str(issue_unlock_card(conn, DEMO_CODE, now_us()))
+        save_qr_png(card, base / "unlock-card.png")
         (base / "unlock-card.txt").write_text(card + "\n", encoding="utf-8")  # demo only
-    _demo_users(data)
+    _demo_users(server)
 
 
 def _enrol_terminal(data: Path, home: Path, port: int) -> None:
     """The demo's door terminal, enrolled against the running server once."""
     if (home / "terminal.toml").exists():
         return
-    token = _qatys("terminal", "token", "--data", str(data), "--kindergarten",
-                   DEMO_CODE).stdout.strip().splitlines()[-1]
+    token = _enrolment_token(data)
     _qatys("terminal", "enroll", "--home", str(home), "--server",
            f"http://127.0.0.1:{port}", "--token", token)
     _qatys("terminal", "set-pin", "--home", str(home), "--pin", DEMO_PIN)
+
+
+@with_data_dir
+def _enrolment_token(server: DataDir) -> str:
+    with server.transaction() as conn:
+        return str(issue_token(conn, DEMO_CODE, server.keys.sign_public, now_us(),
+                               server.config.token_ttl_seconds))
 
 
 def _addresses(base: Path, data: Path, home: Path, source: list[str], port: int,
@@ -148,14 +193,14 @@ def _addresses(base: Path, data: Path, home: Path, source: list[str], port: int,
             "Ctrl-C stops everything.\n")
 
 
-def _demo_users(data: Path) -> None:
+def _demo_users(server: DataDir) -> None:
     """The demo's finance-page accounts, made once."""
-    if _qatys("user", "list", "--data", str(data)).stdout.strip():
-        return
-    for username, role, password in DEMO_USERS:
-        garden = ["--kindergarten", DEMO_CODE] if role == "director" else []
-        _qatys("user", "add", "--data", str(data), "--username", username, "--role", role,
-               *garden, "--password-stdin", stdin=password + "\n")
+    with server.transaction() as conn:
+        if conn.execute(select(db.users.c.username).limit(1)).first() is not None:
+            return
+        for username, role, password in DEMO_USERS:
+            add_user(conn, username, password, role,
+                     DEMO_CODE if role == "director" else None, now_us())
 
 
 def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:
@@ -163,7 +208,7 @@ def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:
     rosters = base / "core" / "rosters"
     rosters.mkdir(parents=True, exist_ok=True)
     (rosters / f"{DEMO_CODE}.csv").write_text(demo_roster(), encoding="utf-8")
-    key = _qatys("server", "public-key", "--data", str(data)).stdout.strip()
+    key = _public_key(data)
     if not (SOURCE_TREE / "tools" / "queue_core_standin.py").is_file():
         raise click.ClickException("the demo runs from a source checkout: its queue-core "
                                    "stand-in (tools/) is not part of the installed package")
@@ -179,9 +224,7 @@ def _camera_or_clip(data: Path, base: Path) -> list[str]:
     cards = base / "cards"
     if not cards.exists():
         cards.mkdir()
-        for child in DEMO_CARD_CHILDREN:
-            _qatys("card", "issue", "--data", str(data), "--child", child, "--out",
-                   str(cards / f"{child}.png"))
+        _demo_cards(data, cards)
     if Path("/dev/video0").exists():
         return ["--camera", "0"]
     clip = base / "door-clip.avi"
@@ -196,6 +239,19 @@ def _camera_or_clip(data: Path, base: Path) -> list[str]:
         write_clip(simulated.door_clip(pictures, np.random.default_rng(2026), idle_frames=30),
                    clip)
     return ["--clip", str(clip)]
+
+
+@with_data_dir
+def _public_key(server: DataDir) -> str:
+    return base64.b64encode(server.keys.sign_public).decode("ascii")
+
+
+@with_data_dir
+def _demo_cards(server: DataDir, cards: Path) -> None:
+    now = now_us()
+    with server.transaction() as conn:
+        for child in DEMO_CARD_CHILDREN:
+            write_card(issue_card(conn, child, local_date(now), now), cards / f"{child}.png")
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
