@@ -37,7 +37,7 @@ from provisioning.unlock_cards import issue_card as issue_unlock_card
 from qatys.demo.seed import seed_previous_month
 from qatys.timeutil import local_date, now_us
 from server.datadir import DataDir, with_data_dir
-from server.finance.accounts import add_user
+from server.staff.accounts import add_user
 from server.storage import db
 
 SOURCE_TREE = Path(__file__).resolve().parents[2]
@@ -48,8 +48,10 @@ DEMO_CARD_CHILDREN = ("DEMO-001", "DEMO-002", "DEMO-003", "DEMO-004", "DEMO-005"
 DEMO_NAME = "«Балапан» балабақшасы / детский сад «Балапан»"
 DEMO_DISTRICT = "Алмалы"
 DEMO_USERS = (("finance", "finance", "demo-finance-1"), ("director", "director", "demo-director-1"),
+              ("teacher", "teacher", "demo-teacher-1"), ("operator", "operator", "demo-operator-1"),
               ("auditor", "auditor", "demo-auditor-1"))
-"""Finance-page accounts of the demo (username, role, password): for a local look only."""
+"""Staff accounts of the demo (username, role, password): for a local look only. The teacher
+has the group Ботақан, the operator the demo's district."""
 _FIRST = ["Айару", "Нұрлан", "Алихан", "Томирис", "Дамир", "Амина", "Арсен", "Сафия",
           "Ерасыл", "Аружан", "Мирас", "Айлин"]
 _LAST = ["Демоұлы", "Тестова", "Үлгіұлы", "Мысалова"]
@@ -175,6 +177,8 @@ def _addresses(base: Path, data: Path, home: Path, source: list[str], port: int,
             f"  API document:  http://127.0.0.1:{port}/api/v1/openapi.json\n"
             f"  finance pages: http://127.0.0.1:{port}/finance/  (demo accounts: "
             + ", ".join(f"{u} / {pw}" for u, _, pw in DEMO_USERS) + ")\n"
+            f"  office:        http://127.0.0.1:{port}/office/  (director, teacher, operator: "
+            "today's list, absences, cards, roster, terminals)\n"
             f"  queue core:    http://127.0.0.1:{core_port}/ (a STAND-IN, "
             "tools/queue_core_standin.py)\n"
             f"  parents:       .venv/bin/qatys guardian invite --data {data} --child "
@@ -194,13 +198,17 @@ def _addresses(base: Path, data: Path, home: Path, source: list[str], port: int,
 
 
 def _demo_users(server: DataDir) -> None:
-    """The demo's finance-page accounts, made once."""
+    """The demo's staff accounts, made once each (an older demo directory gets the ones it
+    lacks)."""
     with server.transaction() as conn:
-        if conn.execute(select(db.users.c.username).limit(1)).first() is not None:
-            return
+        known = set(conn.execute(select(db.users.c.username)).scalars())
         for username, role, password in DEMO_USERS:
+            if username in known:
+                continue
             add_user(conn, username, password, role,
-                     DEMO_CODE if role == "director" else None, now_us())
+                     DEMO_CODE if role in ("director", "teacher") else None, now_us(),
+                     district=DEMO_DISTRICT if role == "operator" else None,
+                     groups=("Ботақан",) if role == "teacher" else ())
 
 
 def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:
