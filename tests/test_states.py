@@ -188,8 +188,8 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
     assert ABSENCE_CHOICES == ("illness", "quarantine", "sanatorium", "leave", "other",
                               "cancelled")
     assert all(type(reason) is str for reason in ABSENCE_CHOICES)
-    assert ABSENCE_REASONS == ABSENCE_CHOICES[:-1]
-    assert ABSENCE_REASONS == (*POLICY_REASONS, "other")  # the policy's, and one never paid
+    assert ABSENCE_CHOICES[:-1] == ABSENCE_REASONS
+    assert (*POLICY_REASONS, "other") == ABSENCE_REASONS  # the policy's, and one never paid
 
 
 ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, EraseReason,

@@ -13,7 +13,7 @@ from qatys.sentences import say
 from qatys.timeutil import local_date, local_text
 from server.context import ctx
 from server.office import roster as service
-from server.office.blueprint import Garden, bp, garden, managers_page, render, user
+from server.office.blueprint import Garden, bp, garden, managers_page, render, takes_upload, user
 from server.web.errors import page_status
 from server.web.language import request_language
 
@@ -29,6 +29,7 @@ def _page(chosen: Garden, status: int = 200, **values: object) -> WebResponse:
 
 
 @bp.route("/roster", methods=["GET", "POST"])
+@takes_upload
 @managers_page
 def roster() -> WebResponse:
     context = ctx()
