@@ -197,7 +197,7 @@ def record_absence(conn: Connection, keys: ServerKeys, who: User, kindergarten: 
     except (InvalidInput, NotFound) as exc:  # checked above; the records' own last word
         raise OfficeError("bad_form", exc.sentence) from exc
     action = Action.ABSENCE_RECORDED if replaces is None else Action.ABSENCE_CORRECTED
-    record(conn, who, action, kindergarten, f"absence {new_id}", now_us,
+    record(conn, who, action, kindergarten, f"ABS-{new_id}", now_us,
            child_id=child.child_id, first=first.isoformat(), last=last.isoformat(),
            reason=chosen, document_id=document_id, replaces=replaces)
     return new_id
@@ -211,7 +211,7 @@ def cancel_absence(conn: Connection, who: User, kindergarten: str, record_id: in
     new_id = add_absence(conn, earlier.child_id, date.fromisoformat(earlier.first_day),
                          date.fromisoformat(earlier.last_day), AbsenceReason.CANCELLED, "",
                          who.username, now_us, record_id)
-    record(conn, who, Action.ABSENCE_CANCELLED, kindergarten, f"absence {new_id}", now_us,
+    record(conn, who, Action.ABSENCE_CANCELLED, kindergarten, f"ABS-{new_id}", now_us,
            child_id=earlier.child_id, cancels=record_id)
     return new_id
 

@@ -129,7 +129,7 @@ def print_cards(conn: Connection, who: User, kindergarten: str, child_id: str, g
         raise OfficeError("unknown_group", exc.sentence, "group") from exc
     content = _pdf(issued, sheet=bool(group))
     record(conn, who, Action.CARD_ISSUED, kindergarten,
-           f"child {child_id}" if child_id else f"group {group}", now_us,
+           child_id or group, now_us,
            serials=[i.card.serial for i in issued], children=[i.card.child_id for i in issued])
     return issued, content
 
@@ -159,5 +159,5 @@ def revoke(conn: Connection, who: User, kindergarten: str, serial: str, reason: 
     if not revoke_card(conn, serial, reason, now_us):
         raise OfficeError("already_revoked", Sentence("card %(serial)s was already revoked",
                                                       serial=serial), "serial")
-    record(conn, who, Action.CARD_REVOKED, kindergarten, f"card {serial}", now_us,
+    record(conn, who, Action.CARD_REVOKED, kindergarten, serial, now_us,
            serial=serial, child_id=row.child_id, reason=reason)

@@ -62,7 +62,7 @@ def record_closure(conn: Connection, who: User, kindergarten: str, first: date, 
                              group)
     except (InvalidInput, NotFound) as exc:  # checked above; the records' own last word
         raise OfficeError("bad_form", exc.sentence) from exc
-    record(conn, who, Action.CLOSURE_RECORDED, kindergarten, f"closure {new_id}", now_us,
+    record(conn, who, Action.CLOSURE_RECORDED, kindergarten, f"CL-{new_id}", now_us,
            first=first.isoformat(), last=last.isoformat(), reason=reason, group=group)
     return new_id
 

@@ -91,7 +91,7 @@ def record_paper(conn: Connection, keys: ServerKeys, who: User, kindergarten: st
                                documents.Purpose.CONSENT_FORM, scan, who, now_us)
     conn.execute(db.consent_records.update().where(db.consent_records.c.id == record_id)
                  .values(scan_document_id=document))
-    record(conn, who, Action.CONSENT_RECORDED, kindergarten, f"child {child_id.strip()}",
+    record(conn, who, Action.CONSENT_RECORDED, kindergarten, child_id.strip(),
            now_us, record=record_id, form=action, until=until, reference=reference,
            document=document, media_type=media_type)
     return record_id

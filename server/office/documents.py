@@ -92,7 +92,7 @@ def show(conn: Connection, keys: ServerKeys, document_id: int, viewer: User,
                                                      document_id=document_id))
     content = crypto.open_sealed(keys.box_private, bytes(row.sealed),
                                  _aad("v1", row.child_id, Purpose(row.purpose)))
-    record(conn, viewer, Action.DOCUMENT_SHOWN, row.kindergarten, f"document {row.id}", now_us,
+    record(conn, viewer, Action.DOCUMENT_SHOWN, row.kindergarten, f"DOC-{row.id}", now_us,
            child_id=row.child_id)
     return Document(row.id, row.kindergarten, row.child_id, Purpose(row.purpose),
                     row.media_type, row.size, content)

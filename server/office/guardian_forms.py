@@ -67,7 +67,7 @@ def invite(conn: Connection, who: User, kindergarten: str, child_id: str,
         invitation = create_invitation(conn, child_id, who.username, now_us)
     except FamiliesError as exc:  # the child has left
         raise OfficeError(exc.code, exc.sentence, "child") from exc
-    record(conn, who, Action.GUARDIAN_INVITED, kindergarten, f"child {child_id}", now_us,
+    record(conn, who, Action.GUARDIAN_INVITED, kindergarten, child_id, now_us,
            expires_at_us=invitation.expires_at_us)
     return invitation
 
@@ -86,6 +86,6 @@ def remove(conn: Connection, who: User, kindergarten: str, guardian_id: str, chi
         raise OfficeError("not_bound", exc.sentence, "guardian") from exc
     ended = revoke_subject(conn, SessionKind.GUARDIAN, guardian_id, RevokeReason.GUARDIAN_REMOVED,
                            now_us)
-    record(conn, who, Action.GUARDIAN_REMOVED, kindergarten, f"child {child_id}", now_us,
+    record(conn, who, Action.GUARDIAN_REMOVED, kindergarten, child_id, now_us,
            guardian_id=guardian_id, sessions_ended=ended)
     return ended

@@ -56,7 +56,7 @@ def issue_code(engine: Engine, sign_public: bytes, public_url: str, who: User,
         token = issue_token(conn, kindergarten, sign_public, now_us, ttl_seconds)
         expires = now_us + ttl_seconds * 1_000_000
         audit.record(conn, who, audit.Action.TERMINAL_CODE_ISSUED, kindergarten,
-                     "enrolment code", now_us, expires_at=iso_utc(expires))
+                     "", now_us, expires_at=iso_utc(expires))  # never the token
     return EnrolmentCode(str(token), enrolment.enrolment_uri(public_url, token), expires)
 
 

@@ -145,8 +145,9 @@ def start(response: WebResponse, user: User) -> None:
         if old:
             revoke(conn, SessionKind.STAFF, old, RevokeReason.SIGNED_IN_AGAIN, now)
         token = open_session(conn, SessionKind.STAFF, user.username, now, _lifetime_us(context))
-    for path in OLD_STAFF_PATHS:
-        response.delete_cookie(STAFF_COOKIE, path=path)
+    if old:  # perhaps one of an older path, which the browser would send first
+        for path in OLD_STAFF_PATHS:
+            response.delete_cookie(STAFF_COOKIE, path=path)
     response.set_cookie(STAFF_COOKIE, token, max_age=context.config.session_hours * 3600,
                         path=STAFF_PATH, httponly=True, samesite="Lax",
                         secure=secure_cookies(context))
