@@ -25,16 +25,12 @@ from server.errors import OfficeError
 from server.money.statements import shipped_policy
 from server.office import absences as service
 from server.office import documents
-from server.office.blueprint import bp, garden, render, takes_upload, user
-from server.staff.accounts import Role
-from server.staff.sessions import signed_in_as
+from server.office.blueprint import bp, children_page, garden, render, takes_upload, user
 from server.storage.db import writing
 from server.web.errors import page_status
 
 P = ParamSpec("P")
 logger = logging.getLogger("qatys.office")
-absence_page = signed_in_as(frozenset({Role.DIRECTOR, Role.TEACHER}))
-"""The kindergarten's own people: its director, and its teachers for their groups."""
 def _day(field: str) -> date:
     text = request.form.get(field, "").strip()
     try:
@@ -88,7 +84,7 @@ def _page(status: int = 200, problem: OfficeError | None = None,
 
 
 @bp.get("/absences")
-@absence_page
+@children_page
 def absences() -> WebResponse:
     done = request.args.get("done", "")
     return _page(done=int(done) if done.isascii() and done.isdigit() and len(done) < 12
@@ -97,7 +93,7 @@ def absences() -> WebResponse:
 
 @bp.post("/absences")
 @takes_upload
-@absence_page
+@children_page
 def record_absence() -> WebResponse:
     """A new record, or (with ``replaces``) the correction of one in effect."""
     who = user()
@@ -120,7 +116,7 @@ def record_absence() -> WebResponse:
 
 
 @bp.post("/absences/<int:record_id>/cancel")
-@absence_page
+@children_page
 def cancel_absence(record_id: int) -> WebResponse:
     who = user()
     context = ctx()
@@ -136,7 +132,7 @@ def cancel_absence(record_id: int) -> WebResponse:
 
 
 @bp.get("/absences/<int:record_id>/document")
-@absence_page
+@children_page
 def absence_document(record_id: int) -> WebResponse:
     """The certificate behind a record, as it was uploaded (its real type, shown in the
     browser, never guessed at by it); each showing is in the audit trail."""

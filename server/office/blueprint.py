@@ -22,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers.response import Response as WebResponse
 
 from qatys.logs import log
+from server.context import ctx
 from server.i18n.words import Words
 from server.office.documents import MAX_BYTES
 from server.staff.accounts import OFFICE_ROLES, Role, User
@@ -37,7 +38,12 @@ logger = logging.getLogger("qatys.office")
 office_page = signed_in_as(OFFICE_ROLES)
 """Directors, teachers, district operators and administrators."""
 managers_page = signed_in_as(frozenset({Role.DIRECTOR, Role.OPERATOR, Role.ADMIN}))
-"""What a teacher does not do: closures, cards, consent forms, roster, terminals, accounts."""
+"""The roster, terminals, accounts and the audit trail: not a teacher's."""
+director_page = signed_in_as(frozenset({Role.DIRECTOR}))
+"""Closures, cards, consent forms, guardians: the director of the kindergarten."""
+children_page = signed_in_as(frozenset({Role.DIRECTOR, Role.TEACHER}))
+"""The children's own records (absences, their documents): the kindergarten's director, and
+its teachers for their groups."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,12 @@ def gardens_of(conn: Connection, who: User) -> list[Garden]:
     """The kindergartens ``who`` works in, by code."""
     rows = conn.execute(select(db.kindergartens).order_by(db.kindergartens.c.code))
     return [Garden(r.code, r.name, r.district, r.closes_at) for r in rows if who.may_see(r.code)]
+
+
+def code_of_request() -> str:
+    """The kindergarten of this request, read again (after a refused transaction)."""
+    with ctx().engine.connect() as conn:
+        return garden(conn).code
 
 
 def garden(conn: Connection) -> Garden:

@@ -11,15 +11,10 @@ from qatys.timeutil import local_date
 from server.context import ctx
 from server.errors import OfficeError
 from server.office import cards as office_cards
-from server.office.blueprint import bp, garden, render, user
-from server.staff.accounts import Role
-from server.staff.sessions import signed_in_as
+from server.office.blueprint import bp, code_of_request, director_page, garden, render, user
 from server.storage import db
 from server.storage.db import writing
 from server.web.errors import page_status
-
-director_page = signed_in_as(frozenset({Role.DIRECTOR}))
-"""Cards, consent forms and guardians: the director of the kindergarten."""
 
 
 def _page(code: str, status: int = 200, problem: str = "", field: str = "",
@@ -85,7 +80,3 @@ def card_revoke() -> WebResponse:
     return redirect(url_for("office.cards", revoked=serial.strip().upper()), 303)
 
 
-def code_of_request() -> str:
-    """The kindergarten of this request, read again (after a refused transaction)."""
-    with ctx().engine.connect() as conn:
-        return garden(conn).code

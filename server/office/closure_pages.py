@@ -15,15 +15,11 @@ from qatys.timeutil import local_text
 from server.context import ctx
 from server.errors import OfficeError
 from server.office import closures as service
-from server.office.blueprint import bp, garden, render, user
-from server.staff.accounts import Role
-from server.staff.sessions import signed_in_as
+from server.office.blueprint import bp, director_page, garden, render, user
 from server.storage.db import writing
 from server.web.errors import page_status
 
 logger = logging.getLogger("qatys.office")
-director_page = signed_in_as(frozenset({Role.DIRECTOR}))
-"""The kindergarten's director only."""
 
 
 def _day(field: str) -> date:

@@ -13,8 +13,15 @@ from server.context import ctx
 from server.errors import OfficeError
 from server.families.consent import ConsentAction, longest_until, states
 from server.office import consent_forms, documents
-from server.office.blueprint import bp, garden, render, takes_upload, user
-from server.office.card_pages import code_of_request, director_page
+from server.office.blueprint import (
+    bp,
+    code_of_request,
+    director_page,
+    garden,
+    render,
+    takes_upload,
+    user,
+)
 from server.staff.sessions import PageError
 from server.storage import db
 from server.storage.db import writing

@@ -13,8 +13,7 @@ from qatys.timeutil import local_text
 from server.context import ctx
 from server.errors import OfficeError
 from server.office import guardian_forms
-from server.office.blueprint import bp, garden, render, user
-from server.office.card_pages import code_of_request, director_page
+from server.office.blueprint import bp, code_of_request, director_page, garden, render, user
 from server.storage import db
 from server.storage.db import writing
 from server.web.errors import page_status
