@@ -280,3 +280,21 @@ def test_over_https_cookies_are_secure_and_hsts_is_sent(tmp_path: Path) -> None:
     assert "Secure" in staff[0]
     assert "HttpOnly" in staff[0]
     assert client.get("/api/v1/health").headers["Strict-Transport-Security"]
+
+
+def test_a_cookie_of_the_old_path_is_dropped_when_its_browser_signs_in_again(
+        tmp_path: Path) -> None:
+    """Before the office, the staff cookie lived under /finance/; a browser that still holds
+    one would send it first, so a new sign-in there drops it as it sets the one for /."""
+    init_data_dir(tmp_path, None, "http://127.0.0.1:9")
+    with open_data_dir(tmp_path).transaction() as conn:
+        add_account(conn, "moved", "moved-pass-123", "finance", None, 0)
+    client = create_app(config=load_config(tmp_path)).test_client()
+    client.set_cookie("qatys_staff", "an-ended-session-of-the-old-path", path="/finance/")
+    form = client.get("/finance/login")
+    signed_in = client.post("/finance/login", data={
+        "csrf": page_csrf(form.text), "username": "moved", "password": "moved-pass-123"})
+    staff = [c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith("qatys_staff=")]
+    assert any("Path=/finance/" in c and "Max-Age=0" in c for c in staff), staff
+    assert any("Path=/;" in c and "Max-Age=0" not in c for c in staff), staff
+    assert client.get("/finance/").status_code == 200  # the new session opens the pages
