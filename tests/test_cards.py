@@ -42,7 +42,6 @@ def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True
     return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
 
 
-
 def _issue(server: ServerProcess, child: str, out: Path) -> str:
     return cli("card", "issue", "--data", str(server.data_dir), "--child", child, "--out",
                str(out)).stdout.strip().splitlines()[-1]

@@ -44,7 +44,6 @@ def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True
     return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
 
 
-
 def _states(server: ServerProcess) -> dict[str, dict[str, object]]:
     listed = json.loads(cli("consent", "list", "--data", str(server.data_dir),
                             "--kindergarten", "KG1", "--format", "json").stdout)

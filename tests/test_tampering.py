@@ -65,7 +65,6 @@ def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True
     return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
 
 
-
 @pytest.fixture
 def proxy(server: ServerProcess) -> Iterator[TamperingProxy]:
     middle = TamperingProxy(server.url)
