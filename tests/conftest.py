@@ -15,7 +15,18 @@ from sqlalchemy import func, select
 from server.datadir import open_data_dir
 from server.storage import db
 from tests import chroot_install
-from tests.helpers import ServerProcess, checkin_at, enrol, roster_csv, run, start_server
+from tests.helpers import (
+    Command,
+    LastLine,
+    QatysWorker,
+    ServerProcess,
+    checkin_at,
+    enrol,
+    free_port,
+    qatys_batch,
+    roster_csv,
+    start_node,
+)
 from tests.postgres import Cluster, find_bin_dir, start_cluster
 
 os.environ["QATYS_LANG"] = "en"
@@ -111,13 +122,31 @@ def runtime_env(tmp_path: Path) -> dict[str, str]:
     return {"QATYS_RUNTIME_DIR": str(tmp_path / "run")}
 
 
-def _seed(data: Path) -> None:
-    run("kindergarten", "add", "--data", str(data), "--code", "KG1", "--name", "Балабақша 1")
-    run("kindergarten", "add", "--data", str(data), "--code", "KG2", "--name", "Балабақша 2")
+def _seed_commands(data: Path) -> list[Command]:
+    """KG1 and KG2, and KG1's roster of 20 (written to ``data``/roster.csv)."""
     text, _ = roster_csv(20)
     (data / "roster.csv").write_text(text, encoding="utf-8")
-    run("roster", "import", "--data", str(data), "--kindergarten", "KG1",
-        str(data / "roster.csv"))
+    return [Command(["kindergarten", "add", "--data", str(data), "--code", "KG1", "--name",
+                     "Балабақша 1"]),
+            Command(["kindergarten", "add", "--data", str(data), "--code", "KG2", "--name",
+                     "Балабақша 2"]),
+            Command(["roster", "import", "--data", str(data), "--kindergarten", "KG1",
+                     str(data / "roster.csv")])]
+
+
+def _seed(data: Path) -> None:
+    qatys_batch(*_seed_commands(data))
+
+
+def _seeded_server(data: Path, database_url: str | None = None) -> ServerProcess:
+    """As `start_server` then `_seed`, the commands before `qatys server run` in one process
+    (not one each: every module's server costs three process starts less)."""
+    port = free_port()
+    init = ["server", "init", "--data", str(data), "--public-url", f"http://127.0.0.1:{port}"]
+    if database_url:
+        init += ["--database-url", database_url]
+    qatys_batch(Command(init), *_seed_commands(data))
+    return start_node(data, port=port)
 
 
 @pytest.fixture(scope="session")
@@ -144,8 +173,7 @@ def server(request: pytest.FixtureRequest,
     if request.param == "postgres":
         cluster = request.getfixturevalue("pg_cluster")
         url = cluster.create_database(data.name.replace("-", "_").lower())
-    proc = start_server(data, url)
-    _seed(data)
+    proc = _seeded_server(data, url)
     yield proc
     proc.stop()
 
@@ -155,10 +183,18 @@ def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     """The seeded server on SQLite only: for browser tests of pages whose storage the
     two-database tests already cover (keeps `make test` within its time)."""
     data = tmp_path_factory.mktemp("server-sqlite")
-    proc = start_server(data)
-    _seed(data)
+    proc = _seeded_server(data)
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def qatys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QatysWorker]:
+    """One process that runs a module's short `qatys` commands (`QatysWorker.run`), instead
+    of a process start and the imports for each."""
+    worker = QatysWorker(tmp_path_factory.mktemp("qatys-worker") / "worker.log")
+    yield worker
+    worker.close()
 
 
 def table_counts(server: ServerProcess) -> tuple[int, ...]:
@@ -187,16 +223,19 @@ def march(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Se
                           ("2026-03-10 03:00:00", "child-00003-x7q"),
                           ("2026-03-30 03:00:00", "child-00005-x7q")]:  # closed: not paid
         assert checkin_at(moment, home, env, child)["result"] == "accepted"
-    run("terminal", "sync", "--home", str(home), env=env)
     data = str(server.data_dir)
-    run("absence", "add", "--data", data, "--child", "child-00003-x7q", "--from", "2026-03-11",
-        "--to", "2026-03-13", "--reason", "illness", "--document", "cert-0311")
-    run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from", "2026-03-02",
-        "--to", "2026-03-04", "--reason", "illness")  # no certificate: unpaid
-    leave = run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from",
-                "2026-03-16", "--to", "2026-03-20", "--reason", "leave").stdout.strip()
-    run("absence", "add", "--data", data, "--child", "child-00004-x7q", "--from", "2026-03-16",
-        "--to", "2026-03-17", "--reason", "leave", "--replaces", leave)  # corrected: two days
-    run("closure", "add", "--data", data, "--kindergarten", "KG1", "--from", "2026-03-30",
-        "--to", "2026-03-31", "--reason", "repairs")
+    qatys_batch(  # one process for all
+        Command(["terminal", "sync", "--home", str(home)], env),
+        Command(["absence", "add", "--data", data, "--child", "child-00003-x7q", "--from",
+                 "2026-03-11", "--to", "2026-03-13", "--reason", "illness", "--document",
+                 "cert-0311"]),
+        Command(["absence", "add", "--data", data, "--child", "child-00004-x7q", "--from",
+                 "2026-03-02", "--to", "2026-03-04", "--reason", "illness"]),  # unpaid
+        Command(["absence", "add", "--data", data, "--child", "child-00004-x7q", "--from",
+                 "2026-03-16", "--to", "2026-03-20", "--reason", "leave"]),
+        Command(["absence", "add", "--data", data, "--child", "child-00004-x7q", "--from",
+                 "2026-03-16", "--to", "2026-03-17", "--reason", "leave", "--replaces",
+                 LastLine(3)]),  # corrected: two days
+        Command(["closure", "add", "--data", data, "--kindergarten", "KG1", "--from",
+                 "2026-03-30", "--to", "2026-03-31", "--reason", "repairs"]))
     return server

@@ -155,6 +155,12 @@ class QatysWorker:
                 return _batch_results(json.loads(line[len(BATCH_ANSWER):]), commands, check)
         raise AssertionError("the qatys worker ended:\n" + Path(self.log.name).read_text())
 
+    def run(self, *args: str | Path, env: dict[str, str] | None = None, check: bool = True,
+            input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        """One command, as `run` gives it (its exit code, stdout, stderr; raising if it fails
+        and ``check``), without a process start: for a test's many short commands."""
+        return self.batch(Command(args, env or {}, input_text), check=check)[-1]
+
     def close(self) -> None:
         assert self.process.stdin is not None
         assert self.process.stdout is not None
@@ -300,11 +306,11 @@ def wait_until_up(server: ServerProcess, seconds: float = 30) -> ServerProcess:
 def enrol(server: ServerProcess, home: Path, env: dict[str, str], kg: str = "KG1",
           via: str | None = None) -> str:
     """A terminal home enrolled in ``kg`` (through ``via``, a proxy's URL, if given)."""
-    token = run("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
-                kg).stdout.strip().splitlines()[-1]
-    out = run("terminal", "enroll", "--home", str(home), "--server", via or server.url,
-              "--token", token, env=env)
-    return out.stdout.strip().splitlines()[-1]
+    done = qatys_batch(
+        Command(["terminal", "token", "--data", str(server.data_dir), "--kindergarten", kg]),
+        Command(["terminal", "enroll", "--home", str(home), "--server", via or server.url,
+                 "--token", LastLine(0)], env))  # one process for both
+    return done[-1].stdout.strip().splitlines()[-1]
 
 
 def checkin(home: Path, env: dict[str, str], child: str) -> dict[str, object]:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import zlib
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,21 +23,37 @@ from server.datadir import open_data_dir
 from server.storage import db
 from terminal.capture import simulated as door_photos
 from terminal.capture.decoders import default_reader, read_image
-from tests.helpers import ServerProcess, enrol, run
+from tests.helpers import QatysWorker, ServerProcess, enrol
+
+_WORKER: list[QatysWorker] = []
+"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
+    _WORKER.append(qatys)
+    yield
+    _WORKER.remove(qatys)
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`run`, in the module's worker process (no process start and imports each)."""
+    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
 
 
 def _issue(server: ServerProcess, child: str, out: Path) -> str:
-    return run("card", "issue", "--data", str(server.data_dir), "--child", child, "--out",
+    return cli("card", "issue", "--data", str(server.data_dir), "--child", child, "--out",
                str(out)).stdout.strip().splitlines()[-1]
 
 
 def _scan(home: Path, env: dict[str, str], *images: Path) -> tuple[int, list[dict[str, object]]]:
-    out = run("terminal", "scan", "--home", str(home), *map(str, images), env=env, check=False)
+    out = cli("terminal", "scan", "--home", str(home), *map(str, images), env=env, check=False)
     return out.returncode, [json.loads(line) for line in out.stdout.splitlines()]
 
 
 def _pending(home: Path, env: dict[str, str]) -> int:
-    status = json.loads(run("terminal", "status", "--home", str(home), "--json",
+    status = json.loads(cli("terminal", "status", "--home", str(home), "--json",
                             env=env).stdout)
     return int(status["pending"])
 
@@ -85,8 +102,8 @@ def test_card_at_the_door_accepted_and_every_bad_code_refused(
     assert again[0]["receipt"] == receipt
 
     # Lost card: revoked on the server, known to the door after the next sync.
-    run("card", "revoke", "--data", str(server.data_dir), serial_1)
-    run("terminal", "sync", "--home", str(home), env=runtime_env)
+    cli("card", "revoke", "--data", str(server.data_dir), serial_1)
+    cli("terminal", "sync", "--home", str(home), env=runtime_env)
     today = date.today()
     seed = _card_seed(server, "KG1")
     expired = cards.sign_card(cards.Card("KG1", "child-00013-x7q", "EEEEEEEE",
@@ -129,8 +146,8 @@ def test_locked_terminal_still_records_cards(server: ServerProcess, tmp_path: Pa
     assert lines[0]["result"] == "accepted"
     assert lines[0]["child_id"] == "child-00014-x7q"
     assert "first_name" not in lines[0]  # cannot greet by name until unlocked
-    run("terminal", "sync", "--home", str(home), env=runtime_env)
-    exported = run("events", "export", "--data", str(server.data_dir), "--format",
+    cli("terminal", "sync", "--home", str(home), env=runtime_env)
+    exported = cli("events", "export", "--data", str(server.data_dir), "--format",
                    "jsonl").stdout
     mine = [json.loads(x) for x in exported.splitlines()
             if json.loads(x)["event_id"] == lines[0]["event_id"]]
@@ -170,7 +187,7 @@ def printed_card(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_sheet_prints_one_readable_card_per_child(server: ServerProcess,
                                                   tmp_path: Path) -> None:
     sheet = tmp_path / "sheet.pdf"
-    out = run("card", "sheet", "--data", str(server.data_dir), "--kindergarten", "KG1",
+    out = cli("card", "sheet", "--data", str(server.data_dir), "--kindergarten", "KG1",
               "--out", str(sheet))
     assert "20 cards" in out.stdout
     subprocess.run(["pdftoppm", "-r", "200", "-png", str(sheet), str(tmp_path / "page")],
@@ -200,7 +217,7 @@ def test_bad_card_commands_exit_2(server: ServerProcess, tmp_path: Path) -> None
         (["card", "sheet", "--kindergarten", "NOPE", "--out", str(tmp_path / "s.pdf")],
          "does not exist"),
     ]:
-        out = run(*args[:2], "--data", str(server.data_dir), *args[2:], check=False)
+        out = cli(*args[:2], "--data", str(server.data_dir), *args[2:], check=False)
         assert out.returncode == 2, args
         assert message in out.stderr, (args, out.stderr)
 
@@ -211,7 +228,7 @@ def test_decode_prints_what_each_picture_holds(tmp_path: Path,
     (tmp_path / "notes.txt").write_text("not a picture")
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), door_photos.empty_frame(np.random.default_rng(3)))
-    out = run("terminal", "decode", str(path), str(blank), str(tmp_path / "notes.txt"),
+    out = cli("terminal", "decode", str(path), str(blank), str(tmp_path / "notes.txt"),
               check=False)
     lines = [json.loads(x) for x in out.stdout.splitlines()]
     assert out.returncode == 2  # one of the three is not a picture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from tests.browser import Page
 from tests.helpers import (
     QATYS,
+    QatysWorker,
     ServerProcess,
     claim_in_browser,
     enrol,
@@ -21,14 +23,29 @@ from tests.helpers import (
     invite_url,
     need_faketime,
     open_page,
-    run,
 )
 
 CHILD = "child-00007-x7q"
 
+_WORKER: list[QatysWorker] = []
+"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
+    _WORKER.append(qatys)
+    yield
+    _WORKER.remove(qatys)
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`run`, in the module's worker process (no process start and imports each)."""
+    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+
 
 def _states(server: ServerProcess) -> dict[str, dict[str, object]]:
-    listed = json.loads(run("consent", "list", "--data", str(server.data_dir),
+    listed = json.loads(cli("consent", "list", "--data", str(server.data_dir),
                             "--kindergarten", "KG1", "--format", "json").stdout)
     return {s["child_id"]: s for s in listed}
 
@@ -56,20 +73,20 @@ def test_paper_consent_reaches_the_terminal_and_its_withdrawal_too(
     home, env = door
     data = str(server.data_dir)
     assert _states(server)[CHILD]["status"] == "none"
-    record = run("consent", "grant", "--data", data, "--child", CHILD, "--paper",
+    record = cli("consent", "grant", "--data", data, "--child", CHILD, "--paper",
                  "scan-2026-041").stdout.strip()
     state = _states(server)[CHILD]
     assert (state["status"], state["source"], state["record"]) == ("granted", "paper",
                                                                    int(record))
-    run("terminal", "sync", "--home", str(home), "--quiet", env=env)
+    cli("terminal", "sync", "--home", str(home), "--quiet", env=env)
     assert _terminal_states(home, env)[CHILD]["status"] == "granted"
     assert _terminal_states(home, env)["child-00008-x7q"]["status"] == "none"
 
-    run("consent", "withdraw", "--data", data, "--child", CHILD)
+    cli("consent", "withdraw", "--data", data, "--child", CHILD)
     assert _states(server)[CHILD]["status"] == "withdrawn"
-    run("terminal", "sync", "--home", str(home), "--quiet", env=env)
+    cli("terminal", "sync", "--home", str(home), "--quiet", env=env)
     assert _terminal_states(home, env)[CHILD]["status"] == "withdrawn"
-    trail = [json.loads(x) for x in run("consent", "ledger", "--data", data, "--child",
+    trail = [json.loads(x) for x in cli("consent", "ledger", "--data", data, "--child",
                                         CHILD).stdout.splitlines()]
     assert [(r["action"], r["source"]) for r in trail] == [("grant", "paper"),
                                                            ("withdraw", "director")]
@@ -81,9 +98,9 @@ def test_consent_expires_on_the_server_and_on_an_offline_terminal(
     home, env = door
     data = str(server.data_dir)
     until = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
-    run("consent", "grant", "--data", data, "--child", "child-00009-x7q", "--paper", "scan-9",
+    cli("consent", "grant", "--data", data, "--child", "child-00009-x7q", "--paper", "scan-9",
         "--until", until)
-    run("terminal", "sync", "--home", str(home), "--quiet", env=env)
+    cli("terminal", "sync", "--home", str(home), "--quiet", env=env)
     assert _terminal_states(home, env)["child-00009-x7q"]["status"] == "granted"
     later = (datetime.now(UTC) + timedelta(days=4)).strftime("%Y-%m-%d %H:%M:%S")
     assert _terminal_states(home, env, later)["child-00009-x7q"]["status"] == "expired"
@@ -102,7 +119,7 @@ def test_consent_expires_on_the_server_and_on_an_offline_terminal(
 ])
 def test_refusals_change_nothing(server: ServerProcess, args: list[str], message: str) -> None:
     before = _states(server)
-    result = run("consent", args[0], "--data", str(server.data_dir), *args[1:], check=False)
+    result = cli("consent", args[0], "--data", str(server.data_dir), *args[1:], check=False)
     assert result.returncode == 2
     assert message in result.stderr
     assert _states(server) == before
@@ -125,7 +142,7 @@ def test_a_guardian_grants_and_withdraws_on_the_phone(server: ServerProcess,
         phone.wait_for(f"{status} === 'withdrawn'")
     finally:
         phone.close()
-    trail = [json.loads(x) for x in run("consent", "ledger", "--data", str(server.data_dir),
+    trail = [json.loads(x) for x in cli("consent", "ledger", "--data", str(server.data_dir),
                                         "--child", "child-00011-x7q").stdout.splitlines()]
     assert [(r["action"], r["source"]) for r in trail] == [("grant", "phone"),
                                                            ("withdraw", "phone")]

@@ -9,14 +9,37 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faulty_proxy import FAULTS, FaultyProxy
-from tests.helpers import ServerProcess, enrol, exported, run
+from tests.helpers import QatysWorker, ServerProcess, enrol
 
 CHILDREN = [f"child-{i:05d}-x7q" for i in range(20)]
+
+_WORKER: list[QatysWorker] = []
+"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
+    _WORKER.append(qatys)
+    yield
+    _WORKER.remove(qatys)
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`run`, in the module's worker process (no process start and imports each)."""
+    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+
+
+def exported(server: ServerProcess) -> list[dict[str, object]]:
+    """As `tests.helpers.exported`, in the module's worker process."""
+    out = cli("events", "export", "--data", str(server.data_dir), "--format", "jsonl")
+    return [json.loads(line) for line in out.stdout.splitlines()]
 
 
 def _kill_after(cmd: list[str], delay: float, env: dict[str, str]) -> str:
@@ -47,12 +70,12 @@ def test_kill_minus_nine_never_loses_or_duplicates(server: ServerProcess, tmp_pa
             assert result["result"] == "accepted"
             accepted.add(result["event_id"])
         _kill_after(sync, rng.uniform(0.3, 1.2), runtime_env)
-    run("terminal", "sync", "--home", str(home), env=runtime_env)
+    cli("terminal", "sync", "--home", str(home), env=runtime_env)
     stored = [e["event_id"] for e in exported(server) if e["terminal_id"] == terminal_id]
     assert len(stored) == len(set(stored))
     assert accepted <= set(stored)
     assert len(accepted) > 20
-    status = json.loads(run("terminal", "status", "--home", str(home), "--json",
+    status = json.loads(cli("terminal", "status", "--home", str(home), "--json",
                             env=runtime_env).stdout)
     assert status["pending"] == 0
     assert len(stored) == status["acked_seq"]
@@ -78,7 +101,7 @@ def test_exactly_once_through_a_faulty_link(server: ServerProcess, tmp_path: Pat
             accepted |= {json.loads(x)["event_id"] for x in out.splitlines()
                          if x.endswith("}")}
             for _attempt in range(20):
-                if run("terminal", "sync", "--home", str(home), "--quiet", env=runtime_env,
+                if cli("terminal", "sync", "--home", str(home), "--quiet", env=runtime_env,
                        check=False).returncode == 0:
                     break
         stored = [e["event_id"] for e in exported(server) if e["terminal_id"] == terminal_id]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,37 @@ import requests
 from protocol import batches, canonical
 from terminal import keys as key_file
 from tests.conftest import table_counts
-from tests.helpers import ServerProcess, checkin, enrol, exported, free_port, run
+from tests.helpers import QatysWorker, ServerProcess, enrol, free_port
+
+_WORKER: list[QatysWorker] = []
+"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
+    _WORKER.append(qatys)
+    yield
+    _WORKER.remove(qatys)
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`run`, in the module's worker process (no process start and imports each)."""
+    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+
+
+def checkin(home: Path, env: dict[str, str], child: str) -> dict[str, object]:
+    """As `tests.helpers.checkin`, in the module's worker process."""
+    out = cli("terminal", "checkin", "--home", str(home), "--child", child, "--manual",
+              "--reason", "card forgotten", env=env, check=False)
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def exported(server: ServerProcess) -> list[dict[str, object]]:
+    """As `tests.helpers.exported`, in the module's worker process."""
+    out = cli("events", "export", "--data", str(server.data_dir), "--format", "jsonl")
+    return [json.loads(line) for line in out.stdout.splitlines()]
 
 
 def counts(server: ServerProcess) -> tuple[int, ...]:
@@ -46,9 +78,9 @@ def test_checkin_sync_export(server: ServerProcess, tmp_path: Path,
     refused = checkin(home, runtime_env, "nobody-here")
     assert refused == {"result": "rejected", "reason": "unknown_child",
                        "message": "this child is not on the kindergarten's roster"}
-    sync = run("terminal", "sync", "--home", str(home), env=runtime_env)
+    sync = cli("terminal", "sync", "--home", str(home), env=runtime_env)
     assert json.loads(sync.stdout)["acked_seq"] == 1
-    status = json.loads(run("terminal", "status", "--home", str(home), "--json",
+    status = json.loads(cli("terminal", "status", "--home", str(home), "--json",
                             env=runtime_env).stdout)
     assert status["pending"] == 0
     assert status["acked_seq"] == 1
@@ -68,7 +100,7 @@ def test_refusals_change_nothing(server: ServerProcess, tmp_path: Path,
     raws = pending_raws(home_a)
     keys_a = key_file.load(home_a)
     keys_b = key_file.load(home_b)
-    id_a = json.loads(run("terminal", "status", "--home", str(home_a), "--json",
+    id_a = json.loads(cli("terminal", "status", "--home", str(home_a), "--json",
                           env=runtime_env).stdout)["terminal_id"]
     good = batches.build_batch(id_a, "KG1", raws, keys_a.sign_seed)
     before = counts(server)
@@ -116,7 +148,7 @@ def test_equivocation_is_refused_and_kept(server: ServerProcess, tmp_path: Path,
     terminal_id = enrol(server, home, runtime_env)
     checkin(home, runtime_env, "child-00005-x7q")
     original = pending_raws(home)
-    run("terminal", "sync", "--home", str(home), env=runtime_env)
+    cli("terminal", "sync", "--home", str(home), env=runtime_env)
     event = canonical.decode(original[0])
     event["time_us"] += 1
     other = batches.build_batch(terminal_id, "KG1", [canonical.encode(event)],
@@ -135,12 +167,12 @@ def test_revoked_terminal_keeps_its_data(server: ServerProcess, tmp_path: Path,
     home = tmp_path / "rv"
     terminal_id = enrol(server, home, runtime_env)
     checkin(home, runtime_env, "child-00006-x7q")
-    run("terminal", "revoke", "--data", str(server.data_dir), terminal_id)
+    cli("terminal", "revoke", "--data", str(server.data_dir), terminal_id)
     before = counts(server)
-    sync = run("terminal", "sync", "--home", str(home), env=runtime_env, check=False)
+    sync = cli("terminal", "sync", "--home", str(home), env=runtime_env, check=False)
     assert sync.returncode == 4
     assert json.loads(sync.stdout)["code"] == "terminal_revoked"
-    status = json.loads(run("terminal", "status", "--home", str(home), "--json",
+    status = json.loads(cli("terminal", "status", "--home", str(home), "--json",
                             env=runtime_env).stdout)
     assert status["revoked"] is True
     assert status["pending"] == 1
@@ -158,18 +190,18 @@ def test_unreachable_server_exit_3_keeps_data(server: ServerProcess, tmp_path: P
     text = config.read_text().replace(server.url, f"http://127.0.0.1:{free_port()}")
     text = text.replace("sync_attempts = 4", "sync_attempts = 2")
     config.write_text(text.replace("backoff_base_seconds = 1.0", "backoff_base_seconds = 0.05"))
-    sync = run("terminal", "sync", "--home", str(home), env=runtime_env, check=False)
+    sync = cli("terminal", "sync", "--home", str(home), env=runtime_env, check=False)
     assert sync.returncode == 3
     assert json.loads(sync.stdout)["pending"] == 1
 
 
 def test_token_is_single_use(server: ServerProcess, tmp_path: Path,
                              runtime_env: dict[str, str]) -> None:
-    token = run("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
+    token = cli("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
                 "KG1").stdout.strip().splitlines()[-1]
-    run("terminal", "enroll", "--home", str(tmp_path / "x"), "--server", server.url,
+    cli("terminal", "enroll", "--home", str(tmp_path / "x"), "--server", server.url,
         "--token", token, env=runtime_env)
-    second = run("terminal", "enroll", "--home", str(tmp_path / "y"), "--server", server.url,
+    second = cli("terminal", "enroll", "--home", str(tmp_path / "y"), "--server", server.url,
                  "--token", token, env=runtime_env, check=False)
     assert second.returncode == 4
     assert "token_used" in second.stderr
@@ -177,7 +209,7 @@ def test_token_is_single_use(server: ServerProcess, tmp_path: Path,
 
 @pytest.mark.parametrize("bad", ["unknown-kg"])
 def test_token_for_unknown_kindergarten(server: ServerProcess, bad: str) -> None:
-    out = run("terminal", "token", "--data", str(server.data_dir), "--kindergarten", bad,
+    out = cli("terminal", "token", "--data", str(server.data_dir), "--kindergarten", bad,
               check=False)
     assert out.returncode == 2
     assert "does not exist" in out.stderr
@@ -189,7 +221,7 @@ def test_stolen_disk_reveals_no_child(server: ServerProcess, tmp_path: Path,
     enrol(server, home, runtime_env)
     for i in range(10, 16):
         assert checkin(home, runtime_env, f"child-{i:05d}-x7q")["result"] == "accepted"
-    run("terminal", "sync", "--home", str(home), env=runtime_env)
+    cli("terminal", "sync", "--home", str(home), env=runtime_env)
     for i in range(16, 19):
         checkin(home, runtime_env, f"child-{i:05d}-x7q")
     roster = (server.data_dir / "roster.csv").read_text().splitlines()[1:]

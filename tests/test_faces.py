@@ -41,12 +41,10 @@ from tests.helpers import (
     QatysWorker,
     ServerProcess,
     claim_in_browser,
-    exported,
     faked_clock,
     invite_url,
     need_faketime,
     roster_csv,
-    run,
     server_rows,
 )
 
@@ -155,7 +153,9 @@ def kindergartens(server: ServerProcess, tmp_path_factory: pytest.TempPathFactor
                   ) -> Iterator[Kindergartens]:
     base = tmp_path_factory.mktemp("face-kindergartens")
     worker = QatysWorker(base / "worker.log")
+    _WORKERS.update({base: worker, server.data_dir: worker})
     yield Kindergartens(server, base, worker)
+    del _WORKERS[base], _WORKERS[server.data_dir]
     worker.close()
 
 
@@ -177,9 +177,27 @@ def obama_everywhere(kindergartens: Kindergartens) -> Kindergarten:
     return kindergartens.new(obama="everywhere")
 
 
+_WORKERS: dict[Path, QatysWorker] = {}
+"""The module's `QatysWorker` by the folders it serves (its kindergartens' terminal homes,
+the server's data directory): the tests' `qatys` commands run there, not a process each
+(each would load the face models again)."""
+
+
+def _worker(args: tuple[str | Path, ...]) -> QatysWorker:
+    """The worker serving the ``--home`` or ``--data`` folder a command line names."""
+    folder = next(Path(args[i + 1]) for i, a in enumerate(args) if a in ("--home", "--data"))
+    return next(_WORKERS[p] for p in (folder, *folder.parents) if p in _WORKERS)
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    """A `qatys` command as `run` gives it (raising if it fails), run in the module's worker."""
+    return _worker(args).batch(Command(args, env or {}))[-1]
+
+
 def sync(door: tuple[Path, dict[str, str]]) -> dict[str, Any]:
     home, env = door
-    out = run("terminal", "sync", "--home", str(home), "--quiet", env=env)
+    out = cli("terminal", "sync", "--home", str(home), "--quiet", env=env)
     answer: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
     assert answer["faces"] == "ok", answer
     return answer
@@ -187,11 +205,16 @@ def sync(door: tuple[Path, dict[str, str]]) -> dict[str, Any]:
 
 def face(door: tuple[Path, dict[str, str]], *args: str | Path,
          faked: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """A `qatys face` command at ``door``: in the module's worker, or with a ``faked`` clock
+    in a process of its own (libfaketime is preloaded at a process's start)."""
     home, env = door
-    command = [*QATYS, "face", str(args[0]), "--home", str(home), *map(str, args[1:])]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env, "TZ": "UTC",
-                               **(faked_clock(faked) if faked else {})})
+    if faked is None:
+        done = _worker(("--home", home)).batch(face_command(door, *args),
+                                                         check=False)[-1]
+    else:
+        command = [*QATYS, "face", str(args[0]), "--home", str(home), *map(str, args[1:])]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, **env, "TZ": "UTC", **faked_clock(faked)})
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
 
 
@@ -210,7 +233,7 @@ def nowhere_under(needle: bytes, *folders: Path) -> list[Path]:
 
 
 def ledger(server: ServerProcess, child: str) -> list[dict[str, Any]]:
-    out = run("consent", "ledger", "--data", str(server.data_dir), "--child", child)
+    out = cli("consent", "ledger", "--data", str(server.data_dir), "--child", child)
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
@@ -364,7 +387,7 @@ def test_after_a_reboot_the_face_key_comes_back_with_the_roster(
     shutil.rmtree(env["QATYS_RUNTIME_DIR"])  # RAM is gone: roster key and with it the face key
     code, lines = face(door, "identify", FR / "tests__test_images__obama2.jpg")
     assert (code, lines[0]["reason"]) == (2, "roster_locked")
-    listed = run("face", "list", "--home", str(home), env=env).stdout.splitlines()
+    listed = cli("face", "list", "--home", str(home), env=env).stdout.splitlines()
     assert [json.loads(x)["child_id"] for x in listed] == [None]  # kept, but unreadable
     sync(door)  # a new roster key; the face key sealed to B comes back from the server
     code, lines = face(door, "identify", FR / "tests__test_images__obama2.jpg")
@@ -381,7 +404,9 @@ def test_a_face_scan_records_an_arrival_with_method_face(obama_everywhere: Kinde
         ("accepted", obama, "face"), ("rejected", None, None)]
     assert lines[1]["reason"] == "face_unknown"
     sync(kg.doors["B"])
-    mine = [e for e in exported(kg.server) if e.get("event_id") == lines[0]["event_id"]]
+    exported = cli("events", "export", "--data", str(kg.server.data_dir), "--format", "jsonl")
+    mine = [e for e in map(json.loads, exported.stdout.splitlines())
+            if e.get("event_id") == lines[0]["event_id"]]
     assert [(e["child_id"], e["method"]) for e in mine] == [(obama, "face")]
 
 
@@ -391,7 +416,7 @@ def test_withdrawal_on_the_server_erases_the_template_from_every_terminal(
     (home_a, env_a), (home_b, env_b) = kg.doors["A"], kg.doors["B"]
     blobs = template_blobs(home_a) + template_blobs(home_b)
     assert len(blobs) == 2
-    run("consent", "withdraw", "--data", str(server.data_dir), "--child", obama)
+    cli("consent", "withdraw", "--data", str(server.data_dir), "--child", obama)
     assert kg.mine(server_rows(server, db.face_templates))[0].blob is None  # at once
     for door in (kg.doors["A"], kg.doors["B"]):
         sync(door)
@@ -404,7 +429,7 @@ def test_withdrawal_on_the_server_erases_the_template_from_every_terminal(
              if e["action"] != "grant"]
     assert trail[:3] == [("face_enrolled", trail[0][1], None), ("withdraw", None, None),
                          ("face_erased_on_server", None, "withdrawn")]
-    terminals = {json.loads(run("terminal", "status", "--home", str(h), "--json",
+    terminals = {json.loads(cli("terminal", "status", "--home", str(h), "--json",
                                 env=e).stdout)["terminal_id"]
                  for h, e in (kg.doors["A"], kg.doors["B"])}
     assert {(t, r) for a, t, r in trail[3:]} == {(t, "withdrawn") for t in terminals}
@@ -439,7 +464,7 @@ def test_withdrawal_at_a_terminal_erases_there_at_once_and_reaches_the_ledger(
     code, lines = face(kg.doors["B"], "enroll", "--child", rose, picture)
     assert (code, lines[0]["reason"]) == (2, "consent_withdrawn")
     sync(kg.doors["B"])
-    states = json.loads(run("consent", "list", "--data", data,
+    states = json.loads(cli("consent", "list", "--data", data,
                             "--kindergarten", kg.code).stdout)
     assert {s["child_id"]: (s["status"], s["source"]) for s in states}[rose] == (
         "withdrawn", "terminal")
@@ -454,7 +479,7 @@ def test_consent_that_runs_out_erases_the_template_on_an_offline_terminal(
     need_faketime()
     door, biden = kg.doors["A"], kg.child(BIDEN)
     until = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
-    run("consent", "grant", "--data", str(kg.server.data_dir), "--child", biden, "--paper",
+    cli("consent", "grant", "--data", str(kg.server.data_dir), "--child", biden, "--paper",
         "form-b", "--until", until)
     sync(door)
     code, lines = face(door, "enroll", "--child", biden, FR / "tests__test_images__biden.jpg")
@@ -474,7 +499,7 @@ def test_consent_that_runs_out_erases_the_template_on_an_offline_terminal(
 def test_a_child_who_leaves_the_kindergarten_is_erased_everywhere(
         kg: Kindergarten, tmp_path: Path) -> None:
     leaving, data = kg.child(LEAVING), str(kg.server.data_dir)
-    run("consent", "grant", "--data", data, "--child", leaving, "--paper", "f-18")
+    cli("consent", "grant", "--data", data, "--child", leaving, "--paper", "f-18")
     sync(kg.doors["A"])
     code, lines = face(kg.doors["A"], "enroll", "--child", leaving,
                        FR / "examples__lin-manuel-miranda.png")
@@ -487,7 +512,7 @@ def test_a_child_who_leaves_the_kindergarten_is_erased_everywhere(
     csv = tmp_path / "roster.csv"
     csv.write_text("".join(line[:-1] + today + "\n" if line.startswith(leaving) else line
                            for line in text.splitlines(keepends=True)), encoding="utf-8")
-    run("roster", "import", "--data", data, "--kindergarten", kg.code, str(csv))
+    cli("roster", "import", "--data", data, "--kindergarten", kg.code, str(csv))
     for door in (kg.doors["B"], kg.doors["A"]):
         sync(door)
         assert template_blobs(door[0]) == []
@@ -587,7 +612,7 @@ def test_refusals_against_what_the_relay_holds_change_nothing(
     keys = load_keys(kg.doors["A"][0])
     sealed = consent.seal_withdrawal(consent.Withdrawal("ab" * 16, alex_id, "x", 1), a_id,
                                      keys.server_box_public, os.urandom(32), os.urandom(12))
-    states = json.loads(run("consent", "list", "--data", str(server.data_dir),
+    states = json.loads(cli("consent", "list", "--data", str(server.data_dir),
                             "--kindergarten", kg.code).stdout)
     alex = {**_upload(alex_id),
             "consent_record": {x["child_id"]: x["record"] for x in states}[alex_id]}
@@ -657,10 +682,10 @@ def test_a_withdrawal_notice_sent_twice_counts_once_and_never_undoes_a_later_gra
     assert [e["action"] for e in ledger(server, alex)].count("withdraw") == 1
     # The parent gives consent again; a notice taken at the door before that (delivered late,
     # after weeks offline) must not withdraw the newer grant.
-    run("consent", "grant", "--data", str(server.data_dir), "--child", alex, "--paper", "f-2")
+    cli("consent", "grant", "--data", str(server.data_dir), "--child", alex, "--paper", "f-2")
     late = client.signed_post(path, terminal_id, seed, notice("0f" * 16, taken_at))
     assert late["outcome"] == "no_effect"
-    states = json.loads(run("consent", "list", "--data", str(server.data_dir),
+    states = json.loads(cli("consent", "list", "--data", str(server.data_dir),
                             "--kindergarten", kg.code).stdout)
     assert {s["child_id"]: s["status"] for s in states}[alex] == "granted"
 

@@ -9,17 +9,19 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests.helpers import ServerProcess, run
+from tests.helpers import QatysWorker, ServerProcess, run
 
 
-def _statement(server: ServerProcess, out: Path, fmt: str = "json", *extra: str) -> str:
-    return run("funding", "statement", "--data", str(server.data_dir), "--kindergarten", "KG1",
-               "--month", "2026-03", "--format", fmt, "--out", str(out),
-               *extra).stdout.strip().splitlines()[-1]
+def _statement(qatys: QatysWorker, server: ServerProcess, out: Path, fmt: str = "json",
+               *extra: str) -> str:
+    return qatys.run("funding", "statement", "--data", str(server.data_dir), "--kindergarten",
+                     "KG1", "--month", "2026-03", "--format", fmt, "--out", str(out),
+                     *extra).stdout.strip().splitlines()[-1]
 
 
-def test_statement_equals_the_hand_computed_one(march: ServerProcess, tmp_path: Path) -> None:
-    total = _statement(march, tmp_path / "s.json")
+def test_statement_equals_the_hand_computed_one(march: ServerProcess, qatys: QatysWorker,
+                                                tmp_path: Path) -> None:
+    total = _statement(qatys, march, tmp_path / "s.json")
     statement = json.loads((tmp_path / "s.json").read_text())
     # March 2026: 18 working days, minus the closure on 30–31 March → 16; norm 48,000.
     assert statement["working_days"] == 16
@@ -38,11 +40,11 @@ def test_statement_equals_the_hand_computed_one(march: ServerProcess, tmp_path: 
     assert statement["total"] == total == "30000.00"
 
 
-def test_same_inputs_give_the_same_bytes_in_every_format(march: ServerProcess,
+def test_same_inputs_give_the_same_bytes_in_every_format(march: ServerProcess, qatys: QatysWorker,
                                                           tmp_path: Path) -> None:
     for fmt in ("json", "csv", "xlsx", "pdf"):
-        _statement(march, tmp_path / f"a.{fmt}", fmt)
-        _statement(march, tmp_path / f"b.{fmt}", fmt)
+        _statement(qatys, march, tmp_path / f"a.{fmt}", fmt)
+        _statement(qatys, march, tmp_path / f"b.{fmt}", fmt)
         assert (tmp_path / f"a.{fmt}").read_bytes() == (tmp_path / f"b.{fmt}").read_bytes(), fmt
     sheet = load_workbook(tmp_path / "a.xlsx").active
     assert sheet is not None
@@ -54,10 +56,11 @@ def test_same_inputs_give_the_same_bytes_in_every_format(march: ServerProcess,
     assert list(tmp_path.glob("page*.png"))
 
 
-def test_tabel_and_why_this_amount(march: ServerProcess, tmp_path: Path) -> None:
+def test_tabel_and_why_this_amount(march: ServerProcess, qatys: QatysWorker,
+                                   tmp_path: Path) -> None:
     data = str(march.data_dir)
-    run("tabel", "--data", data, "--kindergarten", "KG1", "--month", "2026-03", "--format",
-        "json", "--out", str(tmp_path / "t.json"))
+    qatys.run("tabel", "--data", data, "--kindergarten", "KG1", "--month", "2026-03",
+              "--format", "json", "--out", str(tmp_path / "t.json"))
     tabel = json.loads((tmp_path / "t.json").read_text())
     days = {c["child_id"]: {d["date"]: d for d in c["days"]} for c in tabel["children"]}
     assert days["child-00001-x7q"]["2026-03-02"]["code"] == "+р"  # present, manual entry
@@ -66,19 +69,19 @@ def test_tabel_and_why_this_amount(march: ServerProcess, tmp_path: Path) -> None
     assert days["child-00004-x7q"]["2026-03-18"]["code"] == "Н"   # leave corrected away
     assert days["child-00002-x7q"]["2026-03-08"]["code"] == "·"   # Sunday
     assert days["child-00001-x7q"]["2026-03-31"]["reason"] == "closure"
-    run("tabel", "--data", data, "--kindergarten", "KG1", "--month", "2026-03", "--format",
-        "csv", "--out", str(tmp_path / "t.csv"))
+    qatys.run("tabel", "--data", data, "--kindergarten", "KG1", "--month", "2026-03",
+              "--format", "csv", "--out", str(tmp_path / "t.csv"))
     assert (tmp_path / "t.csv").read_text(encoding="utf-8-sig").startswith("Бала ID")
     for fmt in ("xlsx", "pdf"):
-        run("tabel", "--data", data, "--kindergarten", "KG1", "--month", "2026-03", "--format",
-            fmt, "--out", str(tmp_path / f"t.{fmt}"))
+        qatys.run("tabel", "--data", data, "--kindergarten", "KG1", "--month", "2026-03",
+                  "--format", fmt, "--out", str(tmp_path / f"t.{fmt}"))
     assert load_workbook(tmp_path / "t.xlsx").active is not None
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(tmp_path / "t.pdf"),
                     str(tmp_path / "tabel")], check=True, timeout=60)
     assert list(tmp_path.glob("tabel*.png"))
 
-    why = run("funding", "why", "--data", data, "--kindergarten", "KG1", "--month", "2026-03",
-              "--child", "child-00003-x7q").stdout.splitlines()
+    why = qatys.run("funding", "why", "--data", data, "--kindergarten", "KG1", "--month",
+                    "2026-03", "--child", "child-00003-x7q").stdout.splitlines()
     entries = [json.loads(x) for x in why]
     present = [e for e in entries[:-1] if e["mark"] == "present"]
     assert len(present) == 1
@@ -90,7 +93,7 @@ def test_tabel_and_why_this_amount(march: ServerProcess, tmp_path: Path) -> None
     assert entries[-1]["amount"] == "12000.00"
 
 
-def test_bad_money_input_exits_2(march: ServerProcess, tmp_path: Path) -> None:
+def test_bad_money_input_exits_2(march: ServerProcess, qatys: QatysWorker, tmp_path: Path) -> None:
     data = str(march.data_dir)
     policy = tmp_path / "policy.toml"
     policy.write_text('version = "x"\ncurrency = "KZT"\n[calendar]\ncountry = 1\n',
@@ -115,15 +118,15 @@ def test_bad_money_input_exits_2(march: ServerProcess, tmp_path: Path) -> None:
           "2026-03-05", "--to", "2026-03-06", "--reason", "leave", "--replaces", "9999"],
          "no absence record 9999"),
     ]:
-        out = run(*args, check=False)
+        out = qatys.run(*args, check=False)
         assert out.returncode == 2, args
         assert message in out.stderr, (args, out.stderr)
     assert not (tmp_path / "x.json").exists()
 
 
 def test_month_end_run_for_every_kindergarten_matches_the_single_statement(
-        march: ServerProcess, tmp_path: Path) -> None:
-    _statement(march, tmp_path / "single.json")
+        march: ServerProcess, qatys: QatysWorker, tmp_path: Path) -> None:
+    _statement(qatys, march, tmp_path / "single.json")
     out = run("funding", "statements", "--data", str(march.data_dir), "--month", "2026-03",
               "--out-dir", str(tmp_path / "all"), "--workers", "2")
     assert "2 statements" in out.stdout
@@ -132,9 +135,10 @@ def test_month_end_run_for_every_kindergarten_matches_the_single_statement(
     assert json.loads((tmp_path / "all" / "KG2-2026-03.json").read_text())["total"] == "0.00"
 
 
-def test_anomalies_flag_the_check_in_on_a_closure_day(march: ServerProcess) -> None:
-    out = run("funding", "anomalies", "--data", str(march.data_dir), "--kindergarten", "KG1",
-              "--month", "2026-03").stdout.splitlines()
+def test_anomalies_flag_the_check_in_on_a_closure_day(march: ServerProcess,
+                                                      qatys: QatysWorker) -> None:
+    out = qatys.run("funding", "anomalies", "--data", str(march.data_dir), "--kindergarten",
+                    "KG1", "--month", "2026-03").stdout.splitlines()
     flags = [json.loads(x) for x in out]
     assert [(f["rule"], f["day"]) for f in flags] == [("present_on_closure", "2026-03-30")]
     assert len(flags[0]["event_ids"]) == 1

@@ -21,7 +21,29 @@ from sqlalchemy import func, select
 from server.datadir import open_data_dir
 from server.storage import db
 from tests.faulty_proxy import FaultyProxy
-from tests.helpers import Command, ServerProcess, free_port, qatys_batch, roster_csv, run
+from tests.helpers import (
+    Command,
+    QatysWorker,
+    ServerProcess,
+    free_port,
+    roster_csv,
+)
+
+_WORKER: list[QatysWorker] = []
+"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
+    _WORKER.append(qatys)
+    yield
+    _WORKER.remove(qatys)
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`run`, in the module's worker process (no process start and imports each)."""
+    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
 
 
 @dataclass
@@ -70,10 +92,10 @@ class StandIn:
 def core_address(server: ServerProcess) -> Iterator[tuple[int, str, FaultyProxy]]:
     """Where the core is (a port, reached through a proxy that can lose answers; the server
     is set up to use it) and the server key it trusts; each test starts its own core there."""
-    key = run("server", "public-key", "--data", str(server.data_dir)).stdout.strip()
+    key = cli("server", "public-key", "--data", str(server.data_dir)).stdout.strip()
     port = free_port()
     proxy = FaultyProxy(f"http://127.0.0.1:{port}", seed=5)
-    run("server", "init", "--data", str(server.data_dir), "--queue-core-url", proxy.url)
+    cli("server", "init", "--data", str(server.data_dir), "--queue-core-url", proxy.url)
     yield port, key, proxy
     proxy.close()
 
@@ -105,7 +127,7 @@ def _kindergarten(server: ServerProcess, tmp_path: Path, roster: bool = True) ->
         (tmp_path / "roster.csv").write_text(text, encoding="utf-8")
         commands.append(Command(["roster", "import", "--data", data, "--kindergarten", code,
                                  str(tmp_path / "roster.csv")]))
-    qatys_batch(*commands)
+    _WORKER[-1].batch(*commands)
     return code
 
 
@@ -126,13 +148,13 @@ def test_roster_pull_imports_with_the_csv_rules(server: ServerProcess,
                                                 core: tuple[StandIn, FaultyProxy]) -> None:
     standin, _ = core
     data = str(server.data_dir)
-    run("kindergarten", "add", "--data", data, "--code", "QC1", "--name", "Балабақша QC")
+    cli("kindergarten", "add", "--data", data, "--code", "QC1", "--name", "Балабақша QC")
     text, _ = roster_csv(6, prefix="qc")
     (standin.data / "rosters" / "QC1.csv").write_text(text, encoding="utf-8")
-    pulled = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1")
+    pulled = cli("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1")
     assert _lines(pulled.stdout) == [{"kindergarten": "QC1", "result": "imported", "rows": 6,
                                       "added": 6, "updated": 0}]
-    again = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1")
+    again = cli("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1")
     assert _lines(again.stdout)[0]["result"] == "unchanged"
     assert _children(server, "QC1") == 6
 
@@ -141,7 +163,7 @@ def test_roster_pull_imports_with_the_csv_rules(server: ServerProcess,
     broken[1] = broken[1][:-1] + str((int(broken[1][-1]) + 1) % 10)  # checksum broken
     (standin.data / "rosters" / "QC1.csv").write_text(
         "\n".join([*lines[:3], ",".join(broken), *lines[4:]]) + "\n", encoding="utf-8")
-    refused = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1",
+    refused = cli("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1",
                   check=False)
     assert refused.returncode == 4
     answer = _lines(refused.stdout)[0]
@@ -149,21 +171,21 @@ def test_roster_pull_imports_with_the_csv_rules(server: ServerProcess,
     assert any("children[2]" in p and "iin" in p for p in answer["problems"])  # type: ignore[union-attr]
     assert _children(server, "QC1") == 6
 
-    run("kindergarten", "add", "--data", data, "--code", "QC-NONE", "--name", "Unknown there")
-    unknown = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC-NONE",
+    cli("kindergarten", "add", "--data", data, "--code", "QC-NONE", "--name", "Unknown there")
+    unknown = cli("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC-NONE",
                   check=False)
     assert unknown.returncode == 4
     assert "unknown_kindergarten" in str(_lines(unknown.stdout)[0]["error"])
 
     requests.post(standin.url + "/stand-in/faults", json={"unavailable": 1}, timeout=5)
-    down = run("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1",
+    down = cli("queue-core", "pull-roster", "--data", data, "--kindergarten", "QC1",
                check=False)
     assert down.returncode == 3
     assert "503" in str(_lines(down.stdout)[0]["error"])
 
 
 def _outbox(data: str, kindergarten: str) -> list[dict[str, object]]:
-    return [r for r in _lines(run("queue-core", "outbox", "--data", data).stdout)
+    return [r for r in _lines(cli("queue-core", "outbox", "--data", data).stdout)
             if r["kindergarten"] == kindergarten]
 
 
@@ -172,18 +194,18 @@ def test_statement_reaches_the_core_once_through_outages_and_lost_answers(
     standin, proxy = core
     data = str(server.data_dir)
     kg = _kindergarten(server, tmp_path)
-    not_over = run("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
+    not_over = cli("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
                    time.strftime("%Y-%m"), "--by", "finance-1", check=False)
     assert not_over.returncode == 2
     assert "not over" in not_over.stderr
 
-    approved = json.loads(run("funding", "approve", "--data", data, "--kindergarten", kg,
+    approved = json.loads(cli("funding", "approve", "--data", data, "--kindergarten", kg,
                               "--month", "2026-03", "--by", "finance-1").stdout)
     assert approved["revision"] == 1
     assert [r["status"] for r in _outbox(data, kg)] == ["pending"]
 
     standin.stop()  # the core is down
-    down = run("queue-core", "deliver", "--data", data, check=False)
+    down = cli("queue-core", "deliver", "--data", data, check=False)
     assert down.returncode == 3
     row = _outbox(data, kg)[0]
     assert row["status"] == "pending"
@@ -192,12 +214,12 @@ def test_statement_reaches_the_core_once_through_outages_and_lost_answers(
 
     standin.start()  # up again; its answer to the first send is lost on the way back
     proxy.scripted = ["drop_response"]
-    lost = run("queue-core", "deliver", "--data", data, "--now", check=False)
+    lost = cli("queue-core", "deliver", "--data", data, "--now", check=False)
     assert lost.returncode == 3
     assert len(standin.statements()) == 1  # the core has it; Qatys does not know yet
     assert _outbox(data, kg)[0]["status"] == "pending"
 
-    sent = run("queue-core", "deliver", "--data", data, "--now")
+    sent = cli("queue-core", "deliver", "--data", data, "--now")
     assert _lines(sent.stdout) == [{"delivered": 1, "retrying": 0, "refused": 0}]
     row = _outbox(data, kg)[0]
     assert row["status"] == "delivered"
@@ -205,31 +227,31 @@ def test_statement_reaches_the_core_once_through_outages_and_lost_answers(
     assert row["core_reference"] == "QC-000001"
     assert [s["idempotency_key"] for s in standin.statements()] == [approved["idempotency_key"]]
 
-    same = run("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
+    same = cli("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
                "2026-03", "--by", "finance-1", check=False)
     assert same.returncode == 2
     assert "nothing changed" in same.stderr
 
-    run("absence", "add", "--data", data, "--child", f"{kg.lower()}-00001-x7q", "--from",
+    cli("absence", "add", "--data", data, "--child", f"{kg.lower()}-00001-x7q", "--from",
         "2026-03-02", "--to", "2026-03-06", "--reason", "illness", "--document", "cert-7")
-    no_note = run("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
+    no_note = cli("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
                   "2026-03", "--by", "finance-1", check=False)
     assert no_note.returncode == 2
     assert "note" in no_note.stderr
-    correction = json.loads(run("funding", "approve", "--data", data, "--kindergarten", kg,
+    correction = json.loads(cli("funding", "approve", "--data", data, "--kindergarten", kg,
                                 "--month", "2026-03", "--by", "finance-1", "--note",
                                 "late medical certificate").stdout)
     assert correction["revision"] == 2
     proxy.scripted = ["duplicate"]  # the request reaches the core twice; it answers twice
-    run("queue-core", "deliver", "--data", data)
+    cli("queue-core", "deliver", "--data", data)
     stored = standin.statements()
     assert [(s["revision"], s["idempotency_key"]) for s in stored] == [
         (1, approved["idempotency_key"]), (2, correction["idempotency_key"])]
-    trail = _lines(run("funding", "approvals", "--data", data, "--kindergarten", kg,
+    trail = _lines(cli("funding", "approvals", "--data", data, "--kindergarten", kg,
                        "--month", "2026-03").stdout)
     assert [(t["revision"], t["note"]) for t in trail] == [
         (1, ""), (2, "late medical certificate")]
-    assert run("queue-core", "deliver", "--data", data).returncode == 0
+    assert cli("queue-core", "deliver", "--data", data).returncode == 0
     assert len(standin.statements()) == 2
 
 
@@ -243,24 +265,24 @@ def test_a_core_that_refuses_the_signature_keeps_the_row_for_a_person(
     standin.trust_key = "A" * 43 + "="  # the core was configured with another key
     standin.start()
     try:
-        run("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
+        cli("funding", "approve", "--data", data, "--kindergarten", kg, "--month",
             "2026-03", "--by", "finance-1")
-        refused = run("queue-core", "deliver", "--data", data, check=False)
+        refused = cli("queue-core", "deliver", "--data", data, check=False)
         assert refused.returncode == 4
         row = _outbox(data, kg)[0]
         assert row["status"] == "refused"
         assert "unknown_key" in str(row["last_error"])
-        assert run("queue-core", "deliver", "--data", data, "--now",
+        assert cli("queue-core", "deliver", "--data", data, "--now",
                    check=False).returncode == 4  # refused rows wait for a person
     finally:
         standin.stop()
         standin.trust_key = trusted
         standin.start()
-    run("queue-core", "resend", "--data", data, str(row["id"]))
-    run("queue-core", "deliver", "--data", data)
+    cli("queue-core", "resend", "--data", data, str(row["id"]))
+    cli("queue-core", "deliver", "--data", data)
     assert [s["kindergarten"] for s in standin.statements()][-1] == kg
     # only a refused row is queued again: this one is delivered now
-    assert run("queue-core", "resend", "--data", data, str(row["id"]),
+    assert cli("queue-core", "resend", "--data", data, str(row["id"]),
                check=False).returncode == 2
 
 
@@ -271,11 +293,11 @@ def test_a_pass_stops_at_the_first_outage_and_the_rest_follow(
     kg = _kindergarten(server, tmp_path)
     before = len(standin.statements())
     for month in ("2026-01", "2026-02"):
-        run("funding", "approve", "--data", data, "--kindergarten", kg, "--month", month,
+        cli("funding", "approve", "--data", data, "--kindergarten", kg, "--month", month,
             "--by", "finance-1")
     requests.post(standin.url + "/stand-in/faults", json={"unavailable": 1}, timeout=5)
-    assert run("queue-core", "deliver", "--data", data, check=False).returncode == 3
+    assert cli("queue-core", "deliver", "--data", data, check=False).returncode == 3
     waiting = [r for r in _outbox(data, kg) if r["month"] in ("2026-01", "2026-02")]
     assert [(r["status"], r["attempts"]) for r in waiting] == [("pending", 1), ("pending", 0)]
-    assert run("queue-core", "deliver", "--data", data, "--now").returncode == 0
+    assert cli("queue-core", "deliver", "--data", data, "--now").returncode == 0
     assert len(standin.statements()) == before + 2

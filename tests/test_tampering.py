@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +27,11 @@ from terminal.errors import ServerRefused
 from terminal.keys import load as load_keys
 from tests.face_pictures import FACES, FR
 from tests.helpers import (
+    QatysWorker,
     ServerProcess,
     checkin,
     enrol,
     faked_clock,
-    run,
     server_rows,
     start_node,
 )
@@ -47,6 +48,22 @@ from tests.tampering_proxy import (
 ATTACKER_SEED = bytes(range(200, 232))
 ATTACKER_BOX = crypto.box_public_key(bytes(range(100, 132)))
 
+_WORKER: list[QatysWorker] = []
+"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
+    _WORKER.append(qatys)
+    yield
+    _WORKER.remove(qatys)
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`run`, in the module's worker process (no process start and imports each)."""
+    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+
 
 @pytest.fixture
 def proxy(server: ServerProcess) -> Iterator[TamperingProxy]:
@@ -56,7 +73,7 @@ def proxy(server: ServerProcess) -> Iterator[TamperingProxy]:
 
 
 def sync(home: Path, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    out = run("terminal", "sync", "--home", str(home), "--quiet", env=env, check=False)
+    out = cli("terminal", "sync", "--home", str(home), "--quiet", env=env, check=False)
     return out.returncode, json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -68,7 +85,7 @@ def refusals(home: Path) -> list[tuple[str, str]]:
 
 
 def consent_at(home: Path, env: dict[str, str], child: str) -> str:
-    out = run("terminal", "consent", "--home", str(home), env=env)
+    out = cli("terminal", "consent", "--home", str(home), env=env)
     states = {s["child_id"]: s["status"] for s in map(json.loads, out.stdout.splitlines())}
     return states.get(child, "none")
 
@@ -102,10 +119,10 @@ def test_an_altered_or_impostor_enrolment_answer_exits_2_and_writes_nothing(
                                ("unsigned", unsigned(swapped), "unsigned"),
                                ("impostor", impostor, "server_key_mismatch")):
         proxy.on("/api/v1/terminals/enrol", rule)
-        token = run("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
+        token = cli("terminal", "token", "--data", str(server.data_dir), "--kindergarten",
                     "KG1").stdout.strip().splitlines()[-1]
         home = tmp_path / name
-        out = run("terminal", "enroll", "--home", str(home), "--server", proxy.url, "--token",
+        out = cli("terminal", "enroll", "--home", str(home), "--server", proxy.url, "--token",
                   token, env=runtime_env, check=False)
         assert out.returncode == 2, (name, out.stdout, out.stderr)
         assert reason in out.stderr, (name, out.stderr)
@@ -144,7 +161,7 @@ def test_a_forged_roster_granting_consent_is_refused_and_consent_stays(
         assert consent_at(home, runtime_env, child) == "none"
         assert key_file.read_bytes() == held_key
     if FACES.is_dir():
-        out = run("face", "enroll", "--home", str(home), "--child", child,
+        out = cli("face", "enroll", "--home", str(home), "--child", child,
                   str(FR / "tests__test_images__biden.jpg"), env=runtime_env, check=False)
         assert (out.returncode, json.loads(out.stdout)["reason"]) == (2, "no_consent")
 
@@ -176,17 +193,17 @@ def test_recorded_door_credentials_replayed_after_a_revocation_do_not_unrevoke(
     home, child = tmp_path / "d", "child-00017-x7q"
     enrol(server, home, runtime_env, via=proxy.url)
     card = tmp_path / "card.png"
-    serial = run("card", "issue", "--data", str(server.data_dir), "--child", child, "--out",
+    serial = cli("card", "issue", "--data", str(server.data_dir), "--child", child, "--out",
                  str(card)).stdout.strip().splitlines()[-1]
     assert sync(home, runtime_env)[0] == 0
     before_revocation = proxy.last("/api/v1/terminal/door").answer
-    run("card", "revoke", "--data", str(server.data_dir), serial)
+    cli("card", "revoke", "--data", str(server.data_dir), serial)
     assert sync(home, runtime_env)[0] == 0
     proxy.on("/api/v1/terminal/door", answer_with(before_revocation))
     code, line = sync(home, runtime_env)
     assert (code, line["refused"]) == (5, ["door"]), line
     assert refusals(home)[-1] == ("door", "bad_signature")
-    scanned = run("terminal", "scan", "--home", str(home), str(card), env=runtime_env,
+    scanned = cli("terminal", "scan", "--home", str(home), str(card), env=runtime_env,
                   check=False)
     assert (scanned.returncode, json.loads(scanned.stdout)["reason"]) == (2, "revoked_card")
 
@@ -225,7 +242,7 @@ def test_a_forged_revocation_does_not_stop_the_door(
                                                    revoked)))
     code, line = sync(home, runtime_env)
     assert (code, line["refused"], line["pending"]) == (5, ["ack"], 1), line
-    status = json.loads(run("terminal", "status", "--home", str(home), "--json",
+    status = json.loads(cli("terminal", "status", "--home", str(home), "--json",
                             env=runtime_env).stdout)
     assert status["revoked"] is False
     assert checkin(home, runtime_env, "child-00003-x7q")["result"] == "accepted"
@@ -243,9 +260,9 @@ def test_forged_wrap_for_and_invented_or_dropped_erasures_are_refused(
         runtime_env: dict[str, str]) -> None:
     home, child = tmp_path / "f", "child-00019-x7q"
     enrol(server, home, runtime_env, via=proxy.url)
-    run("consent", "grant", "--data", str(server.data_dir), "--child", child, "--paper", "f-19")
+    cli("consent", "grant", "--data", str(server.data_dir), "--child", child, "--paper", "f-19")
     assert sync(home, runtime_env)[0] == 0
-    out = run("face", "enroll", "--home", str(home), "--child", child,
+    out = cli("face", "enroll", "--home", str(home), "--child", child,
               str(FR / "tests__test_images__biden.jpg"), env=runtime_env)
     template_id = json.loads(out.stdout)["template_id"]
     assert sync(home, runtime_env)[0] == 0
@@ -264,7 +281,7 @@ def test_forged_wrap_for_and_invented_or_dropped_erasures_are_refused(
     assert sync(home, runtime_env)[0] == 5
     assert _templates(home) == [template_id]
 
-    run("consent", "withdraw", "--data", str(server.data_dir), "--child", child)
+    cli("consent", "withdraw", "--data", str(server.data_dir), "--child", child)
     proxy.on("/api/v1/terminal/faces/sync", rewrite_json(lambda a: {**a, "erase": []}))
     proxy.on("/api/v1/terminal/roster", unsigned())  # the old roster, with consent, stays
     code, line = sync(home, runtime_env)
@@ -318,7 +335,7 @@ def test_old_protocol_requests_are_refused_but_its_batches_still_land(
     home = tmp_path / "v1"
     enrol(server, home, runtime_env)
     keys = load_keys(home)
-    terminal_id = json.loads(run("terminal", "status", "--home", str(home), "--json",
+    terminal_id = json.loads(cli("terminal", "status", "--home", str(home), "--json",
                                  env=runtime_env).stdout)["terminal_id"]
     now_s = int(time.time())
     message = "\n".join(["qatys/v1/request", "GET", "/api/v1/terminal/door", terminal_id,
