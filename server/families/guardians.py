@@ -31,7 +31,7 @@ from qatys.timeutil import local_date
 from server.errors import FamiliesError, SignInError
 from server.storage import db
 from server.storage.db import writing
-from server.web.sessions import SessionKind, open_session
+from server.web.sessions import RevokeReason, SessionKind, open_session, revoke_subject
 
 INVITATION_DAYS = 7
 NONCE_SECONDS = 120
@@ -275,9 +275,10 @@ def is_guardian_of(conn: Connection, guardian_id: str, child_id: str) -> bool:
 
 
 def remove_binding(conn: Connection, guardian_id: str, child_id: str, by: str,
-                   now_us: int) -> None:
+                   now_us: int) -> int:
     """A director removes a guardian from a child: the phone's codes stop opening the door
-    at the terminals' next sync, and its pages stop showing the child at once."""
+    at the terminals' next sync, and its pages stop showing the child at once. A guardian
+    left with no child is signed out everywhere at once; returns how many sessions ended."""
     check_length("--by", by, db.guardian_children.c.removed_by)
     result = conn.execute(db.guardian_children.update()
                           .where(db.guardian_children.c.guardian_id == guardian_id)
@@ -288,3 +289,7 @@ def remove_binding(conn: Connection, guardian_id: str, child_id: str, by: str,
         raise FamiliesError("not_bound", Sentence("%(guardian_id)s is not a guardian of "
                                                   "%(child_id)s", guardian_id=guardian_id,
                                                   child_id=child_id))
+    if children_of(conn, guardian_id):
+        return 0
+    return revoke_subject(conn, SessionKind.GUARDIAN, guardian_id,
+                          RevokeReason.GUARDIAN_REMOVED, now_us)

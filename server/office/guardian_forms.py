@@ -1,8 +1,8 @@
 """Guardians from the director's desk: who is bound to a child, the invitations still open,
 a new invitation (server/families/guardians.py's own, as ``qatys guardian invite``), and the
 removal of a guardian from a child (as ``qatys guardian remove``: the phone's codes stop
-opening the door at the terminals' next sync), which here also ends the guardian's open
-sessions at once, so a page open on the phone shows nothing more. Each in the audit trail.
+opening the door at the terminals' next sync; a guardian left with no child is signed out
+everywhere at once). Each in the audit trail.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from server.office.cards import own_child
 from server.staff.accounts import User
 from server.staff.audit import Action, record
 from server.storage import db
-from server.web.sessions import RevokeReason, SessionKind, revoke_subject
 
 
 @dataclass(frozen=True)
@@ -81,11 +80,9 @@ def remove(conn: Connection, who: User, kindergarten: str, guardian_id: str, chi
     if not guardian_id:
         raise OfficeError("bad_form", Sentence("choose the guardian to remove"), "guardian")
     try:
-        remove_binding(conn, guardian_id, child_id, who.username, now_us)
+        ended = remove_binding(conn, guardian_id, child_id, who.username, now_us)
     except FamiliesError as exc:
         raise OfficeError("not_bound", exc.sentence, "guardian") from exc
-    ended = revoke_subject(conn, SessionKind.GUARDIAN, guardian_id, RevokeReason.GUARDIAN_REMOVED,
-                           now_us)
     record(conn, who, Action.GUARDIAN_REMOVED, kindergarten, child_id, now_us,
            guardian_id=guardian_id, sessions_ended=ended)
     return ended
