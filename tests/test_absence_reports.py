@@ -53,6 +53,7 @@ def png(seed: int) -> bytes:
 class Family:
     server: ServerProcess
     director: requests.Session
+    teacher: requests.Session
     parent: GuardianClient
     other_parent: GuardianClient
 
@@ -60,7 +61,9 @@ class Family:
 @pytest.fixture(scope="module")
 def family(server: ServerProcess) -> Family:
     add_user(server, "repdir", "director", PASSWORD, "KG1")
+    add_user(server, "repteach", "teacher", PASSWORD, "KG1", groups=["Group A"])
     return Family(server, staff_session(server.url, "repdir", PASSWORD),
+                  staff_session(server.url, "repteach", PASSWORD),
                   guardian_client(server, CHILD), guardian_client(server, OTHER))
 
 
@@ -172,6 +175,12 @@ def test_a_declined_report_writes_no_absence_and_the_parent_sees_why(family: Fam
     assert answer.status_code == 200, answer.text
     report_id = answer.json()["report"]
     before = counts(family.server)
+    seen = family.teacher.get(base + "/office/reports")  # the child's teacher sees it …
+    assert f'data-report="{report_id}"' in seen.text
+    assert f'id="report-accept-{report_id}"' not in seen.text
+    refused = office_post(family.teacher, base, f"/office/reports/{report_id}/accept")
+    assert refused.status_code == 403  # … deciding is the director's
+    assert counts(family.server) == before
     bare = office_post(family.director, base, f"/office/reports/{report_id}/decline", note=" ")
     assert bare.status_code == 400
     assert problem_code(bare) == "decision_note_missing"
