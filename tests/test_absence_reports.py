@@ -23,7 +23,7 @@ from sqlalchemy import Table, func, select
 from qatys.timeutil import local_date, now_us
 from server.datadir import open_data_dir
 from server.domain.calendar import DayKind, day_kind
-from server.domain.policy import load_policy
+from server.domain.policy import PolicyError, default_policy_text, load_policy
 from server.families.absence_reports import earliest_day
 from server.storage import db
 from tests.helpers import (
@@ -228,3 +228,16 @@ def test_every_refused_report_writes_nothing(family: Family) -> None:
                                data={"child_id": CHILD})
     assert signed_out.status_code == 401
     assert counts(family.server) == before
+
+
+def test_the_window_counts_working_days_back_and_the_policy_sets_it() -> None:
+    monday = date(2026, 11, 30)
+    assert earliest_day(monday, POLICY) == date(2026, 11, 25)  # Wed: Fri, Thu, Wed back
+    text = default_policy_text()
+    without = text.replace("report_past_working_days = 3", "")
+    assert load_policy(without).report_past_working_days == 3
+    one = load_policy(text.replace("report_past_working_days = 3",
+                                   "report_past_working_days = 1"))
+    assert earliest_day(monday, one) == date(2026, 11, 27)
+    with pytest.raises(PolicyError, match="report_past_working_days"):
+        load_policy(text.replace("report_past_working_days = 3", "report_past_working_days = 31"))
