@@ -46,6 +46,8 @@ class Policy:
     """Guardians confirm or dispute a month from this day of the next month …"""
     confirm_to_day: int = 7
     """… to this one (inclusive). Optional section [parents]; these are the defaults."""
+    report_past_working_days: int = 3
+    """A guardian's absence report may begin at most this many working days before today."""
 
 
 def default_policy_text() -> str:
@@ -99,10 +101,12 @@ def load_policy(text: str | None = None) -> Policy:
     if not norms_table:
         raise reader.error("norms", None, "the norm table is empty")
     norms = {key: reader.money("norms", key) for key in norms_table}
-    confirm_from, confirm_to = 1, 7
+    confirm_from, confirm_to, report_past = 1, 7, 3
     if "parents" in data:
         confirm_from = reader.integer("parents", "confirm_from_day", 1, 28)
         confirm_to = reader.integer("parents", "confirm_to_day", confirm_from, 28)
+        if "report_past_working_days" in data["parents"]:
+            report_past = reader.integer("parents", "report_past_working_days", 0, 30)
     reader.no_unknown_keys()
     return Policy(version=version, digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                   calendar=calendar_rules, paid_reasons=frozenset(reasons),
@@ -110,7 +114,7 @@ def load_policy(text: str | None = None) -> Policy:
                                                            "illness_requires_document"),
                   leave_cap_days_per_year=cap, rounding_step=step, norms=norms,
                   currency=reader.text("", "currency"), confirm_from_day=confirm_from,
-                  confirm_to_day=confirm_to)
+                  confirm_to_day=confirm_to, report_past_working_days=report_past)
 
 
 _KNOWN = {"": {"version", "currency", "calendar", "absence", "amounts", "norms", "parents"},
@@ -118,7 +122,7 @@ _KNOWN = {"": {"version", "currency", "calendar", "absence", "amounts", "norms",
                        "extra_working_days"},
           "absence": {"paid_reasons", "illness_requires_document", "leave_cap_days_per_year"},
           "amounts": {"rounding_step"},
-          "parents": {"confirm_from_day", "confirm_to_day"}}
+          "parents": {"confirm_from_day", "confirm_to_day", "report_past_working_days"}}
 
 
 class _Reader:

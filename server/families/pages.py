@@ -36,12 +36,13 @@ from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
 from protocol.phone import WINDOW_SECONDS, b64url
-from provisioning.records import AbsenceReason
+from provisioning.records import ABSENCE_REASONS, AbsenceReason
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server.context import ctx
 from server.domain.calendar import month_days
 from server.errors import MoneyInputError, RequestError, ServiceError
+from server.families import absence_reports
 from server.families.confirmations import MAX_COMMENT, for_month, record_confirmation, window
 from server.families.consent import longest_until, record_signed, state_of
 from server.families.face_templates import face_state
@@ -341,6 +342,9 @@ def record(child_id: str) -> WebResponse:
         days = child_month(conn, child_id, month)
         mine = [c for c in for_month(conn, child.kindergarten, month)
                 if c.guardian_id == g.guardian and c.child_id == child_id]
+        reports = absence_reports.of_child(conn, child_id)
+        report_window = absence_reports.window_of(conn, child_id, local_date(context.clock()),
+                                                  shipped_policy())
     first, last = window(month, shipped_policy())
     year, number = parse_month(month)
     return _page("record.html", child=child, month=month, days=days,
@@ -349,7 +353,8 @@ def record(child_id: str) -> WebResponse:
                  window_first=first, window_last=last,
                  window_open=first <= local_date(context.clock()) <= last,
                  all_days=month_days(year, number), standing=mine[-1] if mine else None,
-                 csrf=_csrf())
+                 csrf=_csrf(), reports=reports, reasons=ABSENCE_REASONS,
+                 report_window=report_window)
 
 
 @bp.post("/api/month")

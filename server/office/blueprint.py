@@ -73,6 +73,7 @@ def office_links(who: User) -> list[tuple[str, str, str]]:
     managers = frozenset({Role.DIRECTOR, Role.OPERATOR, Role.ADMIN})
     sections = [
         ("office.absences", gettext("Absences"), "nav-absences", teachers),
+        ("office.reports", gettext("Reports from parents"), "nav-reports", teachers),
         ("office.closures", gettext("Closures"), "nav-closures", frozenset({Role.DIRECTOR})),
         ("office.cards", gettext("Cards"), "nav-cards", frozenset({Role.DIRECTOR})),
         ("office.consent", gettext("Consent forms"), "nav-consent", frozenset({Role.DIRECTOR})),
@@ -121,6 +122,8 @@ def problems() -> dict[str, str]:
         "role_not_managed": gettext("You do not make accounts of this role."),
         "outside_scope": gettext("This kindergarten is not one of yours."),
         "username_taken": gettext("This username is taken: choose another."),
+        "decision_note_missing": gettext("Say why the report is declined: the parent sees "
+                                         "it."),
     }
 
 

@@ -69,16 +69,18 @@ def _aad(document_id_hint: str, child_id: str, purpose: Purpose) -> bytes:
 
 
 def store(conn: Connection, keys: ServerKeys, kindergarten: str, child_id: str,
-          purpose: Purpose, content: bytes, by: User, now_us: int) -> int:
+          purpose: Purpose, content: bytes, by: User | str, now_us: int) -> int:
     """Seal and keep ``content``; returns the document's id. Bound to its child and purpose
-    (the seal's associated data), so a sealed copy moved to another child does not open."""
+    (the seal's associated data), so a sealed copy moved to another child does not open.
+    ``by``: the staff member who uploaded it, or a text naming who else did (a guardian's
+    report: ``guardian:<id>``)."""
     media_type = media_type_of(content)
     sealed = crypto.seal_to(keys.box_public, content, _aad("v1", child_id, purpose),
                             os.urandom(32), os.urandom(crypto.NONCE_SIZE))
     result = conn.execute(db.documents.insert().values(
         kindergarten=kindergarten, child_id=child_id, purpose=purpose, media_type=media_type,
         size=len(content), sha256=crypto.sha256(content), sealed=sealed,
-        uploaded_at_us=now_us, uploaded_by=by.username))
+        uploaded_at_us=now_us, uploaded_by=by if isinstance(by, str) else by.username))
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 

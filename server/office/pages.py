@@ -11,6 +11,8 @@ from server.office import (  # each module's routes join the blueprint
     closure_pages,  # noqa: F401
     consent_pages,  # noqa: F401
     guardian_pages,  # noqa: F401
+    parent_report_pages,  # noqa: F401
+    report_pages,  # noqa: F401
     roster_pages,  # noqa: F401
     terminal_pages,  # noqa: F401
     today_pages,  # noqa: F401

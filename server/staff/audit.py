@@ -34,6 +34,8 @@ class Action(StrEnum):
     TERMINAL_REVOKED = "terminal_revoked"
     ACCOUNT_CREATED = "account_created"
     ACCOUNT_DISABLED = "account_disabled"
+    REPORT_ACCEPTED = "report_accepted"
+    REPORT_DECLINED = "report_declined"
 
 
 @dataclass(frozen=True)

@@ -575,6 +575,42 @@ audit_trail = Table(
 )
 
 
+class ReportStatus(StrEnum):
+    """Where a guardian's absence report stands (``absence_reports.status``)."""
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    """The director accepted it: ``absence_id`` is the absence record it became."""
+    DECLINED = "declined"
+    """The director declined it, with ``decision_note`` saying why."""
+
+
+REPORT_NOTE_LENGTH = 500
+"""A guardian's note and a director's decision note, at most."""
+
+# Absences a guardian reports from the phone (0017), with the certificate's photo where there
+# is one; the director accepts (an absence record, ``absence_id``) or declines with a note.
+absence_reports = Table(
+    "absence_reports", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("child_id", String(64), ForeignKey("children.child_id"), nullable=False),
+    Column("kindergarten", String(32), ForeignKey("kindergartens.code"), nullable=False),
+    Column("guardian_id", String(32), ForeignKey("guardians.guardian_id"), nullable=False),
+    Column("first_day", String(10), nullable=False),
+    Column("last_day", String(10), nullable=False),
+    Column("reason", String(20), nullable=False),  # provisioning.records.AbsenceReason
+    Column("note", String(REPORT_NOTE_LENGTH), nullable=False),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=True),
+    Column("status", String(10), nullable=False),  # ReportStatus
+    Column("reported_at_us", BigInteger, nullable=False),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at_us", BigInteger, nullable=True),
+    Column("decision_note", String(REPORT_NOTE_LENGTH), nullable=True),
+    Column("absence_id", Integer, ForeignKey("absences.id"), nullable=True),
+    Index("ix_absence_reports_child", "child_id"),
+    Index("ix_absence_reports_kindergarten", "kindergarten", "status"),
+)
+
+
 def normalise_url(url: str) -> str:
     """Accept the plain ``postgresql://`` form and use the psycopg 3 driver for it."""
     for prefix in ("postgresql://", "postgres://"):

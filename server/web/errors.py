@@ -85,6 +85,17 @@ STATUS: dict[str, int | dict[type[ServiceError], int]] = {
     "unknown_face_key": 409,
     "foreign_terminal": 403,
     "bad_notice": 400,
+    # absence reports from the phone (server/families/absence_reports.py); the document's
+    # codes are the office's, with the same statuses as its pages
+    "report_reversed": 400,
+    "report_too_old": 400,
+    "report_too_far": 400,
+    "report_too_long": 400,
+    "bad_reason": 400,
+    "note_too_long": 400,
+    "document_type": 415,
+    "document_too_large": 413,
+    "document_missing": 400,
 }
 """The HTTP status of every code a service or the web layer refuses with. A code answered
 with different statuses by different families maps each family (the most specific wins)."""
@@ -98,8 +109,8 @@ NOT_ANSWERED = frozenset({
     # OfficeError: the office's forms show their own texts (server/office/); unknown_child is
     # an API code as well, with the same status
     "bad_form", "future_date", "span_reversed", "span_too_long", "overlapping_absence",
-    "not_your_child", "document_type", "document_too_large",
-    "document_missing", "unknown_record", "roster_refused",
+    "not_your_child", "unknown_record", "roster_refused",
+    "decision_note_missing",  # absence reports from parents
     "already_revoked", "unknown_group", "reference_missing",  # cards, consent forms
     "role_not_managed", "outside_scope", "username_taken",  # accounts
 })
@@ -142,6 +153,8 @@ PAGE_STATUS: dict[str, int] = {
     "role_not_managed": 403,
     "outside_scope": 403,
     "username_taken": 409,
+    # absence reports from parents (server/families/absence_reports.py)
+    "decision_note_missing": 400,
 }
 """The HTTP status of each refusal the finance pages show as a page of their own, never as a
 JSON answer: ``server.staff.sessions.PageError``'s key (the error page says it in words),

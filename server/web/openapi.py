@@ -72,6 +72,15 @@ ERROR_CODES = {
     "foreign_terminal": "the face key is sealed to a terminal that is not an active terminal "
                         "of the sender's kindergarten",
     "bad_notice": "the withdrawal notice does not open for the sending terminal",
+    "report_reversed": "the absence report's last day is before its first day",
+    "report_too_old": "the absence report begins before the policy's window of working days",
+    "report_too_far": "the absence report ends more than 30 days after today",
+    "report_too_long": "the absence report spans more than a year",
+    "bad_reason": "the absence report's reason is no absence reason",
+    "note_too_long": "the absence report's note is over 500 characters",
+    "document_type": "the file is not a JPEG, PNG or PDF by its content",
+    "document_too_large": "the file is over 10 MB",
+    "document_missing": "the file is empty",
     "http_error": "an HTTP refusal of the web framework that has no code of its own",
     "request_line_too_long": "the request line is longer than gunicorn reads (4094 bytes)",
     "headers_too_large": "more than 100 header fields, or one longer than 8190 bytes",
@@ -390,4 +399,26 @@ def _parents_api() -> dict[str, Any]:
                      "days": {"type": "array", "maxItems": 31, "items": _DAY},
                      "comment": _text(2000, 0)}, ("child_id", "month", "kind")),
             _done("recorded", {"record": {"type": "integer"}}), 404, 409),
+        "/parents/api/absence-report": _absence_report(),
     }
+
+
+def _absence_report() -> dict[str, Any]:
+    """Multipart, not JSON: the certificate's photo travels as a file (docs/parents.md)."""
+    form = _object({"child_id": _CHILD, "first_day": _DAY, "last_day": _DAY,
+                    "reason": {"type": "string", "enum": [
+                        "illness", "quarantine", "sanatorium", "leave", "other"]},
+                    "note": _text(500, 0),
+                    "document": {"type": "string", "contentMediaType": "application/"
+                                 "octet-stream", "description": "a JPEG, PNG or PDF by its "
+                                 "content, at most 10 MB"}},
+                   ("child_id", "first_day", "last_day", "reason"))
+    return {"post": {
+        "summary": "Report the child's absence (days from the policy's window of working "
+                   "days back to 30 days ahead), with an optional photo of the certificate; "
+                   "pending until the director accepts or declines it",
+        "parameters": [_CSRF],
+        "requestBody": {"required": True, "content": {"multipart/form-data": {
+            "schema": form}}},
+        "responses": {**_done("reported", {"report": {"type": "integer"}}),
+                      **_errors(400, 401, 403, 404, 413, 415)}}}

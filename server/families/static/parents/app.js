@@ -253,6 +253,33 @@ var QatysParents = (function () {
         dispute = document.getElementById("dispute-month");
     if (confirm) { confirm.addEventListener("click", function () { send("confirm"); }); }
     if (dispute) { dispute.addEventListener("click", function () { send("dispute"); }); }
+    report();
+  }
+
+  function report() {  // an absence reported from the phone, with the certificate's photo
+    var section = document.getElementById("report-section"),
+        form = document.getElementById("report-form");
+    if (!section || !form) { return; }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = new FormData(form), el = document.getElementById("report-status");
+      body.append("child_id", section.dataset.child);
+      var file = document.getElementById("report-document");
+      if (!file.files.length) { body.delete("document"); }
+      fetch("/parents/api/absence-report", {method: "POST", credentials: "same-origin",
+                                            headers: {"X-Qatys-CSRF": csrf}, body: body})
+        .then(function (r) { return r.json(); })
+        .then(function (answer) {
+          if (answer.ok) { el.textContent = el.dataset.sent; el.className = "status"; location.reload(); return; }
+          var code = (answer.error || {}).code;
+          el.textContent = {report_too_old: el.dataset.window, report_too_far: el.dataset.window,
+                            report_reversed: el.dataset.reversed, document_type: el.dataset.type,
+                            document_too_large: el.dataset.large, payload_too_large: el.dataset.large
+                           }[code] || el.dataset.failed;
+          el.className = "status bad";
+        })
+        .catch(function () { el.textContent = el.dataset.failed; el.className = "status bad"; });
+    });
   }
 
   var pages = {home: function () { home(document.body.dataset.signedIn === "true"); },
