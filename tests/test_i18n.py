@@ -334,7 +334,8 @@ def pages(march: ServerProcess) -> dict[str, tuple[requests.Session, str, str]]:
             ("cards", "cards"), ("consent forms", "consent"),
             ("consent ledger", f"consent?child={CHILDREN[3]}"), ("guardians", "guardians"),
             ("roster", "roster"), ("terminals", "terminals"), ("accounts", "accounts"),
-            ("audit trail", "audit"), ("forbidden", "today?kindergarten=KG2")]},
+            ("audit trail", "audit"), ("reports from parents", "reports"),
+            ("forbidden", "today?kindergarten=KG2")]},
         "office terminal code": (director, "/office/terminals/code", "post"),
     }
 
