@@ -16,6 +16,7 @@ from server.datadir import open_data_dir
 from server.storage import db
 from tests import chroot_install
 from tests.helpers import (
+    _MODULE_WORKERS,
     Command,
     LastLine,
     QatysWorker,
@@ -195,6 +196,14 @@ def qatys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QatysWorker]:
     worker = QatysWorker(tmp_path_factory.mktemp("qatys-worker") / "worker.log")
     yield worker
     worker.close()
+
+
+@pytest.fixture(scope="module")
+def commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
+    """The module's short `qatys` commands (``tests.helpers.cli``) run in its worker."""
+    _MODULE_WORKERS.append(qatys)
+    yield
+    _MODULE_WORKERS.remove(qatys)
 
 
 def table_counts(server: ServerProcess) -> tuple[int, ...]:

@@ -174,6 +174,23 @@ class QatysWorker:
         self.log.close()
 
 
+_MODULE_WORKERS: list[QatysWorker] = []
+"""The `qatys` worker of the test module running now (tests/conftest.py's
+``commands_in_one_process``): :func:`cli` runs there."""
+
+
+def module_worker() -> QatysWorker:
+    """The running module's worker; the module asks for it with
+    ``pytestmark = pytest.mark.usefixtures("commands_in_one_process")``."""
+    return _MODULE_WORKERS[-1]
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`run`, in the module's worker process (no process start and imports each)."""
+    return module_worker().run(*args, env=env, check=check, input_text=input_text)
+
+
 def _run_batches() -> None:
     """`python -m tests.helpers`: the other end of `qatys_batch` and `QatysWorker`: a batch
     (a JSON list) a line on stdin, its results a line on stdout, until stdin ends. Each

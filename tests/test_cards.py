@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import zlib
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,23 +22,9 @@ from server.datadir import open_data_dir
 from server.storage import db
 from terminal.capture import simulated as door_photos
 from terminal.capture.decoders import default_reader, read_image
-from tests.helpers import QatysWorker, ServerProcess, enrol
+from tests.helpers import ServerProcess, cli, enrol
 
-_WORKER: list[QatysWorker] = []
-"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
-    _WORKER.append(qatys)
-    yield
-    _WORKER.remove(qatys)
-
-
-def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
-        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`run`, in the module's worker process (no process start and imports each)."""
-    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+pytestmark = pytest.mark.usefixtures("commands_in_one_process")
 
 
 def _issue(server: ServerProcess, child: str, out: Path) -> str:

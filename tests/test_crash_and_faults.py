@@ -9,31 +9,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faulty_proxy import FAULTS, FaultyProxy
-from tests.helpers import QatysWorker, ServerProcess, enrol
+from tests.helpers import ServerProcess, cli, enrol
 
 CHILDREN = [f"child-{i:05d}-x7q" for i in range(20)]
 
-_WORKER: list[QatysWorker] = []
-"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
-    _WORKER.append(qatys)
-    yield
-    _WORKER.remove(qatys)
-
-
-def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
-        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`run`, in the module's worker process (no process start and imports each)."""
-    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+pytestmark = pytest.mark.usefixtures("commands_in_one_process")
 
 
 def exported(server: ServerProcess) -> list[dict[str, object]]:

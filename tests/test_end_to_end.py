@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,23 +12,9 @@ import requests
 from protocol import batches, canonical
 from terminal import keys as key_file
 from tests.conftest import table_counts
-from tests.helpers import QatysWorker, ServerProcess, enrol, free_port
+from tests.helpers import ServerProcess, cli, enrol, free_port
 
-_WORKER: list[QatysWorker] = []
-"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
-    _WORKER.append(qatys)
-    yield
-    _WORKER.remove(qatys)
-
-
-def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
-        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`run`, in the module's worker process (no process start and imports each)."""
-    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+pytestmark = pytest.mark.usefixtures("commands_in_one_process")
 
 
 def checkin(home: Path, env: dict[str, str], child: str) -> dict[str, object]:

@@ -23,27 +23,14 @@ from server.storage import db
 from tests.faulty_proxy import FaultyProxy
 from tests.helpers import (
     Command,
-    QatysWorker,
     ServerProcess,
+    cli,
     free_port,
+    module_worker,
     roster_csv,
 )
 
-_WORKER: list[QatysWorker] = []
-"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
-    _WORKER.append(qatys)
-    yield
-    _WORKER.remove(qatys)
-
-
-def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
-        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`run`, in the module's worker process (no process start and imports each)."""
-    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+pytestmark = pytest.mark.usefixtures("commands_in_one_process")
 
 
 @dataclass
@@ -127,7 +114,7 @@ def _kindergarten(server: ServerProcess, tmp_path: Path, roster: bool = True) ->
         (tmp_path / "roster.csv").write_text(text, encoding="utf-8")
         commands.append(Command(["roster", "import", "--data", data, "--kindergarten", code,
                                  str(tmp_path / "roster.csv")]))
-    _WORKER[-1].batch(*commands)
+    module_worker().batch(*commands)
     return code
 
 

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +26,9 @@ from terminal.errors import ServerRefused
 from terminal.keys import load as load_keys
 from tests.face_pictures import FACES, FR
 from tests.helpers import (
-    QatysWorker,
     ServerProcess,
     checkin,
+    cli,
     enrol,
     faked_clock,
     server_rows,
@@ -48,21 +47,7 @@ from tests.tampering_proxy import (
 ATTACKER_SEED = bytes(range(200, 232))
 ATTACKER_BOX = crypto.box_public_key(bytes(range(100, 132)))
 
-_WORKER: list[QatysWorker] = []
-"""The module's `qatys` worker (conftest.py) while its tests run: `cli` runs there."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands_in_one_process(qatys: QatysWorker) -> Iterator[None]:
-    _WORKER.append(qatys)
-    yield
-    _WORKER.remove(qatys)
-
-
-def cli(*args: str | Path, env: dict[str, str] | None = None, check: bool = True,
-        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`run`, in the module's worker process (no process start and imports each)."""
-    return _WORKER[-1].run(*args, env=env, check=check, input_text=input_text)
+pytestmark = pytest.mark.usefixtures("commands_in_one_process")
 
 
 @pytest.fixture
