@@ -30,7 +30,7 @@ import tomli_w
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from protocol import phone as phone_code
 from provisioning.iin import generated
@@ -349,6 +349,28 @@ def server_rows(server: ServerProcess, table: Any) -> list[Any]:
         rows = list(conn.execute(select(table)))
     engine.dispose()
     return rows
+
+
+def matching_rows(server: ServerProcess, table: Any, **where: object) -> list[dict[str, Any]]:
+    """The rows of ``table`` whose columns equal ``where``, by id, as dicts."""
+    engine = open_data_dir(server.data_dir).engine
+    with engine.connect() as conn:
+        query = select(table)
+        for column, value in where.items():
+            query = query.where(table.c[column] == value)
+        found = [dict(r._mapping) for r in conn.execute(query.order_by(table.c.id))]
+    engine.dispose()
+    return found
+
+
+def row_counts(server: ServerProcess, *tables: Any) -> dict[str, int]:
+    """How many rows each table holds: what a refused form or call must leave as it was."""
+    engine = open_data_dir(server.data_dir).engine
+    with engine.connect() as conn:
+        found = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                 for t in tables}
+    engine.dispose()
+    return found
 
 
 def add_user(server: ServerProcess, username: str, role: str, password: str,

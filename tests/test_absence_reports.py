@@ -18,10 +18,8 @@ from datetime import date, timedelta
 import pytest
 import requests
 from PIL import Image
-from sqlalchemy import Table, func, select
 
 from qatys.timeutil import local_date, now_us
-from server.datadir import open_data_dir
 from server.domain.calendar import DayKind, day_kind
 from server.domain.policy import PolicyError, default_policy_text, load_policy
 from server.families.absence_reports import earliest_day
@@ -31,7 +29,9 @@ from tests.helpers import (
     ServerProcess,
     add_user,
     guardian_client,
+    matching_rows,
     page_csrf,
+    row_counts,
     run,
     staff_session,
 )
@@ -78,24 +78,11 @@ def send(parent: GuardianClient, base: str, child: str, first: date, last: date,
                             headers={"X-Qatys-CSRF": parent.csrf if csrf else ""})
 
 
-def counts(server: ServerProcess) -> tuple[int, ...]:
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        found = tuple(int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                      for t in (db.absence_reports, db.documents, db.absences, db.audit_trail))
-    engine.dispose()
-    return found
+def counts(server: ServerProcess) -> dict[str, int]:
+    return row_counts(server, db.absence_reports, db.documents, db.absences, db.audit_trail)
 
 
-def rows(server: ServerProcess, table: Table, **where: object) -> list[dict[str, object]]:
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        query = select(table)
-        for column, value in where.items():
-            query = query.where(table.c[column] == value)
-        found = [dict(r._mapping) for r in conn.execute(query.order_by(table.c.id))]
-    engine.dispose()
-    return found
+rows = matching_rows
 
 
 def office_post(director: requests.Session, base: str, path: str,

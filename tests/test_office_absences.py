@@ -19,10 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from sqlalchemy import Table, func, select
 
 from qatys.timeutil import local_date, now_us
-from server.datadir import open_data_dir
 from server.domain.calendar import Closure, working_days
 from server.domain.funding import AbsenceSpan, ChildInput, compute_statement, leave_days_used
 from server.domain.policy import load_policy
@@ -32,9 +30,11 @@ from tests.helpers import (
     ServerProcess,
     add_user,
     browser_login,
+    matching_rows,
     open_page,
     page_csrf,
     roster_csv,
+    row_counts,
     run,
     staff_session,
     submit_form,
@@ -128,24 +128,11 @@ def teach(office: Office) -> requests.Session:
     return staff_session(office.base, "teach", PASSWORDS["teach"])
 
 
-def counts(server: ServerProcess) -> tuple[int, ...]:
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        result = tuple(int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                       for t in (db.absences, db.documents, db.audit_trail, db.closures))
-    engine.dispose()
-    return result
+def counts(server: ServerProcess) -> dict[str, int]:
+    return row_counts(server, db.absences, db.documents, db.audit_trail, db.closures)
 
 
-def rows(server: ServerProcess, table: Table, **where: object) -> list[dict[str, object]]:
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        query = select(table)
-        for column, value in where.items():
-            query = query.where(table.c[column] == value)
-        found = [dict(r._mapping) for r in conn.execute(query.order_by(table.c.id))]
-    engine.dispose()
-    return found
+rows = matching_rows
 
 
 def post_absence(session: requests.Session, base: str, fields: dict[str, str],

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import requests
 import segno
-from sqlalchemy import func, select
 
 from protocol import cards
 from provisioning.cards import door_credentials
@@ -34,6 +33,7 @@ from tests.helpers import (
     enrol,
     open_page,
     page_csrf,
+    row_counts,
     run,
     server_rows,
     staff_session,
@@ -57,14 +57,8 @@ def office(server: ServerProcess) -> ServerProcess:
 
 
 def _counts(server: ServerProcess) -> dict[str, int]:
-    engine = open_data_dir(server.data_dir).engine
-    try:
-        with engine.connect() as conn:
-            return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                    for t in (db.cards, db.consent_records, db.documents, db.audit_trail,
-                              db.guardian_invitations, db.guardian_children, db.face_templates)}
-    finally:
-        engine.dispose()
+    return row_counts(server, db.cards, db.consent_records, db.documents, db.audit_trail,
+                      db.guardian_invitations, db.guardian_children, db.face_templates)
 
 
 def _session(server: ServerProcess, username: str, path: str) -> tuple[requests.Session, str]:

@@ -16,15 +16,12 @@ import re
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import requests
-from sqlalchemy import func, select
 
 from provisioning.iin import generated
-from server.datadir import open_data_dir
 from server.storage import db
 from terminal.capture import simulated
 from terminal.capture.decoders import read_image
@@ -41,7 +38,9 @@ from tests.helpers import (
     page_csrf,
     qr_svg_png,
     roster_csv,
+    row_counts,
     run,
+    server_rows,
     staff_session,
     submit_form,
 )
@@ -52,23 +51,13 @@ NEW_IINS = list(zip(range(3), generated("1905205"), strict=False))
 """Three new children born 2019-05-20 (the IINs begin 190520 and the century digit 5)."""
 
 
-def counts(server: ServerProcess) -> tuple[int, ...]:
+def counts(server: ServerProcess) -> dict[str, int]:
     """Rows of what the roster and account forms write."""
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        result = tuple(int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                       for t in (db.children, db.roster_imports, db.users, db.user_groups,
-                                 db.audit_trail))
-    engine.dispose()
-    return result
+    return row_counts(server, db.children, db.roster_imports, db.users, db.user_groups,
+                      db.audit_trail)
 
 
-def rows_of(server: ServerProcess, table: Any) -> list[Any]:
-    engine = open_data_dir(server.data_dir).engine
-    with engine.connect() as conn:
-        rows = list(conn.execute(select(table)))
-    engine.dispose()
-    return rows
+rows_of = server_rows
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +104,9 @@ def test_cp1251_roster_imports_and_the_history_says_what_changed(office: ServerP
     assert answer.status_code == 200, answer.text
     assert 'id="imported" data-added="3" data-updated="1" data-unchanged="1"' in answer.text
     after = counts(office)
-    assert after[0] == before[0] + 3  # children
-    assert after[1] == before[1] + 1  # one import
-    assert after[4] == before[4] + 1  # its audit line
+    assert after["children"] == before["children"] + 3
+    assert after["roster_imports"] == before["roster_imports"] + 1  # one import
+    assert after["audit_trail"] == before["audit_trail"] + 1  # its audit line
     names = {r.child_id: r for r in rows_of(office, db.children)}
     assert names["new-0-x7q"].last_name == "Ахметова"
     assert names["new-0-x7q"].group_name == NEW_GROUP
@@ -189,7 +178,7 @@ def test_operator_makes_a_director_of_the_district_only(office: ServerProcess) -
     assert made.status_code == 200, made.text
     found = re.search(r'id="new-password">([a-z0-9-]+)<', made.text)
     assert found is not None
-    assert counts(office)[2] == before[2] + 1
+    assert counts(office)["users"] == before["users"] + 1
     director = staff_session(office.url, "dir-three", found.group(1))
     assert director.get(office.url + "/office/today", timeout=10).status_code == 200
     listed = operator.get(office.url + "/office/accounts", timeout=10).text

@@ -52,21 +52,23 @@ def clock_text(us: int | None) -> str:
     return to_datetime(us).astimezone(LOCAL_ZONE).strftime("%H:%M") if us else ""
 
 
+def _listed(template: str) -> WebResponse:
+    listed = _today()
+    return render(template, today=listed, states=ChildState, clock=clock_text,
+                  kindergarten=listed.kindergarten)
+
+
 @bp.get("/today")
 @office_page
 def today() -> WebResponse:
-    listed = _today()
-    return render("today.html", today=listed, states=ChildState, clock=clock_text,
-                  kindergarten=listed.kindergarten)
+    return _listed("today.html")
 
 
 @bp.get("/today/rows")
 @office_page
 def today_rows() -> WebResponse:
     """The list's body alone, for the live page to put in place."""
-    listed = _today()
-    return render("today_rows.html", today=listed, states=ChildState, clock=clock_text,
-                  kindergarten=listed.kindergarten)
+    return _listed("today_rows.html")
 
 
 @bp.get("/today/stream")
