@@ -14,8 +14,7 @@ import cv2
 import numpy as np
 
 from protocol import cards
-from provisioning.card_print import write_png
-from provisioning.cards import IssuedCard
+from provisioning.card_print import IssuedCard, write_png
 from terminal.capture import simulated as door_photos
 from terminal.capture.decoders import ZbarDecoder, ZxingDecoder, default_reader, read_image
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import segno
 
-from provisioning.cards import IssuedCard
+from protocol.cards import Card
 from provisioning.errors import InvalidInput
 from qatys.sentences import Sentence
 
@@ -24,6 +24,16 @@ QR_BOX = (2.0, 4.0, 46.0)  # x, y, side in mm, quiet zone included
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 SHEET_COLUMNS, SHEET_ROWS = 2, 5
 A4_W, A4_H = 210.0, 297.0
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """What is printed on one card: the signed card, its QR text and the names beside it."""
+
+    card: Card
+    text: str
+    first_name: str
+    kindergarten_name: str
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""Provisioning's exception family, under the server's root (:class:`server.errors.ServiceError`)
+"""Provisioning's exception family, under the services' root (:class:`qatys.errors.ServiceError`)
 so that one decorator maps it to an exit code with the others (``server.datadir.EXIT_CODES``)."""
 
 from __future__ import annotations
 
+from qatys.errors import ServiceError
 from qatys.sentences import Sentence
-from server.errors import ServiceError
 
 
 class ProvisioningError(ServiceError):

@@ -1,11 +1,10 @@
-"""The ``qatys`` command: one entry point for server, provisioning, terminal and demo. It only
+"""The ``qatys`` command: one entry point for server, its registry, terminal and demo. It only
 gathers the commands each package declares in its ``cli`` module (qatys/cliutil.py)."""
 
 from __future__ import annotations
 
 import click
 
-from provisioning import cli as provisioning_cli
 from qatys import __version__
 from qatys.cliutil import EXIT_BAD_INPUT, fail
 from qatys.sentences import Sentence, unknown_language_setting
@@ -13,6 +12,7 @@ from server import cli as server_cli
 from server.families import consent_cli, guardians_cli
 from server.money import cli as money_cli
 from server.queue_core import cli as queue_core_cli
+from server.registry import cli as registry_cli
 from server.staff import accounts_cli
 from terminal import cli as terminal_cli
 from terminal.faces import commands as face_commands
@@ -31,16 +31,16 @@ def cli() -> None:
              EXIT_BAD_INPUT)
 
 
-terminal_cli.terminal_group.add_command(provisioning_cli.token_command)
-terminal_cli.terminal_group.add_command(provisioning_cli.revoke_command)
+terminal_cli.terminal_group.add_command(registry_cli.token_command)
+terminal_cli.terminal_group.add_command(registry_cli.revoke_command)
 cli.add_command(terminal_cli.terminal_group)
 cli.add_command(face_commands.face_group)
 cli.add_command(server_cli.server_group)
 cli.add_command(server_cli.events_group)
-cli.add_command(provisioning_cli.kindergarten_group)
-cli.add_command(provisioning_cli.roster_group)
-cli.add_command(provisioning_cli.unlock_card_group)
-cli.add_command(provisioning_cli.card_group)
+cli.add_command(registry_cli.kindergarten_group)
+cli.add_command(registry_cli.roster_group)
+cli.add_command(registry_cli.unlock_card_group)
+cli.add_command(registry_cli.card_group)
 cli.add_command(money_cli.closure_group)
 cli.add_command(money_cli.absence_group)
 cli.add_command(money_cli.tabel_command)

@@ -1,4 +1,5 @@
-"""The server's exception families, all under :class:`ServiceError`: every refusal carries a
+"""The server's exception families, all under :class:`ServiceError` (the services' root, in
+:mod:`qatys.errors`, re-exported here): every refusal carries a
 stable ``code`` (docs/api.md) and a message for people, never an HTTP status.
 
 Who turns them into what:
@@ -21,27 +22,8 @@ consent, 401 for a phone's sign-in): the table tells them apart by family.
 
 from __future__ import annotations
 
+from qatys.errors import ServiceError as ServiceError  # the root, re-exported
 from qatys.sentences import Sentence
-
-
-class ServiceError(Exception):
-    """Root of the server's errors: ``code`` is stable (docs/api.md), ``message`` is for
-    people, ``details`` go into the answer beside them (e.g. ``expected_seq``).
-
-    ``message`` is a :class:`~qatys.sentences.Sentence`: the web answer and the logs carry it
-    in English, and a command shows it in its reader's language."""
-
-    def __init__(self, code: str, message: Sentence, **details: object) -> None:
-        super().__init__(str(message))
-        self.code = code
-        self.message = str(message)
-        self.sentence = message
-        self.details = details
-
-    def __reduce__(self) -> tuple[object, ...]:
-        """Pickled as what it holds, whatever its constructor takes (statements are made in
-        worker processes, and their refusals travel back)."""
-        return _restore, (type(self), self.args, self.__dict__)
 
 
 class RequestError(ServiceError):
@@ -128,11 +110,3 @@ class SetupError(ServiceError):
 
     def __init__(self, message: Sentence) -> None:
         super().__init__("setup", message)
-
-
-def _restore(kind: type[ServiceError], args: tuple[object, ...],
-             state: dict[str, object]) -> ServiceError:
-    exc = kind.__new__(kind)
-    exc.args = args
-    exc.__dict__.update(state)
-    return exc

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from protocol import cards
-from provisioning.card_print import write_png
-from provisioning.cards import IssuedCard
+from provisioning.card_print import IssuedCard, write_png
 from terminal.capture import simulated
 from terminal.capture.decoders import MultiPassReader, ZxingDecoder, default_reader, read_image
 from terminal.capture.pipeline import CapturePipeline, run_until_done

@@ -157,8 +157,7 @@ def test_printed_card_is_read_in_door_conditions(condition: str, tmp_path: Path,
 @pytest.fixture(scope="module")
 def printed_card(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A card PNG drawn by the real printing code (no server needed for its looks)."""
-    from provisioning.card_print import write_png
-    from provisioning.cards import IssuedCard
+    from provisioning.card_print import IssuedCard, write_png
 
     today = date(2026, 11, 23)
     card = cards.Card("KG-ALMATY-017", "child-00001-x7q", "ABCDEFGH", today,

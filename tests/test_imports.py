@@ -1,6 +1,6 @@
 """Dependencies point one way: no import cycle between modules, none between the top-level
-packages (the server counted by its subpackages, the ``qatys`` command apart from the helpers
-every package shares), and the protocol imports none of the others.
+packages (the server counted by its subpackages, and as one package; the ``qatys`` command apart
+from the helpers every package shares), and the protocol imports none of the others.
 
 Read from the source (imports under ``if TYPE_CHECKING:`` are for the type checker only)."""
 
@@ -15,6 +15,7 @@ from tools.code_figures import (
     import_graph,
     imported_names,
     strongly_connected,
+    top_level,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,22 @@ def test_packages_depend_one_way() -> None:
     """The server counted by its subpackages, the ``qatys`` command apart from the helpers
     every package shares (docs/architecture.md)."""
     assert strongly_connected(collapse(import_graph(ROOT), by_subpackage)) == []
+
+
+def test_top_level_folders_depend_one_way() -> None:
+    """With ``server/`` counted as one package: the design card's folders in one order,
+    ``protocol`` ← ``provisioning`` ← ``server``, and ``terminal`` on the protocol alone."""
+    assert strongly_connected(collapse(import_graph(ROOT), top_level)) == []
+
+
+def test_provisioning_needs_nothing_of_the_server_or_the_terminal() -> None:
+    """The roster file, IIN and card formats are pure: the server builds on them, never the
+    other way round (docs/architecture.md)."""
+    for module, imported in import_graph(ROOT).items():
+        if module.startswith("provisioning"):
+            assert all(m.split(".")[0] in ("provisioning", "protocol", "qatys")
+                       and not m.startswith(("qatys.cli", "qatys.demo")) for m in imported), \
+                (module, imported)
 
 
 def test_the_protocol_imports_no_other_package() -> None:

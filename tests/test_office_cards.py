@@ -18,10 +18,10 @@ import requests
 import segno
 
 from protocol import cards
-from provisioning.cards import door_credentials
 from qatys.timeutil import local_date, now_us
 from server.datadir import open_data_dir
 from server.families.guardians import claim_message
+from server.registry.cards import door_credentials
 from server.storage import db
 from terminal.capture.decoders import default_reader, read_image
 from tests.browser import Page, artefact

@@ -21,7 +21,6 @@ from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
 from protocol.faces import EraseReason
 from protocol.health import CameraState
 from protocol.roster import CONSENT_STATUSES, ConsentStatus
-from provisioning.records import ABSENCE_CHOICES, ABSENCE_REASONS, AbsenceReason
 from server.domain.anomalies import OutageKind
 from server.domain.calendar import DayKind
 from server.domain.funding import DayMark
@@ -33,6 +32,7 @@ from server.money.approvals import ApprovalStatus
 from server.money.jobs import JobStatus
 from server.queue_core.outbox import OutboxStatus, SubmissionKind
 from server.queue_core.roster_pull import PullOutcome
+from server.registry.records import ABSENCE_CHOICES, ABSENCE_REASONS, AbsenceReason
 from server.staff.accounts import ROLES, Role
 from server.storage.db import BodyStatus, make_engine
 from terminal.checkin import DoorResult

@@ -28,15 +28,15 @@ import requests
 from sqlalchemy import select
 
 from provisioning.card_print import save_qr_png, write_card
-from provisioning.cards import issue_card
 from provisioning.iin import generated as generated_iins
-from provisioning.kindergartens import add_kindergarten
-from provisioning.roster import import_roster
-from provisioning.terminals import issue_token
-from provisioning.unlock_cards import issue_card as issue_unlock_card
 from qatys.demo.seed import seed_previous_month
 from qatys.timeutil import local_date, now_us
 from server.datadir import DataDir, with_data_dir
+from server.registry.cards import issue_card
+from server.registry.kindergartens import add_kindergarten
+from server.registry.roster import import_roster
+from server.registry.terminals import issue_token
+from server.registry.unlock_cards import issue_card as issue_unlock_card
 from server.staff.accounts import add_user
 from server.storage import db
 

@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from protocol.events import Direction, Method
-from provisioning.records import AbsenceReason
 from qatys.timeutil import from_datetime
 from server.domain.calendar import CalendarRules, working_days
+from server.registry.records import AbsenceReason
 
 SEED = 2026
 PRESENT_SHARE = 0.93

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from protocol import crypto
 from protocol.events import Method
-from provisioning.records import add_absence, add_closure
 from qatys.demo.month import MonthPlan, Scan, plan_month, previous_month
 from qatys.timeutil import from_datetime, now_us
 from server.datadir import DataDir, with_data_dir
 from server.money.jobs import JobStatus, job_state, start_month_job
+from server.registry.records import add_absence, add_closure
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.clock import Reading
 from terminal.home import Terminal, open_terminal

@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from provisioning.records import ABSENCE_REASONS, MAX_SPAN_DAYS, AbsenceReason, add_absence
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date
 from server.domain.calendar import DayKind, day_kind
 from server.domain.policy import Policy
 from server.errors import FamiliesError, OfficeError, RequestError
 from server.families.guardians import is_guardian_of
+from server.registry.records import ABSENCE_REASONS, MAX_SPAN_DAYS, AbsenceReason, add_absence
 from server.staff.accounts import User
 from server.staff.audit import Action, record
 from server.storage import db

@@ -19,11 +19,11 @@ from sqlalchemy import Connection, Row, func, select
 from protocol.errors import SignatureError
 from protocol.phone import verify_p1363
 from protocol.roster import Consent, ConsentStatus
-from provisioning.records import check_length
 from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from server.errors import FamiliesError
 from server.families.face_templates import retire, trail
+from server.registry.records import check_length
 from server.storage import db
 
 MAX_DAYS = 366

@@ -24,11 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from protocol.cards import SERIAL_BYTES, serial_text
 from protocol.errors import SignatureError
 from protocol.phone import key_id, public_key_from_spki, sign_binding, verify_p1363
-from provisioning.cards import card_key
-from provisioning.records import check_length
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date
 from server.errors import FamiliesError, SignInError
+from server.registry.cards import card_key
+from server.registry.records import check_length
 from server.storage import db
 from server.storage.db import writing
 from server.web.sessions import RevokeReason, SessionKind, open_session, revoke_subject

@@ -36,7 +36,6 @@ from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
 from protocol.phone import WINDOW_SECONDS, b64url
-from provisioning.records import ABSENCE_REASONS, AbsenceReason
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server.context import ctx
@@ -63,6 +62,7 @@ from server.money.statements import (
     shift_month,
     shipped_policy,
 )
+from server.registry.records import ABSENCE_REASONS, AbsenceReason
 from server.storage import db
 from server.storage.db import writing
 from server.web.bodies import INT64_MAX, integer, json_object, optional_text, text, texts

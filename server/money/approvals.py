@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from protocol.submissions import sign_submission
-from provisioning.records import check_length
 from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
 from server.domain.funding import Statement
 from server.errors import ApprovalError
 from server.money.statements import next_month_start
 from server.queue_core.outbox import SubmissionKind, enqueue
+from server.registry.records import check_length
 from server.storage import db
 
 

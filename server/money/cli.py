@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from provisioning.records import ABSENCE_CHOICES, AbsenceReason, add_absence, add_closure
 from qatys.cliutil import emit
 from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import iso_utc, now_us
@@ -26,6 +25,7 @@ from server.money.statements import (
     parse_month,
     statement_for,
 )
+from server.registry.records import ABSENCE_CHOICES, AbsenceReason, add_absence, add_closure
 from server.storage import db
 
 DATE = click.DateTime(["%Y-%m-%d"])

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from protocol.events import Method
-from provisioning.records import AbsenceReason
 from server.domain.funding import ChildLine, DayEntry, DayMark, Statement
 from server.i18n import Catalogue, both
 from server.i18n.words import bilingual_legend
+from server.registry.records import AbsenceReason
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
 _FIXED_TIME = datetime(2000, 1, 1, tzinfo=UTC)

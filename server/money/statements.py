@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Row, or_, select
 
 from protocol.events import EventKind
-from provisioning.records import AbsenceReason
 from qatys.sentences import Sentence
 from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
 from server.domain.anomalies import CheckinFact, Flag, all_flags
@@ -34,6 +33,7 @@ from server.domain.funding import (
 from server.domain.policy import Policy, load_policy
 from server.errors import MoneyInputError
 from server.money.outages import ledger_entries, outage_periods
+from server.registry.records import AbsenceReason
 from server.storage import db
 
 COUNTED_KINDS = (EventKind.ARRIVAL, EventKind.DEPARTURE)

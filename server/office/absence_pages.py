@@ -16,7 +16,6 @@ from typing import ParamSpec
 from flask import redirect, request, url_for
 from werkzeug.wrappers.response import Response as WebResponse
 
-from provisioning.records import ABSENCE_REASONS
 from qatys.logs import log
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date, local_text
@@ -26,6 +25,7 @@ from server.money.statements import shipped_policy
 from server.office import absences as service
 from server.office import documents
 from server.office.blueprint import bp, children_page, garden, render, takes_upload, user
+from server.registry.records import ABSENCE_REASONS
 from server.storage.db import writing
 from server.web.errors import page_status
 

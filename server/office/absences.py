@@ -21,12 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.records import (
-    ABSENCE_REASONS,
-    MAX_SPAN_DAYS,
-    AbsenceReason,
-    add_absence,
-)
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date
 from server.domain.policy import Policy
@@ -34,6 +28,12 @@ from server.errors import OfficeError
 from server.keys import ServerKeys
 from server.money.statements import leave_used
 from server.office import documents
+from server.registry.records import (
+    ABSENCE_REASONS,
+    MAX_SPAN_DAYS,
+    AbsenceReason,
+    add_absence,
+)
 from server.staff.accounts import User
 from server.staff.audit import Action, record
 from server.storage import db

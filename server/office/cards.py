@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from provisioning.card_print import write_pdf
-from provisioning.cards import IssuedCard, children_for_sheet, issue_card, revoke_card
+from provisioning.card_print import IssuedCard, write_pdf
 from provisioning.errors import InvalidInput, NotFound
 from qatys.sentences import Sentence
 from server.errors import OfficeError
+from server.registry.cards import children_for_sheet, issue_card, revoke_card
 from server.staff.accounts import User
 from server.staff.audit import Action, record
 from server.storage import db

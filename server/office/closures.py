@@ -14,9 +14,9 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.records import MAX_REASON, MAX_SPAN_DAYS, add_closure
 from qatys.sentences import Sentence
 from server.errors import OfficeError
+from server.registry.records import MAX_REASON, MAX_SPAN_DAYS, add_closure
 from server.staff.accounts import User
 from server.staff.audit import Action, record
 from server.storage import db

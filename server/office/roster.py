@@ -10,9 +10,9 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine, select
 
-from provisioning.roster import ImportSummary, import_roster
 from qatys.timeutil import local_date
 from server.queue_core.roster_pull import SOURCE as QUEUE_CORE_SOURCE
+from server.registry.roster import ImportSummary, import_roster
 from server.staff import audit
 from server.staff.accounts import User
 from server.storage import db

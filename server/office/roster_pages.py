@@ -8,12 +8,13 @@ from flask import request
 from werkzeug.wrappers.response import Response as WebResponse
 
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.roster import MAX_BYTES, ImportSummary
+from provisioning.roster import MAX_BYTES
 from qatys.sentences import say
 from qatys.timeutil import local_date, local_text
 from server.context import ctx
 from server.office import roster as service
 from server.office.blueprint import Garden, bp, garden, managers_page, render, takes_upload, user
+from server.registry.roster import ImportSummary
 from server.web.errors import page_status
 from server.web.language import request_language
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from flask import request
 from werkzeug.wrappers.response import Response as WebResponse
 
-from provisioning.terminals import MAX_TOKEN_TTL_SECONDS
 from qatys.timeutil import local_text
 from server.context import ctx
 from server.errors import OfficeError
 from server.office import terminals as service
 from server.office.blueprint import Garden, bp, garden, managers_page, render, user
+from server.registry.terminals import MAX_TOKEN_TTL_SECONDS
 from server.web.errors import page_status
 
 

@@ -11,10 +11,10 @@ import segno
 from sqlalchemy import Connection, Engine, select
 
 from protocol import enrolment
-from provisioning.terminals import issue_token, revoke_terminal
 from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc
 from server.errors import OfficeError
+from server.registry.terminals import issue_token, revoke_terminal
 from server.staff import audit
 from server.staff.accounts import User
 from server.storage import db

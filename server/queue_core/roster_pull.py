@@ -14,11 +14,12 @@ from enum import StrEnum
 from sqlalchemy import Engine, select
 
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.roster import import_children, parse_records
+from provisioning.roster import parse_records
 from qatys.logs import log
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date, now_us
 from server.queue_core.client import QueueCoreClient
+from server.registry.roster import import_children
 from server.storage import db
 from server.storage.db import writing
 

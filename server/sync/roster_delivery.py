@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, or_, select
 
 from protocol import canonical, roster, unlock
-from provisioning.unlock_cards import cards_for_roster
 from qatys.timeutil import local_date
 from server.families.consent import for_roster, states
+from server.registry.unlock_cards import cards_for_roster
 from server.storage import db
 
 

@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from protocol import PROTOCOL_VERSION, cards
 from protocol.health import CAMERA_STATES, HEALTH_FIELDS
-from provisioning.cards import door_credentials
 from provisioning.errors import InvalidInput, TokenRefused
-from provisioning.terminals import enrol_terminal
 from qatys import __version__
 from qatys.logs import log
 from qatys.timeutil import local_date
 from server.context import ctx
 from server.errors import RequestError, SyncError
+from server.registry.cards import door_credentials
+from server.registry.terminals import enrol_terminal
 from server.storage import db
 from server.sync import roster_delivery
 from server.sync.auth import authenticated_terminal

@@ -12,8 +12,8 @@ from enum import StrEnum
 from sqlalchemy import Column, Connection, select
 
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.kindergartens import require_kindergarten
 from qatys.sentences import Sentence
+from server.registry.kindergartens import require_kindergarten
 from server.storage import db
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from protocol import unlock
-from provisioning.kindergartens import require_kindergarten
-from provisioning.revocation import revoke_once
 from qatys.sentences import Sentence
+from server.registry.kindergartens import require_kindergarten
+from server.registry.revocation import revoke_once
 from server.storage import db
 
 

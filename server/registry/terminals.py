@@ -16,9 +16,9 @@ from sqlalchemy import Connection, select
 from protocol import crypto, enrolment, events
 from protocol.errors import SignatureError, TokenError
 from provisioning.errors import InvalidInput, TokenRefused
-from provisioning.kindergartens import require_kindergarten
-from provisioning.revocation import revoke_once
 from qatys.sentences import Sentence
+from server.registry.kindergartens import require_kindergarten
+from server.registry.revocation import revoke_once
 from server.storage import db
 
 MAX_TOKEN_TTL_SECONDS = 3600

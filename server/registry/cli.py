@@ -11,17 +11,17 @@ import click
 
 from protocol import enrolment
 from provisioning.card_print import save_qr_png, write_card, write_pdf
-from provisioning.cards import children_for_sheet, issue_card, revoke_card
 from provisioning.errors import InvalidInput
-from provisioning.kindergartens import add_kindergarten, set_closing_time
-from provisioning.roster import import_roster
-from provisioning.terminals import issue_token, revoke_terminal
-from provisioning.unlock_cards import issue_card as issue_unlock_card
-from provisioning.unlock_cards import list_cards
-from provisioning.unlock_cards import revoke_card as revoke_unlock_card
 from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import iso_utc, local_date, now_us
 from server.datadir import DataDir, with_data_dir
+from server.registry.cards import children_for_sheet, issue_card, revoke_card
+from server.registry.kindergartens import add_kindergarten, set_closing_time
+from server.registry.roster import import_roster
+from server.registry.terminals import issue_token, revoke_terminal
+from server.registry.unlock_cards import issue_card as issue_unlock_card
+from server.registry.unlock_cards import list_cards
+from server.registry.unlock_cards import revoke_card as revoke_unlock_card
 
 
 @click.group("kindergarten")

@@ -4,28 +4,20 @@ and the door credentials (card keys + revoked serials) terminals receive at sync
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import Connection, or_, select
 
 from protocol import cards, crypto
+from provisioning.card_print import IssuedCard
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.kindergartens import require_kindergarten
-from provisioning.revocation import revoke_once
 from qatys.sentences import Sentence
+from server.registry.kindergartens import require_kindergarten
+from server.registry.revocation import revoke_once
 from server.storage import db
 
 DEFAULT_VALIDITY = timedelta(days=2 * 365)
 """A card's lifetime unless the child leaves earlier: two years, then a new card."""
-
-
-@dataclass(frozen=True)
-class IssuedCard:
-    card: cards.Card
-    text: str
-    first_name: str
-    kindergarten_name: str
 
 
 def card_key(conn: Connection, kindergarten: str, now_us: int) -> bytes:
