@@ -72,43 +72,13 @@ def create(engine: Engine, who: User, username: str, role_text: str, kindergarte
     its hash). Refused, with nothing written: a role ``who`` does not manage, a kindergarten
     outside their scope, a group not on the roster, a taken username, a bad username."""
     username = username.strip()
-    chosen = sorted({g.strip() for g in groups if g.strip()})
-    if role_text not in {r.value for r in Role}:
-        raise OfficeError("bad_form", Sentence("choose a role"), "role")
-    role = Role(role_text)
-    if not who.manages(role):
-        raise OfficeError("role_not_managed", Sentence(
-            "a %(who)s does not make accounts of the role %(role)s", who=who.role,
-            role=role), "role")
-    garden: str | None = kindergarten.strip() or None
-    area: str | None = district.strip() or None
-    if role in (Role.DIRECTOR, Role.TEACHER):
-        if garden is None:
-            raise OfficeError("bad_form", Sentence("choose the kindergarten"), "kindergarten")
-        if not who.may_see(garden):
-            raise OfficeError("outside_scope", Sentence(
-                "kindergarten %(kindergarten)s is not one of yours", kindergarten=garden),
-                "kindergarten")
-        area = None
-    else:
-        garden = None
-    if role != Role.TEACHER:
-        chosen = []
-    if role == Role.OPERATOR and area is None:
-        raise OfficeError("bad_form", Sentence("name the operator's district"), "district")
-    if role != Role.OPERATOR:
-        area = None
+    role = _managed_role(who, role_text)
+    garden, area = _scope(who, role, kindergarten.strip() or None, district.strip() or None)
+    chosen = sorted({g.strip() for g in groups if g.strip()}) if role == Role.TEACHER else []
     password = new_password()
     with writing(engine) as conn:
         if role == Role.TEACHER:
-            if not chosen:
-                raise OfficeError("bad_form", Sentence("choose at least one group"), "group")
-            known = set(groups_of(conn, garden or ""))
-            missing = [g for g in chosen if g not in known]
-            if missing:
-                raise OfficeError("unknown_group", Sentence(
-                    "kindergarten %(kindergarten)s has no group %(group)s on its roster",
-                    kindergarten=garden, group=missing[0]), "group")
+            _check_groups(conn, garden or "", chosen)
         if conn.execute(select(db.users.c.username)
                         .where(db.users.c.username == username)).first() is not None:
             raise OfficeError("username_taken", Sentence(
@@ -121,6 +91,48 @@ def create(engine: Engine, who: User, username: str, role_text: str, kindergarte
         audit.record(conn, who, audit.Action.ACCOUNT_CREATED, garden, username, now_us,
                      role=role.value, district=area, groups=chosen)
     return password
+
+
+def _managed_role(who: User, role_text: str) -> Role:
+    if role_text not in {r.value for r in Role}:
+        raise OfficeError("bad_form", Sentence("choose a role"), "role")
+    role = Role(role_text)
+    if not who.manages(role):
+        raise OfficeError("role_not_managed", Sentence(
+            "a %(who)s does not make accounts of the role %(role)s", who=who.role,
+            role=role), "role")
+    return role
+
+
+def _scope(who: User, role: Role, garden: str | None,
+           area: str | None) -> tuple[str | None, str | None]:
+    """The (kindergarten, district) the new account is held to: a kindergarten of ``who``'s
+    for a director or teacher, a district for an operator, neither for the others."""
+    if role in (Role.DIRECTOR, Role.TEACHER):
+        if garden is None:
+            raise OfficeError("bad_form", Sentence("choose the kindergarten"), "kindergarten")
+        if not who.may_see(garden):
+            raise OfficeError("outside_scope", Sentence(
+                "kindergarten %(kindergarten)s is not one of yours", kindergarten=garden),
+                "kindergarten")
+        return garden, None
+    if role == Role.OPERATOR:
+        if area is None:
+            raise OfficeError("bad_form", Sentence("name the operator's district"), "district")
+        return None, area
+    return None, None
+
+
+def _check_groups(conn: Connection, garden: str, chosen: list[str]) -> None:
+    """A teacher's groups: at least one, each on the kindergarten's roster."""
+    if not chosen:
+        raise OfficeError("bad_form", Sentence("choose at least one group"), "group")
+    known = set(groups_of(conn, garden))
+    missing = [g for g in chosen if g not in known]
+    if missing:
+        raise OfficeError("unknown_group", Sentence(
+            "kindergarten %(kindergarten)s has no group %(group)s on its roster",
+            kindergarten=garden, group=missing[0]), "group")
 
 
 def disable(engine: Engine, who: User, username: str, now_us: int) -> Account:

@@ -203,6 +203,11 @@ def _signed(summary: str, responses: dict[str, Any], statuses: tuple[int, ...],
 
 def _terminal_api() -> dict[str, Any]:
     """What terminals call: batches, enrolment and the signed requests of a sync."""
+    return {**_delivery_api(), **_sync_requests(), **_faces_api()}
+
+
+def _delivery_api() -> dict[str, Any]:
+    """The two calls that carry a terminal's own proof: a signed batch, an enrolment token."""
     return {
     "/api/v1/batches": {"post": {
         "summary": f"Deliver a signed batch of 1..{MAX_BATCH_EVENTS} events: a canonical CBOR "
@@ -227,6 +232,12 @@ def _terminal_api() -> dict[str, Any]:
             "kindergarten_name": {"type": "string"}, "server_sign_pub": _BASE64,
             "server_box_pub": _BASE64, "server_time_us": {"type": "integer"},
             "protocol": {"type": "integer"}}, 201), **_errors(400, 403, 413)}}},
+    }
+
+
+def _sync_requests() -> dict[str, Any]:
+    """The signed requests of a sync: the clock, the roster, the door, status and health."""
+    return {
     "/api/v1/terminal/time": _signed(
         "The server's clock, for a terminal whose own is off (signed request; freshness not "
         "checked; changes nothing)",
@@ -264,7 +275,6 @@ def _terminal_api() -> dict[str, Any]:
                  "camera": {"type": "string", "enum": list(CAMERA_STATES)},
                  "storage_free_bytes": _int(), "boot_id": _HEX32, "mono_ns": _int()},
                 closed=True)),
-    **_faces_api(),
     }
 
 
