@@ -190,8 +190,21 @@ def test_operator_makes_a_director_of_the_district_only(office: ServerProcess) -
                         timeout=10).status_code == 403
 
 
+def roster_of_a_new_group(prefix: str) -> bytes:
+    """A UTF-8 roster of three children, all in NEW_GROUP, with ids of their own."""
+    lines = [HEADER] + [f"{prefix}-{i},{iin},Ахметова,Айгерим,2019-05-20,{NEW_GROUP},"
+                        "age3-full-state,2025-09-01," for i, iin in NEW_IINS]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def test_director_makes_a_teacher_who_sees_only_their_groups(office: ServerProcess) -> None:
-    director = staff_session(office.url, "dir-one", PASSWORD)
+    """In a kindergarten of its own (KG5), whose director imports a roster with NEW_GROUP."""
+    run("kindergarten", "add", "--data", str(office.data_dir), "--code", "KG5",
+        "--name", "Балабақша 5")
+    add_user(office, "dir-five", "director", PASSWORD, "KG5")
+    director = staff_session(office.url, "dir-five", PASSWORD)
+    imported = upload(director, office.url, roster_of_a_new_group("t5"), "ромашка.csv")
+    assert 'data-added="3"' in imported.text, imported.text
     page = director.get(office.url + "/office/accounts", timeout=10).text
     assert f'value="{NEW_GROUP}"' in page  # the roster's groups to choose from
     csrf = page_csrf(page)
@@ -217,7 +230,7 @@ def test_director_makes_a_teacher_who_sees_only_their_groups(office: ServerProce
     teacher = staff_session(office.url, "teach-romashka", found.group(1))
     today = teacher.get(office.url + "/office/today", timeout=10).text
     shown = set(re.findall(r'data-child="([^"]+)"', today))
-    assert shown == {f"new-{i}-x7q" for i, _ in NEW_IINS}
+    assert shown == {f"t5-{i}" for i, _ in NEW_IINS}
     assert teacher.get(office.url + "/office/accounts", timeout=10).status_code == 403
 
     # Disabled by the director: the teacher's session ends at once.
@@ -228,7 +241,7 @@ def test_director_makes_a_teacher_who_sees_only_their_groups(office: ServerProce
     assert teacher.get(office.url + "/office/today", allow_redirects=False,
                        timeout=10).status_code == 302
     before = counts(office)
-    for username in ("teach-romashka", "op-north", "dir-one", "nobody"):
+    for username in ("teach-romashka", "op-north", "dir-five", "nobody"):
         again = director.post(office.url + "/office/accounts/disable",
                               data={"csrf": csrf, "username": username}, timeout=10)
         assert again.status_code == 404
@@ -236,8 +249,8 @@ def test_director_makes_a_teacher_who_sees_only_their_groups(office: ServerProce
 
     trail = director.get(office.url + "/office/audit?lang=ru", timeout=10).text
     actions = re.findall(r'data-action="([a-z_]+)" data-username="([a-z-]+)"', trail)
-    assert actions[:3] == [("account_disabled", "dir-one"), ("account_created", "dir-one"),
-                           ("roster_imported", "dir-one")]
+    assert actions[:3] == [("account_disabled", "dir-five"), ("account_created", "dir-five"),
+                           ("roster_imported", "dir-five")]
     assert "ромашка.csv" in trail
     lines = [json.loads(r.detail) for r in rows_of(office, db.audit_trail)
              if r.action == "account_created"]
@@ -264,7 +277,7 @@ def test_operator_enrols_a_terminal_from_the_code_on_the_page_and_revokes_it(
     token = re.search(r'id="terminal-token">([^<]+)<', answer.text)
     assert token is not None
     trail = [r for r in rows_of(east, db.audit_trail)
-             if r.action == "terminal_code_issued"]
+             if r.action == "terminal_code_issued" and r.kindergarten == "KG9"]
     assert len(trail) == 1
     assert token.group(1) not in trail[0].detail
     assert token.group(1) not in trail[0].subject
