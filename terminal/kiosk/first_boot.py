@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 
 from protocol import enrolment
-from protocol.errors import TokenError
+from protocol.errors import AnswerRefusal, TokenError
 from qatys.logs import log
 from terminal.capture.decoders import default_reader
 from terminal.capture.pipeline import CapturePipeline
@@ -87,7 +87,7 @@ class EnrolmentDesk:
             self._refuse(exc.code)
             return
         except AnswerRefused as exc:
-            self._refuse(exc.reason if exc.reason == "server_key_mismatch"
+            self._refuse(exc.reason if exc.reason == AnswerRefusal.SERVER_KEY_MISMATCH
                          else "answer_refused")
             return
         except PlainHttpRefused:
