@@ -7,7 +7,7 @@ import importlib.util
 import json
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
@@ -21,27 +21,37 @@ from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
 from protocol.faces import EraseReason
 from protocol.health import CameraState
 from protocol.roster import CONSENT_STATUSES, ConsentStatus
-from server.domain.anomalies import OutageKind
+from server.domain import face_consent, policy
+from server.domain.anomalies import AnomalyRule, OutageKind
 from server.domain.calendar import DayKind
 from server.domain.funding import DayMark
 from server.domain.policy import REASONS as POLICY_REASONS
+from server.families import consent
+from server.families.confirmations import ConfirmationKind
 from server.families.consent import ConsentAction, ConsentSource
 from server.families.face_templates import UploadOutcome
 from server.families.withdrawals import NoticeOutcome
+from server.i18n import catalogue
+from server.i18n.words import Words
 from server.money.approvals import ApprovalStatus
 from server.money.jobs import JobStatus
 from server.queue_core.outbox import OutboxStatus, SubmissionKind
 from server.queue_core.roster_pull import PullOutcome
+from server.registry import records
 from server.registry.records import ABSENCE_CHOICES, ABSENCE_REASONS, AbsenceReason
 from server.staff.accounts import ROLES, Role
 from server.storage.db import BodyStatus, make_engine
+from server.web.openapi import document
 from terminal.checkin import DoorResult
 from terminal.cli import SelfcheckResult
 from terminal.errors import CheckinRefusal, FaceRefusal, UnlockRefusal
+from terminal.faces.door import REASON_OF_RESULT, FaceScanRefusal
 from terminal.faces.engine import FrameReading
 from terminal.faces.enrolment import CONSENT_REFUSAL
+from terminal.faces.liveness import SpoofSign
 from terminal.faces.matching import FaceVerdict
 from terminal.faces.vault import ERASE_REASONS
+from terminal.kiosk.first_boot import DeskState
 from terminal.kiosk.pin import PinVerdict
 from terminal.scan import ScanRefusal
 from terminal.sync import AnswerKind, FacesStep, RosterStep, SyncResult
@@ -106,6 +116,9 @@ def _ticked(values: Iterable[object]) -> str:
     ("protocol.md", f"| `assurance` | text | {_ticked(Assurance)} |"),
     ("faces.md", "`frames` says what each was "
                  f"({_ticked(r for r in FrameReading if r != FrameReading.OK)})"),
+    ("cli.md", f"{_ticked(FaceScanRefusal)} send the family to the QR card"),
+    ("cli.md", f"what gave a spoof away: {_ticked(SpoofSign)})"),
+    ("kiosk.md", f'"state": {"|".join(f"{chr(34)}{s}{chr(34)}" for s in DeskState)},'),
 ])
 def test_the_docs_list_exactly_these_values(doc: str, listed: str) -> None:
     assert listed in _doc(doc)
@@ -192,13 +205,59 @@ def test_wire_and_storage_sets_hold_the_values() -> None:
     assert (*POLICY_REASONS, "other") == ABSENCE_REASONS  # the policy's, and one never paid
 
 
+def test_the_anomaly_rules_are_those_the_docs_list() -> None:
+    table = (DOCS / "anomalies.md").read_text(encoding="utf-8").split("| rule |", 1)[1]
+    rows = table.split("\n\n", 1)[0].splitlines()
+    assert [re.findall(r"`([a-z_]+)`", row.split("|")[1])[0] for row in rows[2:]] == \
+        list(AnomalyRule)
+
+
+def test_the_openapi_document_lists_the_members() -> None:
+    paths = document()["paths"]
+
+    def field(path: str, name: str) -> list[str]:
+        schema = paths[path]["post"]["requestBody"]["content"]
+        body = schema.get("application/json") or schema["multipart/form-data"]
+        return list(body["schema"]["properties"][name]["enum"])
+
+    assert field("/parents/api/consent", "action") == list(ConsentAction)
+    assert field("/parents/api/month", "kind") == list(ConfirmationKind)
+    assert field("/parents/api/absence-report", "reason") == list(ABSENCE_REASONS)
+
+
+def test_each_state_has_one_home() -> None:
+    """A state the domain needs lives there; the service exports the same class."""
+    assert records.AbsenceReason is policy.AbsenceReason
+    assert consent.ConsentAction is face_consent.ConsentAction
+    assert set(REASON_OF_RESULT.values()) == set(FaceScanRefusal)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_every_state_shown_to_people_has_words(lang: str) -> None:
+    """The words key on the members' values (server/i18n/words.py cannot import every
+    service that owns a state): each one shown has its words, none is shown as its code."""
+    words = Words(catalogue(lang))
+    shown: list[tuple[Callable[[str], str], Iterable[str]]] = [
+        (words.role, Role), (words.approval, ApprovalStatus), (words.delivery, OutboxStatus),
+        (words.consent, ConsentStatus), (words.assurance, Assurance),
+        (words.method, set(Method) - {Method.SYSTEM}), (words.camera, CameraState),
+        (words.ledger, SystemEvent), (words.rule, AnomalyRule),
+        (words.reason, [*ABSENCE_REASONS, *(set(DayKind) - {DayKind.WORKING})]),
+        # a withdrawal taken at a terminal has no words yet (shown as "terminal")
+        (words.consent_source, set(ConsentSource) - {ConsentSource.TERMINAL})]
+    for say, states in shown:
+        for state in states:
+            assert say(state) != state, (say.__name__, state)
+
+
 ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, EraseReason,
        CameraState, ConsentStatus, Role, JobStatus, OutboxStatus, PullOutcome, DoorResult,
        FaceVerdict, AnswerKind, FacesStep, RosterStep, SyncResult, ApprovalStatus, BodyStatus,
        ConsentAction, ConsentSource, UploadOutcome, NoticeOutcome, PinVerdict, DayMark, DayKind,
        CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason,
        OutageKind, SubmissionKind, ReleaseRefusal, UpdateResult, SelfcheckResult,
-       BundleRefusal, FrameReading)
+       BundleRefusal, FrameReading, AnomalyRule, ConfirmationKind,
+       FaceScanRefusal, SpoofSign, DeskState)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)

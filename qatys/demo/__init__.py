@@ -37,7 +37,7 @@ from server.registry.kindergartens import add_kindergarten
 from server.registry.roster import import_roster
 from server.registry.terminals import issue_token
 from server.registry.unlock_cards import issue_card as issue_unlock_card
-from server.staff.accounts import add_user
+from server.staff.accounts import Role, add_user
 from server.storage import db
 
 SOURCE_TREE = Path(__file__).resolve().parents[2]
@@ -47,9 +47,11 @@ DEMO_PIN = "1234"
 DEMO_CARD_CHILDREN = ("DEMO-001", "DEMO-002", "DEMO-003", "DEMO-004", "DEMO-005", "DEMO-006")
 DEMO_NAME = "«Балапан» балабақшасы / детский сад «Балапан»"
 DEMO_DISTRICT = "Алмалы"
-DEMO_USERS = (("finance", "finance", "demo-finance-1"), ("director", "director", "demo-director-1"),
-              ("teacher", "teacher", "demo-teacher-1"), ("operator", "operator", "demo-operator-1"),
-              ("auditor", "auditor", "demo-auditor-1"))
+DEMO_USERS = (("finance", Role.FINANCE, "demo-finance-1"),
+              ("director", Role.DIRECTOR, "demo-director-1"),
+              ("teacher", Role.TEACHER, "demo-teacher-1"),
+              ("operator", Role.OPERATOR, "demo-operator-1"),
+              ("auditor", Role.AUDITOR, "demo-auditor-1"))
 """Staff accounts of the demo (username, role, password): for a local look only. The teacher
 has the group Ботақан, the operator the demo's district."""
 _FIRST = ["Айару", "Нұрлан", "Алихан", "Томирис", "Дамир", "Амина", "Арсен", "Сафия",
@@ -206,9 +208,9 @@ def _demo_users(server: DataDir) -> None:
             if username in known:
                 continue
             add_user(conn, username, password, role,
-                     DEMO_CODE if role in ("director", "teacher") else None, now_us(),
-                     district=DEMO_DISTRICT if role == "operator" else None,
-                     groups=("Ботақан",) if role == "teacher" else ())
+                     DEMO_CODE if role in (Role.DIRECTOR, Role.TEACHER) else None, now_us(),
+                     district=DEMO_DISTRICT if role == Role.OPERATOR else None,
+                     groups=("Ботақан",) if role == Role.TEACHER else ())
 
 
 def _start_core(data: Path, base: Path, port: int) -> subprocess.Popen[bytes]:

@@ -25,6 +25,19 @@ MANUAL_MIN_EVENTS = 20
 CLOCK_JUMP_US = 600_000_000
 
 
+class AnomalyRule(StrEnum):
+    """A flag's rule, its stable code (``rule`` and ``code``), in docs/anomalies.md's order."""
+    STACK_OF_CARDS = "stack_of_cards"
+    PRESENT_ON_CLOSURE = "present_on_closure"
+    MANUAL_SHARE = "manual_share"
+    TWO_KINDERGARTENS = "two_kindergartens"
+    SCANS_WHILE_CAMERA_DOWN = "scans_while_camera_down"
+    PHONE_CODE_REUSED = "phone_code_reused"
+    CLOCK_CORRECTED = "clock_corrected"
+    """Seen by the statement from the server's clock corrections (server/money/statements.py)."""
+    CLOCK_JUMP = "clock_jump"
+
+
 @dataclass(frozen=True)
 class CheckinFact:
     """What the rules need of one accepted check-in (no names)."""
@@ -44,7 +57,7 @@ class CheckinFact:
 
 @dataclass(frozen=True)
 class Flag:
-    rule: str
+    rule: AnomalyRule
     kindergarten: str
     day: date | None
     summary: str
@@ -53,7 +66,7 @@ class Flag:
     """What the flag saw, by name (numbers as int): the words' placeholders."""
 
     @property
-    def code(self) -> str:
+    def code(self) -> AnomalyRule:
         """The flag's stable code: its rule's name."""
         return self.rule
 
@@ -76,7 +89,8 @@ def stack_of_cards(facts: Sequence[CheckinFact]) -> list[Flag]:
             children = {f.child_id for f in window}
             if len(children) >= BURST_MIN_CHILDREN and start > reported_until:
                 seconds = BURST_WINDOW_US // 1_000_000
-                flags.append(Flag("stack_of_cards", window[0].kindergarten, window[0].local_day,
+                flags.append(Flag(AnomalyRule.STACK_OF_CARDS, window[0].kindergarten,
+                                  window[0].local_day,
                                   f"{len(children)} children by {method} on {terminal} within "
                                   f"{seconds} s", tuple(f.event_id for f in window),
                                   {"children": len(children), "method": method,
@@ -91,7 +105,7 @@ def present_on_closure(facts: Iterable[CheckinFact], closed_days: set[date]) -> 
     for fact in facts:
         if fact.local_day in closed_days:
             by_day[fact.local_day].append(fact)
-    return [Flag("present_on_closure", items[0].kindergarten, day,
+    return [Flag(AnomalyRule.PRESENT_ON_CLOSURE, items[0].kindergarten, day,
                  f"{len({f.child_id for f in items})} children checked in on a closure day",
                  tuple(f.event_id for f in items), {"children": len({f.child_id for f in items})})
             for day, items in sorted(by_day.items())]
@@ -107,7 +121,7 @@ def manual_share(facts: Sequence[CheckinFact]) -> list[Flag]:
         manual = [f for f in items if f.method == Method.MANUAL]
         if len(items) >= MANUAL_MIN_EVENTS and len(manual) / len(items) > MANUAL_SHARE_LIMIT:
             share, limit = f"{len(manual) / len(items):.0%}", f"{MANUAL_SHARE_LIMIT:.0%}"
-            flags.append(Flag("manual_share", garden, None,
+            flags.append(Flag(AnomalyRule.MANUAL_SHARE, garden, None,
                               f"{len(manual)} of {len(items)} check-ins entered by hand "
                               f"({share}, limit {limit})", tuple(f.event_id for f in manual),
                               {"manual": len(manual), "total": len(items),
@@ -125,7 +139,7 @@ def two_kindergartens(facts: Iterable[CheckinFact]) -> list[Flag]:
         if len(gardens) > 1:
             for garden in sorted(gardens):
                 others = ", ".join(sorted(g for g in gardens if g != garden))
-                flags.append(Flag("two_kindergartens", garden, day,
+                flags.append(Flag(AnomalyRule.TWO_KINDERGARTENS, garden, day,
                                   f"child {child} also checked in at {others}",
                                   tuple(e for g in sorted(gardens) for e in gardens[g]),
                                   {"child": child, "others": others}))
@@ -146,7 +160,7 @@ def clock_jumps(facts: Sequence[CheckinFact]) -> list[Flag]:
             mono = (after.mono_ns - before.mono_ns) // 1000
             if abs(wall - mono) > CLOCK_JUMP_US:
                 shift = f"{(wall - mono) / 60_000_000:+.0f}"
-                flags.append(Flag("clock_jump", after.kindergarten, after.local_day,
+                flags.append(Flag(AnomalyRule.CLOCK_JUMP, after.kindergarten, after.local_day,
                                   f"terminal {terminal}: wall clock moved {shift} min against "
                                   "its monotonic clock", (before.event_id, after.event_id),
                                   {"terminal": terminal, "minutes": int(shift)}))
@@ -188,7 +202,7 @@ def scans_while_camera_down(facts: Sequence[CheckinFact],
                   and outage.start_us <= f.recorded_at_us
                   and (outage.end_us is None or f.recorded_at_us < outage.end_us)]
         if inside:
-            flags.append(Flag("scans_while_camera_down", inside[0].kindergarten,
+            flags.append(Flag(AnomalyRule.SCANS_WHILE_CAMERA_DOWN, inside[0].kindergarten,
                               inside[0].local_day,
                               f"terminal {outage.terminal_id}: {len(inside)} camera check-ins "
                               "while it reported its camera failed",
@@ -211,7 +225,8 @@ def phone_code_reused(facts: Iterable[CheckinFact]) -> list[Flag]:
         if len(terminals) > 1:
             serial, _, window = code.partition("/")
             taken_at = ", ".join(terminals)
-            flags.append(Flag("phone_code_reused", items[0].kindergarten, items[0].local_day,
+            flags.append(Flag(AnomalyRule.PHONE_CODE_REUSED, items[0].kindergarten,
+                              items[0].local_day,
                               f"one phone code (binding {serial}, window {window}) taken at "
                               f"{taken_at}", tuple(f.event_id for f in items),
                               {"binding": serial, "window": window, "terminals": taken_at}))

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from server.domain.calendar import Closure, DayKind, day_kind, month_days, working_days
-from server.domain.policy import Policy
+from server.domain.policy import AbsenceReason, Policy
 
 
 class FundingError(ValueError):
@@ -199,7 +199,7 @@ def leave_days_used(year: int, month: int, six_day: bool, closures: Sequence[Clo
         used[child.child_id] = _leave_before(child, earlier, policy,
                                              presence.get(child.child_id, {}),
                                              by_child.get(child.child_id, [])) + sum(
-            d.mark == DayMark.PAID_ABSENCE and d.reason == "leave" for d in days)
+            d.mark == DayMark.PAID_ABSENCE and d.reason == AbsenceReason.LEAVE for d in days)
     return used
 
 
@@ -208,7 +208,7 @@ def _leave_before(child: ChildInput, earlier: Sequence[tuple[date, str]], policy
                   absences: Sequence[AbsenceSpan]) -> int:
     """Paid leave days of the months before this one (the yearly cap counts from them)."""
     leave_used = 0
-    if any(a.reason == "leave" for a in absences):
+    if any(a.reason == AbsenceReason.LEAVE for a in absences):
         for day, kind in earlier:
             if kind == DayKind.WORKING and child.belongs(day) and not presence.get(day):
                 leave_used += _absence_day(day, absences, policy, leave_used)[1]
@@ -251,10 +251,11 @@ def _absence_day(day: date, absences: Sequence[AbsenceSpan], policy: Policy,
         return DayEntry(day, DayMark.ABSENT), 0
     record = covering[-1]  # the latest record in effect for the day
     paid = record.reason in policy.paid_reasons
-    if record.reason == "illness" and policy.illness_requires_document and not record.documented:
+    if (record.reason == AbsenceReason.ILLNESS and policy.illness_requires_document
+            and not record.documented):
         paid = False
     used = 0
-    if paid and record.reason == "leave":
+    if paid and record.reason == AbsenceReason.LEAVE:
         if leave_used >= policy.leave_cap_days_per_year:
             paid = False
         else:

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
@@ -20,7 +21,25 @@ import holidays
 from server.domain.calendar import CalendarRules
 
 DEFAULT_POLICY = "kz-default-2026.toml"
-REASONS = ("illness", "quarantine", "sanatorium", "leave")
+
+
+class AbsenceReason(StrEnum):
+    """Why a child was absent, as the director records it (docs/cli.md, `qatys absence add`);
+    stored in ``absences.reason``. A policy may name the first four as paid reasons; "other"
+    is never paid (docs/policy.md). Recorded by provisioning/records.py, which exports it."""
+    ILLNESS = "illness"
+    QUARANTINE = "quarantine"
+    SANATORIUM = "sanatorium"
+    LEAVE = "leave"
+    OTHER = "other"
+    """Any other reason (a family's trip, a move): recorded, never paid."""
+    CANCELLED = "cancelled"
+    """Not a reason: a record that cancels the one it replaces."""
+
+
+REASONS = (AbsenceReason.ILLNESS, AbsenceReason.QUARANTINE, AbsenceReason.SANATORIUM,
+           AbsenceReason.LEAVE)
+"""The reasons a policy may pay for (``[absence] paid_reasons``)."""
 _MONEY = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 MAX_VERSION = 40
 """Statements store the version (``month_totals.policy_version``, 40 characters)."""

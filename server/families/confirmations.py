@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from sqlalchemy import Connection, select
 
@@ -22,6 +23,17 @@ from server.money.statements import next_month_start, parse_month
 from server.storage import db
 
 MAX_COMMENT = 2000
+
+
+class ConfirmationKind(StrEnum):
+    """``month_confirmations.kind``: what a guardian said of a month (the parents' API's
+    ``kind``, server/web/openapi.py)."""
+    CONFIRM = "confirm"
+    DISPUTE = "dispute"
+    """Named days are wrong, with a comment."""
+
+
+_KINDS = frozenset(ConfirmationKind)
 
 
 @dataclass(frozen=True)
@@ -50,14 +62,15 @@ def record_confirmation(conn: Connection, guardian_id: str, child_id: str, month
         raise FamiliesError("confirmation_closed",
                             Sentence("%(month)s can be confirmed or disputed from %(first)s to "
                                      "%(last)s", month=month, first=first, last=last))
-    if kind not in ("confirm", "dispute"):
+    if kind not in _KINDS:
         raise FamiliesError("bad_request", Sentence("kind must be confirm or dispute"))
     year, number = parse_month(month)
     in_month = {d.isoformat() for d in month_days(year, number)}
-    if kind == "dispute" and (not days or not set(days) <= in_month or not comment.strip()):
+    if kind == ConfirmationKind.DISPUTE and (not days or not set(days) <= in_month
+                                             or not comment.strip()):
         raise FamiliesError("bad_dispute",
                             Sentence("a dispute names days of that month and says what is wrong"))
-    if kind == "confirm" and days:
+    if kind == ConfirmationKind.CONFIRM and days:
         raise FamiliesError("bad_request",
                             Sentence("a confirmation names no days; only a dispute does"))
     if len(comment) > MAX_COMMENT:

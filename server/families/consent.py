@@ -21,6 +21,7 @@ from protocol.phone import verify_p1363
 from protocol.roster import Consent, ConsentStatus
 from qatys.sentences import Sentence
 from qatys.timeutil import iso_utc, local_date
+from server.domain.face_consent import ConsentAction as ConsentAction  # its home: the domain
 from server.errors import FamiliesError
 from server.families.face_templates import retire, trail
 from server.registry.records import check_length
@@ -28,12 +29,6 @@ from server.storage import db
 
 MAX_DAYS = 366
 SIGNED_CLOCK_SKEW_US = 10 * 60 * 1_000_000
-
-
-class ConsentAction(StrEnum):
-    """``consent_records.action``; also the line the phone signs (:func:`consent_message`)."""
-    GRANT = "grant"
-    WITHDRAW = "withdraw"
 
 
 class ConsentSource(StrEnum):

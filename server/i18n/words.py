@@ -8,11 +8,17 @@ terminal reports something this server has no words for yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from server.domain.anomalies import MANUAL_SHARE_LIMIT, Flag
-from server.domain.funding import DayEntry
+from protocol.events import Assurance, Method, SystemEvent
+from protocol.health import CameraState
+from protocol.roster import ConsentStatus
+from server.domain.anomalies import MANUAL_SHARE_LIMIT, AnomalyRule, Flag
+from server.domain.calendar import DayKind
+from server.domain.funding import DayEntry, DayMark
+from server.domain.policy import AbsenceReason
 from server.i18n import Catalogue, both
+from server.queue_core.outbox import OutboxStatus
 
 
 class Words:
@@ -21,72 +27,82 @@ class Words:
 
     def role(self, role: str) -> str:
         tr = self.tr
-        return {"finance": tr.gettext("finance officer"), "director": tr.gettext("director"),
-                "teacher": tr.gettext("teacher"), "operator": tr.gettext("district operator"),
-                "auditor": tr.gettext("auditor (read only)"),
-                "admin": tr.gettext("administrator")}.get(role, role)
+        # server.staff.accounts.Role's values (staff's pages import these words, so not Role;
+        # tests/test_states.py checks the keys are Role's)
+        return _said({"finance": tr.gettext("finance officer"), "director": tr.gettext("director"),
+                      "teacher": tr.gettext("teacher"), "operator": tr.gettext("district operator"),
+                      "auditor": tr.gettext("auditor (read only)"),
+                      "admin": tr.gettext("administrator")}, role)
 
     def approval(self, status: str) -> str:
         tr = self.tr
-        return {"not_approved": tr.gettext("not approved"), "approved": tr.gettext("approved"),
-                "changed": tr.gettext("changed after approval")}.get(status, status)
+        return _said({"not_approved": tr.gettext("not approved"),
+                      "approved": tr.gettext("approved"),
+                      "changed": tr.gettext("changed after approval")}, status)
 
     def delivery(self, status: str) -> str:
         """An approved statement's way to the queue core (the outbox's status)."""
         tr = self.tr
-        return {"pending": tr.gettext("waiting"), "delivered": tr.gettext("delivered"),
-                "refused": tr.gettext("refused")}.get(status, status)
+        return _said({OutboxStatus.PENDING: tr.gettext("waiting"),
+                      OutboxStatus.DELIVERED: tr.gettext("delivered"),
+                      OutboxStatus.REFUSED: tr.gettext("refused")}, status)
 
     def consent(self, status: str, until: str = "") -> str:
         """Face check-in consent as staff read it."""
         tr = self.tr
-        if status == "granted":
+        if status == ConsentStatus.GRANTED:
             return tr.gettext("given, until %(until)s") % {"until": until}
-        return {"none": tr.gettext("none"), "withdrawn": tr.gettext("withdrawn"),
-                "expired": tr.gettext("expired")}.get(status, status)
+        return _said({ConsentStatus.NONE: tr.gettext("none"),
+                      ConsentStatus.WITHDRAWN: tr.gettext("withdrawn"),
+                      ConsentStatus.EXPIRED: tr.gettext("expired")}, status)
 
     def consent_source(self, source: str) -> str:
         """How a consent was given."""
         tr = self.tr
-        return {"paper": tr.gettext("on paper"), "phone": tr.gettext("signed on a phone"),
-                "director": tr.gettext("by the director")}.get(source, source)
+        return _said({"paper": tr.gettext("on paper"), "phone": tr.gettext("signed on a phone"),
+                      "director": tr.gettext("by the director")}, source)
 
     def assurance(self, level: str) -> str:
         """How sure a check-in is of who came (protocol/events.py)."""
         tr = self.tr
-        return {"high": tr.gettext("high assurance"), "medium": tr.gettext("medium assurance"),
-                "low": tr.gettext("low assurance")}.get(level, level)
+        return _said({Assurance.HIGH: tr.gettext("high assurance"),
+                      Assurance.MEDIUM: tr.gettext("medium assurance"),
+                      Assurance.LOW: tr.gettext("low assurance")}, level)
 
     def method(self, method: str) -> str:
         tr = self.tr
-        return {"qr-card": tr.gettext("card"), "qr-phone": tr.gettext("phone"),
-                "face": tr.gettext("face"), "manual": tr.gettext("by hand")}.get(method, method)
+        return _said({Method.QR_CARD: tr.gettext("card"), Method.QR_PHONE: tr.gettext("phone"),
+                      Method.FACE: tr.gettext("face"),
+                      Method.MANUAL: tr.gettext("by hand")}, method)
 
     def reason(self, reason: str) -> str:
         """Why a child was absent, or why a day is not a working day."""
         tr = self.tr
-        return {"illness": tr.gettext("illness"), "quarantine": tr.gettext("quarantine"),
-                "sanatorium": tr.gettext("sanatorium"), "leave": tr.gettext("leave"),
-                "other": tr.gettext("another reason"), "weekend": tr.gettext("weekend"),
-                "holiday": tr.gettext("public holiday"),
-                "closure": tr.gettext("the kindergarten is closed")}.get(reason, reason)
+        return _said({AbsenceReason.ILLNESS: tr.gettext("illness"),
+                      AbsenceReason.QUARANTINE: tr.gettext("quarantine"),
+                      AbsenceReason.SANATORIUM: tr.gettext("sanatorium"),
+                      AbsenceReason.LEAVE: tr.gettext("leave"),
+                      AbsenceReason.OTHER: tr.gettext("another reason"),
+                      DayKind.WEEKEND: tr.gettext("weekend"),
+                      DayKind.HOLIDAY: tr.gettext("public holiday"),
+                      DayKind.CLOSURE: tr.gettext("the kindergarten is closed")}, reason)
 
     def day(self, entry: DayEntry) -> str:
         """A day of the табель in words: its mark and, where there is one, its reason."""
         tr = self.tr
         reason = {"reason": self.reason(entry.reason)}
-        if entry.mark == "present":
+        if entry.mark == DayMark.PRESENT:
             return tr.gettext("present")
-        if entry.mark == "paid_absence":
+        if entry.mark == DayMark.PAID_ABSENCE:
             return tr.gettext("excused, paid: %(reason)s") % reason
-        if entry.mark == "unpaid_absence":
+        if entry.mark == DayMark.UNPAID_ABSENCE:
             return tr.gettext("excused, not paid: %(reason)s") % reason
-        if entry.mark == "absent":
+        if entry.mark == DayMark.ABSENT:
             return tr.gettext("absent")
-        if entry.mark == "non_working":
+        if entry.mark == DayMark.NON_WORKING:
             return tr.gettext("not a working day: %(reason)s") % reason if entry.reason else \
                 tr.gettext("not a working day")
-        if entry.mark == "not_enrolled":
+        if entry.mark == DayMark.NOT_ENROLLED:
             return tr.gettext("not on the roster")
         return entry.mark
 
@@ -97,45 +113,48 @@ class Words:
     def camera(self, state: str) -> str:
         """A terminal's camera as its last health report says (protocol/health.py)."""
         tr = self.tr
-        return {"ok": tr.gettext("camera working"), "failed": tr.gettext("camera failed"),
-                "ended": tr.gettext("video clip ended"),
-                "none": tr.gettext("no camera")}.get(state, state)
+        return _said({CameraState.OK: tr.gettext("camera working"),
+                      CameraState.FAILED: tr.gettext("camera failed"),
+                      CameraState.ENDED: tr.gettext("video clip ended"),
+                      CameraState.NONE: tr.gettext("no camera")}, state)
 
     def ledger(self, what: str) -> str:
         """An entry of a terminal's own outage ledger."""
         tr = self.tr
-        return {"power_on": tr.gettext("switched on"), "kiosk_start": tr.gettext("restarted"),
-                "offline": tr.gettext("offline"), "online": tr.gettext("back online"),
-                "camera_failed": tr.gettext("camera failed"),
-                "camera_ok": tr.gettext("camera working again")}.get(what, what)
+        return _said({SystemEvent.POWER_ON: tr.gettext("switched on"),
+                      SystemEvent.KIOSK_START: tr.gettext("restarted"),
+                      SystemEvent.OFFLINE: tr.gettext("offline"),
+                      SystemEvent.ONLINE: tr.gettext("back online"),
+                      SystemEvent.CAMERA_FAILED: tr.gettext("camera failed"),
+                      SystemEvent.CAMERA_OK: tr.gettext("camera working again")}, what)
 
     def rule(self, rule: str) -> str:
         """What an anomaly rule looks for and why it matters (a flag's heading)."""
         tr = self.tr
-        if rule == "manual_share":
+        if rule == AnomalyRule.MANUAL_SHARE:
             return tr.gettext("More than %(limit)s of the month's check-ins were entered by "
                               "hand (the least trusted way).") % {
                                   "limit": f"{MANUAL_SHARE_LIMIT:.0%}".replace("%", " %")}
-        return {
-            "stack_of_cards": tr.gettext(
+        return _said({
+            AnomalyRule.STACK_OF_CARDS: tr.gettext(
                 "Many children were checked in on one terminal within a minute by one method: "
                 "a stack of cards may have been scanned by one hand."),
-            "present_on_closure": tr.gettext(
+            AnomalyRule.PRESENT_ON_CLOSURE: tr.gettext(
                 "Check-ins on a day the kindergarten was declared closed."),
-            "two_kindergartens": tr.gettext(
+            AnomalyRule.TWO_KINDERGARTENS: tr.gettext(
                 "One child was checked in at two kindergartens on the same day."),
-            "clock_jump": tr.gettext(
+            AnomalyRule.CLOCK_JUMP: tr.gettext(
                 "The terminal's clock jumped: times and days may be wrong."),
-            "scans_while_camera_down": tr.gettext(
+            AnomalyRule.SCANS_WHILE_CAMERA_DOWN: tr.gettext(
                 "Camera check-ins while the terminal reported its camera failed: its clock or "
                 "its records are wrong."),
-            "phone_code_reused": tr.gettext(
+            AnomalyRule.PHONE_CODE_REUSED: tr.gettext(
                 "One guardian's phone code was taken at two terminals: it may have been passed "
                 "on (a photo of the screen)."),
-            "clock_corrected": tr.gettext(
+            AnomalyRule.CLOCK_CORRECTED: tr.gettext(
                 "Check-ins recorded while the terminal's clock was wrong: their times were "
                 "corrected by the server (the originals are kept)."),
-        }.get(rule, rule)
+        }, rule)
 
     def flag(self, flag: Flag) -> str:
         """What one flag saw, from its code and parameters (``flag.summary`` is the same in
@@ -143,39 +162,39 @@ class Words:
         tr, p = self.tr, dict(flag.params)
         rule = flag.rule
         try:
-            if rule == "stack_of_cards":
+            if rule == AnomalyRule.STACK_OF_CARDS:
                 return tr.ngettext(
                     "%(children)s child checked in by %(method)s on terminal %(terminal)s "
                     "within %(seconds)s s",
                     "%(children)s children checked in by %(method)s on terminal %(terminal)s "
                     "within %(seconds)s s", int(p["children"])) % {
                         **p, "method": self.method(str(p["method"]))}
-            if rule == "present_on_closure":
+            if rule == AnomalyRule.PRESENT_ON_CLOSURE:
                 return tr.ngettext("%(children)s child checked in on a closure day",
                                    "%(children)s children checked in on a closure day",
                                    int(p["children"])) % p
-            if rule == "manual_share":
+            if rule == AnomalyRule.MANUAL_SHARE:
                 return tr.ngettext(
                     "%(manual)s of %(total)s check-in entered by hand (%(percent)s %%, limit "
                     "%(limit)s %%)",
                     "%(manual)s of %(total)s check-ins entered by hand (%(percent)s %%, limit "
                     "%(limit)s %%)", int(p["total"])) % p
-            if rule == "two_kindergartens":
+            if rule == AnomalyRule.TWO_KINDERGARTENS:
                 return tr.gettext("child %(child)s also checked in at %(others)s") % p
-            if rule == "clock_jump":
+            if rule == AnomalyRule.CLOCK_JUMP:
                 return tr.gettext("terminal %(terminal)s: its wall clock moved %(shift)s min "
                                   "against its monotonic clock") % {
                                       **p, "shift": f"{int(p['minutes']):+d}"}
-            if rule == "scans_while_camera_down":
+            if rule == AnomalyRule.SCANS_WHILE_CAMERA_DOWN:
                 return tr.ngettext(
                     "terminal %(terminal)s: %(scans)s camera check-in while it reported its "
                     "camera failed",
                     "terminal %(terminal)s: %(scans)s camera check-ins while it reported its "
                     "camera failed", int(p["scans"])) % p
-            if rule == "phone_code_reused":
+            if rule == AnomalyRule.PHONE_CODE_REUSED:
                 return tr.gettext("one phone code (binding %(binding)s, window %(window)s) "
                                   "taken at %(terminals)s") % p
-            if rule == "clock_corrected":
+            if rule == AnomalyRule.CLOCK_CORRECTED:
                 return tr.ngettext(
                     "terminal %(terminal)s: %(events)s event recorded with its clock %(days)s "
                     "days off; its time was corrected",
@@ -184,6 +203,11 @@ class Words:
         except (KeyError, ValueError, TypeError):
             pass  # a flag without the parameters its words need
         return flag.summary
+
+
+def _said(words: Mapping[str, str], code: str) -> str:
+    """The words for ``code``, or the code itself when there are none (a newer code)."""
+    return words.get(code, code)
 
 
 def _legend(say: Callable[[Callable[[Catalogue], str]], str]) -> str:

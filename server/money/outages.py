@@ -17,10 +17,15 @@ _STARTS = {SystemEvent.OFFLINE: (OutageKind.OFFLINE, SystemEvent.ONLINE),
 """The event that starts each kind of period, and the one that ends it."""
 
 
+_KNOWN = {e.value: e for e in SystemEvent}
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     terminal_id: str
-    what: str
+    what: SystemEvent | str
+    """What happened: a member, or the text of a code this server does not know (a newer
+    terminal's), shown as it is."""
     recorded_at_us: int
     detail: str
 
@@ -38,7 +43,7 @@ def ledger_entries(conn: Connection, kindergarten: str, start_us: int,
     entries = []
     for terminal_id, at_us, note in rows:
         what, _, detail = (note or "").partition(" ")
-        entries.append(LedgerEntry(terminal_id, what, at_us, detail))
+        entries.append(LedgerEntry(terminal_id, _KNOWN.get(what, what), at_us, detail))
     return entries
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Row, or_, select
 from protocol.events import EventKind
 from qatys.sentences import Sentence
 from qatys.timeutil import LOCAL_ZONE, from_datetime, local_date
-from server.domain.anomalies import CheckinFact, Flag, all_flags
+from server.domain.anomalies import AnomalyRule, CheckinFact, Flag, all_flags
 from server.domain.calendar import Closure, days_between, month_days
 from server.domain.funding import (
     AbsenceSpan,
@@ -292,7 +292,7 @@ def _corrected_clock_flags(conn: Connection, kindergarten: str, start: int,
     flags = []
     for (terminal, day), items in sorted(groups.items()):
         days = f"{items[0][1] / 86_400_000_000:+.1f}"
-        flags.append(Flag("clock_corrected", kindergarten, day,
+        flags.append(Flag(AnomalyRule.CLOCK_CORRECTED, kindergarten, day,
                           f"terminal {terminal}: {len(items)} events recorded with its clock "
                           f"{days} days off; their times were corrected",
                           tuple(event_id for event_id, _ in items),

@@ -7,29 +7,14 @@ the reason "cancelled"; the earlier record stays, with who and when (brief, inva
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 
 from sqlalchemy import Column, Connection, select
 
 from provisioning.errors import InvalidInput, NotFound
 from qatys.sentences import Sentence
+from server.domain.policy import AbsenceReason as AbsenceReason  # exported: its home is the domain
 from server.registry.kindergartens import require_kindergarten
 from server.storage import db
-
-
-class AbsenceReason(StrEnum):
-    """Why a child was absent, as the director records it (docs/cli.md, `qatys absence add`);
-    stored in ``absences.reason``. The domain's policy may name the first four as paid
-    reasons; "other" is never paid (docs/policy.md)."""
-    ILLNESS = "illness"
-    QUARANTINE = "quarantine"
-    SANATORIUM = "sanatorium"
-    LEAVE = "leave"
-    OTHER = "other"
-    """Any other reason (a family's trip, a move): recorded, never paid."""
-    CANCELLED = "cancelled"
-    """Not a reason: a record that cancels the one it replaces."""
-
 
 ABSENCE_REASONS = tuple(r.value for r in AbsenceReason if r != AbsenceReason.CANCELLED)
 """The reasons a child is absent for, as text."""

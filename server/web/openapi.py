@@ -16,6 +16,8 @@ from protocol.events import MAX_TERMINAL_ID
 from protocol.faces import EraseReason
 from protocol.health import CAMERA_STATES
 from qatys import __version__
+from server.domain.face_consent import ConsentAction
+from server.domain.policy import AbsenceReason
 
 ERROR_CODES = {
     "invitation_unknown": "no guardian invitation with this code",
@@ -397,7 +399,7 @@ def _parents_api() -> dict[str, Any]:
             "A face-consent grant (until a day at most a year ahead) or withdrawal, signed "
             "on the phone",
             _object({"child_id": _CHILD, "action": {"type": "string",
-                                                    "enum": ["grant", "withdraw"]},
+                                                    "enum": list(ConsentAction)},
                      "until": {"anyOf": [_DAY, {"type": "null"}, {"const": ""}]},
                      "signed_at_ms": _int(), "signature": _BASE64}),
             _done("recorded", {"record": {"type": "integer"}}), 404, 409),
@@ -417,7 +419,7 @@ def _absence_report() -> dict[str, Any]:
     """Multipart, not JSON: the certificate's photo travels as a file (docs/parents.md)."""
     form = _object({"child_id": _CHILD, "first_day": _DAY, "last_day": _DAY,
                     "reason": {"type": "string", "enum": [
-                        "illness", "quarantine", "sanatorium", "leave", "other"]},
+                        r for r in AbsenceReason if r != AbsenceReason.CANCELLED]},
                     "note": _text(500, 0),
                     "document": {"type": "string", "contentMediaType": "application/"
                                  "octet-stream", "description": "a JPEG, PNG or PDF by its "

@@ -17,7 +17,7 @@ from qatys.cliutil import EXIT_BAD_INPUT, emit
 from qatys.logs import log
 from terminal.checkin import DoorResult
 from terminal.cli import opened
-from terminal.errors import FaceRefused
+from terminal.errors import CheckinRefusal, FaceRefused
 from terminal.faces.door import FaceDoor, FaceResult
 from terminal.faces.engine import load_rgb
 from terminal.faces.enrolment import enrol_face
@@ -124,8 +124,8 @@ def scan_command(home: Path, images: tuple[Path, ...], sequence: bool) -> None:
                 else:
                     line = door.check_in(result)
                 if line["result"] == DoorResult.REJECTED:
-                    exit_code = max(exit_code, 4 if line["reason"] == "terminal_revoked"
-                                    else EXIT_BAD_INPUT)
+                    revoked = line["reason"] == CheckinRefusal.TERMINAL_REVOKED
+                    exit_code = max(exit_code, 4 if revoked else EXIT_BAD_INPUT)
                 emit({"image": str(image), **{k: None for k in SCAN_FIELDS}, **line})
         except FaceRefused as exc:
             emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,15 +20,26 @@ from qatys.sentences import Sentence
 from terminal.checkin import CheckinRequest, CheckinService, DoorResult
 from terminal.errors import CheckinRefused, FaceRefusal, FaceRefused
 from terminal.faces.engine import FaceReading, FrameReading, read_live_face
-from terminal.faces.liveness import Challenge, Presentation
+from terminal.faces.liveness import Challenge, Presentation, SpoofSign
 from terminal.faces.matching import FaceVerdict, Gallery, identify
 from terminal.faces.vault import FaceVault
 from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.faces")
 
-REASON_OF_RESULT = {FaceVerdict.UNKNOWN: "face_unknown",
-                    FaceVerdict.UNCERTAIN: "face_uncertain", FaceVerdict.SPOOF: "face_spoof"}
+
+
+class FaceScanRefusal(StrEnum):
+    """Why a face at the door checked nobody in: the family is sent to the QR card
+    (docs/cli.md, ``qatys face scan``)."""
+    FACE_UNKNOWN = "face_unknown"
+    FACE_UNCERTAIN = "face_uncertain"
+    FACE_SPOOF = "face_spoof"
+
+
+REASON_OF_RESULT = {FaceVerdict.UNKNOWN: FaceScanRefusal.FACE_UNKNOWN,
+                    FaceVerdict.UNCERTAIN: FaceScanRefusal.FACE_UNCERTAIN,
+                    FaceVerdict.SPOOF: FaceScanRefusal.FACE_SPOOF}
 """The refusal reason a check-in line carries for each result short of a match."""
 
 
@@ -37,7 +49,7 @@ class FaceResult:
     child_id: str | None = None
     distance: float | None = None
     margin: float | None = None
-    reason: str = ""
+    reason: FrameReading | SpoofSign | Literal[""] = ""
     """Why no face could be used (no_face, too_small, blurred, eyes_closed, several_faces) or
     why it is a spoof (picture_edges, no_blink_or_turn)."""
 
@@ -66,7 +78,7 @@ class FaceDoor:
         try:
             reading = read_live_face(rgb, only_one=False, thorough=not camera)
             if reading.result == FrameReading.SPOOF:
-                return FaceResult(FaceVerdict.SPOOF, reason="picture_edges"), reading
+                return FaceResult(FaceVerdict.SPOOF, reason=SpoofSign.PICTURE_EDGES), reading
             if reading.encoding is None:
                 return FaceResult(FaceVerdict.NO_FACE, reason=reading.result), reading
         finally:
@@ -92,14 +104,15 @@ class FaceDoor:
         if presentation.challenge.add(reading.landmarks):
             return result
         return FaceResult(FaceVerdict.SPOOF, distance=result.distance, margin=result.margin,
-                          reason="no_blink_or_turn")
+                          reason=SpoofSign.NO_BLINK_OR_TURN)
 
     def check_in(self, result: FaceResult) -> dict[str, Any]:
         """The check-in line for a result: accepted (after commit) for a match, rejected with
         a reason otherwise, none when there was no face."""
         face = {"distance": result.distance, "margin": result.margin}
         if result.result == FaceVerdict.NO_FACE:
-            return {"result": DoorResult.NONE, "reason": result.reason or "no_face", **face}
+            return {"result": DoorResult.NONE, "reason": result.reason or FrameReading.NO_FACE,
+                    **face}
         if result.result != FaceVerdict.MATCH or result.child_id is None:
             reason = REASON_OF_RESULT[result.result]
             log(logger, "faces.scan_refused", logging.WARNING, reason=reason)

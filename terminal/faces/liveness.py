@@ -20,6 +20,7 @@ Pure numpy over landmarks, plus OpenCV for the frame search; no image is kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import cv2
 import numpy as np
@@ -37,6 +38,14 @@ FRAME_NEAR = (4.5, 5.0)
 """A picture's edge counts only within this many face widths and heights around the face."""
 FRAME_MAX_COS = 0.3
 """Corners of a held-up picture are near right angles (cosine below this)."""
+
+
+class SpoofSign(StrEnum):
+    """What gave a spoof away (``terminal.faces.door.FaceResult.reason``)."""
+    PICTURE_EDGES = "picture_edges"
+    """The frame shows a printed picture's or a screen's edges."""
+    NO_BLINK_OR_TURN = "no_blink_or_turn"
+    """The matched face neither blinked nor turned (yet): a picture held up cannot."""
 
 
 def _points(marks: Landmarks) -> np.ndarray:

@@ -22,7 +22,7 @@ from qatys.logs import log
 from terminal.capture.sources import Frame
 from terminal.checkin import DoorResult
 from terminal.errors import FaceRefused
-from terminal.faces.liveness import Presentation
+from terminal.faces.liveness import Presentation, SpoofSign
 from terminal.faces.matching import FaceVerdict, Gallery
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
@@ -179,7 +179,7 @@ class FaceWatch:
             self._cooldown[result.child_id] = now + COOLDOWN_S
             self._presentation = Presentation()
             self._kiosk.show(self._door.check_in(result), frame.captured_ns)
-        elif result.reason == "no_blink_or_turn" and self._presentation.child_id:
+        elif result.reason == SpoofSign.NO_BLINK_OR_TURN and self._presentation.child_id:
             if now - self._started > GIVE_UP_S:
                 self._cooldown[self._presentation.child_id] = now + COOLDOWN_S
                 self._presentation = Presentation()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 
 from protocol import enrolment
-from protocol.errors import TokenError
+from protocol.errors import AnswerRefusal, TokenError
 from qatys.logs import log
 from terminal.capture.decoders import default_reader
 from terminal.capture.pipeline import CapturePipeline
@@ -42,13 +43,22 @@ FIRST_BOOT_PORT = TerminalConfig.kiosk_port
 """The kiosk port before there is a terminal.toml: its default ``kiosk_port``."""
 
 
+class DeskState(StrEnum):
+    """Where the first-boot enrolment stands (``GET /status``'s ``state``, docs/kiosk.md)."""
+    WAITING = "waiting"
+    ENROLLING = "enrolling"
+    REFUSED = "refused"
+    """``reason`` says why; the next code held up tries again."""
+    ENROLLED = "enrolled"
+
+
 @dataclass
 class EnrolmentDesk:
     """Turns codes read by the camera into one enrolment; remembers what to show."""
 
     home: Path
     allow_plain_http: bool = False
-    state: str = "waiting"
+    state: DeskState = DeskState.WAITING
     reason: str = ""
     finished: threading.Event = field(default_factory=threading.Event)
     """Set once enrolled, or when the screen is asked to stop."""
@@ -69,7 +79,7 @@ class EnrolmentDesk:
             self._refuse("not_enrolment_code" if exc.message.startswith("this code")
                          else "token_invalid")
             return
-        self.state, self.reason = "enrolling", ""
+        self.state, self.reason = DeskState.ENROLLING, ""
         try:
             config = enrol(self.home, server_url, str(token),
                            allow_plain_http=self.allow_plain_http)
@@ -77,7 +87,7 @@ class EnrolmentDesk:
             self._refuse(exc.code)
             return
         except AnswerRefused as exc:
-            self._refuse(exc.reason if exc.reason == "server_key_mismatch"
+            self._refuse(exc.reason if exc.reason == AnswerRefusal.SERVER_KEY_MISMATCH
                          else "answer_refused")
             return
         except PlainHttpRefused:
@@ -89,17 +99,17 @@ class EnrolmentDesk:
         except SetupError:
             self._refuse("setup")
             return
-        self.state = "enrolled"
+        self.state = DeskState.ENROLLED
         log(logger, "first_boot.enrolled", terminal=config.terminal_id,
             kindergarten=config.kindergarten)
         self.finished.set()
 
     def _refuse(self, reason: str) -> None:
-        self.state, self.reason = "refused", reason
+        self.state, self.reason = DeskState.REFUSED, reason
         log(logger, "first_boot.refused", level=logging.WARNING, reason=reason)
 
     def status(self) -> dict[str, Any]:
-        shown = self.reason if self.state == "refused" else self.state
+        shown = self.reason if self.state == DeskState.REFUSED else self.state
         return {"mode": "enrolment", "state": self.state, "reason": self.reason,
                 "message": say(shown, ENROLMENT_REFUSED)}
 
@@ -140,4 +150,4 @@ def run_first_boot(home: Path, source: FrameSource, port: int | None = None,
     desk.finished.wait()
     pipeline.stop()
     page.close()
-    return desk.state == "enrolled"
+    return desk.state == DeskState.ENROLLED
