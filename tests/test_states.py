@@ -243,8 +243,7 @@ def test_every_state_shown_to_people_has_words(lang: str) -> None:
         (words.method, set(Method) - {Method.SYSTEM}), (words.camera, CameraState),
         (words.ledger, SystemEvent), (words.rule, AnomalyRule),
         (words.reason, [*ABSENCE_REASONS, *(set(DayKind) - {DayKind.WORKING})]),
-        # a withdrawal taken at a terminal has no words yet (shown as "terminal")
-        (words.consent_source, set(ConsentSource) - {ConsentSource.TERMINAL})]
+        (words.consent_source, set(ConsentSource))]
     for say, states in shown:
         for state in states:
             assert say(state) != state, (say.__name__, state)

@@ -60,7 +60,8 @@ class Words:
         """How a consent was given."""
         tr = self.tr
         return _said({"paper": tr.gettext("on paper"), "phone": tr.gettext("signed on a phone"),
-                      "director": tr.gettext("by the director")}, source)
+                      "director": tr.gettext("by the director"),
+                      "terminal": tr.gettext("at a terminal")}, source)
 
     def assurance(self, level: str) -> str:
         """How sure a check-in is of who came (protocol/events.py)."""
