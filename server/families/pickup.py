@@ -16,17 +16,20 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, func, select
 
-from protocol.events import Method
+from protocol.events import Direction, EventKind, Method
 from protocol.phone import PickupRelation
 from qatys.sentences import Sentence
+from qatys.timeutil import local_date
 from server.errors import FamiliesError
 from server.families.guardians import Invitation, create_invitation, is_guardian_of, remove_binding
+from server.money.statements import absences_in_effect, local_midnight_us, time_corrections
 from server.storage import db
 
+_DAY_US = 86_400_000_000
 DEFAULT_PER_CHILD = 6
 MAX_FIRST_NAME = 100
 _NAME_MARKS = frozenset(" -'’")
@@ -181,11 +184,15 @@ class Who:
         return f"pickup:{self.relation}" if self.kind == "pickup" else self.kind
 
 
-def bindings_by_serial(conn: Connection, serials: Iterable[str]) -> dict[str, Row[Any]]:
-    wanted = sorted({s for s in serials if s})
+def bindings_by_serial(conn: Connection, serials: Iterable[str]) -> dict[str, Who]:
+    """The phone bindings behind these serials: a guardian's, or a pickup adult's with the
+    adult's first name and relation."""
+    wanted = sorted({serial_of(s) for s in serials if s})
     if not wanted:
         return {}
-    return {str(r.serial): r for r in conn.execute(
+    return {str(r.serial): (Who("pickup", r.first_name or "", r.relation or "")
+                            if r.kind == db.BindingKind.PICKUP else Who("guardian"))
+            for r in conn.execute(
         select(db.guardian_children.c.serial, db.guardian_children.c.kind,
                db.guardian_children.c.first_name, db.guardian_children.c.relation)
         .where(db.guardian_children.c.serial.in_(wanted)))}
@@ -196,13 +203,85 @@ def serial_of(phone_code: str | None) -> str:
     return (phone_code or "").split("/", 1)[0]
 
 
-def who(method: str, phone_code: str | None, bindings: dict[str, Row[Any]]) -> Who:
+def who(method: str, phone_code: str | None, bindings: dict[str, Who]) -> Who:
     """One passage's adult: by card, face or hand, or the phone binding that showed the code
-    (a guardian, or a pickup adult with first name and relation)."""
+    (a guardian, or a pickup adult with first name and relation); ``bindings`` from
+    :func:`bindings_by_serial`."""
     if method == Method.QR_PHONE:
-        found = bindings.get(serial_of(phone_code))
-        if found is not None and found.kind == db.BindingKind.PICKUP:
-            return Who("pickup", found.first_name or "", found.relation or "")
-        return Who("guardian")
-    return Who({Method.QR_CARD: "card", Method.FACE: "face",
-                Method.MANUAL: "manual"}.get(method, str(method)))
+        return bindings.get(serial_of(phone_code), Who("guardian"))
+    kinds = {str(Method.QR_CARD): "card", str(Method.FACE): "face",
+             str(Method.MANUAL): "manual"}
+    return Who(kinds.get(str(method), str(method)))
+
+
+def today_states(conn: Connection, child_ids: Iterable[str], now_us: int) -> dict[str, str]:
+    """Each child's state today as a phone shows it: ``present`` (arrived, not gone),
+    ``left``, ``absent`` (an absence recorded for today) or ``expected`` (not yet)."""
+    ids = sorted(set(child_ids))
+    day = local_date(now_us)
+    start, end = local_midnight_us(day), local_midnight_us(day + timedelta(days=1))
+    arrived: dict[str, int] = {}
+    left: dict[str, int] = {}
+    rows = conn.execute(
+        select(db.events.c.event_id, db.events.c.child_id, db.events.c.kind,
+               db.events.c.direction, db.events.c.recorded_at_us, db.events.c.kindergarten)
+        .where(db.events.c.child_id.in_(ids))
+        .where(db.events.c.kind.in_([EventKind.ARRIVAL, EventKind.DEPARTURE]))
+        .where(db.events.c.body_status == db.BodyStatus.OK)
+        .where(db.events.c.recorded_at_us >= start - _DAY_US)
+        .where(db.events.c.recorded_at_us < end + _DAY_US)).all()
+    fixed: dict[str, int] = {}
+    for kindergarten in sorted({r.kindergarten for r in rows}):
+        fixed.update(time_corrections(conn, kindergarten))
+    for r in rows:
+        at = fixed.get(r.event_id, r.recorded_at_us)
+        if not start <= at < end:
+            continue
+        if r.direction == Direction.OUT or r.kind == EventKind.DEPARTURE:
+            left[r.child_id] = max(at, left.get(r.child_id, at))
+        else:
+            arrived[r.child_id] = min(at, arrived.get(r.child_id, at))
+    absent = {span.child_id for span in absences_in_effect(conn, set(ids), day, day)}
+    states = {}
+    for child_id in ids:
+        if child_id in arrived:
+            gone = left.get(child_id, -1) >= arrived[child_id]
+            states[child_id] = "left" if gone else "present"
+        else:
+            states[child_id] = "absent" if child_id in absent else "expected"
+    return states
+
+
+def who_by_day(conn: Connection, child_id: str, start_us: int, end_us: int
+               ) -> dict[str, tuple[Who | None, Who | None]]:
+    """For each local day from ``start_us`` to ``end_us`` with a passage: who brought the
+    child (the day's first arrival) and who collected them (its last departure)."""
+    rows = conn.execute(
+        select(db.events.c.event_id, db.events.c.kind, db.events.c.direction,
+               db.events.c.method, db.events.c.phone_code, db.events.c.recorded_at_us,
+               db.events.c.kindergarten)
+        .where(db.events.c.child_id == child_id)
+        .where(db.events.c.kind.in_([EventKind.ARRIVAL, EventKind.DEPARTURE]))
+        .where(db.events.c.body_status == db.BodyStatus.OK)
+        .where(db.events.c.recorded_at_us >= start_us - _DAY_US)
+        .where(db.events.c.recorded_at_us < end_us + _DAY_US)).all()
+    fixed: dict[str, int] = {}
+    for kindergarten in sorted({r.kindergarten for r in rows}):
+        fixed.update(time_corrections(conn, kindergarten))
+    bindings = bindings_by_serial(conn, [r.phone_code or "" for r in rows])
+    first: dict[str, tuple[int, Who]] = {}
+    last: dict[str, tuple[int, Who]] = {}
+    for r in rows:
+        at = fixed.get(r.event_id, r.recorded_at_us)
+        if not start_us <= at < end_us:
+            continue
+        day = local_date(at).isoformat()
+        adult = who(r.method, r.phone_code, bindings)
+        if r.direction == Direction.OUT or r.kind == EventKind.DEPARTURE:
+            if day not in last or at >= last[day][0]:
+                last[day] = (at, adult)
+        elif day not in first or at < first[day][0]:
+            first[day] = (at, adult)
+    return {day: (first[day][1] if day in first else None,
+                  last[day][1] if day in last else None)
+            for day in sorted(set(first) | set(last))}
