@@ -35,7 +35,7 @@ from flask_babel import get_translations
 from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
-from protocol.phone import WINDOW_SECONDS, b64url
+from protocol.phone import WINDOW_SECONDS, PickupRelation, b64url
 from provisioning.records import ABSENCE_REASONS, AbsenceReason
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
@@ -177,7 +177,8 @@ def _address() -> str:
 
 @bp.get("/")
 def home() -> WebResponse:
-    return _page("home.html", signed_in=_guardian() is not None, seconds_left=_seconds_left())
+    return _page("home.html", signed_in=_guardian() is not None, seconds_left=_seconds_left(),
+                 relations=list(PickupRelation))
 
 
 def _seconds_left() -> str:

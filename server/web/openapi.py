@@ -29,6 +29,11 @@ ERROR_CODES = {
     "unknown_child": "the child is on no roster",
     "child_withdrawn": "the child has left the kindergarten",
     "not_bound": "the guardian is not bound to this child",
+    "bad_first_name": "a pickup adult's first name is 1 to 100 letters (spaces, hyphens, "
+                      "apostrophes between them)",
+    "bad_relation": "a pickup adult's relation is not one of the list",
+    "pickup_limit": "the child has as many pickup adults as the policy allows (default 6)",
+    "already_guardian": "this phone is already a guardian's for the child",
     "bad_consent_period": "a consent runs from today for at most one year",
     "nothing_to_withdraw": "there is no consent in force to withdraw",
     "confirmation_closed": "the month can be confirmed or disputed only in its window",
