@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -88,8 +89,10 @@ def family(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
 def _door_ready(home: Path) -> None:
     """Arrival and departure a moment apart count as two passages (the test's own rules)."""
     config = home / "terminal.toml"
-    config.write_text("dedupe_window_seconds = 0\ndeparture_gap_minutes = 0\n"
-                      + config.read_text(encoding="utf-8"), encoding="utf-8")
+    text = re.sub(r"(?m)^dedupe_window_seconds = .*$", "dedupe_window_seconds = 0",
+                  config.read_text(encoding="utf-8"))
+    text = re.sub(r"(?m)^departure_gap_minutes = .*$", "departure_gap_minutes = 0", text)
+    config.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
