@@ -216,10 +216,10 @@ def test_her_code_collects_the_child_and_the_pages_say_who(
         server: ServerProcess, family: Family, door: tuple[Path, dict[str, str]],
         tmp_path: Path) -> None:
     home, env = door
-    _sync(home, env)  # the terminal learns both phones (and her relation, no name)
+    father = guardian_client(server, CHILD)
+    _sync(home, env)  # the terminal learns the phones (and her relation, no name)
     stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert "Айгүл".encode() not in stored
-    father = guardian_client(server, CHILD)
     arrival = _scan(home, env, _guardian_code(father, server.url, tmp_path / "father.png"))
     assert (arrival["result"], arrival["direction"]) == ("accepted", "in"), arrival
     page = family.browser
@@ -365,8 +365,8 @@ def test_removed_by_the_guardian_her_code_is_refused_at_the_next_sync(
     home, env = door
     page = family.browser
     open_page(page, family.grandmother_base + "/parents/")
-    time.sleep(30 - time.time() % 30 + 0.5)  # a fresh window: valid through the removal
-    _code_picture(page, tmp_path / "removed.png")  # a code taken before she was removed
+    # a code taken before she was removed: valid for its window and the next (≥ 30 s)
+    _code_picture(page, tmp_path / "removed.png")
     open_page(page, family.guardian_base + "/parents/")
     page.wait_for("document.querySelector('.pickup-remove') !== null")
     page.evaluate("document.querySelector('.pickup-remove').click(); true")
@@ -377,7 +377,8 @@ def test_removed_by_the_guardian_her_code_is_refused_at_the_next_sync(
     assert [r.removed_at_us is not None for r in removed] == [True]
     assert str(removed[0].removed_by).startswith("guardian:")
     open_page(page, family.grandmother_base + "/parents/")  # her pages: the child gone now
-    assert _me(page)["children"] == []
+    assert page.wait_for("fetch('/parents/api/me').then(r => r.ok ? r.json().then("
+                         "me => me.children.length === 0) : false)")
     _sync(home, env)
     refused = _scan(home, env, tmp_path / "removed.png")
     assert (refused["result"], refused["reason"]) == ("rejected", "guardian_removed"), refused
