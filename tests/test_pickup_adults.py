@@ -382,3 +382,30 @@ def test_removed_by_the_guardian_her_code_is_refused_at_the_next_sync(
     _sync(home, env)
     refused = _scan(home, env, tmp_path / "removed.png")
     assert (refused["result"], refused["reason"]) == ("rejected", "guardian_removed"), refused
+
+
+def test_door_credentials_carry_relations_only_for_pickup_keys_and_read_without_them(
+        ) -> None:
+    """The protocol's compatibility: a guardian's key is encoded as before pickup adults (an
+    older terminal, which refuses unknown fields, reads it), a pickup key's relations travel
+    only when present, and credentials without them (an older server's) read as no relation."""
+    from protocol import canonical, cards, crypto
+    from tests.helpers import Phone
+
+    seed = bytes(range(32))
+    mother, grandmother = Phone(), Phone()
+    plain = cards.DoorCredentials("KG1", (crypto.signing_public_key(seed),), frozenset(), 1,
+                                  (cards.PhoneKey(mother.key_id, mother.spki),))
+    raw, _ = cards.sign_door(plain, seed)
+    assert set(canonical.decode_map(raw, "door")["phone_keys"][0]) == {"id", "spki"}
+    with_pickup = cards.DoorCredentials("KG1", plain.card_keys, frozenset(), 2, (
+        cards.PhoneKey(mother.key_id, mother.spki),
+        cards.PhoneKey(grandmother.key_id, grandmother.spki,
+                       (("AAAABBBB", "grandmother"), ("CCCCDDDD", "zz-new-relation")))))
+    raw, signature = cards.sign_door(with_pickup, seed)
+    read = cards.verify_door(raw, signature, crypto.signing_public_key(seed))
+    key = read.phone_key(grandmother.key_id)
+    assert key is not None
+    assert (key.relation_of("AAAABBBB"), key.relation_of("CCCCDDDD"),
+            key.relation_of("EEEEFFFF")) == ("grandmother", "zz-new-relation", "")
+    assert read.phone_key(mother.key_id) == cards.PhoneKey(mother.key_id, mother.spki)
