@@ -174,6 +174,10 @@ def test_a_guardian_adds_a_grandmother_on_the_page_and_her_phone_claims_it(
                    if r.guardian_id == me["guardian_id"])
     assert (binding.kind, binding.first_name, binding.relation, binding.added_by) == (
         "pickup", "Айгүл", "grandmother", guardian)
+    listed = [json.loads(line) for line in run(
+        "guardian", "list", "--data", str(server.data_dir), "--child", CHILD).stdout.splitlines()]
+    assert [(x["kind"], x.get("relation")) for x in listed] == [
+        ("guardian", None), ("pickup", "grandmother")]
     page.screenshot(artefact("pickup-grandmother-kk.png"), full_page=True)
 
 
