@@ -179,6 +179,33 @@ def test_a_guardian_adds_a_grandmother_on_the_page_and_her_phone_claims_it(
     assert [(x["kind"], x.get("relation")) for x in listed] == [
         ("guardian", None), ("pickup", "grandmother")]
     page.screenshot(artefact("pickup-grandmother-kk.png"), full_page=True)
+    _door_asked_with_and_without_pickup(server, str(me["guardian_id"]), binding.serial)
+
+
+def _door_asked_with_and_without_pickup(server: ServerProcess, adult: str,
+                                        serial: str) -> None:
+    """An older terminal (no ?pickup=1) gets keys as before; a new one her relation only."""
+    from datetime import date
+
+    from protocol import canonical, cards
+    from provisioning.cards import door_credentials
+    from server.datadir import open_data_dir
+
+    engine = open_data_dir(server.data_dir).engine
+    key_of = {r.guardian_id: r.key_id for r in server_rows(server, db.guardians)}
+    with engine.connect() as conn:
+        older = door_credentials(conn, "KG1", date.today(), 1)
+        newer = door_credentials(conn, "KG1", date.today(), 1, with_pickup=True)
+    engine.dispose()
+    raw, _ = cards.sign_door(older, bytes(32))
+    assert all(set(k) == {"id", "spki"}
+               for k in canonical.decode_map(raw, "door")["phone_keys"])
+    theirs = newer.phone_key(key_of[adult])
+    assert theirs is not None
+    assert theirs.pickup == ((serial, "grandmother"),)
+    raw, _ = cards.sign_door(newer, bytes(32))
+    assert "Айгүл".encode() not in raw
+    assert CHILD.encode() not in raw
 
 
 def test_her_pages_are_the_entry_code_and_today_only(server: ServerProcess,
