@@ -55,6 +55,14 @@ class PhoneKey:
 
     key_id: str
     spki: bytes
+    pickup: tuple[tuple[str, str], ...] = ()
+    """(binding serial, relation code) of each binding of this key that is a pickup adult's
+    (a grandmother's …): the door shows the relation's word on a departure; no name. Sent
+    only to a terminal that asks for it (``?pickup=1``), so older terminals read the same
+    bytes as before; absent from an older server's credentials."""
+
+    def relation_of(self, serial: str) -> str:
+        return next((relation for s, relation in self.pickup if s == serial), "")
 
 
 @dataclass(frozen=True)
@@ -154,11 +162,18 @@ def sign_door(door: DoorCredentials, server_sign_seed: bytes) -> tuple[bytes, by
         "issued_us": door.issued_us,
     }
     if door.phone_keys or door.removed_phones:  # absent before phones: older bytes unchanged
-        body["phone_keys"] = [{"id": k.key_id, "spki": k.spki}
+        body["phone_keys"] = [_phone_key(k)
                               for k in sorted(door.phone_keys, key=lambda k: k.key_id)]
         body["removed_phones"] = sorted(door.removed_phones)
     raw = canonical.encode(body)
     return raw, crypto.sign(server_sign_seed, _DOOR_DOMAIN + raw)
+
+
+def _phone_key(key: PhoneKey) -> dict[str, object]:
+    item: dict[str, object] = {"id": key.key_id, "spki": key.spki}
+    if key.pickup:  # absent for a guardian's key: the bytes as before pickup adults
+        item["pickup"] = {serial: relation for serial, relation in sorted(key.pickup)}
+    return item
 
 
 def verify_door(raw: bytes, signature: bytes, server_sign_public: bytes) -> DoorCredentials:
@@ -190,9 +205,21 @@ def _phone_keys(data: dict[str, object]) -> tuple[tuple[PhoneKey, ...], frozense
     for item in listed:
         if not isinstance(item, dict):
             raise EncodingError("a phone key is a map")
-        fields.require_keys(item, {"id", "spki"}, set(), "phone key")
+        fields.require_keys(item, {"id", "spki"}, {"pickup"}, "phone key")
         keys.append(PhoneKey(fields.text(item, "id", max_len=16),
-                             fields.blob(item, "spki", size=91)))
+                             fields.blob(item, "spki", size=91), _pickup(item)))
     if not all(isinstance(k, str) and len(k) == 16 for k in removed):
         raise EncodingError("removed phones are 16-character key ids")
     return tuple(keys), frozenset(removed)
+
+
+def _pickup(item: dict[str, object]) -> tuple[tuple[str, str], ...]:
+    """A phone key's pickup bindings: serial → relation code (any code of at most 20
+    characters: a newer server's relation is shown as nothing, not refused)."""
+    listed = item.get("pickup", {})
+    if not isinstance(listed, dict) or len(listed) > MAX_PHONE_KEYS:
+        raise EncodingError("a phone key's pickup bindings are a map")
+    if not all(isinstance(s, str) and len(s) == 8 and isinstance(r, str) and 0 < len(r) <= 20
+               for s, r in listed.items()):
+        raise EncodingError("a pickup binding is an 8-character serial and a relation code")
+    return tuple(sorted((str(s), str(r)) for s, r in listed.items()))

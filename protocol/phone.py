@@ -23,6 +23,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -40,6 +41,24 @@ _TEXT = re.compile(r"^QP1:([0-9a-f]{16}):([A-Za-z0-9][A-Za-z0-9._-]{0,63}):(\d{1
                    r"([A-Z2-7]{8}):([A-Za-z0-9_-]{86}):([A-Za-z0-9_-]{86})$")
 _CODE_DOMAIN = "qatys-phone-v1"
 _BINDING_DOMAIN = b"qatys/v1/phone-binding\x00"
+
+
+class PickupRelation(StrEnum):
+    """How an adult a guardian allowed to collect the child is related to them. The terminal
+    learns only this code per phone key (no name) and shows its word on a departure; a code
+    it does not know (a newer server) is shown as nothing, never an error."""
+    GRANDMOTHER = "grandmother"
+    GRANDFATHER = "grandfather"
+    NANNY = "nanny"
+    AUNT = "aunt"
+    UNCLE = "uncle"
+    SISTER = "sister"
+    BROTHER = "brother"
+    NEIGHBOUR = "neighbour"
+    OTHER = "other"
+
+
+MAX_RELATION = 20
 
 
 @dataclass(frozen=True)

@@ -92,10 +92,14 @@ class ScanService:
             return _rejected(ScanRefusal.REPLAYED_CODE,
                              "this code was used already: wait for the next")
         try:
-            return self._checkins.checkin(CheckinRequest(
+            result = self._checkins.checkin(CheckinRequest(
                 code.child_id, Method.QR_PHONE, phone_code=f"{code.serial}/{code.window}"))
         except CheckinRefused as exc:
             return {"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)}
+        relation = key.relation_of(code.serial)
+        if relation:  # a pickup adult's code: the door shows the relation, never a name
+            result["relation"] = relation
+        return result
 
 
 def _rejected(reason: ScanRefusal | CardRefusal | UnlockRefusal,

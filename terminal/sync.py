@@ -276,7 +276,7 @@ class Syncer:
         would bring revoked cards back)."""
         t = self._t
         answer = self._retrying(lambda: self._client.signed_get(
-            "/api/v1/terminal/door", t.terminal_id, t.keys.sign_seed, {}))
+            "/api/v1/terminal/door", t.terminal_id, t.keys.sign_seed, {"pickup": "1"}))
         try:
             raw, signature = base64.b64decode(answer["door"]), base64.b64decode(answer["signature"])
             door = cards.verify_door(raw, signature, t.keys.server_sign_public)

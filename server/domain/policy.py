@@ -67,6 +67,9 @@ class Policy:
     """… to this one (inclusive). Optional section [parents]; these are the defaults."""
     report_past_working_days: int = 3
     """A guardian's absence report may begin at most this many working days before today."""
+    pickup_adults_per_child: int = 6
+    """How many adults a child's guardians may allow to collect the child (optional section
+    [families]; docs/families.md)."""
 
 
 def default_policy_text() -> str:
@@ -126,6 +129,9 @@ def load_policy(text: str | None = None) -> Policy:
         confirm_to = reader.integer("parents", "confirm_to_day", confirm_from, 28)
         if "report_past_working_days" in data["parents"]:
             report_past = reader.integer("parents", "report_past_working_days", 0, 30)
+    pickup_adults = 6
+    if "families" in data and "pickup_adults_per_child" in data["families"]:
+        pickup_adults = reader.integer("families", "pickup_adults_per_child", 0, 50)
     reader.no_unknown_keys()
     return Policy(version=version, digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                   calendar=calendar_rules, paid_reasons=frozenset(reasons),
@@ -133,15 +139,18 @@ def load_policy(text: str | None = None) -> Policy:
                                                            "illness_requires_document"),
                   leave_cap_days_per_year=cap, rounding_step=step, norms=norms,
                   currency=reader.text("", "currency"), confirm_from_day=confirm_from,
-                  confirm_to_day=confirm_to, report_past_working_days=report_past)
+                  confirm_to_day=confirm_to, report_past_working_days=report_past,
+                  pickup_adults_per_child=pickup_adults)
 
 
-_KNOWN = {"": {"version", "currency", "calendar", "absence", "amounts", "norms", "parents"},
+_KNOWN = {"": {"version", "currency", "calendar", "absence", "amounts", "norms", "parents",
+               "families"},
           "calendar": {"country", "transferred_workdays", "extra_days_off",
                        "extra_working_days"},
           "absence": {"paid_reasons", "illness_requires_document", "leave_cap_days_per_year"},
           "amounts": {"rounding_step"},
-          "parents": {"confirm_from_day", "confirm_to_day", "report_past_working_days"}}
+          "parents": {"confirm_from_day", "confirm_to_day", "report_past_working_days"},
+          "families": {"pickup_adults_per_child"}}
 
 
 class _Reader:
@@ -210,7 +219,7 @@ class _Reader:
 
     def no_unknown_keys(self) -> None:
         for section, known in _KNOWN.items():
-            if section == "parents" and section not in self._data:
+            if section in ("parents", "families") and section not in self._data:
                 continue
             for key in self._section(section):
                 if key not in known:

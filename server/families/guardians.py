@@ -74,8 +74,11 @@ def _digest(code: str) -> bytes:
 
 
 def create_invitation(conn: Connection, child_id: str, by: str, now_us: int,
-                      days: int = INVITATION_DAYS) -> Invitation:
-    """A one-time invitation for a guardian of ``child_id``, valid ``days`` (at most 7)."""
+                      days: int = INVITATION_DAYS, kind: db.BindingKind = db.BindingKind.GUARDIAN,
+                      first_name: str | None = None, relation: str | None = None
+                      ) -> Invitation:
+    """A one-time invitation for a guardian of ``child_id``, valid ``days`` (at most 7); or,
+    of ``kind`` pickup, for an adult allowed to collect the child (server/families/pickup.py)."""
     check_length("--by", by, db.guardian_invitations.c.created_by)
     if not 1 <= days <= INVITATION_DAYS:
         raise FamiliesError("bad_request", Sentence("an invitation is valid 1 to "
@@ -92,7 +95,7 @@ def create_invitation(conn: Connection, child_id: str, by: str, now_us: int,
     expires = now_us + days * _DAY_US
     conn.execute(db.guardian_invitations.insert().values(
         code_digest=_digest(code), child_id=child_id, created_by=by, created_at_us=now_us,
-        expires_at_us=expires))
+        expires_at_us=expires, kind=kind, first_name=first_name, relation=relation))
     return Invitation(code, child_id, expires)
 
 
@@ -150,11 +153,19 @@ def claim_invitation(conn: Connection, code: str, spki: bytes, now_us: int) -> t
     serial = serial_text(os.urandom(SERIAL_BYTES))  # a new one, even for a re-binding
     binding = sign_binding(card_key(conn, kindergarten, now_us), key_id(spki), row.child_id,
                            kindergarten, serial)
+    kind = db.BindingKind(row.kind or db.BindingKind.GUARDIAN)
     values = {"invitation": row.id, "serial": serial, "binding": binding,
-              "bound_at_us": now_us, "removed_at_us": None, "removed_by": None}
+              "bound_at_us": now_us, "removed_at_us": None, "removed_by": None,
+              "kind": kind, "first_name": row.first_name, "relation": row.relation,
+              "added_by": (str(row.created_by).removeprefix("guardian:")
+                           if kind == db.BindingKind.PICKUP else None)}
     bound = conn.execute(select(db.guardian_children)
                          .where(db.guardian_children.c.guardian_id == guardian_id)
                          .where(db.guardian_children.c.child_id == row.child_id)).first()
+    if (bound is not None and bound.removed_at_us is None and kind == db.BindingKind.PICKUP
+            and bound.kind == db.BindingKind.GUARDIAN):
+        raise FamiliesError("already_guardian", Sentence(
+            "this phone is already a guardian's phone for this child"))
     if bound is None:
         conn.execute(db.guardian_children.insert().values(
             guardian_id=guardian_id, child_id=row.child_id, **values))
@@ -260,7 +271,8 @@ def children_of(conn: Connection, guardian_id: str) -> list[Row[Any]]:
     return list(conn.execute(
         select(db.children.c.child_id, db.children.c.first_name, db.children.c.last_name,
                db.children.c.kindergarten, db.kindergartens.c.name.label("kindergarten_name"),
-               db.guardian_children.c.serial, db.guardian_children.c.binding)
+               db.guardian_children.c.serial, db.guardian_children.c.binding,
+               db.guardian_children.c.kind, db.guardian_children.c.relation)
         .join(db.guardian_children, db.guardian_children.c.child_id == db.children.c.child_id)
         .join(db.kindergartens, db.kindergartens.c.code == db.children.c.kindergarten)
         .join(db.guardians, db.guardians.c.guardian_id == db.guardian_children.c.guardian_id)
@@ -271,7 +283,10 @@ def children_of(conn: Connection, guardian_id: str) -> list[Row[Any]]:
 
 
 def is_guardian_of(conn: Connection, guardian_id: str, child_id: str) -> bool:
-    return any(c.child_id == child_id for c in children_of(conn, guardian_id))
+    """Bound to the child as a guardian: a pickup adult's binding (docs/families.md) opens
+    the entry code and today's state only, no record, consent, month or report."""
+    return any(c.child_id == child_id and c.kind == db.BindingKind.GUARDIAN
+               for c in children_of(conn, guardian_id))
 
 
 def remove_binding(conn: Connection, guardian_id: str, child_id: str, by: str,

@@ -44,7 +44,8 @@ def invite(data: DataDir, child_id: str, days: int, by: str, qr: Path | None) ->
 @with_data_dir
 @click.option("--child", "child_id", required=True)
 def list_command(data: DataDir, child_id: str) -> None:
-    """The child's guardians: one JSON line each (guardian_id, key_id, bound_at, removed_at)."""
+    """The child's guardians and pickup adults: one JSON line each (guardian_id, key_id,
+    bound_at, removed_at, kind; a pickup adult's first_name and relation)."""
     with data.engine.connect() as conn:
         rows = conn.execute(
             select(db.guardian_children, db.guardians.c.key_id)
@@ -55,7 +56,10 @@ def list_command(data: DataDir, child_id: str) -> None:
         for row in rows:
             emit({"guardian_id": row.guardian_id, "key_id": row.key_id,
                   "bound_at": iso_utc(row.bound_at_us),
-                  "removed_at": iso_utc(row.removed_at_us) if row.removed_at_us else None})
+                  "removed_at": iso_utc(row.removed_at_us) if row.removed_at_us else None,
+                  "kind": row.kind,
+                  **({"first_name": row.first_name, "relation": row.relation}
+                     if row.kind == db.BindingKind.PICKUP else {})})
 
 
 @guardian_group.command("remove")

@@ -35,13 +35,13 @@ from flask_babel import get_translations
 from sqlalchemy import Connection, select
 from werkzeug.wrappers.response import Response as WebResponse
 
-from protocol.phone import WINDOW_SECONDS, b64url
+from protocol.phone import WINDOW_SECONDS, PickupRelation, b64url
 from qatys.logs import log
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server.context import ctx
 from server.domain.calendar import month_days
 from server.errors import MoneyInputError, RequestError, ServiceError
-from server.families import absence_reports
+from server.families import absence_reports, pickup
 from server.families.confirmations import MAX_COMMENT, for_month, record_confirmation, window
 from server.families.consent import longest_until, record_signed, state_of
 from server.families.face_templates import face_state
@@ -177,7 +177,8 @@ def _address() -> str:
 
 @bp.get("/")
 def home() -> WebResponse:
-    return _page("home.html", signed_in=_guardian() is not None, seconds_left=_seconds_left())
+    return _page("home.html", signed_in=_guardian() is not None, seconds_left=_seconds_left(),
+                 relations=list(PickupRelation))
 
 
 def _seconds_left() -> str:
@@ -278,21 +279,78 @@ def logout() -> tuple[Response, int]:
 @bp.get("/api/me")
 @guardian_only
 def me() -> tuple[Response, int]:
+    """The phone's children: for each the binding its entry code shows and today's state;
+    a guardian's also the consent and the adults allowed to collect the child, a pickup
+    adult's nothing more (docs/families.md)."""
     context = ctx()
-    today = local_date(context.clock())
+    now = context.clock()
+    today = local_date(now)
     with context.engine.connect() as conn:
         children = children_of(conn, g.guardian)
-        consent = {c.child_id: state_of(conn, c.child_id, today) for c in children}
-        face = {c.child_id: face_state(conn, c.child_id) for c in children}
-    return jsonify({"ok": True, "guardian_id": g.guardian, "csrf": _csrf(), "children": [
-        {"child_id": c.child_id, "first_name": c.first_name,
-         "kindergarten": c.kindergarten_name, "kindergarten_code": c.kindergarten,
-         "serial": c.serial, "binding": b64url(bytes(c.binding)),
-         "consent": {"status": consent[c.child_id].status,
-                     "until": consent[c.child_id].until or None,
-                     "longest_until": longest_until(today).isoformat(),
-                     "face": face[c.child_id]}}
-        for c in children]}), 200
+        mine = [c for c in children if c.kind == db.BindingKind.GUARDIAN]
+        consent = {c.child_id: state_of(conn, c.child_id, today) for c in mine}
+        face = {c.child_id: face_state(conn, c.child_id) for c in mine}
+        states = pickup.today_states(conn, [c.child_id for c in children], now)
+        adults = pickup.pickups_of(conn, consent, now)
+    listed = []
+    for c in children:
+        entry: dict[str, Any] = {
+            "child_id": c.child_id, "first_name": c.first_name,
+            "kindergarten": c.kindergarten_name, "kindergarten_code": c.kindergarten,
+            "serial": c.serial, "binding": b64url(bytes(c.binding)), "kind": c.kind,
+            "today": states[c.child_id]}
+        if c.kind == db.BindingKind.GUARDIAN:
+            entry["consent"] = {"status": consent[c.child_id].status,
+                                "until": consent[c.child_id].until or None,
+                                "longest_until": longest_until(today).isoformat(),
+                                "face": face[c.child_id]}
+            entry["pickup"] = [_adult(a) for a in adults if a.child_id == c.child_id]
+        else:
+            entry["relation"] = c.relation
+        listed.append(entry)
+    return jsonify({"ok": True, "guardian_id": g.guardian, "csrf": _csrf(),
+                    "children": listed}), 200
+
+
+def _adult(adult: pickup.PickupAdult) -> dict[str, Any]:
+    return {"id": adult.guardian_id or f"invitation:{adult.invitation_id}",
+            "first_name": adult.first_name, "relation": adult.relation,
+            "claimed": adult.guardian_id is not None,
+            "relation_text": Words(get_translations()).relation(adult.relation)}
+
+
+@bp.post("/api/pickup")
+@guardian_only
+def add_pickup() -> tuple[Response, int]:
+    """A guardian adds an adult allowed to collect the child: the answer is the invitation
+    (code and link) the adult's phone claims."""
+    body = json_object("child_id", "first_name", "relation")
+    context = ctx()
+    child_id = text(body, "child_id")
+    first_name = text(body, "first_name", 4 * pickup.MAX_FIRST_NAME, allow_empty=True)
+    relation = text(body, "relation", 40)
+    with writing(context.engine) as conn:
+        invitation = pickup.add_pickup(conn, g.guardian, child_id, first_name, relation,
+                                       shipped_policy().pickup_adults_per_child,
+                                       context.clock())
+    log(logger, "parents.pickup_added", guardian=g.guardian, relation=relation)
+    return jsonify({"ok": True, "invitation": {
+        "code": invitation.code, "url": f"/parents/invite/{invitation.code}",
+        "expires_at": to_datetime(invitation.expires_at_us).isoformat()}}), 200
+
+
+@bp.post("/api/pickup/remove")
+@guardian_only
+def remove_pickup() -> tuple[Response, int]:
+    """A guardian removes a pickup adult (or an invitation not claimed yet) at once: the
+    adult's pages stop showing the child now, the door refuses the code at its next sync."""
+    body = json_object("child_id", "adult")
+    context = ctx()
+    child_id, adult = text(body, "child_id"), text(body, "adult", 64)
+    with writing(context.engine) as conn:
+        pickup.remove_pickup(conn, g.guardian, child_id, adult, context.clock())
+    log(logger, "parents.pickup_removed", guardian=g.guardian)
+    return jsonify({"ok": True}), 200
 
 
 @bp.post("/api/consent")
@@ -384,18 +442,20 @@ def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, A
     following = next_month_start(month)
     rows = conn.execute(
         select(db.events.c.recorded_at_us, db.events.c.direction, db.events.c.method,
-               db.events.c.receipt, db.events.c.kind)
+               db.events.c.receipt, db.events.c.kind, db.events.c.phone_code)
         .where(db.events.c.child_id == child_id)
         .where(db.events.c.recorded_at_us >= local_midnight_us(first))
         .where(db.events.c.recorded_at_us < local_midnight_us(following))
         .where(db.events.c.body_status == db.BodyStatus.OK)
         .order_by(db.events.c.recorded_at_us)).all()
     days: dict[str, dict[str, Any]] = {}
-    for at_us, direction, method, receipt, kind in rows:
+    bindings = pickup.bindings_by_serial(conn, [r.phone_code or "" for r in rows])
+    for at_us, direction, method, receipt, kind, phone_code in rows:
         moment = to_datetime(at_us).astimezone(LOCAL_ZONE)
         day = days.setdefault(moment.date().isoformat(), {"scans": [], "absences": []})
         day["scans"].append({"time": moment.strftime("%H:%M"), "direction": direction or kind,
-                             "method": method, "receipt": receipt or ""})
+                             "method": method, "receipt": receipt or "",
+                             "by": pickup.who(method, phone_code, bindings)})
     absences = conn.execute(select(db.absences).where(db.absences.c.child_id == child_id)
                             .where(db.absences.c.first_day < following.isoformat())
                             .where(db.absences.c.last_day >= first.isoformat())

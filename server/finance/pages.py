@@ -41,6 +41,7 @@ from server.errors import ApprovalError, MoneyInputError
 from server.families.confirmations import for_month
 from server.families.consent import state_of
 from server.families.guardians import create_invitation
+from server.families.pickup import who_by_day
 from server.i18n.words import Words
 from server.money.approvals import ApprovalStatus, approve, idempotency_key, revisions
 from server.money.exports import FORMATS, day_mark, write_statement, write_tabel
@@ -382,9 +383,13 @@ def child(code: str, month: str, child_id: str) -> WebResponse:
         documented = {f"ABS-{r.id}": r.id for r in conn.execute(
             select(db.absences.c.id).where(db.absences.c.id.in_(records))
             .where(db.absences.c.document_id.is_not(None)))}
+        first_day = date.fromisoformat(f"{month}-01")
+        adults = who_by_day(conn, child_id, local_midnight_us(first_day),
+                            local_midnight_us(next_month_start(month)))
     return _render("child.html", statement=current, line=line, month=month, code=code,
                    name=names.get(child_id, ""), mark=day_mark, consent=consent,
-                   documented=documented, opens_documents=_user().role == Role.DIRECTOR)
+                   documented=documented, opens_documents=_user().role == Role.DIRECTOR,
+                   adults=adults)
 
 
 @bp.post("/k/<code>/<month>/child/<child_id>/invite")

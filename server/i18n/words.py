@@ -76,6 +76,28 @@ class Words:
                       Method.FACE: tr.gettext("face"),
                       Method.MANUAL: tr.gettext("by hand")}, method)
 
+    def relation(self, relation: str) -> str:
+        """A pickup adult's relation to the child (protocol/phone.py PickupRelation)."""
+        tr = self.tr
+        return {"grandmother": tr.gettext("grandmother"),
+                "grandfather": tr.gettext("grandfather"), "nanny": tr.gettext("nanny"),
+                "aunt": tr.gettext("aunt"), "uncle": tr.gettext("uncle"),
+                "sister": tr.gettext("sister"), "brother": tr.gettext("brother"),
+                "neighbour": tr.gettext("neighbour"),
+                "other": tr.gettext("another adult")}.get(relation, relation)
+
+    def who(self, who: object) -> str:
+        """Who brought or collected a child (server/families/pickup.py ``Who``): a pickup
+        adult's first name and relation, a guardian, or the card, face or hand."""
+        tr = self.tr
+        kind = str(getattr(who, "kind", ""))
+        if kind == "pickup":
+            return tr.gettext("%(first_name)s (%(relation)s)") % {
+                "first_name": getattr(who, "first_name", ""),
+                "relation": self.relation(str(getattr(who, "relation", "")))}
+        return {"guardian": tr.gettext("a guardian's phone"), "card": tr.gettext("card"),
+                "face": tr.gettext("face"), "manual": tr.gettext("by hand")}.get(kind, kind)
+
     def reason(self, reason: str) -> str:
         """Why a child was absent, or why a day is not a working day."""
         tr = self.tr

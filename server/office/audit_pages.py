@@ -25,6 +25,7 @@ def action_words() -> dict[str, str]:
         Action.DOCUMENT_SHOWN: gettext("document opened"),
         Action.GUARDIAN_INVITED: gettext("guardian invited"),
         Action.GUARDIAN_REMOVED: gettext("guardian removed"),
+        Action.PICKUP_REMOVED: gettext("adult who collects the child removed"),
         Action.ROSTER_IMPORTED: gettext("roster imported"),
         Action.TERMINAL_CODE_ISSUED: gettext("terminal enrolment code made"),
         Action.TERMINAL_REVOKED: gettext("terminal revoked"),

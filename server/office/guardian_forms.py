@@ -27,6 +27,10 @@ class Bound:
     bound_at_us: int
     removed_at_us: int | None
     removed_by: str
+    kind: str = db.BindingKind.GUARDIAN
+    first_name: str = ""
+    relation: str = ""
+    """A pickup adult's (kind ``pickup``): added by a guardian (docs/families.md)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class Pending:
     created_by: str
     created_at_us: int
     expires_at_us: int
+    kind: str = db.BindingKind.GUARDIAN
+    first_name: str = ""
+    relation: str = ""
 
 
 def guardians_of(conn: Connection, kindergarten: str, child_id: str) -> list[Bound]:
@@ -44,8 +51,8 @@ def guardians_of(conn: Connection, kindergarten: str, child_id: str) -> list[Bou
         .join(db.guardians, db.guardians.c.guardian_id == db.guardian_children.c.guardian_id)
         .where(db.guardian_children.c.child_id == child_id.strip())
         .order_by(db.guardian_children.c.bound_at_us))
-    return [Bound(r.guardian_id, r.key_id, r.bound_at_us, r.removed_at_us, r.removed_by or "")
-            for r in rows]
+    return [Bound(r.guardian_id, r.key_id, r.bound_at_us, r.removed_at_us, r.removed_by or "",
+                  r.kind, r.first_name or "", r.relation or "") for r in rows]
 
 
 def pending(conn: Connection, child_id: str, now_us: int) -> list[Pending]:
@@ -55,7 +62,8 @@ def pending(conn: Connection, child_id: str, now_us: int) -> list[Pending]:
                         .where(db.guardian_invitations.c.used_at_us.is_(None))
                         .where(db.guardian_invitations.c.expires_at_us > now_us)
                         .order_by(db.guardian_invitations.c.created_at_us))
-    return [Pending(r.created_by, r.created_at_us, r.expires_at_us) for r in rows]
+    return [Pending(r.created_by, r.created_at_us, r.expires_at_us, r.kind, r.first_name or "",
+                    r.relation or "") for r in rows]
 
 
 def invite(conn: Connection, who: User, kindergarten: str, child_id: str,
@@ -79,10 +87,14 @@ def remove(conn: Connection, who: User, kindergarten: str, guardian_id: str, chi
     guardian_id = guardian_id.strip()
     if not guardian_id:
         raise OfficeError("bad_form", Sentence("choose the guardian to remove"), "guardian")
+    kind = conn.execute(select(db.guardian_children.c.kind)
+                        .where(db.guardian_children.c.guardian_id == guardian_id)
+                        .where(db.guardian_children.c.child_id == child_id)).scalar()
     try:
         ended = remove_binding(conn, guardian_id, child_id, who.username, now_us)
     except FamiliesError as exc:
         raise OfficeError("not_bound", exc.sentence, "guardian") from exc
-    record(conn, who, Action.GUARDIAN_REMOVED, kindergarten, child_id, now_us,
-           guardian_id=guardian_id, sessions_ended=ended)
+    action = Action.PICKUP_REMOVED if kind == db.BindingKind.PICKUP else Action.GUARDIAN_REMOVED
+    record(conn, who, action, kindergarten, child_id, now_us, guardian_id=guardian_id,
+           sessions_ended=ended)
     return ended

@@ -34,6 +34,7 @@ def _page(code: str, child_id: str, status: int = 200, problem: str = "", field:
             .join(db.children, db.children.c.child_id == db.guardian_children.c.child_id)
             .where(db.children.c.kindergarten == code)
             .where(db.guardian_children.c.removed_at_us.is_(None))
+            .where(db.guardian_children.c.kind == db.BindingKind.GUARDIAN)  # not pickup adults
             .group_by(db.guardian_children.c.child_id)).tuples().all())
         try:
             bound = guardian_forms.guardians_of(conn, code, child_id) if child_id else []

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, func, select
 
 from protocol.events import Direction, EventKind, Method
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
+from server.families.pickup import Who, bindings_by_serial, who
 from server.money.statements import absences_in_effect, local_midnight_us, time_corrections
 from server.storage import db
 
@@ -44,6 +45,8 @@ class Passage:
     receipt: str | None
     note: str | None
     """A manual entry's reason."""
+    phone_code: str | None = None
+    """A phone's entry code: its binding serial and window (who brought or collected)."""
 
 
 @dataclass
@@ -56,6 +59,9 @@ class ChildToday:
     absence: str | None = None
     """The reason of today's absence record, if one is in effect."""
     absence_document: bool = False
+    brought_by: Who | None = None
+    collected_by: Who | None = None
+    """Who showed the code, or how (card, face, by hand): server/families/pickup.py."""
 
     @property
     def state(self) -> ChildState:
@@ -90,6 +96,7 @@ def today_list(conn: Connection, kindergarten: str, groups: Iterable[str] | None
     children = _children(conn, kindergarten, day.isoformat(), groups)
     by_id = {c.child_id: c for c in children}
     _add_passages(conn, kindergarten, by_id, start, end)
+    _add_who(conn, children)
     for span in absences_in_effect(conn, set(by_id), day, day):
         by_id[span.child_id].absence = span.reason
         by_id[span.child_id].absence_document = bool(span.document)
@@ -106,6 +113,19 @@ def today_list(conn: Connection, kindergarten: str, groups: Iterable[str] | None
                 result.manual.append((child, passage))
     result.manual.sort(key=lambda item: item[1].at_us)
     return result
+
+
+def _add_who(conn: Connection, children: list[ChildToday]) -> None:
+    """Who brought and who collected each child: a phone's binding (a guardian, or a pickup
+    adult by first name and relation), or the card, the face, the hand."""
+    passages = [p for c in children for p in (c.arrival, c.departure) if p is not None]
+    bindings = bindings_by_serial(conn, [p.phone_code or "" for p in passages])
+    for child in children:
+        if child.arrival is not None:
+            child.brought_by = who(child.arrival.method, child.arrival.phone_code, bindings)
+        if child.departure is not None:
+            child.collected_by = who(child.departure.method, child.departure.phone_code,
+                                     bindings)
 
 
 def last_sync(conn: Connection, kindergarten: str) -> int | None:
@@ -137,7 +157,7 @@ def _add_passages(conn: Connection, kindergarten: str, by_id: dict[str, ChildTod
     rows = conn.execute(
         select(db.events.c.event_id, db.events.c.child_id, db.events.c.kind,
                db.events.c.direction, db.events.c.method, db.events.c.receipt,
-               db.events.c.note, db.events.c.recorded_at_us)
+               db.events.c.note, db.events.c.recorded_at_us, db.events.c.phone_code)
         .where(db.events.c.kindergarten == kindergarten)
         .where(db.events.c.kind.in_([EventKind.ARRIVAL, EventKind.DEPARTURE]))
         .where(db.events.c.body_status == db.BodyStatus.OK)
@@ -148,7 +168,7 @@ def _add_passages(conn: Connection, kindergarten: str, by_id: dict[str, ChildTod
         child = by_id.get(r.child_id)
         if child is None or not start <= at < end:
             continue
-        passage = Passage(at, r.method, r.receipt, r.note)
+        passage = Passage(at, r.method, r.receipt, r.note, r.phone_code)
         if r.direction == Direction.OUT or r.kind == EventKind.DEPARTURE:
             if child.departure is None or at > child.departure.at_us:
                 child.departure = passage

@@ -86,8 +86,9 @@ def revoke_card(conn: Connection, serial: str, reason: str, now_us: int) -> bool
 
 
 def door_credentials(conn: Connection, kindergarten: str, today: date,
-                     now_us: int) -> cards.DoorCredentials:
-    """Card keys and the serials revoked and not yet expired (expired cards refuse themselves)."""
+                     now_us: int, with_pickup: bool = False) -> cards.DoorCredentials:
+    """Card keys and the serials revoked and not yet expired (expired cards refuse themselves);
+    ``with_pickup`` (a terminal that asks): each phone key's pickup bindings' relations."""
     keys = [bytes(k) for k in conn.execute(
         select(db.card_keys.c.public).where(db.card_keys.c.kindergarten == kindergarten))
         .scalars()]
@@ -95,24 +96,30 @@ def door_credentials(conn: Connection, kindergarten: str, today: date,
         select(db.cards.c.serial).where(db.cards.c.kindergarten == kindergarten)
         .where(db.cards.c.revoked_at_us.is_not(None))
         .where(db.cards.c.expires_on >= today.isoformat())).scalars())
-    phones, removed, unbound = _phones(conn, kindergarten)
+    phones, removed, unbound = _phones(conn, kindergarten, with_pickup)
     return cards.DoorCredentials(kindergarten, tuple(keys), revoked | unbound, now_us, phones,
                                  removed)
 
 
-def _phones(conn: Connection, kindergarten: str
+def _phones(conn: Connection, kindergarten: str, with_pickup: bool = False
             ) -> tuple[tuple[cards.PhoneKey, ...], frozenset[str], frozenset[str]]:
     """Guardians' phone keys bound to children here (by pseudonymous key id, no child ids),
     the keys of guardians removed altogether, and the serials of removed bindings."""
     rows = conn.execute(
         select(db.guardians.c.key_id, db.guardians.c.public_key,
                db.guardians.c.removed_at_us.label("key_removed"), db.guardian_children.c.serial,
-               db.guardian_children.c.removed_at_us.label("binding_removed"))
+               db.guardian_children.c.removed_at_us.label("binding_removed"),
+               db.guardian_children.c.kind, db.guardian_children.c.relation)
         .join(db.guardian_children,
               db.guardian_children.c.guardian_id == db.guardians.c.guardian_id)
         .join(db.children, db.children.c.child_id == db.guardian_children.c.child_id)
         .where(db.children.c.kindergarten == kindergarten)).all()
-    keys = {r.key_id: cards.PhoneKey(r.key_id, bytes(r.public_key))
+    pickup: dict[str, list[tuple[str, str]]] = {}
+    for r in rows:
+        if with_pickup and r.kind == db.BindingKind.PICKUP and r.binding_removed is None:
+            pickup.setdefault(r.key_id, []).append((str(r.serial), str(r.relation or "other")))
+    keys = {r.key_id: cards.PhoneKey(r.key_id, bytes(r.public_key),
+                                     tuple(sorted(pickup.get(r.key_id, []))))
             for r in rows if r.key_removed is None}
     removed = frozenset(r.key_id for r in rows if r.key_removed is not None)
     unbound = frozenset(str(r.serial) for r in rows if r.binding_removed is not None)

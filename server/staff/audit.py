@@ -29,6 +29,8 @@ class Action(StrEnum):
     DOCUMENT_SHOWN = "document_shown"
     GUARDIAN_INVITED = "guardian_invited"
     GUARDIAN_REMOVED = "guardian_removed"
+    PICKUP_REMOVED = "pickup_removed"
+    """A director removed an adult a guardian allowed to collect the child."""
     ROSTER_IMPORTED = "roster_imported"
     TERMINAL_CODE_ISSUED = "terminal_code_issued"
     TERMINAL_REVOKED = "terminal_revoked"

@@ -325,6 +325,11 @@ guardian_invitations = Table(
     Column("expires_at_us", BigInteger, nullable=False),
     Column("used_at_us", BigInteger, nullable=True),
     Column("guardian_id", String(32), nullable=True),
+    # Since 0018: a guardian's invitation or a pickup adult's (kind pickup, with the adult's
+    # first name and relation; created_by is then ``guardian:<id>``).
+    Column("kind", String(10), nullable=False, default="guardian", server_default="guardian"),
+    Column("first_name", String(100), nullable=True),
+    Column("relation", String(20), nullable=True),
 )
 
 # A guardian is one phone's key: the browser made it and keeps the private half.
@@ -349,6 +354,13 @@ guardian_children = Table(
     Column("bound_at_us", BigInteger, nullable=False),
     Column("removed_at_us", BigInteger, nullable=True),
     Column("removed_by", String(64), nullable=True),
+    # Since 0018: a guardian's binding or a pickup adult's (BindingKind): the adult may only
+    # show the entry code and see today's state; first name, relation and the guardian who
+    # added them are for the server's pages only (the terminal learns the relation alone).
+    Column("kind", String(10), nullable=False, default="guardian", server_default="guardian"),
+    Column("first_name", String(100), nullable=True),
+    Column("relation", String(20), nullable=True),
+    Column("added_by", String(32), nullable=True),
     Index("ix_guardian_children_child", "child_id"),
 )
 
@@ -573,6 +585,13 @@ audit_trail = Table(
     Column("detail", Text, nullable=False),
     Index("ix_audit_trail_kindergarten", "kindergarten", "at_us"),
 )
+
+
+class BindingKind(StrEnum):
+    """``guardian_children.kind`` and ``guardian_invitations.kind`` (since 0018)."""
+    GUARDIAN = "guardian"
+    PICKUP = "pickup"
+    """An adult a guardian allowed to collect the child: entry code and today's state only."""
 
 
 class ReportStatus(StrEnum):

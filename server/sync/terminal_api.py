@@ -97,12 +97,15 @@ def status() -> tuple[Response, int]:
 
 @bp.get("/terminal/door")
 def door() -> tuple[Response, int]:
-    """The kindergarten's card keys and revoked card serials, signed by the server."""
+    """The kindergarten's card keys and revoked card serials, signed by the server; with
+    ``?pickup=1`` (a terminal that knows pickup adults) each phone key's pickup bindings'
+    relation codes too (an older terminal asks without and reads the bytes it always did)."""
     terminal = authenticated_terminal()
     context = ctx()
     now = context.clock()
     with context.engine.connect() as conn:
-        credentials = door_credentials(conn, terminal.kindergarten, local_date(now), now)
+        credentials = door_credentials(conn, terminal.kindergarten, local_date(now), now,
+                                       with_pickup=request.args.get("pickup") == "1")
     raw, signature = cards.sign_door(credentials, context.keys.sign_seed)
     log(logger, "door.delivered", terminal=terminal.terminal_id,
         card_keys=len(credentials.card_keys), revoked=len(credentials.revoked))

@@ -73,6 +73,11 @@ STATUS: dict[str, int | dict[type[ServiceError], int]] = {
     "unknown_child": 404,
     "child_withdrawn": 409,
     "not_bound": 404,
+    # pickup adults (server/families/pickup.py)
+    "bad_first_name": 400,
+    "bad_relation": 400,
+    "pickup_limit": 409,
+    "already_guardian": 409,
     "bad_consent_period": 400,
     "nothing_to_withdraw": 409,
     "stale_signature": 400,

@@ -15,6 +15,7 @@ from protocol import MAX_BATCH_EVENTS
 from protocol.events import MAX_TERMINAL_ID
 from protocol.faces import EraseReason
 from protocol.health import CAMERA_STATES
+from protocol.phone import PickupRelation
 from qatys import __version__
 from server.domain.face_consent import ConsentAction
 from server.domain.policy import AbsenceReason
@@ -31,6 +32,11 @@ ERROR_CODES = {
     "unknown_child": "the child is on no roster",
     "child_withdrawn": "the child has left the kindergarten",
     "not_bound": "the guardian is not bound to this child",
+    "bad_first_name": "a pickup adult's first name is 1 to 100 letters (spaces, hyphens, "
+                      "apostrophes between them)",
+    "bad_relation": "a pickup adult's relation is not one of the list",
+    "pickup_limit": "the child has as many pickup adults as the policy allows (default 6)",
+    "already_guardian": "this phone is already a guardian's for the child",
     "bad_consent_period": "a consent runs from today for at most one year",
     "nothing_to_withdraw": "there is no consent in force to withdraw",
     "confirmation_closed": "the month can be confirmed or disputed only in its window",
@@ -390,11 +396,33 @@ def _parents_api() -> dict[str, Any]:
         "/parents/api/logout": _parents_post(
             "End this phone's session", {"type": "object"}, _done("signed out", {})),
         "/parents/api/me": {"get": {
-            "summary": "The guardian's children, their codes' bindings and consent states",
+            "summary": "The phone's children, their codes' bindings and today's state; a "
+                       "guardian's also the consent state and the pickup adults, a pickup "
+                       "adult's (kind pickup) the relation only",
             "responses": {**_done("children", {**_SIGNED_IN, "children": {
                 "type": "array", "items": {"type": "object", "required": [
                     "child_id", "first_name", "kindergarten", "kindergarten_code", "serial",
-                    "binding", "consent"]}}}), **_errors(401)}}},
+                    "binding", "kind", "today"], "properties": {
+                        "kind": {"type": "string", "enum": ["guardian", "pickup"]},
+                        "today": {"type": "string",
+                                  "enum": ["present", "left", "absent", "expected"]},
+                        "relation": {"type": "string", "enum": list(PickupRelation)},
+                        "pickup": {"type": "array", "items": {"type": "object", "required": [
+                            "id", "first_name", "relation", "claimed"]}}}}}}),
+                          **_errors(401)}}},
+        "/parents/api/pickup": _parents_post(
+            "A guardian adds an adult allowed to collect the child (first name, relation); "
+            "the answer is the adult's invitation (7 days). At most the policy's "
+            "[families] pickup_adults_per_child (default 6), invitations open included",
+            _object({"child_id": _CHILD, "first_name": _text(400, 0),
+                     "relation": {"type": "string", "maxLength": 40}}),
+            _done("invited", {"invitation": {"type": "object", "required": [
+                "code", "url", "expires_at"]}}), 404, 409),
+        "/parents/api/pickup/remove": _parents_post(
+            "A guardian removes a pickup adult (their guardian id) or an unclaimed invitation "
+            "(invitation:<id>) from the child: their pages at once, the door at the "
+            "terminals' next sync",
+            _object({"child_id": _CHILD, "adult": _text(64)}), _done("removed", {}), 404),
         "/parents/api/consent": _parents_post(
             "A face-consent grant (until a day at most a year ahead) or withdrawal, signed "
             "on the phone",

@@ -26,7 +26,7 @@ from terminal.errors import CheckinRefused, ServerRefused, TerminalError
 from terminal.home import Terminal
 from terminal.kiosk.face_watch import FaceWatch
 from terminal.kiosk.pin import PinGuard, PinVerdict
-from terminal.kiosk.texts import say
+from terminal.kiosk.texts import relation_words, say
 from terminal.outages import OutageWatch
 from terminal.scan import ScanService
 from terminal.signals import Signals
@@ -108,6 +108,9 @@ class Kiosk:
             key = _green_words(result)
             screen = {"colour": "green", "first_name": result.get("first_name", ""),
                       "receipt": result.get("receipt", ""), "direction": result.get("direction")}
+            relation = relation_words(str(result.get("relation", "")))
+            if relation is not None and result.get("direction") == "out":
+                screen["relation"] = relation  # who collects: a grandmother … (no name)
         elif result["result"] == DoorResult.UNLOCKED:
             key, screen = "unlocked", {"colour": "green", "first_name": ""}
         elif result["result"] == DoorResult.ENROLLED:

@@ -89,6 +89,27 @@ MESSAGES: dict[str, str] = {
 GENERIC_REFUSAL = N_("Not accepted — tell the teacher")
 ENROLMENT_REFUSED = N_("Registration failed — tell the administrator")
 
+RELATIONS: dict[str, str] = {
+    "grandmother": N_("grandmother"),
+    "grandfather": N_("grandfather"),
+    "nanny": N_("nanny"),
+    "aunt": N_("aunt"),
+    "uncle": N_("uncle"),
+    "sister": N_("sister"),
+    "brother": N_("brother"),
+    "neighbour": N_("neighbour"),
+    "other": N_("another adult"),
+}
+"""The word beside the child's first name when a pickup adult's phone code collects them
+(the door credentials carry the relation code alone, protocol/cards.py PhoneKey.pickup)."""
+
+
+def relation_words(relation: str) -> dict[str, str] | None:
+    """A relation code in both languages, or None for a code this terminal does not know."""
+    message = RELATIONS.get(relation)
+    return both(message) if message else None
+
+
 PAGE_WORDS: dict[str, str] = {
     "online": N_("Online"),
     "offline": N_("No network"),

@@ -122,12 +122,94 @@ var QatysParents = (function () {
       button.textContent = child.first_name + " · " + texts().entryCode;
       button.className = "show-code";
       button.addEventListener("click", function () { showCode(child, record); });
-      link.href = "/parents/child/" + encodeURIComponent(child.child_id);
-      link.textContent = texts().record;
-      li.appendChild(button); li.appendChild(document.createTextNode(" ")); li.appendChild(link);
+      li.dataset.kind = child.kind || "guardian";
+      li.appendChild(button);
+      if (child.today) {  // today's state: here, gone home, absent, not yet
+        var state = document.createElement("span");
+        state.className = "today-state";
+        state.dataset.state = child.today;
+        state.textContent = " " + (texts()["today" + child.today.charAt(0).toUpperCase() +
+                                           child.today.slice(1)] || child.today);
+        li.appendChild(state);
+      }
+      if (child.kind !== "pickup") {  // a pickup adult's phone: the code and today only
+        link.href = "/parents/child/" + encodeURIComponent(child.child_id);
+        link.textContent = texts().record;
+        li.appendChild(document.createTextNode(" ")); li.appendChild(link);
+      }
       if (child.consent) { li.appendChild(consentBox(child, record)); }
+      if (child.pickup) { li.appendChild(pickupBox(child, record)); }
       ul.appendChild(li);
     });
+  }
+
+  function pickupBox(child, record) {  // adults allowed to collect the child
+    var t = texts(), box = document.createElement("div");
+    box.className = "pickup";
+    var title = document.createElement("strong");
+    title.textContent = t.pickupTitle + ":";
+    box.appendChild(title);
+    var list = document.createElement("ul");
+    list.className = "pickup-list";
+    child.pickup.forEach(function (adult) {
+      var item = document.createElement("li"), remove = document.createElement("button");
+      item.dataset.adult = adult.id;
+      item.dataset.relation = adult.relation;
+      item.textContent = adult.first_name + " · " + adult.relation_text +
+        (adult.claimed ? "" : " · " + t.pickupWaiting) + " ";
+      remove.className = "pickup-remove plain";
+      remove.textContent = t.pickupRemove;
+      remove.addEventListener("click", function () {
+        remove.disabled = true;
+        post("/parents/api/pickup/remove", {child_id: child.child_id, adult: adult.id})
+          .then(function (answer) {
+            if (!answer.ok) { throw new Error(answer.error && answer.error.code); }
+            return children().then(function (all) { showChildren(all, record); });
+          }).catch(function () { status(t.failed, true); remove.disabled = false; });
+      });
+      item.appendChild(remove);
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    var form = document.createElement("form"), name = document.createElement("input"),
+        relation = document.getElementById("pickup-relations").cloneNode(true),
+        add = document.createElement("button"), shown = document.createElement("div");
+    form.className = "pickup-form";
+    name.name = "first_name"; name.className = "pickup-name"; name.maxLength = 100;
+    name.placeholder = t.pickupName; name.setAttribute("aria-label", t.pickupName);
+    relation.hidden = false; relation.removeAttribute("id"); relation.className = "pickup-relation";
+    add.type = "submit"; add.className = "pickup-add"; add.textContent = t.pickupAdd;
+    shown.className = "pickup-invitation";
+    form.appendChild(name); form.appendChild(relation); form.appendChild(add);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      add.disabled = true;
+      post("/parents/api/pickup", {child_id: child.child_id, first_name: name.value,
+                                   relation: relation.value})
+        .then(function (answer) {
+          add.disabled = false;
+          if (!answer.ok) {
+            var code = (answer.error || {}).code;
+            status({pickup_limit: t.pickupLimit, bad_first_name: t.pickupBadName,
+                    bad_relation: t.pickupBadRelation}[code] || t.failed, true);
+            return;
+          }
+          status("");
+          var url = location.origin + answer.invitation.url, qr = qrcode(0, "M");
+          qr.addData(url); qr.make();
+          shown.innerHTML = qr.createSvgTag({cellSize: 5, margin: 4, scalable: true});
+          var link = document.createElement("a");
+          link.href = url; link.className = "pickup-link"; link.textContent = url;
+          shown.appendChild(document.createElement("br")); shown.appendChild(link);
+          shown.dataset.code = answer.invitation.code;
+          var hint = document.createElement("p");
+          hint.className = "hint"; hint.textContent = t.pickupHint;
+          shown.appendChild(hint);
+        }).catch(function () { add.disabled = false; status(t.failed, true); });
+    });
+    box.appendChild(form);
+    box.appendChild(shown);
+    return box;
   }
 
   function consentBox(child, record) {
