@@ -14,6 +14,7 @@ from server.money import cli as money_cli
 from server.queue_core import cli as queue_core_cli
 from server.registry import cli as registry_cli
 from server.staff import accounts_cli
+from server.worker import cli as worker_cli
 from terminal import cli as terminal_cli
 from terminal.faces import commands as face_commands
 
@@ -35,6 +36,7 @@ terminal_cli.terminal_group.add_command(registry_cli.token_command)
 terminal_cli.terminal_group.add_command(registry_cli.revoke_command)
 cli.add_command(terminal_cli.terminal_group)
 cli.add_command(face_commands.face_group)
+server_cli.server_group.add_command(worker_cli.worker_command)
 cli.add_command(server_cli.server_group)
 cli.add_command(server_cli.events_group)
 cli.add_command(registry_cli.kindergarten_group)

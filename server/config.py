@@ -52,6 +52,11 @@ class ServerConfig:
     queue_core_roster_minutes: int = 60
     """How often `qatys queue-core run` pulls every kindergarten's roster."""
     queue_core_timeout_seconds: int = 20
+    run_worker: bool = True
+    """`qatys server run` also runs one `qatys server worker` beside gunicorn (jobs, queue-core
+    exchange). Set false where workers run as their own units (docs/deployment.md)."""
+    job_stale_seconds: int = 30
+    """A running job whose worker has not beaten its heart for this long is taken over."""
     session_hours: int = 8
     """How long a finance page sign-in lasts."""
     fleet_silent_seconds: int = 7200
@@ -102,11 +107,12 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "threads": (1, 64),
     "queue_core_roster_minutes": (1, 7 * 24 * 60),
     "queue_core_timeout_seconds": (1, 600),
+    "job_stale_seconds": (5, 3600),
     "session_hours": (1, 168),
     "fleet_silent_seconds": (1, 30 * 24 * 3600),
 }
 """Whole-number settings and their inclusive ranges."""
-_FLAGS = ("allow_plain_http",)
+_FLAGS = ("allow_plain_http", "run_worker")
 ENV_OVERRIDES = {"database_url": "QATYS_DATABASE_URL", "public_url": "QATYS_PUBLIC_URL",
                  "queue_core_url": "QATYS_QUEUE_CORE_URL"}
 _KEYS = tuple(item.name for item in fields(ServerConfig) if item.name != "data_dir")

@@ -7,8 +7,12 @@ refusals answer JSON (server/web/gunicorn_workers.py).
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +71,29 @@ def options(config: ServerConfig, host: str, port: int, workers: int | None = No
 
 def serve(data_dir: Path, host: str, port: int, workers: int | None = None,
           worker_class: str = "gevent", **overrides: Any) -> None:
+    """gunicorn until stopped, with one ``qatys server worker`` beside it unless the settings
+    say ``run_worker = false``; the worker ends with the server, however the server ends."""
     config = load_config(data_dir)
-    _Gunicorn(data_dir, {**options(config, host, port, workers, worker_class),
-                         **overrides}).run()
+    sidecar = _start_worker(data_dir) if config.run_worker else None
+    try:
+        _Gunicorn(data_dir, {**options(config, host, port, workers, worker_class),
+                             **overrides}).run()
+    finally:
+        if sidecar is not None:
+            sidecar.terminate()
+            try:
+                sidecar.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                sidecar.kill()
+
+
+def _start_worker(data_dir: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "qatys", "server", "worker", "--data",
+                             str(data_dir)], preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """In the worker before it starts: the kernel sends SIGTERM when the server process
+    ends, even by SIGKILL, so no worker outlives its server (Linux's PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

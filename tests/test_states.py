@@ -33,8 +33,8 @@ from server.families.face_templates import UploadOutcome
 from server.families.withdrawals import NoticeOutcome
 from server.i18n import catalogue
 from server.i18n.words import Words
+from server.jobs.queue import JobStatus
 from server.money.approvals import ApprovalStatus
-from server.money.jobs import JobStatus
 from server.queue_core.outbox import OutboxStatus, SubmissionKind
 from server.queue_core.roster_pull import PullOutcome
 from server.registry import records

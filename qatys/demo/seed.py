@@ -10,7 +10,6 @@ totals are computed as the finance overview's button does.
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,8 +19,10 @@ from protocol.events import Method
 from qatys.demo.month import MonthPlan, Scan, plan_month, previous_month
 from qatys.timeutil import from_datetime, now_us
 from server.datadir import DataDir, with_data_dir
-from server.money.jobs import JobStatus, job_state, start_month_job
+from server.jobs.queue import JobStatus
+from server.money.jobs import latest_job, start_month_job
 from server.registry.records import add_absence, add_closure
+from server.worker.loop import Worker
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.clock import Reading
 from terminal.home import Terminal, open_terminal
@@ -31,7 +32,6 @@ MARKER = "demo-month.txt"
 """In the demo directory: the month seeded (written last, so a run cut short seeds again)."""
 BOOT_HOUR = 6
 DIRECTOR = "director"
-JOB_SECONDS = 60
 
 
 class PastClock:
@@ -97,14 +97,10 @@ def _add_records(server: DataDir, kindergarten: str, plan: MonthPlan) -> None:
         for absence in plan.absences:
             add_absence(conn, absence.child_id, absence.first, absence.last,
                         absence.reason, absence.document, DIRECTOR, now_us())
-    job = start_month_job(server.engine, plan.label, "demo", None, now_us, workers=1)
-    deadline = time.monotonic() + JOB_SECONDS
-    while time.monotonic() < deadline:
-        with server.engine.connect() as conn:
-            state = job_state(conn, job)
-        if state is not None and state.status != JobStatus.RUNNING:
-            if state.status == JobStatus.FAILED:
-                raise RuntimeError(f"the demo month's totals failed: {state.error}")
-            return
-        time.sleep(0.1)
-    raise RuntimeError("the demo month's totals did not finish")
+    start_month_job(server.engine, plan.label, "demo", now_us(),
+                    server.config.job_stale_seconds * 1_000_000)
+    Worker(server.engine, server.config, now_us, "demo", workers=1).run_jobs()
+    with server.engine.connect() as conn:
+        state = latest_job(conn, plan.label)
+    if state is None or state.status != JobStatus.DONE:
+        raise RuntimeError(f"the demo month's totals failed: {state.error if state else '?'}")

@@ -266,7 +266,8 @@ def compute(month: str) -> WebResponse:
     if not user.can_compute:
         raise PageError("read_only")
     month = _month(month)
-    job_id = start_month_job(ctx().engine, month, user.username, None, ctx().clock)
+    job_id = start_month_job(ctx().engine, month, user.username, ctx().clock(),
+                             ctx().config.job_stale_seconds * 1_000_000)
     return redirect(url_for("finance.overview", month=month, job=job_id))
 
 

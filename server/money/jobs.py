@@ -1,8 +1,10 @@
 """The month overview's long work: every kindergarten's statement and flags, with progress.
 
-A finance officer starts it from the page; it runs in a thread of the worker that took the
-request and writes its progress to the ``jobs`` table, so any worker can answer "how far".
-A job whose heartbeat stops (the worker died) is marked failed when the next one starts.
+A finance officer queues it from the page (:func:`start_month_job`); a ``qatys server worker``
+claims it (:mod:`server.jobs.queue`) and runs it (:func:`run_month_job`), writing each
+kindergarten's figures with the job's id and its progress to the ``jobs`` table, so any node
+can answer "how far". A worker killed mid-way leaves the job's heartbeat to go stale; the next
+worker continues with the kindergartens not yet written, and the figures come out the same.
 The kindergartens are computed by one process per core, like the month-end run.
 """
 
@@ -11,32 +13,23 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import Connection, Engine, select
 
 from qatys.logs import log
 from server.domain.policy import Policy, load_policy
+from server.jobs.queue import IN_PROGRESS, Claim, JobStatus, finish, queue_once, still_mine
 from server.money.statements import anomaly_flags, parse_month, statement_for
 from server.storage import db
 from server.storage.db import writing
 
 logger = logging.getLogger("qatys.finance_jobs")
 KIND = "month_totals"
-STALE_US = 120 * 1_000_000
 SMALL_SHARE = 10
 """Kindergartens per process below which the job stays in one thread."""
-
-
-class JobStatus(StrEnum):
-    """A month job's ``status`` (the ``jobs`` table; ``GET /finance/api/jobs/…``)."""
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -47,6 +40,11 @@ class JobState:
     done: int
     total: int
     error: str
+
+    @property
+    def in_progress(self) -> bool:
+        """Queued or running: the page shows the progress bar, not the button."""
+        return self.status in IN_PROGRESS
 
 
 @dataclass(frozen=True)
@@ -60,59 +58,71 @@ class Figures:
     flags: int
 
 
-def start_month_job(engine: Engine, month: str, by: str, policy_text: str | None,
-                    clock: Callable[[], int], workers: int | None = None) -> int:
-    """The running job for ``month``, or a new one started now."""
-    year, number = parse_month(month)
-    now = clock()
+def start_month_job(engine: Engine, month: str, by: str, now_us: int, stale_us: int) -> int:
+    """The month's job that is queued or running, or a new one queued now (a worker runs
+    it). A month outside the range is refused before anything is written."""
+    parse_month(month)
     with writing(engine) as conn:
-        running = conn.execute(select(db.jobs).where(db.jobs.c.kind == KIND)
-                               .where(db.jobs.c.month == month)
-                               .where(db.jobs.c.status == JobStatus.RUNNING)).first()
-        if running is not None and running.heartbeat_us > now - STALE_US:
-            return int(running.id)
-        if running is not None:
-            conn.execute(db.jobs.update().where(db.jobs.c.id == running.id).values(
-                status=JobStatus.FAILED, finished_at_us=now, error="stopped: its worker went away"))
-        codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
-                                              .order_by(db.kindergartens.c.code)).scalars()]
-        inserted = conn.execute(db.jobs.insert().values(
-            kind=KIND, month=month, status=JobStatus.RUNNING, done=0, total=len(codes),
-            started_by=by, started_at_us=now, heartbeat_us=now, error="")).inserted_primary_key
-    assert inserted is not None
-    job_id = int(inserted[0])
-    threading.Thread(target=_run, args=(engine, job_id, year, number, codes, policy_text, clock,
-                                        workers),
-                     name=f"month-job-{job_id}", daemon=True).start()
-    log(logger, "job.started", job=job_id, month=month, kindergartens=len(codes))
+        total = len(_codes(conn))
+        job_id = queue_once(conn, KIND, month, by, total, now_us, stale_us)
+    log(logger, "job.queued", job=job_id, month=month, kindergartens=total)
     return job_id
 
 
-def _run(engine: Engine, job_id: int, year: int, month: int, codes: list[str],
-         policy_text: str | None, clock: Callable[[], int], workers: int | None) -> None:
-    label = f"{year:04d}-{month:02d}"
+def _codes(conn: Connection) -> list[str]:
+    return [str(c) for c in conn.execute(select(db.kindergartens.c.code)
+                                         .order_by(db.kindergartens.c.code)).scalars()]
+
+
+def run_month_job(engine: Engine, claim: Claim, policy_text: str | None,
+                  clock: Callable[[], int], workers: int | None = None) -> JobStatus | None:
+    """Compute the kindergartens this job has not written yet; the job's end state, or None
+    when another worker took the job over (then this one stops writing at once)."""
+    year, month = parse_month(claim.month)
+    with engine.connect() as conn:
+        codes = _codes(conn)
+        written = set(conn.execute(select(db.month_totals.c.kindergarten)
+                                   .where(db.month_totals.c.month == claim.month)
+                                   .where(db.month_totals.c.job_id == claim.job_id)).scalars())
+    todo = [code for code in codes if code not in written]
+    log(logger, "job.started", job=claim.job_id, month=claim.month, attempt=claim.attempts,
+        kindergartens=len(todo), already=len(codes) - len(todo))
     try:
-        for done, figures in enumerate(_all_figures(engine, codes, year, month, policy_text,
-                                                    workers), start=1):
-            with writing(engine) as conn:
-                conn.execute(db.month_totals.delete()
-                             .where(db.month_totals.c.kindergarten == figures.code)
-                             .where(db.month_totals.c.month == label))
-                conn.execute(db.month_totals.insert().values(
-                    kindergarten=figures.code, month=label, children=figures.children,
-                    working_days=figures.working_days, total=figures.total,
-                    inputs_digest=figures.inputs_digest, policy_version=figures.policy_version,
-                    flags=figures.flags, computed_at_us=clock()))
-                conn.execute(db.jobs.update().where(db.jobs.c.id == job_id)
-                             .values(done=done, heartbeat_us=clock()))
+        for figures in _all_figures(engine, todo, year, month, policy_text, workers):
+            if not _store(engine, claim, figures, clock()):
+                log(logger, "job.taken_over", logging.WARNING, job=claim.job_id)
+                return None
         status, error = JobStatus.DONE, ""
     except Exception as exc:  # the job reports any failure; the page shows it
-        logger.exception("job.failed", extra={"fields": {"job": job_id}})
-        status, error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
+        logger.exception("job.failed", extra={"fields": {"job": claim.job_id}})
+        status, error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    if not finish(engine, claim, status, error, clock()):
+        return None
+    log(logger, "job.finished", job=claim.job_id, status=status)
+    return status
+
+
+def _store(engine: Engine, claim: Claim, figures: Figures, now_us: int) -> bool:
+    """One kindergarten's figures and the job's progress, in one transaction, if the job is
+    still this worker's."""
+    label = claim.month
     with writing(engine) as conn:
-        conn.execute(db.jobs.update().where(db.jobs.c.id == job_id).values(
-            status=status, error=error, finished_at_us=clock(), heartbeat_us=clock()))
-    log(logger, "job.finished", job=job_id, status=status)
+        done = 1 + len(conn.execute(select(db.month_totals.c.kindergarten)
+                                    .where(db.month_totals.c.month == label)
+                                    .where(db.month_totals.c.job_id == claim.job_id)
+                                    .where(db.month_totals.c.kindergarten != figures.code))
+                       .all())
+        if not still_mine(conn, claim, now_us, done=done):
+            return False
+        conn.execute(db.month_totals.delete()
+                     .where(db.month_totals.c.kindergarten == figures.code)
+                     .where(db.month_totals.c.month == label))
+        conn.execute(db.month_totals.insert().values(
+            kindergarten=figures.code, month=label, children=figures.children,
+            working_days=figures.working_days, total=figures.total,
+            inputs_digest=figures.inputs_digest, policy_version=figures.policy_version,
+            flags=figures.flags, computed_at_us=now_us, job_id=claim.job_id))
+    return True
 
 
 def _all_figures(engine: Engine, codes: list[str], year: int, month: int,

@@ -297,6 +297,7 @@ month_totals = Table(
     Column("policy_version", String(40), nullable=False),
     Column("flags", Integer, nullable=False),
     Column("computed_at_us", BigInteger, nullable=False),
+    Column("job_id", Integer, nullable=True),  # the month job that wrote it (resumable)
 )
 
 jobs = Table(
@@ -304,7 +305,7 @@ jobs = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(40), nullable=False),
     Column("month", String(7), nullable=False),
-    Column("status", String(12), nullable=False),  # running | done | failed
+    Column("status", String(12), nullable=False),  # server.jobs.queue.JobStatus
     Column("done", Integer, nullable=False, default=0),
     Column("total", Integer, nullable=False, default=0),
     Column("started_by", String(64), nullable=False),
@@ -312,6 +313,18 @@ jobs = Table(
     Column("heartbeat_us", BigInteger, nullable=False),
     Column("finished_at_us", BigInteger, nullable=True),
     Column("error", Text, nullable=False, default=""),
+    Column("claimed_by", String(64), nullable=True),  # the worker running it
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Index("ix_jobs_status", "status", "id"),
+)
+
+# Periodic work shared by N workers (server/jobs/queue.py): each slot is taken by one.
+schedules = Table(
+    "schedules", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("due_at_us", BigInteger, nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("ran_at_us", BigInteger, nullable=True),
 )
 
 # Parents' pages (docs/parents.md). An invitation is stored as the digest of its code only.

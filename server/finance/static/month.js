@@ -10,7 +10,8 @@
       .then(function (s) {
         document.getElementById("job-bar").value = s.done;
         document.getElementById("job-count").textContent = s.done + " / " + s.total;
-        if (s.status === "running") { setTimeout(poll, 700); } else { location.reload(); }
+        var waiting = s.status === "queued" || s.status === "running";
+        if (waiting) { setTimeout(poll, 700); } else { location.reload(); }
       })
       .catch(function () { setTimeout(poll, 2000); });
   }
