@@ -1,6 +1,7 @@
 """The sync server, one subpackage per concept (each holds its service, its commands, its
 pages or API and their templates):
 
+- ``jobs/``: the job queue on the database; ``worker/``: ``qatys server worker``
 - ``registry/``: kindergartens, rosters stored, cards, terminal tokens, closures, absences
 - ``sync/``: terminals (enrolment, batches, signed requests and answers, roster, door, faces)
 - ``money/``: табель, statements, exports, flags, approvals, jobs

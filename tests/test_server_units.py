@@ -1,0 +1,31 @@
+"""The server's systemd units (hardware/systemd/qatys-server.service, qatys-worker.service)
+pass ``systemd-analyze verify`` and start the commands docs/deployment.md names."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HARDWARE = Path(__file__).resolve().parent.parent / "hardware" / "systemd"
+INSTALLED = "/opt/qatys/server/bin/qatys"
+
+
+@pytest.mark.parametrize(("unit", "command"), [
+    ("qatys-server.service", "server run --data /var/lib/qatys/server"),
+    ("qatys-worker.service", "server worker --data /var/lib/qatys/server")])
+def test_the_unit_verifies_and_runs_its_command(unit: str, command: str, tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    text = (HARDWARE / unit).read_text()
+    assert f"ExecStart={INSTALLED} {command}" in text
+    # Verified as installed, with the qatys of this checkout where the bundle would put it.
+    qatys = Path(sys.executable).with_name("qatys")
+    (tmp_path / unit).write_text(text.replace(INSTALLED, str(qatys)))
+    verified = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit)],
+                              capture_output=True, text=True, timeout=60)
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stderr.strip() == ""
