@@ -99,17 +99,6 @@ def load_policy(text: str | None = None) -> Policy:
     version = reader.text("", "version")
     if len(version) > MAX_VERSION:
         raise reader.error("", "version", f"must be at most {MAX_VERSION} characters")
-    country = reader.text("calendar", "country")
-    if country not in holidays.list_supported_countries():
-        raise reader.error("calendar", "country",
-                           f"{country[:20]!r} is not a country code the holiday calendar knows "
-                           '(e.g. "KZ")')
-    calendar_rules = CalendarRules(
-        country=country,
-        transferred_workdays=reader.boolean("calendar", "transferred_workdays"),
-        extra_days_off=reader.dates("calendar", "extra_days_off"),
-        extra_working_days=reader.dates("calendar", "extra_working_days"),
-    )
     reasons = reader.texts("absence", "paid_reasons")
     unknown = sorted(set(reasons) - set(REASONS))
     if unknown:
@@ -123,24 +112,45 @@ def load_policy(text: str | None = None) -> Policy:
     if not norms_table:
         raise reader.error("norms", None, "the norm table is empty")
     norms = {key: reader.money("norms", key) for key in norms_table}
-    confirm_from, confirm_to, report_past = 1, 7, 3
-    if "parents" in data:
-        confirm_from = reader.integer("parents", "confirm_from_day", 1, 28)
-        confirm_to = reader.integer("parents", "confirm_to_day", confirm_from, 28)
-        if "report_past_working_days" in data["parents"]:
-            report_past = reader.integer("parents", "report_past_working_days", 0, 30)
-    pickup_adults = 6
-    if "families" in data and "pickup_adults_per_child" in data["families"]:
-        pickup_adults = reader.integer("families", "pickup_adults_per_child", 0, 50)
+    families = _families(reader, data)
     reader.no_unknown_keys()
     return Policy(version=version, digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                  calendar=calendar_rules, paid_reasons=frozenset(reasons),
+                  calendar=_calendar(reader), paid_reasons=frozenset(reasons),
                   illness_requires_document=reader.boolean("absence",
                                                            "illness_requires_document"),
                   leave_cap_days_per_year=cap, rounding_step=step, norms=norms,
-                  currency=reader.text("", "currency"), confirm_from_day=confirm_from,
-                  confirm_to_day=confirm_to, report_past_working_days=report_past,
-                  pickup_adults_per_child=pickup_adults)
+                  currency=reader.text("", "currency"), **families)
+
+
+def _calendar(reader: _Reader) -> CalendarRules:
+    country = reader.text("calendar", "country")
+    if country not in holidays.list_supported_countries():
+        raise reader.error("calendar", "country",
+                           f"{country[:20]!r} is not a country code the holiday calendar knows "
+                           '(e.g. "KZ")')
+    return CalendarRules(
+        country=country,
+        transferred_workdays=reader.boolean("calendar", "transferred_workdays"),
+        extra_days_off=reader.dates("calendar", "extra_days_off"),
+        extra_working_days=reader.dates("calendar", "extra_working_days"),
+    )
+
+
+def _families(reader: _Reader, data: dict[str, Any]) -> dict[str, int]:
+    """The parents' windows and the pickup limit: optional tables, each with its default."""
+    found = {"confirm_from_day": 1, "confirm_to_day": 7, "report_past_working_days": 3,
+             "pickup_adults_per_child": 6}
+    if "parents" in data:
+        found["confirm_from_day"] = reader.integer("parents", "confirm_from_day", 1, 28)
+        found["confirm_to_day"] = reader.integer("parents", "confirm_to_day",
+                                                 found["confirm_from_day"], 28)
+        if "report_past_working_days" in data["parents"]:
+            found["report_past_working_days"] = reader.integer(
+                "parents", "report_past_working_days", 0, 30)
+    if "families" in data and "pickup_adults_per_child" in data["families"]:
+        found["pickup_adults_per_child"] = reader.integer("families",
+                                                          "pickup_adults_per_child", 0, 50)
+    return found
 
 
 _KNOWN = {"": {"version", "currency", "calendar", "absence", "amounts", "norms", "parents",

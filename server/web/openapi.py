@@ -395,34 +395,8 @@ def _parents_api() -> dict[str, Any]:
             _done("signed in", _SIGNED_IN), 401, 403, 429, signed_in=False),
         "/parents/api/logout": _parents_post(
             "End this phone's session", {"type": "object"}, _done("signed out", {})),
-        "/parents/api/me": {"get": {
-            "summary": "The phone's children, their codes' bindings and today's state; a "
-                       "guardian's also the consent state and the pickup adults, a pickup "
-                       "adult's (kind pickup) the relation only",
-            "responses": {**_done("children", {**_SIGNED_IN, "children": {
-                "type": "array", "items": {"type": "object", "required": [
-                    "child_id", "first_name", "kindergarten", "kindergarten_code", "serial",
-                    "binding", "kind", "today"], "properties": {
-                        "kind": {"type": "string", "enum": ["guardian", "pickup"]},
-                        "today": {"type": "string",
-                                  "enum": ["present", "left", "absent", "expected"]},
-                        "relation": {"type": "string", "enum": list(PickupRelation)},
-                        "pickup": {"type": "array", "items": {"type": "object", "required": [
-                            "id", "first_name", "relation", "claimed"]}}}}}}),
-                          **_errors(401)}}},
-        "/parents/api/pickup": _parents_post(
-            "A guardian adds an adult allowed to collect the child (first name, relation); "
-            "the answer is the adult's invitation (7 days). At most the policy's "
-            "[families] pickup_adults_per_child (default 6), invitations open included",
-            _object({"child_id": _CHILD, "first_name": _text(400, 0),
-                     "relation": {"type": "string", "maxLength": 40}}),
-            _done("invited", {"invitation": {"type": "object", "required": [
-                "code", "url", "expires_at"]}}), 404, 409),
-        "/parents/api/pickup/remove": _parents_post(
-            "A guardian removes a pickup adult (their guardian id) or an unclaimed invitation "
-            "(invitation:<id>) from the child: their pages at once, the door at the "
-            "terminals' next sync",
-            _object({"child_id": _CHILD, "adult": _text(64)}), _done("removed", {}), 404),
+        "/parents/api/me": _parents_me(),
+        **_pickup_api(),
         "/parents/api/consent": _parents_post(
             "A face-consent grant (until a day at most a year ahead) or withdrawal, signed "
             "on the phone",
@@ -440,6 +414,44 @@ def _parents_api() -> dict[str, Any]:
                      "comment": _text(2000, 0)}, ("child_id", "month", "kind")),
             _done("recorded", {"record": {"type": "integer"}}), 404, 409),
         "/parents/api/absence-report": _absence_report(),
+    }
+
+
+def _parents_me() -> dict[str, Any]:
+    """What a signed-in phone sees of its children."""
+    return {"get": {
+            "summary": "The phone's children, their codes' bindings and today's state; a "
+                       "guardian's also the consent state and the pickup adults, a pickup "
+                       "adult's (kind pickup) the relation only",
+            "responses": {**_done("children", {**_SIGNED_IN, "children": {
+                "type": "array", "items": {"type": "object", "required": [
+                    "child_id", "first_name", "kindergarten", "kindergarten_code", "serial",
+                    "binding", "kind", "today"], "properties": {
+                        "kind": {"type": "string", "enum": ["guardian", "pickup"]},
+                        "today": {"type": "string",
+                                  "enum": ["present", "left", "absent", "expected"]},
+                        "relation": {"type": "string", "enum": list(PickupRelation)},
+                        "pickup": {"type": "array", "items": {"type": "object", "required": [
+                            "id", "first_name", "relation", "claimed"]}}}}}}),
+                          **_errors(401)}}}
+
+
+def _pickup_api() -> dict[str, Any]:
+    """A guardian's adults who may collect the child (docs/families.md)."""
+    return {
+        "/parents/api/pickup": _parents_post(
+            "A guardian adds an adult allowed to collect the child (first name, relation); "
+            "the answer is the adult's invitation (7 days). At most the policy's "
+            "[families] pickup_adults_per_child (default 6), invitations open included",
+            _object({"child_id": _CHILD, "first_name": _text(400, 0),
+                     "relation": {"type": "string", "maxLength": 40}}),
+            _done("invited", {"invitation": {"type": "object", "required": [
+                "code", "url", "expires_at"]}}), 404, 409),
+        "/parents/api/pickup/remove": _parents_post(
+            "A guardian removes a pickup adult (their guardian id) or an unclaimed invitation "
+            "(invitation:<id>) from the child: their pages at once, the door at the "
+            "terminals' next sync",
+            _object({"child_id": _CHILD, "adult": _text(64)}), _done("removed", {}), 404),
     }
 
 
