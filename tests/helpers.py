@@ -432,7 +432,11 @@ def guardian_client(server: ServerProcess, child: str) -> GuardianClient:
     """Invite a guardian of ``child`` (the real CLI) and claim it with a new phone key."""
     url = run("guardian", "invite", "--data", str(server.data_dir), "--child",
               child).stdout.strip().splitlines()[-1]
-    code = url.rsplit("/", 1)[-1]
+    return claim_with_new_phone(server, url.rsplit("/", 1)[-1])
+
+
+def claim_with_new_phone(server: ServerProcess, code: str) -> GuardianClient:
+    """A new phone (a Python key signing as WebCrypto does) claims the invitation ``code``."""
     phone = Phone()
     http = requests.Session()
     answer = http.post(server.url + "/parents/api/claim", timeout=10, json={

@@ -12,7 +12,6 @@ One server, one Chromium for the module: the tests run in order and share the fa
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -24,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 import segno
 
 from protocol import phone as phone_code
@@ -40,6 +38,7 @@ from tests.helpers import (
     ServerProcess,
     add_user,
     claim_in_browser,
+    claim_with_new_phone,
     enrol,
     free_port,
     guardian_client,
@@ -360,7 +359,7 @@ def test_the_director_removes_an_adult_from_the_office_page(server: ServerProces
     code = mother.post(server.url, "/parents/api/pickup", {
         "child_id": child, "first_name": "Нұрлан", "relation": "uncle"}).json()["invitation"][
         "code"]
-    uncle = _claim(server, code)
+    uncle = claim_with_new_phone(server, code)
     office = staff_session(server.url, "pickup-dir", PASSWORD)
     listed = office.get(f"{server.url}/office/guardians?child={child}", timeout=10).text
     assert f'data-guardian="{uncle.guardian_id}" data-state="bound" data-kind="pickup"' in listed
@@ -374,20 +373,6 @@ def test_the_director_removes_an_adult_from_the_office_page(server: ServerProces
     assert trail == ["pickup_removed"]
     me = mother.http.get(server.url + "/parents/api/me", timeout=10).json()
     assert me["children"][0]["pickup"] == []
-
-
-def _claim(server: ServerProcess, code: str) -> GuardianClient:
-    """An adult's phone (a Python key signing as WebCrypto does) claims an invitation."""
-    from server.families.guardians import claim_message
-    from tests.helpers import Phone
-
-    phone = Phone()
-    http = requests.Session()
-    answer = http.post(server.url + "/parents/api/claim", timeout=10, json={
-        "code": code, "public_key": base64.b64encode(phone.spki).decode(),
-        "proof": base64.b64encode(phone.sign(claim_message(code))).decode()})
-    assert answer.status_code == 200, answer.text
-    return GuardianClient(http, phone, answer.json()["guardian_id"], answer.json()["csrf"])
 
 
 def test_removed_by_the_guardian_her_code_is_refused_at_the_next_sync(

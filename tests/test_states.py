@@ -20,12 +20,14 @@ from protocol.errors import AnswerRefusal, CardRefusal, ReleaseRefusal
 from protocol.events import Assurance, Direction, EventKind, Method, SystemEvent
 from protocol.faces import EraseReason
 from protocol.health import CameraState
+from protocol.phone import PickupRelation
 from protocol.roster import CONSENT_STATUSES, ConsentStatus
 from server.domain import face_consent, policy
 from server.domain.anomalies import AnomalyRule, OutageKind
 from server.domain.calendar import DayKind
 from server.domain.funding import DayMark
 from server.domain.policy import REASONS as POLICY_REASONS
+from server.domain.today import ChildState
 from server.families import consent
 from server.families.confirmations import ConfirmationKind
 from server.families.consent import ConsentAction, ConsentSource
@@ -40,7 +42,7 @@ from server.queue_core.roster_pull import PullOutcome
 from server.registry import records
 from server.registry.records import ABSENCE_CHOICES, ABSENCE_REASONS, AbsenceReason
 from server.staff.accounts import ROLES, Role
-from server.storage.db import BodyStatus, make_engine
+from server.storage.db import BindingKind, BodyStatus, make_engine
 from server.web.openapi import document
 from terminal.checkin import DoorResult
 from terminal.cli import SelfcheckResult
@@ -256,7 +258,7 @@ ALL = (AnswerRefusal, Assurance, Direction, EventKind, Method, SystemEvent, Eras
        CardRefusal, ScanRefusal, CheckinRefusal, UnlockRefusal, FaceRefusal, AbsenceReason,
        OutageKind, SubmissionKind, ReleaseRefusal, UpdateResult, SelfcheckResult,
        BundleRefusal, FrameReading, AnomalyRule, ConfirmationKind,
-       FaceScanRefusal, SpoofSign, DeskState)
+       FaceScanRefusal, SpoofSign, DeskState, ChildState, BindingKind, PickupRelation)
 
 
 @pytest.mark.parametrize("enum", ALL, ids=lambda e: e.__name__)

@@ -24,6 +24,7 @@ from protocol.events import Direction, EventKind, Method
 from protocol.phone import PickupRelation
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date
+from server.domain.today import ChildState, state_today
 from server.errors import FamiliesError
 from server.families.guardians import Invitation, create_invitation, is_guardian_of, remove_binding
 from server.money.statements import absences_in_effect, local_midnight_us, time_corrections
@@ -214,7 +215,7 @@ def who(method: str, phone_code: str | None, bindings: dict[str, Who]) -> Who:
     return Who(kinds.get(str(method), str(method)))
 
 
-def today_states(conn: Connection, child_ids: Iterable[str], now_us: int) -> dict[str, str]:
+def today_states(conn: Connection, child_ids: Iterable[str], now_us: int) -> dict[str, ChildState]:
     """Each child's state today as a phone shows it: ``present`` (arrived, not gone),
     ``left``, ``absent`` (an absence recorded for today) or ``expected`` (not yet)."""
     ids = sorted(set(child_ids))
@@ -242,14 +243,8 @@ def today_states(conn: Connection, child_ids: Iterable[str], now_us: int) -> dic
         else:
             arrived[r.child_id] = min(at, arrived.get(r.child_id, at))
     absent = {span.child_id for span in absences_in_effect(conn, set(ids), day, day)}
-    states = {}
-    for child_id in ids:
-        if child_id in arrived:
-            gone = left.get(child_id, -1) >= arrived[child_id]
-            states[child_id] = "left" if gone else "present"
-        else:
-            states[child_id] = "absent" if child_id in absent else "expected"
-    return states
+    return {child_id: state_today(arrived.get(child_id), left.get(child_id), child_id in absent)
+            for child_id in ids}
 
 
 def who_by_day(conn: Connection, child_id: str, start_us: int, end_us: int

@@ -12,29 +12,18 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 
 from sqlalchemy import Connection, func, select
 
 from protocol.events import Direction, EventKind, Method
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
+from server.domain.today import ChildState, state_today
 from server.families.pickup import Who, bindings_by_serial, who
 from server.money.statements import absences_in_effect, local_midnight_us, time_corrections
 from server.storage import db
 
 DEFAULT_CLOSING = "19:00"
 """When a kindergarten's day ends unless it says otherwise (``kindergartens.closes_at``)."""
-
-
-class ChildState(StrEnum):
-    """A child's state today (``tr[data-state]`` on the page)."""
-    PRESENT = "present"
-    """Arrived, not gone yet."""
-    LEFT = "left"
-    ABSENT = "absent"
-    """No arrival, an absence recorded for today."""
-    EXPECTED = "expected"
-    """No arrival, nothing recorded: not arrived yet."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +54,9 @@ class ChildToday:
 
     @property
     def state(self) -> ChildState:
-        if self.arrival is not None:
-            gone = self.departure is not None and self.departure.at_us >= self.arrival.at_us
-            return ChildState.LEFT if gone else ChildState.PRESENT
-        return ChildState.ABSENT if self.absence else ChildState.EXPECTED
+        return state_today(self.arrival.at_us if self.arrival else None,
+                           self.departure.at_us if self.departure else None,
+                           bool(self.absence))
 
 
 @dataclass

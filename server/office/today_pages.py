@@ -15,8 +15,9 @@ from werkzeug.wrappers.response import Response as WebResponse
 
 from qatys.timeutil import LOCAL_ZONE, to_datetime
 from server.context import ctx
+from server.domain.today import ChildState
 from server.office.blueprint import bp, garden, gardens_of, office_page, render, user
-from server.office.today import ChildState, Today, last_sync, today_list
+from server.office.today import Today, last_sync, today_list
 from server.staff.accounts import Role
 
 STREAM_SECONDS = 300
