@@ -77,6 +77,18 @@ class ServerConfig:
     limit_parents_login_key: str = "10 per 10 minutes"
     """Failed phone sign-ins naming one phone key id."""
 
+    push_subject: str = ""
+    """Who sends the Web Push messages (VAPID ``sub``): ``mailto:…`` or an https address;
+    empty: the server's ``public_url`` when it is https, else ``mailto:qatys@localhost``
+    (docs/notifications.md)."""
+    push_max_attempts: int = 8
+    """A push message is given up (``failed``) after this many failed sends."""
+
+    @property
+    def vapid_key_file(self) -> Path:
+        """The application server's VAPID key (P-256, PEM): made by `qatys server init`."""
+        return self.data_dir / "keys" / "vapid-private.pem"
+
     @property
     def keys_file(self) -> Path:
         return self.data_dir / "keys" / "server-keys.json"
@@ -104,6 +116,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "queue_core_timeout_seconds": (1, 600),
     "session_hours": (1, 168),
     "fleet_silent_seconds": (1, 30 * 24 * 3600),
+    "push_max_attempts": (1, 100),
 }
 """Whole-number settings and their inclusive ranges."""
 _FLAGS = ("allow_plain_http",)
@@ -222,6 +235,10 @@ def _check(key: str, value: object, source: str) -> object:
     if key in RATE_LIMITS and not _is_rate_limit(value):
         raise refuse(Sentence('one rate limit such as "10 per 15 minutes" (at least 1 per at '
                               'least 1 second, minute, hour or day)'))
+    if key == "push_subject" and value and not (
+            re.fullmatch(r"mailto:[^@\s]+@[^@\s]+", value)
+            or (value.startswith("https://") and _is_http_url(value))):
+        raise refuse(Sentence("mailto:ADDRESS, an https address, or empty"))
     if key == "database_url" and not _is_database_url(value):
         raise refuse(Sentence("a database URL: sqlite:///PATH or postgresql://…"))
     if key in ("public_url", "queue_core_url") and not _is_http_url(value) and (

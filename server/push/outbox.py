@@ -1,0 +1,179 @@
+"""The push outbox: messages toward the phones' push services, each written once.
+
+Arrivals and departures are enqueued after the ingest transaction has committed, in a second
+short one (:func:`enqueue_events`, called by the batches route once the terminal has its
+answer); a sweep of the last minutes' events (:func:`enqueue_recent`, in the sender's loop)
+catches what a crash between the two left out. The "not collected yet" message is enqueued
+at the kindergarten's closing time (:func:`enqueue_closing`), a report's outcome in the
+director's decision's transaction (:func:`enqueue_report_outcome`). Every row's dedup key is
+what it tells + the subscription: a repeated sync, a second sweep or two senders make nothing
+twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from protocol.events import Direction, EventKind
+from qatys.timeutil import LOCAL_ZONE, local_date
+from server.office.today import DEFAULT_CLOSING, ChildState, today_list
+from server.push import messages
+from server.storage import db
+from server.storage.db import PushKind, PushStatus, writing
+
+SWEEP_SECONDS = 600
+"""How far back the sender's loop looks for events that have no messages yet."""
+
+
+@dataclass(frozen=True)
+class Target:
+    subscription_id: int
+    language: str
+    child_id: str
+
+
+def targets(conn: Connection, child_ids: Iterable[str]) -> list[Target]:
+    """The live subscriptions of the guardians bound to these children."""
+    wanted = sorted(set(child_ids))
+    if not wanted:
+        return []
+    s, gc, g = db.push_subscriptions.c, db.guardian_children.c, db.guardians.c
+    rows = conn.execute(
+        select(s.id, s.language, gc.child_id)
+        .join(db.guardian_children, db.guardian_children.c.guardian_id == s.guardian_id)
+        .join(db.guardians, db.guardians.c.guardian_id == s.guardian_id)
+        .where(s.dropped_at_us.is_(None)).where(gc.removed_at_us.is_(None))
+        .where(g.removed_at_us.is_(None)).where(gc.child_id.in_(wanted)))
+    return [Target(int(r.id), str(r.language), str(r.child_id)) for r in rows]
+
+
+def _insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows whose dedup key is new; returns how many were."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(db.push_outbox).on_conflict_do_nothing(
+        index_elements=["dedup_key"])
+    return sum(conn.execute(statement.values(**row)).rowcount for row in rows)
+
+
+def _row(target: Target, kind: PushKind, key: str, payload: str, now_us: int) -> dict[str, Any]:
+    return {"subscription_id": target.subscription_id, "kind": kind,
+            "dedup_key": f"{key}:{target.subscription_id}", "payload": payload,
+            "status": PushStatus.PENDING, "attempts": 0, "created_at_us": now_us,
+            "next_attempt_at_us": now_us, "last_error": ""}
+
+
+def _passage_rows(conn: Connection, where: Any, now_us: int) -> list[dict[str, Any]]:
+    e = db.events.c
+    found = conn.execute(
+        select(e.event_id, e.child_id, e.kind, e.direction, e.recorded_at_us, e.receipt,
+               db.children.c.first_name)
+        .join(db.children, db.children.c.child_id == e.child_id)
+        .where(where).where(e.body_status == db.BodyStatus.OK)
+        .where(e.kind.in_([EventKind.ARRIVAL, EventKind.DEPARTURE]))).all()
+    if not found:
+        return []
+    by_child: dict[str, list[Target]] = {}
+    for target in targets(conn, (r.child_id for r in found)):
+        by_child.setdefault(target.child_id, []).append(target)
+    rows = []
+    for event in found:
+        kind = (PushKind.DEPARTURE if event.direction == Direction.OUT
+                or event.kind == EventKind.DEPARTURE else PushKind.ARRIVAL)
+        for target in by_child.get(event.child_id, []):
+            payload = messages.passage(target.language, kind, event.child_id,
+                                       event.first_name, event.recorded_at_us, event.receipt)
+            rows.append(_row(target, kind, f"event:{event.event_id}", payload, now_us))
+    return rows
+
+
+def enqueue_events(engine: Engine, event_ids: Sequence[str], now_us: int) -> int:
+    """Messages for these newly stored events (one per subscribed guardian each); reads only
+    when nobody is subscribed. Returns the number of new rows."""
+    if not event_ids:
+        return 0
+    with engine.connect() as conn:
+        rows = _passage_rows(conn, db.events.c.event_id.in_(list(event_ids)), now_us)
+    if not rows:
+        return 0
+    with writing(engine) as conn:
+        return _insert(conn, rows)
+
+
+def enqueue_recent(engine: Engine, now_us: int, seconds: int = SWEEP_SECONDS) -> int:
+    """The same for every event received in the last ``seconds`` (the loop's safety net)."""
+    since = now_us - seconds * 1_000_000
+    with engine.connect() as conn:
+        rows = _passage_rows(conn, db.events.c.received_at_us >= since, now_us)
+        if rows:
+            known = set(conn.execute(select(db.push_outbox.c.dedup_key).where(
+                db.push_outbox.c.dedup_key.in_([r["dedup_key"] for r in rows]))).scalars())
+            rows = [r for r in rows if r["dedup_key"] not in known]
+    if not rows:
+        return 0
+    with writing(engine) as conn:
+        return _insert(conn, rows)
+
+
+def closing_moment(day_iso: str, closes_at: str | None) -> tuple[str, int]:
+    """A kindergarten's closing time that day: as written ("HH:MM") and in microseconds."""
+    closing = closes_at or DEFAULT_CLOSING
+    hour, minute = (int(part) for part in closing.split(":"))
+    moment = datetime.combine(datetime.fromisoformat(day_iso).date(), time(hour, minute),
+                              LOCAL_ZONE)
+    return closing, int(moment.timestamp() * 1_000_000)
+
+
+def enqueue_closing(engine: Engine, now_us: int) -> int:
+    """Past a kindergarten's closing time (until local midnight): "not collected yet" for
+    each child still there, once per child and day."""
+    day = local_date(now_us).isoformat()
+    added = 0
+    with engine.connect() as conn:
+        gardens = conn.execute(select(db.kindergartens.c.code,
+                                      db.kindergartens.c.closes_at)).all()
+        rows: list[dict[str, Any]] = []
+        for garden in gardens:
+            closing, at_us = closing_moment(day, garden.closes_at)
+            if now_us < at_us:
+                continue
+            listed = today_list(conn, garden.code, None, now_us, closing)
+            here = {c.child_id: c for c in listed.children if c.state == ChildState.PRESENT}
+            if not here:
+                continue
+            names = dict(conn.execute(select(db.children.c.child_id, db.children.c.first_name)
+                                      .where(db.children.c.child_id.in_(sorted(here)))).all())
+            for target in targets(conn, here):
+                payload = messages.not_collected(target.language, target.child_id,
+                                                 names[target.child_id], closing)
+                rows.append(_row(target, PushKind.NOT_COLLECTED,
+                                 f"closing:{target.child_id}:{day}", payload, now_us))
+    if rows:
+        with writing(engine) as conn:
+            added = _insert(conn, rows)
+    return added
+
+
+def enqueue_report_outcome(conn: Connection, report_id: int, now_us: int) -> int:
+    """The director's decision on an absence report, to the child's subscribed guardians; in
+    the decision's own transaction."""
+    r = conn.execute(select(db.absence_reports, db.children.c.first_name)
+                     .join(db.children, db.children.c.child_id == db.absence_reports.c.child_id)
+                     .where(db.absence_reports.c.id == report_id)).one()
+    if r.status == db.ReportStatus.PENDING:
+        return 0
+    kind = (PushKind.REPORT_ACCEPTED if r.status == db.ReportStatus.ACCEPTED
+            else PushKind.REPORT_DECLINED)
+    rows = [_row(t, kind, f"report:{report_id}:{r.status}",
+                 messages.report_outcome(t.language, kind, r.child_id, r.first_name,
+                                         r.first_day, r.last_day, r.decision_note or ""),
+                 now_us) for t in targets(conn, [r.child_id])]
+    return _insert(conn, rows)
+

@@ -1,0 +1,149 @@
+"""Sending the push outbox: :func:`deliver_due` claims the rows that are due (for a while,
+so a second copy of the loop skips them), encrypts each for its phone (RFC 8291 aes128gcm),
+signs the request with the server's VAPID key (RFC 8292) and posts it to the phone's push
+service (RFC 8030), outside any transaction; then it records the outcome:
+
+- 201 or 202: ``sent``;
+- 404 or 410: the subscription is gone: dropped, with every message of it not yet sent;
+- anything else (another status, a refused connection, a timeout): tried again after a
+  full-jitter backoff (server/queue_core/outbox.py's), ``failed`` after the last attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02
+from pywebpush import WebPushException, webpush
+from sqlalchemy import Engine, Row, or_, select
+
+from qatys.logs import log
+from server.push.subscriptions import DropReason, drop
+from server.queue_core.outbox import retry_delay_us
+from server.storage import db
+from server.storage.db import PushStatus, writing
+
+logger = logging.getLogger("qatys.push")
+
+CLAIM_SECONDS = 60
+BATCH = 50
+TTL_SECONDS = 12 * 3600
+"""How long a push service keeps a message for a phone that is off (``TTL``)."""
+TIMEOUT_SECONDS = 10.0
+GONE = (404, 410)
+TAKEN = (201, 202)
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    key: ec.EllipticCurvePrivateKey
+    subject: str
+    """VAPID ``sub``: ``mailto:…`` or the server's https address."""
+    max_attempts: int = 8
+    timeout_seconds: float = TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class PushRun:
+    sent: int = 0
+    retrying: int = 0
+    dropped: int = 0
+    failed: int = 0
+
+
+def deliver_due(engine: Engine, now_us: int, settings: PushSettings,
+                rng: random.Random | None = None, force: bool = False) -> PushRun:
+    """Send every message due at ``now_us`` (``force``: also those waiting out a retry
+    delay); returns how each one ended."""
+    counts = {"sent": 0, "retrying": 0, "dropped": 0, "failed": 0}
+    tried: set[int] = set()
+    vapid = Vapid02(private_key=settings.key)
+    while True:
+        rows = _claim(engine, now_us, force, tried)
+        tried.update(r.id for r in rows)
+        for row in rows:
+            counts[_send(engine, row, now_us, settings, vapid, rng)] += 1
+        if len(rows) < BATCH:
+            return PushRun(**counts)
+
+
+def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Row[Any]]:
+    o, s = db.push_outbox.c, db.push_subscriptions.c
+    due = (select(o.id, o.subscription_id, o.payload, o.attempts, o.dedup_key, s.endpoint,
+                  s.p256dh, s.auth)
+           .join(db.push_subscriptions, s.id == o.subscription_id)
+           .where(o.status == PushStatus.PENDING)
+           .where(or_(o.claimed_until_us.is_(None), o.claimed_until_us < now_us)))
+    if tried:
+        due = due.where(o.id.not_in(sorted(tried)))
+    if not force:
+        due = due.where(o.next_attempt_at_us <= now_us)
+    with writing(engine) as conn:
+        rows: list[Row[Any]] = list(conn.execute(due.order_by(o.id).limit(BATCH)))
+        if rows:
+            conn.execute(db.push_outbox.update().where(o.id.in_([r.id for r in rows]))
+                         .values(claimed_until_us=now_us + CLAIM_SECONDS * 1_000_000))
+    return rows
+
+
+def _post(row: Row[Any], settings: PushSettings, vapid: Vapid02) -> int | str:
+    """The push service's status, or what went wrong before it answered."""
+    endpoint = urlsplit(row.endpoint)
+    claims: dict[str, str | int] = {"sub": settings.subject,
+                                    "aud": f"{endpoint.scheme}://{endpoint.netloc}"}
+    try:
+        answer = webpush({"endpoint": row.endpoint,
+                          "keys": {"p256dh": row.p256dh, "auth": row.auth}},
+                         data=row.payload, vapid_private_key=vapid, vapid_claims=claims,
+                         ttl=TTL_SECONDS, timeout=settings.timeout_seconds)
+    except WebPushException as exc:
+        if exc.response is None:
+            return str(exc)[:200]
+        return int(exc.response.status_code)
+    except (requests.RequestException, OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return int(getattr(answer, "status_code", 0))
+
+
+def _send(engine: Engine, row: Row[Any], now_us: int, settings: PushSettings, vapid: Vapid02,
+          rng: random.Random | None) -> str:
+    outcome = _post(row, settings, vapid)
+    attempts = row.attempts + 1
+    where = db.push_outbox.c.id == row.id
+    with writing(engine) as conn:
+        if outcome in TAKEN:
+            conn.execute(db.push_outbox.update().where(where).values(
+                status=PushStatus.SENT, attempts=attempts, sent_at_us=now_us,
+                claimed_until_us=None, last_error=""))
+            result = "sent"
+        elif outcome in GONE:
+            conn.execute(db.push_outbox.update().where(where).values(
+                status=PushStatus.DROPPED, attempts=attempts, claimed_until_us=None,
+                last_error=f"push service answered {outcome}"))
+            drop(conn, int(row.subscription_id), DropReason.GONE, now_us)
+            result = "dropped"
+        else:
+            error = (f"push service answered {outcome}" if isinstance(outcome, int)
+                     else outcome)
+            given_up = attempts >= settings.max_attempts
+            conn.execute(db.push_outbox.update().where(where).values(
+                status=PushStatus.FAILED if given_up else PushStatus.PENDING,
+                attempts=attempts, claimed_until_us=None, last_error=error[:500],
+                next_attempt_at_us=now_us + retry_delay_us(attempts, rng)))
+            result = "failed" if given_up else "retrying"
+    log(logger, f"push.{result}", logging.INFO if result == "sent" else logging.WARNING,
+        id=row.id, subscription=row.subscription_id, attempts=attempts,
+        outcome=outcome if isinstance(outcome, int) else str(outcome)[:200])
+    return result
+
+
+def pending_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return len(conn.execute(select(db.push_outbox.c.id)
+                                .where(db.push_outbox.c.status == PushStatus.PENDING)).all())
