@@ -108,6 +108,8 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
         _wait_for(f"http://127.0.0.1:{core_port}/stand-in/health")
         children.append(subprocess.Popen([sys.executable, "-m", "qatys", "queue-core", "run",
                                           "--data", str(data)]))
+        children.append(subprocess.Popen([sys.executable, "-m", "qatys", "server", "notify",
+                                          "--data", str(data)]))  # guardians' push messages
         _enrol_terminal(data, home, port)
         seeded = seed_previous_month(base, data, home, demo_children(), DEMO_CODE,
                                      local_date(now_us()))

@@ -228,6 +228,7 @@ var QatysParents = (function () {
     });
   }
 
+  var PUSH_WAIT_MS = 8000;
   function push() {  // opt-in per phone: the browser's push subscription, sent to the server
     var section = document.getElementById("push-section");
     if (!section) { return; }
@@ -256,7 +257,11 @@ var QatysParents = (function () {
         if (answer === "denied") { return Promise.reject({name: "NotAllowedError"}); }
         return Promise.all([registration(), fetch("/parents/api/push/key").then(function (r) { return r.json(); })]);
       }).then(function (both) {
-        return both[0].pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key(both[1].key)});
+        /* a browser without a push service (headless Chromium, some de-Googled builds)
+           may never settle: give it a few seconds */
+        return Promise.race([
+          both[0].pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key(both[1].key)}),
+          new Promise(function (_, reject) { setTimeout(function () { reject({name: "NoPushService"}); }, PUSH_WAIT_MS); })]);
       }).then(function (subscription) {
         return post("/parents/api/push/subscribe", subscription.toJSON());
       }).then(function (answer) {
