@@ -27,7 +27,6 @@ from server.domain.funding import FundingError
 from server.domain.policy import PolicyError
 from server.errors import ServiceError, SetupError
 from server.keys import ServerKeys
-from server.push.vapid import create_vapid_key
 from server.storage.db import make_engine, normalise_url, writing
 from server.storage.migrations import migrate, pending
 
@@ -71,7 +70,7 @@ def init_data_dir(data_dir: Path, database_url: str | None, public_url: str | No
             config = write_config(data_dir, database_url, public_url, queue_core_url)
         key_store.create_keys(config.keys_file)
         key_store.create_session_secret(config.session_secret_file)
-        create_vapid_key(config.vapid_key_file)
+        key_store.create_vapid_key(config.vapid_key_file)
         engine = make_engine(config.database_url)
         applied = migrate(engine)
         engine.dispose()

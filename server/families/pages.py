@@ -56,6 +56,7 @@ from server.families.guardians import (
     sign_in,
 )
 from server.i18n.words import Words
+from server.keys import application_server_key, load_vapid_key
 from server.money.statements import (
     local_midnight_us,
     next_month_start,
@@ -64,7 +65,6 @@ from server.money.statements import (
     shipped_policy,
 )
 from server.push import subscriptions as push_subscriptions
-from server.push.vapid import application_server_key, load_vapid_key
 from server.storage import db
 from server.storage.db import writing
 from server.web.bodies import INT64_MAX, integer, json_object, optional_text, text, texts

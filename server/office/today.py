@@ -20,9 +20,7 @@ from protocol.events import Direction, EventKind, Method
 from qatys.timeutil import LOCAL_ZONE, local_date, to_datetime
 from server.money.statements import absences_in_effect, local_midnight_us, time_corrections
 from server.storage import db
-
-DEFAULT_CLOSING = "19:00"
-"""When a kindergarten's day ends unless it says otherwise (``kindergartens.closes_at``)."""
+from server.storage.db import DEFAULT_CLOSING
 
 
 class ChildState(StrEnum):

@@ -1,7 +1,7 @@
 """Web Push notifications for guardians (docs/notifications.md): RFC 8030 delivery, RFC 8291
 message encryption, RFC 8292 VAPID, with pywebpush; no third-party account.
 
-- :mod:`server.push.vapid`: the application server's key pair, made by `qatys server init`;
+- the application server's VAPID key pair: server/keys.py, made by `qatys server init`;
 - :mod:`server.push.subscriptions`: a phone's opt-in and opt-out (the parents' API);
 - :mod:`server.push.messages`: what a message says, in the guardian's page language;
 - :mod:`server.push.outbox`: messages enqueued after ingest, at closing time and on a report's

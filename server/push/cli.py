@@ -15,9 +15,9 @@ from qatys.cliutil import emit
 from qatys.timeutil import now_us
 from server.config import ServerConfig
 from server.datadir import DataDir, with_data_dir
+from server.keys import load_vapid_key
 from server.push.outbox import enqueue_closing, enqueue_recent
 from server.push.sender import PushRun, PushSettings, deliver_due
-from server.push.vapid import load_vapid_key
 
 logger = logging.getLogger("qatys.push")
 

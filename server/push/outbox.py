@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -22,10 +22,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from protocol.events import Direction, EventKind
 from qatys.timeutil import LOCAL_ZONE, local_date
-from server.office.today import DEFAULT_CLOSING, ChildState, today_list
 from server.push import messages
 from server.storage import db
-from server.storage.db import PushKind, PushStatus, writing
+from server.storage.db import DEFAULT_CLOSING, PushKind, PushStatus, writing
 
 SWEEP_SECONDS = 600
 """How far back the sender's loop looks for events that have no messages yet."""
@@ -122,43 +121,68 @@ def enqueue_recent(engine: Engine, now_us: int, seconds: int = SWEEP_SECONDS) ->
         return _insert(conn, rows)
 
 
-def closing_moment(day_iso: str, closes_at: str | None) -> tuple[str, int]:
-    """A kindergarten's closing time that day: as written ("HH:MM") and in microseconds."""
+def closing_moment(day: str, closes_at: str | None) -> tuple[str, int]:
+    """A kindergarten's closing time on ``day``: as written ("HH:MM") and in microseconds."""
     closing = closes_at or DEFAULT_CLOSING
     hour, minute = (int(part) for part in closing.split(":"))
-    moment = datetime.combine(datetime.fromisoformat(day_iso).date(), time(hour, minute),
+    moment = datetime.combine(datetime.fromisoformat(day).date(), time(hour, minute),
                               LOCAL_ZONE)
     return closing, int(moment.timestamp() * 1_000_000)
 
 
+def still_here(conn: Connection, kindergarten: str, child_ids: Iterable[str],
+               now_us: int) -> set[str]:
+    """Which of these children arrived today and have not left since (the office's today
+    list says the same: server/office/today.py, first arrival and last departure)."""
+    day = local_date(now_us)
+    start, _ = closing_moment(day.isoformat(), "00:00")
+    _, end = closing_moment((day + timedelta(days=1)).isoformat(), "00:00")
+    e = db.events.c
+    arrival: dict[str, int] = {}
+    departure: dict[str, int] = {}
+    for r in conn.execute(
+            select(e.child_id, e.kind, e.direction, e.recorded_at_us)
+            .where(e.kindergarten == kindergarten).where(e.child_id.in_(sorted(child_ids)))
+            .where(e.kind.in_([EventKind.ARRIVAL, EventKind.DEPARTURE]))
+            .where(e.body_status == db.BodyStatus.OK)
+            .where(e.recorded_at_us >= start).where(e.recorded_at_us < end)):
+        if r.direction == Direction.OUT or r.kind == EventKind.DEPARTURE:
+            departure[r.child_id] = max(departure.get(r.child_id, 0), r.recorded_at_us)
+        else:
+            arrival[r.child_id] = min(arrival.get(r.child_id, r.recorded_at_us),
+                                      r.recorded_at_us)
+    return {child for child, at in arrival.items() if departure.get(child, -1) < at}
+
+
 def enqueue_closing(engine: Engine, now_us: int) -> int:
     """Past a kindergarten's closing time (until local midnight): "not collected yet" for
-    each child still there, once per child and day."""
+    each subscribed guardian's child still there, once per child and day."""
     day = local_date(now_us).isoformat()
-    added = 0
+    rows: list[dict[str, Any]] = []
     with engine.connect() as conn:
         gardens = conn.execute(select(db.kindergartens.c.code,
                                       db.kindergartens.c.closes_at)).all()
-        rows: list[dict[str, Any]] = []
         for garden in gardens:
             closing, at_us = closing_moment(day, garden.closes_at)
             if now_us < at_us:
                 continue
-            listed = today_list(conn, garden.code, None, now_us, closing)
-            here = {c.child_id: c for c in listed.children if c.state == ChildState.PRESENT}
-            if not here:
+            children = dict(conn.execute(
+                select(db.children.c.child_id, db.children.c.first_name)
+                .where(db.children.c.kindergarten == garden.code)).all())
+            subscribed = targets(conn, children)
+            if not subscribed:
                 continue
-            names = dict(conn.execute(select(db.children.c.child_id, db.children.c.first_name)
-                                      .where(db.children.c.child_id.in_(sorted(here)))).all())
-            for target in targets(conn, here):
-                payload = messages.not_collected(target.language, target.child_id,
-                                                 names[target.child_id], closing)
-                rows.append(_row(target, PushKind.NOT_COLLECTED,
-                                 f"closing:{target.child_id}:{day}", payload, now_us))
-    if rows:
-        with writing(engine) as conn:
-            added = _insert(conn, rows)
-    return added
+            here = still_here(conn, garden.code, {t.child_id for t in subscribed}, now_us)
+            for target in subscribed:
+                if target.child_id in here:
+                    payload = messages.not_collected(target.language, target.child_id,
+                                                     children[target.child_id], closing)
+                    rows.append(_row(target, PushKind.NOT_COLLECTED,
+                                     f"closing:{target.child_id}:{day}", payload, now_us))
+    if not rows:
+        return 0
+    with writing(engine) as conn:
+        return _insert(conn, rows)
 
 
 def enqueue_report_outcome(conn: Connection, report_id: int, now_us: int) -> int:

@@ -44,6 +44,10 @@ class BodyStatus(StrEnum):
 
 
 
+DEFAULT_CLOSING = "19:00"
+"""When a kindergarten's day ends unless it says otherwise (``kindergartens.closes_at``): the
+office's "still here" list and the guardians' "not collected yet" message start then."""
+
 kindergartens = Table(
     "kindergartens", metadata,
     Column("code", String(32), primary_key=True),
@@ -53,7 +57,7 @@ kindergartens = Table(
     # The education department's district: finance staff read the month per district.
     Column("district", String(100), nullable=False, default="", server_default=""),
     # When the day ends (local "HH:MM", 0016): the office's "still here" list starts then;
-    # none means the default of server/office/today.py.
+    # none means DEFAULT_CLOSING.
     Column("closes_at", String(5), nullable=True),
 )
 
