@@ -66,6 +66,9 @@ class _Subscription:
 @dataclass
 class PushStandIn:
     port: int = 0
+    decrypt: bool = True
+    """False (the bench's throughput run): count what arrives, answer 201, decrypt nothing."""
+    taken: int = 0
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -134,6 +137,10 @@ class PushStandIn:
         if headers.get("content-encoding") != "aes128gcm" or not headers.get(
                 "authorization", "").startswith("vapid t="):
             return 400
+        if not self.decrypt:
+            with self._lock:
+                self.taken += 1
+            return 201
         if not _vapid_verifies(headers["authorization"], self.port):
             return 401
         plain = http_ece.decrypt(body, private_key=found.key, auth_secret=found.auth,

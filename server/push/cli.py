@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from urllib.parse import urlsplit
 
 import click
@@ -16,7 +17,7 @@ from qatys.timeutil import now_us
 from server.config import ServerConfig
 from server.datadir import DataDir, with_data_dir
 from server.keys import load_vapid_key
-from server.push.outbox import enqueue_closing, enqueue_recent
+from server.push.outbox import EventCursor, enqueue_closing, enqueue_new
 from server.push.sender import PushRun, PushSettings, deliver_due
 
 logger = logging.getLogger("qatys.push")
@@ -37,16 +38,29 @@ def settings_of(data: DataDir) -> PushSettings:
                         data.config.push_max_attempts)
 
 
-def one_pass(data: DataDir, settings: PushSettings, force: bool = False) -> tuple[int, PushRun]:
-    """Enqueue what the last minutes and closing time call for, then send what is due."""
+CLOSING_EVERY_SECONDS = 30.0
+"""How often the loop looks at the kindergartens' closing times."""
+
+
+PASS_MOST = 500
+"""Messages one pass of the loop sends at most: a stop request waits for no more."""
+
+
+def one_pass(data: DataDir, settings: PushSettings, cursor: EventCursor,
+             closing: bool = True, force: bool = False,
+             most: int | None = None) -> tuple[int, PushRun]:
+    """Enqueue what new events (and, with ``closing``, closing times) call for, then send
+    what is due. Issue 19's `qatys server worker` schedules these same steps."""
     moment = now_us()
-    queued = enqueue_recent(data.engine, moment) + enqueue_closing(data.engine, moment)
-    return queued, deliver_due(data.engine, now_us(), settings, force=force)
+    queued = enqueue_new(data.engine, cursor, moment)
+    if closing:
+        queued += enqueue_closing(data.engine, moment)
+    return queued, deliver_due(data.engine, now_us(), settings, force=force, most=most)
 
 
 @click.command("notify")
 @with_data_dir
-@click.option("--every", "every_seconds", default=1.0, show_default=True,
+@click.option("--every", "every_seconds", default=0.5, show_default=True,
               help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="One pass, its counts as a JSON line, then exit.")
 @click.option("--now", "force", is_flag=True,
@@ -55,19 +69,26 @@ def notify_command(data: DataDir, every_seconds: float, once: bool, force: bool)
     """Send guardians' push notifications until stopped (docs/notifications.md)."""
     settings = settings_of(data)
     if once:
-        queued, run = one_pass(data, settings, force)
+        queued, run = one_pass(data, settings, EventCursor(), force=force)
         emit({"queued": queued, "sent": run.sent, "retrying": run.retrying,
               "dropped": run.dropped, "failed": run.failed})
         return
     logs.configure(data.config.log_file.with_name("notify.log"))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    cursor, next_closing = EventCursor(), 0.0
     try:
         while not stop.is_set():
+            closing = time.monotonic() >= next_closing
+            if closing:
+                next_closing = time.monotonic() + CLOSING_EVERY_SECONDS
+            busy = False
             try:
-                one_pass(data, settings)
+                _, run = one_pass(data, settings, cursor, closing, most=PASS_MOST)
+                busy = run.total >= PASS_MOST  # more waiting: no pause
             except Exception as exc:  # a database hiccup must not end the loop
                 logs.log(logger, "push.pass_failed", logging.ERROR, error=str(exc)[:300])
-            stop.wait(every_seconds)
+            if not busy:
+                stop.wait(every_seconds)
     except KeyboardInterrupt:
         pass

@@ -1,23 +1,23 @@
 """The push outbox: messages toward the phones' push services, each written once.
 
-Arrivals and departures are enqueued after the ingest transaction has committed, in a second
-short one (:func:`enqueue_events`, called by the batches route once the terminal has its
-answer); a sweep of the last minutes' events (:func:`enqueue_recent`, in the sender's loop)
-catches what a crash between the two left out. The "not collected yet" message is enqueued
-at the kindergarten's closing time (:func:`enqueue_closing`), a report's outcome in the
-director's decision's transaction (:func:`enqueue_report_outcome`). Every row's dedup key is
-what it tells + the subscription: a repeated sync, a second sweep or two senders make nothing
-twice.
+Arrivals and departures are enqueued by the sender's loop, in its own process, from the
+events the terminals' syncs have committed (:func:`enqueue_new`: per terminal, the events
+past the sequence number it last looked at, read beside the terminals' heads): outside the
+ingest transaction and off the ingest path altogether, so ingest does not slow down (docs/
+performance.md). The "not collected yet" message is enqueued at the kindergarten's closing
+time (:func:`enqueue_closing`), a report's outcome in the director's decision's transaction
+(:func:`enqueue_report_outcome`). Every row's dedup key is what it tells + the subscription:
+a repeated sync, a restarted loop looking back again, or two loops make nothing twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from protocol.events import Direction, EventKind
@@ -27,7 +27,7 @@ from server.storage import db
 from server.storage.db import DEFAULT_CLOSING, PushKind, PushStatus, writing
 
 SWEEP_SECONDS = 600
-"""How far back the sender's loop looks for events that have no messages yet."""
+"""How far back a starting loop looks for events that have no messages yet."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,17 @@ def targets(conn: Connection, child_ids: Iterable[str]) -> list[Target]:
 
 
 def _insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert the rows whose dedup key is new; returns how many were."""
+    """Insert the rows whose dedup key is new (one statement for all); returns how many."""
     if not rows:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(db.push_outbox).on_conflict_do_nothing(
-        index_elements=["dedup_key"])
-    return sum(conn.execute(statement.values(**row)).rowcount for row in rows)
+    known = set(conn.execute(select(db.push_outbox.c.dedup_key).where(
+        db.push_outbox.c.dedup_key.in_([r["dedup_key"] for r in rows]))).scalars())
+    fresh = [r for r in rows if r["dedup_key"] not in known]
+    if fresh:  # a second sender racing this one: its rows win, these are skipped
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(db.push_outbox).on_conflict_do_nothing(
+            index_elements=["dedup_key"]), fresh)
+    return len(fresh)
 
 
 def _row(target: Target, kind: PushKind, key: str, payload: str, now_us: int) -> dict[str, Any]:
@@ -94,8 +98,8 @@ def _passage_rows(conn: Connection, where: Any, now_us: int) -> list[dict[str, A
 
 
 def enqueue_events(engine: Engine, event_ids: Sequence[str], now_us: int) -> int:
-    """Messages for these newly stored events (one per subscribed guardian each); reads only
-    when nobody is subscribed. Returns the number of new rows."""
+    """Messages for these stored events (one per subscribed guardian each), those not made
+    yet; writes nothing when nobody is subscribed. Returns the number of new rows."""
     if not event_ids:
         return 0
     with engine.connect() as conn:
@@ -106,19 +110,57 @@ def enqueue_events(engine: Engine, event_ids: Sequence[str], now_us: int) -> int
         return _insert(conn, rows)
 
 
-def enqueue_recent(engine: Engine, now_us: int, seconds: int = SWEEP_SECONDS) -> int:
-    """The same for every event received in the last ``seconds`` (the loop's safety net)."""
+@dataclass
+class EventCursor:
+    """Per terminal, the last sequence number the loop has enqueued messages for; kept in the
+    loop's memory. A terminal it has not looked at yet starts at the events received in the
+    last :data:`SWEEP_SECONDS` (a restarted loop looks back that far)."""
+    seqs: dict[str, int] = field(default_factory=dict)
+
+
+CATCH_UP_EVENTS = 20_000
+"""A terminal's first look goes back at most this many events."""
+
+
+def enqueue_new(engine: Engine, cursor: EventCursor, now_us: int,
+                seconds: int = SWEEP_SECONDS) -> int:
+    """Messages for every event committed since the cursor (one per subscribed guardian of
+    its child); returns the number of new rows. An idle pass reads the terminals' heads."""
+    t, e = db.terminals.c, db.events.c
     since = now_us - seconds * 1_000_000
+    rows: list[dict[str, Any]] = []
     with engine.connect() as conn:
-        rows = _passage_rows(conn, db.events.c.received_at_us >= since, now_us)
-        if rows:
-            known = set(conn.execute(select(db.push_outbox.c.dedup_key).where(
-                db.push_outbox.c.dedup_key.in_([r["dedup_key"] for r in rows]))).scalars())
-            rows = [r for r in rows if r["dedup_key"] not in known]
+        heads = {str(r.terminal_id): int(r.head_seq)
+                 for r in conn.execute(select(t.terminal_id, t.head_seq))}
+        moved = {tid: head for tid, head in heads.items() if cursor.seqs.get(tid) != head}
+        if not moved:
+            return 0
+        subscribed = _subscribed_children(conn)
+        for terminal_id, head in moved.items():
+            known = cursor.seqs.get(terminal_id)
+            if known is None:
+                first = conn.execute(select(func.min(e.seq))
+                                     .where(e.terminal_id == terminal_id)
+                                     .where(e.seq > head - CATCH_UP_EVENTS)
+                                     .where(e.received_at_us >= since)).scalar()
+                known = head if first is None else int(first) - 1
+            if subscribed and head > known:
+                rows += _passage_rows(conn, (e.terminal_id == terminal_id) & (e.seq > known)
+                                      & (e.seq <= head) & e.child_id.in_(sorted(subscribed)),
+                                      now_us)
+            cursor.seqs[terminal_id] = head
     if not rows:
         return 0
     with writing(engine) as conn:
         return _insert(conn, rows)
+
+
+def _subscribed_children(conn: Connection) -> set[str]:
+    s, gc = db.push_subscriptions.c, db.guardian_children.c
+    return set(conn.execute(
+        select(gc.child_id).distinct()
+        .join(db.push_subscriptions, s.guardian_id == gc.guardian_id)
+        .where(s.dropped_at_us.is_(None)).where(gc.removed_at_us.is_(None))).scalars())
 
 
 def closing_moment(day: str, closes_at: str | None) -> tuple[str, int]:
@@ -135,7 +177,7 @@ def still_here(conn: Connection, kindergarten: str, child_ids: Iterable[str],
     """Which of these children arrived today and have not left since (the office's today
     list says the same: server/office/today.py, first arrival and last departure)."""
     day = local_date(now_us)
-    start, _ = closing_moment(day.isoformat(), "00:00")
+    _, start = closing_moment(day.isoformat(), "00:00")
     _, end = closing_moment((day + timedelta(days=1)).isoformat(), "00:00")
     e = db.events.c
     arrival: dict[str, int] = {}

@@ -21,7 +21,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
-from sqlalchemy import Engine, Row, or_, select
+from sqlalchemy import Connection, Engine, Row, or_, select
 
 from qatys.logs import log
 from server.push.subscriptions import DropReason, drop
@@ -56,21 +56,30 @@ class PushRun:
     dropped: int = 0
     failed: int = 0
 
+    @property
+    def total(self) -> int:
+        return self.sent + self.retrying + self.dropped + self.failed
+
 
 def deliver_due(engine: Engine, now_us: int, settings: PushSettings,
-                rng: random.Random | None = None, force: bool = False) -> PushRun:
+                rng: random.Random | None = None, force: bool = False,
+                most: int | None = None) -> PushRun:
     """Send every message due at ``now_us`` (``force``: also those waiting out a retry
-    delay); returns how each one ended."""
+    delay; ``most``: at most about that many, the rest at the next pass); returns how each
+    one ended. Each claimed batch's outcomes are recorded in one transaction."""
     counts = {"sent": 0, "retrying": 0, "dropped": 0, "failed": 0}
     tried: set[int] = set()
     vapid = Vapid02(private_key=settings.key)
-    while True:
-        rows = _claim(engine, now_us, force, tried)
-        tried.update(r.id for r in rows)
-        for row in rows:
-            counts[_send(engine, row, now_us, settings, vapid, rng)] += 1
-        if len(rows) < BATCH:
-            return PushRun(**counts)
+    with requests.Session() as session:  # one connection per push service, kept alive
+        while True:
+            rows = _claim(engine, now_us, force, tried)
+            tried.update(r.id for r in rows)
+            outcomes = [(row, _post(row, settings, vapid, session)) for row in rows]
+            if outcomes:
+                for result in _record(engine, outcomes, now_us, settings, rng):
+                    counts[result] += 1
+            if len(rows) < BATCH or (most is not None and len(tried) >= most):
+                return PushRun(**counts)
 
 
 def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Row[Any]]:
@@ -84,15 +93,20 @@ def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Ro
         due = due.where(o.id.not_in(sorted(tried)))
     if not force:
         due = due.where(o.next_attempt_at_us <= now_us)
+    due = due.order_by(o.id).limit(BATCH)
+    with engine.connect() as conn:  # an idle pass takes no write lock
+        if conn.execute(due).first() is None:
+            return []
     with writing(engine) as conn:
-        rows: list[Row[Any]] = list(conn.execute(due.order_by(o.id).limit(BATCH)))
+        rows: list[Row[Any]] = list(conn.execute(due))
         if rows:
             conn.execute(db.push_outbox.update().where(o.id.in_([r.id for r in rows]))
                          .values(claimed_until_us=now_us + CLAIM_SECONDS * 1_000_000))
     return rows
 
 
-def _post(row: Row[Any], settings: PushSettings, vapid: Vapid02) -> int | str:
+def _post(row: Row[Any], settings: PushSettings, vapid: Vapid02,
+          session: requests.Session) -> int | str:
     """The push service's status, or what went wrong before it answered."""
     endpoint = urlsplit(row.endpoint)
     claims: dict[str, str | int] = {"sub": settings.subject,
@@ -101,7 +115,8 @@ def _post(row: Row[Any], settings: PushSettings, vapid: Vapid02) -> int | str:
         answer = webpush({"endpoint": row.endpoint,
                           "keys": {"p256dh": row.p256dh, "auth": row.auth}},
                          data=row.payload, vapid_private_key=vapid, vapid_claims=claims,
-                         ttl=TTL_SECONDS, timeout=settings.timeout_seconds)
+                         ttl=TTL_SECONDS, timeout=settings.timeout_seconds,
+                         requests_session=session)
     except WebPushException as exc:
         if exc.response is None:
             return str(exc)[:200]
@@ -111,36 +126,41 @@ def _post(row: Row[Any], settings: PushSettings, vapid: Vapid02) -> int | str:
     return int(getattr(answer, "status_code", 0))
 
 
-def _send(engine: Engine, row: Row[Any], now_us: int, settings: PushSettings, vapid: Vapid02,
-          rng: random.Random | None) -> str:
-    outcome = _post(row, settings, vapid)
+def _record(engine: Engine, outcomes: list[tuple[Row[Any], int | str]], now_us: int,
+            settings: PushSettings, rng: random.Random | None) -> list[str]:
+    results = []
+    with writing(engine) as conn:
+        for row, outcome in outcomes:
+            results.append(_outcome(conn, row, outcome, now_us, settings, rng))
+    for (row, outcome), result in zip(outcomes, results, strict=True):
+        log(logger, f"push.{result}", logging.INFO if result == "sent" else logging.WARNING,
+            id=row.id, subscription=row.subscription_id, attempts=row.attempts + 1,
+            outcome=outcome if isinstance(outcome, int) else str(outcome)[:200])
+    return results
+
+
+def _outcome(conn: Connection, row: Row[Any], outcome: int | str, now_us: int,
+             settings: PushSettings, rng: random.Random | None) -> str:
     attempts = row.attempts + 1
     where = db.push_outbox.c.id == row.id
-    with writing(engine) as conn:
-        if outcome in TAKEN:
-            conn.execute(db.push_outbox.update().where(where).values(
-                status=PushStatus.SENT, attempts=attempts, sent_at_us=now_us,
-                claimed_until_us=None, last_error=""))
-            result = "sent"
-        elif outcome in GONE:
-            conn.execute(db.push_outbox.update().where(where).values(
-                status=PushStatus.DROPPED, attempts=attempts, claimed_until_us=None,
-                last_error=f"push service answered {outcome}"))
-            drop(conn, int(row.subscription_id), DropReason.GONE, now_us)
-            result = "dropped"
-        else:
-            error = (f"push service answered {outcome}" if isinstance(outcome, int)
-                     else outcome)
-            given_up = attempts >= settings.max_attempts
-            conn.execute(db.push_outbox.update().where(where).values(
-                status=PushStatus.FAILED if given_up else PushStatus.PENDING,
-                attempts=attempts, claimed_until_us=None, last_error=error[:500],
-                next_attempt_at_us=now_us + retry_delay_us(attempts, rng)))
-            result = "failed" if given_up else "retrying"
-    log(logger, f"push.{result}", logging.INFO if result == "sent" else logging.WARNING,
-        id=row.id, subscription=row.subscription_id, attempts=attempts,
-        outcome=outcome if isinstance(outcome, int) else str(outcome)[:200])
-    return result
+    if outcome in TAKEN:
+        conn.execute(db.push_outbox.update().where(where).values(
+            status=PushStatus.SENT, attempts=attempts, sent_at_us=now_us,
+            claimed_until_us=None, last_error=""))
+        return "sent"
+    if outcome in GONE:
+        conn.execute(db.push_outbox.update().where(where).values(
+            status=PushStatus.DROPPED, attempts=attempts, claimed_until_us=None,
+            last_error=f"push service answered {outcome}"))
+        drop(conn, int(row.subscription_id), DropReason.GONE, now_us)
+        return "dropped"
+    error = f"push service answered {outcome}" if isinstance(outcome, int) else outcome
+    given_up = attempts >= settings.max_attempts
+    conn.execute(db.push_outbox.update().where(where).values(
+        status=PushStatus.FAILED if given_up else PushStatus.PENDING,
+        attempts=attempts, claimed_until_us=None, last_error=error[:500],
+        next_attempt_at_us=now_us + retry_delay_us(attempts, rng)))
+    return "failed" if given_up else "retrying"
 
 
 def pending_count(engine: Engine) -> int:

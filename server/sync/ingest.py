@@ -36,9 +36,6 @@ class IngestResult:
     ack: acks.Ack
     ack_raw: bytes
     signature: bytes
-    new_events: tuple[str, ...] = ()
-    """The ids of the events this batch stored now (none for a repeat): what the push
-    outbox is told about once the transaction has committed (server/push/outbox.py)."""
 
 
 class Ingestor:
@@ -60,7 +57,7 @@ class Ingestor:
         now = self._clock()
         rows = [self._row(v, terminal.kindergarten, batch_hash, now) for v in verified]
         try:
-            head_seq, head_hash, new_ids = self._store(batch, batch_hash, verified, rows, now)
+            head_seq, head_hash, stored = self._store(batch, batch_hash, verified, rows, now)
         except _Equivocation as eq:
             self._keep_evidence(eq, body, now)
             raise _refuse("equivocation",
@@ -68,18 +65,16 @@ class Ingestor:
                                    "are kept as evidence",
                                    event_id=events.event_id(batch.terminal_id, eq.seq)),
                           batch.terminal_id) from None
-        stored = len(new_ids)
         ack = acks.Ack(batch.terminal_id, head_seq, head_hash, stored, self._clock())
         ack_raw, signature = acks.sign_ack(ack, self._keys.sign_seed)
         log(logger, "batch.stored", terminal=batch.terminal_id, first_seq=verified[0].event.seq,
             last_seq=verified[-1].event.seq, new=stored, head=head_seq)
-        return IngestResult(ack, ack_raw, signature, new_ids)
+        return IngestResult(ack, ack_raw, signature)
 
     def _store(self, batch: batches.Batch, batch_hash: bytes,
                verified: list[batches.VerifiedEvent], rows: list[tuple[Any, ...]],
-               now: int) -> tuple[int, bytes, tuple[str, ...]]:
-        """One transaction: compare with the stored head, insert what is new, move the head;
-        returns the new head and the ids of the events stored now."""
+               now: int) -> tuple[int, bytes, int]:
+        """One transaction: compare with the stored head, insert what is new, move the head."""
         with db.writing(self._engine) as conn:
             locked = conn.execute(
                 select(db.terminals).where(db.terminals.c.terminal_id == batch.terminal_id)
@@ -97,9 +92,8 @@ class Ingestor:
                              .where(db.terminals.c.terminal_id == batch.terminal_id)
                              .values(head_seq=verified[-1].event.seq,
                                      head_hash=verified[-1].hash, last_contact_us=now))
-                return (verified[-1].event.seq, verified[-1].hash,
-                        tuple(str(r[0]) for r in new_rows))
-            return int(locked.head_seq), bytes(locked.head_hash), ()
+                return verified[-1].event.seq, verified[-1].hash, len(new_rows)
+            return int(locked.head_seq), bytes(locked.head_hash), 0
 
     def _keep_evidence(self, eq: _Equivocation, body: bytes, now: int) -> None:
         with db.writing(self._engine) as conn:
