@@ -83,6 +83,10 @@ class ServerConfig:
     (docs/notifications.md)."""
     push_max_attempts: int = 8
     """A push message is given up (``failed``) after this many failed sends."""
+    push_allow_loopback: bool = False
+    """Take push subscriptions whose endpoint is plain http on this machine (127.0.0.1,
+    localhost): the tests' stand-in push service. Off, every endpoint must be https to a
+    host that is not an address of a private, loopback or link-local network."""
 
     @property
     def vapid_key_file(self) -> Path:
@@ -119,7 +123,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "push_max_attempts": (1, 100),
 }
 """Whole-number settings and their inclusive ranges."""
-_FLAGS = ("allow_plain_http",)
+_FLAGS = ("allow_plain_http", "push_allow_loopback")
 ENV_OVERRIDES = {"database_url": "QATYS_DATABASE_URL", "public_url": "QATYS_PUBLIC_URL",
                  "queue_core_url": "QATYS_QUEUE_CORE_URL"}
 _KEYS = tuple(item.name for item in fields(ServerConfig) if item.name != "data_dir")

@@ -25,6 +25,7 @@ from server.datadir import open_data_dir
 from server.push.outbox import enqueue_events
 from server.storage import db
 from tests.browser import Page, artefact
+from tests.conftest import _seed
 from tests.helpers import (
     GuardianClient,
     ServerProcess,
@@ -39,6 +40,7 @@ from tests.helpers import (
     row_counts,
     run,
     staff_session,
+    start_server,
 )
 from tests.push_standin import PushStandIn, Received
 
@@ -46,8 +48,15 @@ PASSWORD = "director-pass-p1"
 
 
 @pytest.fixture(scope="module")
-def server(sqlite_server: ServerProcess) -> ServerProcess:
-    return sqlite_server
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The seeded server on SQLite, taking subscriptions at the stand-in on 127.0.0.1."""
+    data = tmp_path_factory.mktemp("server-push")
+    process = start_server(data, settings={"push_allow_loopback": True})
+    try:
+        _seed(data)
+        yield process
+    finally:
+        process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -299,6 +308,10 @@ def test_bad_subscribe_bodies_are_refused_and_write_nothing(
         *BAD_BODIES,
         ({"endpoint": "http://push.example/1", "keys": good["keys"]}, "endpoint"),
         ({"endpoint": "https://user:pw@push.example/1", "keys": good["keys"]}, "endpoint"),
+        ({"endpoint": "https://10.1.2.3/push/1", "keys": good["keys"]}, "endpoint"),
+        ({"endpoint": "https://192.168.1.5/push/1", "keys": good["keys"]}, "endpoint"),
+        ({"endpoint": "https://127.0.0.2/push/1", "keys": good["keys"]}, "endpoint"),
+        ({"endpoint": "https://169.254.169.254/latest", "keys": good["keys"]}, "endpoint"),
         ({"endpoint": "https://push.example/1", "keys": {**good["keys"], "auth": "AAAA"}},
          "auth"),
         ({"endpoint": "https://push.example/1",

@@ -442,8 +442,9 @@ def push_subscribe() -> tuple[Response, int]:
     p256dh, auth = text(keys, "p256dh", PUSH_KEY_MAX), text(keys, "auth", PUSH_KEY_MAX)
     context = ctx()
     with writing(context.engine) as conn:
-        subscription = push_subscriptions.subscribe(conn, g.guardian, endpoint, p256dh, auth,
-                                                    request_language(), context.clock())
+        subscription = push_subscriptions.subscribe(
+            conn, g.guardian, endpoint, p256dh, auth, request_language(), context.clock(),
+            context.config.push_allow_loopback)
     log(logger, "parents.push_subscribed", guardian=g.guardian, subscription=subscription)
     return jsonify({"ok": True, "subscription": subscription}), 200
 

@@ -4,6 +4,7 @@ worker`; its steps stay the functions it calls)."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -42,6 +43,9 @@ CLOSING_EVERY_SECONDS = 30.0
 """How often the loop looks at the kindergartens' closing times."""
 
 
+NICENESS = 10
+"""The loop runs at a lower CPU priority than the server: under load, terminals' syncs are
+answered first and messages go out a little later."""
 PASS_MOST = 500
 """Messages one pass of the loop sends at most: a stop request waits for no more."""
 
@@ -74,6 +78,7 @@ def notify_command(data: DataDir, every_seconds: float, once: bool, force: bool)
               "dropped": run.dropped, "failed": run.failed})
         return
     logs.configure(data.config.log_file.with_name("notify.log"))
+    os.nice(NICENESS)  # ingest's answers first: a message can wait a moment
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     cursor, next_closing = EventCursor(), 0.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
-from pywebpush import WebPushException, webpush
+from pywebpush import WebPusher, WebPushException
 from sqlalchemy import Connection, Engine, Row, or_, select
 
 from qatys.logs import log
@@ -36,6 +37,7 @@ BATCH = 50
 TTL_SECONDS = 12 * 3600
 """How long a push service keeps a message for a phone that is off (``TTL``)."""
 TIMEOUT_SECONDS = 10.0
+VAPID_HOURS = 12
 GONE = (404, 410)
 TAKEN = (201, 202)
 
@@ -69,7 +71,7 @@ def deliver_due(engine: Engine, now_us: int, settings: PushSettings,
     one ended. Each claimed batch's outcomes are recorded in one transaction."""
     counts = {"sent": 0, "retrying": 0, "dropped": 0, "failed": 0}
     tried: set[int] = set()
-    vapid = Vapid02(private_key=settings.key)
+    vapid = _Vapid(settings)
     with requests.Session() as session:  # one connection per push service, kept alive
         while True:
             rows = _claim(engine, now_us, force, tried)
@@ -105,25 +107,37 @@ def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Ro
     return rows
 
 
-def _post(row: Row[Any], settings: PushSettings, vapid: Vapid02,
+class _Vapid:
+    """VAPID headers per push service (audience), signed once a pass: valid 12 hours."""
+
+    def __init__(self, settings: PushSettings) -> None:
+        self._key = Vapid02(private_key=settings.key)
+        self._subject = settings.subject
+        self._signed: dict[str, dict[str, str]] = {}
+
+    def headers(self, audience: str) -> dict[str, str]:
+        if audience not in self._signed:
+            self._signed[audience] = dict(self._key.sign({
+                "sub": self._subject, "aud": audience,
+                "exp": int(time.time()) + VAPID_HOURS * 3600}))
+        return dict(self._signed[audience])
+
+
+def _post(row: Row[Any], settings: PushSettings, vapid: _Vapid,
           session: requests.Session) -> int | str:
     """The push service's status, or what went wrong before it answered."""
     endpoint = urlsplit(row.endpoint)
-    claims: dict[str, str | int] = {"sub": settings.subject,
-                                    "aud": f"{endpoint.scheme}://{endpoint.netloc}"}
     try:
-        answer = webpush({"endpoint": row.endpoint,
-                          "keys": {"p256dh": row.p256dh, "auth": row.auth}},
-                         data=row.payload, vapid_private_key=vapid, vapid_claims=claims,
-                         ttl=TTL_SECONDS, timeout=settings.timeout_seconds,
-                         requests_session=session)
-    except WebPushException as exc:
-        if exc.response is None:
-            return str(exc)[:200]
-        return int(exc.response.status_code)
-    except (requests.RequestException, OSError, ValueError) as exc:
+        answer = WebPusher({"endpoint": row.endpoint,
+                            "keys": {"p256dh": row.p256dh, "auth": row.auth}},
+                           requests_session=session).send(
+            row.payload, headers=vapid.headers(f"{endpoint.scheme}://{endpoint.netloc}"),
+            ttl=TTL_SECONDS, content_encoding="aes128gcm", timeout=settings.timeout_seconds)
+        if not isinstance(answer, requests.Response):
+            return "no answer"
+        return int(answer.status_code)
+    except (WebPushException, requests.RequestException, OSError, ValueError) as exc:
         return f"{type(exc).__name__}: {str(exc)[:200]}"
-    return int(getattr(answer, "status_code", 0))
 
 
 def _record(engine: Engine, outcomes: list[tuple[Row[Any], int | str]], now_us: int,

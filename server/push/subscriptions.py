@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -40,9 +41,10 @@ def _b64url(value: str, field: str) -> bytes:
                                          field=field)) from exc
 
 
-def check_endpoint(endpoint: str) -> str:
-    """A push service's URL: https (http only to this machine's loopback, for tests), a host,
-    at most 2 KB, no credentials or fragment."""
+def check_endpoint(endpoint: str, allow_loopback: bool = False) -> str:
+    """A push service's URL: https to a named host or a public address, at most 2 KB, no
+    credentials or fragment; plain http to this machine only with ``allow_loopback`` (the
+    tests' stand-in). The server posts to it: no address of a private network."""
     if len(endpoint) > db.PUSH_ENDPOINT_LENGTH:
         raise _malformed("endpoint", Sentence("the endpoint is longer than %(limit)s "
                                               "characters", limit=db.PUSH_ENDPOINT_LENGTH))
@@ -51,13 +53,26 @@ def check_endpoint(endpoint: str) -> str:
         port = parts.port
     except ValueError as exc:
         raise _malformed("endpoint", Sentence("the endpoint is not a URL")) from exc
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username \
-            or parts.password or parts.fragment or (parts.scheme == "http" and not loopback) \
-            or port == 0 or any(c.isspace() for c in endpoint):
+    host = parts.hostname or ""
+    loopback = allow_loopback and host in ("127.0.0.1", "localhost", "::1")
+    if loopback and parts.scheme in ("http", "https"):
+        scheme_ok = True
+    else:
+        scheme_ok = parts.scheme == "https" and bool(host) and host != "localhost" \
+            and not _private_address(host)
+    if not scheme_ok or parts.username or parts.password or parts.fragment or port == 0 \
+            or any(c.isspace() for c in endpoint):
         raise _malformed("endpoint", Sentence("the endpoint must be an https address of a push "
                                               "service"))
     return endpoint
+
+
+def _private_address(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name
+    return not address.is_global
 
 
 def check_keys(p256dh: str, auth: str) -> None:
@@ -75,10 +90,10 @@ def check_keys(p256dh: str, auth: str) -> None:
 
 
 def subscribe(conn: Connection, guardian_id: str, endpoint: str, p256dh: str, auth: str,
-              language: str, now_us: int) -> int:
+              language: str, now_us: int, allow_loopback: bool = False) -> int:
     """Register the phone's subscription (checked first); the same endpoint registered again
     replaces the earlier one. Returns the subscription's id."""
-    check_endpoint(endpoint)
+    check_endpoint(endpoint, allow_loopback)
     check_keys(p256dh, auth)
     language = language if language in LANGUAGES else DEFAULT_LANGUAGE
     same = conn.execute(select(db.push_subscriptions)
@@ -102,7 +117,6 @@ def subscribe(conn: Connection, guardian_id: str, endpoint: str, p256dh: str, au
 
 def unsubscribe(conn: Connection, guardian_id: str, endpoint: str, now_us: int) -> int:
     """Turn off this guardian's subscriptions at ``endpoint``; returns how many."""
-    check_endpoint(endpoint)
     ids = conn.execute(select(db.push_subscriptions.c.id)
                        .where(db.push_subscriptions.c.guardian_id == guardian_id)
                        .where(db.push_subscriptions.c.endpoint == endpoint)
