@@ -24,6 +24,7 @@ from bench.face_relay import bench_face_relay
 from bench.kiosk_latency import bench_kiosk_latency
 from bench.office_today import bench_office_today
 from bench.phone import bench_phone_verification
+from bench.push import bench_push
 from bench.region import bench_region
 from bench.sign_in_flood import bench_sign_in_flood
 from bench.slow_clients import bench_slow_clients
@@ -185,7 +186,8 @@ def main() -> None:
     `python -m bench before-after` only protocol 2 beside the code before it,
     `python -m bench flood` only a sync beside a flood of wrong passwords,
     `python -m bench slow` only health probes beside slow clients, per worker class,
-    `python -m bench office` only the office's today list (600 children) and its live delay."""
+    `python -m bench office` only the office's today list (600 children) and its live delay,
+    `python -m bench push` only ingest beside 1,000 push subscriptions and sync-to-push delay."""
     region_only = sys.argv[1:] == ["region"]
     if sys.argv[1:] == ["before-after"]:
         _before_after()
@@ -202,6 +204,9 @@ def main() -> None:
         return
     if sys.argv[1:] == ["office"]:
         _office()
+        return
+    if sys.argv[1:] == ["push"]:
+        bench_push()
         return
     if sys.argv[1:] == ["phone"]:
         bench_phone_verification()

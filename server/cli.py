@@ -23,6 +23,7 @@ from server.datadir import (
     open_data_dir,
     with_data_dir,
 )
+from server.push.cli import notify_command
 from server.sync.exports import EXPORT_FIELDS, accepted_events
 
 
@@ -82,6 +83,9 @@ def run(data: DataDir, host: str, port: int, workers: int | None) -> None:
     logs.configure(data.config.log_file)
     make_private(data.config)
     serve(data.config.data_dir, host, port, workers)
+
+
+server_group.add_command(notify_command)
 
 
 @click.group("events")

@@ -82,6 +82,22 @@ class ServerConfig:
     limit_parents_login_key: str = "10 per 10 minutes"
     """Failed phone sign-ins naming one phone key id."""
 
+    push_subject: str = ""
+    """Who sends the Web Push messages (VAPID ``sub``): ``mailto:…`` or an https address;
+    empty: the server's ``public_url`` when it is https, else ``mailto:qatys@localhost``
+    (docs/notifications.md)."""
+    push_max_attempts: int = 8
+    """A push message is given up (``failed``) after this many failed sends."""
+    push_allow_loopback: bool = False
+    """Take push subscriptions whose endpoint is plain http on this machine (127.0.0.1,
+    localhost): the tests' stand-in push service. Off, every endpoint must be https to a
+    host that is not an address of a private, loopback or link-local network."""
+
+    @property
+    def vapid_key_file(self) -> Path:
+        """The application server's VAPID key (P-256, PEM): made by `qatys server init`."""
+        return self.data_dir / "keys" / "vapid-private.pem"
+
     @property
     def keys_file(self) -> Path:
         return self.data_dir / "keys" / "server-keys.json"
@@ -110,9 +126,10 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "job_stale_seconds": (5, 3600),
     "session_hours": (1, 168),
     "fleet_silent_seconds": (1, 30 * 24 * 3600),
+    "push_max_attempts": (1, 100),
 }
 """Whole-number settings and their inclusive ranges."""
-_FLAGS = ("allow_plain_http", "run_worker")
+_FLAGS = ("allow_plain_http", "run_worker", "push_allow_loopback")
 ENV_OVERRIDES = {"database_url": "QATYS_DATABASE_URL", "public_url": "QATYS_PUBLIC_URL",
                  "queue_core_url": "QATYS_QUEUE_CORE_URL"}
 _KEYS = tuple(item.name for item in fields(ServerConfig) if item.name != "data_dir")
@@ -228,6 +245,10 @@ def _check(key: str, value: object, source: str) -> object:
     if key in RATE_LIMITS and not _is_rate_limit(value):
         raise refuse(Sentence('one rate limit such as "10 per 15 minutes" (at least 1 per at '
                               'least 1 second, minute, hour or day)'))
+    if key == "push_subject" and value and not (
+            re.fullmatch(r"mailto:[^@\s]+@[^@\s]+", value)
+            or (value.startswith("https://") and _is_http_url(value))):
+        raise refuse(Sentence("mailto:ADDRESS, an https address, or empty"))
     if key == "database_url" and not _is_database_url(value):
         raise refuse(Sentence("a database URL: sqlite:///PATH or postgresql://…"))
     if key in ("public_url", "queue_core_url") and not _is_http_url(value) and (

@@ -70,6 +70,7 @@ def init_data_dir(data_dir: Path, database_url: str | None, public_url: str | No
             config = write_config(data_dir, database_url, public_url, queue_core_url)
         key_store.create_keys(config.keys_file)
         key_store.create_session_secret(config.session_secret_file)
+        key_store.create_vapid_key(config.vapid_key_file)
         engine = make_engine(config.database_url)
         applied = migrate(engine)
         engine.dispose()
@@ -82,7 +83,7 @@ def init_data_dir(data_dir: Path, database_url: str | None, public_url: str | No
 def make_private(config: ServerConfig) -> None:
     """chmod the data directory's own files to the owner only (0600, folders 0700)."""
     files = [config.data_dir / "server.toml", config.keys_file, config.session_secret_file,
-             config.log_file]
+             config.vapid_key_file, config.log_file]
     database = make_url(normalise_url(config.database_url))
     if database.drivername.startswith("sqlite") and database.database not in (None,
                                                                              ":memory:"):

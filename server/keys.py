@@ -3,6 +3,11 @@
 Kept in ``DATA/keys/server-keys.json``, mode 0600. Losing this file means
 terminals can no longer verify acknowledgements and sealed bodies cannot be
 opened: back it up with the database.
+
+Beside it, ``DATA/keys/vapid-private.pem`` (0600): the application server's VAPID key pair
+for Web Push (RFC 8292, ECDSA P-256, docs/notifications.md), made once by `qatys server
+init` (an older data directory gets it at its next `qatys server init`, as every upgrade
+runs it). Replacing it invalidates every phone's push subscription: they must opt in again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from protocol import crypto
 from qatys.files import is_private, write_private
@@ -77,3 +85,35 @@ def load_session_secret(path: Path) -> bytes:
     if len(secret) != 32:
         raise SetupError(Sentence("%(path)s is not a session secret", path=path))
     return secret
+
+
+def create_vapid_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The key at ``path``, made first if there is none (safe to run again)."""
+    if not path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        write_private(path, key.private_bytes(serialization.Encoding.PEM,
+                                              serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()))
+    return load_vapid_key(path)
+
+
+def load_vapid_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    if not path.exists():
+        raise SetupError(Sentence("%(path)s is missing; run `qatys server init` again", path=path))
+    if not is_private(path):
+        raise SetupError(Sentence("%(path)s is readable by others; chmod 600 it", path=path))
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except ValueError as exc:
+        raise SetupError(Sentence("%(path)s is not a VAPID key (P-256, PEM)", path=path)) from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise SetupError(Sentence("%(path)s is not a VAPID key (P-256, PEM)", path=path))
+    return key
+
+
+def application_server_key(key: ec.EllipticCurvePrivateKey) -> str:
+    """The public key as a browser's ``applicationServerKey`` takes it: the uncompressed
+    P-256 point (65 bytes), base64url without padding."""
+    raw = key.public_key().public_bytes(serialization.Encoding.X962,
+                                        serialization.PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

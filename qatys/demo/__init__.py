@@ -108,8 +108,8 @@ def demo_run(base: Path, port: int, kiosk_port: int, core_port: int) -> None:
     try:
         _wait_for(f"http://127.0.0.1:{port}/api/v1/health")
         _wait_for(f"http://127.0.0.1:{core_port}/stand-in/health")
-        children.append(subprocess.Popen([sys.executable, "-m", "qatys", "queue-core", "run",
-                                          "--data", str(data)]))
+        # The server's own worker (run_worker) exchanges with the core and sends the
+        # guardians' push messages.
         _enrol_terminal(data, home, port)
         seeded = seed_previous_month(base, data, home, demo_children(), DEMO_CODE,
                                      local_date(now_us()))

@@ -55,6 +55,7 @@ from server.families.guardians import (
     sign_in,
 )
 from server.i18n.words import Words
+from server.keys import application_server_key, load_vapid_key
 from server.money.statements import (
     local_midnight_us,
     next_month_start,
@@ -63,6 +64,7 @@ from server.money.statements import (
     shipped_policy,
 )
 from server.registry.records import ABSENCE_REASONS, AbsenceReason
+from server.push import subscriptions as push_subscriptions
 from server.storage import db
 from server.storage.db import writing
 from server.web.bodies import INT64_MAX, integer, json_object, optional_text, text, texts
@@ -471,6 +473,52 @@ def child_month(conn: Connection, child_id: str, month: str) -> list[dict[str, A
                 "absences"].append(absence.reason)
             day_cursor += timedelta(days=1)
     return [{"date": day, **content} for day, content in sorted(days.items())]
+
+
+PUSH_KEY_MAX = 200
+"""A subscription's p256dh (87 characters) or auth (22) as base64url, with room to spare."""
+
+
+@bp.get("/api/push/key")
+def push_key() -> tuple[Response, int]:
+    """The application server key a phone subscribes with (VAPID public key, base64url of
+    the uncompressed P-256 point)."""
+    response = jsonify({"ok": True, "key": application_server_key(
+        load_vapid_key(ctx().config.vapid_key_file))})
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200
+
+
+@bp.post("/api/push/subscribe")
+@guardian_only
+def push_subscribe() -> tuple[Response, int]:
+    """This phone's push subscription (``PushSubscription.toJSON()``: endpoint and keys)."""
+    body = json_object("endpoint", "keys")
+    endpoint = text(body, "endpoint", db.PUSH_ENDPOINT_LENGTH)
+    keys = body["keys"]
+    if not isinstance(keys, dict):
+        raise RequestError("malformed", "the field keys must be an object with p256dh and auth",
+                           field="keys")
+    p256dh, auth = text(keys, "p256dh", PUSH_KEY_MAX), text(keys, "auth", PUSH_KEY_MAX)
+    context = ctx()
+    with writing(context.engine) as conn:
+        subscription = push_subscriptions.subscribe(
+            conn, g.guardian, endpoint, p256dh, auth, request_language(), context.clock(),
+            context.config.push_allow_loopback)
+    log(logger, "parents.push_subscribed", guardian=g.guardian, subscription=subscription)
+    return jsonify({"ok": True, "subscription": subscription}), 200
+
+
+@bp.post("/api/push/unsubscribe")
+@guardian_only
+def push_unsubscribe() -> tuple[Response, int]:
+    body = json_object("endpoint")
+    endpoint = text(body, "endpoint", db.PUSH_ENDPOINT_LENGTH)
+    context = ctx()
+    with writing(context.engine) as conn:
+        ended = push_subscriptions.unsubscribe(conn, g.guardian, endpoint, context.clock())
+    log(logger, "parents.push_unsubscribed", guardian=g.guardian, ended=ended)
+    return jsonify({"ok": True, "ended": ended}), 200
 
 
 @bp.get("/static/<name>")

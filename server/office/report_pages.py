@@ -19,6 +19,7 @@ from server.families import absence_reports as service
 from server.office import documents
 from server.office import reports as report_documents
 from server.office.blueprint import bp, children_page, director_page, garden, render, user
+from server.push.outbox import enqueue_report_outcome
 from server.staff.sessions import PageError
 from server.storage.db import ReportStatus, writing
 from server.web.errors import page_status
@@ -53,6 +54,7 @@ def accept_report(report_id: int) -> WebResponse:
         with writing(context.engine) as conn:
             absence_id = service.accept(conn, garden(conn).code, user(), report_id,
                                         context.clock())
+            enqueue_report_outcome(conn, report_id, context.clock())
     except OfficeError as exc:
         log(logger, "report.refused", logging.WARNING, code=exc.code, report=report_id)
         return _page(page_status(exc.code), exc, report_id)
@@ -68,6 +70,7 @@ def decline_report(report_id: int) -> WebResponse:
         with writing(context.engine) as conn:
             service.decline(conn, garden(conn).code, user(), report_id,
                             request.form.get("note", ""), context.clock())
+            enqueue_report_outcome(conn, report_id, context.clock())
     except OfficeError as exc:
         log(logger, "report.refused", logging.WARNING, code=exc.code, report=report_id)
         return _page(page_status(exc.code), exc, report_id)

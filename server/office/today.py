@@ -21,9 +21,7 @@ from server.domain.today import ChildState, state_today
 from server.families.pickup import Who, bindings_by_serial, who
 from server.money.statements import absences_in_effect, local_midnight_us, time_corrections
 from server.storage import db
-
-DEFAULT_CLOSING = "19:00"
-"""When a kindergarten's day ends unless it says otherwise (``kindergartens.closes_at``)."""
+from server.storage.db import DEFAULT_CLOSING
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,10 @@ class BodyStatus(StrEnum):
 
 
 
+DEFAULT_CLOSING = "19:00"
+"""When a kindergarten's day ends unless it says otherwise (``kindergartens.closes_at``): the
+office's "still here" list and the guardians' "not collected yet" message start then."""
+
 kindergartens = Table(
     "kindergartens", metadata,
     Column("code", String(32), primary_key=True),
@@ -53,7 +57,7 @@ kindergartens = Table(
     # The education department's district: finance staff read the month per district.
     Column("district", String(100), nullable=False, default="", server_default=""),
     # When the day ends (local "HH:MM", 0016): the office's "still here" list starts then;
-    # none means the default of server/office/today.py.
+    # none means DEFAULT_CLOSING.
     Column("closes_at", String(5), nullable=True),
 )
 
@@ -640,6 +644,70 @@ absence_reports = Table(
     Column("absence_id", Integer, ForeignKey("absences.id"), nullable=True),
     Index("ix_absence_reports_child", "child_id"),
     Index("ix_absence_reports_kindergarten", "kindergarten", "status"),
+)
+
+
+class PushStatus(StrEnum):
+    """Where a push message stands (``push_outbox.status``, docs/notifications.md)."""
+    PENDING = "pending"
+    """Waiting to be sent, or to be sent again after a failure worth retrying."""
+    SENT = "sent"
+    """The phone's push service took it (201 or 202)."""
+    DROPPED = "dropped"
+    """Its subscription is gone (the push service answered 404 or 410, or the guardian
+    unsubscribed): never sent."""
+    FAILED = "failed"
+    """Given up after the last retry; logged."""
+
+
+class PushKind(StrEnum):
+    """What a push message tells (``push_outbox.kind``)."""
+    ARRIVAL = "arrival"
+    DEPARTURE = "departure"
+    NOT_COLLECTED = "not-collected"
+    """The kindergarten's closing time passed and the child has not left yet."""
+    REPORT_ACCEPTED = "report-accepted"
+    REPORT_DECLINED = "report-declined"
+
+
+PUSH_ENDPOINT_LENGTH = 2048
+"""A push subscription's endpoint URL, at most."""
+
+# Web Push subscriptions (0019): one per phone that opted in, bound to the guardian who did.
+# A subscription the push service says is gone (404/410) or that the guardian turned off is
+# kept, dropped, with the reason.
+push_subscriptions = Table(
+    "push_subscriptions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guardian_id", String(32), ForeignKey("guardians.guardian_id"), nullable=False),
+    Column("endpoint", String(PUSH_ENDPOINT_LENGTH), nullable=False),
+    Column("p256dh", String(100), nullable=False),  # base64url, uncompressed P-256 point
+    Column("auth", String(32), nullable=False),  # base64url, 16 bytes
+    Column("language", String(2), nullable=False),  # the page's language then: kk | ru
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("dropped_at_us", BigInteger, nullable=True),
+    Column("drop_reason", String(40), nullable=True),
+    Index("ix_push_subscriptions_guardian", "guardian_id"),
+)
+
+# Messages waiting for the phones' push services: filled after each ingest, at closing time
+# and with a report's decision; the dedup key (what + subscription) makes each one once.
+push_outbox = Table(
+    "push_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer, ForeignKey("push_subscriptions.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # PushKind
+    Column("dedup_key", String(200), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),  # JSON, what the service worker shows
+    Column("status", String(10), nullable=False),  # PushStatus
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("next_attempt_at_us", BigInteger, nullable=False),
+    Column("claimed_until_us", BigInteger, nullable=True),
+    Column("sent_at_us", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("ix_push_outbox_due", "status", "next_attempt_at_us"),
+    Index("ix_push_outbox_subscription", "subscription_id"),
 )
 
 

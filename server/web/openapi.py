@@ -414,6 +414,21 @@ def _parents_api() -> dict[str, Any]:
                      "comment": _text(2000, 0)}, ("child_id", "month", "kind")),
             _done("recorded", {"record": {"type": "integer"}}), 404, 409),
         "/parents/api/absence-report": _absence_report(),
+        "/parents/api/push/key": {"get": {
+            "summary": "The application server key a phone subscribes to Web Push with "
+                       "(VAPID, RFC 8292): the uncompressed P-256 point, base64url",
+            "responses": _done("the key", {"key": _text(87, 87)})}},
+        "/parents/api/push/subscribe": _parents_post(
+            "Turn notifications on for this phone: its PushSubscription.toJSON() (endpoint "
+            "https, at most 2048 characters; keys p256dh and auth, base64url)",
+            _object({"endpoint": _text(2048), "expirationTime": {},
+                     "keys": _object({"p256dh": _text(200), "auth": _text(200)})},
+                    ("endpoint", "keys")),
+            _done("subscribed", {"subscription": {"type": "integer"}})),
+        "/parents/api/push/unsubscribe": _parents_post(
+            "Turn notifications off for this phone (its subscription's endpoint)",
+            _object({"endpoint": _text(2048)}),
+            _done("turned off", {"ended": {"type": "integer"}})),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
@@ -11,6 +12,7 @@ from qatys import logs
 from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import now_us
 from server.datadir import DataDir, with_data_dir
+from server.push.cli import NICENESS
 from server.worker.loop import Worker, worker_name
 
 
@@ -32,6 +34,7 @@ def worker_command(data: DataDir, once: bool, every_seconds: float, name: str | 
         echo(plural_sentence("%(count)s job run", "%(count)s jobs run", ran, count=ran))
         return
     logs.configure(data.config.log_file.with_name("worker.log"))
+    os.nice(NICENESS)  # the terminals' syncs and the pages are answered first
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     echo(Sentence("worker %(name)s started", name=worker.name))

@@ -1,6 +1,7 @@
-"""The worker's two loops: jobs (one at a time, each to its end) and periodic work (outbox
-passes every few seconds, roster pulls on their schedule), in two threads so a long month job
-does not hold back a delivery."""
+"""The worker's three loops, each in its own thread so that none holds back another: jobs (one
+at a time, each to its end), the queue-core exchange (outbox passes every few seconds, roster
+pulls on their schedule) and guardians' notifications (every half second: a message should
+reach the phone soon after the sync)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
 from provisioning.errors import ProvisioningError
 from qatys.logs import log
 from server.config import ServerConfig
-from server.errors import QueueCoreError
+from server.errors import QueueCoreError, SetupError
 from server.jobs.queue import claim, take_slot
+from server.keys import load_vapid_key
 from server.money import jobs as month_jobs
+from server.push.cli import PASS_MOST, subject_of
+from server.push.outbox import EventCursor, enqueue_closing, enqueue_new
+from server.push.sender import PushSettings
+from server.push.sender import deliver_due as deliver_pushes
 from server.queue_core.client import QueueCoreClient
 from server.queue_core.outbox import deliver_due
 from server.queue_core.roster_pull import pull_roster
@@ -26,6 +32,9 @@ from server.storage import db
 
 logger = logging.getLogger("qatys.worker")
 ROSTER_SLOT = "queue_core.roster_pull"
+NOTIFY_EVERY_SECONDS = 0.5
+CLOSING_EVERY_US = 30 * 1_000_000
+"""How often the closing times are looked at (a "not collected yet" message is once a day)."""
 
 
 def worker_name() -> str:
@@ -41,6 +50,11 @@ class Worker:
     name: str
     workers: int | None = None
     """Processes for a month job's kindergartens (None: one per core)."""
+    cursor: EventCursor = field(default_factory=EventCursor)
+    """Where the notifications have got to in each terminal's events (this process's)."""
+    next_closing_us: int = 0
+    push: PushSettings | None = None
+    said_no_key: bool = False
 
     def run_jobs(self) -> int:
         """Run queued jobs until none is left; how many were run."""
@@ -76,20 +90,54 @@ class Worker:
                 log(logger, "roster.failed", logging.WARNING, kindergarten=code,
                     error=str(exc)[:200])
 
+    def notify(self) -> None:
+        """Messages for the events synced since the last pass (and, every half minute, for
+        the kindergartens past their closing time), then every message due. Without the
+        VAPID key (a data directory not yet upgraded by ``qatys server init``) nothing is
+        sent, and the log says why once."""
+        settings = self._push_settings()
+        if settings is None:
+            return
+        now = self.clock()
+        enqueue_new(self.engine, self.cursor, now)
+        if now >= self.next_closing_us:
+            self.next_closing_us = now + CLOSING_EVERY_US
+            enqueue_closing(self.engine, now)
+        deliver_pushes(self.engine, self.clock(), settings, most=PASS_MOST)
+
+    def _push_settings(self) -> PushSettings | None:
+        """The sender's key and subject, read once; a missing key is logged once."""
+        if self.push is None:
+            try:
+                key = load_vapid_key(self.config.vapid_key_file)
+            except (OSError, SetupError) as exc:
+                if not self.said_no_key:
+                    log(logger, "push.no_key", logging.WARNING, error=str(exc)[:200])
+                    self.said_no_key = True
+                return None
+            self.push = PushSettings(key, subject_of(self.config),
+                                     self.config.push_max_attempts)
+        return self.push
+
     def once(self) -> int:
         """Everything that is due, once (``qatys server worker --once``); jobs run."""
         ran = self.run_jobs()
         self.exchange()
+        self.notify()
         return ran
 
     def forever(self, stop: threading.Event, every_seconds: float) -> None:
         """Until ``stop``: jobs in one thread, the exchange in this one; a failed pass is
         logged and tried again at the next."""
-        jobs = threading.Thread(target=self._keep, args=(self.run_jobs, stop, every_seconds),
-                                name="worker-jobs", daemon=True)
-        jobs.start()
+        threads = [threading.Thread(target=self._keep, args=(step, stop, seconds),
+                                    name=f"worker-{step.__name__}", daemon=True)
+                   for step, seconds in ((self.run_jobs, every_seconds),
+                                         (self.notify, NOTIFY_EVERY_SECONDS))]
+        for thread in threads:
+            thread.start()
         self._keep(self.exchange, stop, every_seconds)
-        jobs.join(timeout=10)
+        for thread in threads:
+            thread.join(timeout=10)
 
     def _keep(self, step: Callable[[], object], stop: threading.Event,
               every_seconds: float) -> None:

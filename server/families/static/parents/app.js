@@ -301,12 +301,70 @@ var QatysParents = (function () {
     loadKey().then(function (record) {
       if (!record) { status(texts().noKey, true); return; }
       var session = signedIn ? Promise.resolve() : signIn(record);
-      session.then(children).then(function (list) { showChildren(list, record); status(""); })
+      session.then(children).then(function (list) { showChildren(list, record); status(""); push(); })
         .catch(function () {
           var cached = JSON.parse(localStorage.getItem("qatys-children") || "[]");
           if (cached.length) { showChildren(cached, record); status(texts().offline); }
           else { status(navigator.onLine ? texts().noKey : texts().offline, true); }
         });
+    });
+  }
+
+  var PUSH_WAIT_MS = 8000;
+  function push() {  // opt-in per phone: the browser's push subscription, sent to the server
+    var section = document.getElementById("push-section");
+    if (!section) { return; }
+    section.hidden = false;
+    var on = document.getElementById("push-on"), off = document.getElementById("push-off"),
+        el = document.getElementById("push-status"), t = texts();
+    function say(message, bad) { el.textContent = message; el.className = bad ? "status bad" : "status"; }
+    function shown(subscribed) { on.hidden = subscribed; off.hidden = !subscribed; }
+    function registration() {
+      if (!("serviceWorker" in navigator) || !("PushManager" in window)) {
+        return Promise.reject({name: "NoPushService"});
+      }
+      return navigator.serviceWorker.ready;
+    }
+    function key(text) {
+      var raw = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+      return Uint8Array.from(raw, function (c) { return c.charCodeAt(0); });
+    }
+    registration().then(function (reg) { return reg.pushManager.getSubscription(); })
+      .then(function (found) { shown(!!found); }).catch(function () { shown(false); });
+    on.addEventListener("click", function () {
+      on.disabled = true;
+      var permission = (window.Notification && Notification.requestPermission)
+        ? Notification.requestPermission() : Promise.resolve("default");
+      Promise.resolve(permission).then(function (answer) {
+        if (answer === "denied") { return Promise.reject({name: "NotAllowedError"}); }
+        return Promise.all([registration(), fetch("/parents/api/push/key").then(function (r) { return r.json(); })]);
+      }).then(function (both) {
+        /* a browser without a push service (headless Chromium, some de-Googled builds)
+           may never settle: give it a few seconds */
+        return Promise.race([
+          both[0].pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key(both[1].key)}),
+          new Promise(function (_, reject) { setTimeout(function () { reject({name: "NoPushService"}); }, PUSH_WAIT_MS); })]);
+      }).then(function (subscription) {
+        return post("/parents/api/push/subscribe", subscription.toJSON());
+      }).then(function (answer) {
+        on.disabled = false;
+        if (!answer.ok) { say(t.failed, true); return; }
+        shown(true); say(t.pushOn);
+      }).catch(function (error) {
+        on.disabled = false;
+        say(error && error.name === "NotAllowedError" && !/push service/i.test(error.message || "")
+            ? t.pushDenied : t.pushUnsupported, true);
+        section.dataset.failure = (error && error.name) || "error";
+      });
+    });
+    off.addEventListener("click", function () {
+      registration().then(function (reg) { return reg.pushManager.getSubscription(); })
+        .then(function (found) {
+          if (!found) { return null; }
+          return post("/parents/api/push/unsubscribe", {endpoint: found.endpoint})
+            .then(function () { return found.unsubscribe(); });
+        }).then(function () { shown(false); say(t.pushOff); })
+        .catch(function () { say(t.failed, true); });
     });
   }
 
