@@ -231,19 +231,21 @@ WITH counted AS (
       AND (e.recorded_at_us < :start OR e.recorded_at_us >= :end)
 )
 SELECT child_id, width_bucket(at_us, CAST(:midnights AS bigint[])) AS day,
-       array_agg(event_id ORDER BY event_id COLLATE "C") AS ids,
-       array_agg(method ORDER BY event_id COLLATE "C") AS methods,
-       array_agg(assurance ORDER BY event_id COLLATE "C") AS assurances
+       array_agg(event_id) AS ids, array_agg(method) AS methods,
+       array_agg(assurance) AS assurances
 FROM counted
-WHERE at_us >= :start AND at_us < :end AND child_id = ANY(CAST(:children AS text[]))
+WHERE at_us >= :start AND at_us < :end
 GROUP BY child_id, day
 """)
 """A kindergarten's presence, built in PostgreSQL: its counted events of the days (time
 corrections override the recorded time; events recorded outside the days but corrected into
 them come in), each put in its local day by ``width_bucket`` over the local midnights Python
-computed (so the day is the reference's bisect exactly, whatever PostgreSQL's own zone data
-says), one row per child and day with the day's evidence in event-id order (``COLLATE "C"``:
-code-point order, as Python sorts)."""
+computed (so the day is the reference's bisect exactly, whatever zone data PostgreSQL has),
+one row per child and day. The three arrays of a row come from one aggregation over the same
+rows, so they line up; their order is put right in Python (by event id, as the reference
+sorts). The roster filter is Python's too: ``child_id = ANY(:children)`` with a bound array is
+checked element by element on every row and cost more than the rest of the query (measured,
+docs/performance.md)."""
 
 
 def presence_sql(conn: Connection, kindergarten: str, children: set[str], first: date,
@@ -254,12 +256,12 @@ def presence_sql(conn: Connection, kindergarten: str, children: set[str], first:
     rows = conn.execute(_PRESENCE_SQL, {
         "kindergarten": kindergarten, "arrival": EventKind.ARRIVAL.value,
         "departure": EventKind.DEPARTURE.value, "ok": db.BodyStatus.OK.value,
-        "start": midnights[0], "end": midnights[-1], "midnights": midnights,
-        "children": sorted(children)})
+        "start": midnights[0], "end": midnights[-1], "midnights": midnights})
     presence: dict[str, dict[date, tuple[Evidence, ...]]] = defaultdict(dict)
     for child_id, bucket, ids, methods, assurances in rows:
-        presence[child_id][days[bucket - 1]] = tuple(
-            Evidence(*evidence) for evidence in zip(ids, methods, assurances, strict=True))
+        if child_id in children:
+            presence[child_id][days[bucket - 1]] = tuple(sorted(
+                map(Evidence, ids, methods, assurances), key=lambda e: e.event_id))
     return dict(presence)
 
 
