@@ -266,13 +266,15 @@ def _months(*sizes: int) -> None:
 
 
 def _months_in(cluster: Cluster, *sizes: int) -> None:
-    url = normalise_url(cluster.create_database("months"))
-    engine = make_engine(url)
-    migrate(engine)
+    engines = [make_engine(normalise_url(cluster.create_database(name)))
+               for name in ("months_small", "months_large")]
+    for engine in engines:
+        migrate(engine)
     try:
-        bench_months(engine, *sizes)
+        bench_months(*engines, *sizes)
     finally:
-        engine.dispose()
+        for engine in engines:
+            engine.dispose()
 
 
 def _terminal_and_ingest(base: Path) -> None:

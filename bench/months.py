@@ -121,23 +121,33 @@ def load(engine: Engine, start: int, stop: int) -> int:
     return count
 
 
-def _time(engine: Engine, codes: Sequence[str],
-          readers: dict[str, PresenceReader]) -> dict[str, list[float]]:
-    """Per kindergarten seconds for each reader, interleaved (same cache weather); the
-    bytes of both readers compared on the way."""
+Case = tuple[str, Engine, Sequence[str], PresenceReader]
+"""(label, database, the kindergartens it times, reader)."""
+
+
+def _time(cases: Sequence[Case]) -> dict[str, list[float]]:
+    """Per kindergarten seconds of each case, interleaved kindergarten by kindergarten (the
+    sizes and readers see the same weather on a shared machine); the statements of the same
+    kindergarten compared byte for byte on the way, across readers and databases."""
     policy = load_policy()
-    seconds: dict[str, list[float]] = {name: [] for name in readers}
-    with engine.connect() as conn:
+    seconds: dict[str, list[float]] = {label: [] for label, *_ in cases}
+    connections = {id(engine): engine.connect() for _, engine, _, _ in cases}
+    try:
         for _ in range(ROUNDS):
-            for code in codes:
-                made = set()
-                for name, reader in readers.items():
+            for i in range(min(len(codes) for _, _, codes, _ in cases)):
+                made: dict[str, set[bytes]] = {}
+                for label, engine, codes, reader in cases:
+                    code = codes[i]
                     started = time.perf_counter()
-                    body = statement_for(conn, code, YEAR, MONTH, policy,
+                    body = statement_for(connections[id(engine)], code, YEAR, MONTH, policy,
                                          presence=reader).to_json()
-                    seconds[name].append(time.perf_counter() - started)
-                    made.add(body)
-                assert len(made) == 1, f"{code}: the readers' statements differ"
+                    seconds[label].append(time.perf_counter() - started)
+                    made.setdefault(code, set()).add(body)
+                for code, bodies in made.items():
+                    assert len(bodies) == 1, f"{code}: the statements differ"
+    finally:
+        for conn in connections.values():
+            conn.close()
     return seconds
 
 
@@ -146,37 +156,49 @@ def _sample(start: int, stop: int) -> list[str]:
     return [_code(k) for k in range(start, stop, step)][:SAMPLE]
 
 
-def bench_months(engine: Engine, small: int = 300, large: int = 3_000) -> None:
-    readers: dict[str, PresenceReader] = {"sql": presence_sql, "python": presence_python}
+def _size(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text(
+            "SELECT pg_size_pretty(pg_total_relation_size('events'))")).scalar_one())
+
+
+def bench_months(small_engine: Engine, large_engine: Engine, small: int = 300,
+                 large: int = 3_000) -> None:
+    """Two databases, loaded alike: ``small`` kindergartens in one, ``large`` in the other
+    (its first ``small`` the same as the small one's), timed together."""
     print(f"month statements on PostgreSQL as the country grows: {CHILDREN_PER_KINDERGARTEN} "
           f"children per kindergarten, {YEAR:04d}-{MONTH:02d}, {SAMPLE} kindergartens timed "
-          f"x {ROUNDS} rounds per size")
+          f"x {ROUNDS} rounds per case, interleaved")
     t0 = time.perf_counter()
-    events = load(engine, 0, small)
-    print(f"  {small:,} kindergartens: {events:,} events loaded in "
-          f"{time.perf_counter() - t0:.0f} s")
-    first = _sample(0, small)
-    at_small = _time(engine, first, readers)
+    events = load(small_engine, 0, small)
+    print(f"  {small:,} kindergartens: {events:,} events ({_size(small_engine)} with indexes) "
+          f"loaded in {time.perf_counter() - t0:.0f} s")
     t0 = time.perf_counter()
-    events += load(engine, small, large)
-    with engine.connect() as conn:
-        size = conn.execute(text("SELECT pg_size_pretty(pg_total_relation_size('events'))")
-                            ).scalar_one()
-    print(f"  {large:,} kindergartens: {events:,} events in all ({size} with indexes), "
-          f"the {large - small:,} more loaded in {time.perf_counter() - t0:.0f} s")
-    at_large = _time(engine, first, readers)  # the same kindergartens, in a bigger table
-    later = _time(engine, _sample(small, large), readers)  # spread among 3,000 doors
-    print("  per kindergarten, median ms (p90):")
-    print(f"  {'reader':<8} {small:>7,} {large:>13,} {large:>13,}*   ratio   ratio*")
+    events = load(large_engine, 0, small) + load(large_engine, small, large)
+    print(f"  {large:,} kindergartens: {events:,} events ({_size(large_engine)} with indexes) "
+          f"loaded in {time.perf_counter() - t0:.0f} s")
+    first, later = _sample(0, small), _sample(small, large)
+    readers: dict[str, PresenceReader] = {"sql": presence_sql, "python": presence_python}
+    columns = {"small": (small_engine, first), "large": (large_engine, first),
+               "large*": (large_engine, later)}
+    seconds = _time([(f"{name} {column}", engine, codes, reader)
+                     for name, reader in readers.items()
+                     for column, (engine, codes) in columns.items()])
+    medians = {label: statistics.median(values) * 1000 for label, values in seconds.items()}
+    print("  statement per kindergarten, median ms (p90):")
+    print(f"  {'reader':<8} {small:>14,} {large:>14,} {large:>14,}*  {large:,}/{small:,}"
+          f"  ({large:,}*/{small:,})")
     for name in readers:
-        cells = [statistics.median(s[name]) * 1000 for s in (at_small, at_large, later)]
-        p90s = [sorted(s[name])[int(0.9 * len(s[name]))] * 1000
-                for s in (at_small, at_large, later)]
-        print(f"  {name:<8} " + " ".join(f"{m:6.1f} ({p:5.1f})" for m, p in
-                                          zip(cells, p90s, strict=True))
-              + f"   {cells[1] / cells[0]:.2f}    {cells[2] / cells[0]:.2f}  (goal <= 1.2)")
-    ratios = [statistics.median(s["python"]) / statistics.median(s["sql"])
-              for s in (at_small, at_large, later)]
-    print(f"  python / sql: {ratios[0]:.2f} at {small:,}, {ratios[1]:.2f} and {ratios[2]:.2f}* "
-          f"at {large:,} (* kindergartens loaded with the {large - small:,} more, their rows "
-          "spread among every door's)")
+        cells = [f"{medians[f'{name} {c}']:6.1f} ({_p90(seconds[f'{name} {c}']):5.1f})"
+                 for c in columns]
+        print(f"  {name:<8} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14}   "
+              f"{medians[f'{name} large'] / medians[f'{name} small']:.2f}"
+              f"  ({medians[f'{name} large*'] / medians[f'{name} small']:.2f})  goal <= 1.2")
+    print("  python / sql: " + ", ".join(
+        f"{medians[f'python {c}'] / medians[f'sql {c}']:.2f} ({c})" for c in columns))
+    print(f"  (* kindergartens loaded with the {large - small:,} more, their rows spread "
+          "among every door's; the others the same kindergartens in both databases)")
+
+
+def _p90(values: list[float]) -> float:
+    return sorted(values)[int(0.9 * len(values))] * 1000
