@@ -22,6 +22,7 @@ from bench.face_accuracy import bench_face_accuracy
 from bench.face_door import bench_face_door
 from bench.face_relay import bench_face_relay
 from bench.kiosk_latency import bench_kiosk_latency
+from bench.months import bench_months
 from bench.office_today import bench_office_today
 from bench.phone import bench_phone_verification
 from bench.push import bench_push
@@ -187,7 +188,9 @@ def main() -> None:
     `python -m bench flood` only a sync beside a flood of wrong passwords,
     `python -m bench slow` only health probes beside slow clients, per worker class,
     `python -m bench office` only the office's today list (600 children) and its live delay,
-    `python -m bench push` only ingest beside 1,000 push subscriptions and sync-to-push delay."""
+    `python -m bench push` only ingest beside 1,000 push subscriptions and sync-to-push delay,
+    `python -m bench months [SMALL LARGE]` only month statements at 300 and 3,000
+    kindergartens on PostgreSQL, the SQL presence beside the Python one."""
     region_only = sys.argv[1:] == ["region"]
     if sys.argv[1:] == ["before-after"]:
         _before_after()
@@ -201,6 +204,9 @@ def main() -> None:
         slow_base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
         bench_slow_clients(slow_base)
         shutil.rmtree(slow_base, ignore_errors=True)
+        return
+    if sys.argv[1:2] == ["months"]:
+        _months(*(int(size) for size in sys.argv[2:4]))
         return
     if sys.argv[1:] == ["office"]:
         _office()
@@ -245,7 +251,35 @@ def main() -> None:
             migrate(region_engine)
             bench_region(region_engine, region_url, "PostgreSQL")
             region_engine.dispose()
+            if not region_only:
+                _months_in(cluster)
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _months(*sizes: int) -> None:
+    """Month statements at two sizes on a throwaway PostgreSQL cluster."""
+    if find_bin_dir() is None:
+        print("month statements: PostgreSQL server binaries not installed, skipped")
+        return
+    base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
+    base.chmod(0o755)
+    try:
+        with postgres_cluster(base) as cluster:
+            _months_in(cluster, *sizes)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _months_in(cluster: Cluster, *sizes: int) -> None:
+    engines = [make_engine(normalise_url(cluster.create_database(name)))
+               for name in ("months_small", "months_large")]
+    for engine in engines:
+        migrate(engine)
+    try:
+        bench_months(*engines, *sizes)
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 def _terminal_and_ingest(base: Path) -> None:

@@ -63,8 +63,8 @@ from server.money.statements import (
     shift_month,
     shipped_policy,
 )
-from server.registry.records import ABSENCE_REASONS, AbsenceReason
 from server.push import subscriptions as push_subscriptions
+from server.registry.records import ABSENCE_REASONS, AbsenceReason
 from server.storage import db
 from server.storage.db import writing
 from server.web.bodies import INT64_MAX, integer, json_object, optional_text, text, texts

@@ -8,13 +8,13 @@ import os
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, or_, select
+from sqlalchemy import Connection, Row, or_, select, text
 
 from protocol.events import EventKind
 from qatys.sentences import Sentence
@@ -102,14 +102,17 @@ def local_midnight_us(day: date, zone: ZoneInfo = LOCAL_ZONE) -> int:
 
 
 def statement_for(conn: Connection, kindergarten: str, year: int, month: int,
-                  policy: Policy, group: str | None = None) -> Statement:
+                  policy: Policy, group: str | None = None,
+                  presence: PresenceReader | None = None) -> Statement:
+    """One kindergarten's statement; ``presence`` is how the check-ins are read (by default
+    :func:`presence_for`: SQL on PostgreSQL, the Python reference elsewhere)."""
     garden = _garden(conn, kindergarten)
     first, last = date(year, 1, 1), month_days(year, month)[-1]
     children = _children(conn, kindergarten, date(year, month, 1), last, group)
     ids = {c.child_id for c in children}
     return compute_statement(kindergarten, year, month, bool(garden.six_day),
                              _closures(conn, kindergarten, first, last), policy, children,
-                             _presence(conn, kindergarten, ids, first, last),
+                             (presence or presence_for)(conn, kindergarten, ids, first, last),
                              absences_in_effect(conn, ids, first, last))
 
 
@@ -123,7 +126,7 @@ def leave_used(conn: Connection, kindergarten: str, year: int, month: int, polic
     ids = {c.child_id for c in children}
     return leave_days_used(year, month, bool(garden.six_day),
                            _closures(conn, kindergarten, first, last), policy, children,
-                           _presence(conn, kindergarten, ids, first, last),
+                           presence_for(conn, kindergarten, ids, first, last),
                            absences_in_effect(conn, ids, first, last))
 
 
@@ -155,12 +158,33 @@ def _closures(conn: Connection, kindergarten: str, first: date, last: date) -> l
             for r in rows]
 
 
-def _presence(conn: Connection, kindergarten: str, children: set[str], first: date,
-              last: date, zone: ZoneInfo = LOCAL_ZONE) -> Presence:
-    # Local midnights once per day (zone rules change over the years), then each event
-    # falls between two of them: cheaper than converting a million timestamps.
+PresenceReader = Callable[[Connection, str, set[str], date, date], Presence]
+"""(conn, kindergarten, children, first day, last day) → each child's counted check-ins
+per local day: :func:`presence_python` or :func:`presence_sql`, same result."""
+
+
+def presence_for(conn: Connection, kindergarten: str, children: set[str], first: date,
+                 last: date) -> Presence:
+    """The days' presence as the statements read it: :func:`presence_sql` on PostgreSQL,
+    :func:`presence_python` (the reference) on SQLite."""
+    reader = presence_sql if conn.dialect.name == "postgresql" else presence_python
+    return reader(conn, kindergarten, children, first, last)
+
+
+def _local_midnights(first: date, last: date, zone: ZoneInfo) -> tuple[list[date], list[int]]:
+    """Each day from ``first`` to the day after ``last`` and its local midnight (µs), by
+    Python's zone rules: once per day, since the rules change over the years (Asia/Almaty
+    moved from UTC+6 to UTC+5 on 1 March 2024)."""
     days = [first + timedelta(days=i) for i in range((last - first).days + 2)]
-    midnights = [local_midnight_us(day, zone) for day in days]
+    return days, [local_midnight_us(day, zone) for day in days]
+
+
+def presence_python(conn: Connection, kindergarten: str, children: set[str], first: date,
+                    last: date, zone: ZoneInfo = LOCAL_ZONE) -> Presence:
+    """The reference: every counted event row of the days into Python, bucketed there."""
+    # Local midnights once per day, then each event falls between two of them: cheaper
+    # than converting a million timestamps.
+    days, midnights = _local_midnights(first, last, zone)
     counted = (select(db.events.c.child_id, db.events.c.recorded_at_us, db.events.c.event_id,
                       db.events.c.method, db.events.c.assurance)
                .where(db.events.c.kindergarten == kindergarten)
@@ -184,6 +208,61 @@ def _presence(conn: Connection, kindergarten: str, children: set[str], first: da
     return {child: {day: tuple(sorted(ev, key=lambda e: e.event_id))  # a stable order
                     for day, ev in found.items()}
             for child, found in presence.items()}
+
+
+_PRESENCE_SQL = text("""
+WITH counted AS (
+    SELECT e.child_id, e.event_id, e.method, e.assurance,
+           COALESCE(c.corrected_at_us, e.recorded_at_us) AS at_us
+    FROM events AS e
+    LEFT JOIN event_time_corrections AS c
+           ON c.event_id = e.event_id AND c.kindergarten = :kindergarten
+    WHERE e.kindergarten = :kindergarten AND e.kind IN (:arrival, :departure)
+      AND e.body_status = :ok
+      AND e.recorded_at_us >= :start AND e.recorded_at_us < :end
+  UNION ALL
+    SELECT e.child_id, e.event_id, e.method, e.assurance, c.corrected_at_us
+    FROM event_time_corrections AS c
+    JOIN events AS e ON e.event_id = c.event_id
+    WHERE c.kindergarten = :kindergarten
+      AND c.corrected_at_us >= :start AND c.corrected_at_us < :end
+      AND e.kindergarten = :kindergarten AND e.kind IN (:arrival, :departure)
+      AND e.body_status = :ok
+      AND (e.recorded_at_us < :start OR e.recorded_at_us >= :end)
+)
+SELECT child_id, width_bucket(at_us, CAST(:midnights AS bigint[])) AS day,
+       array_agg(event_id) AS ids, array_agg(method) AS methods,
+       array_agg(assurance) AS assurances
+FROM counted
+WHERE at_us >= :start AND at_us < :end
+GROUP BY child_id, day
+""")
+"""A kindergarten's presence, built in PostgreSQL: its counted events of the days (time
+corrections override the recorded time; events recorded outside the days but corrected into
+them come in), each put in its local day by ``width_bucket`` over the local midnights Python
+computed (so the day is the reference's bisect exactly, whatever zone data PostgreSQL has),
+one row per child and day. The three arrays of a row come from one aggregation over the same
+rows, so they line up; their order is put right in Python (by event id, as the reference
+sorts). The roster filter is Python's too: ``child_id = ANY(:children)`` with a bound array is
+checked element by element on every row and cost more than the rest of the query (measured,
+docs/performance.md)."""
+
+
+def presence_sql(conn: Connection, kindergarten: str, children: set[str], first: date,
+                 last: date, zone: ZoneInfo = LOCAL_ZONE) -> Presence:
+    """As :func:`presence_python`, computed by one query on PostgreSQL: rows per child and
+    day instead of per event, no correction table in Python (docs/finance.md)."""
+    days, midnights = _local_midnights(first, last, zone)
+    rows = conn.execute(_PRESENCE_SQL, {
+        "kindergarten": kindergarten, "arrival": EventKind.ARRIVAL.value,
+        "departure": EventKind.DEPARTURE.value, "ok": db.BodyStatus.OK.value,
+        "start": midnights[0], "end": midnights[-1], "midnights": midnights})
+    presence: dict[str, dict[date, tuple[Evidence, ...]]] = defaultdict(dict)
+    for child_id, bucket, ids, methods, assurances in rows:
+        if child_id in children:
+            presence[child_id][days[bucket - 1]] = tuple(sorted(
+                map(Evidence, ids, methods, assurances), key=lambda e: e.event_id))
+    return dict(presence)
 
 
 def time_corrections(conn: Connection, kindergarten: str) -> dict[str, int]:
