@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import tomli_w
 from sqlalchemy import func, select
 
 from server.datadir import open_data_dir
+from server.queue_core import outbox
 from server.storage import db
 from tests.helpers import (
     QATYS,
@@ -231,3 +233,35 @@ def test_batches_go_to_both_nodes_and_a_node_killed_mid_sync_loses_nothing(
                             env=env).stdout)
     assert status["pending"] == 0
     assert status["acked_seq"] == 7000
+
+
+def test_an_outbox_row_another_node_is_claiming_is_skipped_not_sent_twice(
+        deployment: Deployment) -> None:
+    """Two senders on two nodes: while one holds its claim's lock, the other's claim passes
+    the row by (SKIP LOCKED) instead of claiming it too once the first commits."""
+    engine = open_data_dir(deployment.b.data_dir).engine
+    now = time.time_ns() // 1000
+    with engine.begin() as conn:
+        row_id = conn.execute(db.outbox.insert().values(
+            kind="statement", kindergarten="KG1", month="2026-03",
+            idempotency_key="nodes-claim-test", body=b"{}", signature="", created_at_us=now,
+            status="pending", attempts=0, next_attempt_at_us=now, last_error="")
+        ).inserted_primary_key[0]
+    found: list[list[int]] = []
+    other = engine.connect()
+    try:
+        other.begin()
+        other.execute(select(db.outbox.c.id).where(db.outbox.c.id == row_id).with_for_update())
+        claimer = threading.Thread(target=lambda: found.append(
+            [r.id for r in outbox._claim(engine, now, True, set())]))
+        claimer.start()
+        claimer.join(10)
+        assert not claimer.is_alive(), "the claim waited for the other node's lock"
+        assert row_id not in found[0]
+    finally:
+        other.rollback()
+        other.close()
+    assert row_id in [r.id for r in outbox._claim(engine, now, True, set())]
+    with engine.begin() as conn:
+        conn.execute(db.outbox.delete().where(db.outbox.c.id == row_id))
+    engine.dispose()
