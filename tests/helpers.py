@@ -312,7 +312,7 @@ def start_haproxy(directory: Path, node_ports: Sequence[int],
             line = f"    stats socket {sock} mode 600 level admin"
         elif "qatys-test: bind" in line:
             line = f"    bind 127.0.0.1:{port}"
-        elif line.strip().startswith("server "):
+        elif "qatys-test: tls only" in line or line.strip().startswith("server "):
             continue
         lines.append(line)
     lines += [f"    server node{i + 1} 127.0.0.1:{p}" for i, p in enumerate(node_ports)]
