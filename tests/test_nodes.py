@@ -265,3 +265,61 @@ def test_an_outbox_row_another_node_is_claiming_is_skipped_not_sent_twice(
     with engine.begin() as conn:
         conn.execute(db.outbox.delete().where(db.outbox.c.id == row_id))
     engine.dispose()
+
+
+def _standin(directory: Path, key: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    directory.mkdir()
+    port, log = free_port(), directory / "standin.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([*QATYS[:1], "-m", "tools.queue_core_standin", "--data",
+                                    str(directory), "--trust-key", key, "--port", str(port)],
+                                   stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/stand-in/health", timeout=1).ok:
+                return process, url, log
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(log.read_text())
+
+
+def test_two_workers_on_two_nodes_deliver_each_approved_statement_once(
+        deployment: Deployment, tmp_path: Path) -> None:
+    a, b = deployment.a.data_dir, deployment.b.data_dir
+    key = run("server", "public-key", "--data", str(a)).stdout.strip()
+    standin, url, log = _standin(tmp_path / "core", key)
+    months = [f"2025-{m:02d}" for m in range(1, 9)]
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        for data in (a, b):
+            path = data / "server.toml"
+            path.write_text(path.read_text() + f'queue_core_url = "{url}"\n')
+        qatys_batch(*(Command(["funding", "approve", "--data", str(a), "--kindergarten", "KG1",
+                               "--month", month, "--by", "finance-1"]) for month in months))
+        workers = [subprocess.Popen([*QATYS, "server", "worker", "--data", str(data),
+                                     "--every", "0.2"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for data in (a, b) * 2]
+        deadline = time.monotonic() + 90
+        while len(requests.get(url + "/stand-in/statements", timeout=5).json()) < len(months):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        time.sleep(2)  # time enough for a second delivery, were there one
+        got = requests.get(url + "/stand-in/statements", timeout=5).json()
+        assert sorted(s["month"] for s in got) == months
+        posts = [line for line in log.read_text().splitlines()
+                 if "POST /v1/funding-statements" in line]
+        assert len(posts) == len(months), posts  # each sent once, by one of the workers
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=20)
+        standin.terminate()
+        standin.wait(timeout=10)
+        for data in (a, b):
+            path = data / "server.toml"
+            path.write_text("".join(line for line in path.read_text().splitlines(True)
+                                    if not line.startswith("queue_core_url")))
