@@ -9,6 +9,7 @@ wrote ever went there (a standby refuses every write: it would be a 500 and an E
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ import requests
 from sqlalchemy import Engine
 
 from qatys.timeutil import local_date, now_us
+from server.money.jobs import figures_for, start_month_job
 from server.money.statements import shipped_policy, statement_for
 from server.storage.db import make_engine
 from server.storage.replica import Reads, ReadSource
@@ -64,7 +66,8 @@ def replicated(pg_cluster: Cluster, pg_replica: Cluster,
     primary_url = pg_cluster.create_database(name)
     replica_url = pg_replica.url(name)
     server = start_server(base / "server", primary_url, settings={
-        "database_read_url": f"{replica_url}?application_name={APP}", "replica_wait_ms": 3000})
+        "database_read_url": f"{replica_url}?application_name={APP}", "replica_wait_ms": 3000,
+        "run_worker": False})  # the tests run the month job's worker themselves
     env = {"QATYS_RUNTIME_DIR": str(base / "run")}
     home = base / "door"
     _seed(server, home, env)
@@ -270,3 +273,59 @@ def test_health_answers_503_when_the_primary_is_down_and_200_when_only_the_repli
         primary.stop()
         shutil.rmtree(directory, ignore_errors=True)
         shutil.rmtree(replica_dir, ignore_errors=True)
+
+
+def _job_figures(url: str, job_id: int) -> tuple[object, ...]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT total, inputs_digest, children FROM month_totals WHERE kindergarten = "
+                "'KG1' AND month = %(month)s AND job_id = %(job)s",
+                {"month": MONTH, "job": job_id}).one()
+            year, number = (int(part) for part in MONTH.split("-"))
+            wanted = figures_for(conn, "KG1", year, number, shipped_policy())
+        assert (row.total, row.inputs_digest, row.children) == (
+            wanted.total, wanted.inputs_digest, wanted.children)
+        return tuple(row)
+    finally:
+        engine.dispose()
+
+
+def test_the_month_job_computes_from_the_replica_only_when_it_has_caught_up(
+        replicated: dict[str, object], pg_replica: Cluster) -> None:
+    """The worker's own log is not written with --once: the replica's log says whether it
+    served the job's queries."""
+    server = replicated["server"]
+    assert isinstance(server, ServerProcess)
+    primary, replica = str(replicated["primary"]), str(replicated["replica"])
+    home, env = replicated["home"], replicated["env"]
+    assert isinstance(home, Path)
+    assert isinstance(env, dict)
+    engine = make_engine(primary)
+    try:
+        wait_replayed(primary, replica)
+        job = start_month_job(engine, MONTH, "officer", now_us(), 30_000_000)
+        before = len(_replica_log(pg_replica))
+        run("server", "worker", "--data", str(server.data_dir), "--once", "--processes", "1")
+        time.sleep(0.2)
+        assert "FROM events" in _served_by_replica(pg_replica, before)
+        _job_figures(primary, job)
+        sql(replica, "SELECT pg_wal_replay_pause()")
+        try:
+            assert checkin(home, env, CHILDREN[4])["result"] == "accepted"
+            run("terminal", "sync", "--home", str(home), env=env)
+            job = start_month_job(engine, MONTH, "officer", now_us(), 30_000_000)
+            before = len(_replica_log(pg_replica))
+            run("server", "worker", "--data", str(server.data_dir), "--once",
+                "--processes", "1")
+            time.sleep(0.2)
+            served = _served_by_replica(pg_replica, before)
+            assert "pg_last_wal_replay_lsn" in served  # it asked, and did not read there
+            assert "FROM events" not in served
+            figures = _job_figures(primary, job)  # the figures of the primary's month
+            assert figures[1] == json.loads(_statement_json(primary))["inputs_digest"]
+        finally:
+            sql(replica, "SELECT pg_wal_replay_resume()")
+    finally:
+        engine.dispose()
