@@ -146,26 +146,22 @@ class Reads:
             with conn.begin():
                 yield conn, source
 
-    def database_reachable(self) -> bool:
-        """``SELECT 1`` on the primary, bounded by :data:`PROBE_TIMEOUT_MS`."""
+    def probe_primary(self) -> tuple[bool, int | None]:
+        """Whether the primary answers ``SELECT 1`` within :data:`PROBE_TIMEOUT_MS`, and (with
+        a replica) its WAL position, in the same transaction."""
         try:
             with self.primary.connect() as conn, conn.begin():
                 _short(conn, PROBE_TIMEOUT_MS)
                 conn.execute(text("SELECT 1")).scalar_one()
+                return True, primary_lsn(conn) if self.replica is not None else None
         except DBAPIError:
-            return False
-        return True
+            return False, None
 
-    def replica_health(self) -> ReplicaHealth | None:
-        """How far the replica is behind the primary; None without a replica."""
+    def replica_health(self, target: int | None) -> ReplicaHealth | None:
+        """How far the replica is behind the primary's position ``target``; None without a
+        replica."""
         if self.replica is None:
             return None
-        try:
-            with self.primary.connect() as conn, conn.begin():
-                _short(conn, PROBE_TIMEOUT_MS)
-                target = primary_lsn(conn)
-        except DBAPIError:
-            target = None
         try:
             with self.replica.connect() as conn, conn.begin():
                 _short(conn, PROBE_TIMEOUT_MS)

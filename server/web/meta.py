@@ -22,11 +22,12 @@ def health() -> tuple[Response, int]:
     load balancer takes this node out. A replica that is down or behind keeps the node up:
     reports then read the primary (server/storage/replica.py)."""
     reads = ctx().report_reads
-    if not reads.database_reachable():
+    reachable, target = reads.probe_primary()
+    if not reachable:
         return jsonify({"ok": False, "database": Reachability.UNREACHABLE,
                         "version": __version__}), 503
     extra: dict[str, Any] = {}
-    replica = reads.replica_health()
+    replica = reads.replica_health(target)
     if replica is not None:
         extra = {"replica": replica.reachability, "replica_lag_seconds": replica.lag_seconds,
                  "replica_behind_bytes": replica.behind_bytes}
