@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Qatys needs and is missing, quickly when nothing is.
 #   scripts/install.sh            the runtime: Debian packages (as root), .venv, the package
-#   scripts/install.sh --test     also what `make test` needs (PostgreSQL server, Chromium)
+#   scripts/install.sh --test     also what `make test` needs (PostgreSQL server, HAProxy, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +9,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 debs=(python3-venv python3-pip libzbar0 fonts-dejavu-core node-qrcode-generator)
-[ "$want_test" = 1 ] && debs+=(postgresql chromium poppler-utils faketime debootstrap)
+[ "$want_test" = 1 ] && debs+=(postgresql haproxy chromium poppler-utils faketime debootstrap)
 
 missing=()
 for pkg in "${debs[@]}"; do

@@ -41,10 +41,21 @@ def server_group() -> None:
               help="The address terminals use to reach this server (put into enrolment QRs).")
 @click.option("--queue-core-url", default=None,
               help="The regional queue core's base URL (docs/queue-core.md); '' to unset.")
+@click.option("--kek-file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Key-encryption key (0600) sealing the server's keys in the database for "
+                   "other nodes; made when missing (first node). Or QATYS_KEK.")
+@click.option("--join", is_flag=True,
+              help="A new node: take the server's keys sealed in the shared database.")
 def init(data_dir: Path, database_url: str | None, public_url: str | None,
-         queue_core_url: str | None) -> None:
+         queue_core_url: str | None, kek_file: Path | None, join: bool) -> None:
     """Create or upgrade a data directory: config, server keys and database schema."""
-    config, applied = init_data_dir(data_dir, database_url, public_url, queue_core_url)
+    from server import node_keys
+
+    make_kek = kek_file is not None and not kek_file.exists() and not join
+    kek = node_keys.new_kek() if make_kek else node_keys.read_kek(kek_file)
+    config, applied = init_data_dir(data_dir, database_url, public_url, queue_core_url,
+                                    kek=kek, join=join,
+                                    new_kek_file=kek_file if make_kek else None)
     if applied:
         echo(Sentence("data directory %(data_dir)s ready; database migrations applied: "
                       "%(steps)s", data_dir=data_dir, steps=", ".join(applied)))
@@ -53,6 +64,11 @@ def init(data_dir: Path, database_url: str | None, public_url: str | None,
                       data_dir=data_dir))
     echo(Sentence("server key fingerprint: %(fingerprint)s", fingerprint=_fingerprint(data_dir)))
     echo(Sentence("database: %(database)s", database=config.database_url.split("@")[-1]))
+    if join:
+        echo(Sentence("joined: this node's keys are the ones sealed in the database"))
+    elif kek is not None:
+        echo(Sentence("the server's keys are sealed in the database; other nodes join with "
+                      "`qatys server init --join` and the same KEK"))
 
 
 def _fingerprint(data_dir: Path) -> str:

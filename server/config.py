@@ -153,6 +153,25 @@ def write_config(data_dir: Path, database_url: str | None, public_url: str | Non
     """Write ``server.toml``, keeping settings already there that are not given now. Nothing
     is written when the result would not load."""
     path = data_dir / CONFIG_FILE
+    body = _planned_body(data_dir, database_url, public_url, queue_core_url)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(body), encoding="utf-8")
+    return load_config(data_dir)
+
+
+def planned_config(data_dir: Path, database_url: str | None, public_url: str | None,
+                   queue_core_url: str | None = None) -> ServerConfig:
+    """The configuration :func:`write_config` would write (and the environment override),
+    checked the same way, with nothing written."""
+    body = _planned_body(data_dir, database_url, public_url, queue_core_url)
+    overrides = {key: os.environ[env] for key, env in ENV_OVERRIDES.items()
+                 if os.environ.get(env)}
+    return validate(body, data_dir, str(data_dir / CONFIG_FILE), overrides)
+
+
+def _planned_body(data_dir: Path, database_url: str | None, public_url: str | None,
+                  queue_core_url: str | None) -> dict[str, object]:
+    path = data_dir / CONFIG_FILE
     body: dict[str, object] = {}
     if path.exists():
         body = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -167,9 +186,7 @@ def write_config(data_dir: Path, database_url: str | None, public_url: str | Non
     body.setdefault("database_url", default_database_url(data_dir))
     body.setdefault("public_url", ServerConfig.public_url)
     validate(body, data_dir, f"{path} (nothing written)")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(body), encoding="utf-8")
-    return load_config(data_dir)
+    return body
 
 
 def load_config(data_dir: Path) -> ServerConfig:

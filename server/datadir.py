@@ -21,8 +21,10 @@ from sqlalchemy import Connection, Engine, make_url
 
 from qatys.cliutil import EXIT_BAD_INPUT, ExitCodes, exit_codes
 from qatys.sentences import Sentence
+from qatys.timeutil import now_us
 from server import keys as key_store
-from server.config import ServerConfig, load_config, write_config
+from server import node_keys
+from server.config import ServerConfig, load_config, planned_config, write_config
 from server.domain.funding import FundingError
 from server.domain.policy import PolicyError
 from server.errors import ServiceError, SetupError
@@ -55,13 +57,24 @@ names and IINs, the keys sign acknowledgements and statements."""
 
 
 def init_data_dir(data_dir: Path, database_url: str | None, public_url: str | None = None,
-                  queue_core_url: str | None = None) -> tuple[ServerConfig, list[str]]:
+                  queue_core_url: str | None = None, *, kek: bytes | None = None,
+                  join: bool = False,
+                  new_kek_file: Path | None = None) -> tuple[ServerConfig, list[str]]:
     """Create (or upgrade) a data directory: config, keys and schema. Safe to run again.
 
+    With a ``kek`` the keys are those sealed in the database (server/node_keys.py): ``join``
+    takes them from there (a new node); without it this node's keys are sealed there when the
+    database holds none yet (the first node), and ``new_kek_file`` gets the (new) KEK first.
+    Every refusal comes before anything is written.
     The directory ends 0700 and every file in it that the server made 0600 (an older data
     directory too)."""
+    planned = planned_config(data_dir, database_url, public_url, queue_core_url)
+    files = node_keys.key_files(planned)
+    opened = _keys_to_take(planned, files, kek, join)
     old_umask = os.umask(PRIVATE_UMASK)
     try:
+        if new_kek_file is not None and kek is not None:
+            node_keys.write_kek(new_kek_file, kek)
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         data_dir.chmod(0o700)
         if (data_dir / "server.toml").exists() and database_url is public_url is \
@@ -69,16 +82,52 @@ def init_data_dir(data_dir: Path, database_url: str | None, public_url: str | No
             config = load_config(data_dir)
         else:
             config = write_config(data_dir, database_url, public_url, queue_core_url)
+        node_keys.write_local(files, opened)
         key_store.create_keys(config.keys_file)
         key_store.create_session_secret(config.session_secret_file)
         key_store.create_vapid_key(config.vapid_key_file)
         engine = make_engine(config.database_url)
         applied = migrate(engine)
+        if kek is not None and not opened:
+            node_keys.store_sealed(engine, kek, files, now_us())
         engine.dispose()
         make_private(config)
     finally:
         os.umask(old_umask)
     return config, applied
+
+
+def _keys_to_take(config: ServerConfig, files: dict[str, Path], kek: bytes | None,
+                  join: bool) -> dict[str, bytes]:
+    """The keys this node takes from the database (empty: it keeps or makes its own), or a
+    refusal, before anything is written."""
+    if join and kek is None:
+        raise SetupError(Sentence("--join needs the key-encryption key: --kek-file FILE or "
+                                  "%(env)s; nothing written", env=node_keys.KEK_ENV))
+    if join and config.database_url.startswith("sqlite"):
+        raise SetupError(Sentence("--join needs the PostgreSQL database the nodes share "
+                                  "(--database-url postgresql://…); nothing written"))
+    sealed = node_keys.sealed_keys(config.database_url)
+    if not sealed:
+        if join:
+            raise SetupError(Sentence("the database holds no sealed server keys to join: run "
+                                      "`qatys server init --kek-file FILE` on the first node "
+                                      "first; nothing written"))
+        return {}
+    local = all(path.exists() for path in files.values())
+    if kek is None:
+        if local:
+            return {}  # an existing node upgraded without its KEK: its keys stay as they are
+        raise SetupError(Sentence("the database already holds sealed server keys: run `qatys "
+                                  "server init --join` with the KEK (--kek-file FILE or "
+                                  "%(env)s); nothing written", env=node_keys.KEK_ENV))
+    opened = node_keys.unseal(kek, sealed)
+    node_keys.check_local(files, opened)
+    if not join and not local:
+        raise SetupError(Sentence("the database already holds sealed server keys: run `qatys "
+                                  "server init --join` with the KEK (--kek-file FILE or "
+                                  "%(env)s); nothing written", env=node_keys.KEK_ENV))
+    return opened
 
 
 def make_private(config: ServerConfig) -> None:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -252,6 +253,83 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError):  # what is left of the group (workers)
             os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()
+
+
+HAPROXY_CONFIG = Path(__file__).resolve().parents[1] / "hardware" / "haproxy" / "qatys.cfg"
+
+
+@dataclass
+class Balancer:
+    """A real HAProxy (Debian's) running hardware/haproxy/qatys.cfg, with this test's port,
+    stats socket and nodes put in."""
+    port: int
+    socket_path: Path
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stats(self) -> dict[str, dict[str, str]]:
+        """``show stat`` of the nodes' backend: each server's row (``stot``, ``status``)."""
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.connect(str(self.socket_path))
+            conn.sendall(b"show stat\n")
+            text = b"".join(iter(lambda: conn.recv(65536), b"")).decode()
+        lines = [line for line in text.splitlines() if line]
+        header = lines[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:]]
+        return {row["svname"]: row for row in rows if row["pxname"] == "qatys_nodes"
+                and row["svname"] not in ("BACKEND", "FRONTEND")}
+
+    def wait_status(self, server: str, status: str, seconds: float = 20) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.stats()[server]["status"].startswith(status):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{server} not {status}: {self.stats()[server]}")
+
+    def stop(self) -> None:
+        stop_process(self.process, 10)
+        self.log.close()
+
+
+def start_haproxy(directory: Path, node_ports: Sequence[int],
+                  port: int | None = None) -> Balancer:
+    """HAProxy on ``port`` (a free one) in front of the nodes on ``node_ports`` (node1,
+    node2, …)."""
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not Path(haproxy).exists():
+        if os.environ.get("QATYS_REQUIRE_POSTGRES") == "1":
+            pytest.fail("HAProxy is required here (make test installs it) but is missing")
+        pytest.skip("HAProxy not installed")
+    port, sock = port or free_port(), directory / "haproxy.sock"
+    lines = []
+    for line in HAPROXY_CONFIG.read_text().splitlines():
+        if "qatys-test: stats socket" in line:
+            line = f"    stats socket {sock} mode 600 level admin"
+        elif "qatys-test: bind" in line:
+            line = f"    bind 127.0.0.1:{port}"
+        elif "qatys-test: tls only" in line or line.strip().startswith("server "):
+            continue
+        lines.append(line)
+    lines += [f"    server node{i + 1} 127.0.0.1:{p}" for i, p in enumerate(node_ports)]
+    config = directory / "haproxy.cfg"
+    config.write_text("\n".join(lines) + "\n")
+    log = open(directory / "haproxy.log", "wb")  # noqa: SIM115 - lives with the process
+    process = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=log,
+                               stderr=subprocess.STDOUT)
+    balancer = Balancer(port, sock, process, log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, IndexError, KeyError):
+            if all(row["status"].startswith("UP") for row in balancer.stats().values()):
+                return balancer
+        time.sleep(0.1)
+    balancer.stop()
+    raise AssertionError("HAProxy did not start:\n" + (directory / "haproxy.log").read_text())
 
 
 def wait_for_kiosk(url: str, seconds: float = 30) -> None:

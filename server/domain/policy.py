@@ -99,6 +99,7 @@ def load_policy(text: str | None = None) -> Policy:
     version = reader.text("", "version")
     if len(version) > MAX_VERSION:
         raise reader.error("", "version", f"must be at most {MAX_VERSION} characters")
+    calendar_rules = _calendar(reader)  # read in the file's order: the first problem is named
     reasons = reader.texts("absence", "paid_reasons")
     unknown = sorted(set(reasons) - set(REASONS))
     if unknown:
@@ -115,7 +116,7 @@ def load_policy(text: str | None = None) -> Policy:
     families = _families(reader, data)
     reader.no_unknown_keys()
     return Policy(version=version, digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                  calendar=_calendar(reader), paid_reasons=frozenset(reasons),
+                  calendar=calendar_rules, paid_reasons=frozenset(reasons),
                   illness_requires_document=reader.boolean("absence",
                                                            "illness_requires_document"),
                   leave_cap_days_per_year=cap, rounding_step=step, norms=norms,

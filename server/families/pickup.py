@@ -215,33 +215,52 @@ def who(method: str, phone_code: str | None, bindings: dict[str, Who]) -> Who:
     return Who(kinds.get(str(method), str(method)))
 
 
+@dataclass(frozen=True)
+class Passage:
+    """An accepted arrival or departure at its corrected time (a wrong clock's event at the
+    time server/sync/clock_corrections.py gave it)."""
+    child_id: str
+    at_us: int
+    leaving: bool
+    method: str
+    phone_code: str | None
+
+
+def passages(conn: Connection, child_ids: Iterable[str], start_us: int,
+             end_us: int) -> list[Passage]:
+    """The children's passages from ``start_us`` to ``end_us`` (events recorded up to a day
+    either side are read, since a correction may move them in)."""
+    e = db.events.c
+    rows = conn.execute(
+        select(e.event_id, e.child_id, e.kind, e.direction, e.method, e.phone_code,
+               e.recorded_at_us, e.kindergarten)
+        .where(e.child_id.in_(sorted(set(child_ids))))
+        .where(e.kind.in_([EventKind.ARRIVAL, EventKind.DEPARTURE]))
+        .where(e.body_status == db.BodyStatus.OK)
+        .where(e.recorded_at_us >= start_us - _DAY_US)
+        .where(e.recorded_at_us < end_us + _DAY_US)).all()
+    fixed: dict[str, int] = {}
+    for kindergarten in sorted({r.kindergarten for r in rows}):
+        fixed.update(time_corrections(conn, kindergarten))
+    found = [Passage(r.child_id, fixed.get(r.event_id, r.recorded_at_us),
+                     r.direction == Direction.OUT or r.kind == EventKind.DEPARTURE,
+                     r.method, r.phone_code) for r in rows]
+    return [p for p in found if start_us <= p.at_us < end_us]
+
+
 def today_states(conn: Connection, child_ids: Iterable[str], now_us: int) -> dict[str, ChildState]:
     """Each child's state today as a phone shows it: ``present`` (arrived, not gone),
     ``left``, ``absent`` (an absence recorded for today) or ``expected`` (not yet)."""
     ids = sorted(set(child_ids))
     day = local_date(now_us)
-    start, end = local_midnight_us(day), local_midnight_us(day + timedelta(days=1))
     arrived: dict[str, int] = {}
     left: dict[str, int] = {}
-    rows = conn.execute(
-        select(db.events.c.event_id, db.events.c.child_id, db.events.c.kind,
-               db.events.c.direction, db.events.c.recorded_at_us, db.events.c.kindergarten)
-        .where(db.events.c.child_id.in_(ids))
-        .where(db.events.c.kind.in_([EventKind.ARRIVAL, EventKind.DEPARTURE]))
-        .where(db.events.c.body_status == db.BodyStatus.OK)
-        .where(db.events.c.recorded_at_us >= start - _DAY_US)
-        .where(db.events.c.recorded_at_us < end + _DAY_US)).all()
-    fixed: dict[str, int] = {}
-    for kindergarten in sorted({r.kindergarten for r in rows}):
-        fixed.update(time_corrections(conn, kindergarten))
-    for r in rows:
-        at = fixed.get(r.event_id, r.recorded_at_us)
-        if not start <= at < end:
-            continue
-        if r.direction == Direction.OUT or r.kind == EventKind.DEPARTURE:
-            left[r.child_id] = max(at, left.get(r.child_id, at))
+    for p in passages(conn, ids, local_midnight_us(day),
+                      local_midnight_us(day + timedelta(days=1))):
+        if p.leaving:
+            left[p.child_id] = max(p.at_us, left.get(p.child_id, p.at_us))
         else:
-            arrived[r.child_id] = min(at, arrived.get(r.child_id, at))
+            arrived[p.child_id] = min(p.at_us, arrived.get(p.child_id, p.at_us))
     absent = {span.child_id for span in absences_in_effect(conn, set(ids), day, day)}
     return {child_id: state_today(arrived.get(child_id), left.get(child_id), child_id in absent)
             for child_id in ids}
@@ -251,32 +270,18 @@ def who_by_day(conn: Connection, child_id: str, start_us: int, end_us: int
                ) -> dict[str, tuple[Who | None, Who | None]]:
     """For each local day from ``start_us`` to ``end_us`` with a passage: who brought the
     child (the day's first arrival) and who collected them (its last departure)."""
-    rows = conn.execute(
-        select(db.events.c.event_id, db.events.c.kind, db.events.c.direction,
-               db.events.c.method, db.events.c.phone_code, db.events.c.recorded_at_us,
-               db.events.c.kindergarten)
-        .where(db.events.c.child_id == child_id)
-        .where(db.events.c.kind.in_([EventKind.ARRIVAL, EventKind.DEPARTURE]))
-        .where(db.events.c.body_status == db.BodyStatus.OK)
-        .where(db.events.c.recorded_at_us >= start_us - _DAY_US)
-        .where(db.events.c.recorded_at_us < end_us + _DAY_US)).all()
-    fixed: dict[str, int] = {}
-    for kindergarten in sorted({r.kindergarten for r in rows}):
-        fixed.update(time_corrections(conn, kindergarten))
-    bindings = bindings_by_serial(conn, [r.phone_code or "" for r in rows])
+    found = passages(conn, [child_id], start_us, end_us)
+    bindings = bindings_by_serial(conn, [p.phone_code or "" for p in found])
     first: dict[str, tuple[int, Who]] = {}
     last: dict[str, tuple[int, Who]] = {}
-    for r in rows:
-        at = fixed.get(r.event_id, r.recorded_at_us)
-        if not start_us <= at < end_us:
-            continue
-        day = local_date(at).isoformat()
-        adult = who(r.method, r.phone_code, bindings)
-        if r.direction == Direction.OUT or r.kind == EventKind.DEPARTURE:
-            if day not in last or at >= last[day][0]:
-                last[day] = (at, adult)
-        elif day not in first or at < first[day][0]:
-            first[day] = (at, adult)
+    for p in found:
+        day = local_date(p.at_us).isoformat()
+        adult = who(p.method, p.phone_code, bindings)
+        if p.leaving:
+            if day not in last or p.at_us >= last[day][0]:
+                last[day] = (p.at_us, adult)
+        elif day not in first or p.at_us < first[day][0]:
+            first[day] = (p.at_us, adult)
     return {day: (first[day][1] if day in first else None,
                   last[day][1] if day in last else None)
             for day in sorted(set(first) | set(last))}

@@ -100,6 +100,8 @@ def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Ro
         if conn.execute(due).first() is None:
             return []
     with writing(engine) as conn:
+        if conn.dialect.name == "postgresql":  # as the queue core's outbox: skip rows in flight
+            due = due.with_for_update(skip_locked=True, of=db.push_outbox)
         rows: list[Row[Any]] = list(conn.execute(due))
         if rows:
             conn.execute(db.push_outbox.update().where(o.id.in_([r.id for r in rows]))

@@ -93,15 +93,21 @@ def deliver_due(engine: Engine, client: QueueCoreClient, clock: Callable[[], int
 
 
 def _claim(engine: Engine, now_us: int, force: bool, tried: set[int]) -> list[Row[Any]]:
-    """Due rows not yet tried in this pass, claimed for a while so other senders skip them."""
+    """Due rows not yet tried in this pass, claimed for a while so other senders skip them.
+    On PostgreSQL the rows are locked as they are read (skipping rows another sender is
+    claiming right now): without it two senders could read the same unclaimed rows, both
+    claim them and both send. SQLite's writers take turns (BEGIN IMMEDIATE)."""
     due = select(db.outbox).where(db.outbox.c.status == OutboxStatus.PENDING).where(
         or_(db.outbox.c.claimed_until_us.is_(None), db.outbox.c.claimed_until_us < now_us))
     if tried:
         due = due.where(db.outbox.c.id.not_in(sorted(tried)))
     if not force:
         due = due.where(db.outbox.c.next_attempt_at_us <= now_us)
+    due = due.order_by(db.outbox.c.id).limit(BATCH)
     with writing(engine) as conn:
-        rows = list(conn.execute(due.order_by(db.outbox.c.id).limit(BATCH)))
+        if conn.dialect.name == "postgresql":  # another node's claim in flight: skip its rows
+            due = due.with_for_update(skip_locked=True)
+        rows = list(conn.execute(due))
         if rows:
             conn.execute(db.outbox.update().where(db.outbox.c.id.in_([r.id for r in rows]))
                          .values(claimed_until_us=now_us + CLAIM_SECONDS * 1_000_000))

@@ -331,6 +331,16 @@ schedules = Table(
     Column("ran_at_us", BigInteger, nullable=True),
 )
 
+# The server's keys sealed under a key-encryption key no database holds (server/node_keys.py):
+# what a new server node joins with (`qatys server init --join`).
+node_keys = Table(
+    "node_keys", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("nonce", LargeBinary(12), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("sealed_at_us", BigInteger, nullable=False),
+)
+
 # Parents' pages (docs/parents.md). An invitation is stored as the digest of its code only.
 guardian_invitations = Table(
     "guardian_invitations", metadata,

@@ -434,6 +434,13 @@ def _parents_api() -> dict[str, Any]:
                      "comment": _text(2000, 0)}, ("child_id", "month", "kind")),
             _done("recorded", {"record": {"type": "integer"}}), 404, 409),
         "/parents/api/absence-report": _absence_report(),
+        **_push_api(),
+    }
+
+
+def _push_api() -> dict[str, Any]:
+    """A phone's Web Push subscription (docs/notifications.md)."""
+    return {
         "/parents/api/push/key": {"get": {
             "summary": "The application server key a phone subscribes to Web Push with "
                        "(VAPID, RFC 8292): the uncompressed P-256 point, base64url",
