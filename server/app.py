@@ -24,6 +24,7 @@ from server.keys import load_keys, load_session_secret
 from server.office import pages as office_pages
 from server.storage.db import make_engine
 from server.storage.migrations import pending
+from server.storage.replica import Reads
 from server.sync import answers, face_api, terminal_api
 from server.sync import batches_api as ingest_api
 from server.sync.ingest import Ingestor
@@ -54,7 +55,8 @@ def create_app(data_dir: Path | str | None = None, *, config: ServerConfig | Non
     app.extensions["qatys"] = ServerContext(
         config, engine, keys, clock, Ingestor(engine, keys, clock),
         load_session_secret(config.session_secret_file),
-        Guard(engine, clock=lambda: clock() / 1_000_000), Limits.from_config(config))
+        Guard(engine, clock=lambda: clock() / 1_000_000), Limits.from_config(config),
+        Reads.from_config(engine, config.database_read_url, config.replica_wait_ms))
     web_guard.install(app, config.public_url, config.trusted_proxies)
     language.install(app)
     for blueprint in (ingest_api.bp, terminal_api.bp, face_api.bp, meta_api.bp, pages.bp,

@@ -6,7 +6,7 @@ default. A refusal is a :class:`SetupError` naming the key, the value and what i
 (the CLI exits 2). The keys and ranges are listed in docs/cli.md ("Server settings").
 
 Environment variables (``QATYS_DATABASE_URL``, ``QATYS_PUBLIC_URL``,
-``QATYS_QUEUE_CORE_URL``) override the
+``QATYS_QUEUE_CORE_URL``, ``QATYS_DATABASE_READ_URL``) override the
 file, so a container or systemd unit can point at another database without
 editing the data directory; they are checked as strictly as the file.
 """
@@ -41,6 +41,12 @@ DEFAULT_PORT = 8080
 class ServerConfig:
     data_dir: Path
     database_url: str
+    database_read_url: str = ""
+    """A PostgreSQL streaming replica of ``database_url`` for reports, exports and the month
+    computation (server/storage/replica.py); empty: everything reads the primary."""
+    replica_wait_ms: int = 500
+    """How long a report waits for the replica to replay what the primary had committed
+    before it reads the primary instead."""
     public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     max_body_bytes: int = 4 * 1024 * 1024
     token_ttl_seconds: int = 3600
@@ -127,11 +133,13 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "session_hours": (1, 168),
     "fleet_silent_seconds": (1, 30 * 24 * 3600),
     "push_max_attempts": (1, 100),
+    "replica_wait_ms": (0, 60_000),
 }
 """Whole-number settings and their inclusive ranges."""
 _FLAGS = ("allow_plain_http", "run_worker", "push_allow_loopback")
 ENV_OVERRIDES = {"database_url": "QATYS_DATABASE_URL", "public_url": "QATYS_PUBLIC_URL",
-                 "queue_core_url": "QATYS_QUEUE_CORE_URL"}
+                 "queue_core_url": "QATYS_QUEUE_CORE_URL",
+                 "database_read_url": "QATYS_DATABASE_READ_URL"}
 _KEYS = tuple(item.name for item in fields(ServerConfig) if item.name != "data_dir")
 _DATABASE_DIALECTS = ("sqlite", "postgresql", "postgres")
 
@@ -268,6 +276,9 @@ def _check(key: str, value: object, source: str) -> object:
         raise refuse(Sentence("mailto:ADDRESS, an https address, or empty"))
     if key == "database_url" and not _is_database_url(value):
         raise refuse(Sentence("a database URL: sqlite:///PATH or postgresql://…"))
+    if key == "database_read_url" and value and not _is_database_url(value, ("postgresql",
+                                                                            "postgres")):
+        raise refuse(Sentence("a PostgreSQL replica's URL (postgresql://…), or empty"))
     if key in ("public_url", "queue_core_url") and not _is_http_url(value) and (
             value or key == "public_url"):
         if key == "queue_core_url":
@@ -287,12 +298,12 @@ def _is_rate_limit(text: str) -> bool:
     return len(items) == 1 and items[0].amount >= 1 and all(int(n) >= 1 for n in windows)
 
 
-def _is_database_url(text: str) -> bool:
+def _is_database_url(text: str, dialects: tuple[str, ...] = _DATABASE_DIALECTS) -> bool:
     try:
         url = make_url(text)
     except ArgumentError:
         return False
-    return url.get_backend_name() in _DATABASE_DIALECTS
+    return url.get_backend_name() in dialects
 
 
 def _is_http_url(text: str) -> bool:

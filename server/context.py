@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from server.config import ServerConfig
 from server.keys import ServerKeys
+from server.storage.replica import Reads
 
 if TYPE_CHECKING:  # built by the app factory; features import this module, not the reverse
     from server.sync.ingest import Ingestor
@@ -28,6 +29,12 @@ class ServerContext:
     """Keys the HMAC of the pages' CSRF tokens (server/web/sessions.py)."""
     guard: Guard
     limits: Limits
+    reads: Reads | None = None
+    """Where reports read (server/storage/replica.py); None: the primary ``engine``."""
+
+    @property
+    def report_reads(self) -> Reads:
+        return self.reads if self.reads is not None else Reads(self.engine)
 
 
 def ctx() -> ServerContext:

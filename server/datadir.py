@@ -31,6 +31,7 @@ from server.errors import ServiceError, SetupError
 from server.keys import ServerKeys
 from server.storage.db import make_engine, normalise_url, writing
 from server.storage.migrations import migrate, pending
+from server.storage.replica import Reads
 
 DATA = click.option("--data", "data_dir", required=True,
                     type=click.Path(file_okay=False, path_type=Path),
@@ -152,6 +153,12 @@ class DataDir:
     config: ServerConfig
     engine: Engine
     keys: ServerKeys
+
+    @functools.cached_property
+    def reads(self) -> Reads:
+        """Where the directory's reports read: the replica when configured (caught up)."""
+        return Reads.from_config(self.engine, self.config.database_read_url,
+                                 self.config.replica_wait_ms)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

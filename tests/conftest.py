@@ -28,7 +28,7 @@ from tests.helpers import (
     roster_csv,
     start_node,
 )
-from tests.postgres import Cluster, find_bin_dir, start_cluster
+from tests.postgres import Cluster, find_bin_dir, start_cluster, start_replica
 
 os.environ["QATYS_LANG"] = "en"
 """The commands speak the reader's language (qatys/sentences.py): tests read their English,
@@ -162,6 +162,19 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     cluster = start_cluster(directory)
     yield cluster
     cluster.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_replica(pg_cluster: Cluster) -> Iterator[Cluster]:
+    """A streaming replica of :func:`pg_cluster` (``pg_basebackup -R``, a hot standby on its
+    own port): slow to make, so one for the session. It logs every statement (tests read
+    which reports it served); a test that pauses its replay resumes it."""
+    directory = Path(tempfile.mkdtemp(prefix="qatys-pg-replica-"))
+    directory.chmod(0o755)
+    replica = start_replica(pg_cluster, directory)
+    yield replica
+    replica.stop()
     shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -90,6 +90,10 @@ def test_a_wrong_type_is_refused(tmp_path: Path, line: str, named: str) -> None:
     ('queue_core_url = "http://10.0.0.9:8090"', "allow_plain_http"),
     ('database_url = "mysql://x/y"', 'database_url = "mysql://x/y": must be a database URL'),
     ('database_url = "qatys.db"', "must be a database URL"),
+    ('database_read_url = "sqlite:///x.db"', "must be a PostgreSQL replica's URL"),
+    ('database_read_url = "replica"', "must be a PostgreSQL replica's URL"),
+    ("replica_wait_ms = -1", "replica_wait_ms = -1: must be a whole number within 0..60000"),
+    ("replica_wait_ms = true", "replica_wait_ms = true"),
     ('trusted_proxies = ["10.0.0.300"]', "'10.0.0.300' is neither"),
     ('limit_parents_claim_code = "lots"', 'limit_parents_claim_code = "lots": must be one rate'),
     ('limit_parents_claim_code = "0 per minute"', "limit_parents_claim_code"),
@@ -123,6 +127,10 @@ def test_a_bad_environment_override_is_refused(tmp_path: Path,
     assert "allow_plain_http" in message
     monkeypatch.setenv("QATYS_QUEUE_CORE_URL", "https://core.example/")
     assert _load(tmp_path, "").queue_core_url == "https://core.example/"
+    monkeypatch.setenv("QATYS_DATABASE_READ_URL", "sqlite:///replica.db")
+    assert "environment QATYS_DATABASE_READ_URL: database_read_url" in _refused(tmp_path, "")
+    monkeypatch.setenv("QATYS_DATABASE_READ_URL", "postgresql://qatys@replica.example/qatys")
+    assert _load(tmp_path, "").database_read_url == "postgresql://qatys@replica.example/qatys"
 
 
 def test_init_writes_nothing_that_would_not_load(tmp_path: Path) -> None:

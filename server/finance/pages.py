@@ -13,6 +13,8 @@ import json
 import logging
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -70,6 +72,7 @@ from server.staff.sessions import end as end_session
 from server.staff.sessions import start as start_session
 from server.storage import db
 from server.storage.db import writing
+from server.storage.replica import ReadSource
 from server.web.errors import page_status
 from server.web.language import remember_language, request_language
 from server.web.rate_limits import RateLimited
@@ -113,6 +116,8 @@ def _render(template: str, status: int = 200, **values: Any) -> WebResponse:
     body = render_template(f"finance/{template}", lang=request_language(),
                            words=Words(get_translations()), problems=_problems(),
                            user=g.get("user"), csrf=g.get("csrf", ""), money=_money,
+                           read_from=g.get("read_from", ReadSource.PRIMARY),
+                           replica_configured=ctx().report_reads.replica is not None,
                            **values)
     return make_response(body, status)
 
@@ -284,6 +289,15 @@ def job(job_id: int) -> WebResponse:
                     "done": state.done, "total": state.total, "error": state.error})
 
 
+@contextmanager
+def _report() -> Iterator[Connection]:
+    """A report's connection: the replica once it holds everything the primary had committed
+    now, else the primary (server/storage/replica.py); the page says which (``#read-from``)."""
+    with ctx().report_reads.report() as (conn, source):
+        g.read_from = source
+        yield conn
+
+
 def _statement(conn: Connection, code: str, month: str) -> Statement:
     if not _user().may_see(code):
         raise PageError("forbidden")
@@ -306,7 +320,7 @@ def _names(conn: Connection, code: str) -> dict[str, str]:
 @bp.get("/k/<code>/<month>")
 @finance_page
 def statement(code: str, month: str) -> WebResponse:
-    with ctx().engine.connect() as conn:
+    with _report() as conn:
         current = _statement(conn, code, month)
         year, number = parse_month(month)
         flags = anomaly_flags(conn, code, year, number)
@@ -357,7 +371,7 @@ def approve_statement(code: str, month: str) -> WebResponse:
 @bp.get("/k/<code>/<month>/tabel")
 @finance_page
 def tabel(code: str, month: str) -> WebResponse:
-    with ctx().engine.connect() as conn:
+    with _report() as conn:
         current = _statement(conn, code, month)
         names = _names(conn, code)
     days = [d.day for d in current.children[0].days] if current.children else []
@@ -369,15 +383,14 @@ def tabel(code: str, month: str) -> WebResponse:
 @bp.get("/k/<code>/<month>/child/<child_id>")
 @finance_page
 def child(code: str, month: str, child_id: str) -> WebResponse:
-    with ctx().engine.connect() as conn:
+    with _report() as conn:
         current = _statement(conn, code, month)
         names = _names(conn, code)
-    line = next((c for c in current.children if c.child_id == child_id), None)
-    if line is None:
-        raise PageError("not_found")
-    records = sorted({int(d.absence_record.removeprefix("ABS-")) for d in line.days
-                      if d.absence_record.startswith("ABS-")})
-    with ctx().engine.connect() as conn:
+        line = next((c for c in current.children if c.child_id == child_id), None)
+        if line is None:
+            raise PageError("not_found")
+        records = sorted({int(d.absence_record.removeprefix("ABS-")) for d in line.days
+                          if d.absence_record.startswith("ABS-")})
         consent = state_of(conn, child_id, local_date(ctx().clock()))
         # which records have an uploaded certificate: its director opens it (the office's
         # page, audited); finance staff only see that there is one (medical data)
@@ -447,15 +460,17 @@ def fleet() -> WebResponse:
 def export(code: str, month: str, what: str, fmt: str) -> WebResponse:
     if what not in ("statement", "tabel") or fmt not in FORMATS:
         raise PageError("not_found")
-    with ctx().engine.connect() as conn:
+    with _report() as conn:
         current = _statement(conn, code, month)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / f"export.{fmt}"
         (write_statement if what == "statement" else write_tabel)(current, fmt, out)
         body = out.read_bytes()
-    log(logger, "export", kindergarten=code, month=month, what=what, format=fmt)
+    log(logger, "export", kindergarten=code, month=month, what=what, format=fmt,
+        read_from=g.read_from)
     response = make_response(body)
     response.headers["Content-Type"] = _MIME[fmt]
+    response.headers["X-Qatys-Read-From"] = g.read_from
     response.headers["Content-Disposition"] = \
         f'attachment; filename="{code}-{month}-{what}.{fmt}"'
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 from sqlalchemy import select
 
 from qatys.cliutil import emit
+from qatys.logs import log
 from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import iso_utc, now_us
 from server.datadir import DataDir, with_data_dir
@@ -50,11 +52,21 @@ def _policy(path: Path | None) -> Policy:
     return load_policy(_policy_text(path))
 
 
+logger = logging.getLogger("qatys.funding")
+
+
 def _statement(data: DataDir, kindergarten: str, month: str, policy_file: Path | None,
-               group: str | None = None) -> Statement:
+               group: str | None = None, *, report: bool = False) -> Statement:
+    """The statement from the primary, or (``report``: a file to read, not to approve) from
+    the replica when it holds everything the primary has committed (server/storage/replica.py)."""
     year, number = parse_month(month)
     policy = _policy(policy_file)
-    with data.engine.connect() as conn:
+    if not report:
+        with data.engine.connect() as conn:
+            return statement_for(conn, kindergarten, year, number, policy, group)
+    with data.reads.report() as (conn, source):
+        log(logger, "statement.read", kindergarten=kindergarten, month=month,
+            read_from=source)
         return statement_for(conn, kindergarten, year, number, policy, group)
 
 
@@ -116,7 +128,8 @@ def absence_add(data: DataDir, child_id: str, first: datetime, last: datetime, r
 def tabel_command(data: DataDir, kindergarten: str, month: str, group: str | None, fmt: str,
                   out: Path, policy_file: Path | None) -> None:
     """The monthly attendance sheet: children × days, marks with method or absence reason."""
-    write_tabel(_statement(data, kindergarten, month, policy_file, group), fmt, out)
+    write_tabel(_statement(data, kindergarten, month, policy_file, group, report=True), fmt,
+                out)
     echo(Sentence("attendance sheet written to %(out)s", out=out))
 
 
@@ -135,7 +148,7 @@ def funding_group() -> None:
 def statement_command(data: DataDir, kindergarten: str, month: str, fmt: str, out: Path,
                       policy_file: Path | None) -> None:
     """One kindergarten's statement for a month; the total is printed on the last line."""
-    statement = _statement(data, kindergarten, month, policy_file)
+    statement = _statement(data, kindergarten, month, policy_file, report=True)
     write_statement(statement, fmt, out)
     echo(Sentence("statement written to %(out)s; inputs sha256 %(digest)s", out=out,
                   digest=statement.inputs_digest), err=True)
@@ -157,8 +170,11 @@ def statements_command(data: DataDir, month: str, out_dir: Path, workers: int | 
         codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
                                               .order_by(db.kindergartens.c.code)).scalars()]
     out_dir.mkdir(parents=True, exist_ok=True)
+    engine, source = data.reads.caught_up_engine(data.reads.target())
+    log(logger, "statements.read", month=month, read_from=source)
     for done, (code, body) in enumerate(all_statements(
-            data.config.database_url, codes, year, number, policy_text, workers), start=1):
+            engine.url.render_as_string(hide_password=False), codes, year, number, policy_text,
+            workers), start=1):
         (out_dir / f"{code}-{month}.json").write_bytes(body)
         click.echo(f"{done}/{len(codes)} {code}", err=True)
     echo(plural_sentence("%(count)s statement written to %(out)s",
@@ -226,7 +242,7 @@ def anomalies_command(data: DataDir, kindergarten: str, month: str) -> None:
 def why_command(data: DataDir, child_id: str, kindergarten: str, month: str,
                 policy_file: Path | None) -> None:
     """Why this amount: one JSON line per day with its evidence or absence record."""
-    statement = _statement(data, kindergarten, month, policy_file)
+    statement = _statement(data, kindergarten, month, policy_file, report=True)
     line = next((c for c in statement.children if c.child_id == child_id), None)
     if line is None:
         raise MoneyInputError(Sentence("child %(child_id)s is not in %(kindergarten)s's statement "

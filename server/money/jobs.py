@@ -25,6 +25,7 @@ from server.jobs.queue import IN_PROGRESS, Claim, JobStatus, finish, queue_once,
 from server.money.statements import anomaly_flags, parse_month, statement_for
 from server.storage import db
 from server.storage.db import writing
+from server.storage.replica import Reads
 
 logger = logging.getLogger("qatys.finance_jobs")
 KIND = "month_totals"
@@ -75,10 +76,17 @@ def _codes(conn: Connection) -> list[str]:
 
 
 def run_month_job(engine: Engine, claim: Claim, policy_text: str | None,
-                  clock: Callable[[], int], workers: int | None = None) -> JobStatus | None:
+                  clock: Callable[[], int], workers: int | None = None,
+                  reads: Reads | None = None) -> JobStatus | None:
     """Compute the kindergartens this job has not written yet; the job's end state, or None
-    when another worker took the job over (then this one stops writing at once)."""
+    when another worker took the job over (then this one stops writing at once).
+
+    The figures are computed from ``reads``' replica when it has replayed everything the
+    primary had committed when this worker started on the job (server/storage/replica.py),
+    else from the primary; they are written to the primary."""
     year, month = parse_month(claim.month)
+    reads = reads or Reads(engine)
+    source_engine, source = reads.caught_up_engine(reads.target())
     with engine.connect() as conn:
         codes = _codes(conn)
         written = set(conn.execute(select(db.month_totals.c.kindergarten)
@@ -86,9 +94,9 @@ def run_month_job(engine: Engine, claim: Claim, policy_text: str | None,
                                    .where(db.month_totals.c.job_id == claim.job_id)).scalars())
     todo = [code for code in codes if code not in written]
     log(logger, "job.started", job=claim.job_id, month=claim.month, attempt=claim.attempts,
-        kindergartens=len(todo), already=len(codes) - len(todo))
+        kindergartens=len(todo), already=len(codes) - len(todo), read_from=source)
     try:
-        for figures in _all_figures(engine, todo, year, month, policy_text, workers):
+        for figures in _all_figures(source_engine, todo, year, month, policy_text, workers):
             if not _store(engine, claim, figures, clock()):
                 log(logger, "job.taken_over", logging.WARNING, job=claim.job_id)
                 return None

@@ -729,9 +729,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, connect_timeout: int = 10) -> Engine:
     """The engine for a database URL; statements' parameters never reach an error message or
-    a log line (``hide_parameters``): they hold names, IINs and password hashes."""
+    a log line (``hide_parameters``): they hold names, IINs and password hashes. A PostgreSQL
+    server that does not answer is given up after ``connect_timeout`` seconds (the health
+    answer must come back while a load balancer still waits for it)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=4, max_overflow=8, hide_parameters=True)
@@ -739,7 +741,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4,
-                         hide_parameters=True)
+                         hide_parameters=True, connect_args={"connect_timeout": connect_timeout})
 
 
 @contextmanager

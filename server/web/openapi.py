@@ -176,11 +176,11 @@ def document() -> dict[str, Any]:
                                 "message, …}} (docs/api.md)."},
         "paths": {
             "/api/v1/health": {"get": {
-                "summary": "Liveness, versions and server time",
-                "responses": _done("up", {
-                    "version": {"type": "string"}, "protocol": {"type": "integer"},
-                    "max_batch_events": {"const": MAX_BATCH_EVENTS},
-                    "server_time_us": {"type": "integer"}})}},
+                "summary": "Liveness, versions, server time, the database and the replica",
+                "description": "503 when the primary database does not answer (a load "
+                               "balancer takes the node out); the replica's fields only when "
+                               "one is configured (docs/deployment.md)",
+                "responses": _health()}},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {
@@ -191,6 +191,26 @@ def document() -> dict[str, Any]:
         },
         "components": _components(),
     }
+
+
+def _health() -> dict[str, Any]:
+    up = _done("up", {
+        "version": {"type": "string"}, "protocol": {"type": "integer"},
+        "max_batch_events": {"const": MAX_BATCH_EVENTS},
+        "server_time_us": {"type": "integer"}, "database": {"const": "reachable"}})
+    schema = up["200"]["content"]["application/json"]["schema"]
+    schema["properties"].update({
+        "replica": {"enum": ["reachable", "unreachable"]},
+        "replica_lag_seconds": {"type": ["number", "null"], "minimum": 0,
+                                "description": "0 when the replica has replayed the "
+                                               "primary's WAL position, else the age of "
+                                               "the last transaction it replayed"},
+        "replica_behind_bytes": {"type": ["integer", "null"], "minimum": 0}})
+    down = {"description": "the primary database does not answer", "content": {
+        "application/json": {"schema": _object({
+            "ok": {"const": False}, "database": {"const": "unreachable"},
+            "version": {"type": "string"}})}}}
+    return {**up, "503": down}
 
 
 _SIGNED: list[dict[str, list[str]]] = [{"terminalSignature": []}]

@@ -29,6 +29,7 @@ from server.queue_core.client import QueueCoreClient
 from server.queue_core.outbox import deliver_due
 from server.queue_core.roster_pull import pull_roster
 from server.storage import db
+from server.storage.replica import Reads
 
 logger = logging.getLogger("qatys.worker")
 ROSTER_SLOT = "queue_core.roster_pull"
@@ -55,6 +56,13 @@ class Worker:
     next_closing_us: int = 0
     push: PushSettings | None = None
     said_no_key: bool = False
+    reads: Reads | None = None
+    """Where a month job's computation reads (the replica when configured, caught up)."""
+
+    def __post_init__(self) -> None:
+        if self.reads is None and self.config.database_read_url:
+            self.reads = Reads.from_config(self.engine, self.config.database_read_url,
+                                           self.config.replica_wait_ms)
 
     def run_jobs(self) -> int:
         """Run queued jobs until none is left; how many were run."""
@@ -62,7 +70,8 @@ class Worker:
         stale_us = self.config.job_stale_seconds * 1_000_000
         while (taken := claim(self.engine, self.name, self.clock(), stale_us,
                               (month_jobs.KIND,))) is not None:
-            month_jobs.run_month_job(self.engine, taken, None, self.clock, self.workers)
+            month_jobs.run_month_job(self.engine, taken, None, self.clock, self.workers,
+                                     reads=self.reads)
             ran += 1
         return ran
 
