@@ -27,6 +27,7 @@ from tests.helpers import (
     qatys_batch,
     roster_csv,
     start_node,
+    write_settings,
 )
 from tests.postgres import Cluster, find_bin_dir, start_cluster, start_replica
 
@@ -147,6 +148,7 @@ def _seeded_server(data: Path, database_url: str | None = None) -> ServerProcess
     if database_url:
         init += ["--database-url", database_url]
     qatys_batch(Command(init), *_seed_commands(data))
+    write_settings(data, {"run_worker": False})  # see tests.helpers.start_server
     return start_node(data, port=port)
 
 

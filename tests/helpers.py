@@ -359,16 +359,36 @@ def start_server(data_dir: Path, database_url: str | None = None,
                  settings: dict[str, object] | None = None,
                  cwd: Path | None = None) -> ServerProcess:
     """`qatys server init`, then `qatys server run` on a free port; ``settings`` are written
-    into server.toml between the two; ``cwd`` runs another source tree (the bench's before)."""
+    into server.toml between the two; ``cwd`` runs another source tree (the bench's before).
+
+    No worker runs beside a test's server unless ``settings`` ask for one (``run_worker``):
+    a test that needs background work starts it (:func:`start_worker`) or runs
+    ``qatys server worker --once``, so nothing runs behind a test's back."""
     port = free_port()
     init = ["server", "init", "--data", str(data_dir), "--public-url", f"http://127.0.0.1:{port}"]
     if database_url:
         init += ["--database-url", database_url]
     run(*init, cwd=cwd)
-    if settings:
-        path = data_dir / "server.toml"
-        path.write_text(tomli_w.dumps({**tomllib.loads(path.read_text()), **settings}))
+    chosen = dict(settings or {})
+    if cwd is None:  # an older tree (the bench's before) knows no run_worker
+        chosen.setdefault("run_worker", False)
+    if chosen:
+        write_settings(data_dir, chosen)
     return start_node(data_dir, port=port, cwd=cwd)
+
+
+def write_settings(data_dir: Path, settings: dict[str, object]) -> None:
+    """Settings into DIR/server.toml, beside those already there."""
+    path = data_dir / "server.toml"
+    path.write_text(tomli_w.dumps({**tomllib.loads(path.read_text()), **settings}))
+
+
+def start_worker(data_dir: Path) -> subprocess.Popen[bytes]:
+    """A `qatys server worker` for a test's server (its output in DIR/worker.log); stop it
+    with :func:`stop_process`."""
+    with open(data_dir / "worker.log", "ab") as log:
+        return subprocess.Popen([*QATYS, "server", "worker", "--data", str(data_dir),
+                                 "--every", "0.5"], stdout=log, stderr=subprocess.STDOUT)
 
 
 def start_node(data_dir: Path, *, port: int | None = None,

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.browser import Page, artefact
-from tests.helpers import ServerProcess, browser_login, open_page, run, submit_form
+from tests.helpers import (
+    ServerProcess,
+    browser_login,
+    open_page,
+    run,
+    start_worker,
+    stop_process,
+    submit_form,
+)
 
 PASSWORDS = {"fin": "finance-pass-1", "dir1": "director-pass-1", "aud": "auditor-pass-1",
              "adm": "admin-pass-12"}
@@ -25,7 +34,16 @@ def server(sqlite_server: ServerProcess) -> ServerProcess:
 
 
 @pytest.fixture(scope="module")
-def finance(march: ServerProcess) -> ServerProcess:
+def worker(march: ServerProcess) -> Iterator[None]:
+    """The worker that runs the month job "Compute the month" queues (as `qatys server run`
+    starts one beside a real server)."""
+    process = start_worker(march.data_dir)
+    yield
+    stop_process(process, 15)
+
+
+@pytest.fixture(scope="module")
+def finance(march: ServerProcess, worker: None) -> ServerProcess:
     data = str(march.data_dir)
     run("kindergarten", "add", "--data", data, "--code", "KG3", "--name", "Балабақша 3",
         "--district", "Алмалы")

@@ -214,7 +214,7 @@ def _gone(pid: int, seconds: float) -> bool:
 
 
 def test_the_servers_own_worker_runs_jobs_and_ends_with_the_server(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "server")
+    server = start_server(tmp_path / "server", settings={"run_worker": True})
     try:
         workers = [p for p in _children_of(server.process.pid)
                    if b"server\x00worker" in (Path("/proc") / str(p) / "cmdline").read_bytes()]

@@ -60,7 +60,7 @@ def test_health_tells_nothing_about_terminals(server: ServerProcess) -> None:
     answer = requests.get(server.url + "/api/v1/health", timeout=5)
     assert answer.status_code == 200
     assert set(answer.json()) == {"ok", "version", "protocol", "max_batch_events",
-                                  "server_time_us"}
+                                  "server_time_us", "database"}
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert "terminal" not in json.dumps(answer.json()).lower()
 

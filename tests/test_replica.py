@@ -122,7 +122,6 @@ def test_reports_read_the_replica_when_it_has_caught_up(replicated: dict[str, ob
     page = session.get(f"{server.url}/finance/k/KG1/{MONTH}", timeout=30)
     assert page.status_code == 200
     assert _read_from(page.text) == ReadSource.REPLICA
-    assert "Read from the replica database" in page.text
     exported = session.get(f"{server.url}/finance/k/KG1/{MONTH}/export/statement.json",
                            timeout=30)
     assert exported.headers["X-Qatys-Read-From"] == ReadSource.REPLICA
@@ -156,7 +155,6 @@ def test_a_paused_replica_is_never_read_for_a_month_it_has_not_replayed(
         page = session.get(f"{server.url}/finance/k/KG1/{MONTH}", timeout=30)
         waited = time.monotonic() - started
         assert _read_from(page.text) == ReadSource.PRIMARY
-        assert "Read from the primary database" in page.text
         assert waited >= 3.0  # replica_wait_ms: it waited for the replica first
         exported = session.get(f"{server.url}/finance/k/KG1/{MONTH}/export/statement.json",
                                timeout=30)
