@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 import time
@@ -19,12 +18,11 @@ from server.datadir import DataDir, with_data_dir
 from server.errors import QueueCoreError
 from server.queue_core.client import QueueCoreClient
 from server.queue_core.outbox import OutboxStatus, deliver_due, outbox_rows, resend
-from server.queue_core.roster_pull import PullOutcome, pull_roster
+from server.queue_core.roster_pull import PullOutcome, pull_every_roster, pull_roster
 from server.storage import db
 
 NO_QUEUE_CORE = Sentence("no queue core is configured (qatys server init --queue-core-url)")
 
-logger = logging.getLogger("qatys.queue_core")
 
 
 def _client(data: DataDir) -> QueueCoreClient:
@@ -139,12 +137,7 @@ def run_command(data: DataDir, every_seconds: float) -> None:
     try:
         while not stop.is_set():
             if time.monotonic() >= next_rosters:
-                for code in _codes(data):
-                    try:
-                        pull_roster(data.engine, client, code)
-                    except (QueueCoreError, ProvisioningError) as exc:
-                        logs.log(logger, "roster.failed", logging.WARNING, kindergarten=code,
-                                 error=str(exc)[:200])
+                pull_every_roster(data.engine, client)
                 next_rosters = time.monotonic() + data.config.queue_core_roster_minutes * 60
             deliver_due(data.engine, client, now_us)
             stop.wait(every_seconds)

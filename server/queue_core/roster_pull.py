@@ -13,11 +13,12 @@ from enum import StrEnum
 
 from sqlalchemy import Engine, select
 
-from provisioning.errors import InvalidInput, NotFound
+from provisioning.errors import InvalidInput, NotFound, ProvisioningError
 from provisioning.roster import parse_records
 from qatys.logs import log
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date, now_us
+from server.errors import QueueCoreError
 from server.queue_core.client import QueueCoreClient
 from server.registry.roster import import_children
 from server.storage import db
@@ -77,3 +78,17 @@ def pull_roster(engine: Engine, client: QueueCoreClient, kindergarten: str) -> P
     log(logger, "roster.pulled", kindergarten=kindergarten, rows=result.rows,
         added=result.added, updated=result.updated, stored=result.stored)
     return result
+
+
+def pull_every_roster(engine: Engine, client: QueueCoreClient) -> None:
+    """Every kindergarten's roster, one after another (the schedule's pass): a kindergarten
+    whose pull fails is logged and the others go on."""
+    with engine.connect() as conn:
+        codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
+                                              .order_by(db.kindergartens.c.code)).scalars()]
+    for code in codes:
+        try:
+            pull_roster(engine, client, code)
+        except (QueueCoreError, ProvisioningError) as exc:
+            log(logger, "roster.failed", logging.WARNING, kindergarten=code,
+                error=str(exc)[:200])

@@ -12,12 +12,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from provisioning.errors import ProvisioningError
 from qatys.logs import log
 from server.config import ServerConfig
-from server.errors import QueueCoreError, SetupError
+from server.errors import SetupError
 from server.jobs.queue import claim, take_slot
 from server.keys import load_vapid_key
 from server.money import jobs as month_jobs
@@ -27,8 +26,7 @@ from server.push.sender import PushSettings
 from server.push.sender import deliver_due as deliver_pushes
 from server.queue_core.client import QueueCoreClient
 from server.queue_core.outbox import deliver_due
-from server.queue_core.roster_pull import pull_roster
-from server.storage import db
+from server.queue_core.roster_pull import pull_every_roster
 from server.storage.replica import Reads
 
 logger = logging.getLogger("qatys.worker")
@@ -85,19 +83,8 @@ class Worker:
                                  allow_plain_http=self.config.allow_plain_http)
         every_us = self.config.queue_core_roster_minutes * 60 * 1_000_000
         if take_slot(self.engine, ROSTER_SLOT, every_us, self.name, self.clock()):
-            self._pull_rosters(client)
+            pull_every_roster(self.engine, client)
         deliver_due(self.engine, client, self.clock)
-
-    def _pull_rosters(self, client: QueueCoreClient) -> None:
-        with self.engine.connect() as conn:
-            codes = [str(c) for c in conn.execute(select(db.kindergartens.c.code)
-                                                  .order_by(db.kindergartens.c.code)).scalars()]
-        for code in codes:
-            try:
-                pull_roster(self.engine, client, code)
-            except (QueueCoreError, ProvisioningError) as exc:
-                log(logger, "roster.failed", logging.WARNING, kindergarten=code,
-                    error=str(exc)[:200])
 
     def notify(self) -> None:
         """Messages for the events synced since the last pass (and, every half minute, for
