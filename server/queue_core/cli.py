@@ -24,7 +24,6 @@ from server.storage import db
 NO_QUEUE_CORE = Sentence("no queue core is configured (qatys server init --queue-core-url)")
 
 
-
 def _client(data: DataDir) -> QueueCoreClient:
     return QueueCoreClient(data.config.queue_core_url, data.config.queue_core_timeout_seconds,
                            allow_plain_http=data.config.allow_plain_http)
