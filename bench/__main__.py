@@ -27,6 +27,7 @@ from bench.office_today import bench_office_today
 from bench.phone import bench_phone_verification
 from bench.push import bench_push
 from bench.region import bench_region
+from bench.scale import bench_scale
 from bench.sign_in_flood import bench_sign_in_flood
 from bench.slow_clients import bench_slow_clients
 from bench.terminal_resources import bench_terminal_resources
@@ -188,6 +189,8 @@ def main() -> None:
     `python -m bench flood` only a sync beside a flood of wrong passwords,
     `python -m bench slow` only health probes beside slow clients, per worker class,
     `python -m bench office` only the office's today list (600 children) and its live delay,
+    `python -m bench scale [TERMINALS SECONDS]` only server CPU per event, the morning burst
+    of 1,000 terminals through HAProxy to two nodes and a returning 72,000-event terminal,
     `python -m bench push` only ingest beside 1,000 push subscriptions and sync-to-push delay,
     `python -m bench months [SMALL LARGE]` only month statements at 300 and 3,000
     kindergartens on PostgreSQL, the SQL presence beside the Python one."""
@@ -210,6 +213,9 @@ def main() -> None:
         return
     if sys.argv[1:] == ["office"]:
         _office()
+        return
+    if sys.argv[1:2] == ["scale"]:
+        bench_scale(*(int(size) for size in sys.argv[2:4]))
         return
     if sys.argv[1:] == ["push"]:
         bench_push()

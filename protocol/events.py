@@ -83,6 +83,8 @@ _HEADER_ORDER = tuple(sorted(_HEADER_KEYS, key=lambda k: (len(k), k)))
 _BODY_REQUIRED = {"child"}
 _BODY_OPTIONAL = {"reason", "by", "corrects", "receipt", "code"}
 _BODY_PLAIN = ("child",)
+_MAX_UINT = 2**63 - 1
+"""The largest integer :func:`fields.uint` takes by default."""
 
 
 class Event(NamedTuple):
@@ -164,8 +166,17 @@ def decode_event(raw: bytes) -> Event:
         raise EncodingError(f"event is larger than {MAX_EVENT_BYTES} bytes")
     data = canonical.decode_map(raw, "event", typed_by_caller=True)
     check_version(data, "event")
-    if tuple(data) != _HEADER_ORDER:  # canonical order is fixed, so one comparison suffices
+    if tuple(data) == _HEADER_ORDER:  # canonical order is fixed, so one comparison suffices
+        event = _well_formed_event(data)
+        if event is not None:
+            return event
+    else:
         fields.require_keys(data, _HEADER_KEYS, set(), "event")
+    return _read_fields(data)
+
+
+def _read_fields(data: dict[str, Any]) -> Event:
+    """Each field checked on its own, so a refusal names the field that is wrong."""
     return Event(
         terminal_id=fields.text(data, "terminal", max_len=MAX_TERMINAL_ID),
         seq=fields.uint(data, "seq", minimum=1),
@@ -178,6 +189,28 @@ def decode_event(raw: bytes) -> Event:
         assurance=fields.member(data, "assurance", _ASSURANCE_OF_TEXT),
         body=fields.blob(data, "body", max_len=MAX_SEALED_BODY),
     )
+
+
+def _well_formed_event(data: dict[str, Any]) -> Event | None:
+    """The same checks as :func:`_read_fields` in one expression, for the
+    server's hot path (ingest reads every event of a batch: this halves the cost of a
+    header); None when any fails, and :func:`_read_fields` then names which."""
+    terminal, seq, prev, time_us = data["terminal"], data["seq"], data["prev"], data["time_us"]
+    boot, mono_ns, body = data["boot"], data["mono_ns"], data["body"]
+    kind = _KIND_OF_TEXT.get(data["kind"]) if type(data["kind"]) is str else None
+    method = _METHOD_OF_TEXT.get(data["method"]) if type(data["method"]) is str else None
+    assurance = (_ASSURANCE_OF_TEXT.get(data["assurance"]) if type(data["assurance"]) is str
+                 else None)
+    if (type(terminal) is str and 0 < len(terminal) <= MAX_TERMINAL_ID
+            and type(seq) is int and 1 <= seq <= _MAX_UINT
+            and type(prev) is bytes and len(prev) == 32
+            and type(time_us) is int and 0 <= time_us <= _MAX_UINT
+            and type(boot) is bytes and len(boot) == BOOT_ID_SIZE
+            and type(mono_ns) is int and 0 <= mono_ns <= _MAX_UINT
+            and type(body) is bytes and len(body) <= MAX_SEALED_BODY
+            and kind is not None and method is not None and assurance is not None):
+        return Event(terminal, seq, prev, time_us, boot, mono_ns, kind, method, assurance, body)
+    return None
 
 
 def check_version(data: dict[str, Any], what: str) -> None:
@@ -202,7 +235,11 @@ def encode_body(body: Body) -> bytes:
 
 def decode_body(raw: bytes) -> Body:
     data = canonical.decode_map(raw, "body", typed_by_caller=True)
-    if tuple(data) != _BODY_PLAIN:  # the common body names only the child
+    if tuple(data) == _BODY_PLAIN:  # the common body names only the child: read it at once
+        child = data["child"]
+        if type(child) is str and 0 < len(child) <= MAX_CHILD_ID:
+            return Body(child)
+    else:
         fields.require_keys(data, _BODY_REQUIRED, _BODY_OPTIONAL, "body")
     return Body(
         child_id=fields.text(data, "child", max_len=MAX_CHILD_ID),

@@ -118,3 +118,50 @@ def test_protocol_imports_no_io_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+_HEADER_VALUES = st.one_of(
+    st.integers(min_value=-2, max_value=2**64), st.booleans(), st.none(),
+    st.binary(max_size=40), st.sampled_from(["", "T-1", "arrival", "qr-card", "medium", "x" * 33]),
+    st.text(max_size=40))
+
+
+_UINT = st.integers(min_value=0, max_value=2**63 - 1)
+_VALID_HEADER = {
+    "terminal": st.text(min_size=1, max_size=32), "seq": _UINT, "time_us": _UINT,
+    "mono_ns": _UINT, "prev": st.binary(min_size=32, max_size=32),
+    "boot": st.binary(min_size=16, max_size=16), "body": st.binary(max_size=2048),
+    "kind": st.sampled_from([k.value for k in events.EventKind]),
+    "method": st.sampled_from([m.value for m in events.Method]),
+    "assurance": st.sampled_from([a.value for a in events.Assurance])}
+"""Each field's valid values: mixed with :data:`_HEADER_VALUES`, most headers drawn have a
+field or two wrong, and many are wholly valid."""
+
+
+@given(st.fixed_dictionaries({key: st.one_of(valid, valid, _HEADER_VALUES)
+                              for key, valid in _VALID_HEADER.items()}))
+def test_the_fast_header_reading_accepts_exactly_what_the_field_by_field_reading_does(
+        header: dict[str, object]) -> None:
+    """Ingest reads every header through events._well_formed_event; whatever it accepts must
+    be what the checking reader gives, and whatever that reader refuses it must refuse too."""
+    data = dict(sorted(header.items(), key=lambda item: (len(item[0]), item[0])))
+    fast = events._well_formed_event(data)
+    try:
+        slow = events._read_fields(data)
+    except EncodingError:
+        assert fast is None
+    else:
+        assert fast == slow
+
+
+@given(st.one_of(st.text(max_size=70), st.integers(), st.binary(max_size=8), st.none()))
+def test_a_body_naming_only_a_child_decodes_as_the_checking_reader_would(child: object) -> None:
+    raw = canonical.encode({"child": child})
+    try:
+        expected = events.Body(child_id=events.fields.text({"child": child}, "child",
+                                                           max_len=events.MAX_CHILD_ID))
+    except EncodingError:
+        with pytest.raises(EncodingError):
+            events.decode_body(raw)
+    else:
+        assert events.decode_body(raw) == expected

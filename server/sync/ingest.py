@@ -192,11 +192,27 @@ if set(_EVENT_COLUMNS) != {c.name for c in db.events.columns}:  # pragma: no cov
 
 
 def _insert_events(conn: Any, rows: list[tuple[Any, ...]]) -> None:
-    """One driver-level executemany: the hot path of ingest, without per-row SQL compilation."""
+    """The hot path of ingest, without per-row SQL compilation: PostgreSQL takes the batch
+    by COPY, SQLite by one driver-level executemany."""
+    if conn.dialect.name == "postgresql":
+        _copy_events(conn, rows)
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"INSERT INTO {db.events.name} ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
            f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))})")
     conn.exec_driver_sql(sql, rows)
+
+
+def _copy_events(conn: Any, rows: list[tuple[Any, ...]]) -> None:
+    """One COPY of the batch's rows in the caller's transaction. psycopg's pipelined
+    executemany costs the node about 12 µs of CPU per row in Python (ingest in one process:
+    55 µs per event with it, 43 with COPY) and makes PostgreSQL run 500 statements; COPY
+    writes each row in psycopg's C code as one command (``python -m bench scale`` gives the
+    two side by side)."""
+    sql = f"COPY {db.events.name} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN"
+    with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 class _Equivocation(Exception):
