@@ -17,6 +17,7 @@ import requests
 from sqlalchemy import Column, MetaData, Table
 
 from bench.before_after import bench_before_after
+from bench.claims import bench_claims
 from bench.decoding import bench_decoding
 from bench.face_accuracy import bench_face_accuracy
 from bench.face_door import bench_face_door
@@ -191,6 +192,7 @@ def main() -> None:
     `python -m bench office` only the office's today list (600 children) and its live delay,
     `python -m bench scale [TERMINALS SECONDS]` only server CPU per event, the morning burst
     of 1,000 terminals through HAProxy to two nodes and a returning 72,000-event terminal,
+    `python -m bench claims` only the job queue's claims per second, SKIP LOCKED beside not,
     `python -m bench push` only ingest beside 1,000 push subscriptions and sync-to-push delay,
     `python -m bench months [SMALL LARGE]` only month statements at 300 and 3,000
     kindergartens on PostgreSQL, the SQL presence beside the Python one."""
@@ -213,6 +215,9 @@ def main() -> None:
         return
     if sys.argv[1:] == ["office"]:
         _office()
+        return
+    if sys.argv[1:] == ["claims"]:
+        bench_claims()
         return
     if sys.argv[1:2] == ["scale"]:
         bench_scale(*(int(size) for size in sys.argv[2:4]))
