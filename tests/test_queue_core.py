@@ -22,6 +22,7 @@ from server.datadir import open_data_dir
 from server.storage import db
 from tests.faulty_proxy import FaultyProxy
 from tests.helpers import (
+    QATYS,
     Command,
     ServerProcess,
     cli,
@@ -288,3 +289,39 @@ def test_a_pass_stops_at_the_first_outage_and_the_rest_follow(
     assert [(r["status"], r["attempts"]) for r in waiting] == [("pending", 1), ("pending", 0)]
     assert cli("queue-core", "deliver", "--data", data, "--now").returncode == 0
     assert len(standin.statements()) == before + 2
+
+
+def test_two_queue_core_runs_pull_every_roster_once_per_period(
+        server: ServerProcess, core: tuple[StandIn, FaultyProxy], tmp_path: Path) -> None:
+    """Two copies of `qatys queue-core run` (two nodes' units) share the schedules slot: one
+    pass over the rosters per `queue_core_roster_minutes`, not one per copy."""
+    standin, _ = core
+    data = str(server.data_dir)
+    engine = open_data_dir(server.data_dir).engine
+    with engine.begin() as conn:
+        conn.execute(db.schedules.delete())
+        codes = list(conn.execute(select(db.kindergartens.c.code)).scalars())
+    runs = [subprocess.Popen([*QATYS, "queue-core", "run", "--data", data, "--every", "0.2"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _roster_gets(standin, codes[-1]) == 0:
+            time.sleep(0.2)
+        time.sleep(2)  # both copies go on passing every 0.2 s: neither may pull again
+    finally:
+        for run_ in runs:
+            run_.terminate()
+            run_.wait(timeout=10)
+    with engine.connect() as conn:
+        slot = conn.execute(select(db.schedules)).one()
+    engine.dispose()
+    assert {code: _roster_gets(standin, code) for code in codes} == dict.fromkeys(codes, 1)
+    assert slot.name == "queue_core.roster_pull"
+    assert str(slot.claimed_by).endswith(tuple(f":{r.pid}" for r in runs))
+
+
+def _roster_gets(standin: StandIn, code: str) -> int:
+    """Roster requests the stand-in answered for ``code`` (its access log)."""
+    log = (standin.data / "standin.log").read_text(errors="replace")
+    return log.count(f"GET /v1/kindergartens/{code}/roster ")

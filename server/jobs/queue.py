@@ -7,6 +7,8 @@ backed up and restored beside it (docs/dependencies.md)."""
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,6 +20,12 @@ from server.storage.db import writing
 
 STALE_SECONDS = 30
 """A running job whose heartbeat is older than this is taken to have lost its worker."""
+
+
+def worker_name() -> str:
+    """Who holds a claim or a slot: the machine and the process, as the logs, the jobs and
+    the schedules tables say."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
 class JobStatus(StrEnum):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 
 import click
 from sqlalchemy import select
@@ -16,9 +15,10 @@ from qatys.sentences import Sentence, echo
 from qatys.timeutil import iso_utc, now_us
 from server.datadir import DataDir, with_data_dir
 from server.errors import QueueCoreError
+from server.jobs.queue import worker_name
 from server.queue_core.client import QueueCoreClient
 from server.queue_core.outbox import OutboxStatus, deliver_due, outbox_rows, resend
-from server.queue_core.roster_pull import PullOutcome, pull_every_roster, pull_roster
+from server.queue_core.roster_pull import PullOutcome, pull_roster, pull_rosters_when_due
 from server.storage import db
 
 NO_QUEUE_CORE = Sentence("no queue core is configured (qatys server init --queue-core-url)")
@@ -131,13 +131,11 @@ def run_command(data: DataDir, every_seconds: float) -> None:
         fail(NO_QUEUE_CORE, EXIT_BAD_INPUT)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    client = _client(data)
-    next_rosters = 0.0
+    client, name = _client(data), worker_name()
     try:
         while not stop.is_set():
-            if time.monotonic() >= next_rosters:
-                pull_every_roster(data.engine, client)
-                next_rosters = time.monotonic() + data.config.queue_core_roster_minutes * 60
+            pull_rosters_when_due(data.engine, client, name, now_us(),
+                                  data.config.queue_core_roster_minutes)
             deliver_due(data.engine, client, now_us)
             stop.wait(every_seconds)
     except KeyboardInterrupt:

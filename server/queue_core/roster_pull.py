@@ -19,6 +19,7 @@ from qatys.logs import log
 from qatys.sentences import Sentence
 from qatys.timeutil import local_date, now_us
 from server.errors import QueueCoreError
+from server.jobs.queue import take_slot
 from server.queue_core.client import QueueCoreClient
 from server.registry.roster import import_children
 from server.storage import db
@@ -78,6 +79,20 @@ def pull_roster(engine: Engine, client: QueueCoreClient, kindergarten: str) -> P
     log(logger, "roster.pulled", kindergarten=kindergarten, rows=result.rows,
         added=result.added, updated=result.updated, stored=result.stored)
     return result
+
+
+ROSTER_SLOT = "queue_core.roster_pull"
+"""The schedules row (server/jobs/queue.py) that makes one pass of all run once per period."""
+
+
+def pull_rosters_when_due(engine: Engine, client: QueueCoreClient, worker: str, now: int,
+                          every_minutes: int) -> bool:
+    """Every roster, when the shared slot is due and this process is the one that takes it:
+    any number of workers and `qatys queue-core run` copies make one pass per period."""
+    if not take_slot(engine, ROSTER_SLOT, every_minutes * 60 * 1_000_000, worker, now):
+        return False
+    pull_every_roster(engine, client)
+    return True
 
 
 def pull_every_roster(engine: Engine, client: QueueCoreClient) -> None:

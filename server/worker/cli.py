@@ -12,8 +12,9 @@ from qatys import logs
 from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import now_us
 from server.datadir import DataDir, with_data_dir
+from server.jobs.queue import worker_name
 from server.push.cli import NICENESS
-from server.worker.loop import Worker, worker_name
+from server.worker.loop import Worker
 
 
 @click.command("worker")

@@ -6,8 +6,6 @@ reach the phone soon after the sync)."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ from sqlalchemy import Engine
 from qatys.logs import log
 from server.config import ServerConfig
 from server.errors import SetupError
-from server.jobs.queue import claim, take_slot
+from server.jobs.queue import claim
 from server.keys import load_vapid_key
 from server.money import jobs as month_jobs
 from server.push.cli import PASS_MOST, subject_of
@@ -26,19 +24,13 @@ from server.push.sender import PushSettings
 from server.push.sender import deliver_due as deliver_pushes
 from server.queue_core.client import QueueCoreClient
 from server.queue_core.outbox import deliver_due
-from server.queue_core.roster_pull import pull_every_roster
+from server.queue_core.roster_pull import pull_rosters_when_due
 from server.storage.replica import Reads
 
 logger = logging.getLogger("qatys.worker")
-ROSTER_SLOT = "queue_core.roster_pull"
 NOTIFY_EVERY_SECONDS = 0.5
 CLOSING_EVERY_US = 30 * 1_000_000
 """How often the closing times are looked at (a "not collected yet" message is once a day)."""
-
-
-def worker_name() -> str:
-    """Who holds a claim: the machine and the process, as the logs and the jobs table say."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
 @dataclass
@@ -81,9 +73,8 @@ class Worker:
         client = QueueCoreClient(self.config.queue_core_url,
                                  self.config.queue_core_timeout_seconds,
                                  allow_plain_http=self.config.allow_plain_http)
-        every_us = self.config.queue_core_roster_minutes * 60 * 1_000_000
-        if take_slot(self.engine, ROSTER_SLOT, every_us, self.name, self.clock()):
-            pull_every_roster(self.engine, client)
+        pull_rosters_when_due(self.engine, client, self.name, self.clock(),
+                              self.config.queue_core_roster_minutes)
         deliver_due(self.engine, client, self.clock)
 
     def notify(self) -> None:
