@@ -101,12 +101,13 @@ def copy_sqlite(url: str, out: Path, method: str = SQLITE_METHODS[0]) -> Snapsho
                 target.close()
     finally:
         source.close()
+    described = describe_sqlite(out)  # the engine's connections turn WAL on
     target = sqlite3.connect(out)
     try:
         target.execute("PRAGMA journal_mode=DELETE")
     finally:
         target.close()
-    return describe_sqlite(out)
+    return described
 
 
 def describe_sqlite(path: Path) -> Snapshot:

@@ -80,25 +80,32 @@ class Verified:
     keys: dict[str, bytes]
 
 
-def _verified(path: Path, work: Path) -> Verified:
+def _opened(path: Path, work: Path) -> Verified:
+    """The container and every member's SHA-256 (the database unpacked into ``work``)."""
     opened = container.read(path, work)
     assert opened.database is not None
-    if opened.manifest.database == "sqlite":
-        revision = database.check_sqlite(opened.database)
+    return Verified(opened.manifest, opened.database, opened.keys)
+
+
+def _check_database(verified: Verified) -> None:
+    """The database copy opens, at the schema revision its manifest names."""
+    if verified.manifest.database == "sqlite":
+        revision = database.check_sqlite(verified.database)
     else:
-        revision = database.check_postgres(opened.database)
-    if revision != opened.manifest.schema_revision:
+        revision = database.check_postgres(verified.database)
+    if revision != verified.manifest.schema_revision:
         raise BackupError("backup_corrupt", Sentence(
             "the database copy is at schema revision %(found)s but the manifest says "
-            "%(said)s", found=revision, said=opened.manifest.schema_revision))
-    return Verified(opened.manifest, opened.database, opened.keys)
+            "%(said)s", found=revision, said=verified.manifest.schema_revision))
 
 
 def verify_backup(path: Path) -> Manifest:
     """The container, every member's SHA-256, the manifest, and that the database copy
     opens (SQLite ``PRAGMA quick_check``; PostgreSQL ``pg_restore --list``)."""
     with tempfile.TemporaryDirectory(prefix="qatys-verify-") as work:
-        return _verified(path, Path(work)).manifest
+        verified = _opened(path, Path(work))
+        _check_database(verified)
+        return verified.manifest
 
 
 def known_revisions() -> set[str]:
@@ -127,11 +134,12 @@ def restore_backup(data_dir: Path, path: Path, now_us: int,
                                   data_dir=data_dir))
     config = planned_config(data_dir, database_url, None)
     with tempfile.TemporaryDirectory(prefix="qatys-restore-") as work:
-        verified = _verified(path, Path(work))
+        verified = _opened(path, Path(work))
         manifest = verified.manifest
         _refuse_other_kind(manifest, config)
         _refuse_newer(manifest)
         keys_restored = _refuse_foreign(manifest, config)
+        _check_database(verified)
         with run_lock.exclusive(data_dir):
             if not database.is_sqlite(config.database_url):
                 others = database.other_sessions(config.database_url)
