@@ -42,12 +42,12 @@ def hold_shared(data_dir: Path) -> None:
 @contextmanager
 def exclusive(data_dir: Path) -> Iterator[None]:
     """The directory for a restore alone: refused (``server_running``) while a server or a
-    worker runs on it. Without a lock file nothing ever ran there: nothing is created then
-    (a refused restore changes nothing), and the restore makes the file after its checks."""
-    if not (data_dir / RUN_LOCK).exists():
-        yield
+    worker runs on it; a server started meanwhile refuses to start. Call it after every other
+    check: a directory where no server ever ran gets its lock file here."""
+    if not data_dir.is_dir():
+        yield  # a new directory: no server can run on it before the restore made it
         return
-    fd = os.open(data_dir / RUN_LOCK, os.O_RDWR)
+    fd = _open(data_dir)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

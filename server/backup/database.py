@@ -154,9 +154,13 @@ def restore_sqlite(copy: Path, url: str, moment: str) -> Path | None:
     target = sqlite_path(url)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     incoming = target.with_name(f".{target.name}.restore-{moment}")
-    shutil.copyfile(copy, incoming)
-    os.chmod(incoming, 0o600)
-    _fsync(incoming)
+    try:
+        shutil.copyfile(copy, incoming)
+        os.chmod(incoming, 0o600)
+        _fsync(incoming)
+    except BaseException:
+        incoming.unlink(missing_ok=True)
+        raise
     aside = None
     if target.exists():
         aside = target.with_name(f"{target.name}.before-restore-{moment}")

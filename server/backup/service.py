@@ -140,13 +140,14 @@ def restore_backup(data_dir: Path, path: Path, now_us: int,
         _refuse_newer(manifest)
         keys_restored = _refuse_foreign(manifest, config)
         _check_database(verified)
+        if not database.is_sqlite(config.database_url):
+            others = database.other_sessions(config.database_url)
+            if others:
+                raise BackupError("server_running", Sentence(
+                    "a server is running on the database: %(count)s other sessions are "
+                    "connected to it; stop every server node and worker first; nothing "
+                    "changed", count=others))
         with run_lock.exclusive(data_dir):
-            if not database.is_sqlite(config.database_url):
-                others = database.other_sessions(config.database_url)
-                if others:
-                    raise BackupError("server_running", Sentence(
-                        "%(count)s other sessions are connected to the database: stop every "
-                        "server node and worker first; nothing changed", count=others))
             moment = _stamp(now_us)
             data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             aside = _restore_database(verified, config, data_dir, moment)
