@@ -29,7 +29,7 @@ from server.backup.service import to_prune
 from server.config import load_config
 from server.datadir import open_data_dir
 from server.storage import db
-from tests.helpers import Command, LastLine, ServerProcess, qatys_batch, run, start_node
+from tests.helpers import Command, LastLine, ServerProcess, cli, qatys_batch, start_node
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINALS = 3
@@ -73,11 +73,15 @@ def _terminal(home: Path, env: dict[str, str], failures: list[str]) -> None:
 
 
 def _backup(server: ServerProcess, out: Path) -> subprocess.CompletedProcess[str]:
-    return run("server", "backup", "--data", str(server.data_dir), "--out", str(out))
+    return cli("server", "backup", "--data", str(server.data_dir), "--out", str(out))
+
+
+pytestmark = pytest.mark.usefixtures("commands_in_one_process")
 
 
 @pytest.fixture(scope="module")
-def backups(server: ServerProcess, request: pytest.FixtureRequest,
+def backups(server: ServerProcess, commands_in_one_process: None,
+            request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> Backups:
     base = tmp_path_factory.mktemp("backups")
     homes = [(base / f"door-{n}", {"QATYS_RUNTIME_DIR": str(base / f"run-{n}")})
@@ -114,7 +118,7 @@ def _restore(backups: Backups, file: Path, target: Path,
     args = ["server", "restore", "--data", str(target)]
     if backups.fresh_url and not (target / "server.toml").exists():
         args += ["--database-url", backups.fresh_url.pop()]
-    return run(*args, str(file), check=check)
+    return cli(*args, str(file), check=check)
 
 
 def _manifest(file: Path) -> dict[str, object]:
@@ -128,7 +132,7 @@ def _manifest(file: Path) -> dict[str, object]:
 def test_a_backup_taken_while_terminals_sync_restores_every_chain_whole(
         backups: Backups, tmp_path: Path) -> None:
     file = backups.during[len(backups.during) // 2]
-    verified = run("server", "backup", "--verify", str(file))
+    verified = cli("server", "backup", "--verify", str(file))
     assert "verifies" in verified.stdout
     manifest = _manifest(file)
     _restore(backups, file, tmp_path / "restored")
@@ -160,14 +164,14 @@ def test_a_backup_taken_while_terminals_sync_restores_every_chain_whole(
 
 
 def test_verify_names_what_the_backup_holds(backups: Backups) -> None:
-    done = run("server", "backup", "--verify", str(backups.after))
+    done = cli("server", "backup", "--verify", str(backups.after))
     assert "every SHA-256 matches" in done.stdout
     assert f"{TERMINALS} terminals" in done.stdout
 
 
 def _statement(data_dir: Path, out: Path) -> bytes:
     month = local_date(now_us()).strftime("%Y-%m")
-    run("funding", "statement", "--data", str(data_dir), "--kindergarten", "KG1", "--month",
+    cli("funding", "statement", "--data", str(data_dir), "--kindergarten", "KG1", "--month",
         month, "--format", "json", "--out", str(out))
     return out.read_bytes()
 
@@ -267,7 +271,7 @@ def test_a_backup_that_cannot_be_restored_is_refused_and_changes_nothing(
         init = ["server", "init", "--data", str(target)]
         if backups.fresh_url:
             init += ["--database-url", backups.fresh_url.pop()]
-        run(*init)
+        cli(*init)
     else:
         target = backups.server.data_dir
     events = _events_in(target)
@@ -279,7 +283,7 @@ def test_a_backup_that_cannot_be_restored_is_refused_and_changes_nothing(
     assert _tree(target) == before
     assert _events_in(target) == events
     if case in ("damaged", "cut"):
-        verified = run("server", "backup", "--verify", str(file), check=False)
+        verified = cli("server", "backup", "--verify", str(file), check=False)
         assert verified.returncode == 2
         assert reason in verified.stderr
 
@@ -293,14 +297,14 @@ def test_a_folder_of_backups_keeps_what_the_retention_says(backups: Backups,
     old = folder / "qatys-backup-20200101T010000Z.tar"
     old.write_bytes(b"")
     (folder / "notes.txt").write_text("kept")
-    done = run("server", "backup", "--data", str(backups.server.data_dir), "--out-dir",
+    done = cli("server", "backup", "--data", str(backups.server.data_dir), "--out-dir",
                str(folder), "--keep-daily", "1", "--keep-weekly", "0")
     names = sorted(p.name for p in folder.iterdir())
     assert len(names) == 2, names
     assert "notes.txt" in names
     assert "removed" in done.stdout
     new = folder / next(n for n in names if n.endswith(".tar"))
-    run("server", "backup", "--verify", str(new))
+    cli("server", "backup", "--verify", str(new))
 
 
 def test_the_retention_keeps_the_newest_of_each_day_and_week() -> None:
