@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import Column, MetaData, Table
 
+from bench.backup import bench_backup_postgres, bench_backup_sqlite
 from bench.before_after import bench_before_after
 from bench.claims import bench_claims
 from bench.decoding import bench_decoding
@@ -195,7 +196,9 @@ def main() -> None:
     `python -m bench claims` only the job queue's claims per second, SKIP LOCKED beside not,
     `python -m bench push` only ingest beside 1,000 push subscriptions and sync-to-push delay,
     `python -m bench months [SMALL LARGE]` only month statements at 300 and 3,000
-    kindergartens on PostgreSQL, the SQL presence beside the Python one."""
+    kindergartens on PostgreSQL, the SQL presence beside the Python one,
+    `python -m bench backup` only backup, verify and restore of the region fixture on SQLite
+    and PostgreSQL."""
     region_only = sys.argv[1:] == ["region"]
     if sys.argv[1:] == ["before-after"]:
         _before_after()
@@ -221,6 +224,9 @@ def main() -> None:
         return
     if sys.argv[1:2] == ["scale"]:
         bench_scale(*(int(size) for size in sys.argv[2:4]))
+        return
+    if sys.argv[1:] == ["backup"]:
+        _backup()
         return
     if sys.argv[1:] == ["push"]:
         bench_push()
@@ -265,6 +271,21 @@ def main() -> None:
             if not region_only:
                 _months_in(cluster)
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _backup() -> None:
+    """Backup and restore of the region fixture, SQLite then a throwaway PostgreSQL."""
+    base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
+    base.chmod(0o755)
+    try:
+        bench_backup_sqlite(base)
+        if find_bin_dir() is None:
+            print("backup on PostgreSQL: server binaries not installed, skipped")
+            return
+        with postgres_cluster(base) as cluster:
+            bench_backup_postgres(cluster, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _months(*sizes: int) -> None:

@@ -72,7 +72,8 @@ def load_region(engine: Engine) -> int:
                            "direction": "in" if kind == "arrival" else "out",
                            "body_status": "ok", "recorded_at_us": from_datetime(moment),
                            "boot_id": bytes(16), "mono_ns": seq, "received_at_us": 0,
-                           "batch_hash": bytes(32), "receipt": None, "note": None}
+                           "batch_hash": bytes(32), "receipt": None, "note": None,
+                           "phone_code": None}
                     rows.append(tuple(row[name] for name in columns))
         with db.writing(engine) as conn:
             conn.exec_driver_sql(sql, rows)

@@ -9,6 +9,7 @@ from qatys import __version__
 from qatys.cliutil import EXIT_BAD_INPUT, fail
 from qatys.sentences import Sentence, unknown_language_setting
 from server import cli as server_cli
+from server.backup import cli as backup_cli
 from server.families import consent_cli, guardians_cli
 from server.money import cli as money_cli
 from server.queue_core import cli as queue_core_cli
@@ -37,6 +38,8 @@ terminal_cli.terminal_group.add_command(registry_cli.revoke_command)
 cli.add_command(terminal_cli.terminal_group)
 cli.add_command(face_commands.face_group)
 server_cli.server_group.add_command(worker_cli.worker_command)
+server_cli.server_group.add_command(backup_cli.backup_command)
+server_cli.server_group.add_command(backup_cli.restore_command)
 cli.add_command(server_cli.server_group)
 cli.add_command(server_cli.events_group)
 cli.add_command(registry_cli.kindergarten_group)

@@ -13,6 +13,7 @@ pages or API and their templates):
 - ``web/``: what pages and APIs share (answers, headers, sessions, limits, language, OpenAPI)
 - ``i18n/``: the gettext catalogue (kk, ru) of the pages and exports, words for the codes
 - ``storage/``: the schema and its frozen migrations; ``domain/``: the pure rules
+- ``backup/``: ``qatys server backup`` and ``qatys server restore`` (docs/operations.md)
 
 At the top: the app factory, configuration, keys, the data directory (``with_data_dir``
 declares every server-side command), the error families every package raises (``errors``: a

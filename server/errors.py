@@ -110,3 +110,15 @@ class SetupError(ServiceError):
 
     def __init__(self, message: Sentence) -> None:
         super().__init__("setup", message)
+
+
+class BackupError(ServiceError):
+    """A backup that cannot be made, verified or restored (server/backup/); nothing was
+    changed. Codes: ``backup_unreadable`` (not a Qatys backup, or truncated),
+    ``backup_corrupt`` (a member's SHA-256 differs from the manifest's, or its database does
+    not open), ``backup_foreign`` (another server's keys), ``backup_too_new`` (a schema revision
+    this code does not know), ``server_running`` (a restore while the server runs) and
+    ``backup_failed`` (the database's own tool failed or is missing). Commands only: exit 2."""
+
+    def __init__(self, code: str, message: Sentence) -> None:
+        super().__init__(code, message)

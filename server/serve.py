@@ -18,6 +18,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from server import run_lock
 from server.config import ServerConfig, load_config
 
 WORKER_CLASSES = {
@@ -74,6 +75,7 @@ def serve(data_dir: Path, host: str, port: int, workers: int | None = None,
     """gunicorn until stopped, with one ``qatys server worker`` beside it unless the settings
     say ``run_worker = false``; the worker ends with the server, however the server ends."""
     config = load_config(data_dir)
+    run_lock.hold_shared(data_dir)  # `qatys server restore` refuses while it is held
     sidecar = _start_worker(data_dir) if config.run_worker else None
     try:
         _Gunicorn(data_dir, {**options(config, host, port, workers, worker_class),

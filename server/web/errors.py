@@ -118,6 +118,9 @@ NOT_ANSWERED = frozenset({
     "decision_note_missing",  # absence reports from parents
     "already_revoked", "unknown_group", "reference_missing",  # cards, consent forms
     "role_not_managed", "outside_scope", "username_taken",  # accounts
+    # BackupError: `qatys server backup` and `qatys server restore` (server/backup/)
+    "backup_unreadable", "backup_corrupt", "backup_foreign", "backup_too_new",
+    "server_running", "backup_failed",
 })
 """Codes of refusals no answer carries: commands print them (exit 2), the finance pages show
 their own text. One reaching the handler is a bug: 500 ``internal_error``."""

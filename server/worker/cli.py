@@ -11,6 +11,7 @@ import click
 from qatys import logs
 from qatys.sentences import Sentence, echo, plural_sentence
 from qatys.timeutil import now_us
+from server import run_lock
 from server.datadir import DataDir, with_data_dir
 from server.jobs.queue import worker_name
 from server.push.cli import NICENESS
@@ -29,6 +30,7 @@ def worker_command(data: DataDir, once: bool, every_seconds: float, name: str | 
                    processes: int | None) -> None:
     """Run queued jobs (the month computation), queue-core deliveries and roster pulls;
     safe with any number of copies on any nodes."""
+    run_lock.hold_shared(data.config.data_dir)  # `qatys server restore` refuses meanwhile
     worker = Worker(data.engine, data.config, now_us, name or worker_name(), processes)
     if once:
         ran = worker.once()
