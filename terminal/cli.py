@@ -28,6 +28,7 @@ from terminal.errors import (
     CheckinRefusal,
     CheckinRefused,
     ServerRefused,
+    StorageFault,
     TerminalError,
     UnlockRefused,
 )
@@ -124,7 +125,14 @@ def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
     if not manual:
         fail(Sentence("only --manual entries are recorded from the command line; scans come "
                       "from the camera"), EXIT_BAD_INPUT)
-    with opened(home) as terminal:
+    try:
+        terminal = open_terminal(home)
+    except StorageFault as exc:  # a full or read-only card: the same refusal as the door's
+        emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
+        raise SystemExit(exc.exit_code) from None
+    except TerminalError as exc:
+        fail(told(exc), exc.exit_code)
+    try:
         try:
             result = CheckinService(terminal).checkin(
                 CheckinRequest(child, Method.MANUAL, reason=reason, by=by,
@@ -133,6 +141,8 @@ def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
             emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
             raise SystemExit(exc.exit_code) from None
         emit(result)
+    finally:
+        terminal.close()
 
 
 @terminal_group.command("sync")
@@ -156,7 +166,10 @@ def sync_command(home: Path, quiet: bool) -> None:
     with opened(home) as terminal:
         syncer = Syncer(terminal)
         try:
-            report = syncer.sync(progress)
+            try:
+                report = syncer.sync(progress)
+            finally:
+                terminal.storage.after_sync()  # acknowledged events freed their pages
         except TerminalError as exc:
             counts = terminal.store.counts()
             emit({"result": SyncResult.REFUSED if isinstance(exc, ServerRefused)
@@ -310,6 +323,7 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
     Exit 0 or 1."""
     from qatys import __version__
     from terminal.capture.decoders import default_reader
+    from terminal.health import storage_problem
 
     problems: list[str] = []
     if expect_version is not None and expect_version != __version__:
@@ -321,20 +335,27 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
         problems.append(f"face check-in does not load: {type(exc).__name__}: {exc}")
     enrolled = (home / CONFIG_FILE).exists()
     port = TerminalConfig.kiosk_port
+    storage_level = None
     if enrolled:
         try:
             terminal = open_terminal(home, log=False)
         except TerminalError as exc:
             problems.append(str(exc))
+            storage_level = getattr(exc, "reason", None)
         else:
             port = terminal.config.kiosk_port
             if terminal.store.quick_check() != "ok":
                 problems.append("the terminal database fails SQLite's quick check")
+            storage = storage_problem(terminal)
+            storage_level = terminal.storage.reading().level
+            if storage:
+                problems.append(storage)
             terminal.close()
     if kiosk:
         problems.extend(_kiosk_problems(port, __version__))
     emit({"result": SelfcheckResult.FAILED if problems else SelfcheckResult.OK,
-          "version": __version__, "enrolled": enrolled, "problems": problems})
+          "version": __version__, "enrolled": enrolled, "storage": storage_level,
+          "problems": problems})
     if problems:
         raise SystemExit(1)
 
