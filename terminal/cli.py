@@ -281,6 +281,7 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
     \f
     The kiosk: camera or clip, the door, the page on 127.0.0.1, background sync. A home
     with no enrolment first shows the "scan the enrolment code" screen (first boot)."""
+    from terminal.kiosk.fault_screen import open_or_wait
     from terminal.kiosk.first_boot import FIRST_BOOT_PORT, run_first_boot
     from terminal.kiosk.run import open_source, run_kiosk
 
@@ -297,10 +298,18 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
                       url=f"http://127.0.0.1:{port or FIRST_BOOT_PORT}/"), err=True)
         if not run_first_boot(home, source(), port, allow_plain_http=allow_plain_http):
             return
-    with opened(home) as terminal:
+    try:  # a full or read-only card: the fault screen until the store opens, never an exit
+        terminal = open_or_wait(home, port)
+    except TerminalError as exc:
+        fail(told(exc), exc.exit_code)
+    if terminal is None:
+        return
+    try:
         url = f"http://127.0.0.1:{port or terminal.config.kiosk_port}/"
         echo(Sentence("kiosk on %(url)s; Ctrl-C stops", url=url), err=True)
         run_kiosk(terminal, source(), port)
+    finally:
+        terminal.close()
 
 
 class SelfcheckResult(StrEnum):
