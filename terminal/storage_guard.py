@@ -92,16 +92,18 @@ def limits_of(config: object) -> Limits:
 
 
 def read_only(home: Path) -> bool:
+    """The mount is read-only, or the file system made itself read-only after an error
+    (ext4's ``errors=remount-ro``: statvfs still shows the mount's flags, access() does not)."""
     try:
-        return bool(os.statvfs(home).f_flag & os.ST_RDONLY)
+        return bool(os.statvfs(home).f_flag & os.ST_RDONLY) or not os.access(home, os.W_OK)
     except OSError:
         return False
 
 
 def measure(home: Path, limits: Limits, db_free_bytes: int = 0) -> Reading:
-    """One reading of the home's storage (no cache)."""
+    """One reading of the home's storage (no cache): a statvfs and an access()."""
     stat = os.statvfs(home)
-    if stat.f_flag & os.ST_RDONLY:
+    if stat.f_flag & os.ST_RDONLY or not os.access(home, os.W_OK):
         return Reading(StorageLevel.READONLY, 0)
     free = stat.f_bavail * stat.f_frsize + db_free_bytes
     if not (home / RESERVE_FILE).exists():
