@@ -16,7 +16,7 @@ from terminal.storage_guard import StorageLevel
 def storage_problem(terminal: Terminal) -> str:
     """What selfcheck counts as a problem of the storage: "" when it can record, else its
     stable code first (``storage_full: …``, ``storage_readonly: …``)."""
-    reading = terminal.storage.reading(fresh=True)
+    reading = terminal.storage.reading(probe=True)
     if reading.level == StorageLevel.READONLY:
         return (f"{reading.level}: the file system of {terminal.home} is read-only "
                 "(the card was remounted): replace the card, then restart")

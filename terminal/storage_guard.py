@@ -91,19 +91,41 @@ def limits_of(config: object) -> Limits:
                   mb("storage_reserve_mb", 16))
 
 
-def read_only(home: Path) -> bool:
-    """The mount is read-only, or the file system made itself read-only after an error
-    (ext4's ``errors=remount-ro``: statvfs still shows the mount's flags, access() does not)."""
+PROBE_FILE = ".storage-probe"
+
+
+def _probe_refused(home: Path) -> bool:
+    """True when creating a file in the home fails with EROFS: the file system made itself
+    read-only after an error (ext4's ``errors=remount-ro``; the kernel shows it as
+    ``emergency_ro`` in /proc/mounts, while statvfs and access() still say writable)."""
+    path = home / PROBE_FILE
     try:
-        return bool(os.statvfs(home).f_flag & os.ST_RDONLY) or not os.access(home, os.W_OK)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        return exc.errno == errno.EROFS
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return False
+
+
+def read_only(home: Path, probe: bool = True) -> bool:
+    """The mount is read-only, or (``probe``) the file system turned itself read-only."""
+    try:
+        if os.statvfs(home).f_flag & os.ST_RDONLY or not os.access(home, os.W_OK):
+            return True
     except OSError:
         return False
+    return probe and _probe_refused(home)
 
 
-def measure(home: Path, limits: Limits, db_free_bytes: int = 0) -> Reading:
-    """One reading of the home's storage (no cache): a statvfs and an access()."""
+def measure(home: Path, limits: Limits, db_free_bytes: int = 0,
+            probe: bool = False) -> Reading:
+    """One reading of the home's storage (no cache): a statvfs and an access(), and with
+    ``probe`` (while a read-only fault is shown) a file created and removed."""
     stat = os.statvfs(home)
-    if stat.f_flag & os.ST_RDONLY or not os.access(home, os.W_OK):
+    if stat.f_flag & os.ST_RDONLY or not os.access(home, os.W_OK) \
+            or (probe and _probe_refused(home)):
         return Reading(StorageLevel.READONLY, 0)
     free = stat.f_bavail * stat.f_frsize + db_free_bytes
     if not (home / RESERVE_FILE).exists():
@@ -254,12 +276,16 @@ class StorageGuard:
         except sqlite3.Error:
             return 0
 
-    def reading(self, fresh: bool = False) -> Reading:
+    def reading(self, fresh: bool = False, probe: bool = False) -> Reading:
+        """The storage now (cached for ``cache_seconds`` unless ``fresh``); ``probe`` also
+        tries to create a file (as it always does while a read-only fault is shown)."""
         with self._lock:
             now = self._clock()
-            if fresh or self._reading is None or now - self._read_at >= self._cache_seconds:
+            if fresh or probe or self._reading is None \
+                    or now - self._read_at >= self._cache_seconds:
                 try:
-                    self._reading = measure(self._home, self._limits, self._db_free_bytes())
+                    self._reading = measure(self._home, self._limits, self._db_free_bytes(),
+                                            probe=probe or self.fault == StorageLevel.READONLY)
                 except OSError:
                     self._reading = Reading(StorageLevel.READONLY, 0)
                 self._read_at = now

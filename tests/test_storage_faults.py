@@ -235,7 +235,8 @@ def test_a_full_card_refuses_says_why_and_syncs_what_it_confirmed(
         children = [child for _, child, _ in held if child != "-"]
         assert children == ["child-00001-x7q", "child-00002-x7q"]  # each exactly once
         notes = [note.split(" ")[0] for _, child, note in held if child == "-"]
-        assert "storage_low" in notes and "storage_full" in notes
+        assert "storage_low" in notes
+        assert "storage_full" in notes
         assert notes.index("storage_low") < notes.index("storage_full")
         fleet = staff_session(server.url, "fin", "finance-pass-1").get(
             server.url + "/finance/fleet", timeout=30).text
@@ -327,11 +328,12 @@ def test_a_clock_at_1970_refuses_phone_codes_with_a_reason_and_still_takes_cards
                            .where(db.guardian_children.c.child_id == "child-00011-x7q")).one()
     engine.dispose()
     mine, window = guardian.phone, phone.window_at(now)
+    signed = mine.sign(phone.code_message(mine.key_id, "child-00011-x7q", window))
     code = (f"QP1:{mine.key_id}:child-00011-x7q:{window}:{row.serial}:"
-            f"{phone.b64url(bytes(row.binding))}:"
-            f"{phone.b64url(mine.sign(phone.code_message(mine.key_id, 'child-00011-x7q', window)))}")
+            f"{phone.b64url(bytes(row.binding))}:{phone.b64url(signed)}")
 
     boot = os.urandom(16)  # a boot that has not synced: no server time to carry forward
+
     def in_1970() -> Reading:
         return Reading(86_400_000_000 + int(time.monotonic() * 1e6) % 1_000_000, boot,
                        time.monotonic_ns())
