@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from protocol import events
 from protocol.health import CameraState
 from qatys.logs import log
 from terminal import clock, timekeeping
-from terminal.home import Terminal
 from terminal.sealer import Sealer
 from terminal.store import Appended, get_meta, set_meta
+
+if TYPE_CHECKING:  # the storage guard records through here and the home opens the guard
+    from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.outages")
 

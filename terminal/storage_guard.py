@@ -38,9 +38,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from protocol.events import SystemEvent
 from qatys.logs import log
 from qatys.sentences import Sentence
 from terminal.errors import CheckinRefusal, CheckinRefused, StorageFault
+from terminal.outages import record_system
+from terminal.store import set_meta
 
 if TYPE_CHECKING:
     from terminal.home import Terminal
@@ -358,10 +361,6 @@ class StorageGuard:
         return level
 
     def _record(self, level: StorageLevel, free_bytes: int) -> None:
-        from protocol.events import SystemEvent
-        from terminal.outages import record_system
-        from terminal.store import set_meta
-
         try:
             record_system(self._terminal, SystemEvent(level.value), f"free={free_bytes}",
                           also=lambda conn: set_meta(conn, STATE_KEY, level.value))

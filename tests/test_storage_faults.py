@@ -34,11 +34,13 @@ from terminal.storage_guard import RESERVE_FILE
 from tests.browser import Page, artefact, chromium
 from tests.helpers import (
     QATYS,
+    Command,
+    LastLine,
     ServerProcess,
     add_user,
-    enrol,
     free_port,
     guardian_client,
+    qatys_batch,
     run,
     staff_session,
     wait_for_kiosk,
@@ -181,11 +183,15 @@ def _server_events(server: ServerProcess, terminal_id: str) -> list[tuple[int, s
 
 
 def _enrolled(server: ServerProcess, home: Path, env: dict[str, str]) -> str:
-    terminal_id = enrol(server, home, env)
-    run("terminal", "config", "--home", str(home), *[a for s in SMALL_LIMITS
-                                                      for a in ("--set", s)], env=env)
-    run("terminal", "set-pin", "--home", str(home), "--pin", PIN, env=env)
-    return terminal_id
+    """Enrolled with the small card's limits and the staff PIN (one process for all)."""
+    done = qatys_batch(
+        Command(["terminal", "token", "--data", str(server.data_dir), "--kindergarten", "KG1"]),
+        Command(["terminal", "enroll", "--home", str(home), "--server", server.url,
+                 "--token", LastLine(0)], env),
+        Command(["terminal", "config", "--home", str(home),
+                 *[a for s in SMALL_LIMITS for a in ("--set", s)]], env),
+        Command(["terminal", "set-pin", "--home", str(home), "--pin", PIN], env))
+    return done[1].stdout.strip().splitlines()[-1]
 
 
 def test_a_full_card_refuses_says_why_and_syncs_what_it_confirmed(
@@ -316,11 +322,15 @@ def test_a_clock_at_1970_refuses_phone_codes_with_a_reason_and_still_takes_cards
         monkeypatch.setenv(key, value)
     guardian = guardian_client(server, "child-00011-x7q")
     home = tmp_path / "door"
-    enrol(server, home, runtime_env)
-    run("terminal", "sync", "--home", str(home), "--quiet", env=runtime_env)
-    run("card", "issue", "--data", str(server.data_dir), "--child", "child-00012-x7q",
-        "--out", str(tmp_path / "card.png"))
-    card = json.loads(run("terminal", "decode", str(tmp_path / "card.png")).stdout)["payloads"][0]
+    done = qatys_batch(
+        Command(["terminal", "token", "--data", str(server.data_dir), "--kindergarten", "KG1"]),
+        Command(["terminal", "enroll", "--home", str(home), "--server", server.url,
+                 "--token", LastLine(0)], runtime_env),
+        Command(["terminal", "sync", "--home", str(home), "--quiet"], runtime_env),
+        Command(["card", "issue", "--data", str(server.data_dir), "--child", "child-00012-x7q",
+                 "--out", str(tmp_path / "card.png")]),
+        Command(["terminal", "decode", str(tmp_path / "card.png")]))
+    card = json.loads(done[-1].stdout)["payloads"][0]
     now = time.time()
     engine = open_data_dir(server.data_dir).engine
     with engine.connect() as conn:
