@@ -366,3 +366,33 @@ def test_a_clock_at_1970_refuses_phone_codes_with_a_reason_and_still_takes_cards
     assert verdicts == [PinVerdict.WRONG] * 4 + [PinVerdict.LOCKED]
     assert guard.check(PIN, now=105.0) == PinVerdict.LOCKED
     assert guard.check(PIN, now=100.0 + 5 * 60 + 10) == PinVerdict.OK
+
+
+def test_the_terminal_log_is_capped_and_never_fails_a_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rotated in the process at max_bytes with `backups` old files (each 0600); a line that
+    cannot be written is dropped and counted, not printed as a traceback."""
+    import logging
+
+    from qatys import logs
+
+    log_file = tmp_path / "logs" / "terminal.log"
+    logs.configure(log_file, max_bytes=4096, backups=2)
+    logger = logging.getLogger("qatys.terminal.test")
+    try:
+        for i in range(2000):
+            logs.log(logger, "test.line", number=i, padding="x" * 40)
+        files = sorted(log_file.parent.iterdir())
+        assert [f.name for f in files] == ["terminal.log", "terminal.log.1", "terminal.log.2"]
+        assert sum(f.stat().st_size for f in files) <= 3 * 4096
+        assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+        handler = next(h for h in logging.getLogger("qatys").handlers
+                       if isinstance(h, logs.CappedFileHandler))
+        handler.stream.close()  # as if the card refused every write from now on
+        dropped = logs.CappedFileHandler.dropped
+        capsys.readouterr()
+        logs.log(logger, "test.lost")
+        assert logs.CappedFileHandler.dropped == dropped + 1
+        assert capsys.readouterr().err == ""  # no "--- Logging error ---" traceback
+    finally:
+        logs.configure()
