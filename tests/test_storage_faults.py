@@ -266,6 +266,41 @@ def test_a_full_card_refuses_says_why_and_syncs_what_it_confirmed(
     assert "Traceback" not in (tmp_path / "kiosk.log").read_text()
 
 
+def test_a_kiosk_started_on_a_card_full_to_the_last_block_waits_instead_of_exiting(
+        server: ServerProcess, small_tmpfs: Path, tmp_path: Path,
+        runtime_env: dict[str, str]) -> None:
+    """No reserve to give back (``storage_reserve_mb=0``): the store cannot even be opened,
+    so the kiosk shows the fault screen (no crash loop under systemd) and takes the door
+    over by itself once space is freed."""
+    home = small_tmpfs / "home"
+    _enrolled(server, home, runtime_env)
+    run("terminal", "config", "--home", str(home), "--set", "storage_reserve_mb=0",
+        env=runtime_env)
+    filler = _fill(small_tmpfs)
+    code, refused, said = _checkin(home, runtime_env, "child-00013-x7q")
+    assert (code, refused["reason"]) == (2, "storage_full")
+    assert "Traceback" not in said
+    kiosk, url = _start_kiosk(home, _idle_clip(tmp_path / "idle.avi"), runtime_env,
+                              tmp_path / "kiosk.log")
+    try:
+        status = requests.get(url + "/status", timeout=10).json()
+        assert (status["mode"], status["storage"]) == ("fault", "storage_full")
+        assert say("storage_full")["ru"] in requests.get(url + "/", timeout=10).text
+        filler.unlink()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(url + "/status", timeout=2).json().get("mode") == "door":
+                    break
+            time.sleep(0.5)
+        status = requests.get(url + "/status", timeout=10).json()
+        assert (status["mode"], status["storage"]) == ("door", "")
+        assert kiosk.poll() is None
+    finally:
+        assert _stop_kiosk(kiosk) == 0
+    assert "Traceback" not in (tmp_path / "kiosk.log").read_text()
+
+
 def test_a_card_made_read_only_refuses_keeps_the_door_and_recovers_after_a_restart(
         server: ServerProcess, ext4_card: tuple[Path, str], tmp_path: Path,
         runtime_env: dict[str, str]) -> None:
