@@ -32,6 +32,7 @@ from bench.region import bench_region
 from bench.scale import bench_scale
 from bench.sign_in_flood import bench_sign_in_flood
 from bench.slow_clients import bench_slow_clients
+from bench.storage_guard import bench_storage_guard
 from bench.terminal_resources import bench_terminal_resources
 from protocol import batches, events
 from server.datadir import open_data_dir
@@ -186,6 +187,8 @@ def main() -> None:
     """`python -m bench` runs everything; `python -m bench region` only the region's month,
     `python -m bench phone` only the door verification of phone codes beside cards,
     `python -m bench terminal` only the terminal's start-up, idle and morning-peak figures,
+    `python -m bench storage_guard` only check-in latency with the free-space check beside
+    without it,
     `python -m bench faces` only face accuracy, liveness, speed and door to greeting,
     `python -m bench before-after` only protocol 2 beside the code before it,
     `python -m bench flood` only a sync beside a flood of wrong passwords,
@@ -241,6 +244,9 @@ def main() -> None:
         return
     if sys.argv[1:] == ["terminal"]:
         _with_server(bench_terminal_resources)
+        return
+    if sys.argv[1:] == ["storage_guard"]:
+        _with_server(bench_storage_guard)
         return
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
     base.chmod(0o755)
@@ -322,6 +328,7 @@ def _terminal_and_ingest(base: Path) -> None:
     _seed(base / "srv-sqlite")
     try:
         bench_checkin(sqlite_server, base)
+        bench_storage_guard(sqlite_server, base)
         enrol(sqlite_server, base / "kiosk")
         bench_kiosk_latency(sqlite_server, base, base / "kiosk")
         bench_ingest(sqlite_server, base, "SQLite")

@@ -58,6 +58,12 @@ class SystemEvent(StrEnum):
     ONLINE = "online"
     CAMERA_FAILED = "camera_failed"
     CAMERA_OK = "camera_ok"
+    STORAGE_LOW = "storage_low"
+    """Free storage under the terminal's warning level (check-ins still recorded)."""
+    STORAGE_FULL = "storage_full"
+    """Free storage under the floor: check-ins refused until space is freed."""
+    STORAGE_OK = "storage_ok"
+    """Storage back above the warning level after one of the two."""
 
 
 KINDS = tuple(EventKind)

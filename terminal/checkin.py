@@ -85,13 +85,15 @@ class CheckinService:
         if roster is not None and request.child_id not in roster:
             raise _refused(CheckinRefusal.UNKNOWN_CHILD,
                            Sentence("this child is not on the kindergarten's roster"))
+        t.storage.before_write()  # storage_full / storage_readonly before SQLite could fail
         reading = self._read_clock()
         receipt = door.receipt_code(os.urandom(8))
         sealed = self._sealer.seal(
             events.Body(request.child_id, reason=request.reason, by=request.by,
                         receipt=receipt, code=request.phone_code), t.terminal_id)
-        seq, decision, time_us = t.store.write(
-            lambda conn: self._record(conn, request, reading, sealed, receipt))
+        with t.storage.writing():
+            seq, decision, time_us = t.store.write(
+                lambda conn: self._record(conn, request, reading, sealed, receipt))
         result: dict[str, Any] = {
             "result": DoorResult.ACCEPTED,
             "event_id": events.event_id(t.terminal_id, seq),

@@ -28,6 +28,7 @@ from terminal.errors import (
     CheckinRefusal,
     CheckinRefused,
     ServerRefused,
+    StorageFault,
     TerminalError,
     UnlockRefused,
 )
@@ -124,7 +125,14 @@ def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
     if not manual:
         fail(Sentence("only --manual entries are recorded from the command line; scans come "
                       "from the camera"), EXIT_BAD_INPUT)
-    with opened(home) as terminal:
+    try:
+        terminal = open_terminal(home)
+    except StorageFault as exc:  # a full or read-only card: the same refusal as the door's
+        emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
+        raise SystemExit(exc.exit_code) from None
+    except TerminalError as exc:
+        fail(told(exc), exc.exit_code)
+    try:
         try:
             result = CheckinService(terminal).checkin(
                 CheckinRequest(child, Method.MANUAL, reason=reason, by=by,
@@ -133,6 +141,8 @@ def checkin_command(home: Path, child: str, manual: bool, reason: str, by: str,
             emit({"result": DoorResult.REJECTED, "reason": exc.reason, "message": str(exc)})
             raise SystemExit(exc.exit_code) from None
         emit(result)
+    finally:
+        terminal.close()
 
 
 @terminal_group.command("sync")
@@ -156,7 +166,10 @@ def sync_command(home: Path, quiet: bool) -> None:
     with opened(home) as terminal:
         syncer = Syncer(terminal)
         try:
-            report = syncer.sync(progress)
+            try:
+                report = syncer.sync(progress)
+            finally:
+                terminal.storage.after_sync()  # acknowledged events freed their pages
         except TerminalError as exc:
             counts = terminal.store.counts()
             emit({"result": SyncResult.REFUSED if isinstance(exc, ServerRefused)
@@ -268,6 +281,7 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
     \f
     The kiosk: camera or clip, the door, the page on 127.0.0.1, background sync. A home
     with no enrolment first shows the "scan the enrolment code" screen (first boot)."""
+    from terminal.kiosk.fault_screen import open_or_wait
     from terminal.kiosk.first_boot import FIRST_BOOT_PORT, run_first_boot
     from terminal.kiosk.run import open_source, run_kiosk
 
@@ -284,10 +298,18 @@ def run_command(home: Path, camera: int | None, clip: Path | None, port: int | N
                       url=f"http://127.0.0.1:{port or FIRST_BOOT_PORT}/"), err=True)
         if not run_first_boot(home, source(), port, allow_plain_http=allow_plain_http):
             return
-    with opened(home) as terminal:
+    try:  # a full or read-only card: the fault screen until the store opens, never an exit
+        terminal = open_or_wait(home, port)
+    except TerminalError as exc:
+        fail(told(exc), exc.exit_code)
+    if terminal is None:
+        return
+    try:
         url = f"http://127.0.0.1:{port or terminal.config.kiosk_port}/"
         echo(Sentence("kiosk on %(url)s; Ctrl-C stops", url=url), err=True)
         run_kiosk(terminal, source(), port)
+    finally:
+        terminal.close()
 
 
 class SelfcheckResult(StrEnum):
@@ -310,6 +332,7 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
     Exit 0 or 1."""
     from qatys import __version__
     from terminal.capture.decoders import default_reader
+    from terminal.health import storage_problem
 
     problems: list[str] = []
     if expect_version is not None and expect_version != __version__:
@@ -321,20 +344,27 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
         problems.append(f"face check-in does not load: {type(exc).__name__}: {exc}")
     enrolled = (home / CONFIG_FILE).exists()
     port = TerminalConfig.kiosk_port
+    storage_level = None
     if enrolled:
         try:
             terminal = open_terminal(home, log=False)
         except TerminalError as exc:
             problems.append(str(exc))
+            storage_level = getattr(exc, "reason", None)
         else:
             port = terminal.config.kiosk_port
             if terminal.store.quick_check() != "ok":
                 problems.append("the terminal database fails SQLite's quick check")
+            storage = storage_problem(terminal)
+            storage_level = terminal.storage.reading().level
+            if storage:
+                problems.append(storage)
             terminal.close()
     if kiosk:
         problems.extend(_kiosk_problems(port, __version__))
     emit({"result": SelfcheckResult.FAILED if problems else SelfcheckResult.OK,
-          "version": __version__, "enrolled": enrolled, "problems": problems})
+          "version": __version__, "enrolled": enrolled, "storage": storage_level,
+          "problems": problems})
     if problems:
         raise SystemExit(1)
 

@@ -56,6 +56,14 @@ class TerminalConfig:
     """BCM pin of the staff button (to ground) that opens manual entry on the screen; -1: none."""
     signal_short_seconds: float = 0.15
     signal_long_seconds: float = 0.8
+    storage_floor_mb: float = 32.0
+    """Check-ins are refused (``storage_full``) while less than this is free on the home's
+    file system (terminal/storage_guard.py)."""
+    storage_low_mb: float = 256.0
+    """Under this much free, a ``storage_low`` event warns the fleet page."""
+    storage_reserve_mb: float = 16.0
+    """A file of this size kept on the card and given back when the floor is reached, so
+    the terminal can still sync and say why it refuses; 0: none."""
     allow_plain_http: bool = False
     """Let ``server_url`` be plain http:// to another machine. For labs only: on a real
     network use https (qatys/urls.py). Loopback is always allowed."""
@@ -76,6 +84,9 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "sync_interval_seconds": (10, 3600),
     "signal_short_seconds": (0.02, 2),
     "signal_long_seconds": (0.05, 5),
+    "storage_floor_mb": (0, 100_000),
+    "storage_low_mb": (0, 100_000),
+    "storage_reserve_mb": (0, 10_000),
 }
 _FLAGS = ("allow_plain_http",)
 GPIO_PINS = ("gpio_green_led", "gpio_red_led", "gpio_buzzer", "gpio_staff_button")

@@ -32,6 +32,15 @@ class PlainHttpRefused(SetupError):
     reason = "plain_http"
 
 
+class StorageFault(SetupError):
+    """The terminal could not open its store for lack of storage, or on a read-only card;
+    ``reason`` is ``storage_full`` or ``storage_readonly`` (terminal/storage_guard.py)."""
+
+    def __init__(self, reason: str, message: Sentence) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class CheckinRefusal(StrEnum):
     """Why a check-in was not recorded (docs/cli.md, "Check-in output")."""
     UNKNOWN_CHILD = "unknown_child"
@@ -41,6 +50,10 @@ class CheckinRefusal(StrEnum):
     TOO_LONG = "too_long"
     BAD_DIRECTION = "bad_direction"
     TERMINAL_REVOKED = "terminal_revoked"
+    STORAGE_FULL = "storage_full"
+    """Too little free storage to record safely (terminal/storage_guard.py)."""
+    STORAGE_READONLY = "storage_readonly"
+    """The file system became read-only (the kernel remounted the card)."""
 
 
 class UnlockRefusal(StrEnum):

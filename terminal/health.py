@@ -10,6 +10,20 @@ from protocol.health import CAMERA_STATES, CameraState
 from qatys import __version__
 from terminal import clock
 from terminal.home import Terminal
+from terminal.storage_guard import StorageLevel
+
+
+def storage_problem(terminal: Terminal) -> str:
+    """What selfcheck counts as a problem of the storage: "" when it can record, else its
+    stable code first (``storage_full: …``, ``storage_readonly: …``)."""
+    reading = terminal.storage.reading(probe=True)
+    if reading.level == StorageLevel.READONLY:
+        return (f"{reading.level}: the file system of {terminal.home} is read-only "
+                "(the card was remounted): replace the card, then restart")
+    if reading.level == StorageLevel.FULL:
+        return (f"{reading.level}: {reading.free_bytes} bytes free above the reserve, "
+                "under the floor")
+    return ""  # storage_low is a warning (the ledger, the fleet page), not a failure
 
 
 def health_report(terminal: Terminal, camera: CameraState = CameraState.NONE) -> dict[str, Any]:

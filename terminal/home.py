@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from qatys import logs
 from qatys.sentences import Sentence
 from terminal import config as config_file
 from terminal import keys as key_file
+from terminal import storage_guard
 from terminal.config import TerminalConfig
 from terminal.errors import SetupError, UnlockRefusal, UnlockRefused
 from terminal.faces import keyring
@@ -21,6 +23,10 @@ from terminal.runtime import RuntimeSecrets, resolve_dir
 from terminal.store import TerminalStore
 
 LOG_FILE = Path("logs") / "terminal.log"
+LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 4
+"""The terminal's log is rotated in the process at 5 MB, 4 old files kept: at most 25 MB,
+whatever happens between two runs of logrotate."""
 _ROSTER_AAD = b"qatys/v1/roster-at-rest"
 _logger = logging.getLogger("qatys.terminal")
 
@@ -33,10 +39,18 @@ class Terminal:
     store: TerminalStore
     secrets: RuntimeSecrets
     _roster_cache: tuple[bytes, bytes, dict[str, str]] | None = None
+    _storage: storage_guard.StorageGuard | None = None
 
     @property
     def terminal_id(self) -> str:
         return self.config.terminal_id
+
+    @property
+    def storage(self) -> storage_guard.StorageGuard:
+        """The free-space floor and reserve checked before each check-in."""
+        if self._storage is None:
+            self._storage = storage_guard.StorageGuard(self)
+        return self._storage
 
     def close(self) -> None:
         self.store.close()
@@ -158,7 +172,7 @@ def open_terminal(home: Path, *, log: bool = True) -> Terminal:
     config = config_file.load(home)
     keys = key_file.load(home)
     if log:
-        logs.configure(home / LOG_FILE)
+        logs.configure(home / LOG_FILE, max_bytes=LOG_MAX_BYTES, backups=LOG_BACKUPS)
     try:
         runtime_dir = resolve_dir(config.terminal_id, config.runtime_dir)
         runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -167,4 +181,14 @@ def open_terminal(home: Path, *, log: bool = True) -> Terminal:
                                   exc=exc)) from exc
     logging.getLogger("qatys.terminal").debug("opened", extra={"fields": {
         "terminal": config.terminal_id}})
-    return Terminal(home, config, keys, TerminalStore(home), RuntimeSecrets(runtime_dir))
+    storage_guard.prepare_home(home, config)
+    try:
+        store = TerminalStore(home)
+    except (sqlite3.Error, OSError) as exc:
+        level = storage_guard.fault_of(exc, home)
+        if level is None:
+            raise
+        logs.log(_logger, "store.not_opened", logging.ERROR, storage=level,
+                 error=f"{type(exc).__name__}: {exc}")
+        raise storage_guard.storage_fault(level, exc) from None
+    return Terminal(home, config, keys, store, RuntimeSecrets(runtime_dir))

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from protocol import events
 from protocol.health import CameraState
 from qatys.logs import log
 from terminal import clock, timekeeping
-from terminal.home import Terminal
 from terminal.sealer import Sealer
 from terminal.store import Appended, get_meta, set_meta
+
+if TYPE_CHECKING:  # the storage guard records through here and the home opens the guard
+    from terminal.home import Terminal
 
 logger = logging.getLogger("qatys.terminal.outages")
 
@@ -26,8 +30,10 @@ WHAT = tuple(events.SystemEvent)
 """power_on: the first start after a boot; kiosk_start: a restart within the same boot."""
 
 
-def record_system(terminal: Terminal, what: events.SystemEvent, detail: str = "") -> int:
-    """Append one system event (after commit); returns its sequence number."""
+def record_system(terminal: Terminal, what: events.SystemEvent, detail: str = "",
+                  also: Callable[[sqlite3.Connection], object] | None = None) -> int:
+    """Append one system event (after commit); returns its sequence number. ``also`` runs
+    in the same transaction (the storage guard notes the level it recorded)."""
     if what not in WHAT:
         raise ValueError(f"unknown system event {what!r}")
     reading = clock.read()
@@ -42,6 +48,8 @@ def record_system(terminal: Terminal, what: events.SystemEvent, detail: str = ""
                          kind=events.EventKind.SYSTEM, method=events.Method.SYSTEM,
                          assurance=events.Assurance.HIGH, body=sealed)))
         timekeeping.recorded(conn, time_us)
+        if also is not None:
+            also(conn)
         return appended
 
     appended = terminal.store.write(append)
@@ -59,6 +67,16 @@ def record_start(terminal: Terminal) -> events.SystemEvent:
     return what
 
 
+def _record_quietly(terminal: Terminal, what: events.SystemEvent, detail: str = "") -> None:
+    """A ledger event the kiosk records on its own: on a full or read-only card it is
+    logged as not recorded, and the kiosk carries on (the storage guard says why)."""
+    try:
+        record_system(terminal, what, detail)
+    except (sqlite3.Error, OSError) as exc:
+        log(logger, "outage.not_recorded", logging.ERROR, what=what,
+            error=f"{type(exc).__name__}: {exc}")
+
+
 class OutageWatch:
     """Turns the kiosk's view of its network and camera into ledger events on each change."""
 
@@ -69,16 +87,16 @@ class OutageWatch:
 
     def network(self, online: bool, detail: str = "") -> None:
         if self._online is not None and online != self._online:
-            record_system(self._terminal, events.SystemEvent.ONLINE if online
+            _record_quietly(self._terminal, events.SystemEvent.ONLINE if online
                           else events.SystemEvent.OFFLINE, detail)
         elif self._online is None and not online:
-            record_system(self._terminal, events.SystemEvent.OFFLINE, detail)
+            _record_quietly(self._terminal, events.SystemEvent.OFFLINE, detail)
         self._online = online
 
     def camera(self, state: CameraState) -> None:
         failed = state == CameraState.FAILED
         if failed and self._camera != CameraState.FAILED:
-            record_system(self._terminal, events.SystemEvent.CAMERA_FAILED)
+            _record_quietly(self._terminal, events.SystemEvent.CAMERA_FAILED)
         elif not failed and self._camera == CameraState.FAILED and state == CameraState.OK:
-            record_system(self._terminal, events.SystemEvent.CAMERA_OK)
+            _record_quietly(self._terminal, events.SystemEvent.CAMERA_OK)
         self._camera = state

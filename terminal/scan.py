@@ -4,6 +4,7 @@ a director's unlock card opens the roster, anything else is refused with a reaso
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -12,7 +13,8 @@ from protocol.crypto import sha256
 from protocol.errors import CardRefusal, CardRefused
 from protocol.events import Method
 from qatys.logs import log
-from qatys.timeutil import local_date, now_us
+from qatys.timeutil import local_date
+from terminal import clock, timekeeping
 from terminal.checkin import CheckinRequest, CheckinService, DoorResult
 from terminal.errors import CheckinRefused, UnlockRefusal, UnlockRefused
 from terminal.home import Terminal
@@ -28,14 +30,20 @@ class ScanRefusal(StrEnum):
     UNKNOWN_PHONE = "unknown_phone"
     GUARDIAN_REMOVED = "guardian_removed"
     REPLAYED_CODE = "replayed_code"
+    CLOCK_NOT_SET = "clock_not_set"
+    """A phone code while the terminal's clock is not set (1970 after a boot without RTC
+    battery and without network): its 30-second window cannot be checked; cards still work."""
     UNREADABLE_IMAGE = "unreadable_image"
     """`qatys terminal scan` only: the picture could not be read."""
 
 
 class ScanService:
-    def __init__(self, terminal: Terminal) -> None:
+    def __init__(self, terminal: Terminal,
+                 read_clock: Callable[[], clock.Reading] = clock.read) -> None:
+        """``read_clock``: the machine's clocks (a test gives a 1970 one)."""
         self._terminal = terminal
-        self._checkins = CheckinService(terminal)
+        self._read_clock = read_clock
+        self._checkins = CheckinService(terminal, read_clock)
 
     def scan(self, text: str) -> dict[str, Any]:
         """One result line: accepted (after commit), unlocked, or rejected with a reason."""
@@ -53,8 +61,9 @@ class ScanService:
                 return _rejected(CardRefusal.NOT_A_CARD, "this code is not a Qatys card")
             return _rejected(ScanRefusal.NO_CARD_KEYS, "this terminal has no card keys yet: "
                              "it needs one contact with the server")
+        now, _ = self._door_time()
         try:
-            card = cards.verify_card(text, door, local_date(now_us(), t.config.zone))
+            card = cards.verify_card(text, door, local_date(now, t.config.zone))
         except CardRefused as exc:
             return _rejected(CardRefusal(exc.code), exc.message)
         try:
@@ -64,6 +73,10 @@ class ScanService:
         result["card"] = card.serial
         return result
 
+    def _door_time(self) -> tuple[int, bool]:
+        """Now, as the door checks cards and codes (terminal/timekeeping.py door_time)."""
+        reading = self._read_clock()
+        return self._terminal.store.read(lambda conn: timekeeping.door_time(conn, reading))
 
     def _phone(self, text: str, door: cards.DoorCredentials | None) -> dict[str, Any]:
         """A guardian's rotating code: key known here, child bound to it, current window,
@@ -80,7 +93,12 @@ class ScanService:
                              "terminal learns new phones at its next sync")
         if code.serial in door.revoked:
             return _rejected(ScanRefusal.GUARDIAN_REMOVED, "this phone was removed from this child")
-        now_window = phone.window_at(now_us() / 1_000_000)
+        now, trusted = self._door_time()
+        if not trusted:
+            return _rejected(ScanRefusal.CLOCK_NOT_SET, "the terminal's clock is not set (no "
+                             "network since it started): a phone code cannot be checked; "
+                             "use the card")
+        now_window = phone.window_at(now / 1_000_000)
         try:
             phone.verify_phone_code(code, key.spki, door.kindergarten, door.card_keys,
                                     now_window)

@@ -47,5 +47,29 @@ def event_time(conn: sqlite3.Connection, reading: Reading) -> int:
     return max(reading.time_us, get_int(conn, "last_event_time_us") + 1)
 
 
+CLOCK_FLOOR_US = 1_735_689_600_000_000
+"""2025-01-01T00:00:00Z: no terminal of this software ever really ran before it, so a wall
+clock behind it was not set (a Raspberry Pi without RTC battery boots in 1970)."""
+TRUST_SLACK_US = 86_400_000_000
+"""A wall clock more than a day behind the newest time this terminal knows has passed."""
+
+
+def door_time(conn: sqlite3.Connection, reading: Reading) -> tuple[int, bool]:
+    """The time a door checks cards and phone codes against, and whether it is trusted to
+    the second: the server's time carried forward in this boot (trusted); else the wall
+    clock, unless it is before :data:`CLOCK_FLOOR_US` or a day behind the newest time this
+    terminal has seen (a server answer, a roster, its last event) — then that newest time,
+    not trusted: good enough for a card's validity dates, not for a phone code's 30-second
+    window (refused with ``clock_not_set``)."""
+    server_now = anchored(conn, reading)
+    if server_now is not None:
+        return server_now, True
+    known = max(get_int(conn, "last_server_time_us"), get_int(conn, "server_time_us"),
+                get_int(conn, "roster_issued_us"), get_int(conn, "last_event_time_us"))
+    if reading.time_us < CLOCK_FLOOR_US or reading.time_us < known - TRUST_SLACK_US:
+        return max(known, CLOCK_FLOOR_US), False
+    return reading.time_us, True
+
+
 def recorded(conn: sqlite3.Connection, time_us: int) -> None:
     set_meta(conn, "last_event_time_us", time_us)

@@ -80,8 +80,11 @@ class Writer:
                     if in_transaction:
                         conn.execute("COMMIT")
                 except BaseException as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                    try:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # a full or read-only card: SQLite rolls back itself on reopen
                     done.set_exception(exc)
                 else:
                     done.set_result(result)

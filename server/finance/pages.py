@@ -48,7 +48,7 @@ from server.i18n.words import Words
 from server.money.approvals import ApprovalStatus, approve, idempotency_key, revisions
 from server.money.exports import FORMATS, day_mark, write_statement, write_tabel
 from server.money.jobs import job_state, latest_job, start_month_job
-from server.money.outages import ledger_entries
+from server.money.outages import ledger_entries, storage_alerts
 from server.money.statements import (
     anomaly_flags,
     local_midnight_us,
@@ -432,7 +432,8 @@ def invite_guardian(code: str, month: str, child_id: str) -> WebResponse:
 @fleet_page
 def fleet() -> WebResponse:
     """Every terminal (a director: their kindergarten's) with its last report; alerts for
-    terminals silent longer than ``fleet_silent_seconds``."""
+    terminals silent longer than ``fleet_silent_seconds`` and for terminals whose storage they
+    last reported low or full (the ``storage_low`` / ``storage_full`` ledger events)."""
     user, context = _user(), ctx()
     now = context.clock()
     query = (select(db.terminals.c.terminal_id, db.terminals.c.kindergarten,
@@ -447,12 +448,16 @@ def fleet() -> WebResponse:
              .order_by(db.terminals.c.kindergarten, db.terminals.c.terminal_id))
     with context.engine.connect() as conn:
         rows = [r for r in conn.execute(query) if user.may_see(r.kindergarten)]
+        storage = storage_alerts(conn)
     limit = context.config.fleet_silent_seconds * 1_000_000
     terminals = [{"row": r, "silent": r.revoked_at_us is None and (
-        r.last_contact_us is None or now - r.last_contact_us > limit)} for r in rows]
+        r.last_contact_us is None or now - r.last_contact_us > limit),
+        "storage": storage.get(r.terminal_id) if r.revoked_at_us is None else None}
+        for r in rows]
     return _render("fleet.html", terminals=terminals, when=local_text,
                    silent_minutes=context.config.fleet_silent_seconds // 60,
-                   alerts=[t for t in terminals if t["silent"]])
+                   alerts=[t for t in terminals if t["silent"]],
+                   storage_alerts=[t for t in terminals if t["storage"] is not None])
 
 
 @bp.get("/k/<code>/<month>/export/<what>.<fmt>")

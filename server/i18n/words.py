@@ -149,7 +149,10 @@ class Words:
                       SystemEvent.OFFLINE: tr.gettext("offline"),
                       SystemEvent.ONLINE: tr.gettext("back online"),
                       SystemEvent.CAMERA_FAILED: tr.gettext("camera failed"),
-                      SystemEvent.CAMERA_OK: tr.gettext("camera working again")}, what)
+                      SystemEvent.CAMERA_OK: tr.gettext("camera working again"),
+                      SystemEvent.STORAGE_LOW: tr.gettext("storage almost full"),
+                      SystemEvent.STORAGE_FULL: tr.gettext("storage full, check-ins refused"),
+                      SystemEvent.STORAGE_OK: tr.gettext("storage free again")}, what)
 
     def rule(self, rule: str) -> str:
         """What an anomaly rule looks for and why it matters (a flag's heading)."""

@@ -67,3 +67,25 @@ def outage_periods(entries: list[LedgerEntry]) -> list[Outage]:
     periods.extend(Outage(terminal, kind, since, None)
                    for (terminal, kind), since in open_since.items())
     return sorted(periods, key=lambda o: (o.terminal_id, o.start_us))
+
+
+STORAGE_EVENTS = (SystemEvent.STORAGE_LOW, SystemEvent.STORAGE_FULL, SystemEvent.STORAGE_OK)
+STORAGE_ALERTS = (SystemEvent.STORAGE_LOW, SystemEvent.STORAGE_FULL)
+"""A terminal whose last storage event is one of these is shown with an alert (fleet page)."""
+
+
+def storage_alerts(conn: Connection) -> dict[str, LedgerEntry]:
+    """Each terminal whose storage was last reported low or full (its signed ledger event,
+    received at a sync), with that entry; a later ``storage_ok`` clears it."""
+    rows = conn.execute(
+        select(db.events.c.terminal_id, db.events.c.recorded_at_us, db.events.c.note)
+        .where(db.events.c.kind == EventKind.SYSTEM)
+        .where(db.events.c.body_status == db.BodyStatus.OK)
+        .where(db.events.c.note.like("storage\\_%", escape="\\"))
+        .order_by(db.events.c.terminal_id, db.events.c.seq)).all()
+    last: dict[str, LedgerEntry] = {}
+    for terminal_id, at_us, note in rows:
+        what, _, detail = (note or "").partition(" ")
+        if what in STORAGE_EVENTS:
+            last[terminal_id] = LedgerEntry(terminal_id, _KNOWN[what], at_us, detail)
+    return {t: e for t, e in last.items() if e.what in STORAGE_ALERTS}

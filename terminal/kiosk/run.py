@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -29,7 +30,11 @@ def run_kiosk(terminal: Terminal, source: FrameSource, port: int | None = None,
     """Serve the kiosk on 127.0.0.1 until SIGTERM/SIGINT (or ``stop`` is set)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines
     kiosk = Kiosk(terminal)
-    record_start(terminal)  # the outage ledger: power-on or restart
+    try:
+        record_start(terminal)  # the outage ledger: power-on or restart
+    except (sqlite3.Error, OSError) as exc:  # a full or read-only card: the door still shows
+        log(logger, "kiosk.start_not_recorded", logging.ERROR,
+            error=f"{type(exc).__name__}: {exc}")
     kiosk.pipeline = CapturePipeline(source, default_reader(), kiosk.on_code)
     stop = stop or threading.Event()
     page = LocalPage(create_kiosk_app(kiosk), port or terminal.config.kiosk_port, stop,

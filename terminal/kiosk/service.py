@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from protocol.events import Method
 from protocol.health import CameraState
 from qatys import __version__
 from qatys.logs import log
+from terminal import storage_guard
 from terminal.capture.pipeline import CapturePipeline
 from terminal.capture.sources import Frame
 from terminal.checkin import CheckinRequest, CheckinService, DoorResult, parse_direction
@@ -125,6 +127,8 @@ class Kiosk:
             screen["captured_ns"] = captured_ns
             screen["latency_ms"] = round((time.monotonic_ns() - captured_ns) / 1e6, 1)
         self.events.publish("scan", screen)
+        if str(result.get("reason", "")).startswith("storage_"):
+            self._publish_status()  # the door page's banner says it until it is fixed
         self._sync_now.set()  # deliver the new event soon, not at the next interval
 
     def staff_button(self) -> None:
@@ -186,7 +190,17 @@ class Kiosk:
                 "kindergarten": self.terminal.config.kindergarten_name
                 or self.terminal.config.kindergarten,
                 "manual_entry": self.pin.enabled,
-                "faces": self.faces.enrolled_children()}
+                "faces": self.faces.enrolled_children(),
+                **self.storage_status()}
+
+    def storage_status(self) -> dict[str, Any]:
+        """``storage``: "" or the stable code of the storage's state (``storage_low``,
+        ``storage_full``, ``storage_readonly``) and its words, for the door page's banner."""
+        try:
+            problem = self.terminal.storage.problem()
+        except OSError:
+            problem = "storage_readonly"
+        return {"storage": problem, "storage_text": say(problem) if problem else None}
 
     def start_sync(self) -> None:
         self._sync_thread.start()
@@ -211,6 +225,18 @@ class Kiosk:
             return CameraState.FAILED
         return CameraState.ENDED if self.pipeline.stats.source_ended else CameraState.OK
 
+    def _after_sync(self) -> None:
+        try:
+            self.terminal.storage.after_sync()
+        except Exception:  # the guard's own trouble must not stop the sync thread
+            logger.exception("storage.after_sync_failed")
+
+    def _publish_status(self) -> None:
+        try:
+            self.events.publish("status", self.status())
+        except Exception:
+            logger.exception("status.failed")
+
     def _pause(self, seconds: float) -> None:
         """The sync's backoff sleep, cut short when the kiosk stops."""
         self._stop.wait(seconds)
@@ -230,8 +256,17 @@ class Kiosk:
                 self.sync_status.online, self.sync_status.message = True, exc.code
             except TerminalError as exc:
                 self.sync_status.online, self.sync_status.message = False, type(exc).__name__
-            self.outages.network(self.sync_status.online, self.sync_status.message)
-            self.events.publish("status", self.status())
+            except (sqlite3.Error, OSError) as exc:  # a full or read-only card: keep going
+                fault = storage_guard.fault_of(exc, self.terminal.home)
+                self.sync_status.message = str(fault) if fault else type(exc).__name__
+                log(logger, "sync.failed", logging.ERROR, problem=self.sync_status.message,
+                    error=f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # never let the sync thread die: the door would go stale
+                self.sync_status.message = type(exc).__name__
+                logger.exception("sync.crashed")
+            self._after_sync()
+            self.outages.network(bool(self.sync_status.online), self.sync_status.message)
+            self._publish_status()
             self._sync_now.wait(interval)
             self._sync_now.clear()
 

@@ -53,6 +53,11 @@ MESSAGES: dict[str, str] = {
     "pin_wrong": N_("Wrong PIN"),
     "pin_locked": N_("Wait 5 minutes"),
     "reason_required": N_("Write the reason"),
+    # storage faults (terminal/storage_guard.py): the red screen and the door page's banner
+    "storage_full": N_("Storage full — call staff"),
+    "storage_readonly": N_("Storage is damaged (read-only) — call staff"),
+    "storage_low": N_("Storage almost full — tell staff"),
+    "clock_not_set": N_("The terminal's clock is not set — use the card"),
     # face check-in (terminal/kiosk/face_watch.py): prompts, enrolment and its refusals
     "face_turn": N_("Turn your head a little"),
     "face_scan_qr": N_("Show the QR code"),
