@@ -56,6 +56,10 @@ class TerminalConfig:
     """BCM pin of the staff button (to ground) that opens manual entry on the screen; -1: none."""
     signal_short_seconds: float = 0.15
     signal_long_seconds: float = 0.8
+    retention_days: int = 35
+    """How long acknowledged events stay on the terminal (sealed to the server, as pending ones)
+    after the server acknowledged them, so a server restored from an older backup gets them
+    again; older ones are pruned (docs/kiosk.md, "Retention")."""
     allow_plain_http: bool = False
     """Let ``server_url`` be plain http:// to another machine. For labs only: on a real
     network use https (qatys/urls.py). Loopback is always allowed."""
@@ -76,6 +80,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "sync_interval_seconds": (10, 3600),
     "signal_short_seconds": (0.02, 2),
     "signal_long_seconds": (0.05, 5),
+    "retention_days": (1, 400),
 }
 _FLAGS = ("allow_plain_http",)
 GPIO_PINS = ("gpio_green_led", "gpio_red_led", "gpio_buzzer", "gpio_staff_button")
