@@ -468,7 +468,8 @@ def fleet() -> WebResponse:
         r.last_contact_us is None or now - r.last_contact_us > limit),
         "lost": _lost_rows(lost.get(r.terminal_id, []))} for r in rows]
     return _render("fleet.html", terminals=terminals, when=local_text,
-                   lost=[(t["row"], item) for t in terminals for item in t["lost"]],
+                   lost=[(r, item) for r in rows
+                         for item in _lost_rows(lost.get(r.terminal_id, []))],
                    silent_minutes=context.config.fleet_silent_seconds // 60,
                    alerts=[t for t in terminals if t["silent"]])
 
