@@ -280,7 +280,8 @@ class TerminalStore:
                     now_us: int, server_time_us: int) -> int:
         """Record a verified acknowledgement; returns how many events it newly covers. The
         events stay (sealed to the server, as before) until :meth:`prune` finds their
-        acknowledgement older than the retention window."""
+        acknowledgement older than the retention window, by the server's signed time of it
+        (``server_time_us``: a terminal clock that jumps prunes nothing early)."""
         def job(conn: sqlite3.Connection) -> int:
             if seq > get_int(conn, "head_seq"):
                 raise ValueError(f"acknowledgement names event {seq} this terminal never made")
@@ -291,7 +292,7 @@ class TerminalStore:
             if seq > acked:
                 conn.execute("INSERT INTO acked_spans(last_seq, acked_us) VALUES (?, ?) "
                              "ON CONFLICT(last_seq) DO UPDATE SET acked_us = excluded.acked_us",
-                             (seq, now_us))
+                             (seq, server_time_us))
             set_meta(conn, "acked_seq", max(seq, acked))
             set_meta(conn, "last_ack", ack_raw)
             set_meta(conn, "last_ack_signature", signature)
@@ -302,7 +303,8 @@ class TerminalStore:
 
     def prune(self, now_us: int, window_us: int) -> int:
         """Delete (``secure_delete``: zeroed) the acknowledged events whose acknowledgement is
-        older than ``window_us``, keeping their sequence numbers, period and last hash in
+        older than ``window_us`` at ``now_us`` (the server's time as this terminal knows it),
+        keeping their sequence numbers, period and last hash in
         ``retired_spans``; returns how many were deleted."""
         def job(conn: sqlite3.Connection) -> int:
             acked = get_int(conn, "acked_seq")

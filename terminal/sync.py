@@ -242,7 +242,8 @@ class Syncer:
                 first_seq=pending[0][0], last_seq=last_seq, stored=ack.stored)
             if progress is not None:
                 progress(sent, total)
-        pruned = t.store.prune(now_us(), t.config.retention_days * _DAY_US)
+        server_now = self._anchored_us() or clock.read().time_us
+        pruned = t.store.prune(server_now, t.config.retention_days * _DAY_US)
         if pruned:
             log(logger, "sync.pruned", terminal=t.terminal_id, events=pruned,
                 retention_days=t.config.retention_days)
