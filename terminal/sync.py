@@ -145,6 +145,7 @@ class Syncer:
                 more, more_count, acked = self.push(progress)
                 sent, count = sent + more, count + more_count
                 self._believing(AnswerKind.HEALTH, self.report_health)
+        self.prune()
         return SyncReport(sent, count, acked, roster_state, faces, tuple(self._refused))
 
     def _believing(self, kind: AnswerKind, step: Callable[[], T]) -> T | None:
@@ -242,12 +243,18 @@ class Syncer:
                 first_seq=pending[0][0], last_seq=last_seq, stored=ack.stored)
             if progress is not None:
                 progress(sent, total)
+        return sent, count, acked
+
+    def prune(self) -> int:
+        """Delete the acknowledged events kept longer than the retention window, by the
+        server's time as this boot knows it (its clock is learnt again in every sync)."""
+        t = self._t
         server_now = self._anchored_us() or clock.read().time_us
         pruned = t.store.prune(server_now, t.config.retention_days * _DAY_US)
         if pruned:
             log(logger, "sync.pruned", terminal=t.terminal_id, events=pruned,
                 retention_days=t.config.retention_days)
-        return sent, count, acked
+        return pruned
 
     def server_behind(self, head_seq: object, head_hash: object) -> bool:
         """The server's signed answer names its head for this terminal: when it is behind what
