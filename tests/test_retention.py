@@ -16,10 +16,12 @@ import json
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
@@ -90,6 +92,12 @@ def _restart(site: Site, env: dict[str, str] | None = None) -> None:
     site.server = start_node(site.server.data_dir, port=site.server.port, env=env)
 
 
+def _execute(url: str, statement: str) -> None:
+    """One statement that returns no rows (autocommit: CREATE DATABASE, ALTER SYSTEM)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement)  # type: ignore[call-overload]
+
+
 def _copy(site: Site) -> None:
     """The database as it is now, with the server stopped (until server/backup lands: then
     `qatys server backup`)."""
@@ -101,7 +109,8 @@ def _copy(site: Site) -> None:
     else:
         assert site.cluster is not None
         name = site.database.rsplit("/", 1)[1]
-        sql(site.cluster.url("postgres"), f'CREATE DATABASE "{name}_t" TEMPLATE "{name}"')
+        _execute(site.cluster.url("postgres"),
+                 f'CREATE DATABASE "{name}_t" TEMPLATE "{name}"')
 
 
 def _restore(site: Site) -> None:
@@ -117,8 +126,8 @@ def _restore(site: Site) -> None:
         assert site.cluster is not None
         name = site.database.rsplit("/", 1)[1]
         admin = site.cluster.url("postgres")
-        sql(admin, f'DROP DATABASE "{name}"')
-        sql(admin, f'CREATE DATABASE "{name}" TEMPLATE "{name}_t"')
+        _execute(admin, f'DROP DATABASE "{name}"')
+        _execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{name}_t"')
 
 
 def _events(site: Site) -> list[tuple[str, bytes]]:
@@ -281,8 +290,12 @@ def test_a_failover_to_a_replica_that_missed_the_last_batches_loses_nothing(
             _sync(site, home)
         wait_replayed(site.database, replica_url)
         # the link to the primary drops: the replica receives nothing more
-        sql(promoted.url("postgres"), "ALTER SYSTEM SET primary_conninfo = ''")
+        _execute(promoted.url("postgres"), "ALTER SYSTEM SET primary_conninfo = ''")
         sql(promoted.url("postgres"), "SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 30
+        while sql(promoted.url("postgres"), "SELECT count(*) FROM pg_stat_wal_receiver"):
+            assert time.monotonic() < deadline, "the replica still receives"
+            time.sleep(0.1)
         for number, home in enumerate(site.homes):
             make_checkins(home, 250, start=10 + number * 7)
             assert _sync(site, home)["acked_seq"] == 260
