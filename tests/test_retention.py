@@ -30,12 +30,10 @@ from server.storage import db
 from tests.helpers import (
     CHILDREN,
     ServerProcess,
-    add_user,
-    enrol,
+    cli,
     faked_clock,
     make_checkins,
     roster_csv,
-    run,
     server_rows,
     staff_session,
     start_node,
@@ -46,6 +44,7 @@ from tests.postgres import Cluster, sql, start_replica, wait_replayed
 
 PASSWORD = "finance-pass-1"
 MONTH = local_date(now_us()).strftime("%Y-%m")
+pytestmark = pytest.mark.usefixtures("commands_in_one_process")
 LATER = "+40d"
 """The server's clock once the first events are older than the 35 days' window."""
 
@@ -69,19 +68,21 @@ def _site(base: Path, request: pytest.FixtureRequest, kind: str, terminals: int 
     data = str(server.data_dir)
     text, _ = roster_csv(20)
     (server.data_dir / "roster.csv").write_text(text, encoding="utf-8")
-    run("kindergarten", "add", "--data", data, "--code", "KG1", "--name", "Балабақша 1")
-    run("roster", "import", "--data", data, "--kindergarten", "KG1",
+    cli("kindergarten", "add", "--data", data, "--code", "KG1", "--name", "Балабақша 1")
+    cli("roster", "import", "--data", data, "--kindergarten", "KG1",
         str(server.data_dir / "roster.csv"))
-    add_user(server, "fin", "finance", PASSWORD)
     env = {"QATYS_RUNTIME_DIR": str(base / "run")}
     homes = [base / f"door{i}" for i in range(terminals)]
     for home in homes:
-        enrol(server, home, env)
+        token = cli("terminal", "token", "--data", data, "--kindergarten",
+                    "KG1").stdout.strip().splitlines()[-1]
+        cli("terminal", "enroll", "--home", str(home), "--server", server.url, "--token", token,
+            env=env)
     return Site(server, homes, env, url, cluster)
 
 
 def _sync(site: Site, home: Path, check: bool = True) -> dict[str, object]:
-    out = run("terminal", "sync", "--home", str(home), "--quiet", env=site.env, check=check)
+    out = cli("terminal", "sync", "--home", str(home), "--quiet", env=site.env, check=check)
     found: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     found["exit"] = out.returncode
     return found
@@ -135,7 +136,7 @@ def _events(site: Site) -> list[tuple[str, bytes]]:
 
 
 def _statement(site: Site, out: Path) -> bytes:
-    run("funding", "statement", "--data", str(site.server.data_dir), "--kindergarten", "KG1",
+    cli("funding", "statement", "--data", str(site.server.data_dir), "--kindergarten", "KG1",
         "--month", MONTH, "--format", "json", "--out", str(out))
     return out.read_bytes()
 
@@ -208,6 +209,8 @@ def test_events_older_than_the_window_are_reported_lost_with_count_and_period(
         assert _sync(site, home)["acked_seq"] == 42
         assert sorted(r.seq for r in server_rows(site.server, db.events)) == [
             *range(1, 11), 41, 42]
+        cli("user", "add", "--data", str(site.server.data_dir), "--username", "fin", "--role",
+            "finance", "--password-stdin", input_text=PASSWORD + "\n")
         session = staff_session(site.server.url, "fin", PASSWORD)
         fleet = session.get(site.server.url + "/finance/fleet", timeout=30).text
         assert 'class="lost-range"' in fleet
@@ -235,7 +238,7 @@ def test_a_rewind_answered_by_another_key_changes_nothing(
         # the pinned ones
         shutil.copytree(site.server.data_dir, tmp_path / "foreign",
                         ignore=shutil.ignore_patterns("process-*.log"))
-        run("server", "init", "--data", str(tmp_path / "other"))
+        cli("server", "init", "--data", str(tmp_path / "other"))
         shutil.copy2(tmp_path / "other" / "keys" / "server-keys.json",
                      tmp_path / "foreign" / "keys" / "server-keys.json")
         with sqlite3.connect(tmp_path / "foreign" / "qatys.db") as conn:
