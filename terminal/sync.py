@@ -212,7 +212,8 @@ class Syncer:
                                                     t.terminal_id))
                 except ServerRefused as exc:
                     # signed (the client checked it): the server holds less than it once did
-                    if exc.code != "sequence_gap" or went_back >= 2:
+                    if exc.code != "sequence_gap" or "head_seq" not in exc.details \
+                            or went_back >= 2:  # an older server names no head
                         raise
                     went_back += 1
                     if not self.server_behind(exc.details.get("head_seq"),
