@@ -3,7 +3,8 @@ copy of its database taken at time T, 500 more check-ins synced and acknowledged
 put back to the copy: after one sync of each terminal every confirmed check-in is on the server
 exactly once and the month's statement has the same bytes as before the loss. Events older than
 the terminals' retention window are reported lost, with their count and period, on the fleet
-page and beside the statement. A rewind answered by another key changes nothing. The same after
+page and beside the statement. A rewind answered by another key (or altered on the way) changes
+nothing. The same after
 a PostgreSQL failover to a replica that missed the last transactions.
 
 Until server/backup lands, the copy at T is the database file itself (SQLite), copied with the
@@ -12,7 +13,9 @@ server stopped, or a template copy of the database (PostgreSQL): both are marked
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -25,10 +28,10 @@ import psycopg
 import pytest
 import requests
 
+from protocol import auth, crypto
 from qatys.timeutil import local_date, now_us
 from server.storage import db
 from tests.helpers import (
-    CHILDREN,
     ServerProcess,
     cli,
     faked_clock,
@@ -41,6 +44,15 @@ from tests.helpers import (
     write_settings,
 )
 from tests.postgres import Cluster, sql, start_replica, wait_replayed
+from tests.tampering_proxy import (
+    Answer,
+    Forward,
+    Request,
+    Rule,
+    TamperingProxy,
+    rewrite_json,
+    signed_by_impostor,
+)
 
 PASSWORD = "finance-pass-1"
 MONTH = local_date(now_us()).strftime("%Y-%m")
@@ -56,6 +68,8 @@ class Site:
     env: dict[str, str]
     database: str | None
     """The PostgreSQL database's URL, or None on SQLite."""
+    proxy: TamperingProxy
+    """Between the terminals and the server (the same port across restarts)."""
     cluster: Cluster | None = None
 
 
@@ -73,12 +87,13 @@ def _site(base: Path, request: pytest.FixtureRequest, kind: str, terminals: int 
         str(server.data_dir / "roster.csv"))
     env = {"QATYS_RUNTIME_DIR": str(base / "run")}
     homes = [base / f"door{i}" for i in range(terminals)]
+    proxy = TamperingProxy(server.url)
     for home in homes:
         token = cli("terminal", "token", "--data", data, "--kindergarten",
                     "KG1").stdout.strip().splitlines()[-1]
-        cli("terminal", "enroll", "--home", str(home), "--server", server.url, "--token", token,
+        cli("terminal", "enroll", "--home", str(home), "--server", proxy.url, "--token", token,
             env=env)
-    return Site(server, homes, env, url, cluster)
+    return Site(server, homes, env, url, proxy, cluster)
 
 
 def _sync(site: Site, home: Path, check: bool = True) -> dict[str, object]:
@@ -159,15 +174,16 @@ def test_a_restore_from_an_older_copy_loses_no_acknowledged_checkin(
         for number, home in enumerate(site.homes):
             make_checkins(home, 250, start=10 + number * 7)
             assert _sync(site, home)["acked_seq"] == 260
+        _forged_rewinds_change_nothing(site)
         before, statement = _events(site), _statement(site, tmp_path / "before.json")
-        assert len(before) == 520
+        assert len(before) == 521
         _restore(site)
         _restart(site)
         assert len(_events(site)) == 20  # what the copy at T held
-        for home in site.homes:
+        for home, resent in zip(site.homes, (251, 250), strict=True):
             done = _sync(site, home)
             assert done["result"] == "ok", done
-            assert done["sent"] == 250
+            assert done["sent"] == resent
         after = _events(site)
         assert after == before  # every one, exactly once, the same bytes
         assert _statement(site, tmp_path / "after.json") == statement
@@ -180,6 +196,49 @@ def test_a_restore_from_an_older_copy_loses_no_acknowledged_checkin(
         assert _events(site) == before
     finally:
         site.server.stop()
+        site.proxy.close()
+
+
+_REWIND = {"head_seq": 0, "head_hash": "00" * 32}
+
+
+def _impostor_gap(seed: bytes) -> Rule:
+    """A `409 sequence_gap` naming head 0, signed by another key; the batch never reaches the
+    server."""
+    def rule(request: Request, forward: Forward) -> Answer:
+        body = json.dumps({"ok": False, "error": {
+            "code": "sequence_gap", "message": "send from 1", "expected_seq": 1,
+            **_REWIND}}).encode()
+        signed = auth.answer_signing_input(
+            request.method, request.path, request.query,
+            request.headers.get(auth.HEADER_TERMINAL, ""),
+            request.headers.get(auth.HEADER_NONCE, ""), 409, body)
+        return Answer(409, {"Content-Type": "application/json",
+                            auth.HEADER_ANSWER: auth.sign_answer(seed, signed),
+                            auth.HEADER_SERVER_KEY: base64.b64encode(
+                                crypto.signing_public_key(seed)).decode()}, body)
+    return rule
+
+
+def _forged_rewinds_change_nothing(site: Site) -> None:
+    """Answers naming head 0 — signed by another key, or the server's altered — are not
+    believed: nothing is sent again, nothing declared lost, the pending check-in stays."""
+    home = site.homes[0]
+    make_checkins(home, 1, start=260)
+    before = _events(site)
+    for forged in (signed_by_impostor(os.urandom(32), lambda body: {**body, **_REWIND}),
+                   rewrite_json(lambda body: {**body, **_REWIND})):
+        site.proxy.on("/api/v1/terminal/health", forged)
+        site.proxy.on("/api/v1/batches", _impostor_gap(os.urandom(32)))
+        done = _sync(site, home, check=False)
+        assert done["exit"] == 5, done
+        assert {"ack", "health"} <= set(done["refused"])  # type: ignore[arg-type]
+        status = json.loads(cli("terminal", "status", "--home", str(home), "--json",
+                                env=site.env).stdout)
+        assert (status["acked_seq"], status["pending"], status["server_behind"]) == (260, 1, 0)
+        assert _events(site) == before
+    site.proxy.honest()
+    assert _sync(site, home)["acked_seq"] == 261
 
 
 def test_events_older_than_the_window_are_reported_lost_with_count_and_period(
@@ -187,87 +246,48 @@ def test_events_older_than_the_window_are_reported_lost_with_count_and_period(
     site = _site(tmp_path, request, "sqlite", terminals=1)
     home = site.homes[0]
     try:
-        make_checkins(home, 10)
-        _sync(site, home)
-        _copy(site)  # time T
+        _copy(site)  # time T: the terminal enrolled, nothing received yet
         _restart(site)
+        make_checkins(home, 10)
+        assert _sync(site, home)["acked_seq"] == 10
+        _restart(site, faked_clock(LATER))  # 40 days on: those acknowledgements are older
         make_checkins(home, 30, start=10)
         assert _sync(site, home)["acked_seq"] == 40
-        _restart(site, faked_clock(LATER))  # 40 days on: every acknowledgement is older
-        assert _sync(site, home)["result"] == "ok"
-        assert _terminal_events(home) == 0  # pruned (zeroed, secure_delete)
+        assert _terminal_events(home) == 30  # 1..10 pruned (zeroed, secure_delete)
         _restore(site)
         _restart(site, faked_clock(LATER))
         done = _sync(site, home)
         assert done["result"] == "ok", done
+        assert done["sent"] == 30  # the retained ones, again
         lost = server_rows(site.server, db.lost_ranges)
         assert [(r.first_seq, r.last_seq, r.reason) for r in lost] == [
-            (11, 40, "retention_expired")]
+            (1, 10, "retention_expired")]
         today = local_date(now_us()).isoformat()
         assert local_date(lost[0].first_time_us).isoformat() == today
-        make_checkins(home, 2, start=40)  # the chain goes on after the range
+        assert local_date(lost[0].last_time_us).isoformat() == today
+        make_checkins(home, 2, start=40)  # the chain goes on
         assert _sync(site, home)["acked_seq"] == 42
-        assert sorted(r.seq for r in server_rows(site.server, db.events)) == [
-            *range(1, 11), 41, 42]
+        assert sorted(r.seq for r in server_rows(site.server, db.events)) == list(range(11, 43))
         cli("user", "add", "--data", str(site.server.data_dir), "--username", "fin", "--role",
             "finance", "--password-stdin", input_text=PASSWORD + "\n")
         session = staff_session(site.server.url, "fin", PASSWORD)
         fleet = session.get(site.server.url + "/finance/fleet", timeout=30).text
         assert 'class="lost-range"' in fleet
-        assert 'data-count="30"' in fleet
+        assert 'data-count="10"' in fleet
         assert f'data-first-day="{today}"' in fleet
+        assert 'data-behind="1"' in fleet
         page = session.get(f"{site.server.url}/finance/k/KG1/{MONTH}", timeout=30).text
         assert 'id="lost-ranges"' in page
-        assert 'data-count="30"' in page
+        assert 'data-count="10"' in page
+        assert f'data-last-day="{today}"' in page
         assert _sync(site, home)["sent"] == 0  # declared once
+        unsigned = requests.post(site.server.url + "/api/v1/terminal/chain-gap",
+                                 json={"declaration": "", "signature": ""}, timeout=30)
+        assert unsigned.status_code == 401  # only the terminal's signed request declares
         assert len(server_rows(site.server, db.lost_ranges)) == 1
     finally:
         site.server.stop()
-
-
-def test_a_rewind_answered_by_another_key_changes_nothing(
-        tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    site = _site(tmp_path, request, "sqlite", terminals=1)
-    home = site.homes[0]
-    foreign = None
-    try:
-        make_checkins(home, 10)
-        assert _sync(site, home)["acked_seq"] == 10
-        site.server.stop()
-        # another server: this one's database emptied of the terminal's events, its keys not
-        # the pinned ones
-        shutil.copytree(site.server.data_dir, tmp_path / "foreign",
-                        ignore=shutil.ignore_patterns("process-*.log"))
-        cli("server", "init", "--data", str(tmp_path / "other"))
-        shutil.copy2(tmp_path / "other" / "keys" / "server-keys.json",
-                     tmp_path / "foreign" / "keys" / "server-keys.json")
-        with sqlite3.connect(tmp_path / "foreign" / "qatys.db") as conn:
-            conn.execute("DELETE FROM events")
-            conn.execute("DELETE FROM batches")
-            conn.execute("UPDATE terminals SET head_seq = 0, head_hash = ?", (bytes(32),))
-        write_settings(tmp_path / "foreign",
-                       {"database_url": f"sqlite:///{tmp_path / 'foreign' / 'qatys.db'}"})
-        foreign = start_node(tmp_path / "foreign")
-        config = home / "terminal.toml"
-        real = config.read_text()
-        config.write_text(real.replace(site.server.url, foreign.url))
-        done = _sync(site, home, check=False)
-        assert done["exit"] == 5, done
-        assert "health" in done["refused"]
-        assert _terminal_events(home) == 10
-        with sqlite3.connect(home / "terminal.db") as conn:
-            acked = conn.execute("SELECT value FROM meta WHERE key = 'acked_seq'").fetchone()
-        assert acked[0] == b"10"
-        assert server_rows(foreign, db.events) == []  # nothing sent to it
-        config.write_text(real)
-        site.server = start_node(site.server.data_dir, port=site.server.port)
-        again = _sync(site, home)
-        assert again["sent"] == 0
-        assert len(_events(site)) == 10
-    finally:
-        site.server.stop()
-        if foreign is not None:
-            foreign.stop()
+        site.proxy.close()
 
 
 @pytest.fixture
@@ -314,19 +334,4 @@ def test_a_failover_to_a_replica_that_missed_the_last_batches_loses_nothing(
         assert _statement(site, tmp_path / "after.json") == statement
     finally:
         site.server.stop()
-
-
-def test_nothing_answers_for_a_terminal_without_a_signed_request(
-        tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """The chain gap endpoint is a signed request's: unsigned, it changes nothing."""
-    site = _site(tmp_path, request, "sqlite", terminals=1)
-    try:
-        answer = requests.post(site.server.url + "/api/v1/terminal/chain-gap",
-                               json={"declaration": "", "signature": ""}, timeout=30)
-        assert answer.status_code == 401
-        assert server_rows(site.server, db.lost_ranges) == []
-    finally:
-        site.server.stop()
-
-
-CHILD = CHILDREN[0]
+        site.proxy.close()
