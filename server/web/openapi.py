@@ -304,7 +304,7 @@ def _sync_requests() -> dict[str, Any]:
                  "software_version": _text(40, 0),
                  "camera": {"type": "string", "enum": list(CAMERA_STATES)},
                  "storage_free_bytes": _int(), "boot_id": _HEX32, "mono_ns": _int(),
-                 "server_behind": _int(), "server_behind_us": _int()},
+                 "server_behind": _int(0, 2**31 - 1), "server_behind_us": _int(0, 2**62)},
                 required=tuple(HEALTH_FIELDS), closed=True)),
     "/api/v1/terminal/chain-gap": _signed(
         "The terminal's signed declaration of a range of its chain it no longer holds and the "
