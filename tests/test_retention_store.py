@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol import events
+from protocol import crypto, events, gaps
+from protocol.errors import EncodingError, SignatureError
 from terminal.store import TerminalStore, get_int
 
 DAY = 86_400_000_000
@@ -102,3 +103,23 @@ def test_what_was_pruned_becomes_a_lost_range_the_chain_continues_from(tmp_path:
     store.gap_declared(6)
     assert [s for s, _, _ in store.pending(100)] == [7, 8, 9, 10]
     store.close()
+
+
+def test_a_chain_gap_declaration_verifies_only_as_signed() -> None:
+    seed, other = os.urandom(32), os.urandom(32)
+    gap = gaps.ChainGap("T-RETAIN01", "KG1", 3, 6, T0, T0 + 60, b"\x05" * 32,
+                        gaps.LostReason.RETENTION_EXPIRED, T0 + DAY)
+    raw, signature = gaps.sign_gap(gap, seed)
+    assert gaps.verify_gap(raw, signature, crypto.signing_public_key(seed)) == gap
+    assert gap.count == 4
+    with pytest.raises(SignatureError):
+        gaps.verify_gap(raw, signature, crypto.signing_public_key(other))
+    altered = bytearray(raw)
+    altered[-5] ^= 1
+    with pytest.raises(SignatureError):
+        gaps.verify_gap(bytes(altered), signature, crypto.signing_public_key(seed))
+    backwards = gaps.ChainGap("T-RETAIN01", "KG1", 6, 3, T0, T0, b"\x05" * 32,
+                              gaps.LostReason.STORE_DAMAGED, T0)
+    raw, signature = gaps.sign_gap(backwards, seed)
+    with pytest.raises(EncodingError, match="last_seq"):
+        gaps.verify_gap(raw, signature, crypto.signing_public_key(seed))
