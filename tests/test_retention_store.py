@@ -123,3 +123,11 @@ def test_a_chain_gap_declaration_verifies_only_as_signed() -> None:
     raw, signature = gaps.sign_gap(backwards, seed)
     with pytest.raises(EncodingError, match="last_seq"):
         gaps.verify_gap(raw, signature, crypto.signing_public_key(seed))
+
+
+def test_pending_events_are_never_pruned(tmp_path: Path) -> None:
+    store = _store(tmp_path, 10)
+    store.acknowledge(4, _hash(store, 4), b"a", b"s", T0, T0)
+    assert store.prune(T0 + 400 * DAY, DAY) == 4
+    assert [s for s, _, _ in store.pending(100)] == list(range(5, 11))
+    store.close()
