@@ -12,6 +12,11 @@ HEALTH_FIELDS: dict[str, type] = {
 """``boot_id`` (32 hex digits) and ``mono_ns`` are the terminal's boot and monotonic clock at
 the report: with the server's time they anchor that boot's events (clock corrections)."""
 
+OPTIONAL_HEALTH_FIELDS: dict[str, type] = {"server_behind": int, "server_behind_us": int}
+"""Sent by terminals that keep acknowledged events (issue 20), once they found the server's
+head behind theirs: how often, and when last (terminal time, µs). A server takes reports with
+or without them, so terminals not yet upgraded report as before."""
+
 
 class CameraState(StrEnum):
     """``camera`` in the health report."""

@@ -473,6 +473,8 @@ def status_command(home: Path, as_json: bool) -> None:
     """Pending events, acknowledged sequence number, last sync."""
     with opened(home) as terminal:
         counts = terminal.store.counts()
+        retained, pruned = terminal.store.retained()
+        behind, behind_us = terminal.store.behind_record()
         status = {
             "terminal_id": terminal.terminal_id,
             "kindergarten": terminal.config.kindergarten,
@@ -483,6 +485,11 @@ def status_command(home: Path, as_json: bool) -> None:
             "revoked": counts.revoked,
             "roster": "unlocked" if terminal.roster() is not None else "locked",
             "server_url": terminal.config.server_url,
+            "retained": retained,
+            "pruned": pruned,
+            "retention_days": terminal.config.retention_days,
+            "server_behind": behind,
+            "server_behind_at": iso_utc(behind_us) if behind_us else None,
         }
     if as_json:
         emit(status)

@@ -64,6 +64,10 @@ class TerminalConfig:
     storage_reserve_mb: float = 16.0
     """A file of this size kept on the card and given back when the floor is reached, so
     the terminal can still sync and say why it refuses; 0: none."""
+    retention_days: int = 35
+    """How long acknowledged events stay on the terminal (sealed to the server, as pending ones)
+    after the server acknowledged them, so a server restored from an older backup gets them
+    again; older ones are pruned (docs/kiosk.md, "Retention")."""
     allow_plain_http: bool = False
     """Let ``server_url`` be plain http:// to another machine. For labs only: on a real
     network use https (qatys/urls.py). Loopback is always allowed."""
@@ -87,6 +91,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "storage_floor_mb": (0, 100_000),
     "storage_low_mb": (0, 100_000),
     "storage_reserve_mb": (0, 10_000),
+    "retention_days": (1, 400),
 }
 _FLAGS = ("allow_plain_http",)
 GPIO_PINS = ("gpio_green_led", "gpio_red_led", "gpio_buzzer", "gpio_staff_button")

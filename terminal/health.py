@@ -29,7 +29,9 @@ def storage_problem(terminal: Terminal) -> str:
 def health_report(terminal: Terminal, camera: CameraState = CameraState.NONE) -> dict[str, Any]:
     counts = terminal.store.counts()
     reading = clock.read()
-    return {"pending": counts.pending, "head_seq": counts.head_seq,
+    behind, behind_us = terminal.store.behind_record()
+    found = {"server_behind": behind, "server_behind_us": behind_us} if behind_us else {}
+    return {**found, "pending": counts.pending, "head_seq": counts.head_seq,
             "terminal_time_us": reading.time_us, "software_version": __version__,
             "camera": camera if camera in CAMERA_STATES else CameraState.NONE,
             "storage_free_bytes": shutil.disk_usage(terminal.home).free,

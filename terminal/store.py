@@ -2,8 +2,9 @@
 
 What is on this disk names no child: event bodies are sealed to the server,
 the roster is encrypted under a RAM-only key, and day state is keyed by a
-pseudonymous tag under today's RAM-only key. Acknowledged events are deleted
-with ``secure_delete`` so their pages are zeroed, not merely unlinked.
+pseudonymous tag under today's RAM-only key. Acknowledged events are kept, still sealed,
+for the retention window (a server restored from an older backup gets them again), then
+deleted with ``secure_delete`` so their pages are zeroed, not merely unlinked.
 """
 
 from __future__ import annotations
@@ -75,6 +76,26 @@ CREATE TABLE IF NOT EXISTS consent_outbox (
 );
 """
 
+RETENTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS acked_spans (
+    last_seq INTEGER PRIMARY KEY,
+    acked_us INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS retired_spans (
+    first_seq INTEGER PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    first_time_us INTEGER NOT NULL,
+    last_time_us INTEGER NOT NULL,
+    last_hash BLOB NOT NULL
+);
+"""
+"""Retention (issue 20): acknowledged events stay (sealed, as before) until their
+acknowledgement is older than the retention window. ``acked_spans`` holds, per acknowledgement,
+the highest sequence number it newly covered and when it came; ``retired_spans`` what pruning
+removed — sequence numbers, the period of the events' times and the last one's hash, one row a
+day (no body, no child) — so the terminal can declare a range lost if the server ever turns out
+to have lost it too (protocol/gaps.py)."""
+
 
 @dataclass(frozen=True)
 class Appended:
@@ -92,8 +113,83 @@ class Counts:
     revoked: bool
 
 
+@dataclass(frozen=True)
+class LostRange:
+    """Events this terminal made and no longer holds (pruned after the retention window)."""
+    first_seq: int
+    last_seq: int
+    first_time_us: int
+    last_time_us: int
+    last_hash: bytes
+
+
+@dataclass(frozen=True)
+class ServerBehind:
+    behind: bool
+    server_seq: int
+    gap: LostRange | None = None
+    """The range to declare lost before sending again, when some of it was pruned."""
+    acked_seq: int = 0
+    """This terminal's acknowledged head before it went back."""
+
+
+def _hash_at(conn: sqlite3.Connection, seq: int) -> bytes | None:
+    """This terminal's hash of its event ``seq``, where it still knows it."""
+    if seq == 0:
+        return events.GENESIS_HASH
+    row = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+    if row is not None:
+        return bytes(row[0])
+    row = conn.execute("SELECT last_hash FROM retired_spans WHERE last_seq = ?",
+                       (seq,)).fetchone()
+    if row is not None:
+        return bytes(row[0])
+    row = conn.execute("SELECT raw FROM events WHERE seq = ?", (seq + 1,)).fetchone()
+    return None if row is None else events.decode_event(bytes(row[0])).prev_hash
+
+
+_DAY_US = 86_400_000_000
+
+
+def _retire(conn: sqlite3.Connection, found: list[tuple[int, bytes, int]]) -> None:
+    """Keep what was pruned as spans of sequence numbers, one a UTC day of event time, each
+    with the period of its events' times and the hash of its last event."""
+    spans: list[list[int | bytes]] = []
+    for seq, digest, time_us in found:
+        last = conn.execute("SELECT first_seq, last_seq, first_time_us, last_time_us "
+                            "FROM retired_spans ORDER BY first_seq DESC LIMIT 1").fetchone() \
+            if not spans else None
+        if spans and int(spans[-1][1]) == seq - 1 \
+                and int(spans[-1][3]) // _DAY_US == time_us // _DAY_US:
+            span = spans[-1]
+            span[1], span[2] = seq, min(int(span[2]), time_us)
+            span[3], span[4] = max(int(span[3]), time_us), digest
+            continue
+        if last is not None and int(last[1]) == seq - 1 \
+                and int(last[3]) // _DAY_US == time_us // _DAY_US:
+            conn.execute("DELETE FROM retired_spans WHERE first_seq = ?", (int(last[0]),))
+            spans.append([int(last[0]), seq, min(int(last[2]), time_us),
+                          max(int(last[3]), time_us), digest])
+            continue
+        spans.append([seq, seq, time_us, time_us, digest])
+    conn.executemany("INSERT INTO retired_spans(first_seq, last_seq, first_time_us, "
+                     "last_time_us, last_hash) VALUES (?, ?, ?, ?, ?)", spans)
+
+
+def _lost_range(conn: sqlite3.Connection, first: int, last: int) -> LostRange:
+    """The range first..last as the retired spans know it: its period and last hash."""
+    rows = conn.execute("SELECT first_seq, last_seq, first_time_us, last_time_us, last_hash "
+                        "FROM retired_spans WHERE last_seq >= ? AND first_seq <= ? "
+                        "ORDER BY first_seq", (first, last)).fetchall()
+    last_hash = _hash_at(conn, last)
+    if not rows or last_hash is None:
+        raise ValueError(f"events {first}..{last} are neither held nor recorded as pruned")
+    return LostRange(first, last, min(int(r[2]) for r in rows), max(int(r[3]) for r in rows),
+                     last_hash)
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
-    for statement in SCHEMA.split(";"):
+    for statement in (SCHEMA + RETENTION_SCHEMA).split(";"):
         if statement.strip():
             conn.execute(statement)
     _add_missing_columns(conn)
@@ -182,21 +278,101 @@ class TerminalStore:
 
     def acknowledge(self, seq: int, head_hash: bytes, ack_raw: bytes, signature: bytes,
                     now_us: int, server_time_us: int) -> int:
-        """Record a verified acknowledgement and delete what it covers; returns events deleted."""
+        """Record a verified acknowledgement; returns how many events it newly covers. The
+        events stay (sealed to the server, as before) until :meth:`prune` finds their
+        acknowledgement older than the retention window, by the server's signed time of it
+        (``server_time_us``: a terminal clock that jumps prunes nothing early)."""
         def job(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
-            if row is not None and bytes(row[0]) != head_hash:
-                raise ValueError(f"acknowledgement names a different event {seq}")
             if seq > get_int(conn, "head_seq"):
                 raise ValueError(f"acknowledgement names event {seq} this terminal never made")
-            deleted = conn.execute("DELETE FROM events WHERE seq <= ?", (seq,)).rowcount
-            set_meta(conn, "acked_seq", max(seq, get_int(conn, "acked_seq")))
+            known = _hash_at(conn, seq)
+            if known is not None and known != head_hash:
+                raise ValueError(f"acknowledgement names a different event {seq}")
+            acked = get_int(conn, "acked_seq")
+            if seq > acked:
+                conn.execute("INSERT INTO acked_spans(last_seq, acked_us) VALUES (?, ?) "
+                             "ON CONFLICT(last_seq) DO UPDATE SET acked_us = excluded.acked_us",
+                             (seq, server_time_us))
+            set_meta(conn, "acked_seq", max(seq, acked))
             set_meta(conn, "last_ack", ack_raw)
             set_meta(conn, "last_ack_signature", signature)
             set_meta(conn, "last_sync_us", now_us)
             set_meta(conn, "last_server_time_us", server_time_us)
-            return int(deleted)
+            return max(0, seq - acked)
         return self.write(job)
+
+    def prune(self, now_us: int, window_us: int) -> int:
+        """Delete (``secure_delete``: zeroed) the acknowledged events whose acknowledgement is
+        older than ``window_us`` at ``now_us`` (the server's time as this terminal knows it),
+        keeping their sequence numbers, period and last hash in
+        ``retired_spans``; returns how many were deleted."""
+        def job(conn: sqlite3.Connection) -> int:
+            acked = get_int(conn, "acked_seq")
+            row = conn.execute("SELECT max(last_seq) FROM acked_spans WHERE acked_us <= ? "
+                               "AND last_seq <= ?", (now_us - window_us, acked)).fetchone()
+            upto = int(row[0]) if row and row[0] is not None else 0
+            if upto == 0:
+                return 0
+            found = [(int(q), bytes(h), events.decode_event(bytes(r)).time_us)
+                     for q, h, r in conn.execute(
+                         "SELECT seq, hash, raw FROM events WHERE seq <= ? ORDER BY seq", (upto,))]
+            conn.execute("DELETE FROM acked_spans WHERE last_seq <= ?", (upto,))
+            if not found:
+                return 0
+            conn.execute("DELETE FROM events WHERE seq <= ?", (upto,))
+            _retire(conn, found)
+            return len(found)
+        return self.write(job)
+
+    def retained(self) -> tuple[int, int]:
+        """(acknowledged events still held, events pruned since enrolment)."""
+        def job(conn: sqlite3.Connection) -> tuple[int, int]:
+            acked = get_int(conn, "acked_seq")
+            held = conn.execute("SELECT count(*) FROM events WHERE seq <= ?", (acked,)).fetchone()
+            gone = conn.execute("SELECT coalesce(sum(last_seq - first_seq + 1), 0) "
+                                "FROM retired_spans").fetchone()
+            return int(held[0]), int(gone[0])
+        return self.read(job)
+
+    def server_behind(self, server_seq: int, server_hash: bytes, now_us: int) -> ServerBehind:
+        """The server's signed answer says it holds events only up to ``server_seq``: check
+        that names this terminal's own event where it still knows it (else ValueError: a
+        foreign or made-up head changes nothing), then send again from there. Returns what to
+        do: nothing (the server is not behind), send again from ``server_seq + 1``, or first
+        declare the range no longer held (``gap``) and send again after it."""
+        def job(conn: sqlite3.Connection) -> ServerBehind:
+            acked, head = get_int(conn, "acked_seq"), get_int(conn, "head_seq")
+            if server_seq >= acked:
+                return ServerBehind(False, acked)
+            known = _hash_at(conn, server_seq)
+            if known is not None and known != server_hash:
+                raise ValueError(f"the server's head names a different event {server_seq}")
+            row = conn.execute("SELECT min(seq) FROM events WHERE seq > ?",
+                               (server_seq,)).fetchone()
+            first_held = int(row[0]) if row and row[0] is not None else head + 1
+            gap = None
+            if first_held > server_seq + 1:
+                gap = _lost_range(conn, server_seq + 1, first_held - 1)
+            resume = server_seq if gap is None else gap.last_seq
+            set_meta(conn, "acked_seq", resume if gap is None else server_seq)
+            set_meta(conn, "server_behind", get_int(conn, "server_behind") + 1)
+            set_meta(conn, "server_behind_us", now_us)
+            return ServerBehind(True, server_seq, gap, acked)
+        return self.write(job)
+
+    def gap_declared(self, last_seq: int) -> None:
+        """The server took the declaration of a range up to ``last_seq``: send from after it."""
+        def job(conn: sqlite3.Connection) -> None:
+            if get_int(conn, "acked_seq") < last_seq:
+                set_meta(conn, "acked_seq", last_seq)
+        self.write(job)
+
+    def behind_record(self) -> tuple[int, int | None]:
+        """(times the server was found behind, when last), for the health report."""
+        def job(conn: sqlite3.Connection) -> tuple[int, int | None]:
+            last = get_meta(conn, "server_behind_us")
+            return get_int(conn, "server_behind"), None if last is None else int(last)
+        return self.read(job)
 
     def counts(self) -> Counts:
         def job(conn: sqlite3.Connection) -> Counts:

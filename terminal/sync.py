@@ -26,7 +26,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
-from protocol import MAX_BATCH_EVENTS, acks, batches, cards, roster
+from protocol import MAX_BATCH_EVENTS, acks, batches, cards, gaps, roster
 from protocol.errors import AnswerRefusal, ProtocolError
 from protocol.health import CameraState
 from qatys.logs import log
@@ -37,11 +37,13 @@ from terminal.client import ServerClient
 from terminal.errors import AnswerRefused, ServerRefused, ServerUnreachable
 from terminal.health import health_report
 from terminal.home import Terminal
+from terminal.store import LostRange
 from terminal.timekeeping import anchored, learn_server_time
 
 logger = logging.getLogger("qatys.terminal.sync")
 T = TypeVar("T")
 
+_DAY_US = 86_400_000_000
 Progress = Callable[[int, int], None]
 """Called with (events acknowledged so far in this run, events pending at its start)."""
 RETRIED_REFUSALS = ("stale_request", "replayed_request")
@@ -115,6 +117,7 @@ class Syncer:
         self._sleep = sleep
         self._camera = camera
         self._refused: list[AnswerKind] = []
+        self._server_head: tuple[int, str] | None = None
 
     def sync(self, progress: Progress | None = None) -> SyncReport:
         """Push everything pending, then take roster, door credentials and faces; raises on a
@@ -134,6 +137,15 @@ class Syncer:
             raise
         faces = self.relay_faces()
         self._believing(AnswerKind.HEALTH, self.report_health)
+        if self._server_head is not None:
+            # the server's signed head: behind what it acknowledged (a restore, a failover)?
+            head_seq, head_hash = self._server_head
+            if self._believing(AnswerKind.HEALTH, partial(self.server_behind, head_seq,
+                                                          head_hash)):
+                more, more_count, acked = self.push(progress)
+                sent, count = sent + more, count + more_count
+                self._believing(AnswerKind.HEALTH, self.report_health)
+        self.prune()
         return SyncReport(sent, count, acked, roster_state, faces, tuple(self._refused))
 
     def _believing(self, kind: AnswerKind, step: Callable[[], T]) -> T | None:
@@ -190,11 +202,24 @@ class Syncer:
         start = t.store.counts()
         total, acked = start.pending, start.acked_seq
         sent = count = 0
+        went_back = 0
         while pending := t.store.pending(MAX_BATCH_EVENTS):
             body = batches.build_batch(t.terminal_id, t.config.kindergarten,
                                        [raw for _, _, raw in pending], t.keys.sign_seed)
             try:
-                answer = self._retrying(partial(self._client.post_batch, body, t.terminal_id))
+                try:
+                    answer = self._retrying(partial(self._client.post_batch, body,
+                                                    t.terminal_id))
+                except ServerRefused as exc:
+                    # signed (the client checked it): the server holds less than it once did
+                    if exc.code != "sequence_gap" or "head_seq" not in exc.details \
+                            or went_back >= 2:  # an older server names no head
+                        raise
+                    went_back += 1
+                    if not self.server_behind(exc.details.get("head_seq"),
+                                              exc.details.get("head_hash")):
+                        raise
+                    continue
                 ack = self._verified_ack(answer)
             except AnswerRefused as exc:
                 self.refused_answer(AnswerKind.ACK, exc)
@@ -220,6 +245,66 @@ class Syncer:
             if progress is not None:
                 progress(sent, total)
         return sent, count, acked
+
+    def prune(self) -> int:
+        """Delete the acknowledged events kept longer than the retention window, by the
+        server's time as this boot knows it (its clock is learnt again in every sync)."""
+        t = self._t
+        server_now = self._anchored_us() or clock.read().time_us
+        pruned = t.store.prune(server_now, t.config.retention_days * _DAY_US)
+        if pruned:
+            log(logger, "sync.pruned", terminal=t.terminal_id, events=pruned,
+                retention_days=t.config.retention_days)
+        return pruned
+
+    def server_behind(self, head_seq: object, head_hash: object) -> bool:
+        """The server's signed answer names its head for this terminal: when it is behind what
+        the server acknowledged, check it names this terminal's own event (where still held),
+        declare what was pruned since as lost, and make the rest pending again; True when
+        there is something to send again. A head naming another event is refused
+        (``foreign``) and changes nothing."""
+        t = self._t
+        if isinstance(head_seq, bool) or not isinstance(head_seq, int) or head_seq < 0 \
+                or not isinstance(head_hash, str) or len(head_hash) != 64:
+            raise AnswerRefused(AnswerRefusal.MALFORMED,
+                                Sentence("the answer names no valid head of this terminal's chain"))
+        try:
+            digest = bytes.fromhex(head_hash)
+            found = t.store.server_behind(head_seq, digest, now_us())
+        except ValueError as exc:
+            raise AnswerRefused(AnswerRefusal.FOREIGN, Sentence(
+                "the server's head for this terminal names another event (%(problem)s); "
+                "nothing is sent again", problem=exc)) from exc
+        if not found.behind:
+            return False
+        log(logger, "sync.server_behind", logging.WARNING, terminal=t.terminal_id,
+            server_seq=head_seq, acked_seq=found.acked_seq,
+            lost=0 if found.gap is None else found.gap.last_seq - found.gap.first_seq + 1)
+        if found.gap is not None:
+            self._declare_lost(found.gap)
+        return True
+
+    def _declare_lost(self, lost: LostRange) -> None:
+        """Tell the server, in a signed declaration, which events this terminal no longer
+        holds; once it took it, send from after the range."""
+        t = self._t
+        declared_us = self._anchored_us() or clock.read().time_us
+        raw, signature = gaps.sign_gap(gaps.ChainGap(
+            t.terminal_id, t.config.kindergarten, lost.first_seq, lost.last_seq,
+            lost.first_time_us, lost.last_time_us, lost.last_hash,
+            gaps.LostReason.RETENTION_EXPIRED, declared_us), t.keys.sign_seed)
+        answer = self._retrying(lambda: self._client.signed_post(
+            "/api/v1/terminal/chain-gap", t.terminal_id, t.keys.sign_seed,
+            {"declaration": base64.b64encode(raw).decode("ascii"),
+             "signature": base64.b64encode(signature).decode("ascii")}))
+        if answer.get("head_seq") != lost.last_seq or answer.get("head_hash") != \
+                lost.last_hash.hex():
+            raise AnswerRefused(AnswerRefusal.MALFORMED, Sentence(
+                "the server did not move its head past the declared range"))
+        t.store.gap_declared(lost.last_seq)
+        log(logger, "sync.range_declared_lost", logging.WARNING, terminal=t.terminal_id,
+            first_seq=lost.first_seq, last_seq=lost.last_seq,
+            events=lost.last_seq - lost.first_seq + 1)
 
     def _verified_ack(self, answer: dict[str, Any]) -> acks.Ack:
         try:
@@ -325,6 +410,9 @@ class Syncer:
             log(logger, "sync.health_failed", logging.WARNING, error=type(exc).__name__)
             return False
         self._anchor(_server_time(answer))
+        head_seq, head_hash = answer.get("head_seq"), answer.get("head_hash")
+        self._server_head = (head_seq, head_hash) if isinstance(head_seq, int) \
+            and isinstance(head_hash, str) else None  # an older server names no head
         return True
 
     def _retrying(self, call: Callable[[], T], relearn: bool = True) -> T:

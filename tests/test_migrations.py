@@ -98,8 +98,8 @@ def test_a_database_of_the_last_release_before_alembic_upgrades_without_loss(
     old = _load_dump(kind, tmp_path, request)
     before = _rows(old)
     assert len(before["schema_migrations"]) == 13
-    assert pending(old) == ["0014", "0015", "0016", "0017", "0018", "0019", "0021", "0022"]
-    assert migrate(old) == ["0014", "0015", "0016", "0017", "0018", "0019", "0021", "0022"]
+    assert pending(old) == ["0014", "0015", "0016", "0017", "0018", "0019", "0021", "0022", "0023"]
+    assert migrate(old) == ["0014", "0015", "0016", "0017", "0018", "0019", "0021", "0022", "0023"]
     fresh = _fresh(kind, tmp_path, request)
     assert _schema(old) == _schema(fresh)
     after = _rows(old)

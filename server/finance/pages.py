@@ -73,6 +73,7 @@ from server.staff.sessions import start as start_session
 from server.storage import db
 from server.storage.db import writing
 from server.storage.replica import ReadSource
+from server.sync import lost_ranges
 from server.web.errors import page_status
 from server.web.language import remember_language, request_language
 from server.web.rate_limits import RateLimited
@@ -332,6 +333,9 @@ def statement(code: str, month: str) -> WebResponse:
                                 local_midnight_us(next_month_start(month)))
         garden = conn.execute(select(db.kindergartens)
                               .where(db.kindergartens.c.code == code)).one()
+        lost = _lost_rows(lost_ranges.for_kindergarten(
+            conn, code, local_midnight_us(date(year, number, 1)),
+            local_midnight_us(next_month_start(month))))
     last = trail[-1] if trail else None
     changed = last is not None and bytes(last.statement) != current.to_json()
     approved_amounts: dict[str, str] = {}
@@ -344,8 +348,18 @@ def statement(code: str, month: str) -> WebResponse:
     return _render("statement.html", garden=garden, statement=current, month=month,
                    flags=flags, history=history, last=last, changed=changed,
                    approved_amounts=approved_amounts, names=names, formats=FORMATS,
-                   confirmations=confirmations, ledger=ledger,
+                   confirmations=confirmations, ledger=ledger, lost=lost,
                    month_over=over, when=local_text)
+
+
+def _lost_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    """Lost ranges for a page: terminal, how many events, the period and the days it covers
+    (local dates), the reason."""
+    return [{"terminal_id": r.terminal_id, "count": r.last_seq - r.first_seq + 1,
+             "first_seq": r.first_seq, "last_seq": r.last_seq,
+             "first_day": local_date(r.first_time_us).isoformat(),
+             "last_day": local_date(r.last_time_us).isoformat(), "reason": r.reason,
+             "first_time_us": r.first_time_us, "last_time_us": r.last_time_us} for r in rows]
 
 
 @bp.post("/k/<code>/<month>/approve")
@@ -441,7 +455,8 @@ def fleet() -> WebResponse:
                     db.terminals.c.software_version, db.kindergartens.c.name,
                     db.terminal_health.c.reported_at_us, db.terminal_health.c.skew_us,
                     db.terminal_health.c.pending, db.terminal_health.c.camera,
-                    db.terminal_health.c.storage_free_bytes)
+                    db.terminal_health.c.storage_free_bytes,
+                    db.terminal_health.c.server_behind, db.terminal_health.c.server_behind_us)
              .join(db.kindergartens, db.kindergartens.c.code == db.terminals.c.kindergarten)
              .outerjoin(db.terminal_health,
                         db.terminal_health.c.terminal_id == db.terminals.c.terminal_id)
@@ -449,12 +464,15 @@ def fleet() -> WebResponse:
     with context.engine.connect() as conn:
         rows = [r for r in conn.execute(query) if user.may_see(r.kindergarten)]
         storage = storage_alerts(conn)
+        lost = lost_ranges.by_terminal(conn)
     limit = context.config.fleet_silent_seconds * 1_000_000
     terminals = [{"row": r, "silent": r.revoked_at_us is None and (
         r.last_contact_us is None or now - r.last_contact_us > limit),
-        "storage": storage.get(r.terminal_id) if r.revoked_at_us is None else None}
-        for r in rows]
+        "storage": storage.get(r.terminal_id) if r.revoked_at_us is None else None,
+        "lost": _lost_rows(lost.get(r.terminal_id, []))} for r in rows]
     return _render("fleet.html", terminals=terminals, when=local_text,
+                   lost=[(r, item) for r in rows
+                         for item in _lost_rows(lost.get(r.terminal_id, []))],
                    silent_minutes=context.config.fleet_silent_seconds // 60,
                    alerts=[t for t in terminals if t["silent"]],
                    storage_alerts=[t for t in terminals if t["storage"] is not None])

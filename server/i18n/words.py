@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from protocol.events import Assurance, Method, SystemEvent
+from protocol.gaps import LostReason
 from protocol.health import CameraState
 from protocol.roster import ConsentStatus
 from server.domain.anomalies import MANUAL_SHARE_LIMIT, AnomalyRule, Flag
@@ -140,6 +141,15 @@ class Words:
                       CameraState.FAILED: tr.gettext("camera failed"),
                       CameraState.ENDED: tr.gettext("video clip ended"),
                       CameraState.NONE: tr.gettext("no camera")}, state)
+
+    def lost_reason(self, reason: str) -> str:
+        """Why a terminal no longer held a range of events the server lost
+        (protocol/gaps.py)."""
+        tr = self.tr
+        return _said({LostReason.RETENTION_EXPIRED: tr.gettext("older than the retention "
+                                                               "window"),
+                      LostReason.STORE_DAMAGED: tr.gettext("the terminal's store was "
+                                                           "damaged")}, reason)
 
     def ledger(self, what: str) -> str:
         """An entry of a terminal's own outage ledger."""

@@ -451,6 +451,10 @@ terminal_health = Table(
     Column("storage_free_bytes", BigInteger, nullable=False),
     # The last sequence number whose time was checked against a clock anchor.
     Column("checked_seq", BigInteger, nullable=False, default=0),
+    # Since 0023: how often the terminal found this server's head behind what it had
+    # acknowledged (and sent its retained events again), and when it last did (its report).
+    Column("server_behind", Integer, nullable=True),
+    Column("server_behind_us", BigInteger, nullable=True),
 )
 
 # A correction of an event's time, found from its boot's clock anchor: a new record; the
@@ -519,6 +523,29 @@ consent_notices = Table(
     Column("child_id", String(64), nullable=False),
     Column("record_id", Integer, nullable=True),  # none when there was nothing to withdraw
     Column("received_at_us", BigInteger, nullable=False),
+)
+
+# Ranges of a terminal's chain declared lost (protocol/gaps.py): the server's head was behind
+# what it had acknowledged (a restore from an older backup, a failover to a replica that missed
+# the last transactions) and the terminal no longer held the events. Shown on the fleet page and
+# beside the statements of the period; the declaration is kept verbatim with its signature.
+lost_ranges = Table(
+    "lost_ranges", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(32), ForeignKey("terminals.terminal_id"), nullable=False),
+    Column("kindergarten", String(32), nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("first_time_us", BigInteger, nullable=False),
+    Column("last_time_us", BigInteger, nullable=False),
+    Column("last_hash", LargeBinary(32), nullable=False),
+    Column("reason", String(20), nullable=False),  # protocol.gaps.LostReason
+    Column("declared_us", BigInteger, nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    Column("declaration", LargeBinary, nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+    UniqueConstraint("terminal_id", "first_seq", name="uq_lost_ranges_terminal_first"),
+    Index("ix_lost_ranges_kindergarten_time", "kindergarten", "first_time_us"),
 )
 
 equivocations = Table(

@@ -25,6 +25,7 @@ from qatys.sentences import Sentence
 from server.errors import SyncError
 from server.keys import ServerKeys
 from server.storage import db
+from server.sync.lost_ranges import sequence_gap
 
 logger = logging.getLogger("qatys.server.sync.ingest")
 
@@ -244,10 +245,8 @@ def _new_rows(conn: Any, terminal: Row[Any], verified: list[batches.VerifiedEven
         return []
     first_new = fresh[0][0]
     if first_new.event.seq != head + 1:
-        raise _refuse("sequence_gap",
-                      Sentence("the server holds events up to %(head)s; send from %(next)s",
-                               head=head, next=head + 1),
-                      terminal.terminal_id, expected_seq=head + 1)
+        gap = sequence_gap(terminal.terminal_id, int(head), bytes(terminal.head_hash))
+        raise _refuse(gap.code, gap.sentence, terminal.terminal_id, **gap.details)
     try:
         batches.check_link(first_new.event, terminal.head_hash)
     except ChainError as exc:

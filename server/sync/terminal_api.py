@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from protocol import PROTOCOL_VERSION, cards
-from protocol.health import CAMERA_STATES, HEALTH_FIELDS
+from protocol.health import CAMERA_STATES, HEALTH_FIELDS, OPTIONAL_HEALTH_FIELDS
 from provisioning.errors import InvalidInput, TokenRefused
 from qatys import __version__
 from qatys.logs import log
@@ -20,7 +20,7 @@ from server.errors import RequestError, SyncError
 from server.registry.cards import door_credentials
 from server.registry.terminals import enrol_terminal
 from server.storage import db
-from server.sync import roster_delivery
+from server.sync import lost_ranges, roster_delivery
 from server.sync.auth import authenticated_terminal
 from server.sync.clock_corrections import correct_boot
 from server.web.bodies import integer, json_object, optional_text, text
@@ -124,10 +124,15 @@ def health() -> tuple[Response, int]:
     """A terminal's report of itself (fleet page): numbers and states, no personal data."""
     terminal = authenticated_terminal()
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or set(body) != set(HEALTH_FIELDS) or any(
+    if not isinstance(body, dict) or not set(HEALTH_FIELDS) <= set(body) \
+            or not set(body) <= set(HEALTH_FIELDS) | set(OPTIONAL_HEALTH_FIELDS) or any(
             isinstance(body[k], bool) or not isinstance(body[k], kind)
-            for k, kind in HEALTH_FIELDS.items()):
+            for k, kind in {**HEALTH_FIELDS, **OPTIONAL_HEALTH_FIELDS}.items() if k in body):
         raise RequestError("malformed", "send " + ", ".join(HEALTH_FIELDS) + " as JSON")
+    if "server_behind" in body:
+        integer(body, "server_behind", 0, 2**31 - 1)
+    if "server_behind_us" in body:
+        integer(body, "server_behind_us", 0, TIME_MAX_US)
     for name in ("pending", "head_seq", "storage_free_bytes", "mono_ns"):
         integer(body, name)
     integer(body, "terminal_time_us", 0, TIME_MAX_US)
@@ -139,14 +144,17 @@ def health() -> tuple[Response, int]:
     values = {"reported_at_us": now, "terminal_time_us": body["terminal_time_us"],
               "skew_us": body["terminal_time_us"] - now, "pending": body["pending"],
               "software_version": body["software_version"], "camera": body["camera"],
-              "storage_free_bytes": body["storage_free_bytes"]}
+              "storage_free_bytes": body["storage_free_bytes"],
+              "server_behind": body.get("server_behind"),
+              "server_behind_us": body.get("server_behind_us")}
     with db.writing(context.engine) as conn:
         checked = conn.execute(select(db.terminal_health.c.checked_seq).where(
             db.terminal_health.c.terminal_id == terminal.terminal_id)).scalar() or 0
         correct_boot(conn, terminal.terminal_id, terminal.kindergarten,
                      bytes.fromhex(body["boot_id"]), body["mono_ns"], now, checked, now)
-        head = conn.execute(select(db.terminals.c.head_seq).where(
-            db.terminals.c.terminal_id == terminal.terminal_id)).scalar_one()
+        head, head_hash = conn.execute(select(db.terminals.c.head_seq, db.terminals.c.head_hash)
+                                       .where(db.terminals.c.terminal_id
+                                              == terminal.terminal_id)).one()
         conn.execute(db.terminal_health.delete()
                      .where(db.terminal_health.c.terminal_id == terminal.terminal_id))
         conn.execute(db.terminal_health.insert().values(terminal_id=terminal.terminal_id,
@@ -155,4 +163,22 @@ def health() -> tuple[Response, int]:
                      .where(db.terminals.c.terminal_id == terminal.terminal_id)
                      .values(last_contact_us=now,
                              software_version=body["software_version"]))
-    return ok(server_time_us=now)
+    # The server's head for the terminal, signed with the answer: a terminal whose acknowledged
+    # head is ahead (a restore, a failover) sends its retained events again (docs/protocol.md).
+    return ok(server_time_us=now, head_seq=head, head_hash=bytes(head_hash).hex())
+
+
+@bp.post("/terminal/chain-gap")
+def chain_gap() -> tuple[Response, int]:
+    """A terminal's signed declaration that it no longer holds a range of its chain the server
+    has lost (protocol/gaps.py): recorded as a lost range, the head moves past it."""
+    terminal = authenticated_terminal()
+    body = json_object("declaration", "signature")
+    raw = base64_field(text(body, "declaration", 4096), "declaration")
+    signature = base64_field(text(body, "signature", 256), "signature")
+    context = ctx()
+    now = context.clock()
+    with db.writing(context.engine) as conn:
+        gap, head = lost_ranges.declare(conn, terminal, raw, signature, now)
+    return ok(head_seq=head.seq, head_hash=head.hash.hex(), lost=gap.count,
+              server_time_us=context.clock())

@@ -14,7 +14,7 @@ from typing import Any
 from protocol import MAX_BATCH_EVENTS
 from protocol.events import MAX_TERMINAL_ID
 from protocol.faces import EraseReason
-from protocol.health import CAMERA_STATES
+from protocol.health import CAMERA_STATES, HEALTH_FIELDS
 from protocol.phone import PickupRelation
 from qatys import __version__
 from server.domain.face_consent import ConsentAction
@@ -108,6 +108,7 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 _BASE64 = {"type": "string", "contentEncoding": "base64",
            "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
 _HEX32 = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+_HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _MONTH = {"type": "string", "pattern": "^20[0-9]{2}-(?:0[1-9]|1[0-2])$",
           "description": "ASCII YYYY-MM from 2000-01 to 2099-12 (docs/finance.md, Months)"}
 _NONCE = {"type": "string",
@@ -297,12 +298,20 @@ def _sync_requests() -> dict[str, Any]:
     "/api/v1/terminal/health": _signed(
         "The terminal's health report at each sync (exactly these fields); shown on the "
         "fleet page",
-        _done("stored", {"server_time_us": {"type": "integer"}}), (413,),
+        _done("stored", {"server_time_us": {"type": "integer"}, "head_seq": _int(),
+                         "head_hash": _HEX64}), (413,),
         _object({"pending": _int(), "head_seq": _int(), "terminal_time_us": _int(),
                  "software_version": _text(40, 0),
                  "camera": {"type": "string", "enum": list(CAMERA_STATES)},
-                 "storage_free_bytes": _int(), "boot_id": _HEX32, "mono_ns": _int()},
-                closed=True)),
+                 "storage_free_bytes": _int(), "boot_id": _HEX32, "mono_ns": _int(),
+                 "server_behind": _int(0, 2**31 - 1), "server_behind_us": _int(0, 2**62)},
+                required=tuple(HEALTH_FIELDS), closed=True)),
+    "/api/v1/terminal/chain-gap": _signed(
+        "The terminal's signed declaration of a range of its chain it no longer holds and the "
+        "server lost (protocol/gaps.py): kept as a lost range; the head moves past it",
+        _done("declared", {"head_seq": _int(), "head_hash": _HEX64, "lost": _int(),
+                           "server_time_us": {"type": "integer"}}), (403, 409, 413),
+        _object({"declaration": _BASE64, "signature": _BASE64}, closed=True)),
     }
 
 
