@@ -28,6 +28,7 @@ from bench.months import bench_months
 from bench.office_today import bench_office_today
 from bench.phone import bench_phone_verification
 from bench.push import bench_push
+from bench.recovery import bench_recovery
 from bench.region import bench_region
 from bench.retention import bench_retention
 from bench.scale import bench_scale
@@ -190,6 +191,8 @@ def main() -> None:
     `python -m bench terminal` only the terminal's start-up, idle and morning-peak figures,
     `python -m bench storage_guard` only check-in latency with the free-space check beside
     without it,
+    `python -m bench recovery` only the quick check and the recovery of a damaged terminal
+    store of 72,000 events;
     `python -m bench retention` only the terminal store's size with 35 days of acknowledged
     events for 600 children, as days go on and pruning runs,
     `python -m bench faces` only face accuracy, liveness, speed and door to greeting,
@@ -244,6 +247,9 @@ def main() -> None:
         bench_face_accuracy()
         _with_server(bench_face_door)
         _with_server(lambda _server, base: bench_face_relay(base))
+        return
+    if sys.argv[1:] == ["recovery"]:
+        bench_recovery()
         return
     if sys.argv[1:] == ["retention"]:
         bench_retention()

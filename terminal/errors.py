@@ -54,6 +54,8 @@ class CheckinRefusal(StrEnum):
     """Too little free storage to record safely (terminal/storage_guard.py)."""
     STORAGE_READONLY = "storage_readonly"
     """The file system became read-only (the kernel remounted the card)."""
+    STORE_DAMAGED = "store_damaged"
+    """SQLite found the store damaged; it is moved aside and recovered (terminal/recovery.py)."""
 
 
 class UnlockRefusal(StrEnum):

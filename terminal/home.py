@@ -14,7 +14,7 @@ from qatys import logs
 from qatys.sentences import Sentence
 from terminal import config as config_file
 from terminal import keys as key_file
-from terminal import storage_guard
+from terminal import recovery, storage_guard
 from terminal.config import TerminalConfig
 from terminal.errors import SetupError, UnlockRefusal, UnlockRefused
 from terminal.faces import keyring
@@ -54,6 +54,25 @@ class Terminal:
 
     def close(self) -> None:
         self.store.close()
+
+    def recover_store(self) -> recovery.Recovery | None:
+        """SQLite reported the store corrupt while running (the marker is left by
+        :func:`storage_guard.fault_of`): close it, move it aside and rebuild it
+        (terminal/recovery.py), and go on with the new one in its place."""
+        self.store.close()
+        result = recovery.recover_if_needed(self.home, self.terminal_id)
+        self.store = TerminalStore(self.home)
+        self._storage = None
+        self._roster_cache = None
+        return result
+
+    def damage_notice(self) -> str:
+        """``store_damaged`` while a damaged store's lost events are not yet declared to the
+        server (or a recovery is due), else ""."""
+        if (self.home / recovery.NEEDED).exists():
+            return "store_damaged"
+        record = self.store.damage_record()
+        return "store_damaged" if record is not None and record["undeclared"] else ""
 
     def roster(self) -> dict[str, str] | None:
         """child_id → first name, or None while the terminal is locked (no key in RAM)."""
@@ -182,7 +201,8 @@ def open_terminal(home: Path, *, log: bool = True) -> Terminal:
     logging.getLogger("qatys.terminal").debug("opened", extra={"fields": {
         "terminal": config.terminal_id}})
     storage_guard.prepare_home(home, config)
-    try:
+    try:  # a damaged store is moved aside and rebuilt first (terminal/recovery.py)
+        recovery.recover_if_needed(home, config.terminal_id)
         store = TerminalStore(home)
     except (sqlite3.Error, OSError) as exc:
         level = storage_guard.fault_of(exc, home)

@@ -68,6 +68,8 @@ class StorageLevel(StrEnum):
     """Under ``storage_floor_mb`` free: check-ins refused; sync still runs."""
     READONLY = "storage_readonly"
     """The file system is read-only (the kernel remounted the card): nothing can be written."""
+    DAMAGED = "store_damaged"
+    """SQLite found the store damaged (terminal/recovery.py): recovered before the next write."""
 
 
 FAULTS = (StorageLevel.FULL, StorageLevel.READONLY)
@@ -209,6 +211,11 @@ def fault_of(exc: BaseException, home: Path) -> StorageLevel | None:
         return None
     if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
         return None
+    from terminal import recovery
+
+    if recovery.is_corruption(exc):
+        recovery.mark_needed(home)
+        return StorageLevel.DAMAGED
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
     if read_only(home) or name.startswith("SQLITE_READONLY") or "readonly database" in text:
@@ -228,6 +235,10 @@ def fault_of(exc: BaseException, home: Path) -> StorageLevel | None:
 
 
 def refusal(level: StorageLevel) -> CheckinRefused:
+    if level == StorageLevel.DAMAGED:
+        return CheckinRefused(CheckinRefusal.STORE_DAMAGED,
+                              Sentence("the terminal's store is damaged: it is being recovered; "
+                                       "try again in a minute, and tell staff"))
     if level == StorageLevel.READONLY:
         return CheckinRefused(CheckinRefusal.STORAGE_READONLY,
                               Sentence("the terminal's storage has become read-only: nothing "
@@ -239,6 +250,10 @@ def refusal(level: StorageLevel) -> CheckinRefused:
 
 def storage_fault(level: StorageLevel, problem: object) -> StorageFault:
     """Opening the terminal failed for lack of storage (or a read-only card)."""
+    if level == StorageLevel.DAMAGED:
+        return StorageFault(level, Sentence("the terminal's store is damaged (%(problem)s): it "
+                                            "is recovered when the terminal opens again",
+                                            problem=problem))
     if level == StorageLevel.READONLY:
         return StorageFault(level, Sentence("the terminal's storage is read-only (%(problem)s): "
                                             "replace the card, then restart",

@@ -188,8 +188,22 @@ def _lost_range(conn: sqlite3.Connection, first: int, last: int) -> LostRange:
                      last_hash)
 
 
-def _create_schema(conn: sqlite3.Connection) -> None:
-    for statement in (SCHEMA + RETENTION_SCHEMA).split(";"):
+DAMAGE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS damaged_ranges (
+    first_seq INTEGER PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    first_time_us INTEGER NOT NULL,
+    last_time_us INTEGER NOT NULL,
+    last_hash BLOB NOT NULL
+);
+"""
+"""A damaged store (issue 23, terminal/recovery.py): the ranges of this terminal's events it
+could not read back, each to be declared lost (``store_damaged``) before the events after it
+are sent; a row goes once the server took the declaration or holds the whole range."""
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    for statement in (SCHEMA + RETENTION_SCHEMA + DAMAGE_SCHEMA).split(";"):
         if statement.strip():
             conn.execute(statement)
     _add_missing_columns(conn)
@@ -224,7 +238,7 @@ class TerminalStore:
     def __init__(self, home: Path) -> None:
         self.path = home / DB_FILE
         self._writer = Writer(self.path)
-        self._writer.run(_create_schema)
+        self._writer.run(create_schema)
         self._readers = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
 
@@ -271,9 +285,12 @@ class TerminalStore:
     def pending(self, limit: int) -> list[tuple[int, bytes, bytes]]:
         def job(conn: sqlite3.Connection) -> list[tuple[int, bytes, bytes]]:
             acked = get_int(conn, "acked_seq")
+            row = conn.execute("SELECT min(first_seq) FROM damaged_ranges WHERE last_seq > ?",
+                               (acked,)).fetchone()
+            stop = int(row[0]) if row and row[0] is not None else 1 << 62
             return [(int(s), bytes(h), bytes(r)) for s, h, r in conn.execute(
-                "SELECT seq, hash, raw FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                (acked, limit))]
+                "SELECT seq, hash, raw FROM events WHERE seq > ? AND seq < ? ORDER BY seq "
+                "LIMIT ?", (acked, stop, limit))]
         return self.read(job)
 
     def acknowledge(self, seq: int, head_hash: bytes, ack_raw: bytes, signature: bytes,
@@ -359,6 +376,67 @@ class TerminalStore:
             set_meta(conn, "server_behind_us", now_us)
             return ServerBehind(True, server_seq, gap, acked)
         return self.write(job)
+
+    def damaged_next(self) -> LostRange | None:
+        """The first range lost to a damaged store that is due to be declared: it starts right
+        after the acknowledged head (trimmed to start there), so nothing pending comes before
+        it."""
+        def job(conn: sqlite3.Connection) -> LostRange | None:
+            acked = get_int(conn, "acked_seq")
+            row = conn.execute("SELECT first_seq, last_seq, first_time_us, last_time_us, "
+                               "last_hash FROM damaged_ranges WHERE last_seq > ? "
+                               "ORDER BY first_seq LIMIT 1", (acked,)).fetchone()
+            if row is None or int(row[0]) > acked + 1:
+                return None
+            return LostRange(max(int(row[0]), acked + 1), int(row[1]), int(row[2]),
+                             int(row[3]), bytes(row[4]))
+        return self.read(job)
+
+    def damaged_declared(self, last_seq: int) -> None:
+        """The server took the declaration of a damaged range up to ``last_seq``."""
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM damaged_ranges WHERE last_seq <= ?", (last_seq,))
+            if get_int(conn, "acked_seq") < last_seq:
+                set_meta(conn, "acked_seq", last_seq)
+        self.write(job)
+
+    def damaged_pending(self) -> int:
+        """Events lost to a damaged store not yet declared to the server."""
+        return int(self.read(lambda conn: conn.execute(
+            "SELECT coalesce(sum(last_seq - max(first_seq, ?) + 1), 0) FROM damaged_ranges "
+            "WHERE last_seq > ?", (get_int(conn, "acked_seq") + 1,
+                                   get_int(conn, "acked_seq"))).fetchone()[0]))
+
+    def server_ahead(self, server_seq: int, server_hash: bytes) -> bool:
+        """After a recovery the server may hold events this terminal lost (or acknowledged
+        without the terminal reading the acknowledgement back): its signed head
+        ``server_seq`` beyond the acknowledged head is taken as acknowledged, once it names
+        this terminal's own event where still known and lies within what the damaged store
+        held (``recovered_top``: never past an event made since). True when taken."""
+        def job(conn: sqlite3.Connection) -> bool:
+            acked = get_int(conn, "acked_seq")
+            top = get_meta(conn, "recovered_top")
+            if top is None or server_seq <= acked or server_seq > int(top):
+                return False
+            known = _hash_at(conn, server_seq)
+            if known is not None and known != server_hash:
+                raise ValueError(f"the server's head names a different event {server_seq}")
+            set_meta(conn, "acked_seq", server_seq)
+            conn.execute("DELETE FROM damaged_ranges WHERE last_seq <= ?", (server_seq,))
+            return True
+        return self.write(job)
+
+    def damage_record(self) -> dict[str, object] | None:
+        """The last recovery of a damaged store (terminal/recovery.py), for the health report,
+        selfcheck and the kiosk's notice, with ``undeclared``: events not yet declared lost."""
+        import json
+
+        raw = self.read(lambda conn: get_meta(conn, "store_damaged"))
+        if raw is None:
+            return None
+        record = dict(json.loads(raw))
+        record["undeclared"] = self.damaged_pending()
+        return record
 
     def gap_declared(self, last_seq: int) -> None:
         """The server took the declaration of a range up to ``last_seq``: send from after it."""

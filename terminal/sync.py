@@ -203,7 +203,12 @@ class Syncer:
         total, acked = start.pending, start.acked_seq
         sent = count = 0
         went_back = 0
-        while pending := t.store.pending(MAX_BATCH_EVENTS):
+        while True:
+            if not self._declare_damaged():
+                break
+            pending = t.store.pending(MAX_BATCH_EVENTS)
+            if not pending:
+                break
             body = batches.build_batch(t.terminal_id, t.config.kindergarten,
                                        [raw for _, _, raw in pending], t.keys.sign_seed)
             try:
@@ -216,6 +221,9 @@ class Syncer:
                             or went_back >= 2:  # an older server names no head
                         raise
                     went_back += 1
+                    if self._server_ahead(exc.details.get("head_seq"),
+                                          exc.details.get("head_hash")):
+                        continue
                     if not self.server_behind(exc.details.get("head_seq"),
                                               exc.details.get("head_hash")):
                         raise
@@ -284,7 +292,41 @@ class Syncer:
             self._declare_lost(found.gap)
         return True
 
-    def _declare_lost(self, lost: LostRange) -> None:
+    def _server_ahead(self, head_seq: object, head_hash: object) -> bool:
+        """After a recovery, the server's signed head beyond the acknowledged one: it holds
+        those events already (they are not sent again)."""
+        if isinstance(head_seq, bool) or not isinstance(head_seq, int) \
+                or not isinstance(head_hash, str) or len(head_hash) != 64:
+            return False
+        try:
+            taken = self._t.store.server_ahead(head_seq, bytes.fromhex(head_hash))
+        except ValueError as exc:
+            raise AnswerRefused(AnswerRefusal.FOREIGN, Sentence(
+                "the server's head for this terminal names another event (%(problem)s); "
+                "nothing is sent again", problem=exc)) from exc
+        if taken:
+            log(logger, "sync.server_holds_more", logging.WARNING,
+                terminal=self._t.terminal_id, server_seq=head_seq)
+        return taken
+
+    def _declare_damaged(self) -> bool:
+        """Declare, signed (``store_damaged``), the range a damaged store lost that comes next
+        in the chain, trimmed to what the server does not hold; True to go on sending."""
+        t = self._t
+        for _ in range(3):
+            lost = t.store.damaged_next()
+            if lost is None:
+                return True
+            try:
+                self._declare_lost(lost, gaps.LostReason.STORE_DAMAGED)
+            except ServerRefused as exc:
+                if exc.code != "sequence_gap" or not self._server_ahead(
+                        exc.details.get("head_seq"), exc.details.get("head_hash")):
+                    raise
+        return t.store.damaged_next() is None
+
+    def _declare_lost(self, lost: LostRange,
+                      reason: gaps.LostReason = gaps.LostReason.RETENTION_EXPIRED) -> None:
         """Tell the server, in a signed declaration, which events this terminal no longer
         holds; once it took it, send from after the range."""
         t = self._t
@@ -292,7 +334,7 @@ class Syncer:
         raw, signature = gaps.sign_gap(gaps.ChainGap(
             t.terminal_id, t.config.kindergarten, lost.first_seq, lost.last_seq,
             lost.first_time_us, lost.last_time_us, lost.last_hash,
-            gaps.LostReason.RETENTION_EXPIRED, declared_us), t.keys.sign_seed)
+            reason, declared_us), t.keys.sign_seed)
         answer = self._retrying(lambda: self._client.signed_post(
             "/api/v1/terminal/chain-gap", t.terminal_id, t.keys.sign_seed,
             {"declaration": base64.b64encode(raw).decode("ascii"),
@@ -301,9 +343,12 @@ class Syncer:
                 lost.last_hash.hex():
             raise AnswerRefused(AnswerRefusal.MALFORMED, Sentence(
                 "the server did not move its head past the declared range"))
-        t.store.gap_declared(lost.last_seq)
+        if reason == gaps.LostReason.STORE_DAMAGED:
+            t.store.damaged_declared(lost.last_seq)
+        else:
+            t.store.gap_declared(lost.last_seq)
         log(logger, "sync.range_declared_lost", logging.WARNING, terminal=t.terminal_id,
-            first_seq=lost.first_seq, last_seq=lost.last_seq,
+            first_seq=lost.first_seq, last_seq=lost.last_seq, reason=reason,
             events=lost.last_seq - lost.first_seq + 1)
 
     def _verified_ack(self, answer: dict[str, Any]) -> acks.Ack:

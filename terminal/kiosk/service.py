@@ -127,7 +127,9 @@ class Kiosk:
             screen["captured_ns"] = captured_ns
             screen["latency_ms"] = round((time.monotonic_ns() - captured_ns) / 1e6, 1)
         self.events.publish("scan", screen)
-        if str(result.get("reason", "")).startswith("storage_"):
+        if result.get("reason") == "store_damaged":
+            self._recover_store()
+        if str(result.get("reason", "")).startswith(("storage_", "store_")):
             self._publish_status()  # the door page's banner says it until it is fixed
         self._sync_now.set()  # deliver the new event soon, not at the next interval
 
@@ -193,13 +195,27 @@ class Kiosk:
                 "faces": self.faces.enrolled_children(),
                 **self.storage_status()}
 
+    def _recover_store(self) -> None:
+        """SQLite found the store corrupt while running: recover it in this process (the
+        kiosk never exits on a fault; the next check-in goes to the recovered store)."""
+        try:
+            found = self.terminal.recover_store()
+        except Exception:  # never let the door die: the next start recovers (the marker)
+            logger.exception("store.recovery_failed")
+            return
+        log(logger, "kiosk.store_recovered", logging.ERROR,
+            lost=0 if found is None else found.lost_count)
+
     def storage_status(self) -> dict[str, Any]:
         """``storage``: "" or the stable code of the storage's state (``storage_low``,
-        ``storage_full``, ``storage_readonly``) and its words, for the door page's banner."""
+        ``storage_full``, ``storage_readonly``, ``store_damaged``) and its words, for the door
+        page's banner."""
         try:
-            problem = self.terminal.storage.problem()
+            problem = self.terminal.storage.problem() or self.terminal.damage_notice()
         except OSError:
             problem = "storage_readonly"
+        except sqlite3.DatabaseError:
+            problem = "store_damaged"
         return {"storage": problem, "storage_text": say(problem) if problem else None}
 
     def start_sync(self) -> None:

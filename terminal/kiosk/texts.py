@@ -57,6 +57,7 @@ MESSAGES: dict[str, str] = {
     "storage_full": N_("Storage full — call staff"),
     "storage_readonly": N_("Storage is damaged (read-only) — call staff"),
     "storage_low": N_("Storage almost full — tell staff"),
+    "store_damaged": N_("The terminal's memory was damaged and repaired — tell staff"),
     "clock_not_set": N_("The terminal's clock is not set — use the card"),
     # face check-in (terminal/kiosk/face_watch.py): prompts, enrolment and its refusals
     "face_turn": N_("Turn your head a little"),
