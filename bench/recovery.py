@@ -10,74 +10,25 @@ terminal's Sealer, appended through the store's own chain in batches of 500.
 
 from __future__ import annotations
 
-import os
-import random
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from protocol import MAX_BATCH_EVENTS, crypto, events
 from terminal import recovery
-from terminal.sealer import Sealer
-from terminal.store import DB_FILE, TerminalStore
+from terminal.store import DB_FILE
+from tests.helpers import damage_pages, fill_store
 
 EVENTS = 72_000
 TERMINAL = "T-BENCHREC"
-START_US = 1_780_000_000_000_000
 ROUNDS = 3
-
-
-def fill(home: Path, count: int = EVENTS, acked: int = 0, terminal: str = TERMINAL) -> None:
-    """A store of ``count`` sealed events of ``terminal`` (the first ``acked`` acknowledged)."""
-    home.mkdir(parents=True, exist_ok=True)
-    sealer = Sealer(crypto.box_public_key(os.urandom(32)))
-    store = TerminalStore(home)
-    try:
-        makers = []
-        for i in range(count):
-            body = sealer.seal(events.Body(f"child-{i % 600:05d}-x7q", receipt=f"{i:05X}"),
-                               terminal)
-            kind = events.EventKind.ARRIVAL if i % 2 == 0 else events.EventKind.DEPARTURE
-
-            def make(seq: int, prev: bytes, body: bytes = body, kind: events.EventKind = kind,
-                     time_us: int = START_US + i * 20_000_000) -> bytes:
-                return events.encode_event(events.Event(
-                    terminal, seq, prev, time_us, bytes(16), seq * 1000, kind,
-                    events.Method.QR_CARD, events.Assurance.MEDIUM, body))
-            makers.append(make)
-        for start in range(0, count, MAX_BATCH_EVENTS):
-            chunk = makers[start:start + MAX_BATCH_EVENTS]
-            last = store.write(lambda conn, chunk=chunk: [TerminalStore.append(conn, m)
-                                                          for m in chunk][-1])
-            if last.seq <= acked:
-                store.acknowledge(last.seq, last.hash, b"ack", b"sig", START_US, START_US)
-    finally:
-        store.close()
-
-
-def damage(path: Path, fraction: float, seed: int = 7) -> int:
-    """Overwrite ``fraction`` of the file's pages (never the first two) with garbage, in a few
-    runs of consecutive pages, as a card losing erase blocks does; returns how many."""
-    rng = random.Random(seed)
-    pages = path.stat().st_size // 4096
-    wanted = max(1, int(pages * fraction))
-    hit = 0
-    with open(path, "r+b") as handle:
-        while hit < wanted:
-            run = min(rng.randint(1, 16), wanted - hit)
-            first = rng.randrange(2, pages - run)
-            handle.seek(first * 4096)
-            handle.write(rng.randbytes(run * 4096))
-            hit += run
-    return hit
 
 
 def bench_recovery() -> None:
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-recovery-"))
     try:
         made = time.perf_counter()
-        fill(base / "clean", acked=EVENTS // 2)
+        fill_store(base / "clean", EVENTS, acked=EVENTS // 2, terminal=TERMINAL)
         size = (base / "clean" / DB_FILE).stat().st_size
         print(f"store of {EVENTS:,} events: {size / 1e6:.1f} MB, made in "
               f"{time.perf_counter() - made:.0f} s")
@@ -92,7 +43,7 @@ def bench_recovery() -> None:
         for round_ in range(ROUNDS):
             home = base / f"damaged{round_}"
             shutil.copytree(base / "clean", home)
-            hit = damage(home / DB_FILE, 0.01, seed=round_)
+            hit = damage_pages(home / DB_FILE, 0.01, seed=round_)
             started = time.perf_counter()
             problem = recovery.check(home)
             result = recovery.recover_if_needed(home, TERMINAL)

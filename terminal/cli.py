@@ -345,6 +345,7 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
     enrolled = (home / CONFIG_FILE).exists()
     port = TerminalConfig.kiosk_port
     storage_level = None
+    damaged = None
     if enrolled:
         try:
             terminal = open_terminal(home, log=False)
@@ -357,6 +358,7 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
                 problems.append("the terminal database fails SQLite's quick check")
             storage = storage_problem(terminal)
             storage_level = terminal.storage.reading().level
+            damaged = terminal.store.damage_record()  # recovered (terminal/recovery.py): said
             if storage:
                 problems.append(storage)
             terminal.close()
@@ -364,7 +366,7 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
         problems.extend(_kiosk_problems(port, __version__))
     emit({"result": SelfcheckResult.FAILED if problems else SelfcheckResult.OK,
           "version": __version__, "enrolled": enrolled, "storage": storage_level,
-          "problems": problems})
+          "store_damaged": damaged, "problems": problems})
     if problems:
         raise SystemExit(1)
 
@@ -490,6 +492,7 @@ def status_command(home: Path, as_json: bool) -> None:
             "retention_days": terminal.config.retention_days,
             "server_behind": behind,
             "server_behind_at": iso_utc(behind_us) if behind_us else None,
+            "store_damaged": terminal.store.damage_record(),
         }
     if as_json:
         emit(status)

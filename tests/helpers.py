@@ -8,6 +8,7 @@ import gc
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import signal
@@ -33,12 +34,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from sqlalchemy import func, select
 
+from protocol import MAX_BATCH_EVENTS, crypto, events
 from protocol import phone as phone_code
 from provisioning.iin import generated
 from server.datadir import open_data_dir
 from server.families.guardians import claim_message
 from terminal.checkin import CheckinRequest, CheckinService
 from terminal.home import open_terminal
+from terminal.sealer import Sealer
+from terminal.store import TerminalStore
 from tests.browser import Page
 
 QATYS = [sys.executable, "-m", "qatys"]
@@ -706,6 +710,55 @@ def make_checkins(home: Path, count: int, start: int = 0) -> None:
             assert result["result"] == "accepted", result
     finally:
         terminal.close()
+
+
+_FILL_START_US = 1_780_000_000_000_000
+
+
+def fill_store(home: Path, count: int, acked: int = 0, terminal: str = "T-FILLED") -> None:
+    """A store of ``count`` sealed events of ``terminal`` (the first ``acked`` acknowledged)."""
+    home.mkdir(parents=True, exist_ok=True)
+    sealer = Sealer(crypto.box_public_key(os.urandom(32)))
+    store = TerminalStore(home)
+    try:
+        makers = []
+        for i in range(count):
+            body = sealer.seal(events.Body(f"child-{i % 600:05d}-x7q", receipt=f"{i:05X}"),
+                               terminal)
+            kind = events.EventKind.ARRIVAL if i % 2 == 0 else events.EventKind.DEPARTURE
+
+            def make(seq: int, prev: bytes, body: bytes = body, kind: events.EventKind = kind,
+                     time_us: int = _FILL_START_US + i * 20_000_000) -> bytes:
+                return events.encode_event(events.Event(
+                    terminal, seq, prev, time_us, bytes(16), seq * 1000, kind,
+                    events.Method.QR_CARD, events.Assurance.MEDIUM, body))
+            makers.append(make)
+        for start in range(0, count, MAX_BATCH_EVENTS):
+            chunk = makers[start:start + MAX_BATCH_EVENTS]
+            last = store.write(lambda conn, chunk=chunk: [TerminalStore.append(conn, m)
+                                                          for m in chunk][-1])
+            if last.seq <= acked:
+                store.acknowledge(last.seq, last.hash, b"ack", b"sig", _FILL_START_US,
+                                  _FILL_START_US)
+    finally:
+        store.close()
+
+
+def damage_pages(path: Path, fraction: float, seed: int = 7) -> int:
+    """Overwrite ``fraction`` of the file's pages (never the first two) with garbage, in a few
+    runs of consecutive pages, as a card losing erase blocks does; returns how many."""
+    rng = random.Random(seed)
+    pages = path.stat().st_size // 4096
+    wanted = max(1, int(pages * fraction))
+    hit = 0
+    with open(path, "r+b") as handle:
+        while hit < wanted:
+            run = min(rng.randint(1, 16), wanted - hit)
+            first = rng.randrange(2, pages - run)
+            handle.seek(first * 4096)
+            handle.write(rng.randbytes(run * 4096))
+            hit += run
+    return hit
 
 
 if __name__ == "__main__":
