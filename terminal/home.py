@@ -60,11 +60,12 @@ class Terminal:
         :func:`storage_guard.fault_of`): close it, move it aside and rebuild it
         (terminal/recovery.py), and go on with the new one in its place."""
         self.store.close()
-        result = recovery.recover_if_needed(self.home, self.terminal_id)
-        self.store = TerminalStore(self.home)
-        self._storage = None
-        self._roster_cache = None
-        return result
+        try:
+            return recovery.recover_if_needed(self.home, self.terminal_id)
+        finally:  # recovered, or not now (another process has it open): open it again
+            self.store = TerminalStore(self.home)
+            self._storage = None
+            self._roster_cache = None
 
     def damage_notice(self) -> str:
         """``store_damaged`` while a damaged store's lost events are not yet declared to the
@@ -204,6 +205,10 @@ def open_terminal(home: Path, *, log: bool = True) -> Terminal:
     try:  # a damaged store is moved aside and rebuilt first (terminal/recovery.py)
         recovery.recover_if_needed(home, config.terminal_id)
         store = TerminalStore(home)
+    except recovery.RecoveryBusy as exc:  # the kiosk has it open: it recovers it itself
+        logs.log(_logger, "store.damaged_in_use", logging.ERROR, problem=str(exc))
+        raise storage_guard.storage_fault(storage_guard.StorageLevel.DAMAGED,
+                                          "in use by another process") from None
     except (sqlite3.Error, OSError) as exc:
         level = storage_guard.fault_of(exc, home)
         if level is None:

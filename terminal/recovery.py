@@ -22,6 +22,7 @@ stamp and time, and so ends in the same store.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -35,7 +36,7 @@ from protocol import events
 from protocol.errors import ProtocolError
 from qatys.logs import log
 from terminal import salvage
-from terminal.store import DB_FILE, create_schema, set_meta
+from terminal.store import DB_FILE, LOCK_FILE, create_schema, set_meta
 
 logger = logging.getLogger("qatys.terminal.recovery")
 
@@ -50,6 +51,11 @@ events it made after the last one it read back: it declares this many more lost 
 server takes off those it holds), so no new event can reuse a sequence number the server has."""
 _SUFFIXES = ("", "-wal", "-shm")
 _CORRUPT_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+class RecoveryBusy(Exception):
+    """Another process has the store open (its shared lock): it recovers the store itself
+    (the kiosk, on the :data:`NEEDED` marker left for it); this one changes nothing."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,19 @@ def recover_if_needed(home: Path, terminal_id: str, now_us: int | None = None) -
 
 
 def recover(home: Path, terminal_id: str, problem: str, now_us: int | None = None) -> Recovery:
+    lock = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            mark_needed(home)
+            raise RecoveryBusy(problem) from None
+        return _recover(home, terminal_id, problem, now_us)
+    finally:
+        os.close(lock)
+
+
+def _recover(home: Path, terminal_id: str, problem: str, now_us: int | None) -> Recovery:
     started = time.monotonic()
     journal = _read_journal(home)
     if journal is None:
@@ -203,7 +222,7 @@ def _build(home: Path, aside: Path, terminal_id: str, stamp: str, now_us: int,
     known = [acked, floor, *kept, *(r[0] for r in tables["acked_spans"] if isinstance(r[0], int)),
              *(r[2] for r in tables["day_state"] if isinstance(r[2], int))]
     top = max([meta_head or 0, *known])
-    if meta_head is None and top > floor:
+    if meta_head is None:
         top += TAIL_MARGIN
     lost: list[Lost] = []
     seq = floor + 1

@@ -9,6 +9,8 @@ deleted with ``secure_delete`` so their pages are zeroed, not merely unlinked.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -23,6 +25,9 @@ from terminal.writer import Writer, connect
 T = TypeVar("T")
 
 DB_FILE = "terminal.db"
+LOCK_FILE = "terminal.lock"
+"""Every open store holds a shared ``flock`` on it; a recovery (terminal/recovery.py) takes it
+exclusively, so a damaged store is never moved aside under another process using it."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -237,7 +242,13 @@ class TerminalStore:
 
     def __init__(self, home: Path) -> None:
         self.path = home / DB_FILE
-        self._writer = Writer(self.path)
+        self._lock = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_SH)
+            self._writer = Writer(self.path)
+        except BaseException:
+            os.close(self._lock)
+            raise
         self._writer.run(create_schema)
         self._readers = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -246,6 +257,10 @@ class TerminalStore:
         self._writer.close()
         for conn in self._reader_conns:
             conn.close()
+        self._reader_conns = []
+        if self._lock >= 0:
+            os.close(self._lock)  # the shared lock goes with the descriptor
+            self._lock = -1
 
     def write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return self._writer.run(job)

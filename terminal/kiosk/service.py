@@ -20,7 +20,7 @@ from protocol.events import Method
 from protocol.health import CameraState
 from qatys import __version__
 from qatys.logs import log
-from terminal import storage_guard
+from terminal import recovery, storage_guard
 from terminal.capture.pipeline import CapturePipeline
 from terminal.capture.sources import Frame
 from terminal.checkin import CheckinRequest, CheckinService, DoorResult, parse_direction
@@ -102,6 +102,7 @@ class Kiosk:
 
     def on_code(self, text: str, frame: Frame) -> None:
         """Called by the capture pipeline for every new code it reads."""
+        self._recover_if_asked()
         result = self.scans.scan(text)
         self.show(result, frame.captured_ns)
 
@@ -168,6 +169,7 @@ class Kiosk:
         refused = self.staff_pin(pin)
         if refused is not None:
             return refused
+        self._recover_if_asked()
         try:
             result = self.checkins.checkin(CheckinRequest(child_id, Method.MANUAL,
                                                           reason=reason, by="kiosk staff",
@@ -194,6 +196,12 @@ class Kiosk:
                 "manual_entry": self.pin.enabled,
                 "faces": self.faces.enrolled_children(),
                 **self.storage_status()}
+
+    def _recover_if_asked(self) -> None:
+        """Another process (selfcheck, a CLI command) found the store damaged while this one
+        holds it open: it left the marker, this process recovers."""
+        if (self.terminal.home / recovery.NEEDED).exists():
+            self._recover_store()
 
     def _recover_store(self) -> None:
         """SQLite found the store corrupt while running: recover it in this process (the
@@ -260,6 +268,7 @@ class Kiosk:
     def _sync_loop(self) -> None:
         interval = self.terminal.config.sync_interval_seconds
         while not self._stop.is_set():
+            self._recover_if_asked()
             camera = self._camera_state()
             self.outages.camera(camera)
             try:
