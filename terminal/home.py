@@ -67,13 +67,17 @@ class Terminal:
             self._storage = None
             self._roster_cache = None
 
-    def damage_notice(self) -> str:
-        """``store_damaged`` while a damaged store's lost events are not yet declared to the
-        server (or a recovery is due), else ""."""
+    def damage_notice(self, now_us: int) -> str:
+        """``store_damaged`` for a day after a damaged store was recovered and as long as its
+        lost events are not all declared to the server (or while a recovery is due), else
+        ""."""
         if (self.home / recovery.NEEDED).exists():
             return "store_damaged"
         record = self.store.damage_record()
-        return "store_damaged" if record is not None and record["undeclared"] else ""
+        if record is None:
+            return ""
+        recent = now_us - int(str(record.get("at_us", 0))) < recovery.NOTICE_US
+        return "store_damaged" if record["undeclared"] or recent else ""
 
     def roster(self) -> dict[str, str] | None:
         """child_id → first name, or None while the terminal is locked (no key in RAM)."""

@@ -49,6 +49,9 @@ TAIL_MARGIN = 1000
 """When the store's head (``meta``) is not readable either, the terminal cannot know how many
 events it made after the last one it read back: it declares this many more lost (at most; the
 server takes off those it holds), so no new event can reuse a sequence number the server has."""
+NOTICE_US = 86_400_000_000
+"""The kiosk's banner says the store was recovered for a day (and as long as lost events are
+not declared to the server)."""
 _SUFFIXES = ("", "-wal", "-shm")
 _CORRUPT_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 

@@ -450,6 +450,7 @@ class TerminalStore:
         if raw is None:
             return None
         record = dict(json.loads(raw))
+        record["at_us"] = self.read(lambda conn: get_int(conn, "store_damaged_us"))
         record["undeclared"] = self.damaged_pending()
         return record
 

@@ -18,25 +18,34 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import requests
 
 from qatys.timeutil import local_date, now_us
 from server.storage import db
 from terminal import recovery
+from terminal.capture import simulated
+from terminal.capture.sources import write_clip
 from terminal.store import DB_FILE
 from tests.helpers import (
+    QATYS,
     ServerProcess,
     cli,
     damage_pages,
     fill_store,
+    free_port,
     make_checkins,
     roster_csv,
+    run,
     server_rows,
     staff_session,
     start_server,
+    wait_for_kiosk,
 )
 
 PASSWORD = "finance-pass-1"
+PIN = "2468"
 MONTH = local_date(now_us()).strftime("%Y-%m")
 pytestmark = pytest.mark.usefixtures("commands_in_one_process")
 
@@ -251,3 +260,70 @@ def _kill_when_opened(home: Path, appears: Path, env: dict[str, str]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the recovery ended before the kill"
+
+
+def test_the_running_kiosk_recovers_in_place_says_so_and_goes_on(
+        site: ServerProcess, tmp_path: Path) -> None:
+    """The store goes bad under the running kiosk: `selfcheck` (another process) finds it,
+    changes nothing under the kiosk and says so; the kiosk recovers in its own process at the
+    next scan, shows ``store_damaged`` and keeps taking check-ins; nothing is silent."""
+    home = tmp_path / "door"
+    env = _enrol(site, home)
+    terminal_id = _terminal_id(home)
+    cli("terminal", "set-pin", "--home", str(home), "--pin", PIN, env=env)
+    make_checkins(home, 40)
+    assert _sync(home, env)["acked_seq"] == 40
+    make_checkins(home, 10, start=40)
+    clip = write_clip([simulated.empty_frame(np.random.default_rng(5)) for _ in range(25)],
+                      tmp_path / "idle.avi")
+    port = free_port()
+    log = tmp_path / "kiosk.log"
+    with open(log, "ab") as out:
+        kiosk = subprocess.Popen([*QATYS, "terminal", "run", "--home", str(home), "--clip",
+                                  str(clip), "--port", str(port)], env={**os.environ, **env},
+                                 stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_kiosk(url, seconds=60)
+        assert _manual(url, "child-00001-x7q")["result"] == "accepted"  # seq 51
+        with sqlite3.connect(home / DB_FILE) as conn:
+            meta = int(conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'meta'")
+                       .fetchone()[0])
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = (home / DB_FILE).stat().st_size // 4096
+        _overwrite(home / DB_FILE, meta, pages - meta)  # every event page after meta's
+        check = run("terminal", "selfcheck", "--home", str(home), env=env, check=False)
+        said = json.loads(check.stdout.strip().splitlines()[-1])
+        if said["store_damaged"] is None:  # the kiosk has not met it yet: selfcheck finds it
+            assert check.returncode == 1
+            assert said["storage"] == "store_damaged", said
+            assert (home / recovery.NEEDED).exists()  # left for the kiosk, nothing moved
+        else:  # the kiosk met it first (its status, its sync) and recovered already
+            assert said["store_damaged"]["problem"] == "corruption reported while running"
+        after = _manual(url, "child-00002-x7q")  # recovered first, then recorded
+        assert after["result"] == "accepted", after
+        status = requests.get(url + "/status", timeout=10).json()
+        assert status["storage"] == "store_damaged"
+        assert status["storage_text"]["kk"]
+        assert kiosk.poll() is None
+    finally:
+        kiosk.terminate()
+        assert kiosk.wait(timeout=30) == 0
+    assert "Traceback" not in log.read_text()
+    assert len(list((home / "damaged").glob("*/" + DB_FILE))) == 1  # recovered once
+    done = _sync(home, env)
+    assert done["result"] == "ok", done
+    seq = int(str(after["event_id"]).rsplit(":", 1)[1])
+    stored, lost = _on_server(site, terminal_id), _lost(site, terminal_id)
+    declared = {s for first, last, _ in lost for s in range(first, last + 1)}
+    assert not declared & set(stored)
+    assert set(range(1, seq + 1)) == declared | set(stored)  # each one there, or declared
+    assert seq in stored
+    assert set(range(1, 41)) <= set(stored)
+
+
+def _manual(url: str, child: str) -> dict[str, object]:
+    answer = requests.post(url + "/manual", timeout=60, json={
+        "pin": PIN, "child_id": child, "reason": "card forgotten", "direction": ""})
+    found: dict[str, object] = answer.json()
+    return found

@@ -219,7 +219,8 @@ class Kiosk:
         ``storage_full``, ``storage_readonly``, ``store_damaged``) and its words, for the door
         page's banner."""
         try:
-            problem = self.terminal.storage.problem() or self.terminal.damage_notice()
+            problem = self.terminal.storage.problem() \
+                or self.terminal.damage_notice(time.time_ns() // 1000)
         except OSError:
             problem = "storage_readonly"
         except sqlite3.DatabaseError:
@@ -258,6 +259,12 @@ class Kiosk:
     def _publish_status(self) -> None:
         try:
             self.events.publish("status", self.status())
+        except sqlite3.DatabaseError as exc:
+            if not recovery.is_corruption(exc):
+                logger.exception("status.failed")
+                return
+            recovery.mark_needed(self.terminal.home)  # recovered at the next scan or sync
+            log(logger, "status.store_damaged", logging.ERROR, error=str(exc))
         except Exception:
             logger.exception("status.failed")
 
