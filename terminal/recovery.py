@@ -36,14 +36,23 @@ from protocol import events
 from protocol.errors import ProtocolError
 from qatys.logs import log
 from terminal import salvage
-from terminal.store import DB_FILE, LOCK_FILE, create_schema, set_meta
+from terminal.store import (
+    DB_FILE,
+    LOCK_FILE,
+    NEEDED,
+    create_schema,
+    is_corruption,
+    mark_needed,
+    set_meta,
+)
+
+__all__ = ["NEEDED", "Recovery", "RecoveryBusy", "check", "is_corruption", "mark_needed",
+           "recover", "recover_if_needed"]
 
 logger = logging.getLogger("qatys.terminal.recovery")
 
 DAMAGED_DIR = "damaged"
 JOURNAL = Path(DAMAGED_DIR) / "recovery.json"
-NEEDED = Path(DAMAGED_DIR) / "needed"
-"""Left by a process that met a corrupt store while running: the next start recovers."""
 REPORT = "recovery.json"
 TAIL_MARGIN = 1000
 """When the store's head (``meta``) is not readable either, the terminal cannot know how many
@@ -53,7 +62,6 @@ NOTICE_US = 86_400_000_000
 """The kiosk's banner says the store was recovered for a day (and as long as lost events are
 not declared to the server)."""
 _SUFFIXES = ("", "-wal", "-shm")
-_CORRUPT_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
 
 class RecoveryBusy(Exception):
@@ -86,25 +94,6 @@ class Recovery:
     @property
     def lost_count(self) -> int:
         return sum(r.count for r in self.lost)
-
-
-def is_corruption(exc: BaseException) -> bool:
-    """SQLite says the file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB)."""
-    if not isinstance(exc, sqlite3.DatabaseError):
-        return False
-    name = str(getattr(exc, "sqlite_errorname", "") or "")
-    text = str(exc).lower()
-    return name.split("_VTAB")[0] in _CORRUPT_CODES or "malformed" in text \
-        or "not a database" in text
-
-
-def mark_needed(home: Path) -> None:
-    """A running process met a corrupt store: the next start recovers it."""
-    try:
-        (home / DAMAGED_DIR).mkdir(mode=0o700, exist_ok=True)
-        (home / NEEDED).touch()
-    except OSError:  # pragma: no cover - a card that cannot take one file: quick_check will
-        pass
 
 
 def check(home: Path) -> str:

@@ -102,6 +102,31 @@ day (no body, no child) — so the terminal can declare a range lost if the serv
 to have lost it too (protocol/gaps.py)."""
 
 
+NEEDED = Path("damaged") / "needed"
+"""Left by a process that met a corrupt store while running: the next open (or the running
+kiosk) recovers it (terminal/recovery.py)."""
+_CORRUPT_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """SQLite says the file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    text = str(exc).lower()
+    return name.split("_VTAB")[0] in _CORRUPT_CODES or "malformed" in text \
+        or "not a database" in text
+
+
+def mark_needed(home: Path) -> None:
+    """A running process met a corrupt store: the next open recovers it."""
+    try:
+        (home / NEEDED.parent).mkdir(mode=0o700, exist_ok=True)
+        (home / NEEDED).touch()
+    except OSError:  # pragma: no cover - a card that cannot take one file: quick_check will
+        pass
+
+
 @dataclass(frozen=True)
 class Appended:
     seq: int
@@ -263,7 +288,12 @@ class TerminalStore:
             self._lock = -1
 
     def write(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        return self._writer.run(job)
+        try:
+            return self._writer.run(job)
+        except sqlite3.DatabaseError as exc:
+            if is_corruption(exc):
+                mark_needed(self.path.parent)
+            raise
 
     def compact(self) -> None:
         """Drop freed pages from the file and empty the WAL, after an erasure: with
@@ -281,7 +311,12 @@ class TerminalStore:
             conn = connect(self.path)
             self._readers.conn = conn
             self._reader_conns.append(conn)
-        return job(conn)
+        try:
+            return job(conn)
+        except sqlite3.DatabaseError as exc:
+            if is_corruption(exc):
+                mark_needed(self.path.parent)
+            raise
 
     # --- the chain ----------------------------------------------------------
 

@@ -10,6 +10,7 @@ a few seconds, then keeps one template (terminal/faces/enrolment.py).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from terminal.faces.matching import FaceVerdict, Gallery
 from terminal.faces.vault import FaceVault
 from terminal.faces.withdrawal import withdraw_here
 from terminal.kiosk.texts import say
+from terminal.store import is_corruption
 
 if TYPE_CHECKING:  # dlib and its models load only once a child is enrolled (about 100 MiB)
     from terminal.faces.door import FaceDoor
@@ -149,6 +151,12 @@ class FaceWatch:
                     self._collect(frame)
                 else:
                     self._look(frame)
+            except sqlite3.DatabaseError as exc:
+                if not is_corruption(exc):
+                    logger.exception("face look failed")
+                    continue
+                log(logger, "face.store_damaged", logging.ERROR, error=str(exc))
+                self._kiosk.recover_if_asked()  # the store marked itself: recovered here
             except Exception:  # a bad frame or a locked store must not stop the kiosk
                 logger.exception("face look failed")
 

@@ -97,12 +97,13 @@ class Kiosk:
         self.signals = _signals(terminal, self.staff_button)
         self.outages = OutageWatch(terminal)
         self.faces = FaceWatch(self)
+        self._recovering = threading.Lock()
 
     # --- results -------------------------------------------------------------
 
     def on_code(self, text: str, frame: Frame) -> None:
         """Called by the capture pipeline for every new code it reads."""
-        self._recover_if_asked()
+        self.recover_if_asked()
         result = self.scans.scan(text)
         self.show(result, frame.captured_ns)
 
@@ -129,7 +130,7 @@ class Kiosk:
             screen["latency_ms"] = round((time.monotonic_ns() - captured_ns) / 1e6, 1)
         self.events.publish("scan", screen)
         if result.get("reason") == "store_damaged":
-            self._recover_store()
+            self.recover_if_asked()
         if str(result.get("reason", "")).startswith(("storage_", "store_")):
             self._publish_status()  # the door page's banner says it until it is fixed
         self._sync_now.set()  # deliver the new event soon, not at the next interval
@@ -169,7 +170,7 @@ class Kiosk:
         refused = self.staff_pin(pin)
         if refused is not None:
             return refused
-        self._recover_if_asked()
+        self.recover_if_asked()
         try:
             result = self.checkins.checkin(CheckinRequest(child_id, Method.MANUAL,
                                                           reason=reason, by="kiosk staff",
@@ -197,11 +198,13 @@ class Kiosk:
                 "faces": self.faces.enrolled_children(),
                 **self.storage_status()}
 
-    def _recover_if_asked(self) -> None:
+    def recover_if_asked(self) -> None:
         """Another process (selfcheck, a CLI command) found the store damaged while this one
         holds it open: it left the marker, this process recovers."""
         if (self.terminal.home / recovery.NEEDED).exists():
-            self._recover_store()
+            with self._recovering:
+                if (self.terminal.home / recovery.NEEDED).exists():
+                    self._recover_store()
 
     def _recover_store(self) -> None:
         """SQLite found the store corrupt while running: recover it in this process (the
@@ -275,7 +278,7 @@ class Kiosk:
     def _sync_loop(self) -> None:
         interval = self.terminal.config.sync_interval_seconds
         while not self._stop.is_set():
-            self._recover_if_asked()
+            self.recover_if_asked()
             camera = self._camera_state()
             self.outages.camera(camera)
             try:
