@@ -36,6 +36,7 @@ from protocol import events
 from protocol.errors import ProtocolError
 from qatys.logs import log
 from terminal import salvage
+from terminal.keys import KEY_FILE
 from terminal.store import (
     DB_FILE,
     LOCK_FILE,
@@ -210,7 +211,9 @@ def _build(home: Path, aside: Path, terminal_id: str, stamp: str, now_us: int,
     acked = _int(meta.get("acked_seq")) or 0
     retired = [(int(r[0]), int(r[1]), int(r[2]), int(r[3]))  # type: ignore[arg-type]
                for r in tables["retired_spans"]]
-    floor = max([last for _, last, _, _ in retired], default=0)
+    # pruning removes only acknowledged events: a span above the acknowledged head is not one
+    # (a damaged range of an earlier recovery has the same shape) and must not hide a loss
+    floor = max([last for _, last, _, _ in retired if last <= acked], default=0)
     known = [acked, floor, *kept, *(r[0] for r in tables["acked_spans"] if isinstance(r[0], int)),
              *(r[2] for r in tables["day_state"] if isinstance(r[2], int))]
     top = max([meta_head or 0, *known])
@@ -225,7 +228,8 @@ def _build(home: Path, aside: Path, terminal_id: str, stamp: str, now_us: int,
         end = seq
         while end + 1 <= top and end + 1 not in kept:
             end += 1
-        lost.append(_lost(seq, end, kept, retired, meta, meta_head, terminal_id, stamp, now_us))
+        lost.append(_lost(seq, end, kept, retired, meta, meta_head, terminal_id, stamp, now_us,
+                          _enrolled_us(home)))
         seq = end + 1
     head_hash = kept[top][0] if top in kept else lost[-1].last_hash if lost and \
         lost[-1].last_seq == top else events.GENESIS_HASH
@@ -244,7 +248,7 @@ def _build(home: Path, aside: Path, terminal_id: str, stamp: str, now_us: int,
                          [(s, d, r) for s, (d, r, _) in sorted(kept.items())])
         for name in _SHAPES:
             marks = ", ".join("?" * len(_COLUMNS[name]))
-            for values in tables[name]:
+            for values in reversed(tables[name]):  # the newest copy (the WAL's) first
                 conn.execute(f"INSERT OR IGNORE INTO {name}({', '.join(_COLUMNS[name])}) "  # noqa: S608 - fixed names
                              f"VALUES ({marks})", values[-len(_COLUMNS[name]):])
         conn.executemany("INSERT INTO damaged_ranges(first_seq, last_seq, first_time_us, "
@@ -307,10 +311,12 @@ def _verified(seq: int, digest: bytes, raw: bytes, terminal_id: str) -> events.E
 
 def _lost(first: int, last: int, kept: dict[int, tuple[bytes, bytes, events.Event]],
           retired: list[tuple[int, int, int, int]], meta: dict[str, bytes],
-          meta_head: int | None, terminal_id: str, stamp: str, now_us: int) -> Lost:
+          meta_head: int | None, terminal_id: str, stamp: str, now_us: int,
+          enrolled_us: int) -> Lost:
     """The range as known: its last hash is the ``prev`` of the event after it, or the stored
     head's hash, or (neither readable) a fresh anchor the chain continues from; its period runs
-    from the event before it to the event after it (else to the time of the recovery)."""
+    from the event before it (else the pruned span before it, else the enrolment) to the event
+    after it (else to the time of the recovery)."""
     after = kept.get(last + 1)
     if after is not None:
         last_hash = after[2].prev_hash
@@ -322,9 +328,18 @@ def _lost(first: int, last: int, kept: dict[int, tuple[bytes, bytes, events.Even
                                    ).digest()
     before = kept.get(first - 1)
     start = before[2].time_us if before is not None else max(
-        [t for _, end, _, t in retired if end == first - 1], default=0)
+        [t for _, end, _, t in retired if end == first - 1], default=enrolled_us)
     end_us = after[2].time_us if after is not None else max(now_us, start)
+    start = min(start, end_us)
     return Lost(first, last, start, max(end_us, start), last_hash)
+
+
+def _enrolled_us(home: Path) -> int:
+    """When the key file was written (enrolment): no event of this terminal is older."""
+    try:
+        return (home / KEY_FILE).stat().st_mtime_ns // 1000
+    except OSError:
+        return 0
 
 
 def _int(value: bytes | None) -> int | None:
