@@ -102,7 +102,9 @@ class Pages:
             raw = wal.read_bytes()
             if len(raw) >= _WAL_HEADER:
                 size = struct.unpack(">I", raw[8:12])[0]
-                size = size if size == self.size else self.size
+                if self.data[:16] != _MAGIC and 512 <= size <= 65536 and size & (size - 1) == 0:
+                    self.size = self.usable = size  # the file's header is gone: the WAL's
+                size = self.size
                 at = _WAL_HEADER
                 while at + _FRAME_HEADER + size <= len(raw):
                     number = struct.unpack(">I", raw[at:at + 4])[0]

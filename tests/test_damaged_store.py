@@ -327,3 +327,20 @@ def _manual(url: str, child: str) -> dict[str, object]:
         "pin": PIN, "child_id": child, "reason": "card forgotten", "direction": ""})
     found: dict[str, object] = answer.json()
     return found
+
+
+def test_a_store_whose_header_is_garbage_is_read_back_whole(tmp_path: Path) -> None:
+    """SQLITE_NOTADB ("file is not a database"): the 100-byte header overwritten. Every event
+    is still in its pages: all kept, nothing declared lost, the new store sound."""
+    home = tmp_path / "door"
+    fill_store(home, 2_000, acked=500, terminal="T-HEADER")
+    original = _held(home)
+    with open(home / DB_FILE, "r+b") as handle:
+        handle.write(os.urandom(100))
+    assert recovery.check(home) != "ok"
+    found = recovery.recover_if_needed(home, "T-HEADER")
+    assert found is not None
+    assert (found.kept, found.lost, found.head_seq) == (2_000, (), 2_000)
+    assert _held(home) == original
+    assert recovery.check(home) == "ok"
+    assert recovery.recover_if_needed(home, "T-HEADER") is None
