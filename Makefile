@@ -22,7 +22,7 @@ typecheck: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	QATYS_REQUIRE_POSTGRES=1 QATYS_REQUIRE_BROWSER=1 QATYS_REQUIRE_FAKETIME=1 QATYS_REQUIRE_CHROOT=1 $(BIN)/pytest -n 2 --dist loadfile
+	QATYS_REQUIRE_POSTGRES=1 QATYS_REQUIRE_BROWSER=1 QATYS_REQUIRE_FAKETIME=1 QATYS_REQUIRE_CHROOT=1 QATYS_REQUIRE_ARM64=1 $(BIN)/pytest -n 2 --dist loadfile
 
 # After adding or changing a text (docs/i18n.md): extract the messages, merge them into the
 # kk and ru catalogues, translate the new ones there, then run this again to compile.
