@@ -4,7 +4,8 @@ EnvironmentFile, User (an unprivileged stand-in), RuntimeDirectory in /run and t
 Chromium policy — against a running ``qatys terminal run`` started as its own unit would. A
 screenshot taken inside that Wayland session (``grim``) shows the door screen; the terminal
 process is killed, restarted after the unit's RestartSec (Restart=always), and the page comes
-back by itself, with the same Chromium. The screenshots stay in tests/artefacts/.
+back by itself, with the same Chromium, and ``qatys terminal selfcheck --kiosk`` passes. The
+screenshots stay in tests/artefacts/.
 
 Everything runs in a private network and mount namespace: the page is on 127.0.0.1:8765 as the
 unit and the policy's allowlist say, without taking the machine's port 8765, and the policy
@@ -291,6 +292,13 @@ def test_the_kiosk_unit_shows_the_door_screen_and_gets_it_back_after_a_terminal_
             second = screenshot(namespace, runtime)
         second.save(artefact("kiosk-screen-door-after-restart.png"))
         assert kiosk_process.poll() is None  # the same cage and Chromium all along
+
+        # the installer's check on the first unit (hardware/README.md) passes here
+        check = subprocess.run(namespace.argv(*QATYS, "terminal", "selfcheck", "--home",
+                                              str(home), "--kiosk"),
+                               env={**os.environ, **runtime_env}, capture_output=True,
+                               text=True, timeout=120, check=False)
+        assert check.returncode == 0, check.stdout + check.stderr
     finally:
         if kiosk_process is not None:
             kiosk_process.terminate()
