@@ -184,6 +184,9 @@ def _bundles(work: Path, log: Path, timings: dict[str, float]) -> tuple[Path, Pa
     version = re.search(r'^version = "([^"]+)"', text, re.MULTILINE)
     assert version, "pyproject.toml has no version"
     project.write_text(text.replace(version.group(0), 'version = "0.1.1"', 1))
+    package = source / "qatys/__init__.py"  # what `qatys --version` says
+    package.write_text(package.read_text().replace(
+        f'__version__ = "{version.group(1)}"', '__version__ = "0.1.1"', 1))
     subprocess.run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
                     str(wheels), str(source)], check=True, capture_output=True)
     newer = subprocess.run([*release, "build", "--key", str(work / "release.seed"), "--out",
