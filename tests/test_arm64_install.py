@@ -19,6 +19,9 @@ import pytest
 
 from tests.arm64_install import CHILD_CARD, CHILD_FACE, CHILD_PHONE
 
+pytestmark = pytest.mark.timeout(2700)
+"""The first test waits for the background build (the fixture's own limit is 40 minutes)."""
+
 
 @pytest.fixture(scope="module")
 def result(arm64_build: Path) -> dict[str, Any]:
