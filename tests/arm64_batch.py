@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 NATIVE = ["numpy", "cv2", "zxingcpp", "dlib", "cryptography.hazmat.bindings._rust",
-          "PIL._imaging", "pyzbar.pyzbar", "gevent._gevent_c_hub_local", "cbor2._decoder",
-          "sqlalchemy.cyextension.collections", "psycopg_binary"]
+          "PIL._imaging", "pyzbar.pyzbar", "gevent._gevent_c_hub_local", "_cffi_backend",
+          "psycopg"]
 """The compiled modules the terminal (and the wheels it brings) load."""
 
 
