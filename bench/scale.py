@@ -336,7 +336,31 @@ def sync_backlog(url: str, bodies: Sequence[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def _sqlite_cpu(base: Path) -> CpuFigure:
+def measure_request_cpu(node: ServerProcess, fleet: Sequence[SimTerminal],
+                        box_public: bytes, database: Cluster | None = None,
+                        requests_each: int = 100) -> tuple[float, float]:
+    """Node (and database) CPU µs per request for batches of one event (a sync in a quiet
+    hour carries one or two): the cost that grows with the number of terminals rather than
+    of children."""
+    senders = list(fleet[:CPU_SENDERS])
+    work = [t.batches(requests_each, box_public, per_batch=1) for t in senders]
+    pids = node_pids(node)
+    db_pids = postgres_pids(database) if database else []
+    cpu0, db0 = cpu_seconds(pids), cpu_seconds(db_pids)
+
+    def send(bodies: list[bytes]) -> None:
+        with requests.Session() as session:
+            for body in bodies:
+                post(node.url, body, session)
+
+    with ThreadPoolExecutor(CPU_SENDERS) as pool:
+        list(pool.map(send, work))
+    count = requests_each * CPU_SENDERS
+    return ((cpu_seconds(pids) - cpu0) / count * 1e6,
+            (cpu_seconds(db_pids) - db0) / count * 1e6)
+
+
+def _sqlite_cpu(base: Path) -> None:
     from tests.helpers import start_server
 
     node = start_server(base / "sqlite")
@@ -345,7 +369,10 @@ def _sqlite_cpu(base: Path) -> CpuFigure:
         fleet = make_fleet(data.engine, data.keys.sign_public, 2, 2, now_us())
         box_public = data.keys.box_public
         data.engine.dispose()
-        return measure_cpu("one node on SQLite", node, fleet, box_public, None)
+        print(measure_cpu("one node on SQLite", node, fleet, box_public, None).report())
+        per_request, _ = measure_request_cpu(node, fleet, box_public)
+        print(f"  one node on SQLite, batches of one event: node CPU {per_request:,.0f} µs per "
+              "request")
     finally:
         node.stop()
 
@@ -365,6 +392,10 @@ def _on_postgres(base: Path, cluster: Cluster, terminals: int, seconds: float) -
         cpu = measure_cpu("one node on PostgreSQL", nodes.a, nodes.fleet, nodes.box_public,
                           cluster)
         print(cpu.report())
+        per_request, database = measure_request_cpu(nodes.a, nodes.fleet, nodes.box_public,
+                                                    cluster)
+        print(f"  one node on PostgreSQL, batches of one event: node CPU {per_request:,.0f} µs "
+              f"per request (+ PostgreSQL {database:,.0f} µs)")
         morning = nodes.fleet[:terminals]
         returning, quiet = nodes.fleet[-1], nodes.fleet[-2]
         paced = [t.batches(BURST_EVENTS, nodes.box_public)[0] for t in morning]
@@ -405,7 +436,7 @@ def bench_scale(terminals: int = BURST_TERMINALS, seconds: float = BURST_SECONDS
           "simulated terminals on this one machine")
     print("server CPU per ingested event, from /proc, "
           f"{CPU_SENDERS} terminals posting batches of 500 straight to one node:")
-    print(_sqlite_cpu(base).report())
+    _sqlite_cpu(base)
     if find_bin_dir() is None:
         print("PostgreSQL server binaries not installed: the PostgreSQL rows are skipped")
         return

@@ -47,8 +47,10 @@ for installed in "$keys_dir"/*.pub; do [ -f "$installed" ] && trusted+=("$instal
 # 1. Debian packages. The terminal runs in its own virtual environment; Debian's openssl and
 #    python3 check the bundle (step 2), python3 and python3-cryptography run the verified
 #    bundle's updater on a first installation.
+#    Debian 12's cage exits at once without Xwayland (it is only recommended, and recommends
+#    are not installed), so the screen would never start: xwayland is named here.
 debs=(python3 python3-venv python3-cryptography openssl ca-certificates libzbar0 fonts-dejavu-core
-      chromium cage dbus libpam-systemd systemd systemd-timesyncd logrotate v4l-utils sqlite3)
+      chromium cage xwayland dbus libpam-systemd systemd systemd-timesyncd logrotate v4l-utils sqlite3)
 if [ "$with_apt" = 1 ]; then
   say "Debian packages"
   export DEBIAN_FRONTEND=noninteractive

@@ -328,8 +328,8 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
     \f
     Can this software run this terminal? Used by ``qatys-update`` after switching releases:
     the store opens and passes SQLite's quick check, the settings validate, the decoders and the
-    face models load and, with ``--kiosk``, the running kiosk answers with this version.
-    Exit 0 or 1."""
+    face models load and, with ``--kiosk``, the screen's programs (cage, Xwayland, Chromium)
+    are installed and the running kiosk answers with this version. Exit 0 or 1."""
     from qatys import __version__
     from terminal.capture.decoders import default_reader
     from terminal.health import storage_problem
@@ -371,18 +371,26 @@ def selfcheck_command(home: Path, expect_version: str | None, kiosk: bool) -> No
         raise SystemExit(1)
 
 
+SCREEN_PROGRAMS = ("/usr/bin/cage", "/usr/bin/Xwayland", "/usr/bin/chromium")
+"""What qatys-kiosk.service starts (Debian 12's cage does not start without Xwayland)."""
+
+
 def _kiosk_problems(port: int, version: str) -> list[str]:
     import json
+    import os
     import urllib.request
 
+    missing = [p for p in SCREEN_PROGRAMS if not os.access(p, os.X_OK)]
+    problems = [f"the kiosk screen cannot start: {', '.join(missing)} not installed"] \
+        if missing else []
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as answer:
             status = json.loads(answer.read())
     except (OSError, ValueError) as exc:
-        return [f"the kiosk does not answer on port {port}: {type(exc).__name__}"]
+        return [*problems, f"the kiosk does not answer on port {port}: {type(exc).__name__}"]
     if status.get("mode") == "door" and status.get("version") != version:
-        return [f"the kiosk runs version {status.get('version')}, not {version}"]
-    return []
+        problems.append(f"the kiosk runs version {status.get('version')}, not {version}")
+    return problems
 
 
 @terminal_group.command("config")

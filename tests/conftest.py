@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from server.datadir import open_data_dir
 from server.storage import db
-from tests import chroot_install
+from tests import arm64_install, chroot_install
 from tests.helpers import (
     _MODULE_WORKERS,
     Command,
@@ -40,8 +40,16 @@ CHROOT_WORK = "QATYS_CHROOT_WORK"
 CHROOT_BUILD = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
 
 
-def _install_test_selected(config: pytest.Config) -> bool:
-    wanted = Path(__file__).with_name("test_install_script.py").resolve()
+ARM64_WORK = "QATYS_ARM64_WORK"
+"""Where the background arm64 build writes (tests/arm64_install.py)."""
+ARM64_BUILD = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
+SLOW_LAST = ("test_install_script.py", "test_arm64_install.py")
+"""The tests of the background builds, run last to give them the most time."""
+
+
+def _install_test_selected(config: pytest.Config, module: str = "test_install_script.py"
+                           ) -> bool:
+    wanted = Path(__file__).with_name(module).resolve()
     args = [a.split("::")[0] for a in config.args] or ["tests"]
     return any(wanted == Path(a).resolve() or wanted.is_relative_to(Path(a).resolve())
                for a in args)
@@ -51,9 +59,17 @@ def pytest_configure(config: pytest.Config) -> None:
     """The install-script test needs a Debian chroot that takes minutes to build, mostly
     waiting on downloads: the main process starts building it now, in the background, while
     the tests (and pytest-xdist's workers) run; the test itself runs last."""
-    if hasattr(config, "workerinput") or not _install_test_selected(config):
+    if hasattr(config, "workerinput"):
         return
-    if chroot_install.possible():
+    if _install_test_selected(config, "test_arm64_install.py") and not (
+            arm64_install.possible() or arm64_install.cold()):
+        work = Path(tempfile.mkdtemp(prefix="qatys-arm64-"))
+        process = subprocess.Popen([sys.executable, "-m", "tests.arm64_install", str(work)],
+                                   cwd=Path(__file__).resolve().parent.parent,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.environ[ARM64_WORK] = str(work)
+        config.stash[ARM64_BUILD] = (process, work)
+    if not _install_test_selected(config) or chroot_install.possible():
         return
     work = Path(tempfile.mkdtemp(prefix="qatys-chroot-"))
     process = subprocess.Popen([sys.executable, "-m", "tests.chroot_install", str(work)],
@@ -64,6 +80,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if ARM64_BUILD in config.stash:
+        process, work = config.stash[ARM64_BUILD]
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        arm64_install.cleanup(work)
     if CHROOT_BUILD not in config.stash:
         return
     process, work = config.stash[CHROOT_BUILD]
@@ -88,14 +110,14 @@ def _reversed_within_modules(items: list[pytest.Item]) -> list[pytest.Item]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the install-script test last, to give its chroot the most time to be built; with
-    QATYS_TEST_ORDER=reverse, each module's tests from its last to its first."""
+    """Run the install-script and arm64 tests last, to give their background builds the most
+    time; with QATYS_TEST_ORDER=reverse, each module's tests from its last to its first."""
     order = os.environ.get(TEST_ORDER, "")
     if order not in ("", "reverse"):
         raise pytest.UsageError(f"{TEST_ORDER} is 'reverse' or unset, not {order!r}")
     if order == "reverse":
         items[:] = _reversed_within_modules(items)
-    chosen = [item for item in items if "test_install_script.py" in item.nodeid]
+    chosen = [item for item in items if item.nodeid.split("::")[0].endswith(SLOW_LAST)]
     items[:] = [item for item in items if item not in chosen] + chosen
 
 
@@ -114,6 +136,27 @@ def chroot_build() -> Path:
     while not result.exists():
         if time.monotonic() > deadline:
             pytest.fail("the background chroot build did not finish in 20 minutes")
+        time.sleep(1)
+    return result.parent
+
+
+@pytest.fixture(scope="session")
+def arm64_build() -> Path:
+    """The arm64 Debian system with Qatys installed and used (tests/arm64_install.py), once
+    its background build has finished."""
+    if not arm64_install.possible() and arm64_install.cold():
+        pytest.skip(arm64_install.cold())
+    why_not = arm64_install.possible() or (
+        "" if os.environ.get(ARM64_WORK) else "the arm64 build was not started")
+    if why_not:
+        if os.environ.get("QATYS_REQUIRE_ARM64") == "1":
+            pytest.fail(f"the arm64 install test is required here but {why_not}")
+        pytest.skip(why_not)
+    result = Path(os.environ[ARM64_WORK]) / "result.json"
+    deadline = time.monotonic() + 2400
+    while not result.exists():
+        if time.monotonic() > deadline:
+            pytest.fail("the background arm64 build did not finish in 40 minutes")
         time.sleep(1)
     return result.parent
 

@@ -165,6 +165,29 @@ def test_revoked_terminal_keeps_its_data(server: ServerProcess, tmp_path: Path,
     assert refused["reason"] == "terminal_revoked"
 
 
+def test_a_terminal_revoked_after_its_batches_were_taken_is_refused_by_every_worker(
+        server: ServerProcess, tmp_path: Path, runtime_env: dict[str, str]) -> None:
+    """Ingest keeps an enrolled terminal's row per process (server/sync/ingest.py): a
+    revocation after that must still refuse its next batch, whichever worker takes it."""
+    home = tmp_path / "rc"
+    terminal_id = enrol(server, home, runtime_env)
+    checkin(home, runtime_env, "child-00009-x7q")
+    checkin(home, runtime_env, "child-00010-x7q")
+    first, second = pending_raws(home)
+    seed = key_file.load(home).sign_seed
+    taken = batches.build_batch(terminal_id, "KG1", [first], seed)
+    for _ in range(12):  # every gunicorn worker has, most likely, now read the terminal
+        assert post(server, taken).status_code == 200
+    cli("terminal", "revoke", "--data", str(server.data_dir), terminal_id)
+    before = counts(server)
+    refused = batches.build_batch(terminal_id, "KG1", [first, second], seed)
+    for _ in range(12):
+        response = post(server, refused)
+        assert response.json()["error"]["code"] == "terminal_revoked"
+        assert response.status_code == 403
+    assert counts(server) == before
+
+
 def test_unreachable_server_exit_3_keeps_data(server: ServerProcess, tmp_path: Path,
                                               runtime_env: dict[str, str]) -> None:
     home = tmp_path / "off"

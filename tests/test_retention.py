@@ -114,36 +114,30 @@ def _execute(url: str, statement: str) -> None:
         conn.execute(statement)  # type: ignore[call-overload]
 
 
+def _backup_file(site: Site) -> Path:
+    return site.server.data_dir.parent / f"{site.server.data_dir.name}-backup.tar"
+
+
 def _copy(site: Site) -> None:
-    """The database as it is now, with the server stopped (until server/backup lands: then
-    `qatys server backup`)."""
-    site.server.stop()
-    if site.database is None:
-        for name in ("qatys.db", "qatys.db-wal", "qatys.db-shm"):
-            if (site.server.data_dir / name).exists():
-                shutil.copy2(site.server.data_dir / name, site.server.data_dir / f"copy-{name}")
-    else:
-        assert site.cluster is not None
-        name = site.database.rsplit("/", 1)[1]
-        _execute(site.cluster.url("postgres"),
-                 f'CREATE DATABASE "{name}_t" TEMPLATE "{name}"')
+    """`qatys server backup` of the running server: the backup taken at time T."""
+    cli("server", "backup", "--data", str(site.server.data_dir), "--out",
+        str(_backup_file(site)))
 
 
 def _restore(site: Site) -> None:
-    """The database put back to the copy, with the server stopped (until server/backup lands:
-    then `qatys server restore`)."""
+    """The disk lost: the server stopped, its database deleted, `qatys server restore` of
+    the backup taken at T."""
     site.server.stop()
     if site.database is None:
         for name in ("qatys.db", "qatys.db-wal", "qatys.db-shm"):
             (site.server.data_dir / name).unlink(missing_ok=True)
-            if (site.server.data_dir / f"copy-{name}").exists():
-                shutil.copy2(site.server.data_dir / f"copy-{name}", site.server.data_dir / name)
     else:
         assert site.cluster is not None
         name = site.database.rsplit("/", 1)[1]
         admin = site.cluster.url("postgres")
         _execute(admin, f'DROP DATABASE "{name}"')
-        _execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{name}_t"')
+        _execute(admin, f'CREATE DATABASE "{name}"')
+    cli("server", "restore", "--data", str(site.server.data_dir), str(_backup_file(site)))
 
 
 def _events(site: Site) -> list[tuple[str, bytes]]:

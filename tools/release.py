@@ -63,6 +63,16 @@ def collect_wheels(target: Path, platform: str) -> None:
                         "--find-links", str(target), str(REPOSITORY)], check=True)
         return
     own = next(target.glob("qatys-*.whl"))
+    # some pure-Python dependencies publish only a source archive (face_recognition_models,
+    # http-ece), which ``--only-binary`` with a foreign platform cannot use: resolve for this
+    # machine, building those into wheels, and keep the pure ones (``none-any``: the same file
+    # for every platform) for the target's resolution to find
+    with tempfile.TemporaryDirectory() as host:
+        subprocess.run([*pip, "wheel", "--quiet", "--wheel-dir", host, "--find-links",
+                        str(target), str(own)], check=True)
+        for wheel in Path(host).glob("*-none-any.whl"):
+            if not (target / wheel.name).exists():
+                shutil.copy(wheel, target / wheel.name)
     tags = [arg for tag in _PLATFORM_TAGS[platform] for arg in ("--platform", tag)]
     subprocess.run([*pip, "download", "--quiet", "--only-binary=:all:", "--python-version",
                     "3.11", "--implementation", "cp", *tags, "--dest", str(target),

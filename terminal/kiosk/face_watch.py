@@ -80,6 +80,9 @@ class FaceWatch:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="qatys-faces", daemon=True)
+        self.looks_skipped = 0
+        """Looks not taken because the one before overran its LOOK_INTERVAL_S (a board too
+        slow for the face stage): counted, never queued; /status says it."""
 
     def start(self) -> None:
         self._thread.start()
@@ -140,6 +143,9 @@ class FaceWatch:
         last: Frame | None = None
         next_look = time.monotonic()
         while not self._stop.wait(max(0.0, next_look - time.monotonic())):
+            behind = time.monotonic() - next_look
+            if behind >= LOOK_INTERVAL_S:  # whole looks missed: the newest frame only, counted
+                self.looks_skipped += int(behind // LOOK_INTERVAL_S)
             next_look = time.monotonic() + LOOK_INTERVAL_S
             pipeline = self._kiosk.pipeline
             frame = pipeline.latest if pipeline is not None else None

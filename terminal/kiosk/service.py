@@ -192,6 +192,7 @@ class Kiosk:
                 "roster": "unlocked" if self.terminal.roster() is not None else "locked",
                 "camera_error": capture.get("source_error", ""),
                 "frames_dropped": capture.get("frames_dropped", 0),
+                "face_looks_skipped": self.faces.looks_skipped,
                 "kindergarten": self.terminal.config.kindergarten_name
                 or self.terminal.config.kindergarten,
                 "manual_entry": self.pin.enabled,
