@@ -172,7 +172,10 @@ def test_garbage_pages_recovered_synced_once_and_the_lost_range_shown(
     assert 'class="lost-range"' in fleet
     page = session.get(f"{site.url}/finance/k/KG1/{MONTH}", timeout=30).text
     assert 'id="lost-ranges"' in page
-    assert "the terminal&#39;s store was damaged" in page or "store was damaged" in page
+    assert f'data-terminal="{terminal_id}"' in page
+    for first, last, _ in lost:  # each range, with its count, on both pages
+        assert f'data-count="{last - first + 1}"' in fleet
+        assert f'data-count="{last - first + 1}"' in page
     assert count > 0
 
 
