@@ -146,8 +146,10 @@ def test_the_values_the_docs_name_one_by_one() -> None:
 def test_the_outage_periods_are_those_the_docs_list() -> None:
     periods = re.findall(r"`([a-z_]+)` \(from `([a-z_]+)` to `([a-z_]+)`\)", _doc("anomalies.md"))
     assert [kind for kind, _, _ in periods] == list(OutageKind)
+    storage = {SystemEvent.STORAGE_LOW, SystemEvent.STORAGE_FULL, SystemEvent.STORAGE_OK}
     assert {e for _, start, end in periods for e in (start, end)} == set(SystemEvent) - {
-        SystemEvent.POWER_ON, SystemEvent.KIOSK_START}
+        SystemEvent.POWER_ON, SystemEvent.KIOSK_START, *storage}
+    assert all(f"`{level}`" in _doc("anomalies.md") for level in storage)  # levels, not periods
 
 
 def _section(doc: str, title: str) -> set[str]:
@@ -157,9 +159,10 @@ def _section(doc: str, title: str) -> set[str]:
 
 
 def test_the_refusals_are_those_the_docs_list() -> None:
-    assert _section("cli.md", "Scan refusals") == {*CardRefusal, *ScanRefusal,
-                                                   CheckinRefusal.UNKNOWN_CHILD,
-                                                   CheckinRefusal.TERMINAL_REVOKED}
+    assert _section("cli.md", "Scan refusals") == {
+        *CardRefusal, *ScanRefusal, CheckinRefusal.UNKNOWN_CHILD, CheckinRefusal.TERMINAL_REVOKED,
+        CheckinRefusal.STORAGE_FULL, CheckinRefusal.STORAGE_READONLY,
+        CheckinRefusal.STORE_DAMAGED}
     assert _section("cli.md", "Unlock refusals") == set(UnlockRefusal)
     refused = _doc("cli.md").split("Refused: `{\"result\": \"rejected\"", 1)[1].split("(exit 4)")[0]
     # bad_method only guards the code's own callers: no command or page can send another
