@@ -307,7 +307,8 @@ def post_until_stored(address: str, url: str, body: bytes) -> tuple[float, int]:
 def burst(url: str, bodies: Sequence[bytes], spread_seconds: float, seed: int = 19) -> Burst:
     """Each body posted on a connection of its own at a random moment within
     ``spread_seconds`` (0: all at once, as fast as they are taken)."""
-    moments = sorted(random.Random(seed).uniform(0, spread_seconds) for _ in bodies)
+    rng = random.Random(seed)
+    moments = sorted(rng.uniform(0, spread_seconds) for _ in bodies)
     started = time.perf_counter()
     latencies: list[float] = []
     retries = [0]
