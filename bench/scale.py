@@ -218,6 +218,17 @@ def raw_ceiling(data_dir: Path, rows: int, by_copy: bool = False) -> float:
     return rate
 
 
+def _send_in_parallel(url: str, work: Sequence[Sequence[bytes]]) -> None:
+    """Each terminal's batches in order on its own connection, the terminals in parallel."""
+    def send(bodies: Sequence[bytes]) -> None:
+        with requests.Session() as session:
+            for body in bodies:
+                post(url, body, session)
+
+    with ThreadPoolExecutor(len(work)) as pool:
+        list(pool.map(send, work))
+
+
 @dataclass(frozen=True)
 class CpuFigure:
     label: str
@@ -253,14 +264,7 @@ def measure_cpu(label: str, node: ServerProcess, fleet: Sequence[SimTerminal],
     pids = node_pids(node)
     db_pids = postgres_pids(database) if database else []
     cpu0, db0, started = cpu_seconds(pids), cpu_seconds(db_pids), time.perf_counter()
-
-    def send(bodies: list[bytes]) -> None:
-        with requests.Session() as session:
-            for body in bodies:
-                post(node.url, body, session)
-
-    with ThreadPoolExecutor(CPU_SENDERS) as pool:
-        list(pool.map(send, work))
+    _send_in_parallel(node.url, work)
     seconds = time.perf_counter() - started
     node_cpu, db_cpu = cpu_seconds(pids) - cpu0, cpu_seconds(db_pids) - db0
     events = CPU_BATCHES * 500 - warm
@@ -348,14 +352,7 @@ def measure_request_cpu(node: ServerProcess, fleet: Sequence[SimTerminal],
     pids = node_pids(node)
     db_pids = postgres_pids(database) if database else []
     cpu0, db0 = cpu_seconds(pids), cpu_seconds(db_pids)
-
-    def send(bodies: list[bytes]) -> None:
-        with requests.Session() as session:
-            for body in bodies:
-                post(node.url, body, session)
-
-    with ThreadPoolExecutor(CPU_SENDERS) as pool:
-        list(pool.map(send, work))
+    _send_in_parallel(node.url, work)
     count = requests_each * CPU_SENDERS
     return ((cpu_seconds(pids) - cpu0) / count * 1e6,
             (cpu_seconds(db_pids) - db0) / count * 1e6)

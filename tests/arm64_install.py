@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests import chroot_install
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 INSTALL_SCRIPT = REPOSITORY / "hardware/install-terminal.sh"
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
@@ -394,15 +396,7 @@ def cleanup(work: Path) -> None:
 
 
 def main() -> int:
-    work = Path(sys.argv[1])
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        result = build(work)
-    except Exception as exc:  # reported to the waiting test, which fails with it
-        import traceback
-        result = {"failed": "".join(traceback.format_exception(exc))[-3000:]}
-    (work / "result.json").write_text(json.dumps(result))
-    return 0
+    return chroot_install.run_build(build)
 
 
 if __name__ == "__main__":

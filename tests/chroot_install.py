@@ -20,7 +20,10 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests import tampered_bundles
 
@@ -169,15 +172,21 @@ def build(work: Path) -> dict[str, object]:
             "marker_control": _marker_control(root), "timings": timings}
 
 
-def main() -> int:
+def run_build(build: Callable[[Path], dict[str, Any]]) -> int:
+    """``python -m`` entry of a background build (this one, tests/arm64_install.py): the
+    result, or how it failed, into WORKDIR/result.json for the waiting test."""
     work = Path(sys.argv[1])
     work.mkdir(parents=True, exist_ok=True)
     try:
         result = build(work)
     except Exception as exc:  # reported to the waiting test, which fails with it
-        result = {"failed": f"{type(exc).__name__}: {exc}"}
+        result = {"failed": "".join(traceback.format_exception(exc))[-3000:]}
     (work / "result.json").write_text(json.dumps(result))
     return 0
+
+
+def main() -> int:
+    return run_build(build)
 
 
 if __name__ == "__main__":

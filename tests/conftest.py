@@ -125,17 +125,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def chroot_build() -> Path:
     """The chroot with Qatys installed by hardware/install-terminal.sh (see
     tests/chroot_install.py), once its background build has finished."""
-    why_not = chroot_install.possible() or (
-        "" if os.environ.get(CHROOT_WORK) else "the chroot build was not started")
+    return _background_result(chroot_install.possible(), CHROOT_WORK, "QATYS_REQUIRE_CHROOT",
+                              "the install-script test", minutes=20)
+
+
+def _background_result(why_not: str, work_variable: str, require_variable: str, what: str,
+                       minutes: int) -> Path:
+    """The work directory of a background build once its result.json is there; a skip with
+    ``why_not`` (a failure where ``require_variable`` is 1) when it cannot be built here."""
+    if not why_not and not os.environ.get(work_variable):
+        why_not = "its background build was not started"
     if why_not:
-        if os.environ.get("QATYS_REQUIRE_CHROOT") == "1":
-            pytest.fail(f"the install-script test is required here but {why_not}")
+        if os.environ.get(require_variable) == "1":
+            pytest.fail(f"{what} is required here but {why_not}")
         pytest.skip(why_not)
-    result = Path(os.environ[CHROOT_WORK]) / "result.json"
-    deadline = time.monotonic() + 1200
+    result = Path(os.environ[work_variable]) / "result.json"
+    deadline = time.monotonic() + minutes * 60
     while not result.exists():
         if time.monotonic() > deadline:
-            pytest.fail("the background chroot build did not finish in 20 minutes")
+            pytest.fail(f"the background build for {what} did not finish in {minutes} minutes")
         time.sleep(1)
     return result.parent
 
@@ -146,19 +154,8 @@ def arm64_build() -> Path:
     its background build has finished."""
     if not arm64_install.possible() and arm64_install.cold():
         pytest.skip(arm64_install.cold())
-    why_not = arm64_install.possible() or (
-        "" if os.environ.get(ARM64_WORK) else "the arm64 build was not started")
-    if why_not:
-        if os.environ.get("QATYS_REQUIRE_ARM64") == "1":
-            pytest.fail(f"the arm64 install test is required here but {why_not}")
-        pytest.skip(why_not)
-    result = Path(os.environ[ARM64_WORK]) / "result.json"
-    deadline = time.monotonic() + 2400
-    while not result.exists():
-        if time.monotonic() > deadline:
-            pytest.fail("the background arm64 build did not finish in 40 minutes")
-        time.sleep(1)
-    return result.parent
+    return _background_result(arm64_install.possible(), ARM64_WORK, "QATYS_REQUIRE_ARM64",
+                              "the arm64 install test", minutes=40)
 
 
 @pytest.fixture
