@@ -51,16 +51,34 @@ def collect_wheels(target: Path, platform: str) -> None:
     """The qatys wheel from this tree plus its dependencies' wheels for ``platform``, and the
     wheels installed without their declared dependencies (requirements-nodeps.txt)."""
     pip = [sys.executable, "-m", "pip"]
-    # setuptools packs whatever an earlier build left in build/lib, even packages no longer
-    # listed (tools/ once was): the wheel is built from this tree's sources only
-    shutil.rmtree(REPOSITORY / "build", ignore_errors=True)
-    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(target),
-                    str(REPOSITORY)], check=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        sources = _sources(Path(scratch) / "qatys")
+        subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(target),
+                        str(sources)], check=True)
+        _dependencies(pip, target, platform, sources)
+
+
+_NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", ".run", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
+    ".hypothesis", "tests", "bench")
+
+
+def _sources(into: Path) -> Path:
+    """A copy of this tree's sources to build the wheel from. setuptools builds in the tree
+    (``build/lib``) and packs whatever an earlier build left there, even packages no longer
+    listed; and two builds of one tree at once (the tests' x86_64 and arm64 bundles) would
+    race on that directory. A private copy gives each build this tree's sources only."""
+    shutil.copytree(REPOSITORY, into, ignore=_NOT_SOURCES, symlinks=True)
+    return into
+
+
+def _dependencies(pip: list[str], target: Path, platform: str, sources: Path) -> None:
+    """The dependencies' wheels for ``platform`` beside the qatys wheel in ``target``."""
     subprocess.run([*pip, "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest",
                     str(target), "-r", str(REPOSITORY / "requirements-nodeps.txt")], check=True)
     if platform == host_platform():
         subprocess.run([*pip, "wheel", "--quiet", "--wheel-dir", str(target),
-                        "--find-links", str(target), str(REPOSITORY)], check=True)
+                        "--find-links", str(target), str(sources)], check=True)
         return
     own = next(target.glob("qatys-*.whl"))
     # some pure-Python dependencies publish only a source archive (face_recognition_models,
