@@ -132,7 +132,7 @@ MMDEBSTRAP = ["mmdebstrap", "--mode=root", f"--arch={ARCH}", "--variant=minbase"
 """mmdebstrap, not debootstrap: the packages are chosen and fetched by this machine's own apt,
 and only dpkg and the packages' scripts run emulated (debootstrap's second stage runs its
 perl helpers under qemu as well). Beside a running make test, mmdebstrap made this root in
-8.4 minutes; debootstrap, asked for the same packages, was still in its second stage after 13
+8.4 to 11 minutes; debootstrap, asked for the same packages, was still in its second stage after 13
 (and its resolver cannot pick a virtual package: python3-cryptography's cffi API). Documentation,
 manuals and translations are left out; the terminal reads none of them."""
 
