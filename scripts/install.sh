@@ -10,7 +10,8 @@ want_test=0
 
 debs=(python3-venv python3-pip libzbar0 fonts-dejavu-core node-qrcode-generator)
 [ "$want_test" = 1 ] && debs+=(postgresql haproxy chromium poppler-utils faketime debootstrap
-                           mmdebstrap arch-test qemu-user-static binfmt-support cage xwayland grim linux-perf valgrind)
+                           mmdebstrap arch-test qemu-user-static binfmt-support cage xwayland
+                           grim linux-perf valgrind)
 
 missing=()
 for pkg in "${debs[@]}"; do
