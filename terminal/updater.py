@@ -190,8 +190,17 @@ def verify_bundle(bundle_path: Path, keys: list[bytes], unpack_to: Path | None =
     return manifest
 
 
+TIMED_OUT = 124
+"""The exit code a step that ran out of time is given (timeout(1)'s): a failed step, never a
+traceback halfway through a switch (a slow board's selfcheck once outran its 60 s)."""
+
+
 def _run(argv: list[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, TIMED_OUT, "", f"timed out after {timeout} s")
 
 
 def _install_release(layout: Layout, bundle_path: Path, keys: list[bytes],
@@ -283,7 +292,7 @@ def selfcheck_ready(home: Path, kiosk: bool) -> Callable[[Layout, str], bool]:
     def ready(layout: Layout, version: str) -> bool:
         argv = [str(layout.current / "bin" / "qatys"), "terminal", "selfcheck",
                 "--home", str(home), "--expect-version", version]
-        done = _run(as_service_user(argv + (["--kiosk"] if kiosk else [])), timeout=60)
+        done = _run(as_service_user(argv + (["--kiosk"] if kiosk else [])), timeout=180)
         return done.returncode == 0
     return ready
 

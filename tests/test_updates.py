@@ -236,3 +236,13 @@ def test_selfcheck_names_a_wrong_version(tmp_path: Path) -> None:
     assert answer["enrolled"] is False
     assert answer["problems"] == [f"this is version {answer['version']}, not 9.9.9"]
     assert not (tmp_path / "home").exists()
+
+
+def test_a_readiness_check_that_outruns_its_time_is_not_ready(tmp_path: Path) -> None:
+    """A check slower than its limit (a Pi's selfcheck under load) counts as not ready, so
+    apply switches back, instead of ending in a traceback with the new release current."""
+    from terminal import updater
+
+    done = updater._run([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.5)
+    assert done.returncode == updater.TIMED_OUT
+    assert "timed out" in done.stderr
