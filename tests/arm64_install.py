@@ -77,9 +77,9 @@ def possible() -> str:
     """Empty when the arm64 system can be built here, else why not."""
     if os.geteuid() != 0:
         return "building an arm64 chroot needs root"
-    for tool, package in (("mmdebstrap", "mmdebstrap"), ("arch-test", "arch-test")):
+    for tool in ("mmdebstrap", "arch-test"):  # each the Debian package of its name
         if shutil.which(tool) is None:
-            return f"{package} is not installed (make install-test installs it)"
+            return f"{tool} is not installed (make install-test installs it)"
     return _binfmt_aarch64()
 
 
