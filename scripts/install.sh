@@ -40,7 +40,7 @@ sum=$(cat pyproject.toml requirements-nodeps.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "install: Python packages into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[server,dev]'
   # face_recognition's metadata asks for dlib, which would compile; dlib-bin (a wheel) is it.
   .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
   echo "$sum" > "$stamp"

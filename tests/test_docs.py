@@ -13,8 +13,12 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+    """Every command under ``group``, the lazily imported ones included (qatys/lazygroup.py)."""
     found = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         path = f"{prefix} {name}"
         if isinstance(command, click.Group):
             found += _commands(command, path)

@@ -47,6 +47,13 @@ def test_install_script_in_a_debian_12_chroot(chroot_build: Path) -> None:
     assert status["current"] == status["installed"][0]
     assert status["previous"] is None
 
+    # a terminal's release carries the terminal's packages only; the server's commands say so
+    assert not list((root / "opt/qatys/current/lib").glob("python3*/site-packages/sqlalchemy"))
+    server = in_chroot(root, "/usr/local/bin/qatys", "server", "run", "--data", "/tmp/x")
+    assert server.returncode == 2, server.stdout + server.stderr
+    assert "'server' is not available in this installation" in server.stderr, server.stderr
+    assert "Traceback" not in server.stderr
+
     wants = root / "etc/systemd/system"
     assert (wants / "multi-user.target.wants/qatys-terminal.service").is_symlink()
     assert (wants / "graphical.target.wants/qatys-kiosk.service").is_symlink()
