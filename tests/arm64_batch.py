@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import gc
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -32,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 NATIVE = ["numpy", "cv2", "zxingcpp", "dlib", "cryptography.hazmat.bindings._rust",
-          "PIL._imaging", "pyzbar.pyzbar", "gevent._gevent_c_hub_local", "_cffi_backend",
-          "psycopg"]
+          "PIL._imaging", "pyzbar.pyzbar", "_cffi_backend", "markupsafe._speedups", "cbor2"]
 """The compiled modules the terminal (and the wheels it brings) load."""
+
+SERVER_ONLY = ["sqlalchemy", "gevent", "psycopg", "segno", "fpdf", "alembic"]
+"""Packages of the server's extra: a terminal's release must not carry them."""
 
 
 def machine() -> dict[str, Any]:
@@ -48,12 +51,16 @@ def machine() -> dict[str, Any]:
             continue
         loaded[name] = {"file": getattr(module, "__file__", None),
                         "seconds": round(time.monotonic() - started, 2)}
+    carried = [name for name in SERVER_ONLY if importlib.util.find_spec(name) is not None]
     return {"machine": platform.machine(), "python": platform.python_version(),
-            "modules": loaded}
+            "modules": loaded, "server_packages": carried}
 
 
 def phone_picture(spec: dict[str, Any]) -> dict[str, Any]:
-    import segno
+    """A guardian's phone-code screen, drawn in here so that its time window is the one the
+    scan after it sees; with OpenCV's QR encoder, the terminal's own packages (segno, which
+    the cards use, is the server's)."""
+    import cv2
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -69,7 +76,13 @@ def phone_picture(spec: dict[str, Any]) -> dict[str, Any]:
     binding = base64.b64decode(spec["binding"])
     text = (f"QP1:{spec['key_id']}:{spec['child']}:{window}:{spec['serial']}:"
             f"{phone.b64url(binding)}:{phone.b64url(signature)}")
-    segno.make(text, error="m").save(spec["out"], scale=6, border=4)
+    params = cv2.QRCodeEncoder.Params()
+    params.correction_level = cv2.QRCODE_ENCODER_CORRECT_LEVEL_M
+    modules = cv2.QRCodeEncoder.create(params).encode(text)
+    quiet = cv2.copyMakeBorder(modules, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=255)
+    screen = cv2.resize(quiet, None, fx=6, fy=6, interpolation=cv2.INTER_NEAREST)
+    if not cv2.imwrite(spec["out"], screen):
+        raise OSError(f"could not write {spec['out']}")
     return {"window": window}
 
 

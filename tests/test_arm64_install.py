@@ -74,10 +74,12 @@ def test_every_compiled_module_is_an_aarch64_build_and_loads(result: dict[str, A
     assert machine["python"].startswith("3.11."), machine
     failed = {name: m["error"] for name, m in machine["modules"].items() if "error" in m}
     assert failed == {}
+    assert machine["server_packages"] == []  # a terminal's release: the base set only
 
 
 def test_the_arm64_terminal_enrols_scans_identifies_and_syncs(result: dict[str, Any]) -> None:
     assert result["batch"]["exit"] == 0, result["batch"]
+    assert [a["error"] for a in result["answers"] if "error" in a] == []
     for args in (("terminal", "enroll"), ("terminal", "selfcheck")):
         assert _step(result, *args)["code"] == 0, _step(result, *args)
     enrolled = _lines(_step(result, "terminal", "selfcheck"))[-1]
