@@ -13,7 +13,8 @@ beside the running one, checked, and only then ``current`` is switched with one 
 rename. If the restarted terminal does not report ready with the new version within
 ``--ready-seconds``, ``current`` is switched back and the old release restarted.
 
-This module imports only the standard library, ``cryptography`` and :mod:`protocol`, so the
+This module imports only the standard library, ``cryptography`` and :mod:`protocol` (and the
+bundle's own ``installer`` wheel where it is not installed, terminal/release_wheels.py), so the
 install script can run it with Debian's python3 straight from the release's own wheel.
 """
 
@@ -43,6 +44,7 @@ from typing import IO, Any
 from protocol import releases
 from protocol.errors import ReleaseRefusal, ReleaseRefused
 from qatys.logs import configure, log
+from terminal import release_wheels
 
 logger = logging.getLogger("qatys.terminal.updater")
 
@@ -52,8 +54,6 @@ DEFAULT_HOME = Path("/var/lib/qatys/terminal")
 MAX_BUNDLE_BYTES = 1 << 30
 MAX_MANIFEST_BYTES = 1 << 16
 KEEP_RELEASES = 3
-NO_DEPS_WHEELS = "face_recognition-*.whl"
-"""Wheels a release installs without their declared dependencies (requirements-nodeps.txt)."""
 SERVICE_USER = "qatys"
 EXIT_REFUSED = 2
 EXIT_ROLLED_BACK = 3
@@ -196,9 +196,12 @@ traceback halfway through a switch (a slow board's selfcheck once outran its 60 
 
 
 def _run(argv: list[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``argv`` without the updater's own PYTHONPATH: on a first installation that path holds
+    the bundle's qatys wheel, which would otherwise answer for the new release's checks."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+                              check=False, env=env)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(argv, TIMED_OUT, "", f"timed out after {timeout} s")
 
@@ -217,17 +220,16 @@ def _install_release(layout: Layout, bundle_path: Path, keys: list[bytes],
         # marks it complete, so a build cut short by a power cut is never switched to.
         target = layout.release_dir(manifest.version)
         shutil.rmtree(target, ignore_errors=True)
-        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
-               "--no-cache-dir", "--find-links", str(staging)]
-        steps = [[python, "-m", "venv", str(target)], [*pip, f"qatys=={manifest.version}"]]
-        # face_recognition without its declared dependencies (they would compile dlib; the
-        # dlib-bin wheel is that dlib), as tools/release.py put it in the bundle
-        steps += [[*pip, "--no-deps", str(w)] for w in sorted(staging.glob(NO_DEPS_WHEELS))]
-        for argv in steps:
-            done = _run(argv)
+        # no pip in it: the bundle's wheels are the whole set, unpacked as they are
+        # (terminal/release_wheels.py); face_recognition's declared dlib is dlib-bin's
+        done = _run([python, "-m", "venv", "--without-pip", str(target)])
+        try:
             if done.returncode != 0:
-                shutil.rmtree(target, ignore_errors=True)
-                raise UpdateFailed(f"{argv[2]} failed: {done.stderr.strip()[-400:]}")
+                raise UpdateFailed(f"venv failed: {done.stderr.strip()[-400:]}")
+            release_wheels.install_wheels(target, sorted(staging.glob("*.whl")), staging)
+        except (UpdateFailed, release_wheels.WheelsNotInstalled, OSError, ValueError) as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise UpdateFailed(str(exc)) from exc
         said = _run([str(target / "bin" / "qatys"), "--version"], timeout=120)
         if manifest.version not in said.stdout:
             shutil.rmtree(target, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
@@ -26,6 +27,7 @@ from tools import release as release_tool
 
 UPDATER = [sys.executable, "-m", "terminal.updater"]
 PYTHON = getattr(sys, "_base_executable", sys.executable)
+ROOT = Path(__file__).resolve().parent.parent
 
 _FAKE_CLI = '''import sys
 VERSION = {version!r}
@@ -246,3 +248,62 @@ def test_a_readiness_check_that_outruns_its_time_is_not_ready(tmp_path: Path) ->
     done = updater._run([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.5)
     assert done.returncode == updater.TIMED_OUT
     assert "timed out" in done.stderr
+
+
+def installed_as_wheel(distribution: str, folder: Path) -> Path:
+    """A wheel of ``distribution`` made from its installed files (this test environment's), for
+    a bundle that must carry it."""
+    found = importlib.metadata.distribution(distribution)
+    info = next(f for f in found.files or [] if str(f).endswith(".dist-info/RECORD")).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{distribution}-{found.version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name in found.files or []:
+            text = str(name)
+            if "__pycache__" in text or text.startswith("..") or text.endswith(".pyc"):
+                continue
+            if text.startswith(str(info)) and name.name in ("INSTALLER", "REQUESTED",
+                                                             "direct_url.json"):
+                continue
+            wheel.write(Path(str(name.locate())), text)
+    return path
+
+
+def first_install(root: Path, trusted: Path, bundle_path: Path) -> tuple[int, dict[str, object]]:
+    """``install`` as hardware/install-terminal.sh runs it on a fresh terminal: Debian's python3,
+    which has no ``installer``, with Qatys' sources on its path (there: the qatys wheel)."""
+    done = subprocess.run(["/usr/bin/python3", "-P", "-s", "-m", "terminal.updater", "--root",
+                           str(root), "--keys", str(trusted), "install", str(bundle_path),
+                           "--python", "/usr/bin/python3"],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr
+    return done.returncode, json.loads(lines[-1])
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="no Debian python3")
+def test_a_first_installation_unpacks_with_the_bundles_own_installer(
+        tmp_path: Path, keys: tuple[bytes, Path]) -> None:
+    seed, trusted = keys
+    wheels = tmp_path / "wheels"
+    fake_wheel(wheels, "4.0.0")
+    without = release_tool.build(seed, wheels, tmp_path / "without", "linux_x86_64")
+    code, answer = first_install(tmp_path / "opt", trusted, without)
+    assert (code, answer["result"]) == (1, "failed"), answer
+    assert "no installer wheel" in str(answer["message"])
+    assert not (tmp_path / "opt" / "current").exists()
+    assert not list((tmp_path / "opt" / "releases").glob("[0-9]*"))
+
+    installed_as_wheel("installer", wheels)
+    carried = release_tool.build(seed, wheels, tmp_path / "with", "linux_x86_64")
+    code, answer = first_install(tmp_path / "opt", trusted, carried)
+    assert (code, answer) == (0, {"result": "installed", "version": "4.0.0"})
+    release = tmp_path / "opt" / "releases" / "4.0.0"
+    said = subprocess.run([release / "bin" / "qatys", "--version"], capture_output=True,
+                          text=True, check=True)
+    assert said.stdout.strip() == "qatys, version 4.0.0"
+    site = next(release.glob("lib/python3*/site-packages"))
+    assert (site / "installer").is_dir()  # the bundle's wheels, all of them
+    assert not (site / "pip").exists()  # and no pip: a terminal never runs it
+    assert list((site / "qatys" / "__pycache__").glob("cli.cpython-*.pyc"))  # compiled
