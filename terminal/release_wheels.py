@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -50,8 +51,12 @@ def _installer(staged: Path) -> ModuleType:
 def scheme_of(environment: Path, timeout: float) -> dict[str, str]:
     """Where ``environment``'s own interpreter puts packages and scripts. Its Python must be
     this one: the updater byte-compiles for the interpreter it runs on."""
-    done = subprocess.run([str(environment / "bin" / "python"), "-I", "-c", _PATHS_OF],
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        done = subprocess.run([str(environment / "bin" / "python"), "-I", "-c", _PATHS_OF],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise WheelsNotInstalled(f"the new environment's python did not answer within "
+                                 f"{timeout} s") from None
     if done.returncode != 0:
         raise WheelsNotInstalled(f"the new environment's python does not run: "
                                  f"{done.stderr.strip()[-300:]}")
@@ -75,6 +80,11 @@ def install_wheels(environment: Path, wheels: Iterable[Path], staged: Path,
     destination = SchemeDictionaryDestination(
         scheme_of(environment, timeout), interpreter=str(environment / "bin" / "python"),
         script_kind="posix", bytecode_optimization_levels=(0,))
+    from installer.exceptions import InstallerError
+
     for wheel in wheels:
-        with WheelFile.open(wheel) as source:
-            installer.install(source, destination, {"INSTALLER": b"qatys-update\n"})
+        try:
+            with WheelFile.open(wheel) as source:
+                installer.install(source, destination, {"INSTALLER": b"qatys-update\n"})
+        except (InstallerError, zipfile.BadZipFile) as exc:  # signed, yet not a wheel
+            raise WheelsNotInstalled(f"{wheel.name}: {exc}") from exc

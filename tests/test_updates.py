@@ -307,3 +307,19 @@ def test_a_first_installation_unpacks_with_the_bundles_own_installer(
     assert (site / "installer").is_dir()  # the bundle's wheels, all of them
     assert not (site / "pip").exists()  # and no pip: a terminal never runs it
     assert list((site / "qatys" / "__pycache__").glob("cli.cpython-*.pyc"))  # compiled
+
+
+def test_a_signed_file_that_is_not_a_wheel_fails_the_install_and_switches_nothing(
+        tmp_path: Path, keys: tuple[bytes, Path]) -> None:
+    seed, trusted = keys
+    wheels = tmp_path / "wheels"
+    fake_wheel(wheels, "5.0.0")
+    (wheels / "junk-1.0-py3-none-any.whl").write_bytes(b"signed by the publisher, not a zip")
+    root = tmp_path / "opt"
+    code, answer = updater("--root", root, "--keys", trusted, "install",
+                           release_tool.build(seed, wheels, tmp_path / "dist", "linux_x86_64"),
+                           "--python", PYTHON)
+    assert (code, answer["result"]) == (1, "failed"), answer
+    assert "junk-1.0-py3-none-any.whl" in str(answer["message"])
+    assert not (root / "current").exists()
+    assert not list((root / "releases").glob("[0-9]*"))
