@@ -19,6 +19,7 @@ from sqlalchemy import Column, MetaData, Table
 from bench.backup import bench_backup_postgres, bench_backup_sqlite
 from bench.before_after import bench_before_after
 from bench.claims import bench_claims
+from bench.cli_start import bench_cli_start
 from bench.cpu_budget import bench_cpu_budget
 from bench.decoding import bench_decoding
 from bench.face_accuracy import bench_face_accuracy
@@ -209,6 +210,8 @@ def main() -> None:
     kindergartens on PostgreSQL, the SQL presence beside the Python one,
     `python -m bench backup` only backup, verify and restore of the region fixture on SQLite
     and PostgreSQL,
+    `python -m bench cli_start` only the qatys command's start, lazily imported commands
+    beside the eager ones before,
     `python -m bench cpu_budget` only the Raspberry Pi CPU budget from instruction counts
     (not in the full run: under callgrind, where the machine has no counters, it takes
     minutes)."""
@@ -267,12 +270,16 @@ def main() -> None:
     if sys.argv[1:] == ["cpu_budget"]:
         bench_cpu_budget()
         return
+    if sys.argv[1:] == ["cli_start"]:
+        bench_cli_start()
+        return
     base = Path(tempfile.mkdtemp(prefix="qatys-bench-"))
     base.chmod(0o755)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     if not region_only:
         _terminal_and_ingest(base)
         _before_after()
+        bench_cli_start()
     region_url = f"sqlite:///{base / 'region.db'}"
     region_engine = make_engine(region_url)
     migrate(region_engine)
