@@ -29,12 +29,13 @@ def result(arm64_build: Path) -> dict[str, Any]:
     recorded: dict[str, Any] = json.loads((arm64_build / "result.json").read_text())
     log = (arm64_build / "log.txt").read_text(errors="replace") if (
         arm64_build / "log.txt").exists() else ""
+    # kept beside the kiosk screenshots, of a failed build too (how far it got, how long each
+    # phase took): the wall times docs/performance.md quotes
+    artefact("arm64-timings.json").write_text(json.dumps(
+        {"cached_debian": recorded.get("cached_debian"), "failed": "failed" in recorded,
+         "seconds": recorded.get("timings", {})}, indent=1))
     assert "failed" not in recorded, (recorded, log[-3000:])
     assert recorded["install_exit"] == 0, (recorded, log[-3000:])
-    # kept beside the kiosk screenshots: the wall times docs/performance.md quotes
-    artefact("arm64-timings.json").write_text(json.dumps(
-        {"cached_debian": recorded.get("cached_debian"), "seconds": recorded["timings"]},
-        indent=1))
     return recorded
 
 
