@@ -8,6 +8,7 @@ the same check on a real terminal installation."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import subprocess
 import sys
 import tomllib
@@ -144,3 +145,18 @@ def test_with_the_server_packages_every_command_is_there() -> None:
                              check=True)
     for name in ("terminal", "face", "server", "funding", "user", "demo", "queue-core"):
         assert f"  {name} " in listing.stdout, listing.stdout
+
+
+def test_a_release_whose_face_models_do_not_load_fails_its_selfcheck_in_words(
+        tmp_path: Path) -> None:
+    """face_recognition prints a line and quits when its models do not import (as when a
+    setuptools without pkg_resources is installed): the selfcheck, which an update's readiness
+    check runs, must still answer its JSON and fail, so that the update is rolled back."""
+    done = subprocess.run([sys.executable, "-c", _BLOCKED_RUN, "face_recognition_models",
+                           "terminal", "selfcheck", "--home", str(tmp_path / "door")],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["result"] == "failed", answer
+    assert any("face check-in does not load" in p and "models do not load" in p
+               for p in answer["problems"]), answer

@@ -6,17 +6,42 @@ encoder). Pictures stay in memory; the caller drops them after encoding.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from types import ModuleType
 
 import cv2
-import face_recognition
 import numpy as np
 from PIL import Image
 
 from terminal.faces.landmarks import Box, Landmarks, openness
 from terminal.faces.liveness import held_up_picture
+
+
+def _import_face_recognition() -> ModuleType:
+    """face_recognition, or an ImportError that says why not. When its models package does not
+    import, the library prints a line and quits the process, which would end a selfcheck (and
+    an update's readiness check) or the door without a word. The models package finds its
+    files through setuptools' pkg_resources (gone from setuptools 82, so pyproject.toml pins
+    below it) and warns at each start that pkg_resources is deprecated: known, not logged."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
+                                    category=UserWarning)
+            import face_recognition
+    except SystemExit:
+        raise ImportError("face_recognition's models do not load: "
+                          f"{said.getvalue().strip()}") from None
+    module: ModuleType = face_recognition
+    return module
+
+
+face_recognition = _import_face_recognition()
 
 MAX_SIDE = 1280
 """Larger pictures are scaled down first: a door camera gives 640×480, photos are bigger."""
