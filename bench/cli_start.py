@@ -32,10 +32,13 @@ COMMANDS = {
 
 def _seconds(tree: Path, argv: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "qatys", *argv], cwd=tree, capture_output=True,
-                   check=False, timeout=120,
-                   env={**os.environ, "PYTHONPATH": str(tree)})
-    return time.perf_counter() - started
+    done = subprocess.run([sys.executable, "-m", "qatys", *argv], cwd=tree,
+                          capture_output=True, text=True, check=False, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tree)})
+    seconds = time.perf_counter() - started
+    expected = 2 if argv[:2] == ["terminal", "status"] else 0  # not enrolled: refused
+    assert done.returncode == expected, (tree, argv, done.stderr[-500:])
+    return seconds
 
 
 def _runs_from(tree: Path) -> None:

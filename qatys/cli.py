@@ -11,7 +11,7 @@ import click
 
 from qatys import __version__
 from qatys.cliutil import EXIT_BAD_INPUT, fail
-from qatys.lazygroup import LazyGroup, Loader, load
+from qatys.lazygroup import LazyGroup, Loader, with_lazy
 from qatys.sentences import Sentence, unknown_language_setting
 
 
@@ -19,10 +19,9 @@ def _terminal() -> click.Command:
     """The terminal's commands, with the server's ``token`` and ``revoke`` beside them."""
     from terminal import cli as terminal_cli
 
-    group = terminal_cli.terminal_group
-    group.add_command(load("token", lambda: _registry().token_command), "token")
-    group.add_command(load("revoke", lambda: _registry().revoke_command), "revoke")
-    return group
+    return with_lazy(terminal_cli.terminal_group,
+                     {"token": _registry_command("token_command"),
+                      "revoke": _registry_command("revoke_command")})
 
 
 def _registry() -> ModuleType:

@@ -75,3 +75,11 @@ class LazyGroup(click.Group):
         if cmd_name in self._loaders:
             return load(cmd_name, self._loaders[cmd_name])
         return super().get_command(ctx, cmd_name)
+
+
+def with_lazy(group: click.Group, lazy: Mapping[str, Loader]) -> LazyGroup:
+    """``group`` with more commands, given as loaders (the terminal's group gets the server's
+    ``token`` and ``revoke`` this way, so its own commands never import the server)."""
+    return LazyGroup(name=group.name, commands=group.commands, lazy=lazy,
+                     callback=group.callback, params=group.params, help=group.help,
+                     short_help=group.short_help, context_settings=group.context_settings)
