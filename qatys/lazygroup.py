@@ -66,14 +66,15 @@ class LazyGroup(click.Group):
 
     def __init__(self, *args: object, lazy: Mapping[str, Loader], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._loaders = {name: functools.cache(loader) for name, loader in lazy.items()}
+        self._loaders = {name: functools.cache(functools.partial(load, name, loader))
+                         for name, loader in lazy.items()}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._loaders})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self._loaders:
-            return load(cmd_name, self._loaders[cmd_name])
+            return self._loaders[cmd_name]()
         return super().get_command(ctx, cmd_name)
 
 

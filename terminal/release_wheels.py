@@ -16,9 +16,9 @@ dependency of qatys.
 
 from __future__ import annotations
 
-import json
-import subprocess
+import re
 import sys
+import sysconfig
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,9 +26,6 @@ from types import ModuleType
 
 INSTALLER_WHEEL = "installer-*.whl"
 SCHEME_KEYS = ("purelib", "platlib", "scripts", "data")
-_PATHS_OF = ("import json, sys, sysconfig; "
-             "print(json.dumps({'version': '%d.%d' % sys.version_info[:2], "
-             "**sysconfig.get_paths()}))")
 
 
 class WheelsNotInstalled(Exception):
@@ -48,40 +45,37 @@ def _installer(staged: Path) -> ModuleType:
     return installer
 
 
-def scheme_of(environment: Path, timeout: float) -> dict[str, str]:
-    """Where ``environment``'s own interpreter puts packages and scripts. Its Python must be
-    this one: the updater byte-compiles for the interpreter it runs on."""
+def scheme_of(environment: Path) -> dict[str, str]:
+    """Where ``environment`` keeps packages and scripts: the standard virtual-environment
+    layout of this interpreter, which must be the environment's own Python (the updater
+    byte-compiles for the interpreter it runs on; ``venv`` wrote its version down)."""
     try:
-        done = subprocess.run([str(environment / "bin" / "python"), "-I", "-c", _PATHS_OF],
-                              capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise WheelsNotInstalled(f"the new environment's python did not answer within "
-                                 f"{timeout} s") from None
-    if done.returncode != 0:
-        raise WheelsNotInstalled(f"the new environment's python does not run: "
-                                 f"{done.stderr.strip()[-300:]}")
-    paths = json.loads(done.stdout)
+        settings = (environment / "pyvenv.cfg").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WheelsNotInstalled(f"the new environment has no pyvenv.cfg: {exc}") from exc
+    found = re.search(r"^version(?:_info)?\s*=\s*(\d+\.\d+)", settings, re.MULTILINE)
     ours = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if paths["version"] != ours:
-        raise WheelsNotInstalled(f"the new environment runs Python {paths['version']}, the "
-                                 f"updater Python {ours}")
+    if found is None or found.group(1) != ours:
+        raise WheelsNotInstalled(f"the new environment runs Python "
+                                 f"{found.group(1) if found else 'unknown'}, the updater "
+                                 f"Python {ours}")
+    paths = sysconfig.get_paths(scheme="venv", vars={"base": str(environment),
+                                                     "platbase": str(environment)})
     scheme = {key: paths[key] for key in SCHEME_KEYS}
     scheme["headers"] = str(environment / "include" / "site" / f"python{ours}")
     return scheme
 
 
-def install_wheels(environment: Path, wheels: Iterable[Path], staged: Path,
-                   timeout: float = 120) -> None:
+def install_wheels(environment: Path, wheels: Iterable[Path], staged: Path) -> None:
     """Every wheel of ``wheels`` unpacked into ``environment`` and byte-compiled."""
     installer = _installer(staged)
     from installer.destinations import SchemeDictionaryDestination
+    from installer.exceptions import InstallerError
     from installer.sources import WheelFile
 
     destination = SchemeDictionaryDestination(
-        scheme_of(environment, timeout), interpreter=str(environment / "bin" / "python"),
+        scheme_of(environment), interpreter=str(environment / "bin" / "python"),
         script_kind="posix", bytecode_optimization_levels=(0,))
-    from installer.exceptions import InstallerError
-
     for wheel in wheels:
         try:
             with WheelFile.open(wheel) as source:
