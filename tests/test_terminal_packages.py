@@ -7,11 +7,13 @@ the same check on a real terminal installation."""
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,7 @@ else:
 """
 
 
-def _closure(requirements: list[str], extras: frozenset[str] = frozenset()) -> set[str]:
+def _closure(requirements: list[str]) -> set[str]:
     """The installed distributions ``requirements`` bring, by their normalised names."""
     seen: set[str] = set()
     stack = [Requirement(r) for r in requirements]
@@ -63,21 +65,28 @@ def _closure(requirements: list[str], extras: frozenset[str] = frozenset()) -> s
     return seen
 
 
-def _server_only_modules() -> set[str]:
+@functools.cache
+def _server_only_modules() -> frozenset[str]:
     """The top-level modules of the distributions only the ``server`` extra brings."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     base = _closure(project["dependencies"])
     server = _closure(project["optional-dependencies"]["server"]) - base
     modules = importlib.metadata.packages_distributions()
-    return {module for module, dists in modules.items()
-            if {d.lower().replace("_", "-") for d in dists} <= server
-            and not module.startswith("_")}
+    return frozenset(module for module, dists in modules.items()
+                     if {d.lower().replace("_", "-") for d in dists} <= server
+                     and not module.startswith("_"))
+
+
+def _with_blocked(blocked: Iterable[str], *argv: str, env: dict[str, str] | None = None
+                  ) -> subprocess.CompletedProcess[str]:
+    """``qatys argv`` in a process where the ``blocked`` top-level modules do not import."""
+    return subprocess.run([sys.executable, "-c", _BLOCKED_RUN, ",".join(sorted(blocked)),
+                           *argv], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          check=False, env=env)
 
 
 def _without_server_packages(*argv: str) -> subprocess.CompletedProcess[str]:
-    blocked = ",".join(sorted(_server_only_modules()))
-    return subprocess.run([sys.executable, "-c", _BLOCKED_RUN, blocked, *argv],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+    return _with_blocked(_server_only_modules(), *argv)
 
 
 def test_the_server_extra_is_what_is_blocked() -> None:
@@ -126,9 +135,8 @@ def test_a_server_command_without_the_server_packages_says_what_is_missing(
 
 
 def test_a_server_command_says_it_in_the_readers_language() -> None:
-    done = subprocess.run([sys.executable, "-c", _BLOCKED_RUN, "sqlalchemy", "server", "run"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
-                          env={"QATYS_LANG": "ru", "PATH": "/usr/bin:/bin"})
+    done = _with_blocked(["sqlalchemy"], "server", "run",
+                         env={"QATYS_LANG": "ru", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2, done.stderr
     assert "sqlalchemy" in done.stderr
     assert "is not available" not in done.stderr  # Russian, not the English source
@@ -152,9 +160,8 @@ def test_a_release_whose_face_models_do_not_load_fails_its_selfcheck_in_words(
     """face_recognition prints a line and quits when its models do not import (as when a
     setuptools without pkg_resources is installed): the selfcheck, which an update's readiness
     check runs, must still answer its JSON and fail, so that the update is rolled back."""
-    done = subprocess.run([sys.executable, "-c", _BLOCKED_RUN, "face_recognition_models",
-                           "terminal", "selfcheck", "--home", str(tmp_path / "door")],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+    done = _with_blocked(["face_recognition_models"], "terminal", "selfcheck", "--home",
+                         str(tmp_path / "door"))
     assert done.returncode == 1, done.stdout + done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert answer["result"] == "failed", answer

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from protocol import crypto, releases
+from terminal import release_wheels
 from tools import release as release_tool
 
 UPDATER = [sys.executable, "-m", "terminal.updater"]
@@ -88,9 +89,10 @@ def bundle(tmp: Path, seed: bytes, version: str, healthy: bool = True) -> Path:
     return release_tool.build(seed, wheels, tmp / "dist" / f"{version}-{healthy}", "linux_x86_64")
 
 
-def updater(*args: str | Path) -> tuple[int, dict[str, object]]:
-    done = subprocess.run([*UPDATER, *map(str, args)], capture_output=True, text=True,
-                          timeout=300, check=False)
+def updater(*args: str | Path, command: list[str] = UPDATER,
+            env: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+    done = subprocess.run([*command, *map(str, args)], capture_output=True, text=True,
+                          timeout=300, check=False, env=env)
     lines = done.stdout.strip().splitlines()
     assert lines, done.stderr
     return done.returncode, json.loads(lines[-1])
@@ -272,14 +274,10 @@ def installed_as_wheel(distribution: str, folder: Path) -> Path:
 def first_install(root: Path, trusted: Path, bundle_path: Path) -> tuple[int, dict[str, object]]:
     """``install`` as hardware/install-terminal.sh runs it on a fresh terminal: Debian's python3,
     which has no ``installer``, with Qatys' sources on its path (there: the qatys wheel)."""
-    done = subprocess.run(["/usr/bin/python3", "-P", "-s", "-m", "terminal.updater", "--root",
-                           str(root), "--keys", str(trusted), "install", str(bundle_path),
-                           "--python", "/usr/bin/python3"],
-                          capture_output=True, text=True, timeout=300, check=False,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
-    lines = done.stdout.strip().splitlines()
-    assert lines, done.stderr
-    return done.returncode, json.loads(lines[-1])
+    return updater("--root", root, "--keys", trusted, "install", bundle_path, "--python",
+                   "/usr/bin/python3",
+                   command=["/usr/bin/python3", "-P", "-s", "-m", "terminal.updater"],
+                   env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
 
 
 @pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="no Debian python3")
@@ -323,3 +321,18 @@ def test_a_signed_file_that_is_not_a_wheel_fails_the_install_and_switches_nothin
     assert "junk-1.0-py3-none-any.whl" in str(answer["message"])
     assert not (root / "current").exists()
     assert not list((root / "releases").glob("[0-9]*"))
+
+
+def test_an_environment_of_another_python_or_none_is_not_filled(tmp_path: Path) -> None:
+    """The updater byte-compiles for its own interpreter, so the new environment must be of the
+    same Python, as ``venv`` wrote it down."""
+    with pytest.raises(release_wheels.WheelsNotInstalled, match=r"no pyvenv\.cfg"):
+        release_wheels.scheme_of(tmp_path)
+    (tmp_path / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 2.7.18\n")
+    with pytest.raises(release_wheels.WheelsNotInstalled, match=r"runs Python 2\.7,"):
+        release_wheels.scheme_of(tmp_path)
+    ours = f"{sys.version_info.major}.{sys.version_info.minor}"
+    (tmp_path / "pyvenv.cfg").write_text(f"home = /usr/bin\nversion = {ours}.1\n")
+    scheme = release_wheels.scheme_of(tmp_path)
+    assert scheme["purelib"] == str(tmp_path / "lib" / f"python{ours}" / "site-packages")
+    assert scheme["scripts"] == str(tmp_path / "bin")
