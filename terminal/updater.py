@@ -225,9 +225,10 @@ def _install_release(layout: Layout, bundle_path: Path, keys: list[bytes],
         done = _run([python, "-m", "venv", "--without-pip", str(target)])
         try:
             if done.returncode != 0:
-                raise UpdateFailed(f"venv failed: {done.stderr.strip()[-400:]}")
+                raise release_wheels.WheelsNotInstalled(
+                    f"venv failed: {done.stderr.strip()[-400:]}")
             release_wheels.install_wheels(target, sorted(staging.glob("*.whl")), staging)
-        except (UpdateFailed, release_wheels.WheelsNotInstalled, OSError, ValueError) as exc:
+        except (release_wheels.WheelsNotInstalled, OSError, ValueError) as exc:
             shutil.rmtree(target, ignore_errors=True)
             raise UpdateFailed(str(exc)) from exc
         said = _run([str(target / "bin" / "qatys"), "--version"], timeout=120)
